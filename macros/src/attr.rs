@@ -1,0 +1,237 @@
+//! Parses the attribute's arguments, `version = ..., depends_on = [...], ...`,
+//! into [`Args`]. Each key is read on its own, so a mistake in one does not
+//! hide mistakes in the others.
+
+use crate::ctxt::Errors;
+use crate::suggest::nearest;
+use crate::timestamp;
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, Ident, Lit, LitInt, Path, Token};
+
+pub(crate) const KEYS: &[&str] = &["version", "depends_on", "risk", "irreversible", "transaction", "crate"];
+pub(crate) const RISK_TAGS: &[&str] = &["schema", "data", "index", "constraint"];
+
+/// The attribute's arguments, each with the tokens it came from.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub version: Option<Version>,
+    /// Set when a `version` key was given, even if its value was refused.
+    pub version_given: bool,
+    pub depends_on: Vec<Dependency>,
+    pub risk: Vec<Ident>,
+    pub irreversible: Option<Ident>,
+    /// `transaction = false` opts out of the per-migration transaction.
+    pub transaction: Option<bool>,
+    pub krate: Option<Path>,
+}
+
+pub(crate) struct Version {
+    pub value: u64,
+    pub literal: LitInt,
+}
+
+pub(crate) enum Dependency {
+    /// A path to another `#[migration]` module, resolved by the compiler.
+    Path(Path),
+    /// A version, checked when the registry loads.
+    Version(Version),
+}
+
+/// `key` or `key = value`; keys may be keywords (`crate`).
+struct Entry {
+    key: Ident,
+    value: Option<Expr>,
+}
+
+impl Parse for Entry {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let key = Ident::parse_any(input)?;
+        let value = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        Ok(Entry { key, value })
+    }
+}
+
+/// Reads every key it can; problems go to `errors`.
+pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
+    let mut args = Args::default();
+    let entries = match Punctuated::<Entry, Token![,]>::parse_terminated.parse2(tokens) {
+        Ok(entries) => entries,
+        Err(error) => {
+            errors.push(error);
+            return args;
+        }
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for Entry { key, value } in entries {
+        let name = key.unraw().to_string();
+        if seen.contains(&name) {
+            errors.spanned(&key, format!("duplicate key `{name}`: give each key once"));
+            continue;
+        }
+        seen.push(name.clone());
+        match name.as_str() {
+            "version" => {
+                args.version_given = true;
+                args.version = required(&key, value, errors).and_then(|v| version(&v, errors));
+            }
+            "depends_on" => {
+                if let Some(value) = required(&key, value, errors) {
+                    for element in list(value) {
+                        if let Some(dependency) = dependency(&element, errors) {
+                            args.depends_on.push(dependency);
+                        }
+                    }
+                }
+            }
+            "risk" => {
+                if let Some(value) = required(&key, value, errors) {
+                    for element in list(value) {
+                        if let Some(tag) = risk_tag(&element, errors) {
+                            args.risk.push(tag);
+                        }
+                    }
+                }
+            }
+            "irreversible" => match value {
+                None => args.irreversible = Some(key),
+                Some(value) => match boolean(&value, "irreversible", errors) {
+                    Some(true) => args.irreversible = Some(key),
+                    Some(false) | None => {}
+                },
+            },
+            "transaction" => {
+                args.transaction = required(&key, value, errors).and_then(|v| boolean(&v, "transaction", errors));
+            }
+            "crate" => {
+                if let Some(value) = required(&key, value, errors) {
+                    match value {
+                        Expr::Path(path) if path.qself.is_none() => args.krate = Some(path.path),
+                        other => errors.spanned(other, "`crate` takes a path, like `crate = ::migrations_rs`"),
+                    }
+                }
+            }
+            _ => {
+                let hint = match nearest(&name, KEYS) {
+                    Some(known) => format!("; did you mean `{known}`?"),
+                    None => format!("; known keys are {}", KEYS.join(", ")),
+                };
+                errors.spanned(&key, format!("unknown key `{name}` in #[migration]{hint}"));
+            }
+        }
+    }
+    args
+}
+
+fn required(key: &Ident, value: Option<Expr>, errors: &mut Errors) -> Option<Expr> {
+    if value.is_none() {
+        let example = match key.to_string().as_str() {
+            "version" => "version = 2024_01_15_093000",
+            "depends_on" => "depends_on = [create_users]",
+            "risk" => "risk = [schema]",
+            "transaction" => "transaction = false",
+            _ => "crate = ::migrations_rs",
+        };
+        errors.spanned(key, format!("`{key}` needs a value, like `{example}`"));
+    }
+    value
+}
+
+/// `[a, b]` yields its elements; a single value stands for a list of one.
+fn list(value: Expr) -> Vec<Expr> {
+    match value {
+        Expr::Array(array) => array.elems.into_iter().collect(),
+        single => vec![single],
+    }
+}
+
+fn version(value: &Expr, errors: &mut Errors) -> Option<Version> {
+    let Expr::Lit(ExprLit { lit: Lit::Int(literal), .. }) = value else {
+        errors.spanned(value, "version must be an integer literal timestamp, like `2024_01_15_093000`");
+        return None;
+    };
+    let text = literal.to_string();
+    if text.starts_with("0x") || text.starts_with("0o") || text.starts_with("0b") {
+        errors.spanned(literal, "version must be written in decimal, like `2024_01_15_093000`");
+        return None;
+    }
+    if !matches!(literal.suffix(), "" | "u64") {
+        errors.spanned(literal, format!("version takes no `{}` suffix; write `2024_01_15_093000`", literal.suffix()));
+        return None;
+    }
+    match timestamp::check(literal.base10_digits()) {
+        Ok(value) => Some(Version { value, literal: literal.clone() }),
+        Err(message) => {
+            errors.spanned(literal, message);
+            None
+        }
+    }
+}
+
+fn dependency(element: &Expr, errors: &mut Errors) -> Option<Dependency> {
+    match element {
+        Expr::Path(path) if path.qself.is_none() => Some(Dependency::Path(path.path.clone())),
+        Expr::Lit(ExprLit { lit: Lit::Int(_), .. }) => version(element, errors).map(Dependency::Version),
+        other => {
+            errors.spanned(
+                other,
+                "depends_on takes paths to migration modules or versions, like `depends_on = [create_users, 2024_01_15_093000]`",
+            );
+            None
+        }
+    }
+}
+
+fn risk_tag(element: &Expr, errors: &mut Errors) -> Option<Ident> {
+    let ident = match element {
+        Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
+        _ => None,
+    };
+    let Some(ident) = ident else {
+        errors.spanned(element, format!("risk tags are plain names: {}", RISK_TAGS.join(", ")));
+        return None;
+    };
+    let name = ident.to_string();
+    if RISK_TAGS.contains(&name.as_str()) {
+        return Some(ident.clone());
+    }
+    let hint = match nearest(&name, RISK_TAGS) {
+        Some(known) => format!("did you mean `{known}`? "),
+        None => String::new(),
+    };
+    errors.spanned(ident, format!("unknown risk tag `{name}`: {hint}known tags are {}", RISK_TAGS.join(", ")));
+    None
+}
+
+fn boolean(value: &Expr, key: &str, errors: &mut Errors) -> Option<bool> {
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => Some(b.value),
+        other => {
+            errors.spanned(other, format!("`{key}` takes `true` or `false`"));
+            None
+        }
+    }
+}
+
+/// Where to point an error about the attribute as a whole.
+pub(crate) fn call_site() -> Span {
+    Span::call_site()
+}
+
+impl Dependency {
+    /// The tokens the dependency was written as, for error spans.
+    pub(crate) fn span(&self) -> Span {
+        match self {
+            Dependency::Path(path) => path.span(),
+            Dependency::Version(version) => version.literal.span(),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Generates the registration of a checked migration: hidden items inside
+//! the module (its version and boxed `up`/`down` entry points) and a `const`
+//! record submitted to the registry through `inventory`.
+
+use crate::ast::MigrationModule;
+use crate::attr::{self, Args, Dependency};
+use crate::checksum;
+use crate::ctxt::Errors;
+use crate::valid;
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::Path;
+
+pub(crate) fn migration(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = attr::parse(args, &mut errors);
+    let module = match MigrationModule::parse(item.clone()) {
+        Ok(module) => module,
+        Err(error) => {
+            errors.push(error);
+            return fallback(item, &errors);
+        }
+    };
+    valid::check(&args, &module, &mut errors);
+    let private = private_path(&args);
+    if !errors.is_empty() {
+        // Keep the module and, when the version is sound, its version constant,
+        // so migrations that depend on this one report no follow-on errors.
+        let mut item = module.item;
+        if let Some(version) = &args.version {
+            push_items(&mut item, version_const(&private, version.value));
+        }
+        return fallback(item.into_token_stream(), &errors);
+    }
+    generate(&args, module, &private)
+}
+
+/// The user's item, unchanged, beside every error.
+fn fallback(item: TokenStream, errors: &Errors) -> TokenStream {
+    let errors = errors.to_compile_errors();
+    quote! { #errors #item }
+}
+
+fn private_path(args: &Args) -> TokenStream {
+    match &args.krate {
+        Some(path) => quote!(#path::__private),
+        None => quote!(::migrations_rs::__private),
+    }
+}
+
+fn version_const(private: &TokenStream, version: u64) -> TokenStream {
+    quote! {
+        #[doc(hidden)]
+        #[allow(dead_code)]
+        pub const __MIGRATIONS_RS_VERSION: #private::Version = #private::Version::from_checked(#version);
+    }
+}
+
+fn push_items(item: &mut syn::ItemMod, tokens: TokenStream) {
+    let file: syn::File = syn::parse2(tokens).expect("generated items parse");
+    if let Some((_, items)) = &mut item.content {
+        items.extend(file.items);
+    }
+}
+
+fn generate(args: &Args, module: MigrationModule, private: &TokenStream) -> TokenStream {
+    let version = args.version.as_ref().expect("validated: version present").value;
+    let checksum = checksum::of_tokens(module.item.to_token_stream());
+    let name = module.name();
+    let mod_ident = module.item.ident.clone();
+    let has_down = module.function("down").is_some();
+    let up_span = module.function("up").map_or(Span::call_site(), |f| f.sig.span());
+    let down_span = module.function("down").map_or(Span::call_site(), |f| f.sig.span());
+
+    let mut hidden = version_const(private, version);
+    hidden.extend(entry_point(private, "up", up_span));
+    if has_down {
+        hidden.extend(entry_point(private, "down", down_span));
+    }
+    let mut item = module.item;
+    push_items(&mut item, hidden);
+
+    let dependencies = args.depends_on.iter().map(|dependency| match dependency {
+        Dependency::Path(path) => dependency_path(path),
+        Dependency::Version(version) => {
+            let value = version.value;
+            quote_spanned!(version.literal.span()=> #private::Version::from_checked(#value))
+        }
+    });
+    let risks = args.risk.iter().map(|tag| {
+        let variant = match tag.to_string().as_str() {
+            "schema" => quote!(Schema),
+            "data" => quote!(Data),
+            "index" => quote!(Index),
+            _ => quote!(Constraint),
+        };
+        quote!(#private::Risk::#variant)
+    });
+    let irreversible = args.irreversible.is_some();
+    let transaction = args.transaction.unwrap_or(true);
+    let down = if has_down {
+        quote!(::core::option::Option::Some(#mod_ident::__migrations_rs_down))
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    let line = quote_spanned!(mod_ident.span()=> ::core::line!());
+
+    quote! {
+        #item
+
+        #private::inventory::submit! {
+            #private::Migration {
+                version: #private::Version::from_checked(#version),
+                name: #name,
+                module: ::core::env!("CARGO_PKG_NAME"),
+                module_version: ::core::env!("CARGO_PKG_VERSION"),
+                file: ::core::file!(),
+                line: #line,
+                depends_on: &[#(#dependencies),*],
+                risk: &[#(#risks),*],
+                irreversible: #irreversible,
+                transaction: #transaction,
+                checksum: #private::Checksum::from_bytes([#(#checksum),*]),
+                up: #mod_ident::__migrations_rs_up,
+                down: #down,
+            }
+        }
+    }
+}
+
+/// `fn __migrations_rs_up(db) -> BoxFuture` inside the module, calling the user's `up`.
+/// Type errors in the user's signature point at that signature.
+fn entry_point(private: &TokenStream, name: &str, span: Span) -> TokenStream {
+    let user_fn = syn::Ident::new(name, span);
+    let entry = syn::Ident::new(&format!("__migrations_rs_{name}"), Span::call_site());
+    let call = quote_spanned!(span=> ::std::boxed::Box::pin(#user_fn(db)));
+    quote! {
+        #[doc(hidden)]
+        pub(super) fn #entry<'a, 'c>(db: &'a mut #private::Db<'c>) -> #private::BoxFuture<'a> {
+            #call
+        }
+    }
+}
+
+/// `path::__MIGRATIONS_RS_VERSION`, spanned at the user's path so a typo is reported there.
+fn dependency_path(path: &Path) -> TokenStream {
+    quote_spanned!(path.span()=> #path::__MIGRATIONS_RS_VERSION)
+}
