@@ -1,1 +1,33 @@
-//! x
+//! The runtime of migrations-rs: everything between the records that
+//! `#[migration]` registers and a database brought up to date.
+//!
+//! Data flows one way: [`record`]s are collected into a checked [`Registry`],
+//! the [`plan`] module turns the registry, the applied history and a target
+//! into ordered steps (pure code, no I/O), and the [`Migrator`] runs those
+//! steps on one [`backend`], writing the [`history`] table and the audit log.
+//! Nothing here prints: every call returns data for the caller to show.
+
+pub mod backend;
+pub mod db;
+pub mod engine;
+pub mod error;
+pub mod history;
+pub mod plan;
+pub mod record;
+pub mod registry;
+pub mod url;
+pub mod version;
+
+pub use backend::{Backend, Connection};
+pub use db::{Db, Row, Statement};
+pub use engine::{ApplyReport, MigrationState, MigrationStatus, Migrator, RevertReport, Status, StepReport};
+pub use error::{Error, Result};
+pub use history::{AppliedMigration, Tables};
+pub use plan::RevertTarget;
+pub use record::{BoxFuture, Checksum, Migration, MigrationFn, Risk};
+pub use registry::{Registry, RegistryProblem};
+pub use url::DatabaseUrl;
+pub use version::Version;
+
+/// Re-exported so generated code and users name one version of each.
+pub use {inventory, sea_query, sqlx};

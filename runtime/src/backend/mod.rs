@@ -1,0 +1,170 @@
+//! The database backends behind one enum: connecting, transactions and the
+//! few places where SQLite, PostgreSQL and MySQL/MariaDB differ.
+
+use crate::error::{Error, Result};
+use crate::url::DatabaseUrl;
+use sqlx::mysql::MySqlConnection;
+use sqlx::postgres::PgConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{Connection as _, MySql, Postgres, Sqlite};
+use std::fmt;
+use std::str::FromStr;
+
+/// Which kind of database a connection talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Backend {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+            Backend::MySql => "MySQL/MariaDB",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Runs `$body` with `$conn` bound to the backend-specific value inside `$value`.
+macro_rules! dispatch {
+    ($value:expr, $enum:ident, $conn:ident => $body:expr) => {
+        match $value {
+            $enum::Sqlite($conn) => $body,
+            $enum::Postgres($conn) => $body,
+            $enum::MySql($conn) => $body,
+        }
+    };
+}
+pub(crate) use dispatch;
+
+/// One open connection to the database being migrated.
+pub enum Connection {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+    MySql(MySqlConnection),
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Connection({})", self.backend())
+    }
+}
+
+impl Connection {
+    /// Connects to `url`. A SQLite file is created if it does not exist yet.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Self> {
+        let connect_error = |cause| Error::Connect { url: url.redacted(), cause };
+        Ok(match url.backend() {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url.expose())
+                    .map_err(connect_error)?
+                    .create_if_missing(true);
+                Connection::Sqlite(SqliteConnection::connect_with(&options).await.map_err(connect_error)?)
+            }
+            Backend::Postgres => Connection::Postgres(PgConnection::connect(url.expose()).await.map_err(connect_error)?),
+            Backend::MySql => Connection::MySql(MySqlConnection::connect(url.expose()).await.map_err(connect_error)?),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Connection::Sqlite(_) => Backend::Sqlite,
+            Connection::Postgres(_) => Backend::Postgres,
+            Connection::MySql(_) => Backend::MySql,
+        }
+    }
+
+    pub(crate) fn as_ref(&mut self) -> ConnRef<'_> {
+        dispatch!(self, Connection, c => c.into())
+    }
+
+    /// Starts a transaction on this connection.
+    pub(crate) async fn begin(&mut self) -> Result<Tx<'_>> {
+        Ok(match self {
+            Connection::Sqlite(c) => Tx::Sqlite(c.begin().await?),
+            Connection::Postgres(c) => Tx::Postgres(c.begin().await?),
+            Connection::MySql(c) => Tx::MySql(c.begin().await?),
+        })
+    }
+
+    pub async fn close(self) -> Result<()> {
+        dispatch!(self, Connection, c => c.close().await?);
+        Ok(())
+    }
+}
+
+/// A borrowed connection, inside a transaction or not.
+pub(crate) enum ConnRef<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Postgres(&'c mut PgConnection),
+    MySql(&'c mut MySqlConnection),
+}
+
+impl<'c> From<&'c mut SqliteConnection> for ConnRef<'c> {
+    fn from(c: &'c mut SqliteConnection) -> Self {
+        ConnRef::Sqlite(c)
+    }
+}
+
+impl<'c> From<&'c mut PgConnection> for ConnRef<'c> {
+    fn from(c: &'c mut PgConnection) -> Self {
+        ConnRef::Postgres(c)
+    }
+}
+
+impl<'c> From<&'c mut MySqlConnection> for ConnRef<'c> {
+    fn from(c: &'c mut MySqlConnection) -> Self {
+        ConnRef::MySql(c)
+    }
+}
+
+impl ConnRef<'_> {
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            ConnRef::Sqlite(_) => Backend::Sqlite,
+            ConnRef::Postgres(_) => Backend::Postgres,
+            ConnRef::MySql(_) => Backend::MySql,
+        }
+    }
+}
+
+/// An open transaction; dropped without `commit`, it rolls back.
+pub(crate) enum Tx<'c> {
+    Sqlite(sqlx::Transaction<'c, Sqlite>),
+    Postgres(sqlx::Transaction<'c, Postgres>),
+    MySql(sqlx::Transaction<'c, MySql>),
+}
+
+impl Tx<'_> {
+    pub(crate) fn conn(&mut self) -> ConnRef<'_> {
+        dispatch!(self, Tx, tx => (&mut **tx).into())
+    }
+
+    pub(crate) async fn commit(self) -> Result<()> {
+        dispatch!(self, Tx, tx => tx.commit().await?);
+        Ok(())
+    }
+
+    pub(crate) async fn rollback(self) -> Result<()> {
+        dispatch!(self, Tx, tx => tx.rollback().await?);
+        Ok(())
+    }
+}
+
+/// Whether `error` says a table does not exist.
+pub(crate) fn is_missing_table(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(database) = error else { return false };
+    match database.code().as_deref() {
+        Some("42P01") | Some("1146") | Some("42S02") => true,
+        _ => database.message().contains("no such table"),
+    }
+}

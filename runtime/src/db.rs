@@ -1,0 +1,224 @@
+//! The `Db` handle that `up` and `down` bodies receive: sea-query statements
+//! rendered for the connected backend, raw SQL, rows, and the sqlx connection
+//! itself for typed queries.
+
+use crate::backend::{Backend, ConnRef, dispatch};
+use crate::error::{Error, Result};
+use sea_query::{
+    ForeignKeyCreateStatement, ForeignKeyDropStatement, IndexCreateStatement, IndexDropStatement, MysqlQueryBuilder,
+    PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder, TableAlterStatement,
+    TableCreateStatement, TableDropStatement, TableRenameStatement, TableTruncateStatement, Values,
+};
+use sea_query_sqlx::SqlxValues;
+use sqlx::mysql::{MySql, MySqlConnection, MySqlRow};
+use sqlx::postgres::{PgConnection, PgRow, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteConnection, SqliteRow};
+use sqlx::{AssertSqlSafe, Decode, Row as _, Type};
+use std::fmt;
+
+/// The database as a migration body sees it. Inside a transactional
+/// migration every statement runs in the migration's transaction.
+pub struct Db<'c> {
+    conn: ConnRef<'c>,
+    executed: usize,
+}
+
+impl fmt::Debug for Db<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db").field("backend", &self.backend()).field("executed", &self.executed).finish()
+    }
+}
+
+impl<'c> Db<'c> {
+    pub(crate) fn new(conn: ConnRef<'c>) -> Self {
+        Db { conn, executed: 0 }
+    }
+
+    /// The backend the statements are rendered for.
+    pub fn backend(&self) -> Backend {
+        self.conn.backend()
+    }
+
+    /// How many statements this handle has run.
+    pub fn executed(&self) -> usize {
+        self.executed
+    }
+
+    /// Runs a statement: a sea-query statement, rendered for this backend
+    /// with its values bound, or raw SQL text (which may hold several statements).
+    pub async fn exec(&mut self, statement: impl Statement) -> Result<()> {
+        let (sql, values) = statement.to_sql(self.backend());
+        tracing::debug!(target: "migrations_rs::sql", %sql, "executing");
+        self.executed += 1;
+        dispatch!(&mut self.conn, ConnRef, c => {
+            if values.0.is_empty() {
+                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **c).await?;
+            } else {
+                sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).execute(&mut **c).await?;
+            }
+        });
+        Ok(())
+    }
+
+    /// Runs a query and returns its rows, for data migrations that work on every backend.
+    pub async fn fetch_all(&mut self, query: impl Statement) -> Result<Vec<Row>> {
+        let (sql, values) = query.to_sql(self.backend());
+        tracing::debug!(target: "migrations_rs::sql", %sql, "fetching");
+        self.executed += 1;
+        Ok(match &mut self.conn {
+            ConnRef::Sqlite(c) => {
+                let rows = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).fetch_all(&mut **c).await?;
+                rows.into_iter().map(Row::Sqlite).collect()
+            }
+            ConnRef::Postgres(c) => {
+                let rows = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).fetch_all(&mut **c).await?;
+                rows.into_iter().map(Row::Postgres).collect()
+            }
+            ConnRef::MySql(c) => {
+                let rows = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).fetch_all(&mut **c).await?;
+                rows.into_iter().map(Row::MySql).collect()
+            }
+        })
+    }
+
+    /// The SQLite connection, for typed sqlx queries; an error on another backend.
+    pub fn sqlite(&mut self) -> Result<&mut SqliteConnection> {
+        let actual = self.backend().name();
+        match &mut self.conn {
+            ConnRef::Sqlite(c) => Ok(c),
+            _ => Err(Error::WrongBackend { expected: Backend::Sqlite.name(), actual }),
+        }
+    }
+
+    /// The PostgreSQL connection, for typed sqlx queries; an error on another backend.
+    pub fn postgres(&mut self) -> Result<&mut PgConnection> {
+        let actual = self.backend().name();
+        match &mut self.conn {
+            ConnRef::Postgres(c) => Ok(c),
+            _ => Err(Error::WrongBackend { expected: Backend::Postgres.name(), actual }),
+        }
+    }
+
+    /// The MySQL/MariaDB connection, for typed sqlx queries; an error on another backend.
+    pub fn mysql(&mut self) -> Result<&mut MySqlConnection> {
+        let actual = self.backend().name();
+        match &mut self.conn {
+            ConnRef::MySql(c) => Ok(c),
+            _ => Err(Error::WrongBackend { expected: Backend::MySql.name(), actual }),
+        }
+    }
+}
+
+/// Something `Db::exec` can run: a sea-query statement or raw SQL.
+pub trait Statement {
+    /// The SQL for `backend`, with the values to bind to its placeholders.
+    fn to_sql(&self, backend: Backend) -> (String, Values);
+}
+
+impl<T: Statement + ?Sized> Statement for &T {
+    fn to_sql(&self, backend: Backend) -> (String, Values) {
+        (**self).to_sql(backend)
+    }
+}
+
+impl<T: Statement + ?Sized> Statement for &mut T {
+    fn to_sql(&self, backend: Backend) -> (String, Values) {
+        (**self).to_sql(backend)
+    }
+}
+
+impl Statement for str {
+    fn to_sql(&self, _: Backend) -> (String, Values) {
+        (self.to_owned(), Values(Vec::new()))
+    }
+}
+
+impl Statement for String {
+    fn to_sql(&self, _: Backend) -> (String, Values) {
+        (self.clone(), Values(Vec::new()))
+    }
+}
+
+macro_rules! schema_statements {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Statement for $ty {
+            fn to_sql(&self, backend: Backend) -> (String, Values) {
+                let sql = match backend {
+                    Backend::Sqlite => SchemaStatementBuilder::build(self, SqliteQueryBuilder),
+                    Backend::Postgres => SchemaStatementBuilder::build(self, PostgresQueryBuilder),
+                    Backend::MySql => SchemaStatementBuilder::build(self, MysqlQueryBuilder),
+                };
+                (sql, Values(Vec::new()))
+            }
+        }
+    )*};
+}
+
+schema_statements!(
+    TableCreateStatement,
+    TableAlterStatement,
+    TableDropStatement,
+    TableRenameStatement,
+    TableTruncateStatement,
+    IndexCreateStatement,
+    IndexDropStatement,
+    ForeignKeyCreateStatement,
+    ForeignKeyDropStatement,
+);
+
+macro_rules! query_statements {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Statement for $ty {
+            fn to_sql(&self, backend: Backend) -> (String, Values) {
+                match backend {
+                    Backend::Sqlite => QueryStatementWriter::build(self, SqliteQueryBuilder),
+                    Backend::Postgres => QueryStatementWriter::build(self, PostgresQueryBuilder),
+                    Backend::MySql => QueryStatementWriter::build(self, MysqlQueryBuilder),
+                }
+            }
+        }
+    )*};
+}
+
+query_statements!(
+    sea_query::InsertStatement,
+    sea_query::UpdateStatement,
+    sea_query::DeleteStatement,
+    sea_query::SelectStatement,
+);
+
+/// A row returned by [`Db::fetch_all`].
+#[derive(Debug)]
+pub enum Row {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+    MySql(MySqlRow),
+}
+
+/// A Rust type that every backend can decode, such as `i64`, `String`, `bool`, `f64` or `Option<T>`.
+pub trait Decodable:
+    for<'r> Decode<'r, Sqlite>
+    + Type<Sqlite>
+    + for<'r> Decode<'r, Postgres>
+    + Type<Postgres>
+    + for<'r> Decode<'r, MySql>
+    + Type<MySql>
+{
+}
+
+impl<T> Decodable for T where
+    T: for<'r> Decode<'r, Sqlite>
+        + Type<Sqlite>
+        + for<'r> Decode<'r, Postgres>
+        + Type<Postgres>
+        + for<'r> Decode<'r, MySql>
+        + Type<MySql>
+{
+}
+
+impl Row {
+    /// The value of `column`, decoded as `T`.
+    pub fn get<T: Decodable>(&self, column: &str) -> Result<T> {
+        Ok(dispatch!(self, Row, row => row.try_get::<T, _>(column)?))
+    }
+}

@@ -1,0 +1,121 @@
+//! The one error type of the runtime. Each message says which migration,
+//! what went wrong and what to do about it.
+
+use crate::registry::RegistryProblem;
+use crate::version::Version;
+use std::fmt;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("the registered migrations are inconsistent:{}", list(problems))]
+    InvalidRegistry { problems: Vec<RegistryProblem> },
+
+    #[error("`{input}` is not a migration version: {reason}")]
+    InvalidVersion { input: String, reason: String },
+
+    #[error("no migration has version {version}; run `status` to list the known versions")]
+    UnknownVersion { version: Version },
+
+    #[error("migration {version} is not applied, so there is nothing to revert to; run `status` to see what is applied")]
+    NotApplied { version: Version },
+
+    #[error(
+        "migration {label} ({location}) is irreversible, and the plan would revert it; \
+         choose a target after it"
+    )]
+    Irreversible { label: String, location: String },
+
+    #[error(
+        "cannot revert {version}: it is applied but no longer in the code ({name}, module {module}); \
+         restore its migration to revert it"
+    )]
+    MissingFromCode { version: Version, name: String, module: String },
+
+    #[error("applied migrations changed since they were applied:{}", list(mismatches))]
+    ChecksumMismatch { mismatches: Vec<ChecksumMismatch> },
+
+    #[error(
+        "migration {label} ({location}) failed while {action}: {cause}\n\
+         nothing of it was kept{}; fix the migration and run the command again",
+        completed_note(completed)
+    )]
+    MigrationFailed {
+        label: String,
+        location: String,
+        /// `applying` or `reverting`.
+        action: &'static str,
+        cause: Box<Error>,
+        /// What this run completed before the failure; it stays done.
+        completed: Vec<Version>,
+    },
+
+    #[error("{url} is not a database URL migrations-rs can use: {reason}")]
+    UnsupportedUrl { url: String, reason: String },
+
+    #[error("cannot connect to {url}: {cause}")]
+    Connect { url: String, cause: sqlx::Error },
+
+    #[error("this migration needs {expected}, but the database is {actual}; check the database URL or guard the code with `db.backend()`")]
+    WrongBackend { expected: &'static str, actual: &'static str },
+
+    #[error("the history table {table} holds a row that cannot be read ({detail}); it was not written by this version of migrations-rs")]
+    CorruptHistory { table: String, detail: String },
+
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+
+    /// An error raised by a migration body with [`Error::msg`].
+    #[error("{message}")]
+    Migration { message: String },
+}
+
+impl Error {
+    /// An error from a migration body, for conditions that are not database errors.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        Error::Migration { message: message.to_string() }
+    }
+}
+
+/// An applied migration whose code no longer matches what was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecksumMismatch {
+    pub version: Version,
+    pub name: String,
+    pub location: String,
+    pub applied: String,
+    pub current: String,
+}
+
+impl fmt::Display for ChecksumMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} ({}) was applied with checksum {} but the code now has {}; \
+             restore the applied code and put the change in a new migration",
+            self.version,
+            self.name,
+            self.location,
+            short(&self.applied),
+            short(&self.current)
+        )
+    }
+}
+
+fn short(hex: &str) -> &str {
+    hex.get(..12).unwrap_or(hex)
+}
+
+fn list<T: fmt::Display>(items: &[T]) -> String {
+    items.iter().map(|item| format!("\n  - {item}")).collect()
+}
+
+fn completed_note(completed: &[Version]) -> String {
+    match completed.len() {
+        0 => String::new(),
+        1 => format!(" (the 1 migration completed before it, {}, stays done)", completed[0]),
+        n => format!(" (the {n} migrations completed before it stay done)"),
+    }
+}

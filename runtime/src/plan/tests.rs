@@ -1,0 +1,236 @@
+use super::*;
+use proptest::prelude::*;
+use std::collections::HashSet;
+
+fn v(n: u64) -> Version {
+    Version::from_checked(n)
+}
+
+fn node(version: u64, deps: &[u64]) -> Node {
+    Node { version: v(version), depends_on: deps.iter().map(|&d| v(d)).collect(), reversible: true }
+}
+
+fn versions(list: &[u64]) -> Vec<Version> {
+    list.iter().map(|&n| v(n)).collect()
+}
+
+/// 1 <- 2 <- 4, 1 <- 3 <- 4 (two branches and a merge), plus 5 on its own.
+fn diamond() -> Graph {
+    Graph::new([node(1, &[]), node(2, &[1]), node(3, &[1]), node(4, &[2, 3]), node(5, &[])]).unwrap()
+}
+
+#[test]
+fn orders_by_dependencies_then_version() {
+    let graph = Graph::new([node(10, &[30]), node(20, &[]), node(30, &[])]).unwrap();
+    assert_eq!(graph.order().collect::<Vec<_>>(), versions(&[20, 30, 10]));
+}
+
+#[test]
+fn plans_everything_pending_in_order() {
+    let plan = diamond().plan_apply(&versions(&[1, 3]), None).unwrap();
+    let planned: Vec<_> = plan.iter().map(|s| s.version).collect();
+    assert_eq!(planned, versions(&[2, 4, 5]));
+    assert!(plan[0].out_of_order, "2 is older than the applied 3");
+    assert!(!plan[1].out_of_order);
+}
+
+#[test]
+fn plans_a_target_and_its_ancestors_only() {
+    let plan = diamond().plan_apply(&[], Some(v(2))).unwrap();
+    assert_eq!(plan.iter().map(|s| s.version).collect::<Vec<_>>(), versions(&[1, 2]));
+    assert_eq!(diamond().plan_apply(&[], Some(v(99))), Err(PlanError::UnknownVersion(v(99))));
+}
+
+#[test]
+fn reverts_dependents_first() {
+    let graph = diamond();
+    let applied = versions(&[1, 2, 3, 4, 5]);
+    assert_eq!(graph.plan_revert(&applied, RevertTarget::Steps(2)).unwrap(), versions(&[5, 4]));
+    // Reverting 1 by steps pulls in everything that depends on it.
+    assert_eq!(graph.plan_revert(&versions(&[1, 2, 3, 4]), RevertTarget::Steps(4)).unwrap(), versions(&[4, 3, 2, 1]));
+    assert_eq!(graph.plan_revert(&versions(&[5, 1, 2]), RevertTarget::Steps(1)).unwrap(), versions(&[2]));
+    assert_eq!(graph.plan_revert(&versions(&[5, 2, 1]), RevertTarget::Steps(1)).unwrap(), versions(&[2, 1]));
+}
+
+#[test]
+fn reverts_to_a_target_keeping_it() {
+    let graph = diamond();
+    let applied = versions(&[1, 2, 3, 4, 5]);
+    assert_eq!(graph.plan_revert(&applied, RevertTarget::To(v(2))).unwrap(), versions(&[5, 4, 3]));
+    assert_eq!(graph.plan_revert(&applied, RevertTarget::To(v(5))).unwrap(), Vec::<Version>::new());
+    assert_eq!(graph.plan_revert(&versions(&[1]), RevertTarget::To(v(2))), Err(PlanError::NotApplied(v(2))));
+}
+
+#[test]
+fn refuses_to_revert_an_irreversible_migration() {
+    let mut nodes = vec![node(1, &[]), node(2, &[1]), node(3, &[2])];
+    nodes[1].reversible = false;
+    let graph = Graph::new(nodes).unwrap();
+    let applied = versions(&[1, 2, 3]);
+    assert_eq!(graph.plan_revert(&applied, RevertTarget::Steps(1)).unwrap(), versions(&[3]));
+    assert_eq!(graph.plan_revert(&applied, RevertTarget::Steps(2)), Err(PlanError::Irreversible(v(2))));
+    assert_eq!(graph.plan_revert(&applied, RevertTarget::To(v(1))), Err(PlanError::Irreversible(v(2))));
+}
+
+#[test]
+fn refuses_to_revert_what_is_not_in_the_graph() {
+    let applied = versions(&[1, 77]);
+    assert_eq!(diamond().plan_revert(&applied, RevertTarget::Steps(1)), Err(PlanError::NotInGraph(v(77))));
+}
+
+#[test]
+fn reports_duplicates_unknown_dependencies_and_cycles() {
+    let problems = Graph::new([
+        node(1, &[]),
+        node(1, &[]),
+        node(2, &[9]),
+        node(3, &[5]),
+        node(4, &[3]),
+        node(5, &[4]),
+        node(6, &[5]),
+    ])
+    .unwrap_err();
+    assert!(problems.contains(&GraphProblem::Duplicate { version: v(1) }));
+    assert!(problems.contains(&GraphProblem::UnknownDependency { version: v(2), missing: v(9) }));
+    let cycles: Vec<_> = problems.iter().filter(|p| matches!(p, GraphProblem::Cycle { .. })).collect();
+    assert_eq!(cycles, [&GraphProblem::Cycle { path: versions(&[3, 5, 4]) }], "one cycle, reported once");
+}
+
+#[test]
+fn reports_a_self_loop_as_a_cycle() {
+    let problems = Graph::new([node(1, &[1])]).unwrap_err();
+    assert_eq!(problems, [GraphProblem::Cycle { path: versions(&[1]) }]);
+}
+
+/// A random DAG: node i may depend on any node with a smaller index; versions are shuffled.
+fn random_dag() -> impl Strategy<Value = Vec<Node>> {
+    (1usize..=500).prop_flat_map(|size| {
+        (
+            Just(size),
+            proptest::collection::vec(proptest::collection::vec(any::<prop::sample::Index>(), 0..4), size),
+            Just((0..size as u64).map(|i| 20_000_000_000_000 + i * 7).collect::<Vec<_>>()).prop_shuffle(),
+            proptest::collection::vec(any::<bool>(), size),
+        )
+            .prop_map(|(size, edges, versions, reversible)| {
+                (0..size)
+                    .map(|i| Node {
+                        version: v(versions[i]),
+                        depends_on: if i == 0 {
+                            Vec::new()
+                        } else {
+                            edges[i].iter().map(|e| v(versions[e.index(i)])).collect()
+                        },
+                        // Most nodes are reversible so that revert plans are exercised.
+                        reversible: reversible[i] || i % 5 != 0,
+                    })
+                    .collect()
+            })
+    })
+}
+
+fn position_of(plan: &[Version]) -> HashMap<Version, usize> {
+    plan.iter().enumerate().map(|(i, v)| (*v, i)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn order_respects_every_edge_and_ignores_input_order(nodes in random_dag(), seed in any::<u64>()) {
+        let graph = Graph::new(nodes.clone()).unwrap();
+        let order: Vec<Version> = graph.order().collect();
+        prop_assert_eq!(order.len(), nodes.len());
+        let position = position_of(&order);
+        for node in &nodes {
+            for dependency in &node.depends_on {
+                prop_assert!(position[dependency] < position[&node.version]);
+            }
+        }
+        let mut shuffled = nodes.clone();
+        shuffle(&mut shuffled, seed);
+        let again: Vec<Version> = Graph::new(shuffled).unwrap().order().collect();
+        prop_assert_eq!(order, again);
+    }
+
+    #[test]
+    fn apply_plans_respect_every_edge(nodes in random_dag(), applied_share in 0usize..100, target in any::<prop::sample::Index>()) {
+        let graph = Graph::new(nodes.clone()).unwrap();
+        let order: Vec<Version> = graph.order().collect();
+        // An applied state that is closed under dependencies: a prefix of the order.
+        let applied: Vec<Version> = order[..order.len() * applied_share / 100].to_vec();
+        let target = order[target.index(order.len())];
+        for plan in [graph.plan_apply(&applied, None).unwrap(), graph.plan_apply(&applied, Some(target)).unwrap()] {
+            let planned: Vec<Version> = plan.iter().map(|s| s.version).collect();
+            let position = position_of(&planned);
+            let applied_set: HashSet<Version> = applied.iter().copied().collect();
+            for step in &planned {
+                prop_assert!(!applied_set.contains(step));
+                for dependency in &nodes.iter().find(|n| n.version == *step).unwrap().depends_on {
+                    prop_assert!(applied_set.contains(dependency) || position[dependency] < position[step]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn apply_then_revert_returns_to_the_start(nodes in random_dag(), applied_share in 0usize..100) {
+        let all_reversible: Vec<Node> = nodes.into_iter().map(|n| Node { reversible: true, ..n }).collect();
+        let graph = Graph::new(all_reversible).unwrap();
+        let order: Vec<Version> = graph.order().collect();
+        let start: Vec<Version> = order[..order.len() * applied_share / 100].to_vec();
+        let plan = graph.plan_apply(&start, None).unwrap();
+        let mut applied = start.clone();
+        applied.extend(plan.iter().map(|s| s.version));
+        let revert = graph.plan_revert(&applied, RevertTarget::Steps(plan.len())).unwrap();
+        // Dependents are reverted before what they depend on.
+        let position = position_of(&revert);
+        for version in &revert {
+            for dependency in graph.dependencies_of(*version) {
+                if let Some(p) = position.get(&dependency) {
+                    prop_assert!(position[version] < *p);
+                }
+            }
+        }
+        let reverted: HashSet<Version> = revert.iter().copied().collect();
+        let remaining: HashSet<Version> = applied.iter().copied().filter(|v| !reverted.contains(v)).collect();
+        prop_assert_eq!(remaining, start.iter().copied().collect::<HashSet<_>>());
+    }
+
+    #[test]
+    fn revert_plans_never_leave_a_dependent_behind(nodes in random_dag(), steps in 0usize..50, target in any::<prop::sample::Index>()) {
+        let graph = Graph::new(nodes.clone()).unwrap();
+        let applied: Vec<Version> = graph.order().collect();
+        let plans = [
+            graph.plan_revert(&applied, RevertTarget::Steps(steps)),
+            graph.plan_revert(&applied, RevertTarget::To(applied[target.index(applied.len())])),
+        ];
+        for plan in plans {
+            match plan {
+                Ok(revert) => {
+                    let reverted: HashSet<Version> = revert.iter().copied().collect();
+                    for node in &nodes {
+                        for dependency in &node.depends_on {
+                            // Nothing stays applied whose dependency was reverted.
+                            prop_assert!(!reverted.contains(dependency) || reverted.contains(&node.version));
+                        }
+                    }
+                }
+                Err(PlanError::Irreversible(version)) => {
+                    prop_assert!(!nodes.iter().find(|n| n.version == version).unwrap().reversible);
+                }
+                Err(other) => prop_assert!(false, "unexpected {:?}", other),
+            }
+        }
+    }
+}
+
+/// A deterministic Fisher-Yates shuffle from a seed (xorshift).
+fn shuffle<T>(items: &mut [T], mut seed: u64) {
+    seed |= 1;
+    for i in (1..items.len()).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        items.swap(i, (seed % (i as u64 + 1)) as usize);
+    }
+}

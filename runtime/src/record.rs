@@ -1,0 +1,119 @@
+//! The record `#[migration]` registers for each migration: `const` data plus
+//! the entry points of its `up` and `down` bodies.
+
+use crate::db::Db;
+use crate::error::Result;
+use crate::version::Version;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+/// The future an `up` or `down` body returns, boxed so records can hold it.
+pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+
+/// The entry point of an `up` or `down` body.
+pub type MigrationFn = for<'a, 'c> fn(&'a mut Db<'c>) -> BoxFuture<'a>;
+
+/// One migration as registered at link time. Built by `#[migration]`.
+pub struct Migration {
+    pub version: Version,
+    /// The module's name, such as `create_users`.
+    pub name: &'static str,
+    /// The name of the crate that defines the migration.
+    pub module: &'static str,
+    /// That crate's version.
+    pub module_version: &'static str,
+    pub file: &'static str,
+    pub line: u32,
+    pub depends_on: &'static [Version],
+    pub risk: &'static [Risk],
+    pub irreversible: bool,
+    /// Whether the body runs in a transaction with its history row.
+    pub transaction: bool,
+    pub checksum: Checksum,
+    pub up: MigrationFn,
+    pub down: Option<MigrationFn>,
+}
+
+inventory::collect!(Migration);
+
+impl Migration {
+    /// `file:line` of the definition.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    /// `20240115093000 create_users`, the way people refer to it.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.version, self.name)
+    }
+}
+
+impl fmt::Debug for Migration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Migration")
+            .field("version", &self.version)
+            .field("name", &self.name)
+            .field("module", &self.module)
+            .field("location", &self.location())
+            .field("depends_on", &self.depends_on)
+            .field("risk", &self.risk)
+            .field("irreversible", &self.irreversible)
+            .field("transaction", &self.transaction)
+            .field("checksum", &self.checksum)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What kind of change a migration makes; drives the safety checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Risk {
+    Schema,
+    Data,
+    Index,
+    Constraint,
+}
+
+impl Risk {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Risk::Schema => "schema",
+            Risk::Data => "data",
+            Risk::Index => "index",
+            Risk::Constraint => "constraint",
+        }
+    }
+}
+
+impl fmt::Display for Risk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// SHA-256 of what a migration is, shown as lowercase hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Checksum([u8; 32]);
+
+impl Checksum {
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Checksum(bytes)
+    }
+
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+}
+
+impl fmt::Display for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Checksum({})", self.to_hex())
+    }
+}

@@ -1,0 +1,191 @@
+//! The registry: every migration linked into the program, checked as a whole
+//! (duplicate versions, unknown dependencies, cycles) and ordered.
+
+use crate::error::{Error, Result};
+use crate::plan::{Graph, GraphProblem, Node};
+use crate::record::Migration;
+use crate::version::Version;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// All registered migrations, keyed by version, with their dependency graph.
+#[derive(Debug)]
+pub struct Registry {
+    migrations: BTreeMap<Version, &'static Migration>,
+    graph: Graph,
+}
+
+/// One thing wrong with the registered migrations, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistryProblem {
+    DuplicateVersion { version: Version, first: String, second: String },
+    UnknownDependency { migration: String, location: String, missing: Version },
+    /// Each entry is `version name (file:line)`; the first depends on the second, and so on round.
+    Cycle { path: Vec<String> },
+}
+
+impl fmt::Display for RegistryProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryProblem::DuplicateVersion { version, first, second } => write!(
+                f,
+                "version {version} is used twice, by {first} and by {second}; give one of them a new version"
+            ),
+            RegistryProblem::UnknownDependency { migration, location, missing } => write!(
+                f,
+                "{migration} ({location}) depends on version {missing}, which no migration has; \
+                 fix the version or link the crate that defines it"
+            ),
+            RegistryProblem::Cycle { path } => {
+                write!(f, "dependency cycle: {}", path.join(" -> "))?;
+                write!(f, " -> {}; remove one of these dependencies", path[0])
+            }
+        }
+    }
+}
+
+impl Registry {
+    /// Every migration linked into this program through `#[migration]`.
+    pub fn from_linked() -> Result<Self> {
+        Self::new(inventory::iter::<Migration>.into_iter())
+    }
+
+    /// A registry of the given migrations, checked; every problem is reported at once.
+    pub fn new(migrations: impl IntoIterator<Item = &'static Migration>) -> Result<Self> {
+        let mut by_version: BTreeMap<Version, &'static Migration> = BTreeMap::new();
+        let mut problems = Vec::new();
+        // Sorting first makes the report the same whatever order the linker chose.
+        let mut all: Vec<&'static Migration> = migrations.into_iter().collect();
+        all.sort_by_key(|m| (m.version, m.file, m.line, m.name));
+        for migration in all {
+            if let Some(first) = by_version.get(&migration.version) {
+                problems.push(RegistryProblem::DuplicateVersion {
+                    version: migration.version,
+                    first: describe(first),
+                    second: describe(migration),
+                });
+                continue;
+            }
+            by_version.insert(migration.version, migration);
+        }
+        let nodes = by_version.values().map(|m| Node {
+            version: m.version,
+            depends_on: m.depends_on.to_vec(),
+            reversible: m.down.is_some(),
+        });
+        let graph = match Graph::new(nodes) {
+            Ok(graph) => Some(graph),
+            Err(graph_problems) => {
+                problems.extend(graph_problems.into_iter().filter_map(|problem| match problem {
+                    GraphProblem::Duplicate { .. } => None,
+                    GraphProblem::UnknownDependency { version, missing } => {
+                        let migration = by_version[&version];
+                        Some(RegistryProblem::UnknownDependency {
+                            migration: migration.label(),
+                            location: migration.location(),
+                            missing,
+                        })
+                    }
+                    GraphProblem::Cycle { path } => Some(RegistryProblem::Cycle {
+                        path: path.iter().map(|v| describe(by_version[v])).collect(),
+                    }),
+                }));
+                None
+            }
+        };
+        match graph {
+            Some(graph) if problems.is_empty() => Ok(Registry { migrations: by_version, graph }),
+            _ => Err(Error::InvalidRegistry { problems }),
+        }
+    }
+
+    pub fn get(&self, version: Version) -> Option<&'static Migration> {
+        self.migrations.get(&version).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.migrations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.migrations.is_empty()
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// Every migration in the order `up` applies them.
+    pub fn in_order(&self) -> impl Iterator<Item = &'static Migration> + '_ {
+        self.graph.order().map(|version| self.migrations[&version])
+    }
+}
+
+fn describe(migration: &Migration) -> String {
+    format!("{} ({})", migration.label(), migration.location())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{BoxFuture, Checksum};
+    use crate::db::Db;
+
+    fn noop<'a>(_: &'a mut Db<'_>) -> BoxFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn record(version: u64, name: &'static str, line: u32, depends_on: &'static [Version]) -> &'static Migration {
+        Box::leak(Box::new(Migration {
+            version: Version::from_checked(version),
+            name,
+            module: "tests",
+            module_version: "0.0.0",
+            file: "src/tests.rs",
+            line,
+            depends_on,
+            risk: &[],
+            irreversible: false,
+            transaction: true,
+            checksum: Checksum::from_bytes([0; 32]),
+            up: noop,
+            down: Some(noop),
+        }))
+    }
+
+    const V1: Version = Version::from_checked(20240101000000);
+    const V2: Version = Version::from_checked(20240102000000);
+    const V3: Version = Version::from_checked(20240103000000);
+    const UNKNOWN: Version = Version::from_checked(20991231000000);
+
+    #[test]
+    fn reports_every_problem_with_its_locations() {
+        let error = Registry::new([
+            record(20240101000000, "first", 1, &[]),
+            record(20240101000000, "first_again", 9, &[]),
+            record(20240102000000, "second", 20, &[V3]),
+            record(20240103000000, "third", 30, &[V2]),
+            record(20240104000000, "fourth", 40, &[UNKNOWN]),
+        ])
+        .unwrap_err();
+        let Error::InvalidRegistry { problems } = &error else { panic!("unexpected {error:?}") };
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        let text = error.to_string();
+        assert!(text.contains("version 20240101000000 is used twice, by 20240101000000 first (src/tests.rs:1) and by 20240101000000 first_again (src/tests.rs:9)"), "{text}");
+        assert!(text.contains("20240104000000 fourth (src/tests.rs:40) depends on version 20991231000000"), "{text}");
+        assert!(text.contains("dependency cycle: 20240102000000 second (src/tests.rs:20) -> 20240103000000 third (src/tests.rs:30) -> 20240102000000 second (src/tests.rs:20)"), "{text}");
+    }
+
+    #[test]
+    fn orders_by_graph_whatever_the_registration_order() {
+        let a = record(20240101000000, "a", 1, &[]);
+        let b = record(20240102000000, "b", 2, &[V3]);
+        let c = record(20240103000000, "c", 3, &[V1]);
+        for input in [[a, b, c], [c, b, a], [b, a, c]] {
+            let registry = Registry::new(input).unwrap();
+            let names: Vec<&str> = registry.in_order().map(|m| m.name).collect();
+            assert_eq!(names, ["a", "c", "b"]);
+        }
+    }
+}
