@@ -1,1 +1,66 @@
-//! x
+//! Database schema migrations written as typed Rust.
+//!
+//! A migration is an inline module with `async fn up` and `async fn down`,
+//! marked with [`#[migration]`](macro@migration). The attribute checks its
+//! metadata at compile time (a real UTC timestamp as version, known risk tags,
+//! dependencies that exist, the right signatures) and registers the migration
+//! at link time: there is no list of migrations to keep.
+//!
+//! ```no_run
+//! use migrations_rs::prelude::*;
+//!
+//! /// Accounts that can sign in.
+//! #[migration(version = 2024_01_15_093000, risk = [schema])]
+//! mod create_users {
+//!     use super::*;
+//!
+//!     pub async fn up(db: &mut Db<'_>) -> Result<()> {
+//!         db.exec(
+//!             Table::create()
+//!                 .table("users")
+//!                 .col(ColumnDef::new("id").big_integer().not_null().primary_key().auto_increment())
+//!                 .col(ColumnDef::new("email").string().not_null().unique_key()),
+//!         )
+//!         .await
+//!     }
+//!
+//!     pub async fn down(db: &mut Db<'_>) -> Result<()> {
+//!         db.exec(Table::drop().table("users")).await
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     migrations_rs::cli::main()
+//! }
+//! ```
+//!
+//! Migrations are ordered by their dependency graph (`depends_on`), with the
+//! version breaking ties, and applied on SQLite, PostgreSQL or MySQL/MariaDB
+//! with a history table and an audit log. The [`cli`] runs them from the
+//! program that links them; [`Migrator`] does the same from code.
+
+pub mod cli;
+
+pub use migrations_rs_macros::migration;
+pub use migrations_rs_runtime::{
+    ApplyReport, AppliedMigration, Backend, Checksum, Connection, DatabaseUrl, Db, Error, Migration, MigrationState,
+    MigrationStatus, Migrator, Registry, RegistryProblem, Result, RevertReport, RevertTarget, Risk, Row, Statement,
+    Status, StepReport, Tables, Version, engine, sea_query, sqlx,
+};
+
+/// What a migration file needs: the attribute, the `Db` handle, `Result`,
+/// and the sea-query builders.
+pub mod prelude {
+    pub use crate::{Backend, Db, Error, Result, Row, migration};
+    pub use migrations_rs_runtime::sea_query::{
+        self, Alias, ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, Order, Query, Table,
+    };
+    pub use migrations_rs_runtime::sqlx;
+}
+
+/// Not public API: used by code that `#[migration]` generates.
+#[doc(hidden)]
+pub mod __private {
+    pub use migrations_rs_runtime::inventory;
+    pub use migrations_rs_runtime::{BoxFuture, Checksum, Db, Migration, Risk, Version};
+}

@@ -37,7 +37,7 @@ impl Version {
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:014}", self.0)
+        write!(f, "{}", self.0)
     }
 }
 
@@ -67,7 +67,7 @@ mod tests {
     fn parses_with_and_without_underscores() {
         assert_eq!(Version::parse("20240115093000").unwrap(), Version::from_checked(20240115093000));
         assert_eq!(Version::parse("2024_01_15_093000").unwrap(), Version::from_checked(20240115093000));
-        assert_eq!(Version::from_checked(42).to_string(), "00000000000042");
+        assert_eq!(Version::from_checked(20240115093000).to_string(), "20240115093000");
     }
 
     #[test]

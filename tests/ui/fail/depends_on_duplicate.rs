@@ -1,0 +1,29 @@
+use migrations_rs::prelude::*;
+
+#[migration(version = 2024_01_15_093000)]
+mod create_users {
+    use super::*;
+
+    pub async fn up(_db: &mut Db<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    pub async fn down(_db: &mut Db<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[migration(version = 2024_01_16_093000, depends_on = [create_users, create_users])]
+mod add_email_index {
+    use super::*;
+
+    pub async fn up(_db: &mut Db<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    pub async fn down(_db: &mut Db<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use migrations_rs::prelude::*;
+
+#[migration(version = 2024_01_15_093000)]
+pub async fn up(_db: &mut Db<'_>) -> Result<()> {
+    Ok(())
+}
+
+fn main() {}
