@@ -95,9 +95,7 @@ mod split_full_names {
     pub async fn up(db: &mut Db<'_>) -> Result<()> {
         for column in ["first_name", "last_name"] {
             db.exec(
-                Table::alter()
-                    .table("users")
-                    .add_column(ColumnDef::new(column).string_len(200).not_null().default("")),
+                Table::alter().table("users").add_column(ColumnDef::new(column).string_len(200).not_null().default("")),
             )
             .await?;
         }

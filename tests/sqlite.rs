@@ -28,8 +28,14 @@ mod seed_accounts {
     use super::*;
 
     pub async fn up(db: &mut Db<'_>) -> Result<()> {
-        db.exec(Query::insert().into_table("accounts").columns(["name"]).values_panic(["ada".into()]).values_panic(["bob".into()]))
-            .await
+        db.exec(
+            Query::insert()
+                .into_table("accounts")
+                .columns(["name"])
+                .values_panic(["ada".into()])
+                .values_panic(["bob".into()]),
+        )
+        .await
     }
 
     pub async fn down(db: &mut Db<'_>) -> Result<()> {
@@ -61,8 +67,10 @@ mod uppercase_names {
         for row in rows {
             let id: i64 = row.get("id")?;
             let name: String = row.get("name")?;
-            db.exec(Query::update().table("accounts").value("name", name.to_uppercase()).and_where(Expr::col("id").eq(id)))
-                .await?;
+            db.exec(
+                Query::update().table("accounts").value("name", name.to_uppercase()).and_where(Expr::col("id").eq(id)),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -112,7 +120,8 @@ async fn applies_everything_in_graph_order_and_records_it() {
     assert_eq!(report.batch, Some(1));
 
     let mut inspect = db.inspect().await;
-    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM accounts ORDER BY id").fetch_all(&mut inspect).await.unwrap();
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM accounts ORDER BY id").fetch_all(&mut inspect).await.unwrap();
     assert_eq!(names, ["ADA", "BOB"], "the data migration read and rewrote every row");
     let row: (i64, String, String, String, String, String, String, i64, i64) = sqlx::query_as(
         "SELECT version, name, module, module_version, checksum, risk, applied_by, batch, seq \
@@ -136,7 +145,12 @@ async fn applies_everything_in_graph_order_and_records_it() {
     assert_eq!(again.batch, None);
     let status = migrator().status(&mut conn).await.unwrap();
     assert!(status.is_up_to_date());
-    assert!(status.migrations.iter().all(|m| matches!(m.state, MigrationState::Applied { batch: 1, checksum_matches: true, .. })));
+    assert!(
+        status
+            .migrations
+            .iter()
+            .all(|m| matches!(m.state, MigrationState::Applied { batch: 1, checksum_matches: true, .. }))
+    );
 }
 
 #[tokio::test]
@@ -191,7 +205,10 @@ async fn a_failing_migration_leaves_no_trace_but_its_log_entry() {
     assert!(error.to_string().contains("nothing of it was kept"), "{error}");
 
     assert!(!table_exists(&mut inspect, "notes").await, "the table created before the failure was rolled back");
-    assert_eq!(scalar(&mut inspect, "SELECT count(*) FROM migrations_rs_history WHERE version = 20240103000000").await, 0);
+    assert_eq!(
+        scalar(&mut inspect, "SELECT count(*) FROM migrations_rs_history WHERE version = 20240103000000").await,
+        0
+    );
     let (action, logged_error): (String, String) =
         sqlx::query_as("SELECT action, error FROM migrations_rs_log WHERE version = 20240103000000")
             .fetch_one(&mut inspect)

@@ -4,9 +4,9 @@
 
 mod support;
 
+use migrations_rs::Migrator;
 use migrations_rs::prelude::*;
 use migrations_rs::sqlx;
-use migrations_rs::Migrator;
 use support::{QueryCounter, TempSqlite};
 
 #[migration(version = 2024_01_01_000000, risk = [schema])]

@@ -103,10 +103,11 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             }
             "irreversible" => match value {
                 None => args.irreversible = Some(key),
-                Some(value) => match boolean(&value, "irreversible", errors) {
-                    Some(true) => args.irreversible = Some(key),
-                    Some(false) | None => {}
-                },
+                Some(value) => {
+                    if let Some(true) = boolean(&value, "irreversible", errors) {
+                        args.irreversible = Some(key);
+                    }
+                }
             },
             "transaction" => {
                 args.transaction = required(&key, value, errors).and_then(|v| boolean(&v, "transaction", errors));

@@ -101,7 +101,8 @@ mod tests {
                 .await
             }
         }"#;
-        let reformatted = reformatted.replace(".col(ColumnDef::new(\"id\").integer()),", ".col(ColumnDef::new(\"id\").integer())");
+        let reformatted =
+            reformatted.replace(".col(ColumnDef::new(\"id\").integer()),", ".col(ColumnDef::new(\"id\").integer())");
         let with_other_docs = ORIGINAL.replace("/// Accounts that can sign in.", "#[doc = \"Other words.\"]");
         assert_eq!(checksum(ORIGINAL), checksum(&reformatted));
         assert_eq!(checksum(ORIGINAL), checksum(&with_other_docs));

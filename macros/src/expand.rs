@@ -9,8 +9,8 @@ use crate::ctxt::Errors;
 use crate::valid;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::Path;
+use syn::spanned::Spanned;
 
 pub(crate) fn migration(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();

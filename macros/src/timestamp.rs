@@ -9,9 +9,7 @@ pub(crate) fn check(digits: &str) -> Result<u64, String> {
             digits.len()
         ));
     }
-    let field = |range: std::ops::Range<usize>| -> u32 {
-        digits[range].parse().expect("ASCII digits checked above")
-    };
+    let field = |range: std::ops::Range<usize>| -> u32 { digits[range].parse().expect("ASCII digits checked above") };
     let (year, month, day) = (field(0..4), field(4..6), field(6..8));
     let (hour, minute, second) = (field(8..10), field(10..12), field(12..14));
     if year < 1970 {
@@ -22,9 +20,7 @@ pub(crate) fn check(digits: &str) -> Result<u64, String> {
     }
     let last_day = days_in_month(year, month);
     if day == 0 || day > last_day {
-        return Err(format!(
-            "version day {day:02} does not exist in {year:04}-{month:02}, which has {last_day} days"
-        ));
+        return Err(format!("version day {day:02} does not exist in {year:04}-{month:02}, which has {last_day} days"));
     }
     if hour > 23 {
         return Err(format!("version hour {hour:02} does not exist; hours run from 00 to 23"));
@@ -40,7 +36,7 @@ pub(crate) fn check(digits: &str) -> Result<u64, String> {
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -61,15 +57,15 @@ mod tests {
     #[test]
     fn refuses_impossible_timestamps() {
         for bad in [
-            "20241315000000", // month 13
-            "20240230000000", // 30 February
-            "20230229000000", // 29 February outside a leap year
-            "19000229000000", // 1900 is no leap year, and before 1970
-            "20240115240000", // hour 24
-            "20240115006000", // minute 60
-            "20240115000060", // second 60
-            "20240100000000", // day 0
-            "2024011509300",  // 13 digits
+            "20241315000000",  // month 13
+            "20240230000000",  // 30 February
+            "20230229000000",  // 29 February outside a leap year
+            "19000229000000",  // 1900 is no leap year, and before 1970
+            "20240115240000",  // hour 24
+            "20240115006000",  // minute 60
+            "20240115000060",  // second 60
+            "20240100000000",  // day 0
+            "2024011509300",   // 13 digits
             "202401150930000", // 15 digits
         ] {
             assert!(check(bad).is_err(), "{bad} should be refused");

@@ -54,10 +54,7 @@ fn check_functions(args: &Args, module: &MigrationModule, errors: &mut Errors) {
         Some(up) => check_signature(up, errors),
         None => errors.spanned(
             &module.item.ident,
-            format!(
-                "migration `{}` has no `up`: add `pub async fn up(db: &mut Db<'_>) -> Result<()>`",
-                module.name()
-            ),
+            format!("migration `{}` has no `up`: add `pub async fn up(db: &mut Db<'_>) -> Result<()>`", module.name()),
         ),
     }
     match (module.function("down"), &args.irreversible) {
@@ -87,7 +84,7 @@ fn check_signature(function: &ItemFn, errors: &mut Errors) {
     let name = &sig.ident;
     let expected = format!("`pub async fn {name}(db: &mut Db<'_>) -> Result<()>`");
     if sig.asyncness.is_none() {
-        errors.spanned(&sig.fn_token, format!("`{name}` must be async: {expected}"));
+        errors.spanned(sig.fn_token, format!("`{name}` must be async: {expected}"));
     }
     if let Some(unsafety) = &sig.unsafety {
         errors.spanned(unsafety, format!("`{name}` must not be unsafe: {expected}"));
@@ -101,14 +98,14 @@ fn check_signature(function: &ItemFn, errors: &mut Errors) {
     let mut inputs = sig.inputs.iter();
     match inputs.next() {
         Some(FnArg::Typed(arg)) if is_db_handle(&arg.ty) => {}
-        Some(FnArg::Typed(arg)) => errors.spanned(&arg.ty, format!("`{name}` takes the handle `&mut Db<'_>`: {expected}")),
+        Some(FnArg::Typed(arg)) => {
+            errors.spanned(&arg.ty, format!("`{name}` takes the handle `&mut Db<'_>`: {expected}"))
+        }
         Some(receiver @ FnArg::Receiver(_)) => {
             errors.spanned(receiver, format!("`{name}` takes no `self`: {expected}"))
         }
-        None => errors.push(syn::Error::new(
-            sig.paren_token.span.join(),
-            format!("`{name}` takes one argument: {expected}"),
-        )),
+        None => errors
+            .push(syn::Error::new(sig.paren_token.span.join(), format!("`{name}` takes one argument: {expected}"))),
     }
     if let Some(extra) = inputs.next() {
         errors.spanned(extra, format!("`{name}` takes only the database handle: {expected}"));

@@ -12,9 +12,7 @@
 use clap::{Parser, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use migrations_rs_runtime::engine::{Progress, StepAction};
-use migrations_rs_runtime::{
-    Connection, DatabaseUrl, Error, MigrationState, Migrator, RevertTarget, Status, Version,
-};
+use migrations_rs_runtime::{Connection, DatabaseUrl, Error, MigrationState, Migrator, RevertTarget, Status, Version};
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::process::ExitCode;

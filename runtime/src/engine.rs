@@ -21,8 +21,10 @@ use std::time::{Duration, Instant};
 pub struct Migrator {
     registry: Registry,
     tables: Tables,
-    progress: Option<Box<dyn Fn(Progress<'_>) + Send + Sync>>,
+    progress: Option<ProgressCallback>,
 }
+
+type ProgressCallback = Box<dyn Fn(Progress<'_>) + Send + Sync>;
 
 impl fmt::Debug for Migrator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -19,7 +19,9 @@ pub enum Error {
     #[error("no migration has version {version}; run `status` to list the known versions")]
     UnknownVersion { version: Version },
 
-    #[error("migration {version} is not applied, so there is nothing to revert to; run `status` to see what is applied")]
+    #[error(
+        "migration {version} is not applied, so there is nothing to revert to; run `status` to see what is applied"
+    )]
     NotApplied { version: Version },
 
     #[error(
@@ -58,10 +60,14 @@ pub enum Error {
     #[error("cannot connect to {url}: {cause}")]
     Connect { url: String, cause: sqlx::Error },
 
-    #[error("this migration needs {expected}, but the database is {actual}; check the database URL or guard the code with `db.backend()`")]
+    #[error(
+        "this migration needs {expected}, but the database is {actual}; check the database URL or guard the code with `db.backend()`"
+    )]
     WrongBackend { expected: &'static str, actual: &'static str },
 
-    #[error("the history table {table} holds a row that cannot be read ({detail}); it was not written by this version of migrations-rs")]
+    #[error(
+        "the history table {table} holds a row that cannot be read ({detail}); it was not written by this version of migrations-rs"
+    )]
     CorruptHistory { table: String, detail: String },
 
     #[error("database error: {0}")]

@@ -127,7 +127,8 @@ pub(crate) async fn ensure_tables(conn: ConnRef<'_>, tables: &Tables) -> Result<
 /// Every applied migration in order of application, in one query; `None`
 /// when the history table does not exist yet.
 pub(crate) async fn read_applied(conn: ConnRef<'_>, tables: &Tables) -> Result<Option<Vec<AppliedMigration>>> {
-    let query = Query::select().columns(HISTORY_COLUMNS).from(tables.history.clone()).order_by("seq", Order::Asc).to_owned();
+    let query =
+        Query::select().columns(HISTORY_COLUMNS).from(tables.history.clone()).order_by("seq", Order::Asc).to_owned();
     let rows = match Db::new(conn).fetch_all(&query).await {
         Ok(rows) => rows,
         Err(Error::Database(error)) if crate::backend::is_missing_table(&error) => return Ok(None),

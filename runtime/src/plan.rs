@@ -21,10 +21,17 @@ pub struct Node {
 /// Why a set of nodes is not a graph the planner can order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GraphProblem {
-    Duplicate { version: Version },
-    UnknownDependency { version: Version, missing: Version },
+    Duplicate {
+        version: Version,
+    },
+    UnknownDependency {
+        version: Version,
+        missing: Version,
+    },
     /// `path[0]` depends on `path[1]`, ..., and the last depends on `path[0]`.
-    Cycle { path: Vec<Version> },
+    Cycle {
+        path: Vec<Version>,
+    },
 }
 
 /// Why a plan cannot be made.
@@ -92,7 +99,9 @@ impl Graph {
                         dependents[d].push(i);
                     }
                     Some(_) => {}
-                    None => problems.push(GraphProblem::UnknownDependency { version: node.version, missing: *dependency }),
+                    None => {
+                        problems.push(GraphProblem::UnknownDependency { version: node.version, missing: *dependency })
+                    }
                 }
             }
         }
@@ -192,8 +201,7 @@ impl Graph {
                 }
             }
         }
-        let plan: Vec<Version> =
-            self.order.iter().rev().filter(|&&i| selected[i]).map(|&i| self.versions[i]).collect();
+        let plan: Vec<Version> = self.order.iter().rev().filter(|&&i| selected[i]).map(|&i| self.versions[i]).collect();
         if let Some(&irreversible) = plan.iter().find(|v| !self.reversible[self.index[v]]) {
             return Err(PlanError::Irreversible(irreversible));
         }

@@ -19,19 +19,28 @@ pub struct Registry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegistryProblem {
-    DuplicateVersion { version: Version, first: String, second: String },
-    UnknownDependency { migration: String, location: String, missing: Version },
+    DuplicateVersion {
+        version: Version,
+        first: String,
+        second: String,
+    },
+    UnknownDependency {
+        migration: String,
+        location: String,
+        missing: Version,
+    },
     /// Each entry is `version name (file:line)`; the first depends on the second, and so on round.
-    Cycle { path: Vec<String> },
+    Cycle {
+        path: Vec<String>,
+    },
 }
 
 impl fmt::Display for RegistryProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RegistryProblem::DuplicateVersion { version, first, second } => write!(
-                f,
-                "version {version} is used twice, by {first} and by {second}; give one of them a new version"
-            ),
+            RegistryProblem::DuplicateVersion { version, first, second } => {
+                write!(f, "version {version} is used twice, by {first} and by {second}; give one of them a new version")
+            }
             RegistryProblem::UnknownDependency { migration, location, missing } => write!(
                 f,
                 "{migration} ({location}) depends on version {missing}, which no migration has; \
@@ -48,7 +57,7 @@ impl fmt::Display for RegistryProblem {
 impl Registry {
     /// Every migration linked into this program through `#[migration]`.
     pub fn from_linked() -> Result<Self> {
-        Self::new(inventory::iter::<Migration>.into_iter())
+        Self::new(inventory::iter::<Migration>)
     }
 
     /// A registry of the given migrations, checked; every problem is reported at once.
@@ -87,9 +96,9 @@ impl Registry {
                             missing,
                         })
                     }
-                    GraphProblem::Cycle { path } => Some(RegistryProblem::Cycle {
-                        path: path.iter().map(|v| describe(by_version[v])).collect(),
-                    }),
+                    GraphProblem::Cycle { path } => {
+                        Some(RegistryProblem::Cycle { path: path.iter().map(|v| describe(by_version[v])).collect() })
+                    }
                 }));
                 None
             }
@@ -129,8 +138,8 @@ fn describe(migration: &Migration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{BoxFuture, Checksum};
     use crate::db::Db;
+    use crate::record::{BoxFuture, Checksum};
 
     fn noop<'a>(_: &'a mut Db<'_>) -> BoxFuture<'a> {
         Box::pin(async { Ok(()) })

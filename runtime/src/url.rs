@@ -92,7 +92,10 @@ mod tests {
     #[test]
     fn never_shows_a_password() {
         assert_eq!(redact("postgres://app:s3cr3t@db:5432/prod"), "postgres://app:****@db:5432/prod");
-        assert_eq!(redact("mysql://root:p%40ss@127.0.0.1/x?ssl-mode=required"), "mysql://root:****@127.0.0.1/x?ssl-mode=required");
+        assert_eq!(
+            redact("mysql://root:p%40ss@127.0.0.1/x?ssl-mode=required"),
+            "mysql://root:****@127.0.0.1/x?ssl-mode=required"
+        );
         assert_eq!(redact("postgres://db/prod?user=app&password=s3cr3t"), "postgres://db/prod?user=app&password=****");
         assert_eq!(redact("postgres://app@db/prod"), "postgres://app@db/prod");
         assert_eq!(redact("sqlite://migrations.db?mode=rwc"), "sqlite://migrations.db?mode=rwc");

@@ -65,12 +65,13 @@ impl Connection {
         let connect_error = |cause| Error::Connect { url: url.redacted(), cause };
         Ok(match url.backend() {
             Backend::Sqlite => {
-                let options = SqliteConnectOptions::from_str(url.expose())
-                    .map_err(connect_error)?
-                    .create_if_missing(true);
+                let options =
+                    SqliteConnectOptions::from_str(url.expose()).map_err(connect_error)?.create_if_missing(true);
                 Connection::Sqlite(SqliteConnection::connect_with(&options).await.map_err(connect_error)?)
             }
-            Backend::Postgres => Connection::Postgres(PgConnection::connect(url.expose()).await.map_err(connect_error)?),
+            Backend::Postgres => {
+                Connection::Postgres(PgConnection::connect(url.expose()).await.map_err(connect_error)?)
+            }
             Backend::MySql => Connection::MySql(MySqlConnection::connect(url.expose()).await.map_err(connect_error)?),
         })
     }
