@@ -64,3 +64,8 @@ pub mod __private {
     pub use migrations_rs_runtime::inventory;
     pub use migrations_rs_runtime::{BoxFuture, Checksum, Db, Migration, Risk, Version};
 }
+
+/// The README's code, compiled as a doctest so it stays true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
