@@ -89,6 +89,21 @@ mod index_notes {
     }
 }
 
+/// SQLite refuses VACUUM inside a transaction: this only works because the
+/// migration runs outside one.
+#[migration(version = 2024_01_06_000000, depends_on = [index_notes], transaction = false)]
+mod vacuum {
+    use super::*;
+
+    pub async fn up(db: &mut Db<'_>) -> Result<()> {
+        db.exec("VACUUM").await
+    }
+
+    pub async fn down(db: &mut Db<'_>) -> Result<()> {
+        db.exec("VACUUM").await
+    }
+}
+
 fn v(n: u64) -> Version {
     Version::parse(&n.to_string()).unwrap()
 }
@@ -116,7 +131,10 @@ async fn applies_everything_in_graph_order_and_records_it() {
     let mut conn = db.connect().await;
     let report = migrator().up(&mut conn, None).await.unwrap();
     let applied: Vec<&str> = report.applied.iter().map(|s| s.name).collect();
-    assert_eq!(applied, ["create_accounts", "seed_accounts", "create_notes", "uppercase_names", "index_notes"]);
+    assert_eq!(
+        applied,
+        ["create_accounts", "seed_accounts", "create_notes", "uppercase_names", "index_notes", "vacuum"]
+    );
     assert_eq!(report.batch, Some(1));
 
     let mut inspect = db.inspect().await;
@@ -138,7 +156,7 @@ async fn applies_everything_in_graph_order_and_records_it() {
     assert_eq!(row.5, "schema,data");
     assert!(row.6.contains('@'), "applied_by is user@host: {}", row.6);
     assert_eq!((row.7, row.8), (1, 3));
-    assert_eq!(scalar(&mut inspect, "SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await, 5);
+    assert_eq!(scalar(&mut inspect, "SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await, 6);
 
     let again = migrator().up(&mut conn, None).await.unwrap();
     assert!(again.applied.is_empty(), "a second up is a no-op");
@@ -182,8 +200,8 @@ async fn reverts_by_steps_and_to_a_target_then_reapplies() {
     assert!(table_exists(&mut inspect, "accounts").await);
 
     let reapplied = migrator().up(&mut conn, None).await.unwrap();
-    assert_eq!(reapplied.applied.len(), 4);
-    assert_eq!(scalar(&mut inspect, "SELECT count(*) FROM migrations_rs_history").await, 5);
+    assert_eq!(reapplied.applied.len(), 5);
+    assert_eq!(scalar(&mut inspect, "SELECT count(*) FROM migrations_rs_history").await, 6);
     assert_eq!(scalar(&mut inspect, "SELECT count(*) FROM migrations_rs_log WHERE action = 'revert'").await, 2);
     // Batches number runs that are still applied: after reverting batch 2, the next run is batch 2 again.
     assert_eq!(scalar(&mut inspect, "SELECT max(batch) FROM migrations_rs_history").await, 2);
@@ -220,7 +238,7 @@ async fn a_failing_migration_leaves_no_trace_but_its_log_entry() {
 
     sqlx::query("DELETE FROM switches").execute(&mut inspect).await.unwrap();
     let report = migrator().up(&mut conn, None).await.unwrap();
-    assert_eq!(report.applied.len(), 3, "after the fix the rest applies");
+    assert_eq!(report.applied.len(), 4, "after the fix the rest applies");
 }
 
 #[tokio::test]
@@ -261,15 +279,27 @@ async fn a_changed_migration_stops_up_before_anything_runs() {
 }
 
 #[tokio::test]
+async fn a_migration_without_transaction_runs_outside_one() {
+    let db = TempSqlite::new();
+    let mut conn = db.connect().await;
+    let report = migrator().up(&mut conn, None).await.unwrap();
+    assert_eq!(report.applied.last().unwrap().name, "vacuum");
+    let reverted = migrator().down(&mut conn, RevertTarget::Steps(1)).await.unwrap();
+    assert_eq!(reverted.reverted[0].name, "vacuum");
+    let mut inspect = db.inspect().await;
+    assert_eq!(scalar(&mut inspect, "SELECT count(*) FROM migrations_rs_log WHERE version = 20240106000000").await, 2);
+}
+
+#[tokio::test]
 async fn an_irreversible_migration_is_never_reverted() {
     let db = TempSqlite::new();
     let mut conn = db.connect().await;
     migrator().up(&mut conn, None).await.unwrap();
-    let error = migrator().down(&mut conn, RevertTarget::Steps(3)).await.unwrap_err();
+    let error = migrator().down(&mut conn, RevertTarget::Steps(4)).await.unwrap_err();
     assert!(error.to_string().contains("20240104000000 uppercase_names"), "{error}");
     assert!(matches!(error, Error::Irreversible { .. }));
     let mut inspect = db.inspect().await;
-    assert_eq!(scalar(&mut inspect, "SELECT count(*) FROM migrations_rs_history").await, 5, "nothing was reverted");
+    assert_eq!(scalar(&mut inspect, "SELECT count(*) FROM migrations_rs_history").await, 6, "nothing was reverted");
 }
 
 #[tokio::test]
@@ -313,7 +343,7 @@ async fn status_of_a_new_database_changes_nothing() {
     let db = TempSqlite::new();
     let mut conn = db.connect().await;
     let status = migrator().status(&mut conn).await.unwrap();
-    assert_eq!(status.pending().count(), 5);
+    assert_eq!(status.pending().count(), 6);
     let mut inspect = db.inspect().await;
     assert!(!table_exists(&mut inspect, "migrations_rs_history").await, "status creates no table");
 }

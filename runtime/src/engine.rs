@@ -5,7 +5,7 @@
 //! log entry: after a failure the database holds no trace of the migration
 //! but the log entry of the failure, written after the rollback.
 
-use crate::backend::Connection;
+use crate::backend::{Connection, Tx};
 use crate::db::Db;
 use crate::error::{ChecksumMismatch, Error, Result};
 use crate::history::{self, Action, AppliedMigration, LogEntry, Tables};
@@ -52,6 +52,15 @@ impl StepAction {
             StepAction::Revert => "reverting",
         }
     }
+}
+
+/// One step of a run, as the engine executes it.
+struct Step {
+    migration: &'static Migration,
+    action: StepAction,
+    batch: i64,
+    /// Order of application recorded for an apply; unused for a revert.
+    seq: i64,
 }
 
 /// One migration applied or reverted by a run.
@@ -183,25 +192,26 @@ impl Migrator {
         let versions: Vec<Version> = applied.iter().map(|a| a.version).collect();
         let plan = self.registry.graph().plan_apply(&versions, target).map_err(|e| self.plan_error(e, &applied))?;
         let batch = applied.iter().map(|a| a.batch).max().unwrap_or(0) + 1;
-        let mut seq = applied.iter().map(|a| a.seq).max().unwrap_or(0);
+        let last_seq = applied.iter().map(|a| a.seq).max().unwrap_or(0);
         let mut report = ApplyReport {
             applied: Vec::with_capacity(plan.len()),
             batch: (!plan.is_empty()).then_some(batch),
             missing_from_code: self.missing_from_code(&applied),
         };
         tracing::info!(pending = plan.len(), batch, "applying migrations");
-        for (index, step) in plan.iter().enumerate() {
-            let migration = self.registry.get(step.version).expect("planned versions are registered");
-            seq += 1;
+        for (index, planned) in plan.iter().enumerate() {
+            let migration = self.registry.get(planned.version).expect("planned versions are registered");
+            let seq = last_seq + 1 + index as i64;
+            let step = Step { migration, action: StepAction::Apply, batch, seq };
             let duration = self
-                .run_step(conn, migration, StepAction::Apply, index, plan.len(), batch, seq)
+                .run_step(conn, &step, index, plan.len())
                 .await
                 .map_err(|cause| self.failed(migration, StepAction::Apply, cause, &report.applied))?;
             report.applied.push(StepReport {
                 version: migration.version,
                 name: migration.name,
                 duration,
-                out_of_order: step.out_of_order,
+                out_of_order: planned.out_of_order,
             });
         }
         Ok(report)
@@ -219,8 +229,9 @@ impl Migrator {
         tracing::info!(steps = plan.len(), "reverting migrations");
         for (index, version) in plan.iter().enumerate() {
             let migration = self.registry.get(*version).expect("planned versions are registered");
+            let step = Step { migration, action: StepAction::Revert, batch, seq: 0 };
             let duration = self
-                .run_step(conn, migration, StepAction::Revert, index, plan.len(), batch, 0)
+                .run_step(conn, &step, index, plan.len())
                 .await
                 .map_err(|cause| self.failed(migration, StepAction::Revert, cause, &report.reverted))?;
             report.reverted.push(StepReport { version: *version, name: migration.name, duration, out_of_order: false });
@@ -229,17 +240,8 @@ impl Migrator {
     }
 
     /// Runs one step and records it; on failure records the failure in the log.
-    #[allow(clippy::too_many_arguments)]
-    async fn run_step(
-        &self,
-        conn: &mut Connection,
-        migration: &'static Migration,
-        action: StepAction,
-        index: usize,
-        total: usize,
-        batch: i64,
-        seq: i64,
-    ) -> Result<Duration> {
+    async fn run_step(&self, conn: &mut Connection, step: &Step, index: usize, total: usize) -> Result<Duration> {
+        let Step { migration, action, batch, .. } = *step;
         if let Some(report) = &self.progress {
             report(Progress::Started { action, migration, index, total });
         }
@@ -251,9 +253,9 @@ impl Migrator {
         };
         let started = Instant::now();
         let outcome = if migration.transaction {
-            self.run_in_transaction(conn, migration, action, body, batch, seq, started).await
+            self.run_in_transaction(conn, step, body, started).await
         } else {
-            self.run_without_transaction(conn, migration, action, body, batch, seq, started).await
+            self.run_without_transaction(conn, step, body, started).await
         };
         let duration = started.elapsed();
         match outcome {
@@ -285,61 +287,48 @@ impl Migrator {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The body, its history change and its log entry commit together or not at all.
     async fn run_in_transaction(
         &self,
         conn: &mut Connection,
-        migration: &'static Migration,
-        action: StepAction,
+        step: &Step,
         body: MigrationFn,
-        batch: i64,
-        seq: i64,
         started: Instant,
     ) -> Result<()> {
         let mut tx = conn.begin().await?;
         let outcome = async {
             body(&mut Db::new(tx.conn())).await?;
-            self.record(&mut tx, migration, action, batch, seq, started).await
+            self.record(&mut tx, step, started).await
         }
         .await;
         match outcome {
             Ok(()) => tx.commit().await,
             Err(error) => {
                 if let Err(rollback_error) = tx.rollback().await {
-                    tracing::error!(%rollback_error, "rollback failed; the connection will be closed");
+                    tracing::error!(%rollback_error, "rollback failed");
                 }
                 Err(error)
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The body runs on its own; its history change and log entry commit together after it.
     async fn run_without_transaction(
         &self,
         conn: &mut Connection,
-        migration: &'static Migration,
-        action: StepAction,
+        step: &Step,
         body: MigrationFn,
-        batch: i64,
-        seq: i64,
         started: Instant,
     ) -> Result<()> {
         body(&mut Db::new(conn.as_ref())).await?;
         let mut tx = conn.begin().await?;
-        self.record(&mut tx, migration, action, batch, seq, started).await?;
+        self.record(&mut tx, step, started).await?;
         tx.commit().await
     }
 
     /// Writes the history change and the log entry of a finished step.
-    async fn record(
-        &self,
-        tx: &mut crate::backend::Tx<'_>,
-        migration: &'static Migration,
-        action: StepAction,
-        batch: i64,
-        seq: i64,
-        started: Instant,
-    ) -> Result<()> {
+    async fn record(&self, tx: &mut Tx<'_>, step: &Step, started: Instant) -> Result<()> {
+        let Step { migration, action, batch, seq } = *step;
         let duration_ms = millis(started.elapsed());
         match action {
             StepAction::Apply => {
