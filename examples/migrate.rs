@@ -186,7 +186,7 @@ mod index_orders_by_user {
     }
 
     pub async fn down(db: &mut Db<'_>) -> Result<()> {
-        db.exec("DROP INDEX orders_by_user").await
+        db.exec(Index::drop().name("orders_by_user").table("orders")).await
     }
 }
 

@@ -47,17 +47,21 @@ impl<'c> Db<'c> {
     /// Runs a statement: a sea-query statement, rendered for this backend
     /// with its values bound, or raw SQL text (which may hold several statements).
     pub async fn exec(&mut self, statement: impl Statement) -> Result<()> {
+        self.execute(statement).await.map(drop)
+    }
+
+    /// Like [`Db::exec`], returning how many rows the statement changed.
+    pub async fn execute(&mut self, statement: impl Statement) -> Result<u64> {
         let (sql, values) = statement.to_sql(self.backend());
         tracing::debug!(target: "migrations_rs::sql", %sql, "executing");
         self.executed += 1;
-        dispatch!(&mut self.conn, ConnRef, c => {
+        Ok(dispatch!(&mut self.conn, ConnRef, c => {
             if values.0.is_empty() {
-                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **c).await?;
+                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **c).await?.rows_affected()
             } else {
-                sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).execute(&mut **c).await?;
+                sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).execute(&mut **c).await?.rows_affected()
             }
-        });
-        Ok(())
+        }))
     }
 
     /// Runs a query and returns its rows, for data migrations that work on every backend.

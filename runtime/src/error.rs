@@ -40,11 +40,12 @@ pub enum Error {
     ChecksumMismatch { mismatches: Vec<ChecksumMismatch> },
 
     #[error(
-        "migration {label} ({location}) failed while {action}: {cause}\n\
-         nothing of it was kept{}; fix the migration and run the command again",
+        "migration {label} ({location}) failed while {action}: {cause}\n{}{}",
+        failure_note(*dirty, *version),
         completed_note(completed)
     )]
     MigrationFailed {
+        version: Version,
         label: String,
         location: String,
         /// `applying` or `reverting`.
@@ -52,7 +53,43 @@ pub enum Error {
         cause: Box<Error>,
         /// What this run completed before the failure; it stays done.
         completed: Vec<Version>,
+        /// The migration could not run atomically and is now recorded as
+        /// partly done; later runs refuse to start until it is resolved.
+        dirty: bool,
     },
+
+    #[error(
+        "migration {label} was left partly {} at {since} (a run failed or was killed before it finished), \
+         so nothing more runs until it is resolved. Either finish its change by hand and run `mark-applied {version}`, \
+         or undo what it did by hand and run `mark-reverted {version}`",
+        if *reverting { "reverted" } else { "applied" }
+    )]
+    Dirty { version: Version, label: String, since: String, reverting: bool },
+
+    #[error(
+        "pending migrations are older than applied ones:{}\nrun without strict ordering to apply them in graph order, \
+         or give them versions newer than the applied migrations",
+        list(pending)
+    )]
+    OutOfOrder { pending: Vec<String> },
+
+    #[error("{version} is already recorded as applied; nothing to mark")]
+    AlreadyApplied { version: Version },
+
+    #[error("`{name}` cannot name a migrations-rs table: {reason}")]
+    InvalidTableName { name: String, reason: String },
+
+    #[error(
+        "gave up waiting for the migration lock after {waited_secs} s: it is held by {holder}. \
+         If that process is gone, run `lock release`; otherwise wait for it or allow a longer wait with --lock-timeout"
+    )]
+    LockTimeout { waited_secs: u64, holder: String },
+
+    #[error(
+        "this process lost the migration lock (another process took it over as stale) before {label} was recorded; \
+         nothing of it was committed. Raise the stale timeout if migrations run longer than it"
+    )]
+    LockLost { label: String },
 
     #[error("{url} is not a database URL migrations-rs can use: {reason}")]
     UnsupportedUrl { url: String, reason: String },
@@ -118,10 +155,22 @@ fn list<T: fmt::Display>(items: &[T]) -> String {
     items.iter().map(|item| format!("\n  - {item}")).collect()
 }
 
+fn failure_note(dirty: bool, version: Version) -> String {
+    if dirty {
+        format!(
+            "it could not run atomically and may have been partly done, so it is recorded as dirty and later runs \
+             refuse to start: fix the database by hand, then run `mark-applied {version}` if its change is complete \
+             or `mark-reverted {version}` if it is undone"
+        )
+    } else {
+        "nothing of it was kept; fix the migration and run the command again".to_owned()
+    }
+}
+
 fn completed_note(completed: &[Version]) -> String {
     match completed.len() {
         0 => String::new(),
-        1 => format!(" (the 1 migration completed before it, {}, stays done)", completed[0]),
-        n => format!(" (the {n} migrations completed before it stay done)"),
+        1 => format!("\nthe 1 migration completed before it, {}, stays done", completed[0]),
+        n => format!("\nthe {n} migrations completed before it stay done"),
     }
 }

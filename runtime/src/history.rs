@@ -1,23 +1,142 @@
 //! The history table (what is applied) and the append-only audit log (every
 //! apply, revert and failure), written with backend-neutral sea-query.
 
-use crate::backend::ConnRef;
+use crate::backend::{Backend, ConnRef};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::version::Version;
 use sea_query::{ColumnDef, Expr, ExprTrait, Order, Query, Table};
+use std::fmt;
 use std::time::SystemTime;
 
-/// The names of the history and log tables.
+/// The names of the tables migrations-rs keeps: the history, the audit log and the lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
-    pub history: String,
-    pub log: String,
+    pub(crate) history: TableName,
+    pub(crate) log: TableName,
+    pub(crate) lock: TableName,
 }
 
 impl Default for Tables {
     fn default() -> Self {
-        Tables { history: "migrations_rs_history".to_owned(), log: "migrations_rs_log".to_owned() }
+        let name = |name: &str| TableName { schema: None, name: name.to_owned() };
+        Tables {
+            history: name("migrations_rs_history"),
+            log: name("migrations_rs_log"),
+            lock: name("migrations_rs_lock"),
+        }
+    }
+}
+
+impl Tables {
+    /// Tables with the given names: plain identifiers, or `schema.table` on PostgreSQL.
+    pub fn new(history: &str, log: &str, lock: &str) -> Result<Self> {
+        let tables =
+            Tables { history: TableName::parse(history)?, log: TableName::parse(log)?, lock: TableName::parse(lock)? };
+        let names = [&tables.history, &tables.log, &tables.lock];
+        if names.iter().enumerate().any(|(i, a)| names[i + 1..].contains(a)) {
+            return Err(Error::InvalidTableName {
+                name: format!("{history}, {log}, {lock}"),
+                reason: "the history, log and lock tables need three different names".to_owned(),
+            });
+        }
+        Ok(tables)
+    }
+
+    pub fn history(&self) -> &TableName {
+        &self.history
+    }
+
+    pub fn log(&self) -> &TableName {
+        &self.log
+    }
+
+    pub fn lock(&self) -> &TableName {
+        &self.lock
+    }
+
+    /// Refuses schema-qualified names where the backend has no schemas to qualify them with.
+    pub(crate) fn check_backend(&self, backend: Backend) -> Result<()> {
+        for table in [&self.history, &self.log, &self.lock] {
+            if table.schema.is_some() && backend != Backend::Postgres {
+                return Err(Error::InvalidTableName {
+                    name: table.to_string(),
+                    reason: format!("schema-qualified names work on PostgreSQL only, and this database is {backend}"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A validated table name, optionally schema-qualified. It is always quoted
+/// by the query builder, never interpolated raw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableName {
+    schema: Option<String>,
+    name: String,
+}
+
+impl TableName {
+    pub fn parse(text: &str) -> Result<Self> {
+        let invalid = |reason: &str| Error::InvalidTableName { name: text.to_owned(), reason: reason.to_owned() };
+        let (schema, name) = match text.split_once('.') {
+            Some((schema, name)) => (Some(schema), name),
+            None => (None, text),
+        };
+        for part in schema.into_iter().chain([name]) {
+            let mut chars = part.chars();
+            let starts_well = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+            if !starts_well || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') || part.len() > 63 {
+                return Err(invalid(
+                    "use letters, digits and underscores, starting with a letter or underscore, at most 63 characters, \
+                     optionally qualified by one schema as `schema.table`",
+                ));
+            }
+        }
+        Ok(TableName { schema: schema.map(str::to_owned), name: name.to_owned() })
+    }
+
+    /// The name as sea-query renders it, quoted for the backend.
+    pub(crate) fn sea(&self) -> sea_query::TableName {
+        sea_query::TableName(
+            self.schema.clone().map(|schema| sea_query::SchemaName(None, schema.into())),
+            self.name.clone().into(),
+        )
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.schema {
+            Some(schema) => write!(f, "{schema}.{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// Whether a history row's migration finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowState {
+    Applied,
+    /// Recorded before a migration that cannot run atomically started; still
+    /// there means the run failed or died part-way.
+    Applying,
+    /// Recorded before such a migration's `down` started.
+    Reverting,
+}
+
+impl RowState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RowState::Applied => "applied",
+            RowState::Applying => "applying",
+            RowState::Reverting => "reverting",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [RowState::Applied, RowState::Applying, RowState::Reverting].into_iter().find(|s| s.as_str() == text)
     }
 }
 
@@ -40,6 +159,7 @@ pub struct AppliedMigration {
     pub batch: i64,
     /// Order of application, increasing.
     pub seq: i64,
+    pub state: RowState,
 }
 
 /// What an audit log entry records.
@@ -49,6 +169,8 @@ pub enum Action {
     Revert,
     ApplyFailed,
     RevertFailed,
+    MarkApplied,
+    MarkReverted,
 }
 
 impl Action {
@@ -58,6 +180,8 @@ impl Action {
             Action::Revert => "revert",
             Action::ApplyFailed => "apply_failed",
             Action::RevertFailed => "revert_failed",
+            Action::MarkApplied => "mark_applied",
+            Action::MarkReverted => "mark_reverted",
         }
     }
 }
@@ -73,7 +197,7 @@ pub(crate) struct LogEntry {
     pub error: Option<String>,
 }
 
-const HISTORY_COLUMNS: [&str; 11] = [
+const HISTORY_COLUMNS: [&str; 12] = [
     "version",
     "name",
     "module",
@@ -85,6 +209,7 @@ const HISTORY_COLUMNS: [&str; 11] = [
     "execution_ms",
     "batch",
     "seq",
+    "state",
 ];
 
 /// Creates both tables if they do not exist yet.
@@ -92,7 +217,7 @@ pub(crate) async fn ensure_tables(conn: ConnRef<'_>, tables: &Tables) -> Result<
     let mut db = Db::new(conn);
     db.exec(
         Table::create()
-            .table(tables.history.clone())
+            .table(tables.history.sea())
             .if_not_exists()
             .col(ColumnDef::new("version").big_integer().not_null().primary_key())
             .col(ColumnDef::new("name").string_len(255).not_null())
@@ -104,12 +229,13 @@ pub(crate) async fn ensure_tables(conn: ConnRef<'_>, tables: &Tables) -> Result<
             .col(ColumnDef::new("applied_by").string_len(255).not_null())
             .col(ColumnDef::new("execution_ms").big_integer().not_null())
             .col(ColumnDef::new("batch").big_integer().not_null())
-            .col(ColumnDef::new("seq").big_integer().not_null()),
+            .col(ColumnDef::new("seq").big_integer().not_null())
+            .col(ColumnDef::new("state").string_len(16).not_null()),
     )
     .await?;
     db.exec(
         Table::create()
-            .table(tables.log.clone())
+            .table(tables.log.sea())
             .if_not_exists()
             .col(ColumnDef::new("id").integer().not_null().auto_increment().primary_key())
             .col(ColumnDef::new("version").big_integer().not_null())
@@ -128,13 +254,13 @@ pub(crate) async fn ensure_tables(conn: ConnRef<'_>, tables: &Tables) -> Result<
 /// when the history table does not exist yet.
 pub(crate) async fn read_applied(conn: ConnRef<'_>, tables: &Tables) -> Result<Option<Vec<AppliedMigration>>> {
     let query =
-        Query::select().columns(HISTORY_COLUMNS).from(tables.history.clone()).order_by("seq", Order::Asc).to_owned();
+        Query::select().columns(HISTORY_COLUMNS).from(tables.history.sea()).order_by("seq", Order::Asc).to_owned();
     let rows = match Db::new(conn).fetch_all(&query).await {
         Ok(rows) => rows,
         Err(Error::Database(error)) if crate::backend::is_missing_table(&error) => return Ok(None),
         Err(error) => return Err(error),
     };
-    let corrupt = |detail: String| Error::CorruptHistory { table: tables.history.clone(), detail };
+    let corrupt = |detail: String| Error::CorruptHistory { table: tables.history.to_string(), detail };
     rows.iter()
         .map(|row| {
             let version: i64 = row.get("version")?;
@@ -150,6 +276,10 @@ pub(crate) async fn read_applied(conn: ConnRef<'_>, tables: &Tables) -> Result<O
                 execution_ms: row.get("execution_ms")?,
                 batch: row.get("batch")?,
                 seq: row.get("seq")?,
+                state: {
+                    let state: String = row.get("state")?;
+                    RowState::parse(&state).ok_or_else(|| corrupt(format!("unknown state `{state}`")))?
+                },
             })
         })
         .collect::<Result<Vec<_>>>()
@@ -158,7 +288,7 @@ pub(crate) async fn read_applied(conn: ConnRef<'_>, tables: &Tables) -> Result<O
 
 pub(crate) async fn insert_applied(conn: ConnRef<'_>, tables: &Tables, applied: &AppliedMigration) -> Result<()> {
     let insert = Query::insert()
-        .into_table(tables.history.clone())
+        .into_table(tables.history.sea())
         .columns(HISTORY_COLUMNS)
         .values_panic([
             i64::from(applied.version).into(),
@@ -172,14 +302,44 @@ pub(crate) async fn insert_applied(conn: ConnRef<'_>, tables: &Tables, applied: 
             applied.execution_ms.into(),
             applied.batch.into(),
             applied.seq.into(),
+            applied.state.as_str().into(),
         ])
         .to_owned();
     Db::new(conn).exec(&insert).await
 }
 
+/// Marks a row applied, with the time and duration of the run that finished it.
+pub(crate) async fn finish_applied(
+    conn: ConnRef<'_>,
+    tables: &Tables,
+    version: Version,
+    execution_ms: i64,
+) -> Result<()> {
+    let update = Query::update()
+        .table(tables.history.sea())
+        .values([
+            ("state", RowState::Applied.as_str().into()),
+            ("applied_at", now_rfc3339().into()),
+            ("applied_by", operator().into()),
+            ("execution_ms", execution_ms.into()),
+        ])
+        .and_where(Expr::col("version").eq(i64::from(version)))
+        .to_owned();
+    Db::new(conn).exec(&update).await
+}
+
+pub(crate) async fn set_state(conn: ConnRef<'_>, tables: &Tables, version: Version, state: RowState) -> Result<()> {
+    let update = Query::update()
+        .table(tables.history.sea())
+        .value("state", state.as_str())
+        .and_where(Expr::col("version").eq(i64::from(version)))
+        .to_owned();
+    Db::new(conn).exec(&update).await
+}
+
 pub(crate) async fn delete_applied(conn: ConnRef<'_>, tables: &Tables, version: Version) -> Result<()> {
     let delete = Query::delete()
-        .from_table(tables.history.clone())
+        .from_table(tables.history.sea())
         .and_where(Expr::col("version").eq(i64::from(version)))
         .to_owned();
     Db::new(conn).exec(&delete).await
@@ -187,7 +347,7 @@ pub(crate) async fn delete_applied(conn: ConnRef<'_>, tables: &Tables, version: 
 
 pub(crate) async fn append_log(conn: ConnRef<'_>, tables: &Tables, entry: &LogEntry) -> Result<()> {
     let insert = Query::insert()
-        .into_table(tables.log.clone())
+        .into_table(tables.log.sea())
         .columns(["version", "name", "action", "at", "by", "duration_ms", "batch", "error"])
         .values_panic([
             i64::from(entry.version).into(),
@@ -211,12 +371,16 @@ pub(crate) fn now_rfc3339() -> String {
 /// Who runs the migrations: `user@host`, from the environment.
 pub(crate) fn operator() -> String {
     let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".to_owned());
-    let host = std::env::var("HOSTNAME")
+    format!("{user}@{}", host())
+}
+
+/// This machine's name, for the history and the lock.
+pub(crate) fn host() -> String {
+    std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown-host".to_owned());
-    format!("{user}@{host}")
+        .unwrap_or_else(|| "unknown-host".to_owned())
 }

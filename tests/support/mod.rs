@@ -1,24 +1,69 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: a fresh database on each backend,
+//! a way to look inside it, and a counter of the statements sqlx sends.
 #![allow(dead_code)]
 
-use migrations_rs::{Connection, DatabaseUrl};
+use migrations_rs::sqlx::{self, Connection as _, MySqlConnection, PgConnection, SqliteConnection};
+use migrations_rs::{Backend, Connection, DatabaseUrl};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-/// A fresh SQLite file in its own temporary directory, removed on drop.
-pub struct TempSqlite {
-    pub dir: tempfile::TempDir,
-    pub url: DatabaseUrl,
+/// Runs each named `async fn(Backend)` as a test on SQLite, PostgreSQL and MariaDB.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(migrations_rs::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(migrations_rs::Backend::Postgres).await })*
+        }
+        mod mysql {
+            $(#[tokio::test] async fn $name() { super::$name(migrations_rs::Backend::MySql).await })*
+        }
+    };
 }
 
-impl TempSqlite {
-    pub fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let path = dir.path().join("test.db");
-        let url = DatabaseUrl::parse(&format!("sqlite://{}?mode=rwc", path.display())).expect("valid URL");
-        TempSqlite { dir, url }
+/// The server URL for a backend: from the environment, else the local default.
+pub fn server_url(backend: Backend) -> String {
+    match backend {
+        Backend::Postgres => std::env::var("MIGRATIONS_RS_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
+        Backend::MySql => {
+            std::env::var("MIGRATIONS_RS_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned())
+        }
+        Backend::Sqlite => unreachable!("SQLite needs no server"),
+    }
+}
+
+/// A database of its own for one test, dropped at the end.
+pub struct TestDb {
+    pub url: DatabaseUrl,
+    pub backend: Backend,
+    name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+        let name = format!("mrs_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst), nanos);
+        if backend == Backend::Sqlite {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let path = dir.path().join("test.db");
+            let url = DatabaseUrl::parse(&format!("sqlite://{}?mode=rwc", path.display())).unwrap();
+            return TestDb { url, backend, name, _dir: Some(dir) };
+        }
+        let server = server_url(backend);
+        let mut admin = Inspect::connect_raw(backend, &server).await;
+        admin.execute(&format!("CREATE DATABASE {name}")).await;
+        let base = server.split('?').next().unwrap();
+        let (prefix, _) = base.rsplit_once('/').expect("server URL names a database");
+        let url = DatabaseUrl::parse(&format!("{prefix}/{name}")).unwrap();
+        TestDb { url, backend, name, _dir: None }
     }
 
     pub async fn connect(&self) -> Connection {
@@ -26,13 +71,109 @@ impl TempSqlite {
     }
 
     /// A plain sqlx connection for looking at the database from outside.
-    pub async fn inspect(&self) -> migrations_rs::sqlx::SqliteConnection {
-        use migrations_rs::sqlx::Connection as _;
-        migrations_rs::sqlx::SqliteConnection::connect(self.url.expose()).await.expect("connect for inspection")
+    pub async fn inspect(&self) -> Inspect {
+        Inspect::connect_raw(self.backend, self.url.expose()).await
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 }
 
-/// Counts the statements sqlx sends while it is the current tracing subscriber.
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.backend == Backend::Sqlite {
+            return;
+        }
+        let (backend, name) = (self.backend, self.name.clone());
+        // A runtime of its own: the test's may be gone or busy.
+        let dropper = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let mut admin = Inspect::connect_raw(backend, &server_url(backend)).await;
+                let sql = match backend {
+                    Backend::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    _ => format!("DROP DATABASE IF EXISTS {name}"),
+                };
+                admin.execute(&sql).await;
+            });
+        });
+        let _ = dropper.join();
+    }
+}
+
+/// A direct connection, outside migrations-rs, to check what a test did.
+pub enum Inspect {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+    MySql(MySqlConnection),
+}
+
+impl Inspect {
+    async fn connect_raw(backend: Backend, url: &str) -> Self {
+        let unreachable = |error: sqlx::Error| -> ! {
+            panic!(
+                "{backend} is not reachable at {}: {error}. Start it as ../shared/services.md says, \
+                 or point MIGRATIONS_RS_POSTGRES_URL / MIGRATIONS_RS_MYSQL_URL at a server",
+                migrations_rs::DatabaseUrl::parse(url).map(|u| u.redacted()).unwrap_or_default()
+            )
+        };
+        match backend {
+            Backend::Sqlite => Inspect::Sqlite(SqliteConnection::connect(url).await.unwrap_or_else(|e| unreachable(e))),
+            Backend::Postgres => Inspect::Postgres(PgConnection::connect(url).await.unwrap_or_else(|e| unreachable(e))),
+            Backend::MySql => Inspect::MySql(MySqlConnection::connect(url).await.unwrap_or_else(|e| unreachable(e))),
+        }
+    }
+
+    pub async fn execute(&mut self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        let result = match self {
+            Inspect::Sqlite(c) => sqlx::raw_sql(sql).execute(c).await.map(drop),
+            Inspect::Postgres(c) => sqlx::raw_sql(sql).execute(c).await.map(drop),
+            Inspect::MySql(c) => sqlx::raw_sql(sql).execute(c).await.map(drop),
+        };
+        result.unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// One integer, such as a count.
+    pub async fn scalar(&mut self, sql: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            Inspect::Sqlite(c) => sqlx::query_scalar(sql).fetch_one(c).await,
+            Inspect::Postgres(c) => sqlx::query_scalar(sql).fetch_one(c).await,
+            Inspect::MySql(c) => sqlx::query_scalar(sql).fetch_one(c).await,
+        }
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The first column of every row, as text.
+    pub async fn strings(&mut self, sql: &str) -> Vec<String> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            Inspect::Sqlite(c) => sqlx::query_scalar(sql).fetch_all(c).await,
+            Inspect::Postgres(c) => sqlx::query_scalar(sql).fetch_all(c).await,
+            Inspect::MySql(c) => sqlx::query_scalar(sql).fetch_all(c).await,
+        }
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub async fn table_exists(&mut self, table: &str) -> bool {
+        let sql = match self {
+            Inspect::Sqlite(_) => {
+                format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'")
+            }
+            Inspect::Postgres(_) => format!(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '{table}'"
+            ),
+            Inspect::MySql(_) => format!(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{table}'"
+            ),
+        };
+        self.scalar(&sql).await == 1
+    }
+}
+
+/// Counts the statements sqlx sends while it is the tracing subscriber.
 #[derive(Clone, Default)]
 pub struct QueryCounter(Arc<AtomicUsize>);
 

@@ -19,6 +19,12 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Whether DDL can be rolled back, so a migration and its history row commit together.
+    /// MySQL and MariaDB commit DDL implicitly.
+    pub const fn transactional_ddl(self) -> bool {
+        !matches!(self, Backend::MySql)
+    }
+
     pub const fn name(self) -> &'static str {
         match self {
             Backend::Sqlite => "SQLite",
@@ -46,8 +52,14 @@ macro_rules! dispatch {
 }
 pub(crate) use dispatch;
 
-/// One open connection to the database being migrated.
-pub enum Connection {
+/// One open connection to the database being migrated, with the URL it
+/// came from (the lock opens its own connection to the same database).
+pub struct Connection {
+    url: DatabaseUrl,
+    inner: Conn,
+}
+
+enum Conn {
     Sqlite(SqliteConnection),
     Postgres(PgConnection),
     MySql(MySqlConnection),
@@ -55,7 +67,7 @@ pub enum Connection {
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Connection({})", self.backend())
+        write!(f, "Connection({})", self.url)
     }
 }
 
@@ -63,42 +75,43 @@ impl Connection {
     /// Connects to `url`. A SQLite file is created if it does not exist yet.
     pub async fn connect(url: &DatabaseUrl) -> Result<Self> {
         let connect_error = |cause| Error::Connect { url: url.redacted(), cause };
-        Ok(match url.backend() {
+        let inner = match url.backend() {
             Backend::Sqlite => {
-                let options =
-                    SqliteConnectOptions::from_str(url.expose()).map_err(connect_error)?.create_if_missing(true);
-                Connection::Sqlite(SqliteConnection::connect_with(&options).await.map_err(connect_error)?)
+                let options = SqliteConnectOptions::from_str(url.expose())
+                    .map_err(connect_error)?
+                    .create_if_missing(true)
+                    .busy_timeout(std::time::Duration::from_secs(30));
+                Conn::Sqlite(SqliteConnection::connect_with(&options).await.map_err(connect_error)?)
             }
-            Backend::Postgres => {
-                Connection::Postgres(PgConnection::connect(url.expose()).await.map_err(connect_error)?)
-            }
-            Backend::MySql => Connection::MySql(MySqlConnection::connect(url.expose()).await.map_err(connect_error)?),
-        })
+            Backend::Postgres => Conn::Postgres(PgConnection::connect(url.expose()).await.map_err(connect_error)?),
+            Backend::MySql => Conn::MySql(MySqlConnection::connect(url.expose()).await.map_err(connect_error)?),
+        };
+        Ok(Connection { url: url.clone(), inner })
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
     }
 
     pub fn backend(&self) -> Backend {
-        match self {
-            Connection::Sqlite(_) => Backend::Sqlite,
-            Connection::Postgres(_) => Backend::Postgres,
-            Connection::MySql(_) => Backend::MySql,
-        }
+        self.url.backend()
     }
 
     pub(crate) fn as_ref(&mut self) -> ConnRef<'_> {
-        dispatch!(self, Connection, c => c.into())
+        dispatch!(&mut self.inner, Conn, c => c.into())
     }
 
     /// Starts a transaction on this connection.
     pub(crate) async fn begin(&mut self) -> Result<Tx<'_>> {
-        Ok(match self {
-            Connection::Sqlite(c) => Tx::Sqlite(c.begin().await?),
-            Connection::Postgres(c) => Tx::Postgres(c.begin().await?),
-            Connection::MySql(c) => Tx::MySql(c.begin().await?),
+        Ok(match &mut self.inner {
+            Conn::Sqlite(c) => Tx::Sqlite(c.begin().await?),
+            Conn::Postgres(c) => Tx::Postgres(c.begin().await?),
+            Conn::MySql(c) => Tx::MySql(c.begin().await?),
         })
     }
 
     pub async fn close(self) -> Result<()> {
-        dispatch!(self, Connection, c => c.close().await?);
+        dispatch!(self.inner, Conn, c => c.close().await?);
         Ok(())
     }
 }

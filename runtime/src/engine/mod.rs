@@ -1,0 +1,428 @@
+//! The engine: takes the lock, reads the applied state, plans, and runs each
+//! step on one connection, recording it in the history table and the audit log.
+//!
+//! The state is always read after the lock is taken, never before, and the
+//! lock is released on every path: success, error and panic.
+
+mod report;
+mod step;
+
+pub use report::{ApplyReport, MigrationState, MigrationStatus, Progress, RevertReport, Status, StepReport};
+
+use crate::backend::Connection;
+use crate::error::{ChecksumMismatch, Error, Result};
+use crate::history::{self, Action, AppliedMigration, LogEntry, RowState, Tables};
+use crate::lock::{self, LockGuard, LockHolder, LockOptions, LockStatus, LockWait};
+use crate::plan::{PlanError, RevertTarget};
+use crate::registry::Registry;
+use crate::version::Version;
+use futures_util::FutureExt;
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use step::Step;
+
+/// Applies and reverts the migrations of one registry.
+pub struct Migrator {
+    registry: Registry,
+    tables: Tables,
+    lock: LockOptions,
+    strict_order: bool,
+    progress: Option<ProgressCallback>,
+    lock_wait: Option<LockWaitCallback>,
+}
+
+type ProgressCallback = Box<dyn Fn(Progress<'_>) + Send + Sync>;
+type LockWaitCallback = Box<dyn Fn(LockWait<'_>) + Send + Sync>;
+
+impl fmt::Debug for Migrator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Migrator")
+            .field("migrations", &self.registry.len())
+            .field("tables", &self.tables)
+            .field("lock", &self.lock)
+            .field("strict_order", &self.strict_order)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepAction {
+    Apply,
+    Revert,
+}
+
+impl StepAction {
+    pub(crate) fn verb(self) -> &'static str {
+        match self {
+            StepAction::Apply => "applying",
+            StepAction::Revert => "reverting",
+        }
+    }
+}
+
+impl Migrator {
+    pub fn new(registry: Registry) -> Self {
+        Migrator {
+            registry,
+            tables: Tables::default(),
+            lock: LockOptions::default(),
+            strict_order: false,
+            progress: None,
+            lock_wait: None,
+        }
+    }
+
+    /// A migrator over every migration linked into this program.
+    pub fn from_linked() -> Result<Self> {
+        Ok(Self::new(Registry::from_linked()?))
+    }
+
+    pub fn with_tables(mut self, tables: Tables) -> Self {
+        self.tables = tables;
+        self
+    }
+
+    pub fn with_lock_options(mut self, options: LockOptions) -> Self {
+        self.lock = options;
+        self
+    }
+
+    /// Refuse to apply a pending migration older than an applied one,
+    /// instead of applying it in graph order and reporting it.
+    pub fn strict_order(mut self, strict: bool) -> Self {
+        self.strict_order = strict;
+        self
+    }
+
+    /// Calls `report` as each step starts and finishes.
+    pub fn on_progress(mut self, report: impl Fn(Progress<'_>) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Box::new(report));
+        self
+    }
+
+    /// Calls `report` while waiting for another process's lock.
+    pub fn on_lock_wait(mut self, report: impl Fn(LockWait<'_>) + Send + Sync + 'static) -> Self {
+        self.lock_wait = Some(Box::new(report));
+        self
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// The state of every migration, read in one query; takes no lock and changes nothing.
+    pub async fn status(&self, conn: &mut Connection) -> Result<Status> {
+        self.tables.check_backend(conn.backend())?;
+        let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
+        let by_version: HashMap<Version, &AppliedMigration> = rows.iter().map(|a| (a.version, a)).collect();
+        let newest_applied = rows.iter().map(|a| a.version).max();
+        let migrations = self
+            .registry
+            .in_order()
+            .map(|migration| MigrationStatus {
+                version: migration.version,
+                name: migration.name,
+                module: migration.module,
+                location: migration.location(),
+                risk: migration.risk,
+                state: match by_version.get(&migration.version) {
+                    Some(row) if row.state == RowState::Applied => MigrationState::Applied {
+                        applied_at: row.applied_at.clone(),
+                        applied_by: row.applied_by.clone(),
+                        execution_ms: row.execution_ms,
+                        batch: row.batch,
+                        checksum_matches: row.checksum == migration.checksum.to_hex(),
+                    },
+                    Some(row) => MigrationState::Dirty {
+                        since: row.applied_at.clone(),
+                        reverting: row.state == RowState::Reverting,
+                    },
+                    None => MigrationState::Pending {
+                        out_of_order: newest_applied.is_some_and(|newest| migration.version < newest),
+                    },
+                },
+            })
+            .collect();
+        Ok(Status { migrations, missing_from_code: self.missing_from_code(&rows) })
+    }
+
+    /// Applies every pending migration, or `target` and what it depends on.
+    pub async fn up(&self, conn: &mut Connection, target: Option<Version>) -> Result<ApplyReport> {
+        let guard = self.lock(conn).await?;
+        let outcome = AssertUnwindSafe(self.up_locked(conn, &guard, target)).catch_unwind().await;
+        unlock(guard, outcome).await
+    }
+
+    /// Reverts applied migrations, dependents before what they depend on.
+    pub async fn down(&self, conn: &mut Connection, target: RevertTarget) -> Result<RevertReport> {
+        let guard = self.lock(conn).await?;
+        let outcome = AssertUnwindSafe(self.down_locked(conn, &guard, target)).catch_unwind().await;
+        unlock(guard, outcome).await
+    }
+
+    /// Records `version` as applied without running it: for a database fixed
+    /// by hand after a failed run, or one that already has the change.
+    pub async fn mark_applied(&self, conn: &mut Connection, version: Version) -> Result<()> {
+        let migration = self.registry.get(version).ok_or(Error::UnknownVersion { version })?;
+        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+            let rows = self.read_state(conn).await?;
+            match rows.iter().find(|r| r.version == version) {
+                Some(row) if row.state == RowState::Applied => return Err(Error::AlreadyApplied { version }),
+                Some(_) => history::set_state(conn.as_ref(), &self.tables, version, RowState::Applied).await?,
+                None => {
+                    let step = Step {
+                        migration,
+                        action: StepAction::Apply,
+                        batch: next_batch(&rows),
+                        seq: rows.iter().map(|r| r.seq).max().unwrap_or(0) + 1,
+                    };
+                    let row = step.history_row(RowState::Applied, 0);
+                    history::insert_applied(conn.as_ref(), &self.tables, &row).await?;
+                }
+            }
+            self.log_mark(conn, version, migration.name, Action::MarkApplied).await
+        })
+        .await
+    }
+
+    /// Records `version` as not applied without running its `down`: for a
+    /// database whose change was undone by hand.
+    pub async fn mark_reverted(&self, conn: &mut Connection, version: Version) -> Result<()> {
+        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+            let rows = self.read_state(conn).await?;
+            let row = rows.iter().find(|r| r.version == version).ok_or(Error::NotApplied { version })?;
+            history::delete_applied(conn.as_ref(), &self.tables, version).await?;
+            self.log_mark(conn, version, &row.name, Action::MarkReverted).await
+        })
+        .await
+    }
+
+    /// Who holds the migration lock, without taking it.
+    pub async fn lock_status(&self, conn: &mut Connection) -> Result<LockStatus> {
+        self.tables.check_backend(conn.backend())?;
+        lock::status(conn, &self.tables, &self.lock).await
+    }
+
+    /// Frees the migration lock whoever holds it, for a holder that died
+    /// without releasing it. Returns the holder it freed.
+    pub async fn release_lock(&self, conn: &mut Connection) -> Result<Option<LockHolder>> {
+        self.tables.check_backend(conn.backend())?;
+        lock::force_release(conn, &self.tables, &self.lock).await
+    }
+
+    async fn lock(&self, conn: &Connection) -> Result<LockGuard> {
+        self.tables.check_backend(conn.backend())?;
+        let report = |wait: LockWait<'_>| {
+            if let Some(callback) = &self.lock_wait {
+                callback(wait);
+            }
+        };
+        lock::acquire(conn.url(), &self.tables, &self.lock, &report).await
+    }
+
+    /// Runs `work` under the lock, releasing it on every path.
+    async fn locked<T>(
+        &self,
+        conn: &mut Connection,
+        work: impl AsyncFnOnce(&mut Connection, &LockGuard) -> Result<T>,
+    ) -> Result<T> {
+        let guard = self.lock(conn).await?;
+        let outcome = AssertUnwindSafe(work(conn, &guard)).catch_unwind().await;
+        unlock(guard, outcome).await
+    }
+
+    /// Creates the tables if needed and reads every history row in one query.
+    async fn read_state(&self, conn: &mut Connection) -> Result<Vec<AppliedMigration>> {
+        history::ensure_tables(conn.as_ref(), &self.tables).await?;
+        Ok(history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default())
+    }
+
+    async fn up_locked(
+        &self,
+        conn: &mut Connection,
+        guard: &LockGuard,
+        target: Option<Version>,
+    ) -> Result<ApplyReport> {
+        let rows = self.read_state(conn).await?;
+        self.refuse_dirty(&rows)?;
+        self.verify_checksums(&rows)?;
+        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
+        let plan = self.registry.graph().plan_apply(&applied, target).map_err(|e| self.plan_error(e, &rows))?;
+        if self.strict_order {
+            let late: Vec<String> = plan
+                .iter()
+                .filter(|s| s.out_of_order)
+                .map(|s| self.registry.get(s.version).expect("planned versions are registered").label())
+                .collect();
+            if !late.is_empty() {
+                return Err(Error::OutOfOrder { pending: late });
+            }
+        }
+        let batch = next_batch(&rows);
+        let last_seq = rows.iter().map(|a| a.seq).max().unwrap_or(0);
+        let mut report = ApplyReport {
+            applied: Vec::with_capacity(plan.len()),
+            batch: (!plan.is_empty()).then_some(batch),
+            missing_from_code: self.missing_from_code(&rows),
+        };
+        tracing::info!(pending = plan.len(), batch, "applying migrations");
+        for (index, planned) in plan.iter().enumerate() {
+            let migration = self.registry.get(planned.version).expect("planned versions are registered");
+            let step = Step { migration, action: StepAction::Apply, batch, seq: last_seq + 1 + index as i64 };
+            let duration = self
+                .run_reported(conn, guard, &step, index, plan.len())
+                .await
+                .map_err(|cause| self.failed(conn, &step, cause, &report.applied))?;
+            report.applied.push(StepReport {
+                version: migration.version,
+                name: migration.name,
+                duration,
+                out_of_order: planned.out_of_order,
+            });
+        }
+        Ok(report)
+    }
+
+    async fn down_locked(
+        &self,
+        conn: &mut Connection,
+        guard: &LockGuard,
+        target: RevertTarget,
+    ) -> Result<RevertReport> {
+        let rows = self.read_state(conn).await?;
+        self.refuse_dirty(&rows)?;
+        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
+        let plan = self.registry.graph().plan_revert(&applied, target).map_err(|e| self.plan_error(e, &rows))?;
+        self.verify_checksums(rows.iter().filter(|a| plan.contains(&a.version)))?;
+        let batch = next_batch(&rows);
+        let mut report = RevertReport { reverted: Vec::with_capacity(plan.len()) };
+        tracing::info!(steps = plan.len(), "reverting migrations");
+        for (index, version) in plan.iter().enumerate() {
+            let migration = self.registry.get(*version).expect("planned versions are registered");
+            let step = Step { migration, action: StepAction::Revert, batch, seq: 0 };
+            let duration = self
+                .run_reported(conn, guard, &step, index, plan.len())
+                .await
+                .map_err(|cause| self.failed(conn, &step, cause, &report.reverted))?;
+            report.reverted.push(StepReport { version: *version, name: migration.name, duration, out_of_order: false });
+        }
+        Ok(report)
+    }
+
+    /// Runs one step between its progress reports.
+    async fn run_reported(
+        &self,
+        conn: &mut Connection,
+        guard: &LockGuard,
+        step: &Step,
+        index: usize,
+        total: usize,
+    ) -> Result<std::time::Duration> {
+        let (action, migration) = (step.action, step.migration);
+        if guard.is_lost() {
+            return Err(Error::LockLost { label: migration.label() });
+        }
+        if let Some(report) = &self.progress {
+            report(Progress::Started { action, migration, index, total });
+        }
+        let duration = self.run_step(conn, guard, step).await?;
+        if let Some(report) = &self.progress {
+            report(Progress::Finished { action, migration, index, total, duration });
+        }
+        Ok(duration)
+    }
+
+    async fn log_mark(&self, conn: &mut Connection, version: Version, name: &str, action: Action) -> Result<()> {
+        let entry = LogEntry { version, name: name.to_owned(), action, duration_ms: 0, batch: 0, error: None };
+        history::append_log(conn.as_ref(), &self.tables, &entry).await
+    }
+
+    /// Refuses to run while a migration is recorded as partly done.
+    fn refuse_dirty(&self, rows: &[AppliedMigration]) -> Result<()> {
+        match rows.iter().find(|r| r.state != RowState::Applied) {
+            None => Ok(()),
+            Some(row) => Err(Error::Dirty {
+                version: row.version,
+                label: format!("{} {}", row.version, row.name),
+                since: row.applied_at.clone(),
+                reverting: row.state == RowState::Reverting,
+            }),
+        }
+    }
+
+    /// Refuses to go on if an applied migration's code changed since it was applied.
+    fn verify_checksums<'a>(&self, applied: impl IntoIterator<Item = &'a AppliedMigration>) -> Result<()> {
+        let mismatches: Vec<ChecksumMismatch> = applied
+            .into_iter()
+            .filter_map(|row| {
+                let migration = self.registry.get(row.version)?;
+                let current = migration.checksum.to_hex();
+                (current != row.checksum).then(|| ChecksumMismatch {
+                    version: row.version,
+                    name: migration.name.to_owned(),
+                    location: migration.location(),
+                    applied: row.checksum.clone(),
+                    current,
+                })
+            })
+            .collect();
+        if mismatches.is_empty() { Ok(()) } else { Err(Error::ChecksumMismatch { mismatches }) }
+    }
+
+    fn missing_from_code(&self, applied: &[AppliedMigration]) -> Vec<AppliedMigration> {
+        applied.iter().filter(|a| self.registry.get(a.version).is_none()).cloned().collect()
+    }
+
+    fn plan_error(&self, error: PlanError, applied: &[AppliedMigration]) -> Error {
+        match error {
+            PlanError::UnknownVersion(version) => Error::UnknownVersion { version },
+            PlanError::NotApplied(version) => Error::NotApplied { version },
+            PlanError::Irreversible(version) => {
+                let migration = self.registry.get(version).expect("the planner names registered migrations");
+                Error::Irreversible { label: migration.label(), location: migration.location() }
+            }
+            PlanError::NotInGraph(version) => {
+                let row = applied.iter().find(|a| a.version == version);
+                Error::MissingFromCode {
+                    version,
+                    name: row.map_or_else(String::new, |r| r.name.clone()),
+                    module: row.map_or_else(String::new, |r| r.module.clone()),
+                }
+            }
+        }
+    }
+
+    fn failed(&self, conn: &Connection, step: &Step, cause: Error, done: &[StepReport]) -> Error {
+        let migration = step.migration;
+        Error::MigrationFailed {
+            version: migration.version,
+            label: migration.label(),
+            location: migration.location(),
+            action: step.action.verb(),
+            dirty: !step.is_atomic(conn) && !matches!(cause, Error::LockLost { .. }),
+            cause: Box::new(cause),
+            completed: done.iter().map(|s| s.version).collect(),
+        }
+    }
+}
+
+fn next_batch(rows: &[AppliedMigration]) -> i64 {
+    rows.iter().map(|a| a.batch).max().unwrap_or(0) + 1
+}
+
+/// Releases the lock, then returns the outcome or resumes the panic.
+async fn unlock<T>(guard: LockGuard, outcome: std::result::Result<Result<T>, Box<dyn Any + Send>>) -> Result<T> {
+    if let Err(error) = guard.release().await {
+        tracing::warn!(%error, "could not release the migration lock cleanly; it is freed when its connection closes or its lease goes stale");
+    }
+    match outcome {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}

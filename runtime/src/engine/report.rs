@@ -1,0 +1,88 @@
+//! What the engine returns: reports of runs and the status of every migration.
+
+use crate::engine::StepAction;
+use crate::history::AppliedMigration;
+use crate::record::{Migration, Risk};
+use crate::version::Version;
+use std::time::Duration;
+
+/// Reported as each step starts and ends, for progress displays.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    Started { action: StepAction, migration: &'a Migration, index: usize, total: usize },
+    Finished { action: StepAction, migration: &'a Migration, index: usize, total: usize, duration: Duration },
+}
+
+/// One migration applied or reverted by a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepReport {
+    pub version: Version,
+    pub name: &'static str,
+    pub duration: Duration,
+    /// Applied although a newer migration was already applied.
+    pub out_of_order: bool,
+}
+
+/// What `up` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub applied: Vec<StepReport>,
+    /// The batch number the applied migrations share, if any were applied.
+    pub batch: Option<i64>,
+    /// Applied migrations that are no longer in the code.
+    pub missing_from_code: Vec<AppliedMigration>,
+}
+
+/// What `down` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevertReport {
+    pub reverted: Vec<StepReport>,
+}
+
+/// Every migration with its state, and what the database holds that the code does not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub migrations: Vec<MigrationStatus>,
+    pub missing_from_code: Vec<AppliedMigration>,
+}
+
+impl Status {
+    /// Nothing pending, dirty or changed since applied, nothing unknown applied.
+    pub fn is_up_to_date(&self) -> bool {
+        self.missing_from_code.is_empty()
+            && self.migrations.iter().all(|m| matches!(m.state, MigrationState::Applied { checksum_matches: true, .. }))
+    }
+
+    pub fn pending(&self) -> impl Iterator<Item = &MigrationStatus> {
+        self.migrations.iter().filter(|m| matches!(m.state, MigrationState::Pending { .. }))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub version: Version,
+    pub name: &'static str,
+    pub module: &'static str,
+    pub location: String,
+    pub risk: &'static [Risk],
+    pub state: MigrationState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MigrationState {
+    Applied {
+        applied_at: String,
+        applied_by: String,
+        execution_ms: i64,
+        batch: i64,
+        checksum_matches: bool,
+    },
+    Pending {
+        out_of_order: bool,
+    },
+    /// A run that could not be atomic started this migration and did not finish.
+    Dirty {
+        since: String,
+        reverting: bool,
+    },
+}

@@ -1,0 +1,180 @@
+//! Running one step and recording it.
+//!
+//! A step is atomic when the migration runs in a transaction on a backend
+//! with transactional DDL (PostgreSQL, SQLite): the body, its history change,
+//! its log entry and the lease check commit together or not at all. Any
+//! other step (MySQL/MariaDB, where DDL commits implicitly, or a
+//! `transaction = false` migration) is first recorded as `applying` or
+//! `reverting`, so a failure or a crash leaves a visible dirty state.
+
+use crate::backend::{Connection, Tx};
+use crate::db::Db;
+use crate::engine::{Migrator, StepAction};
+use crate::error::Result;
+use crate::history::{self, Action, AppliedMigration, LogEntry, RowState};
+use crate::lock::LockGuard;
+use crate::record::{Migration, MigrationFn};
+use std::time::{Duration, Instant};
+
+/// One step of a run, as the engine executes it.
+pub(crate) struct Step {
+    pub migration: &'static Migration,
+    pub action: StepAction,
+    pub batch: i64,
+    /// Order of application recorded for an apply; unused for a revert.
+    pub seq: i64,
+}
+
+impl Step {
+    pub(crate) fn is_atomic(&self, conn: &Connection) -> bool {
+        self.migration.transaction && conn.backend().transactional_ddl()
+    }
+
+    fn body(&self) -> MigrationFn {
+        match self.action {
+            StepAction::Apply => self.migration.up,
+            StepAction::Revert => self.migration.down.expect("the planner refuses irreversible migrations"),
+        }
+    }
+
+    pub(crate) fn history_row(&self, state: RowState, execution_ms: i64) -> AppliedMigration {
+        let migration = self.migration;
+        AppliedMigration {
+            version: migration.version,
+            name: migration.name.to_owned(),
+            module: migration.module.to_owned(),
+            module_version: migration.module_version.to_owned(),
+            checksum: migration.checksum.to_hex(),
+            risk: migration.risk.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","),
+            applied_at: history::now_rfc3339(),
+            applied_by: history::operator(),
+            execution_ms,
+            batch: self.batch,
+            seq: self.seq,
+            state,
+        }
+    }
+}
+
+impl Migrator {
+    /// Runs one step; on failure writes the failure to the audit log.
+    pub(crate) async fn run_step(&self, conn: &mut Connection, guard: &LockGuard, step: &Step) -> Result<Duration> {
+        let migration = step.migration;
+        let span = tracing::info_span!("migration", version = %migration.version, name = migration.name, action = step.action.verb());
+        let _entered = span.enter();
+        let atomic = step.is_atomic(conn);
+        let started = Instant::now();
+        let outcome = async {
+            if !atomic {
+                guard.verify(conn.as_ref(), &migration.label()).await?;
+                self.mark_in_progress(conn, step).await?;
+            }
+            if migration.transaction {
+                let mut tx = conn.begin().await?;
+                let in_tx = async {
+                    step.body()(&mut Db::new(tx.conn())).await?;
+                    self.record(&mut tx, guard, step, atomic, started).await
+                }
+                .await;
+                finish(tx, in_tx).await
+            } else {
+                step.body()(&mut Db::new(conn.as_ref())).await?;
+                let mut tx = conn.begin().await?;
+                let recorded = self.record(&mut tx, guard, step, atomic, started).await;
+                finish(tx, recorded).await
+            }
+        }
+        .await;
+        let duration = started.elapsed();
+        match outcome {
+            Ok(()) => {
+                tracing::info!(elapsed_ms = duration.as_millis() as u64, "done");
+                Ok(duration)
+            }
+            Err(error) => {
+                tracing::error!(%error, "failed");
+                let entry = LogEntry {
+                    version: migration.version,
+                    name: migration.name.to_owned(),
+                    action: match step.action {
+                        StepAction::Apply => Action::ApplyFailed,
+                        StepAction::Revert => Action::RevertFailed,
+                    },
+                    duration_ms: millis(duration),
+                    batch: step.batch,
+                    error: Some(error.to_string()),
+                };
+                if let Err(log_error) = history::append_log(conn.as_ref(), &self.tables, &entry).await {
+                    tracing::error!(%log_error, "could not write the failure to the audit log");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Records a step that cannot be atomic as started, in its own commit.
+    async fn mark_in_progress(&self, conn: &mut Connection, step: &Step) -> Result<()> {
+        match step.action {
+            StepAction::Apply => {
+                history::insert_applied(conn.as_ref(), &self.tables, &step.history_row(RowState::Applying, 0)).await
+            }
+            StepAction::Revert => {
+                history::set_state(conn.as_ref(), &self.tables, step.migration.version, RowState::Reverting).await
+            }
+        }
+    }
+
+    /// Writes the history change and the log entry of a finished step, after
+    /// checking that this process still holds the lock.
+    async fn record(
+        &self,
+        tx: &mut Tx<'_>,
+        guard: &LockGuard,
+        step: &Step,
+        atomic: bool,
+        started: Instant,
+    ) -> Result<()> {
+        let migration = step.migration;
+        guard.verify(tx.conn(), &migration.label()).await?;
+        let duration_ms = millis(started.elapsed());
+        match (step.action, atomic) {
+            (StepAction::Apply, true) => {
+                history::insert_applied(tx.conn(), &self.tables, &step.history_row(RowState::Applied, duration_ms))
+                    .await?
+            }
+            (StepAction::Apply, false) => {
+                history::finish_applied(tx.conn(), &self.tables, migration.version, duration_ms).await?
+            }
+            (StepAction::Revert, _) => history::delete_applied(tx.conn(), &self.tables, migration.version).await?,
+        }
+        let entry = LogEntry {
+            version: migration.version,
+            name: migration.name.to_owned(),
+            action: match step.action {
+                StepAction::Apply => Action::Apply,
+                StepAction::Revert => Action::Revert,
+            },
+            duration_ms,
+            batch: step.batch,
+            error: None,
+        };
+        history::append_log(tx.conn(), &self.tables, &entry).await
+    }
+}
+
+/// Commits after success, rolls back after an error.
+async fn finish(tx: Tx<'_>, outcome: Result<()>) -> Result<()> {
+    match outcome {
+        Ok(()) => tx.commit().await,
+        Err(error) => {
+            if let Err(rollback_error) = tx.rollback().await {
+                tracing::error!(%rollback_error, "rollback failed");
+            }
+            Err(error)
+        }
+    }
+}
+
+pub(crate) fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
