@@ -20,22 +20,26 @@ mod original {
     }
 }
 
+#[rustfmt::skip]
 mod reformatted {
     use migrations_rs::prelude::*;
 
     /// Documentation does not count.
-    #[migration(version = 2024_01_02_000000, risk = [schema])]
+    #[migration(version = 2024_01_02_000000)]
     mod add_notes {
-        use super::*;
+        use super :: * ;
         // Neither do comments,
-        pub async fn up(db: &mut Db<'_>) -> Result<()> {
-            /* nor line breaks. */
-            db.exec(Table::create().table("notes").col(ColumnDef::new("id").integer().primary_key())).await
+        pub async fn up( db : &mut Db<'_> )
+            -> Result<()> { /* nor where the braces go, */
+            db.exec(
+                Table::create()
+                    .table("notes")
+                    .col(ColumnDef::new("id").integer().primary_key())
+            )
+            .await
         }
 
-        pub async fn down(db: &mut Db<'_>) -> Result<()> {
-            db.exec(Table::drop().table("notes")).await
-        }
+        pub async fn down(db: &mut Db<'_>) -> Result<()> { db.exec(Table::drop().table("notes")).await }
     }
 }
 

@@ -1,24 +1,13 @@
 //! The example program end to end, as a user runs it: a fresh directory,
 //! no configuration, the embedded SQLite default.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
-/// `target/<profile>/examples/migrate`, built by `cargo test` with the other targets.
-fn example_binary() -> PathBuf {
-    let deps = std::env::current_exe().expect("test binary path");
-    let profile_dir = deps.parent().and_then(Path::parent).expect("target/<profile>");
-    let binary = profile_dir.join("examples").join(format!("migrate{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo test --workspace` (or `cargo build --examples`) first",
-        binary.display()
-    );
-    binary
-}
-
 fn migrate(dir: &Path, args: &[&str]) -> Output {
-    Command::new(example_binary())
+    Command::new(support::example_binary("migrate"))
         .args(args)
         .current_dir(dir)
         .env_remove("DATABASE_URL")

@@ -27,6 +27,8 @@ pub(crate) struct Args {
     /// `transaction = false` opts out of the per-migration transaction.
     pub transaction: Option<bool>,
     pub krate: Option<Path>,
+    /// The arguments did not parse; checks that depend on them are skipped.
+    pub unreadable: bool,
 }
 
 pub(crate) struct Version {
@@ -67,6 +69,7 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
         Ok(entries) => entries,
         Err(error) => {
             errors.push(error);
+            args.unreadable = true;
             return args;
         }
     };
@@ -96,7 +99,14 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
                 if let Some(value) = required(&key, value, errors) {
                     for element in list(value) {
                         if let Some(tag) = risk_tag(&element, errors) {
-                            args.risk.push(tag);
+                            if args.risk.iter().any(|seen| seen.unraw() == tag.unraw()) {
+                                errors.spanned(
+                                    &tag,
+                                    format!("risk tag `{}` is listed twice; list each tag once", tag.unraw()),
+                                );
+                            } else {
+                                args.risk.push(tag);
+                            }
                         }
                     }
                 }
@@ -134,7 +144,7 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
 
 fn required(key: &Ident, value: Option<Expr>, errors: &mut Errors) -> Option<Expr> {
     if value.is_none() {
-        let example = match key.to_string().as_str() {
+        let example = match key.unraw().to_string().as_str() {
             "version" => "version = 2024_01_15_093000",
             "depends_on" => "depends_on = [create_users]",
             "risk" => "risk = [schema]",
@@ -200,7 +210,7 @@ fn risk_tag(element: &Expr, errors: &mut Errors) -> Option<Ident> {
         errors.spanned(element, format!("risk tags are plain names: {}", RISK_TAGS.join(", ")));
         return None;
     };
-    let name = ident.to_string();
+    let name = ident.unraw().to_string();
     if RISK_TAGS.contains(&name.as_str()) {
         return Some(ident.clone());
     }

@@ -33,7 +33,7 @@ pub(crate) fn migration(args: TokenStream, item: TokenStream) -> TokenStream {
         }
         return fallback(item.into_token_stream(), &errors);
     }
-    generate(&args, module, &private)
+    generate(&args, module, &private, checksum::of_tokens(item))
 }
 
 /// The user's item, unchanged, beside every error.
@@ -64,9 +64,9 @@ fn push_items(item: &mut syn::ItemMod, tokens: TokenStream) {
     }
 }
 
-fn generate(args: &Args, module: MigrationModule, private: &TokenStream) -> TokenStream {
+/// `checksum` is taken over the tokens as the user wrote them, not as syn prints them back.
+fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksum: [u8; 32]) -> TokenStream {
     let version = args.version.as_ref().expect("validated: version present").value;
-    let checksum = checksum::of_tokens(module.item.to_token_stream());
     let name = module.name();
     let mod_ident = module.item.ident.clone();
     let has_down = module.function("down").is_some();

@@ -5,9 +5,14 @@ use crate::ast::MigrationModule;
 use crate::attr::{self, Args, Dependency};
 use crate::ctxt::Errors;
 use quote::ToTokens;
+use syn::ext::IdentExt;
 use syn::{FnArg, GenericParam, ItemFn, PathArguments, ReturnType, Type};
 
 pub(crate) fn check(args: &Args, module: &MigrationModule, errors: &mut Errors) {
+    if args.unreadable {
+        // The attribute's syntax error is reported; guessing at what it meant would only add noise.
+        return;
+    }
     if !args.version_given {
         errors.push(syn::Error::new(
             attr::call_site(),
@@ -28,7 +33,7 @@ fn check_dependencies(args: &Args, module: &MigrationModule, errors: &mut Errors
         };
         let is_self = match dependency {
             Dependency::Path(path) => {
-                let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+                let segments: Vec<String> = path.segments.iter().map(|s| s.ident.unraw().to_string()).collect();
                 path.leading_colon.is_none()
                     && (segments == [own_name.as_str()] || segments == ["self", own_name.as_str()])
             }
@@ -129,18 +134,22 @@ fn is_db_handle(ty: &Type) -> bool {
     }
 }
 
-/// `Result<()>` (the prelude's alias) or `Result<(), E>`.
+/// `Result<()>` (the prelude's alias) or `Result<(), path::to::Error>`.
 fn is_unit_result(ty: &Type) -> bool {
     let Type::Path(path) = ty else { return false };
     let Some(last) = path.path.segments.last() else { return false };
     if last.ident != "Result" {
         return false;
     }
-    match &last.arguments {
-        PathArguments::AngleBracketed(args) => matches!(
-            args.args.first(),
-            Some(syn::GenericArgument::Type(Type::Tuple(tuple))) if tuple.elems.is_empty()
-        ),
-        _ => false,
-    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else { return false };
+    let mut args = args.args.iter();
+    let unit = matches!(args.next(), Some(syn::GenericArgument::Type(Type::Tuple(tuple))) if tuple.elems.is_empty());
+    let error_ok = match args.next() {
+        None => true,
+        Some(syn::GenericArgument::Type(Type::Path(error))) => {
+            error.path.segments.last().is_some_and(|segment| segment.ident == "Error")
+        }
+        Some(_) => false,
+    };
+    unit && error_ok && args.next().is_none()
 }

@@ -26,7 +26,7 @@ pub enum Error {
 
     #[error(
         "migration {label} ({location}) is irreversible, and the plan would revert it; \
-         choose a target after it"
+         revert fewer steps, or use `down --to` with a version that comes after it"
     )]
     Irreversible { label: String, location: String },
 
@@ -108,11 +108,17 @@ pub enum Error {
     CorruptHistory { table: String, detail: String },
 
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
 
     /// An error raised by a migration body with [`Error::msg`].
     #[error("{message}")]
     Migration { message: String },
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        Error::Database(error)
+    }
 }
 
 impl Error {

@@ -251,7 +251,8 @@ fn canonical_order(depends_on: &[Vec<usize>], dependents: &[Vec<usize>]) -> Vec<
     order
 }
 
-/// Finds a cycle among the nodes the ordering could not place, one per knot.
+/// Reports one cycle for each strongly connected knot among the nodes the
+/// ordering could not place (a node behind a cycle is unplaced without being on one).
 fn find_cycles(
     versions: &[Version],
     depends_on: &[Vec<usize>],
@@ -262,46 +263,78 @@ fn find_cycles(
     for &node in order {
         unplaced[node] = false;
     }
-    let mut reported = vec![false; versions.len()];
+    let component = strongly_connected(&unplaced, depends_on, dependents);
+    let mut reported = std::collections::HashSet::new();
     let mut problems = Vec::new();
-    for start in 0..versions.len() {
-        if !unplaced[start] || reported[start] {
+    for start in (0..versions.len()).filter(|&n| unplaced[n]) {
+        let knot = component[start];
+        let in_knot = |n: &usize| unplaced[*n] && component[*n] == knot;
+        let on_cycle = depends_on[start].iter().any(in_knot);
+        if !on_cycle || !reported.insert(knot) {
             continue;
         }
-        // Every unplaced node has an unplaced dependency, so this walk must revisit a node.
+        // Walk inside the knot, lowest dependency first, until a node repeats.
         let mut path = vec![start];
         let mut seen_at: HashMap<usize, usize> = HashMap::from([(start, 0)]);
         let cycle_start = loop {
             let current = *path.last().expect("path starts non-empty");
             let next = *depends_on[current]
                 .iter()
-                .filter(|&&d| unplaced[d])
+                .filter(|d| in_knot(d))
                 .min()
-                .expect("an unplaced node waits on an unplaced dependency");
+                .expect("a knot node has a dependency in its knot");
             if let Some(&at) = seen_at.get(&next) {
                 break at;
             }
             seen_at.insert(next, path.len());
             path.push(next);
         };
-        let cycle: Vec<usize> = path[cycle_start..].to_vec();
-        let already_reported = cycle.iter().any(|&n| reported[n]);
-        // Mark the cycle and everything that waits on it.
-        let mut stack = cycle.clone();
-        while let Some(node) = stack.pop() {
-            if !reported[node] {
-                reported[node] = true;
-                stack.extend(dependents[node].iter().copied().filter(|&d| unplaced[d]));
-            }
-        }
-        for &node in &path {
-            reported[node] = true;
-        }
-        if !already_reported {
-            problems.push(GraphProblem::Cycle { path: cycle.iter().map(|&i| versions[i]).collect() });
-        }
+        problems.push(GraphProblem::Cycle { path: path[cycle_start..].iter().map(|&i| versions[i]).collect() });
     }
     problems
+}
+
+/// Kosaraju's algorithm over the unplaced nodes: a component number per node.
+fn strongly_connected(unplaced: &[bool], depends_on: &[Vec<usize>], dependents: &[Vec<usize>]) -> Vec<usize> {
+    let nodes = unplaced.len();
+    let mut finished = Vec::with_capacity(nodes);
+    let mut visited = vec![false; nodes];
+    for root in (0..nodes).filter(|&n| unplaced[n]) {
+        if visited[root] {
+            continue;
+        }
+        visited[root] = true;
+        let mut stack = vec![(root, 0usize)];
+        while let Some((node, next_edge)) = stack.pop() {
+            match depends_on[node].get(next_edge) {
+                Some(&dependency) => {
+                    stack.push((node, next_edge + 1));
+                    if unplaced[dependency] && !visited[dependency] {
+                        visited[dependency] = true;
+                        stack.push((dependency, 0));
+                    }
+                }
+                None => finished.push(node),
+            }
+        }
+    }
+    let mut component = vec![usize::MAX; nodes];
+    for (number, &root) in finished.iter().rev().enumerate() {
+        if component[root] != usize::MAX {
+            continue;
+        }
+        component[root] = number;
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            for &dependent in &dependents[node] {
+                if unplaced[dependent] && component[dependent] == usize::MAX {
+                    component[dependent] = number;
+                    stack.push(dependent);
+                }
+            }
+        }
+    }
+    component
 }
 
 #[cfg(test)]

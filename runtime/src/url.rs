@@ -56,27 +56,27 @@ impl fmt::Debug for DatabaseUrl {
 }
 
 /// Replaces the password of `scheme://user:password@host/...` by `****`,
-/// and of a `password=` query parameter too.
+/// and of a `password=` query parameter too. A password may hold `/`, `?`,
+/// `#` or `@` unencoded, so everything up to the last `@` counts as user
+/// information: when in doubt, more is hidden, never less.
 pub fn redact(raw: &str) -> String {
     let mut out = match raw.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(authority_end);
-            match authority.rsplit_once('@') {
-                Some((userinfo, host)) => match userinfo.split_once(':') {
-                    Some((user, _password)) => format!("{scheme}://{user}:****@{host}{tail}"),
-                    None => raw.to_owned(),
-                },
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _password)) => format!("{scheme}://{user}:****@{host}"),
                 None => raw.to_owned(),
-            }
-        }
+            },
+            None => raw.to_owned(),
+        },
         None => raw.to_owned(),
     };
     if let Some((before, query)) = out.split_once('?') {
         let query: Vec<String> = query
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=****"),
+                Some((key, _)) if key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("pass%77ord") => {
+                    format!("{key}=****")
+                }
                 _ => pair.to_owned(),
             })
             .collect();
@@ -99,6 +99,11 @@ mod tests {
         assert_eq!(redact("postgres://db/prod?user=app&password=s3cr3t"), "postgres://db/prod?user=app&password=****");
         assert_eq!(redact("postgres://app@db/prod"), "postgres://app@db/prod");
         assert_eq!(redact("sqlite://migrations.db?mode=rwc"), "sqlite://migrations.db?mode=rwc");
+        for password in ["pa/ss", "pa#ss", "pa?ss", "pa@ss", "p:a:ss"] {
+            let shown = redact(&format!("postgres://app:{password}@db:5432/prod"));
+            assert!(!shown.contains(password), "{password} leaked: {shown}");
+            assert!(shown.starts_with("postgres://app:****@"), "{shown}");
+        }
         let url = DatabaseUrl::parse("postgresql://u:hunter2@h/d").unwrap();
         assert!(!format!("{url} {url:?}").contains("hunter2"));
     }

@@ -206,3 +206,16 @@ impl Subscriber for QueryCounter {
 
     fn exit(&self, _: &Id) {}
 }
+
+/// `target/<profile>/examples/<name>`, built by `cargo test` with the other targets.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let test_binary = std::env::current_exe().expect("test binary path");
+    let profile_dir = test_binary.parent().and_then(std::path::Path::parent).expect("target/<profile>");
+    let binary = profile_dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo test --workspace` (or `cargo build --examples`) first",
+        binary.display()
+    );
+    binary
+}

@@ -15,6 +15,7 @@ use crate::history::{self, Action, AppliedMigration, LogEntry, RowState};
 use crate::lock::LockGuard;
 use crate::record::{Migration, MigrationFn};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// One step of a run, as the engine executes it.
 pub(crate) struct Step {
@@ -61,7 +62,11 @@ impl Migrator {
     pub(crate) async fn run_step(&self, conn: &mut Connection, guard: &LockGuard, step: &Step) -> Result<Duration> {
         let migration = step.migration;
         let span = tracing::info_span!("migration", version = %migration.version, name = migration.name, action = step.action.verb());
-        let _entered = span.enter();
+        self.run_step_in_span(conn, guard, step).instrument(span).await
+    }
+
+    async fn run_step_in_span(&self, conn: &mut Connection, guard: &LockGuard, step: &Step) -> Result<Duration> {
+        let migration = step.migration;
         let atomic = step.is_atomic(conn);
         let started = Instant::now();
         let outcome = async {

@@ -97,6 +97,17 @@ fn reports_duplicates_unknown_dependencies_and_cycles() {
 }
 
 #[test]
+fn reports_a_cycle_that_sits_behind_another() {
+    // 1 <-> 2, and 3 <-> 4 where 3 also depends on the first cycle.
+    let problems =
+        Graph::new([node(1, &[2]), node(2, &[1]), node(3, &[1, 4]), node(4, &[3]), node(5, &[4])]).unwrap_err();
+    assert_eq!(
+        problems,
+        [GraphProblem::Cycle { path: versions(&[1, 2]) }, GraphProblem::Cycle { path: versions(&[3, 4]) }]
+    );
+}
+
+#[test]
 fn reports_a_self_loop_as_a_cycle() {
     let problems = Graph::new([node(1, &[1])]).unwrap_err();
     assert_eq!(problems, [GraphProblem::Cycle { path: versions(&[1]) }]);
@@ -128,6 +139,32 @@ fn random_dag() -> impl Strategy<Value = Vec<Node>> {
     })
 }
 
+/// The picked nodes plus everything they depend on, in an order they can be applied in:
+/// an applied history that need not be a prefix of the canonical order.
+fn dependency_closed(graph: &Graph, nodes: &[Node], picks: &[bool]) -> Vec<Version> {
+    let deps: HashMap<Version, &Vec<Version>> = nodes.iter().map(|n| (n.version, &n.depends_on)).collect();
+    let mut chosen: HashSet<Version> = HashSet::new();
+    let mut stack: Vec<Version> = nodes.iter().zip(picks).filter(|(_, pick)| **pick).map(|(n, _)| n.version).collect();
+    while let Some(version) = stack.pop() {
+        if chosen.insert(version) {
+            stack.extend(deps[&version].iter().copied());
+        }
+    }
+    graph.order().filter(|v| chosen.contains(v)).collect()
+}
+
+fn ancestors_inclusive(nodes: &[Node], target: Version) -> HashSet<Version> {
+    let deps: HashMap<Version, &Vec<Version>> = nodes.iter().map(|n| (n.version, &n.depends_on)).collect();
+    let mut seen = HashSet::new();
+    let mut stack = vec![target];
+    while let Some(version) = stack.pop() {
+        if seen.insert(version) {
+            stack.extend(deps[&version].iter().copied());
+        }
+    }
+    seen
+}
+
 fn position_of(plan: &[Version]) -> HashMap<Version, usize> {
     plan.iter().enumerate().map(|(i, v)| (*v, i)).collect()
 }
@@ -153,20 +190,46 @@ proptest! {
     }
 
     #[test]
-    fn apply_plans_respect_every_edge(nodes in random_dag(), applied_share in 0usize..100, target in any::<prop::sample::Index>()) {
+    fn the_order_takes_the_lowest_ready_version_first(nodes in random_dag()) {
         let graph = Graph::new(nodes.clone()).unwrap();
         let order: Vec<Version> = graph.order().collect();
-        // An applied state that is closed under dependencies: a prefix of the order.
-        let applied: Vec<Version> = order[..order.len() * applied_share / 100].to_vec();
-        let target = order[target.index(order.len())];
-        for plan in [graph.plan_apply(&applied, None).unwrap(), graph.plan_apply(&applied, Some(target)).unwrap()] {
+        let mut placed: HashSet<Version> = HashSet::new();
+        for version in &order {
+            let lowest_ready = nodes
+                .iter()
+                .filter(|n| !placed.contains(&n.version) && n.depends_on.iter().all(|d| placed.contains(d)))
+                .map(|n| n.version)
+                .min();
+            prop_assert_eq!(Some(*version), lowest_ready);
+            placed.insert(*version);
+        }
+    }
+
+    #[test]
+    fn apply_plans_are_complete_and_respect_every_edge(
+        nodes in random_dag(),
+        picks in proptest::collection::vec(prop::bool::weighted(0.3), 500),
+        target in any::<prop::sample::Index>(),
+    ) {
+        let graph = Graph::new(nodes.clone()).unwrap();
+        let applied = dependency_closed(&graph, &nodes, &picks[..nodes.len()]);
+        let applied_set: HashSet<Version> = applied.iter().copied().collect();
+        let target = nodes[target.index(nodes.len())].version;
+        let everything: HashSet<Version> = nodes.iter().map(|n| n.version).collect();
+        for (plan, wanted) in [
+            (graph.plan_apply(&applied, None).unwrap(), everything),
+            (graph.plan_apply(&applied, Some(target)).unwrap(), ancestors_inclusive(&nodes, target)),
+        ] {
             let planned: Vec<Version> = plan.iter().map(|s| s.version).collect();
+            let expected: HashSet<Version> = wanted.difference(&applied_set).copied().collect();
+            prop_assert_eq!(planned.iter().copied().collect::<HashSet<_>>(), expected, "plans exactly what is wanted and pending");
+            prop_assert_eq!(planned.len(), plan.len());
             let position = position_of(&planned);
-            let applied_set: HashSet<Version> = applied.iter().copied().collect();
-            for step in &planned {
-                prop_assert!(!applied_set.contains(step));
-                for dependency in &nodes.iter().find(|n| n.version == *step).unwrap().depends_on {
-                    prop_assert!(applied_set.contains(dependency) || position[dependency] < position[step]);
+            for step in &plan {
+                let newest = applied.iter().max();
+                prop_assert_eq!(step.out_of_order, newest.is_some_and(|n| step.version < *n));
+                for dependency in &nodes.iter().find(|n| n.version == step.version).unwrap().depends_on {
+                    prop_assert!(applied_set.contains(dependency) || position[dependency] < position[&step.version]);
                 }
             }
         }
@@ -197,21 +260,43 @@ proptest! {
     }
 
     #[test]
-    fn revert_plans_never_leave_a_dependent_behind(nodes in random_dag(), steps in 0usize..50, target in any::<prop::sample::Index>()) {
+    fn revert_plans_are_complete_and_never_leave_a_dependent_behind(
+        nodes in random_dag(),
+        picks in proptest::collection::vec(prop::bool::weighted(0.6), 500),
+        steps in 0usize..50,
+        target in any::<prop::sample::Index>(),
+    ) {
         let graph = Graph::new(nodes.clone()).unwrap();
-        let applied: Vec<Version> = graph.order().collect();
+        let applied = dependency_closed(&graph, &nodes, &picks[..nodes.len()]);
+        prop_assume!(!applied.is_empty());
+        let target = applied[target.index(applied.len())];
+        let order: Vec<Version> = graph.order().collect();
+        let order_position = position_of(&order);
+        let after_target: HashSet<Version> =
+            applied.iter().copied().filter(|v| order_position[v] > order_position[&target]).collect();
+        let last_steps: HashSet<Version> = applied.iter().rev().take(steps).copied().collect();
         let plans = [
-            graph.plan_revert(&applied, RevertTarget::Steps(steps)),
-            graph.plan_revert(&applied, RevertTarget::To(applied[target.index(applied.len())])),
+            (graph.plan_revert(&applied, RevertTarget::Steps(steps)), Some(last_steps), None),
+            (graph.plan_revert(&applied, RevertTarget::To(target)), None, Some(after_target)),
         ];
-        for plan in plans {
+        for (plan, at_least, exactly) in plans {
             match plan {
                 Ok(revert) => {
                     let reverted: HashSet<Version> = revert.iter().copied().collect();
+                    prop_assert_eq!(reverted.len(), revert.len(), "each migration once");
+                    if let Some(at_least) = at_least {
+                        prop_assert!(at_least.is_subset(&reverted), "the last N applied are reverted");
+                    }
+                    if let Some(exactly) = exactly {
+                        prop_assert_eq!(&reverted, &exactly, "everything after the target, and only that");
+                    }
+                    let applied_set: HashSet<Version> = applied.iter().copied().collect();
+                    prop_assert!(reverted.is_subset(&applied_set), "only applied migrations are reverted");
                     for node in &nodes {
                         for dependency in &node.depends_on {
                             // Nothing stays applied whose dependency was reverted.
-                            prop_assert!(!reverted.contains(dependency) || reverted.contains(&node.version));
+                            let still_applied = applied_set.contains(&node.version) && !reverted.contains(&node.version);
+                            prop_assert!(!(reverted.contains(dependency) && still_applied));
                         }
                     }
                 }

@@ -1,0 +1,194 @@
+//! Several processes at once, and processes that die: the lock, the
+//! concurrent index build on PostgreSQL, and crash recovery on each backend.
+
+#[macro_use]
+mod support;
+
+use migrations_rs::Backend;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::{TestDb, example_binary};
+
+fn start(program: &str, url: &str, args: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut command = Command::new(example_binary(program));
+    command
+        .args(args)
+        .arg("--database-url")
+        .arg(url)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.spawn().expect("start the program")
+}
+
+fn run(program: &str, url: &str, args: &[&str]) -> Output {
+    finish(start(program, url, args, &[]))
+}
+
+/// Waits for the process, killing it and failing the test after two minutes:
+/// a hang is a failure, never a stuck CI run.
+fn finish(mut child: Child) -> Output {
+    let started = Instant::now();
+    while child.try_wait().expect("poll the process").is_none() {
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!("a process hung for two minutes; its output: {}{}", text(&output.stdout), text(&output.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("collect the output")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn wait_for(path: &Path, limit: Duration) {
+    let started = Instant::now();
+    while !path.exists() {
+        assert!(started.elapsed() < limit, "{} did not appear within {limit:?}", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+on_every_backend!(
+    eight_processes_apply_every_migration_exactly_once,
+    a_process_killed_mid_migration_leaves_a_documented_state
+);
+
+async fn eight_processes_apply_every_migration_exactly_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let url = db.url.expose().to_owned();
+    let children: Vec<Child> = (0..8).map(|_| start("migrate", &url, &["up", "--lock-timeout", "120"], &[])).collect();
+    let outputs: Vec<Output> = children.into_iter().map(finish).collect();
+    for output in &outputs {
+        assert!(output.status.success(), "every process exits 0: {}", text(&output.stderr));
+    }
+    let applied_lines: usize =
+        outputs.iter().map(|o| text(&o.stdout).lines().filter(|l| l.starts_with("applied ")).count()).sum();
+    assert_eq!(applied_lines, 8, "the 8 migrations were applied once in all");
+
+    let mut inspect = db.inspect().await;
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE state = 'applied'").await, 8);
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await, 8);
+    assert_eq!(
+        inspect
+            .scalar("SELECT count(*) FROM (SELECT DISTINCT version FROM migrations_rs_log WHERE action = 'apply') v")
+            .await,
+        8,
+        "the audit log shows each migration applied once"
+    );
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_lock").await, 0, "the lock was released");
+}
+
+async fn a_process_killed_mid_migration_leaves_a_documented_state(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let url = db.url.expose().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("inside");
+    let mut victim = start(
+        "test-fixture",
+        &url,
+        &["up", "--stale-lock-after", "2"],
+        &[("FIXTURE_CRASH_MARKER", marker.to_str().unwrap())],
+    );
+    wait_for(&marker, Duration::from_secs(120));
+    victim.kill().expect("SIGKILL the migrating process");
+    victim.wait().unwrap();
+
+    let mut inspect = db.inspect().await;
+    let crash_point = "SELECT count(*) FROM migrations_rs_history WHERE version = 20240104000000";
+    if backend.transactional_ddl() {
+        // The transaction died with the process: no table, no history row.
+        assert!(!inspect.table_exists("crash_probe").await);
+        assert_eq!(inspect.scalar(crash_point).await, 0);
+        assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE state = 'applied'").await, 3);
+        if backend == Backend::Sqlite {
+            // The lease of the dead process remains until it goes stale or is released.
+            let status = run("test-fixture", &url, &["lock", "status", "--stale-lock-after", "60"]);
+            assert!(text(&status.stdout).contains("lock: held by pid"), "{}", text(&status.stdout));
+            let refused = run("test-fixture", &url, &["lock", "release"]);
+            assert_eq!(refused.status.code(), Some(1));
+            assert!(text(&refused.stderr).contains("pass --yes"), "{}", text(&refused.stderr));
+            let released = run("test-fixture", &url, &["lock", "release", "--yes"]);
+            assert!(
+                text(&released.stdout).contains("released the migration lock held by pid"),
+                "{}",
+                text(&released.stdout)
+            );
+        }
+        let next = run("test-fixture", &url, &["up", "--stale-lock-after", "60", "--lock-timeout", "10"]);
+        assert!(next.status.success(), "{}", text(&next.stderr));
+        assert!(text(&next.stdout).contains("applied  20240104000000 crash_point"), "{}", text(&next.stdout));
+    } else {
+        // MariaDB committed the CREATE TABLE; the migration is recorded as dirty.
+        assert!(inspect.table_exists("crash_probe").await);
+        assert_eq!(
+            inspect.strings("SELECT state FROM migrations_rs_history WHERE version = 20240104000000").await,
+            ["applying"]
+        );
+        let next = run("test-fixture", &url, &["up"]);
+        assert_eq!(next.status.code(), Some(1));
+        let stderr = text(&next.stderr);
+        assert!(stderr.contains("20240104000000 crash_point was left partly applied"), "{stderr}");
+        assert!(
+            stderr.contains("mark-applied 20240104000000") && stderr.contains("mark-reverted 20240104000000"),
+            "{stderr}"
+        );
+        let status = run("test-fixture", &url, &["status"]);
+        assert!(text(&status.stdout).contains("DIRTY: apply did not finish"), "{}", text(&status.stdout));
+        // The table is all the migration does, so its change is complete.
+        let resolved = run("test-fixture", &url, &["mark-applied", "20240104000000"]);
+        assert!(resolved.status.success(), "{}", text(&resolved.stderr));
+        let after = run("test-fixture", &url, &["up"]);
+        assert!(after.status.success());
+        assert!(text(&after.stdout).contains("nothing to apply"), "{}", text(&after.stdout));
+    }
+    assert_eq!(
+        inspect.strings("SELECT state FROM migrations_rs_history WHERE version = 20240104000000").await,
+        ["applied"]
+    );
+}
+
+#[tokio::test]
+async fn create_index_concurrently_completes_while_other_processes_wait_for_the_lock() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let url = db.url.expose().to_owned();
+    let args = ["up", "--to", "20240103000000", "--lock-timeout", "60"];
+    // The first process pauses under the lock before building the index, so the others queue behind it.
+    let first = start("test-fixture", &url, &args, &[("FIXTURE_PAUSE_MS", "2500")]);
+    std::thread::sleep(Duration::from_millis(800));
+    let status = run("test-fixture", &url, &["lock", "status"]);
+    assert!(text(&status.stdout).contains("lock: held by pid"), "{}", text(&status.stdout));
+    assert!(text(&status.stdout).contains("PostgreSQL advisory lock"), "{}", text(&status.stdout));
+    let waiters: Vec<Child> = (0..7).map(|_| start("test-fixture", &url, &args, &[])).collect();
+
+    let started = Instant::now();
+    let first = finish(first);
+    let waiters: Vec<Output> = waiters.into_iter().map(finish).collect();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(
+        text(&first.stdout).contains("applied  20240103000000 index_items_concurrently"),
+        "{}",
+        text(&first.stdout)
+    );
+    assert!(started.elapsed() < Duration::from_secs(50), "the index build did not wait for the queued processes");
+    for waiter in &waiters {
+        assert!(waiter.status.success(), "{}", text(&waiter.stderr));
+        assert!(text(&waiter.stdout).contains("nothing to apply"), "{}", text(&waiter.stdout));
+    }
+    assert!(
+        waiters.iter().any(|w| text(&w.stderr).contains("waiting for the migration lock held by pid")),
+        "the others said whom they waited for"
+    );
+    let mut inspect = db.inspect().await;
+    let valid = inspect
+        .scalar("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'items_by_label' AND i.indisvalid")
+        .await;
+    assert_eq!(valid, 1, "the concurrently built index is valid");
+}
