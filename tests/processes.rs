@@ -58,8 +58,58 @@ fn wait_for(path: &Path, limit: Duration) {
 
 on_every_backend!(
     eight_processes_apply_every_migration_exactly_once,
-    a_process_killed_mid_migration_leaves_a_documented_state
+    a_process_killed_mid_migration_leaves_a_documented_state,
+    a_panicking_migration_releases_the_lock,
+    a_waiting_process_gives_up_after_the_lock_timeout,
 );
+
+#[tokio::test]
+async fn eight_processes_share_a_lease_lock_on_postgres() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let url = db.url.expose().to_owned();
+    let args = ["up", "--lock", "lease", "--lock-timeout", "120"];
+    let children: Vec<Child> = (0..8).map(|_| start("migrate", &url, &args, &[])).collect();
+    for output in children.into_iter().map(finish) {
+        assert!(output.status.success(), "{}", text(&output.stderr));
+    }
+    let mut inspect = db.inspect().await;
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await, 8);
+    assert_eq!(
+        inspect
+            .scalar("SELECT count(*) FROM (SELECT DISTINCT version FROM migrations_rs_log WHERE action = 'apply') v")
+            .await,
+        8
+    );
+    let status = run("migrate", &url, &["lock", "status", "--lock", "lease"]);
+    assert!(text(&status.stdout).contains("lock: free"), "{}", text(&status.stdout));
+    assert!(text(&status.stdout).contains("lease row with heartbeat"), "{}", text(&status.stdout));
+}
+
+async fn a_panicking_migration_releases_the_lock(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let url = db.url.expose().to_owned();
+    let panicked = finish(start("test-fixture", &url, &["up"], &[("FIXTURE_PANIC", "1")]));
+    assert!(!panicked.status.success());
+    assert!(text(&panicked.stderr).contains("asked to panic"), "{}", text(&panicked.stderr));
+    let status = run("test-fixture", &url, &["lock", "status"]);
+    assert!(text(&status.stdout).contains("lock: free"), "released on the way out: {}", text(&status.stdout));
+    let mut inspect = db.inspect().await;
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_lock").await, 0);
+}
+
+async fn a_waiting_process_gives_up_after_the_lock_timeout(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let url = db.url.expose().to_owned();
+    let holder = start("test-fixture", &url, &["up", "--to", "20240103000000"], &[("FIXTURE_PAUSE_MS", "4000")]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let impatient = run("test-fixture", &url, &["up", "--lock-timeout", "1"]);
+    assert_eq!(impatient.status.code(), Some(1));
+    let stderr = text(&impatient.stderr);
+    assert!(stderr.contains("waiting for the migration lock held by pid"), "{stderr}");
+    assert!(stderr.contains("gave up waiting for the migration lock after 1 s: it is held by pid"), "{stderr}");
+    assert!(stderr.contains("lock release"), "says what to do: {stderr}");
+    assert!(finish(holder).status.success());
+}
 
 async fn eight_processes_apply_every_migration_exactly_once(backend: Backend) {
     let db = TestDb::new(backend).await;

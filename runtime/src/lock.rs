@@ -314,13 +314,13 @@ async fn wait_or_give_up(
     on_wait: &(dyn Fn(LockWait<'_>) + Send + Sync),
 ) -> Result<()> {
     let waited = started.elapsed();
+    on_wait(LockWait { holder, waited, limit: options.wait });
     if waited >= options.wait {
         return Err(Error::LockTimeout {
             waited_secs: waited.as_secs(),
             holder: holder.map_or_else(|| "another process".to_owned(), ToString::to_string),
         });
     }
-    on_wait(LockWait { holder, waited, limit: options.wait });
     tokio::time::sleep(options.poll_interval.min(options.wait - waited)).await;
     Ok(())
 }
@@ -486,8 +486,8 @@ async fn try_lock_session(conn: &mut Connection, key: &SessionKey) -> Result<boo
             sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(key).fetch_one(&mut **c).await?
         }
         (ConnRef::MySql(c), SessionKey::MySql(name)) => {
-            // Waits up to a second on the server, then lets us report and poll again.
-            let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 1)").bind(name).fetch_one(&mut **c).await?;
+            // No wait on the server: this process polls, so it can report whom it waits for.
+            let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)").bind(name).fetch_one(&mut **c).await?;
             got == Some(1)
         }
         _ => unreachable!("session locks exist on PostgreSQL and MySQL only"),

@@ -213,9 +213,10 @@ fn lock_wait_printer(err: Output) -> impl Fn(LockWait<'_>) + Send + Sync + 'stat
 
 fn init_tracing(verbose: u8) {
     let level = match verbose {
-        0 => "warn",
-        1 => "migrations_rs_runtime=info",
-        _ => "migrations_rs_runtime=debug,migrations_rs::sql=debug",
+        // sqlx warns of every statement slower than a second; a migration is often slower.
+        0 => "warn,sqlx=error",
+        1 => "warn,sqlx=error,migrations_rs_runtime=info",
+        _ => "warn,sqlx=error,migrations_rs_runtime=debug,migrations_rs::sql=debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
