@@ -19,8 +19,17 @@ use std::fmt;
 /// The database as a migration body sees it. Inside a transactional
 /// migration every statement runs in the migration's transaction.
 pub struct Db<'c> {
-    conn: ConnRef<'c>,
+    target: Target<'c>,
     executed: usize,
+}
+
+enum Target<'c> {
+    Live(ConnRef<'c>),
+    /// Statements are written down instead of run, to show a migration's SQL offline.
+    Recording {
+        backend: Backend,
+        statements: &'c mut Vec<String>,
+    },
 }
 
 impl fmt::Debug for Db<'_> {
@@ -31,12 +40,27 @@ impl fmt::Debug for Db<'_> {
 
 impl<'c> Db<'c> {
     pub(crate) fn new(conn: ConnRef<'c>) -> Self {
-        Db { conn, executed: 0 }
+        Db { target: Target::Live(conn), executed: 0 }
+    }
+
+    /// A handle that records the SQL of each statement instead of running it.
+    pub(crate) fn recording(backend: Backend, statements: &'c mut Vec<String>) -> Self {
+        Db { target: Target::Recording { backend, statements }, executed: 0 }
+    }
+
+    fn live(&mut self, what: &'static str) -> Result<&mut ConnRef<'c>> {
+        match &mut self.target {
+            Target::Live(conn) => Ok(conn),
+            Target::Recording { .. } => Err(Error::NeedsDatabase { what }),
+        }
     }
 
     /// The backend the statements are rendered for.
     pub fn backend(&self) -> Backend {
-        self.conn.backend()
+        match &self.target {
+            Target::Live(conn) => conn.backend(),
+            Target::Recording { backend, .. } => *backend,
+        }
     }
 
     /// How many statements this handle has run.
@@ -52,10 +76,15 @@ impl<'c> Db<'c> {
 
     /// Like [`Db::exec`], returning how many rows the statement changed.
     pub async fn execute(&mut self, statement: impl Statement) -> Result<u64> {
-        let (sql, values) = statement.to_sql(self.backend());
-        tracing::debug!(target: "migrations_rs::sql", %sql, "executing");
+        let backend = self.backend();
         self.executed += 1;
-        Ok(dispatch!(&mut self.conn, ConnRef, c => {
+        if let Target::Recording { statements, .. } = &mut self.target {
+            statements.push(statement.to_inline_sql(backend));
+            return Ok(0);
+        }
+        let (sql, values) = statement.to_sql(backend);
+        tracing::debug!(target: "migrations_rs::sql", %sql, "executing");
+        Ok(dispatch!(self.live("a connection")?, ConnRef, c => {
             if values.0.is_empty() {
                 sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **c).await?.rows_affected()
             } else {
@@ -69,7 +98,7 @@ impl<'c> Db<'c> {
         let (sql, values) = query.to_sql(self.backend());
         tracing::debug!(target: "migrations_rs::sql", %sql, "fetching");
         self.executed += 1;
-        Ok(match &mut self.conn {
+        Ok(match self.live("rows read from the database")? {
             ConnRef::Sqlite(c) => {
                 let rows = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).fetch_all(&mut **c).await?;
                 rows.into_iter().map(Row::Sqlite).collect()
@@ -88,7 +117,7 @@ impl<'c> Db<'c> {
     /// The SQLite connection, for typed sqlx queries; an error on another backend.
     pub fn sqlite(&mut self) -> Result<&mut SqliteConnection> {
         let actual = self.backend().name();
-        match &mut self.conn {
+        match self.live("the sqlx connection")? {
             ConnRef::Sqlite(c) => Ok(c),
             _ => Err(Error::WrongBackend { expected: Backend::Sqlite.name(), actual }),
         }
@@ -97,7 +126,7 @@ impl<'c> Db<'c> {
     /// The PostgreSQL connection, for typed sqlx queries; an error on another backend.
     pub fn postgres(&mut self) -> Result<&mut PgConnection> {
         let actual = self.backend().name();
-        match &mut self.conn {
+        match self.live("the sqlx connection")? {
             ConnRef::Postgres(c) => Ok(c),
             _ => Err(Error::WrongBackend { expected: Backend::Postgres.name(), actual }),
         }
@@ -106,7 +135,7 @@ impl<'c> Db<'c> {
     /// The MySQL/MariaDB connection, for typed sqlx queries; an error on another backend.
     pub fn mysql(&mut self) -> Result<&mut MySqlConnection> {
         let actual = self.backend().name();
-        match &mut self.conn {
+        match self.live("the sqlx connection")? {
             ConnRef::MySql(c) => Ok(c),
             _ => Err(Error::WrongBackend { expected: Backend::MySql.name(), actual }),
         }
@@ -117,17 +146,30 @@ impl<'c> Db<'c> {
 pub trait Statement {
     /// The SQL for `backend`, with the values to bind to its placeholders.
     fn to_sql(&self, backend: Backend) -> (String, Values);
+
+    /// The SQL for `backend` with its values written in, for people to read.
+    fn to_inline_sql(&self, backend: Backend) -> String {
+        self.to_sql(backend).0
+    }
 }
 
 impl<T: Statement + ?Sized> Statement for &T {
     fn to_sql(&self, backend: Backend) -> (String, Values) {
         (**self).to_sql(backend)
     }
+
+    fn to_inline_sql(&self, backend: Backend) -> String {
+        (**self).to_inline_sql(backend)
+    }
 }
 
 impl<T: Statement + ?Sized> Statement for &mut T {
     fn to_sql(&self, backend: Backend) -> (String, Values) {
         (**self).to_sql(backend)
+    }
+
+    fn to_inline_sql(&self, backend: Backend) -> String {
+        (**self).to_inline_sql(backend)
     }
 }
 
@@ -178,6 +220,14 @@ macro_rules! query_statements {
                     Backend::Sqlite => QueryStatementWriter::build(self, SqliteQueryBuilder),
                     Backend::Postgres => QueryStatementWriter::build(self, PostgresQueryBuilder),
                     Backend::MySql => QueryStatementWriter::build(self, MysqlQueryBuilder),
+                }
+            }
+
+            fn to_inline_sql(&self, backend: Backend) -> String {
+                match backend {
+                    Backend::Sqlite => QueryStatementWriter::to_string(self, SqliteQueryBuilder),
+                    Backend::Postgres => QueryStatementWriter::to_string(self, PostgresQueryBuilder),
+                    Backend::MySql => QueryStatementWriter::to_string(self, MysqlQueryBuilder),
                 }
             }
         }

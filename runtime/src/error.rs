@@ -73,6 +73,15 @@ pub enum Error {
     )]
     OutOfOrder { pending: Vec<String> },
 
+    #[error(
+        "{} migration(s) failed:{}{}\n{} applied; fix the failures and run `up` again",
+        failed.len(),
+        list(failed),
+        if skipped.is_empty() { String::new() } else { format!("\nskipped because they depend on a failure:{}", list(skipped)) },
+        applied.len()
+    )]
+    SomeFailed { applied: Vec<Version>, failed: Vec<String>, skipped: Vec<String> },
+
     #[error("{version} is already recorded as applied; nothing to mark")]
     AlreadyApplied { version: Version },
 
@@ -106,6 +115,9 @@ pub enum Error {
         "the history table {table} holds a row that cannot be read ({detail}); it was not written by this version of migrations-rs"
     )]
     CorruptHistory { table: String, detail: String },
+
+    #[error("this migration needs {what}, which only a live database has, so its SQL cannot be shown offline")]
+    NeedsDatabase { what: &'static str },
 
     #[error("database error: {0}")]
     Database(sqlx::Error),

@@ -116,7 +116,8 @@ impl fmt::Display for TableName {
 }
 
 /// Whether a history row's migration finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RowState {
     Applied,
     /// Recorded before a migration that cannot run atomically started; still
@@ -141,7 +142,7 @@ impl RowState {
 }
 
 /// A row of the history table: one applied migration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AppliedMigration {
     pub version: Version,
     pub name: String,
@@ -162,8 +163,33 @@ pub struct AppliedMigration {
     pub state: RowState,
 }
 
+/// Which audit log entries to read, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogQuery {
+    pub limit: Option<u64>,
+    /// Entries at or after this RFC 3339 UTC time.
+    pub since: Option<String>,
+    pub version: Option<Version>,
+    pub action: Option<Action>,
+}
+
+/// One audit log entry as read back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogRecord {
+    pub id: i64,
+    pub version: Version,
+    pub name: String,
+    pub action: String,
+    pub at: String,
+    pub by: String,
+    pub duration_ms: i64,
+    pub batch: i64,
+    pub error: Option<String>,
+}
+
 /// What an audit log entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Action {
     Apply,
     Revert,
@@ -171,9 +197,26 @@ pub enum Action {
     RevertFailed,
     MarkApplied,
     MarkReverted,
+    Repair,
+    Baseline,
 }
 
 impl Action {
+    pub const ALL: [Action; 8] = [
+        Action::Apply,
+        Action::Revert,
+        Action::ApplyFailed,
+        Action::RevertFailed,
+        Action::MarkApplied,
+        Action::MarkReverted,
+        Action::Repair,
+        Action::Baseline,
+    ];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == text)
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Action::Apply => "apply",
@@ -182,6 +225,8 @@ impl Action {
             Action::RevertFailed => "revert_failed",
             Action::MarkApplied => "mark_applied",
             Action::MarkReverted => "mark_reverted",
+            Action::Repair => "repair",
+            Action::Baseline => "baseline",
         }
     }
 }
@@ -286,6 +331,49 @@ pub(crate) async fn read_applied(conn: ConnRef<'_>, tables: &Tables) -> Result<O
         .map(Some)
 }
 
+/// Audit log entries matching `query`, newest first; none when the log does not exist yet.
+pub(crate) async fn read_log(conn: ConnRef<'_>, tables: &Tables, query: &LogQuery) -> Result<Vec<LogRecord>> {
+    let mut select = Query::select();
+    select
+        .columns(["id", "version", "name", "action", "at", "by", "duration_ms", "batch", "error"])
+        .from(tables.log.sea())
+        .order_by("id", Order::Desc);
+    if let Some(since) = &query.since {
+        select.and_where(Expr::col("at").gte(since.clone()));
+    }
+    if let Some(version) = query.version {
+        select.and_where(Expr::col("version").eq(i64::from(version)));
+    }
+    if let Some(action) = query.action {
+        select.and_where(Expr::col("action").eq(action.as_str()));
+    }
+    if let Some(limit) = query.limit {
+        select.limit(limit);
+    }
+    let rows = match Db::new(conn).fetch_all(&select).await {
+        Ok(rows) => rows,
+        Err(Error::Database(error)) if crate::backend::is_missing_table(&error) => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    rows.iter()
+        .map(|row| {
+            let id: i32 = row.get("id")?;
+            let version: i64 = row.get("version")?;
+            Ok(LogRecord {
+                id: i64::from(id),
+                version: Version::try_from(version)?,
+                name: row.get("name")?,
+                action: row.get("action")?,
+                at: row.get("at")?,
+                by: row.get("by")?,
+                duration_ms: row.get("duration_ms")?,
+                batch: row.get("batch")?,
+                error: row.get("error")?,
+            })
+        })
+        .collect()
+}
+
 pub(crate) async fn insert_applied(conn: ConnRef<'_>, tables: &Tables, applied: &AppliedMigration) -> Result<()> {
     let insert = Query::insert()
         .into_table(tables.history.sea())
@@ -323,6 +411,15 @@ pub(crate) async fn finish_applied(
             ("applied_by", operator().into()),
             ("execution_ms", execution_ms.into()),
         ])
+        .and_where(Expr::col("version").eq(i64::from(version)))
+        .to_owned();
+    Db::new(conn).exec(&update).await
+}
+
+pub(crate) async fn set_checksum(conn: ConnRef<'_>, tables: &Tables, version: Version, checksum: &str) -> Result<()> {
+    let update = Query::update()
+        .table(tables.history.sea())
+        .value("checksum", checksum)
         .and_where(Expr::col("version").eq(i64::from(version)))
         .to_owned();
     Db::new(conn).exec(&update).await

@@ -21,15 +21,28 @@ pub mod version;
 
 pub use backend::{Backend, Connection};
 pub use db::{Db, Row, Statement};
-pub use engine::{ApplyReport, MigrationState, MigrationStatus, Migrator, RevertReport, Status, StepReport};
+pub use engine::{
+    ApplyReport, GraphNode, MigrationState, MigrationStatus, Migrator, Preview, PreviewStep, RepairReport,
+    RevertReport, Status, StepReport, StepSql, Validation,
+};
 pub use error::{Error, Result};
-pub use history::{AppliedMigration, RowState, TableName, Tables};
+pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};
 pub use lock::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism};
 pub use plan::RevertTarget;
 pub use record::{BoxFuture, Checksum, Migration, MigrationFn, Risk};
 pub use registry::{Registry, RegistryProblem};
 pub use url::DatabaseUrl;
 pub use version::Version;
+
+/// How the reports serialize what serde has no one way for.
+mod serialize {
+    use std::time::Duration;
+
+    /// A duration as whole milliseconds.
+    pub(crate) fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+    }
+}
 
 /// Re-exported so generated code and users name one version of each.
 pub use {inventory, sea_query, sqlx};

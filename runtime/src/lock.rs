@@ -64,7 +64,8 @@ impl Default for LockOptions {
 }
 
 /// Which mechanism guards a database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Mechanism {
     PostgresAdvisory,
     MySqlNamedLock,
@@ -90,7 +91,7 @@ fn mechanism(backend: Backend, strategy: LockStrategy) -> Mechanism {
 }
 
 /// Who holds (or last held) the lock.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LockHolder {
     /// Unique for each acquisition.
     pub id: String,
@@ -99,6 +100,7 @@ pub struct LockHolder {
     /// RFC 3339 UTC time the lock was taken.
     pub since: String,
     /// How long ago the holder last proved it is alive.
+    #[serde(rename = "heartbeat_age_ms", serialize_with = "crate::serialize::millis")]
     pub heartbeat_age: Duration,
 }
 
@@ -109,7 +111,7 @@ impl fmt::Display for LockHolder {
 }
 
 /// The lock as seen from outside.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LockStatus {
     pub mechanism: Mechanism,
     pub held: bool,

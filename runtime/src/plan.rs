@@ -45,12 +45,14 @@ pub enum PlanError {
 }
 
 /// How far to revert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevertTarget {
     /// The last N applied migrations, plus any applied dependents of them.
     Steps(usize),
     /// Everything applied after this version in the canonical order; the version itself stays.
     To(Version),
+    /// These applied migrations, plus any applied dependents of them.
+    Versions(Vec<Version>),
 }
 
 /// One migration to apply.
@@ -175,9 +177,17 @@ impl Graph {
         }
         let mut selected = vec![false; self.len()];
         match target {
-            RevertTarget::Steps(steps) => {
-                for version in applied.iter().rev().take(steps) {
+            RevertTarget::Steps(_) | RevertTarget::Versions(_) => {
+                let chosen: Vec<Version> = match target {
+                    RevertTarget::Steps(steps) => applied.iter().rev().take(steps).copied().collect(),
+                    RevertTarget::Versions(versions) => versions,
+                    RevertTarget::To(_) => unreachable!("matched above"),
+                };
+                for version in &chosen {
                     let &i = self.index.get(version).ok_or(PlanError::NotInGraph(*version))?;
+                    if !is_applied[i] {
+                        return Err(PlanError::NotApplied(*version));
+                    }
                     selected[i] = true;
                 }
                 // Anything applied that depends on a selected migration goes first.
@@ -214,6 +224,19 @@ impl Graph {
             None => Vec::new(),
             Some(&i) => self.depends_on[i].iter().map(|&d| self.versions[d]).collect(),
         }
+    }
+
+    /// Everything `version` depends on, directly or not.
+    pub fn ancestors(&self, version: Version) -> impl Iterator<Item = Version> + '_ {
+        let seen = match self.index.get(&version) {
+            Some(&i) => {
+                let mut seen = self.ancestors_inclusive(i);
+                seen[i] = false;
+                seen
+            }
+            None => vec![false; self.len()],
+        };
+        (0..self.len()).filter(move |&i| seen[i]).map(|i| self.versions[i])
     }
 
     fn ancestors_inclusive(&self, node: usize) -> Vec<bool> {

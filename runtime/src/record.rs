@@ -66,8 +66,9 @@ impl fmt::Debug for Migration {
 }
 
 /// What kind of change a migration makes; drives the safety checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[non_exhaustive]
+#[serde(rename_all = "lowercase")]
 pub enum Risk {
     Schema,
     Data,

@@ -6,7 +6,8 @@ use std::fmt;
 /// A migration's version, a 14-digit UTC timestamp such as `20240115093000`.
 ///
 /// Versions order migrations only where the dependency graph leaves a choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct Version(u64);
 
 impl Version {

@@ -1,23 +1,45 @@
 //! The command line's arguments, as clap reads them.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use migrations_rs_runtime::Version;
+use migrations_rs_runtime::{Action, Version};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "migrate",
     about = "Apply, revert and inspect the migrations linked into this program",
-    after_help = "Without --database-url or DATABASE_URL, a SQLite file `migrations.db` in the working directory is used.\n\
-                  Exit codes: 0 success, 1 failure (reason on standard error), 2 wrong arguments."
+    after_help = "The database: --database-url, else the URL of --env NAME from the config file, else DATABASE_URL \
+                  (also read from a .env file), else the SQLite file migrations.db in the working directory.\n\
+                  Exit codes: 0 success; 1 failure (reason on standard error); 2 wrong arguments; \
+                  3 `status` or `validate` found the database not up to date or not valid."
 )]
 pub(crate) struct Cli {
     /// Database URL: sqlite://file.db, postgres://user@host/db or mysql://user@host/db
-    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, global = true)]
     pub database_url: Option<String>,
+
+    /// A named environment from the config file, such as `production`
+    #[arg(long = "env", global = true, value_name = "NAME")]
+    pub environment: Option<String>,
+
+    /// The config file holding named environments
+    #[arg(long, global = true, default_value = "migrations.toml", value_name = "FILE")]
+    pub config: String,
+
+    /// Print results as JSON for machines
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print nothing but errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
 
     /// Show each step as it runs (-v), and the SQL (-vv)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Answer yes to every confirmation (needed without a terminal in a protected environment)
+    #[arg(long, global = true)]
+    pub yes: bool,
 
     #[command(flatten)]
     pub lock: LockArgs,
@@ -34,46 +56,118 @@ pub(crate) struct LockArgs {
 
     /// How the lock is taken: the database's own lock, or a lease row (for
     /// poolers in transaction mode); every process must use the same
-    #[arg(long, global = true, value_enum, default_value_t = LockKind::Native, env = "MIGRATIONS_RS_LOCK")]
-    pub lock: LockKind,
+    #[arg(long, global = true, value_enum, env = "MIGRATIONS_RS_LOCK")]
+    pub lock: Option<LockKind>,
 
     /// Seconds without a heartbeat after which a lease counts as abandoned
     #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
     pub stale_lock_after: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum LockKind {
     Native,
     Lease,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GraphFormat {
+    Text,
+    Dot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BackendArg {
+    Postgres,
+    Mysql,
+    Sqlite,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Apply pending migrations in dependency order
-    #[command(after_help = "Examples:\n  migrate up\n  migrate up --to 20240115093000\n  migrate up --strict")]
+    #[command(after_help = "Examples:\n  migrate up\n  migrate up --to 20240115093000\n  migrate up --dry-run\n  \
+                            migrate up --keep-going\n  migrate up --strict")]
     Up {
         /// Apply only this version and what it depends on
         #[arg(long, value_parser = parse_version)]
         to: Option<Version>,
+        /// Show what would be applied, and why, without changing anything
+        #[arg(long)]
+        dry_run: bool,
+        /// After a failure, still apply every pending migration that does not depend on it
+        #[arg(long)]
+        keep_going: bool,
         /// Refuse pending migrations older than applied ones instead of applying them
         #[arg(long)]
         strict: bool,
     },
     /// Revert applied migrations, dependents first (one step by default)
-    #[command(after_help = "Examples:\n  migrate down\n  migrate down --steps 2\n  migrate down --to 20240115093000")]
+    #[command(
+        after_help = "Examples:\n  migrate down\n  migrate down --steps 2\n  migrate down --to 20240115093000\n  \
+                            migrate down --last-batch --dry-run"
+    )]
     Down {
         /// Revert the last N applied migrations
-        #[arg(long, conflicts_with = "to")]
+        #[arg(long, conflicts_with_all = ["to", "last_batch"])]
         steps: Option<usize>,
         /// Revert every applied migration that comes after this version in the
         /// migration order; the version itself stays
-        #[arg(long, value_parser = parse_version)]
+        #[arg(long, value_parser = parse_version, conflicts_with = "last_batch")]
         to: Option<Version>,
+        /// Revert what the last run applied
+        #[arg(long)]
+        last_batch: bool,
+        /// Show what would be reverted, and why, without changing anything
+        #[arg(long)]
+        dry_run: bool,
+        /// Revert migrations whose code changed since they were applied
+        #[arg(long)]
+        force: bool,
     },
-    /// List every migration with its state
-    #[command(after_help = "Example:\n  migrate status")]
-    Status,
+    /// Revert the last N applied migrations and apply them again
+    #[command(after_help = "Examples:\n  migrate redo\n  migrate redo --steps 3")]
+    Redo {
+        #[arg(long, default_value_t = 1)]
+        steps: usize,
+    },
+    /// List every migration with its state; exits 3 when the database is not up to date
+    #[command(
+        after_help = "Examples:\n  migrate status\n  migrate status --json\n  migrate status --module billing\n  \
+                            migrate status --quiet || echo 'migrations pending'"
+    )]
+    Status {
+        /// Only the migrations of this module (crate)
+        #[arg(long)]
+        module: Option<String>,
+    },
+    /// The audit log, newest first
+    #[command(after_help = "Examples:\n  migrate history\n  migrate history --limit 20 --action apply_failed\n  \
+                            migrate history --since 2024-06-01 --json\n  migrate history --since 2h")]
+    History {
+        #[arg(long)]
+        limit: Option<u64>,
+        /// An RFC 3339 time or date (2024-06-01), or an age such as 2h or 7d
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, value_parser = parse_version)]
+        version: Option<Version>,
+        #[arg(long, value_parser = parse_action)]
+        action: Option<Action>,
+    },
+    /// Check the migrations against the database: changed checksums, unfinished runs, missing code
+    #[command(after_help = "Example:\n  migrate validate")]
+    Validate,
+    /// Accept changed checksums and clear unfinished runs, once the database is put right
+    #[command(after_help = "Example:\n  migrate repair")]
+    Repair,
+    /// Record every migration up to a version as applied without running them
+    #[command(after_help = "Example:\n  migrate baseline --to 20240115093000")]
+    Baseline {
+        #[arg(long, value_parser = parse_version)]
+        to: Version,
+    },
     /// Record a migration as applied without running it (after fixing a dirty one by hand)
     #[command(after_help = "Example:\n  migrate mark-applied 20240115093000")]
     MarkApplied {
@@ -85,6 +179,41 @@ pub(crate) enum Command {
     MarkReverted {
         #[arg(value_parser = parse_version)]
         version: Version,
+    },
+    /// The steps `up` would take, in order, and why each is there
+    #[command(after_help = "Examples:\n  migrate plan\n  migrate plan --to 20240115093000 --json")]
+    Plan {
+        #[arg(long, value_parser = parse_version)]
+        to: Option<Version>,
+    },
+    /// The dependency graph, applied and pending marked; `--format dot` for Graphviz
+    #[command(after_help = "Examples:\n  migrate graph\n  migrate graph --format dot | dot -Tsvg > migrations.svg")]
+    Graph {
+        #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+        format: GraphFormat,
+    },
+    /// The SQL each pending migration would run, rendered offline
+    #[command(after_help = "Examples:\n  migrate sql\n  migrate sql --backend postgres --to 20240115093000")]
+    Sql {
+        /// The dialect to render (default: the database's)
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        #[arg(long, value_parser = parse_version)]
+        to: Option<Version>,
+    },
+    /// Write a new migration file and wire it into the module tree
+    #[command(after_help = "Examples:\n  migrate create add_user_avatars --dir src/migrations\n  \
+                            migrate create backfill_avatars --depends-on 20240115093000 --risk data")]
+    Create {
+        /// The migration's name: lowercase letters, digits and underscores
+        name: String,
+        /// The folder of migration files, holding their mod.rs
+        #[arg(long, default_value = "src/migrations")]
+        dir: String,
+        #[arg(long = "depends-on", value_parser = parse_version)]
+        depends_on: Vec<Version>,
+        #[arg(long, value_parser = ["schema", "data", "index", "constraint"])]
+        risk: Vec<String>,
     },
     /// Inspect or free the migration lock
     #[command(subcommand)]
@@ -98,13 +227,16 @@ pub(crate) enum LockCommand {
     Status,
     /// Free the lock of a process that died holding it (asks first unless --yes)
     #[command(after_help = "Examples:\n  migrate lock release\n  migrate lock release --yes")]
-    Release {
-        /// Do not ask for confirmation
-        #[arg(long)]
-        yes: bool,
-    },
+    Release,
 }
 
 fn parse_version(input: &str) -> Result<Version, String> {
     Version::parse(input).map_err(|e| e.to_string())
+}
+
+fn parse_action(input: &str) -> Result<Action, String> {
+    Action::parse(input).ok_or_else(|| {
+        let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        format!("unknown action `{input}`; known actions are {}", known.join(", "))
+    })
 }

@@ -1,13 +1,11 @@
 //! Turns what the runtime returns into text for people.
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use migrations_rs_runtime::{LockStatus, MigrationState, Status};
+use migrations_rs_runtime::{Backend, GraphNode, LockStatus, LogRecord, MigrationState, Preview, Status, StepSql};
 
 /// The status as an aligned table followed by a summary line.
 pub(crate) fn status(status: &Status) -> String {
-    let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["version", "name", "module", "risk", "state", "applied at", "took", "batch"]);
+    let mut table = table(&["version", "name", "module", "risk", "state", "applied at", "took", "batch"]);
     for migration in &status.migrations {
         let risk = migration.risk.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
         let (state, applied_at, took, batch) = match &migration.state {
@@ -70,4 +68,110 @@ pub(crate) fn lock_status(status: &LockStatus) -> String {
         (None, false) => "free".to_owned(),
     };
     format!("lock: {}\nmechanism: {}", holder, status.mechanism)
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(header.iter().copied());
+    table
+}
+
+pub(crate) fn history(records: &[LogRecord]) -> String {
+    if records.is_empty() {
+        return "the audit log has no matching entries".to_owned();
+    }
+    let mut out = table(&["at", "action", "version", "name", "by", "took", "batch", "error"]);
+    for record in records {
+        out.add_row([
+            record.at.clone(),
+            record.action.clone(),
+            record.version.to_string(),
+            record.name.clone(),
+            record.by.clone(),
+            format!("{} ms", record.duration_ms),
+            record.batch.to_string(),
+            record.error.clone().unwrap_or_default(),
+        ]);
+    }
+    out.to_string()
+}
+
+pub(crate) fn preview(preview: &Preview) -> String {
+    if preview.steps.is_empty() {
+        return format!("nothing to {}", preview.action);
+    }
+    let mut out = table(&["#", "version", "name", "module", "risk", "transaction", "why"]);
+    for (index, step) in preview.steps.iter().enumerate() {
+        out.add_row([
+            (index + 1).to_string(),
+            step.version.to_string(),
+            step.name.to_owned(),
+            step.module.to_owned(),
+            step.risk.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","),
+            if step.transaction { "yes" } else { "no" }.to_owned(),
+            step.reason.clone(),
+        ]);
+    }
+    format!("{out}\n{} migration(s) would {}", preview.steps.len(), preview.action)
+}
+
+pub(crate) fn graph_text(nodes: &[GraphNode]) -> String {
+    let names: std::collections::HashMap<_, _> = nodes.iter().map(|n| (n.version, n.name)).collect();
+    nodes
+        .iter()
+        .map(|node| {
+            let mark = if node.applied { "[x]" } else { "[ ]" };
+            let deps: Vec<String> =
+                node.depends_on.iter().map(|d| format!("{d} {}", names.get(d).copied().unwrap_or("?"))).collect();
+            let deps = if deps.is_empty() { String::new() } else { format!("  <- {}", deps.join(", ")) };
+            format!("{mark} {} {} ({}){deps}", node.version, node.name, node.module)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Graphviz: applied migrations filled, pending ones dashed; edges point from a dependency to its dependent.
+pub(crate) fn graph_dot(nodes: &[GraphNode]) -> String {
+    let mut out = String::from("digraph migrations {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+    for node in nodes {
+        let style = if node.applied { "filled\", fillcolor=\"palegreen" } else { "dashed" };
+        out.push_str(&format!(
+            "  \"{}\" [label=\"{}\\n{}\\n{}\", style=\"{style}\"];\n",
+            node.version,
+            node.version,
+            node.name,
+            if node.applied { "applied" } else { "pending" }
+        ));
+    }
+    for node in nodes {
+        for dependency in &node.depends_on {
+            out.push_str(&format!("  \"{dependency}\" -> \"{}\";\n", node.version));
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+pub(crate) fn sql(steps: &[StepSql], backend: Backend) -> String {
+    if steps.is_empty() {
+        return "-- nothing pending".to_owned();
+    }
+    let mut out = String::new();
+    for step in steps {
+        out.push_str(&format!("-- {} {} ({backend})\n", step.version, step.name));
+        for statement in &step.statements {
+            out.push_str(statement.trim_end_matches(';'));
+            out.push_str(";\n");
+        }
+        if let Some(reason) = &step.needs_database {
+            out.push_str(&format!("-- {reason}\n"));
+        }
+        out.push('\n');
+    }
+    out.trim_end().to_owned()
+}
+
+pub(crate) fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|error| format!("{{\"error\": \"cannot serialize: {error}\"}}"))
 }

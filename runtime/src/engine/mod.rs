@@ -4,14 +4,18 @@
 //! The state is always read after the lock is taken, never before, and the
 //! lock is released on every path: success, error and panic.
 
+mod operations;
+mod preview;
 mod report;
 mod step;
 
+pub use operations::{RepairReport, Validation};
+pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
 pub use report::{ApplyReport, MigrationState, MigrationStatus, Progress, RevertReport, Status, StepReport};
 
 use crate::backend::Connection;
 use crate::error::{ChecksumMismatch, Error, Result};
-use crate::history::{self, Action, AppliedMigration, LogEntry, RowState, Tables};
+use crate::history::{self, AppliedMigration, LogQuery, LogRecord, RowState, Tables};
 use crate::lock::{self, LockGuard, LockHolder, LockOptions, LockStatus, LockWait};
 use crate::plan::{PlanError, RevertTarget};
 use crate::registry::Registry;
@@ -29,6 +33,7 @@ pub struct Migrator {
     tables: Tables,
     lock: LockOptions,
     strict_order: bool,
+    revert_modified: bool,
     progress: Option<ProgressCallback>,
     lock_wait: Option<LockWaitCallback>,
 }
@@ -69,6 +74,7 @@ impl Migrator {
             tables: Tables::default(),
             lock: LockOptions::default(),
             strict_order: false,
+            revert_modified: false,
             progress: None,
             lock_wait: None,
         }
@@ -93,6 +99,13 @@ impl Migrator {
     /// instead of applying it in graph order and reporting it.
     pub fn strict_order(mut self, strict: bool) -> Self {
         self.strict_order = strict;
+        self
+    }
+
+    /// Revert migrations whose code changed since they were applied (refused by default:
+    /// the `down` that runs is not the one that matches what was applied).
+    pub fn revert_modified(mut self, allow: bool) -> Self {
+        self.revert_modified = allow;
         self
     }
 
@@ -153,54 +166,65 @@ impl Migrator {
     }
 
     /// Applies every pending migration, or `target` and what it depends on.
+    /// Stops at the first failure.
     pub async fn up(&self, conn: &mut Connection, target: Option<Version>) -> Result<ApplyReport> {
-        let guard = self.lock(conn).await?;
-        let outcome = AssertUnwindSafe(self.up_locked(conn, &guard, target)).catch_unwind().await;
-        unlock(guard, outcome).await
+        self.up_with(conn, target, false).await
+    }
+
+    /// Like [`Migrator::up`]; with `keep_going`, a failure of a migration
+    /// that ran atomically does not stop the run: every pending migration that
+    /// does not depend on a failed one is still applied, and the run then
+    /// fails with [`Error::SomeFailed`] naming what failed and what was skipped.
+    pub async fn up_with(
+        &self,
+        conn: &mut Connection,
+        target: Option<Version>,
+        keep_going: bool,
+    ) -> Result<ApplyReport> {
+        self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
+            self.up_locked(conn, guard, target, keep_going).await
+        })
+        .await
     }
 
     /// Reverts applied migrations, dependents before what they depend on.
     pub async fn down(&self, conn: &mut Connection, target: RevertTarget) -> Result<RevertReport> {
-        let guard = self.lock(conn).await?;
-        let outcome = AssertUnwindSafe(self.down_locked(conn, &guard, target)).catch_unwind().await;
-        unlock(guard, outcome).await
-    }
-
-    /// Records `version` as applied without running it: for a database fixed
-    /// by hand after a failed run, or one that already has the change.
-    pub async fn mark_applied(&self, conn: &mut Connection, version: Version) -> Result<()> {
-        let migration = self.registry.get(version).ok_or(Error::UnknownVersion { version })?;
-        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+        self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
-            match rows.iter().find(|r| r.version == version) {
-                Some(row) if row.state == RowState::Applied => return Err(Error::AlreadyApplied { version }),
-                Some(_) => history::set_state(conn.as_ref(), &self.tables, version, RowState::Applied).await?,
-                None => {
-                    let step = Step {
-                        migration,
-                        action: StepAction::Apply,
-                        batch: next_batch(&rows),
-                        seq: rows.iter().map(|r| r.seq).max().unwrap_or(0) + 1,
-                    };
-                    let row = step.history_row(RowState::Applied, 0);
-                    history::insert_applied(conn.as_ref(), &self.tables, &row).await?;
-                }
-            }
-            self.log_mark(conn, version, migration.name, Action::MarkApplied).await
+            self.down_locked(conn, guard, &rows, target).await
         })
         .await
     }
 
-    /// Records `version` as not applied without running its `down`: for a
-    /// database whose change was undone by hand.
-    pub async fn mark_reverted(&self, conn: &mut Connection, version: Version) -> Result<()> {
-        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+    /// Reverts the migrations of the last batch (the last run that applied
+    /// any), with whatever depends on them.
+    pub async fn down_last_batch(&self, conn: &mut Connection) -> Result<RevertReport> {
+        self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
-            let row = rows.iter().find(|r| r.version == version).ok_or(Error::NotApplied { version })?;
-            history::delete_applied(conn.as_ref(), &self.tables, version).await?;
-            self.log_mark(conn, version, &row.name, Action::MarkReverted).await
+            let last = rows.iter().map(|r| r.batch).max();
+            let versions = rows.iter().filter(|r| Some(r.batch) == last).map(|r| r.version).collect();
+            self.down_locked(conn, guard, &rows, RevertTarget::Versions(versions)).await
         })
         .await
+    }
+
+    /// Reverts the last `steps` applied migrations and applies them again, under one lock.
+    pub async fn redo(&self, conn: &mut Connection, steps: usize) -> Result<(RevertReport, ApplyReport)> {
+        self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
+            let rows = self.read_state(conn).await?;
+            let reverted = self.down_locked(conn, guard, &rows, RevertTarget::Steps(steps)).await?;
+            let again: Vec<Version> = reverted.reverted.iter().map(|s| s.version).collect();
+            let rows = self.read_state(conn).await?;
+            let applied = self.apply_versions(conn, guard, &rows, &again).await?;
+            Ok((reverted, applied))
+        })
+        .await
+    }
+
+    /// The audit log, newest first; takes no lock and changes nothing.
+    pub async fn history(&self, conn: &mut Connection, query: &LogQuery) -> Result<Vec<LogRecord>> {
+        self.tables.check_backend(conn.backend())?;
+        history::read_log(conn.as_ref(), &self.tables, query).await
     }
 
     /// Who holds the migration lock, without taking it.
@@ -248,6 +272,7 @@ impl Migrator {
         conn: &mut Connection,
         guard: &LockGuard,
         target: Option<Version>,
+        keep_going: bool,
     ) -> Result<ApplyReport> {
         let rows = self.read_state(conn).await?;
         self.refuse_dirty(&rows)?;
@@ -264,43 +289,97 @@ impl Migrator {
                 return Err(Error::OutOfOrder { pending: late });
             }
         }
-        let batch = next_batch(&rows);
+        self.apply_plan(conn, guard, &rows, &plan, keep_going).await
+    }
+
+    /// Applies exactly `versions`, in the migration order.
+    async fn apply_versions(
+        &self,
+        conn: &mut Connection,
+        guard: &LockGuard,
+        rows: &[AppliedMigration],
+        versions: &[Version],
+    ) -> Result<ApplyReport> {
+        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
+        let plan = self.registry.graph().plan_apply(&applied, None).map_err(|e| self.plan_error(e, rows))?;
+        let plan: Vec<crate::plan::PlannedStep> = plan.into_iter().filter(|s| versions.contains(&s.version)).collect();
+        self.apply_plan(conn, guard, rows, &plan, false).await
+    }
+
+    async fn apply_plan(
+        &self,
+        conn: &mut Connection,
+        guard: &LockGuard,
+        rows: &[AppliedMigration],
+        plan: &[crate::plan::PlannedStep],
+        keep_going: bool,
+    ) -> Result<ApplyReport> {
+        let batch = next_batch(rows);
         let last_seq = rows.iter().map(|a| a.seq).max().unwrap_or(0);
         let mut report = ApplyReport {
             applied: Vec::with_capacity(plan.len()),
             batch: (!plan.is_empty()).then_some(batch),
-            missing_from_code: self.missing_from_code(&rows),
+            missing_from_code: self.missing_from_code(rows),
         };
+        let mut failed: Vec<(Version, Error)> = Vec::new();
+        let mut skipped: Vec<Version> = Vec::new();
         tracing::info!(pending = plan.len(), batch, "applying migrations");
         for (index, planned) in plan.iter().enumerate() {
             let migration = self.registry.get(planned.version).expect("planned versions are registered");
-            let step = Step { migration, action: StepAction::Apply, batch, seq: last_seq + 1 + index as i64 };
-            let duration = self
-                .run_reported(conn, guard, &step, index, plan.len())
-                .await
-                .map_err(|cause| self.failed(conn, &step, cause, &report.applied))?;
-            report.applied.push(StepReport {
-                version: migration.version,
-                name: migration.name,
-                duration,
-                out_of_order: planned.out_of_order,
-            });
+            let blocked_by_failure = !failed.is_empty()
+                && self
+                    .registry
+                    .graph()
+                    .ancestors(planned.version)
+                    .any(|v| failed.iter().any(|(f, _)| *f == v) || skipped.contains(&v));
+            if blocked_by_failure {
+                skipped.push(planned.version);
+                continue;
+            }
+            let seq = last_seq + 1 + report.applied.len() as i64;
+            let step = Step { migration, action: StepAction::Apply, batch, seq };
+            match self.run_reported(conn, guard, &step, index, plan.len()).await {
+                Ok(duration) => report.applied.push(StepReport {
+                    version: migration.version,
+                    name: migration.name,
+                    duration,
+                    out_of_order: planned.out_of_order,
+                }),
+                Err(cause) => {
+                    let error = self.failed(conn, &step, cause, &report.applied);
+                    // A dirty migration leaves the database in a state nobody planned for: stop there.
+                    if !keep_going || matches!(error, Error::MigrationFailed { dirty: true, .. }) {
+                        return Err(error);
+                    }
+                    failed.push((migration.version, error));
+                }
+            }
         }
-        Ok(report)
+        if failed.is_empty() {
+            return Ok(report);
+        }
+        let label = |version: &Version| self.registry.get(*version).expect("planned versions are registered").label();
+        Err(Error::SomeFailed {
+            applied: report.applied.iter().map(|s| s.version).collect(),
+            failed: failed.iter().map(|(version, error)| format!("{}: {}", label(version), cause_of(error))).collect(),
+            skipped: skipped.iter().map(label).collect(),
+        })
     }
 
     async fn down_locked(
         &self,
         conn: &mut Connection,
         guard: &LockGuard,
+        rows: &[AppliedMigration],
         target: RevertTarget,
     ) -> Result<RevertReport> {
-        let rows = self.read_state(conn).await?;
-        self.refuse_dirty(&rows)?;
+        self.refuse_dirty(rows)?;
         let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
-        let plan = self.registry.graph().plan_revert(&applied, target).map_err(|e| self.plan_error(e, &rows))?;
-        self.verify_checksums(rows.iter().filter(|a| plan.contains(&a.version)))?;
-        let batch = next_batch(&rows);
+        let plan = self.registry.graph().plan_revert(&applied, target).map_err(|e| self.plan_error(e, rows))?;
+        if !self.revert_modified {
+            self.verify_checksums(rows.iter().filter(|a| plan.contains(&a.version)))?;
+        }
+        let batch = next_batch(rows);
         let mut report = RevertReport { reverted: Vec::with_capacity(plan.len()) };
         tracing::info!(steps = plan.len(), "reverting migrations");
         for (index, version) in plan.iter().enumerate() {
@@ -336,11 +415,6 @@ impl Migrator {
             report(Progress::Finished { action, migration, index, total, duration });
         }
         Ok(duration)
-    }
-
-    async fn log_mark(&self, conn: &mut Connection, version: Version, name: &str, action: Action) -> Result<()> {
-        let entry = LogEntry { version, name: name.to_owned(), action, duration_ms: 0, batch: 0, error: None };
-        history::append_log(conn.as_ref(), &self.tables, &entry).await
     }
 
     /// Refuses to run while a migration is recorded as partly done.
@@ -409,6 +483,14 @@ impl Migrator {
             cause: Box::new(cause),
             completed: done.iter().map(|s| s.version).collect(),
         }
+    }
+}
+
+/// The database's or the body's own error inside a failed step, for lists of failures.
+fn cause_of(error: &Error) -> String {
+    match error {
+        Error::MigrationFailed { cause, .. } => cause.to_string(),
+        other => other.to_string(),
     }
 }
 

@@ -14,17 +14,18 @@ pub enum Progress<'a> {
 }
 
 /// One migration applied or reverted by a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StepReport {
     pub version: Version,
     pub name: &'static str,
+    #[serde(rename = "duration_ms", serialize_with = "crate::serialize::millis")]
     pub duration: Duration,
     /// Applied although a newer migration was already applied.
     pub out_of_order: bool,
 }
 
 /// What `up` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ApplyReport {
     pub applied: Vec<StepReport>,
     /// The batch number the applied migrations share, if any were applied.
@@ -34,13 +35,13 @@ pub struct ApplyReport {
 }
 
 /// What `down` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RevertReport {
     pub reverted: Vec<StepReport>,
 }
 
 /// Every migration with its state, and what the database holds that the code does not.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Status {
     pub migrations: Vec<MigrationStatus>,
     pub missing_from_code: Vec<AppliedMigration>,
@@ -58,7 +59,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MigrationStatus {
     pub version: Version,
     pub name: &'static str,
@@ -68,7 +69,8 @@ pub struct MigrationStatus {
     pub state: MigrationState,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
 pub enum MigrationState {
     Applied {
         applied_at: String,

@@ -1,0 +1,375 @@
+//! Each verb: the library call that does the work, the confirmation a
+//! protected environment asks for, and how the result is shown.
+
+use crate::cli::args::{BackendArg, Cli, Command, GraphFormat, LockCommand, LockKind};
+use crate::cli::config::{Settings, confirm};
+use crate::cli::output::{Output, Progress, Tone};
+use crate::cli::{create, render};
+use migrations_rs_runtime::engine::{Progress as StepProgress, StepAction};
+use migrations_rs_runtime::{
+    Backend, Connection, Error, LockOptions, LockStrategy, LogQuery, Migrator, Preview, RevertTarget, Risk,
+};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Exit code of `status` and `validate` when the database is not up to date or not valid.
+pub(crate) const NOT_UP_TO_DATE: u8 = 3;
+
+pub(crate) struct Context<'a> {
+    pub cli: &'a Cli,
+    pub settings: &'a Settings,
+    pub out: &'a Output,
+    pub err: &'a Output,
+}
+
+impl Context<'_> {
+    fn print<T: serde::Serialize>(&self, value: &T, text: impl FnOnce(&T) -> String) {
+        if self.cli.json {
+            self.out.line_always(render::json(value));
+        } else {
+            self.out.line(text(value));
+        }
+    }
+
+    /// In a protected environment, a change needs a yes.
+    fn confirm_change(&self, what: &str) -> Result<(), Error> {
+        if self.settings.protected {
+            confirm(&format!("{what} on {} (protected environment). Go ahead?", self.settings.url), self.cli.yes)?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
+    let cli = ctx.cli;
+    if let Command::Create { name, dir, depends_on, risk } = &cli.command {
+        let migrator = Migrator::from_linked()?;
+        let created = create::create(migrator.registry(), dir.as_ref(), name, depends_on, risk, SystemTime::now())?;
+        ctx.print(&created, |c| {
+            let mut text = format!(
+                "created {} with version {}\nwired into {}",
+                c.file.display(),
+                c.version,
+                c.module_file.display()
+            );
+            if c.new_folder {
+                text.push_str(&format!("\n{} is new: add `mod {};` to your crate root once", dir, folder_name(dir)));
+            }
+            text
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
+    ctx.err.line(ctx.err.paint(Tone::Dim, &format!("database: {} (from {})", ctx.settings.url, ctx.settings.source)));
+    let progress = Progress::new(ctx.err.is_terminal_with_color() && !cli.json && !cli.quiet);
+    let migrator = migrator(ctx, &progress)?;
+    let mut conn = Connection::connect(&ctx.settings.url).await?;
+    let result = run(ctx, &migrator, &mut conn).await;
+    progress.clear();
+    let _ = conn.close().await;
+    result
+}
+
+fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
+    let cli = ctx.cli;
+    let strict = matches!(cli.command, Command::Up { strict: true, .. });
+    let force = matches!(cli.command, Command::Down { force: true, .. });
+    let (out, steps) = (ctx.out.clone(), progress.clone());
+    let show_steps = !cli.json;
+    let err = ctx.err.clone();
+    let last_wait_report: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+    Ok(Migrator::from_linked()?
+        .with_lock_options(LockOptions {
+            strategy: match ctx.settings.lock {
+                LockKind::Native => LockStrategy::Native,
+                LockKind::Lease => LockStrategy::Lease,
+            },
+            wait: Duration::from_secs(cli.lock.lock_timeout),
+            stale_after: Duration::from_secs(cli.lock.stale_lock_after),
+            ..LockOptions::default()
+        })
+        .strict_order(strict)
+        .revert_modified(force)
+        .on_progress(move |event| match event {
+            StepProgress::Started { action, migration, index, total } => {
+                steps.start(index, total, format!("{} {} {}", verb(action), migration.version, migration.name));
+            }
+            StepProgress::Finished { action, migration, duration, .. } if show_steps => {
+                let done = match action {
+                    StepAction::Apply => out.paint(Tone::Good, "applied "),
+                    StepAction::Revert => out.paint(Tone::Warning, "reverted"),
+                };
+                steps.finish_step(
+                    &out,
+                    format!("{done} {} {} ({} ms)", migration.version, migration.name, duration.as_millis()),
+                );
+            }
+            StepProgress::Finished { .. } => {}
+        })
+        .on_lock_wait(move |wait| {
+            // Who holds the lock, when waiting starts and every ten seconds.
+            let mut last = last_wait_report.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if last.is_some_and(|at| at.elapsed() < Duration::from_secs(10)) {
+                return;
+            }
+            *last = Some(Instant::now());
+            let holder = wait.holder.map_or_else(|| "another process".to_owned(), ToString::to_string);
+            err.line(format!(
+                "waiting for the migration lock held by {holder} ({} s of {} s)",
+                wait.waited.as_secs(),
+                wait.limit.as_secs()
+            ));
+        }))
+}
+
+fn verb(action: StepAction) -> &'static str {
+    match action {
+        StepAction::Apply => "applying",
+        StepAction::Revert => "reverting",
+    }
+}
+
+async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> Result<ExitCode, Error> {
+    let cli = ctx.cli;
+    match &cli.command {
+        Command::Up { to, dry_run, keep_going, .. } => {
+            let preview = migrator.preview_up(conn, *to).await?;
+            if *dry_run {
+                ctx.print(&preview, |p| format!("{}\ndry run: nothing was changed", render::preview(p)));
+                return Ok(ExitCode::SUCCESS);
+            }
+            if ctx.settings.protected && preview.steps.iter().any(is_risky) {
+                let risky: Vec<String> =
+                    preview.steps.iter().filter(|s| is_risky(s)).map(|s| format!("{} {}", s.version, s.name)).collect();
+                ctx.confirm_change(&format!("Applying risky migrations ({})", risky.join(", ")))?;
+            }
+            let report = migrator.up_with(conn, *to, *keep_going).await?;
+            for missing in &report.missing_from_code {
+                ctx.err.line(ctx.err.paint(
+                    Tone::Warning,
+                    &format!(
+                        "warning: {} {} (module {}) is applied but no longer in the code",
+                        missing.version, missing.name, missing.module
+                    ),
+                ));
+            }
+            ctx.print(&report, |r| {
+                let out_of_order = r.applied.iter().filter(|s| s.out_of_order).count();
+                match r.applied.len() {
+                    0 => "nothing to apply: the database is up to date".to_owned(),
+                    n => format!(
+                        "{n} migration(s) applied in batch {}{}",
+                        r.batch.unwrap_or_default(),
+                        if out_of_order > 0 { format!(", {out_of_order} out of order") } else { String::new() }
+                    ),
+                }
+            });
+        }
+        Command::Down { steps, to, last_batch, dry_run, .. } => {
+            let target = match (to, last_batch) {
+                (Some(version), _) => RevertTarget::To(*version),
+                (None, true) => RevertTarget::Versions(last_batch_versions(migrator, conn).await?),
+                (None, false) => RevertTarget::Steps(steps.unwrap_or(1)),
+            };
+            let preview = migrator.preview_down(conn, target.clone()).await?;
+            if *dry_run {
+                ctx.print(&preview, |p| format!("{}\ndry run: nothing was changed", render::preview(p)));
+                return Ok(ExitCode::SUCCESS);
+            }
+            warn_data_loss(ctx, &preview);
+            if !preview.steps.is_empty() {
+                ctx.confirm_change(&format!("Reverting {} migration(s)", preview.steps.len()))?;
+            }
+            let report =
+                if *last_batch { migrator.down_last_batch(conn).await? } else { migrator.down(conn, target).await? };
+            ctx.print(&report, |r| match r.reverted.len() {
+                0 => "nothing to revert".to_owned(),
+                n => format!("{n} migration(s) reverted"),
+            });
+        }
+        Command::Redo { steps } => {
+            let preview = migrator.preview_down(conn, RevertTarget::Steps(*steps)).await?;
+            warn_data_loss(ctx, &preview);
+            ctx.confirm_change(&format!("Reverting and reapplying {} migration(s)", preview.steps.len()))?;
+            let (reverted, applied) = migrator.redo(conn, *steps).await?;
+            ctx.print(&serde_json::json!({ "reverted": reverted, "applied": applied }), |_| {
+                format!("{} migration(s) reverted and applied again", applied.applied.len())
+            });
+        }
+        Command::Status { module } => {
+            let mut status = migrator.status(conn).await?;
+            if let Some(module) = module {
+                status.migrations.retain(|m| m.module == module);
+                status.missing_from_code.retain(|m| &m.module == module);
+            }
+            let up_to_date = status.is_up_to_date();
+            ctx.print(&serde_json::json!({ "up_to_date": up_to_date, "status": status }), |_| render::status(&status));
+            if !up_to_date {
+                return Ok(ExitCode::from(NOT_UP_TO_DATE));
+            }
+        }
+        Command::History { limit, since, version, action } => {
+            let query = LogQuery {
+                limit: *limit,
+                since: since.as_deref().map(parse_since).transpose()?,
+                version: *version,
+                action: *action,
+            };
+            let records = migrator.history(conn, &query).await?;
+            ctx.print(&records, |r| render::history(r));
+        }
+        Command::Validate => {
+            let validation = migrator.validate(conn).await?;
+            ctx.print(&validation, |v| {
+                if v.is_valid() {
+                    "valid: the code and the database agree".to_owned()
+                } else {
+                    format!(
+                        "{} problem(s):\n{}",
+                        v.problems.len(),
+                        v.problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+                    )
+                }
+            });
+            if !validation.is_valid() {
+                return Ok(ExitCode::from(NOT_UP_TO_DATE));
+            }
+        }
+        Command::Repair => {
+            ctx.confirm_change("Repairing the history")?;
+            let report = migrator.repair(conn).await?;
+            ctx.print(&report, |r| {
+                let changes = r.checksums_accepted.len()
+                    + r.unfinished_applies_cleared.len()
+                    + r.unfinished_reverts_cleared.len();
+                if changes == 0 {
+                    return "nothing to repair".to_owned();
+                }
+                let mut lines = Vec::new();
+                for version in &r.checksums_accepted {
+                    lines.push(format!("{version}: current checksum accepted"));
+                }
+                for version in &r.unfinished_applies_cleared {
+                    lines.push(format!("{version}: unfinished apply cleared; `up` will run it again"));
+                }
+                for version in &r.unfinished_reverts_cleared {
+                    lines.push(format!("{version}: unfinished revert cleared; it counts as applied"));
+                }
+                lines.join("\n")
+            });
+        }
+        Command::Baseline { to } => {
+            ctx.confirm_change(&format!("Recording everything up to {to} as applied without running it"))?;
+            let recorded = migrator.baseline(conn, *to).await?;
+            ctx.print(&recorded, |r| format!("{} migration(s) recorded as applied, without running them", r.len()));
+        }
+        Command::MarkApplied { version } => {
+            ctx.confirm_change(&format!("Recording {version} as applied without running it"))?;
+            migrator.mark_applied(conn, *version).await?;
+            ctx.print(version, |v| format!("{v} recorded as applied, without running it"));
+        }
+        Command::MarkReverted { version } => {
+            ctx.confirm_change(&format!("Recording {version} as not applied without running its down"))?;
+            migrator.mark_reverted(conn, *version).await?;
+            ctx.print(version, |v| format!("{v} recorded as not applied, without running its down"));
+        }
+        Command::Plan { to } => {
+            let preview = migrator.preview_up(conn, *to).await?;
+            ctx.print(&preview, render::preview);
+        }
+        Command::Graph { format } => {
+            let nodes = migrator.graph_nodes(conn).await?;
+            if cli.json {
+                ctx.out.line_always(render::json(&nodes));
+            } else {
+                ctx.out.line_always(match format {
+                    GraphFormat::Text => render::graph_text(&nodes),
+                    GraphFormat::Dot => render::graph_dot(&nodes),
+                });
+            }
+        }
+        Command::Sql { backend, to } => {
+            let backend = match backend {
+                Some(BackendArg::Postgres) => Backend::Postgres,
+                Some(BackendArg::Mysql) => Backend::MySql,
+                Some(BackendArg::Sqlite) => Backend::Sqlite,
+                None => conn.backend(),
+            };
+            let pending: Vec<_> = migrator.preview_up(conn, *to).await?.steps.iter().map(|s| s.version).collect();
+            let steps = migrator.sql(backend, &pending).await?;
+            ctx.print(&steps, |s| render::sql(s, backend));
+        }
+        Command::Lock(LockCommand::Status) => {
+            let status = migrator.lock_status(conn).await?;
+            ctx.print(&status, render::lock_status);
+        }
+        Command::Lock(LockCommand::Release) => {
+            let status = migrator.lock_status(conn).await?;
+            if !status.held && status.holder.is_none() {
+                ctx.print(&status, |_| "the migration lock is free; nothing to release".to_owned());
+                return Ok(ExitCode::SUCCESS);
+            }
+            confirm(
+                &format!("{}\nRelease it? Only do so if that process is gone.", render::lock_status(&status)),
+                cli.yes,
+            )?;
+            let freed = migrator.release_lock(conn).await?;
+            ctx.print(&freed, |f| match f {
+                Some(holder) => format!("released the migration lock held by {holder}"),
+                None => "released the migration lock".to_owned(),
+            });
+        }
+        Command::Create { .. } => unreachable!("handled before connecting"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Risky enough to confirm in a protected environment: data changes and what cannot be undone.
+fn is_risky(step: &migrations_rs_runtime::PreviewStep) -> bool {
+    step.irreversible || step.risk.contains(&Risk::Data)
+}
+
+fn warn_data_loss(ctx: &Context<'_>, preview: &Preview) {
+    for step in preview.steps.iter().filter(|s| s.risk.contains(&Risk::Data)) {
+        ctx.err.line(ctx.err.paint(
+            Tone::Warning,
+            &format!(
+                "warning: reverting data migration {} {} may lose data written since it ran",
+                step.version, step.name
+            ),
+        ));
+    }
+}
+
+async fn last_batch_versions(
+    migrator: &Migrator,
+    conn: &mut Connection,
+) -> Result<Vec<migrations_rs_runtime::Version>, Error> {
+    let status = migrator.status(conn).await?;
+    let batches = status.migrations.iter().filter_map(|m| match m.state {
+        migrations_rs_runtime::MigrationState::Applied { batch, .. } => Some((m.version, batch)),
+        _ => None,
+    });
+    let all: Vec<_> = batches.collect();
+    let last = all.iter().map(|(_, b)| *b).max();
+    Ok(all.into_iter().filter(|(_, b)| Some(*b) == last).map(|(v, _)| v).collect())
+}
+
+/// `--since`: an age such as `2h` or `7d`, an RFC 3339 time, or a date.
+fn parse_since(input: &str) -> Result<String, Error> {
+    let moment = if let Ok(age) = humantime::parse_duration(input) {
+        SystemTime::now() - age
+    } else if let Ok(moment) = humantime::parse_rfc3339_weak(input) {
+        moment
+    } else if let Ok(moment) = humantime::parse_rfc3339_weak(&format!("{input} 00:00:00")) {
+        moment
+    } else {
+        return Err(Error::msg(format!(
+            "--since {input}: give a time (2024-06-01T12:00:00Z), a date (2024-06-01) or an age (2h, 7d)"
+        )));
+    };
+    Ok(humantime::format_rfc3339_millis(moment).to_string())
+}
+
+fn folder_name(dir: &str) -> String {
+    std::path::Path::new(dir).file_name().map_or_else(|| dir.to_owned(), |n| n.to_string_lossy().into_owned())
+}

@@ -1,0 +1,122 @@
+//! Where the database is and how careful to be: `--database-url`, a named
+//! environment from the config file, `DATABASE_URL` (also from a `.env`
+//! file), or the SQLite default, in that order.
+//!
+//! ```toml
+//! # migrations.toml
+//! [environments.production]
+//! database_url_env = "PRODUCTION_DATABASE_URL"   # or database_url = "postgres://..."
+//! protected = true                              # ask before risky commands
+//! lock = "lease"                                # for a pooler in transaction mode
+//! ```
+
+use crate::cli::args::{Cli, LockKind};
+use migrations_rs_runtime::{DatabaseUrl, Error};
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, IsTerminal};
+
+/// Used when no database is named anywhere.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://migrations.db?mode=rwc";
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    environments: BTreeMap<String, Environment>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Environment {
+    database_url: Option<String>,
+    database_url_env: Option<String>,
+    #[serde(default)]
+    protected: bool,
+    lock: Option<LockKind>,
+}
+
+/// The database to use and the rules for it.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub url: DatabaseUrl,
+    /// Where the URL came from, to say so.
+    pub source: String,
+    /// Changes need confirmation (or `--yes`), and are refused without a terminal.
+    pub protected: bool,
+    pub lock: LockKind,
+}
+
+pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
+    let environment = match &cli.environment {
+        Some(name) => Some((name.as_str(), load_environment(&cli.config, name)?)),
+        None => None,
+    };
+    let lock = cli.lock.lock.or(environment.as_ref().and_then(|(_, env)| env.lock)).unwrap_or(LockKind::Native);
+    let protected = environment.as_ref().is_some_and(|(_, env)| env.protected);
+    let (raw, source) = if let Some(url) = &cli.database_url {
+        (url.clone(), "--database-url".to_owned())
+    } else if let Some((name, env)) = &environment {
+        match (&env.database_url, &env.database_url_env) {
+            (Some(url), _) => (url.clone(), format!("environment `{name}` in {}", cli.config)),
+            (None, Some(variable)) => match std::env::var(variable) {
+                Ok(url) => (url, format!("{variable}, named by environment `{name}`")),
+                Err(_) => {
+                    return Err(Error::msg(format!(
+                        "environment `{name}` takes its URL from {variable}, which is not set; set it or pass --database-url"
+                    )));
+                }
+            },
+            (None, None) => {
+                return Err(Error::msg(format!(
+                    "environment `{name}` in {} names no database: give it `database_url` or `database_url_env`",
+                    cli.config
+                )));
+            }
+        }
+    } else if let Ok(url) = std::env::var("DATABASE_URL") {
+        (url, "DATABASE_URL".to_owned())
+    } else {
+        (
+            DEFAULT_DATABASE_URL.to_owned(),
+            "the default: no --database-url, --env or DATABASE_URL given, so the SQLite file migrations.db \
+             in the working directory"
+                .to_owned(),
+        )
+    };
+    Ok(Settings { url: DatabaseUrl::parse(&raw)?, source, protected, lock })
+}
+
+fn load_environment(path: &str, name: &str) -> Result<Environment, Error> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        Error::msg(format!(
+            "--env {name} needs the config file {path}, which cannot be read ({error}); \
+             create it with an [environments.{name}] table, or point --config at it"
+        ))
+    })?;
+    let mut file: ConfigFile =
+        toml::from_str(&text).map_err(|error| Error::msg(format!("{path} is not a valid config file: {error}")))?;
+    file.environments.remove(name).ok_or_else(|| {
+        let known: Vec<&String> = file.environments.keys().collect();
+        Error::msg(format!(
+            "{path} has no environment `{name}`; it has {}",
+            if known.is_empty() { "none".to_owned() } else { format!("{known:?}") }
+        ))
+    })
+}
+
+/// Asks on the terminal, unless `--yes` answered already; refuses when there
+/// is no terminal to ask on.
+pub(crate) fn confirm(question: &str, yes: bool) -> Result<(), Error> {
+    if yes {
+        return Ok(());
+    }
+    if !io::stdin().is_terminal() {
+        return Err(Error::msg(format!(
+            "{question}\nrefusing without confirmation: there is no terminal to ask on; pass --yes to confirm"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer).map_err(|e| Error::msg(format!("cannot read the answer: {e}")))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(Error::msg("not confirmed; nothing changed")) }
+}

@@ -1,0 +1,157 @@
+//! `create`: writes a new migration file from a template, with a fresh UTC
+//! timestamp as its version, and wires it into the folder's `mod.rs` so it
+//! compiles and registers with no other edit.
+
+use migrations_rs_runtime::{Error, Registry, Version};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// What `create` wrote.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct Created {
+    pub version: Version,
+    pub file: PathBuf,
+    pub module_file: PathBuf,
+    /// The folder was new: the crate root still needs `mod <folder>;`.
+    pub new_folder: bool,
+}
+
+const KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn",
+    "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static",
+    "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "gen", "abstract", "become", "box",
+    "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
+];
+
+pub(crate) fn create(
+    registry: &Registry,
+    dir: &Path,
+    name: &str,
+    depends_on: &[Version],
+    risk: &[String],
+    now: SystemTime,
+) -> Result<Created, Error> {
+    check_name(registry, dir, name)?;
+    for version in depends_on {
+        if registry.get(*version).is_none() {
+            return Err(Error::msg(format!(
+                "--depends-on {version}: no migration linked into this program has that version; \
+                 run `status` to list them"
+            )));
+        }
+    }
+    let new_folder = !dir.exists();
+    std::fs::create_dir_all(dir).map_err(|e| Error::msg(format!("cannot create {}: {e}", dir.display())))?;
+    let mut moment = now;
+    let (version, file) = loop {
+        let version = timestamp(moment);
+        let file = dir.join(format!("m{version}_{name}.rs"));
+        let taken = registry.get(version).is_some() || files_with_version(dir, version)?;
+        if !taken {
+            break (version, file);
+        }
+        moment += Duration::from_secs(1);
+    };
+    std::fs::write(&file, template(version, name, depends_on, risk))
+        .map_err(|e| Error::msg(format!("cannot write {}: {e}", file.display())))?;
+    let module_file = dir.join("mod.rs");
+    let mut module = std::fs::read_to_string(&module_file).unwrap_or_else(|_| {
+        "//! The migrations of this program, one file each. `migrate create` adds to this list.\n\n".to_owned()
+    });
+    if !module.ends_with('\n') && !module.is_empty() {
+        module.push('\n');
+    }
+    let _ = writeln!(module, "mod m{version}_{name};\npub use m{version}_{name}::{name};");
+    std::fs::write(&module_file, module)
+        .map_err(|e| Error::msg(format!("cannot write {}: {e}", module_file.display())))?;
+    Ok(Created { version, file, module_file, new_folder })
+}
+
+fn check_name(registry: &Registry, dir: &Path, name: &str) -> Result<(), Error> {
+    let mut chars = name.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !well_formed || KEYWORDS.contains(&name) {
+        return Err(Error::msg(format!(
+            "`{name}` cannot name a migration: use lowercase letters, digits and underscores, starting with a letter, \
+             and no Rust keyword (for example `add_user_avatars`)"
+        )));
+    }
+    if let Some(existing) = registry.in_order().find(|m| m.name == name) {
+        return Err(Error::msg(format!(
+            "the name `{name}` is taken by migration {} ({}); choose another",
+            existing.version,
+            existing.location()
+        )));
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.strip_suffix(".rs").is_some_and(|stem| stem.split_once('_').is_some_and(|(_, rest)| rest == name)) {
+                return Err(Error::msg(format!(
+                    "the name `{name}` is taken by {}; choose another",
+                    entry.path().display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn files_with_version(dir: &Path, version: Version) -> Result<bool, Error> {
+    let prefix = format!("m{version}_");
+    Ok(std::fs::read_dir(dir)
+        .map_err(|e| Error::msg(format!("cannot read {}: {e}", dir.display())))?
+        .flatten()
+        .any(|entry| entry.file_name().to_string_lossy().starts_with(&prefix)))
+}
+
+/// `YYYYMMDDHHMMSS` in UTC.
+fn timestamp(moment: SystemTime) -> Version {
+    let text = humantime::format_rfc3339_seconds(moment).to_string();
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    Version::parse(&digits).expect("an RFC 3339 time has 14 digits")
+}
+
+fn underscored(version: Version) -> String {
+    let digits = version.to_string();
+    if digits.len() == 14 {
+        format!("{}_{}_{}_{}", &digits[..4], &digits[4..6], &digits[6..8], &digits[8..])
+    } else {
+        digits
+    }
+}
+
+fn template(version: Version, name: &str, depends_on: &[Version], risk: &[String]) -> String {
+    let mut attribute = format!("version = {}", underscored(version));
+    if !depends_on.is_empty() {
+        let list: Vec<String> = depends_on.iter().map(|v| underscored(*v)).collect();
+        let _ = write!(attribute, ", depends_on = [{}]", list.join(", "));
+    }
+    if !risk.is_empty() {
+        let _ = write!(attribute, ", risk = [{}]", risk.join(", "));
+    }
+    format!(
+        r#"use migrations_rs::prelude::*;
+
+/// Say what this migration changes, and why.
+#[migration({attribute})]
+pub mod {name} {{
+    use super::*;
+
+    /// Rename `_db` to `db` and make the change, for example
+    /// `db.exec(Table::alter().table("users").add_column(ColumnDef::new("avatar").string())).await`.
+    pub async fn up(_db: &mut Db<'_>) -> Result<()> {{
+        Ok(())
+    }}
+
+    /// Undo what `up` did. A migration that cannot be undone drops `down`
+    /// and says `irreversible` in its attribute.
+    pub async fn down(_db: &mut Db<'_>) -> Result<()> {{
+        Ok(())
+    }}
+}}
+"#
+    )
+}

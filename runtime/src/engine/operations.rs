@@ -1,0 +1,187 @@
+//! What an operator does besides applying and reverting: record by hand,
+//! repair, baseline and validate. Every change takes the lock and is written
+//! to the audit log with who made it.
+
+use crate::backend::Connection;
+use crate::engine::step::Step;
+use crate::engine::{Migrator, StepAction, next_batch};
+use crate::error::{Error, Result};
+use crate::history::{self, Action, AppliedMigration, LogEntry, RowState};
+use crate::lock::LockGuard;
+use crate::version::Version;
+
+/// What `repair` changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RepairReport {
+    /// Applied migrations whose recorded checksum now matches the code.
+    pub checksums_accepted: Vec<Version>,
+    /// Migrations left `applying` by a failed run, now recorded as not applied
+    /// so that `up` runs them again.
+    pub unfinished_applies_cleared: Vec<Version>,
+    /// Migrations left `reverting` by a failed run, now recorded as applied
+    /// again so that `down` can run them again.
+    pub unfinished_reverts_cleared: Vec<Version>,
+}
+
+/// Everything `validate` found wrong; empty when the code and the database agree.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Validation {
+    pub problems: Vec<String>,
+}
+
+impl Validation {
+    pub fn is_valid(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl Migrator {
+    /// Records `version` as applied without running it: for a database fixed
+    /// by hand after a failed run, or one that already has the change.
+    pub async fn mark_applied(&self, conn: &mut Connection, version: Version) -> Result<()> {
+        self.registry.get(version).ok_or(Error::UnknownVersion { version })?;
+        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+            let rows = self.read_state(conn).await?;
+            self.record_applied(conn, &rows, version, Action::MarkApplied).await
+        })
+        .await
+    }
+
+    /// Records `version` as not applied without running its `down`: for a
+    /// database whose change was undone by hand.
+    pub async fn mark_reverted(&self, conn: &mut Connection, version: Version) -> Result<()> {
+        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+            let rows = self.read_state(conn).await?;
+            let row = rows.iter().find(|r| r.version == version).ok_or(Error::NotApplied { version })?;
+            history::delete_applied(conn.as_ref(), &self.tables, version).await?;
+            self.log_manual(conn, version, &row.name, Action::MarkReverted, None).await
+        })
+        .await
+    }
+
+    /// Records `target` and every migration before it in the migration order
+    /// as applied without running them: for adopting a database that already
+    /// has that schema. Returns the versions it recorded.
+    pub async fn baseline(&self, conn: &mut Connection, target: Version) -> Result<Vec<Version>> {
+        self.registry.get(target).ok_or(Error::UnknownVersion { version: target })?;
+        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+            let mut rows = self.read_state(conn).await?;
+            self.refuse_dirty(&rows)?;
+            let mut recorded = Vec::new();
+            for version in self.registry.graph().order() {
+                if !rows.iter().any(|r| r.version == version) {
+                    self.record_applied(conn, &rows, version, Action::Baseline).await?;
+                    rows = self.read_state(conn).await?;
+                    recorded.push(version);
+                }
+                if version == target {
+                    break;
+                }
+            }
+            Ok(recorded)
+        })
+        .await
+    }
+
+    /// Accepts the current checksum of every modified applied migration and
+    /// clears unfinished runs, once the operator has put the database right.
+    pub async fn repair(&self, conn: &mut Connection) -> Result<RepairReport> {
+        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+            let rows = self.read_state(conn).await?;
+            let mut report = RepairReport::default();
+            for row in &rows {
+                match row.state {
+                    RowState::Applying => {
+                        history::delete_applied(conn.as_ref(), &self.tables, row.version).await?;
+                        let note = "unfinished apply cleared: the migration will run again";
+                        self.log_manual(conn, row.version, &row.name, Action::Repair, Some(note)).await?;
+                        report.unfinished_applies_cleared.push(row.version);
+                    }
+                    RowState::Reverting => {
+                        history::set_state(conn.as_ref(), &self.tables, row.version, RowState::Applied).await?;
+                        let note = "unfinished revert cleared: the migration counts as applied";
+                        self.log_manual(conn, row.version, &row.name, Action::Repair, Some(note)).await?;
+                        report.unfinished_reverts_cleared.push(row.version);
+                    }
+                    RowState::Applied => {}
+                }
+                let Some(migration) = self.registry.get(row.version) else { continue };
+                let current = migration.checksum.to_hex();
+                if row.state == RowState::Applied && row.checksum != current {
+                    history::set_checksum(conn.as_ref(), &self.tables, row.version, &current).await?;
+                    let note = format!("checksum {} accepted in place of {}", current, row.checksum);
+                    self.log_manual(conn, row.version, &row.name, Action::Repair, Some(&note)).await?;
+                    report.checksums_accepted.push(row.version);
+                }
+            }
+            Ok(report)
+        })
+        .await
+    }
+
+    /// Checks the registry against the database: changed checksums, unfinished
+    /// runs, and applied migrations missing from the code. Pending migrations
+    /// are not problems. Takes no lock and changes nothing.
+    pub async fn validate(&self, conn: &mut Connection) -> Result<Validation> {
+        self.tables.check_backend(conn.backend())?;
+        let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
+        let mut problems = Vec::new();
+        if let Err(error) = self.refuse_dirty(&rows) {
+            problems.push(error.to_string());
+        }
+        if let Err(Error::ChecksumMismatch { mismatches }) = self.verify_checksums(&rows) {
+            problems.extend(mismatches.iter().map(ToString::to_string));
+        }
+        for missing in self.missing_from_code(&rows) {
+            problems.push(format!(
+                "{} {} (module {}) is applied but no longer in the code; restore it, or record it as reverted with `mark-reverted {}`",
+                missing.version, missing.name, missing.module, missing.version
+            ));
+        }
+        Ok(Validation { problems })
+    }
+
+    /// Writes (or completes) the history row of `version` without running it.
+    async fn record_applied(
+        &self,
+        conn: &mut Connection,
+        rows: &[AppliedMigration],
+        version: Version,
+        action: Action,
+    ) -> Result<()> {
+        let migration = self.registry.get(version).ok_or(Error::UnknownVersion { version })?;
+        match rows.iter().find(|r| r.version == version) {
+            Some(row) if row.state == RowState::Applied => return Err(Error::AlreadyApplied { version }),
+            Some(_) => history::set_state(conn.as_ref(), &self.tables, version, RowState::Applied).await?,
+            None => {
+                let step = Step {
+                    migration,
+                    action: StepAction::Apply,
+                    batch: next_batch(rows),
+                    seq: rows.iter().map(|r| r.seq).max().unwrap_or(0) + 1,
+                };
+                history::insert_applied(conn.as_ref(), &self.tables, &step.history_row(RowState::Applied, 0)).await?;
+            }
+        }
+        self.log_manual(conn, version, migration.name, action, None).await
+    }
+
+    async fn log_manual(
+        &self,
+        conn: &mut Connection,
+        version: Version,
+        name: &str,
+        action: Action,
+        note: Option<&str>,
+    ) -> Result<()> {
+        let entry = LogEntry {
+            version,
+            name: name.to_owned(),
+            action,
+            duration_ms: 0,
+            batch: 0,
+            error: note.map(str::to_owned),
+        };
+        history::append_log(conn.as_ref(), &self.tables, &entry).await
+    }
+}
