@@ -11,7 +11,7 @@
 //! ```text
 //! create_users -> seed_users -> split_full_names -> drop_full_name
 //!                                     \
-//!                                      create_orders -> index_orders_by_user
+//!                                      create_orders -> index_orders_by_time
 //!                                     /
 //! create_products -> index_products_by_sku
 //! ```
@@ -165,6 +165,7 @@ mod create_orders {
                 .col(ColumnDef::new("user_id").integer().not_null())
                 .col(ColumnDef::new("product_id").integer().not_null())
                 .col(ColumnDef::new("quantity").integer().not_null().default(1))
+                .col(ColumnDef::new("placed_at").date_time().not_null())
                 .foreign_key(ForeignKey::create().from("orders", "user_id").to("users", "id"))
                 .foreign_key(ForeignKey::create().from("orders", "product_id").to("products", "id")),
         )
@@ -176,17 +177,17 @@ mod create_orders {
     }
 }
 
-/// "My orders" lists a user's orders; raw SQL works where it reads best.
+/// The back office lists orders by time; raw SQL works where it reads best.
 #[migration(version = 2024_03_15_170000, depends_on = [create_orders], risk = [index])]
-mod index_orders_by_user {
+mod index_orders_by_time {
     use super::*;
 
     pub async fn up(db: &mut Db<'_>) -> Result<()> {
-        db.exec("CREATE INDEX orders_by_user ON orders (user_id)").await
+        db.exec("CREATE INDEX orders_by_time ON orders (placed_at)").await
     }
 
     pub async fn down(db: &mut Db<'_>) -> Result<()> {
-        db.exec(Index::drop().name("orders_by_user").table("orders")).await
+        db.exec(Index::drop().name("orders_by_time").table("orders")).await
     }
 }
 

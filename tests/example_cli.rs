@@ -49,7 +49,7 @@ fn up_status_down_and_up_again_on_the_default_sqlite_file() {
     let down = migrate(dir.path(), &["down", "--steps", "2"]);
     assert!(down.status.success(), "{}", text(&down.stderr));
     let stdout = text(&down.stdout);
-    assert!(stdout.contains("reverted 20240315170000 index_orders_by_user"), "{stdout}");
+    assert!(stdout.contains("reverted 20240315170000 index_orders_by_time"), "{stdout}");
     assert!(stdout.contains("reverted 20240301090000 create_orders"), "{stdout}");
 
     let status = text(&migrate(dir.path(), &["status"]).stdout);

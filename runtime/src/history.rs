@@ -181,7 +181,8 @@ pub struct LogRecord {
     pub name: String,
     pub action: String,
     pub at: String,
-    pub by: String,
+    /// `user@host` of whoever did it.
+    pub performed_by: String,
     pub duration_ms: i64,
     pub batch: i64,
     pub error: Option<String>,
@@ -287,7 +288,7 @@ pub(crate) async fn ensure_tables(conn: ConnRef<'_>, tables: &Tables) -> Result<
             .col(ColumnDef::new("name").string_len(255).not_null())
             .col(ColumnDef::new("action").string_len(32).not_null())
             .col(ColumnDef::new("at").string_len(32).not_null())
-            .col(ColumnDef::new("by").string_len(255).not_null())
+            .col(ColumnDef::new("performed_by").string_len(255).not_null())
             .col(ColumnDef::new("duration_ms").big_integer().not_null())
             .col(ColumnDef::new("batch").big_integer().not_null())
             .col(ColumnDef::new("error").text().null()),
@@ -335,7 +336,7 @@ pub(crate) async fn read_applied(conn: ConnRef<'_>, tables: &Tables) -> Result<O
 pub(crate) async fn read_log(conn: ConnRef<'_>, tables: &Tables, query: &LogQuery) -> Result<Vec<LogRecord>> {
     let mut select = Query::select();
     select
-        .columns(["id", "version", "name", "action", "at", "by", "duration_ms", "batch", "error"])
+        .columns(["id", "version", "name", "action", "at", "performed_by", "duration_ms", "batch", "error"])
         .from(tables.log.sea())
         .order_by("id", Order::Desc);
     if let Some(since) = &query.since {
@@ -365,7 +366,7 @@ pub(crate) async fn read_log(conn: ConnRef<'_>, tables: &Tables, query: &LogQuer
                 name: row.get("name")?,
                 action: row.get("action")?,
                 at: row.get("at")?,
-                by: row.get("by")?,
+                performed_by: row.get("performed_by")?,
                 duration_ms: row.get("duration_ms")?,
                 batch: row.get("batch")?,
                 error: row.get("error")?,
@@ -445,7 +446,7 @@ pub(crate) async fn delete_applied(conn: ConnRef<'_>, tables: &Tables, version: 
 pub(crate) async fn append_log(conn: ConnRef<'_>, tables: &Tables, entry: &LogEntry) -> Result<()> {
     let insert = Query::insert()
         .into_table(tables.log.sea())
-        .columns(["version", "name", "action", "at", "by", "duration_ms", "batch", "error"])
+        .columns(["version", "name", "action", "at", "performed_by", "duration_ms", "batch", "error"])
         .values_panic([
             i64::from(entry.version).into(),
             entry.name.clone().into(),

@@ -88,7 +88,7 @@ pub(crate) fn history(records: &[LogRecord]) -> String {
             record.action.clone(),
             record.version.to_string(),
             record.name.clone(),
-            record.by.clone(),
+            record.performed_by.clone(),
             format!("{} ms", record.duration_ms),
             record.batch.to_string(),
             record.error.clone().unwrap_or_default(),

@@ -347,10 +347,11 @@ impl Migrator {
                 }),
                 Err(cause) => {
                     let error = self.failed(conn, &step, cause, &report.applied);
-                    // A dirty migration leaves the database in a state nobody planned for: stop there.
-                    if !keep_going || matches!(error, Error::MigrationFailed { dirty: true, .. }) {
+                    if !keep_going {
                         return Err(error);
                     }
+                    // A dirty failure stays recorded and blocks later runs until resolved;
+                    // this run goes on only with what does not depend on it.
                     failed.push((migration.version, error));
                 }
             }
@@ -489,6 +490,9 @@ impl Migrator {
 /// The database's or the body's own error inside a failed step, for lists of failures.
 fn cause_of(error: &Error) -> String {
     match error {
+        Error::MigrationFailed { cause, dirty: true, version, .. } => format!(
+            "{cause} (left dirty: fix the database, then `mark-applied {version}` or `mark-reverted {version}`)"
+        ),
         Error::MigrationFailed { cause, .. } => cause.to_string(),
         other => other.to_string(),
     }

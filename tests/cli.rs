@@ -1,0 +1,424 @@
+//! Every verb of the command line, run as a user runs it (a separate
+//! process), on SQLite, PostgreSQL and MariaDB.
+
+#[macro_use]
+mod support;
+
+use migrations_rs::Backend;
+use std::path::Path;
+use std::process::{Command, Output};
+use support::{TestDb, example_binary};
+
+/// Runs `program` in `dir` with `args`, no DATABASE_URL and no colours.
+fn cli(program: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(example_binary(program));
+    command.args(args).current_dir(dir).env_remove("DATABASE_URL").env("NO_COLOR", "1");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run the program")
+}
+
+/// Runs `program` against the test database.
+fn on(db: &TestDb, program: &str, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["--database-url", db.url.expose()]);
+    cli(program, Path::new("."), &all, &[])
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
+}
+
+fn ok(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
+on_every_backend!(
+    up_dry_run_lists_the_plan_and_changes_nothing,
+    up_keep_going_applies_what_does_not_depend_on_a_failure,
+    down_last_batch_and_redo,
+    status_json_module_quiet_and_exit_codes,
+    history_filters_and_json,
+    validate_and_repair,
+    baseline_mark_applied_and_mark_reverted,
+    plan_and_graph,
+    sql_is_rendered_offline,
+    lock_status_as_json,
+);
+
+async fn up_dry_run_lists_the_plan_and_changes_nothing(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let output = ok(on(&db, "migrate", &["up", "--dry-run"]));
+    let text = stdout(&output);
+    assert!(text.contains("create_orders") && text.contains("8 migration(s) would apply"), "{text}");
+    assert!(text.contains("dry run: nothing was changed"), "{text}");
+    let mut inspect = db.inspect().await;
+    assert!(!inspect.table_exists("users").await);
+    assert!(!inspect.table_exists("migrations_rs_history").await);
+    let down = ok(on(&db, "migrate", &["down", "--dry-run", "--json"]));
+    assert_eq!(json(&down)["steps"].as_array().unwrap().len(), 0, "nothing applied, nothing to revert");
+}
+
+async fn up_keep_going_applies_what_does_not_depend_on_a_failure(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let args = ["up", "--keep-going", "--database-url", db.url.expose()];
+    let output = cli("test-fixture", Path::new("."), &args, &[("FIXTURE_FAIL_FILL", "1")]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("1 migration(s) failed")
+            && text.contains("20240102000000 fill_items: fill_items was asked to fail"),
+        "{text}"
+    );
+    assert!(
+        text.contains("skipped because they depend on a failure")
+            && text.contains("20240103000000 index_items_concurrently"),
+        "{text}"
+    );
+    assert!(text.contains("20240104000000 crash_point"), "{text}");
+    assert!(
+        stdout(&output).contains("applied  20240105000000 create_notes"),
+        "the independent one ran: {}",
+        stdout(&output)
+    );
+    let mut inspect = db.inspect().await;
+    assert!(inspect.table_exists("notes").await);
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE state = 'applied'").await, 2);
+    if !backend.transactional_ddl() {
+        // On MariaDB the failed step is recorded as dirty, and says how to resolve it.
+        assert!(text.contains("left dirty"), "{text}");
+        assert_eq!(
+            inspect.strings("SELECT state FROM migrations_rs_history WHERE version = 20240102000000").await,
+            ["applying"]
+        );
+    }
+    // Without --keep-going the run stops at the failure.
+    let db = TestDb::new(backend).await;
+    let output =
+        cli("test-fixture", Path::new("."), &["up", "--database-url", db.url.expose()], &[("FIXTURE_FAIL_FILL", "1")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(!db.inspect().await.table_exists("notes").await);
+}
+
+async fn down_last_batch_and_redo(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    ok(on(&db, "test-fixture", &["up", "--to", "20240102000000"]));
+    ok(on(&db, "test-fixture", &["up", "--to", "20240103000000"]));
+    let preview = json(&ok(on(&db, "test-fixture", &["down", "--last-batch", "--dry-run", "--json"])));
+    assert_eq!(preview["steps"].as_array().unwrap().len(), 1, "{preview}");
+    assert_eq!(preview["steps"][0]["name"], "index_items_concurrently");
+    let output = ok(on(&db, "test-fixture", &["down", "--last-batch"]));
+    assert!(stdout(&output).contains("reverted 20240103000000 index_items_concurrently"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("1 migration(s) reverted"));
+
+    ok(on(&db, "test-fixture", &["up"]));
+    let output = ok(on(&db, "test-fixture", &["redo", "--steps", "2"]));
+    let text = stdout(&output);
+    assert!(
+        text.contains("reverted 20240105000000 create_notes") && text.contains("reverted 20240104000000 crash_point"),
+        "{text}"
+    );
+    assert!(text.contains("2 migration(s) reverted and applied again"), "{text}");
+    let mut inspect = db.inspect().await;
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, 5);
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE version = 20240104000000").await, 3);
+}
+
+async fn status_json_module_quiet_and_exit_codes(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let pending = on(&db, "migrate", &["status", "--json"]);
+    assert_eq!(pending.status.code(), Some(3), "exit 3 while migrations are pending");
+    let value = json(&pending);
+    assert_eq!(value["up_to_date"], false);
+    assert_eq!(value["status"]["migrations"].as_array().unwrap().len(), 8);
+    assert_eq!(value["status"]["migrations"][0]["state"]["state"], "pending");
+
+    ok(on(&db, "migrate", &["up", "--quiet"]));
+    let quiet = on(&db, "migrate", &["status", "--quiet"]);
+    assert_eq!(quiet.status.code(), Some(0), "exit 0 once up to date");
+    assert!(
+        stdout(&quiet).is_empty() && stderr(&quiet).is_empty(),
+        "--quiet prints nothing: {}{}",
+        stdout(&quiet),
+        stderr(&quiet)
+    );
+    let value = json(&ok(on(&db, "migrate", &["status", "--json"])));
+    let first = &value["status"]["migrations"][0];
+    assert_eq!(first["state"]["state"], "applied");
+    assert_eq!(first["state"]["batch"], 1);
+    assert!(first["state"]["applied_at"].as_str().unwrap().ends_with('Z'));
+    let other = json(&ok(on(&db, "migrate", &["status", "--json", "--module", "billing"])));
+    assert_eq!(other["status"]["migrations"].as_array().unwrap().len(), 0);
+    let mine = json(&ok(on(&db, "migrate", &["status", "--json", "--module", "migrations-rs"])));
+    assert_eq!(mine["status"]["migrations"].as_array().unwrap().len(), 8);
+}
+
+async fn history_filters_and_json(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    ok(on(&db, "migrate", &["up"]));
+    ok(on(&db, "migrate", &["down"]));
+    let all = json(&ok(on(&db, "migrate", &["history", "--json"])));
+    assert_eq!(all.as_array().unwrap().len(), 9);
+    assert_eq!(all[0]["action"], "revert", "newest first");
+    assert!(all[0]["performed_by"].as_str().unwrap().contains('@'));
+    let limited = json(&ok(on(&db, "migrate", &["history", "--json", "--limit", "2", "--action", "apply"])));
+    assert_eq!(limited.as_array().unwrap().len(), 2);
+    assert!(limited.as_array().unwrap().iter().all(|r| r["action"] == "apply"));
+    let one = json(&ok(on(&db, "migrate", &["history", "--json", "--version", "20240315170000"])));
+    assert_eq!(one.as_array().unwrap().len(), 2);
+    let recent = json(&ok(on(&db, "migrate", &["history", "--json", "--since", "1h"])));
+    assert_eq!(recent.as_array().unwrap().len(), 9);
+    let future = json(&ok(on(&db, "migrate", &["history", "--json", "--since", "2999-01-01"])));
+    assert_eq!(future.as_array().unwrap().len(), 0);
+    let table = stdout(&ok(on(&db, "migrate", &["history", "--limit", "1"])));
+    assert!(table.contains("revert") && table.contains("index_orders_by_time"), "{table}");
+    let bad = on(&db, "migrate", &["history", "--since", "last tuesday"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("give a time"), "{}", stderr(&bad));
+}
+
+async fn validate_and_repair(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    ok(on(&db, "migrate", &["up"]));
+    assert!(stdout(&ok(on(&db, "migrate", &["validate"]))).contains("valid"));
+    let mut inspect = db.inspect().await;
+    inspect.execute("UPDATE migrations_rs_history SET checksum = 'feedface' WHERE version = 20240116101500").await;
+    let invalid = on(&db, "migrate", &["validate"]);
+    assert_eq!(invalid.status.code(), Some(3));
+    assert!(stdout(&invalid).contains("20240116101500 create_products"), "{}", stdout(&invalid));
+    let refused = on(&db, "migrate", &["up"]);
+    assert_eq!(refused.status.code(), Some(1), "the changed migration blocks runs");
+    assert!(stderr(&refused).contains("restore the applied code"), "{}", stderr(&refused));
+
+    let repaired = ok(on(&db, "migrate", &["repair"]));
+    assert!(stdout(&repaired).contains("20240116101500: current checksum accepted"), "{}", stdout(&repaired));
+    ok(on(&db, "migrate", &["validate"]));
+    let log = inspect.strings("SELECT action FROM migrations_rs_log WHERE version = 20240116101500 ORDER BY id").await;
+    assert_eq!(log, ["apply", "repair"]);
+    assert!(
+        inspect.strings("SELECT performed_by FROM migrations_rs_log WHERE action = 'repair'").await[0].contains('@')
+    );
+    let json_report = json(&ok(on(&db, "migrate", &["repair", "--json"])));
+    assert_eq!(json_report["checksums_accepted"].as_array().unwrap().len(), 0, "nothing left to repair");
+}
+
+async fn baseline_mark_applied_and_mark_reverted(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let output = ok(on(&db, "migrate", &["baseline", "--to", "20240116101500"]));
+    assert!(stdout(&output).contains("2 migration(s) recorded as applied"), "{}", stdout(&output));
+    let mut inspect = db.inspect().await;
+    assert!(!inspect.table_exists("users").await, "nothing ran");
+    assert_eq!(inspect.strings("SELECT action FROM migrations_rs_log ORDER BY id").await, ["baseline", "baseline"]);
+    ok(on(&db, "migrate", &["mark-reverted", "20240116101500"]));
+    ok(on(&db, "migrate", &["mark-applied", "20240116101500"]));
+    let twice = on(&db, "migrate", &["mark-applied", "20240116101500"]);
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(stderr(&twice).contains("already recorded as applied"));
+    let unknown = on(&db, "migrate", &["mark-applied", "20991231000000"]);
+    assert!(stderr(&unknown).contains("no migration has version 20991231000000"));
+}
+
+async fn plan_and_graph(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    ok(on(&db, "migrate", &["up", "--to", "20240116101500"]));
+    let plan = stdout(&ok(on(&db, "migrate", &["plan", "--to", "20240301090000"])));
+    assert!(plan.contains("the target 20240301090000 depends on it"), "{plan}");
+    assert!(plan.contains("pending; the target"), "{plan}");
+    assert!(!plan.contains("create_products"), "applied ones are not planned: {plan}");
+    let steps = json(&ok(on(&db, "migrate", &["plan", "--json"])));
+    assert_eq!(steps["steps"].as_array().unwrap().len(), 7);
+    assert_eq!(steps["steps"][0]["name"], "create_users");
+
+    let graph = stdout(&ok(on(&db, "migrate", &["graph"])));
+    assert!(graph.contains("[x] 20240116101500 create_products"), "{graph}");
+    assert!(graph.contains("[ ] 20240301090000 create_orders (migrations-rs)  <- 20240201120000 split_full_names, 20240205080000 index_products_by_sku"), "{graph}");
+    let dot = stdout(&ok(on(&db, "migrate", &["graph", "--format", "dot"])));
+    assert!(dot.starts_with("digraph migrations {"), "{dot}");
+    assert!(dot.contains("\"20240115093000\" -> \"20240120110000\";"), "{dot}");
+    assert!(dot.contains("palegreen") && dot.contains("dashed"), "applied and pending are marked: {dot}");
+}
+
+async fn sql_is_rendered_offline(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let sql = stdout(&ok(on(&db, "migrate", &["sql", "--backend", "postgres", "--to", "20240201120000"])));
+    assert!(sql.contains("-- 20240115093000 create_users (PostgreSQL)"), "{sql}");
+    assert!(sql.contains("CREATE TABLE \"users\""), "{sql}");
+    assert!(
+        sql.contains("INSERT INTO \"users\" (\"email\", \"full_name\") VALUES ('ada@example.com', 'Ada Lovelace')"),
+        "{sql}"
+    );
+    assert!(sql.contains("needs rows read from the database"), "a body that reads rows says so: {sql}");
+    let mysql = stdout(&ok(on(&db, "migrate", &["sql", "--backend", "mysql", "--to", "20240115093000"])));
+    assert!(mysql.contains("CREATE TABLE `users`"), "{mysql}");
+    let native = json(&ok(on(&db, "migrate", &["sql", "--json"])));
+    assert_eq!(native.as_array().unwrap().len(), 8);
+    let mut inspect = db.inspect().await;
+    assert!(!inspect.table_exists("users").await, "nothing ran");
+}
+
+async fn lock_status_as_json(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let status = json(&ok(on(&db, "migrate", &["lock", "status", "--json"])));
+    assert_eq!(status["held"], false);
+    let expected = match backend {
+        Backend::Postgres => "postgres_advisory",
+        Backend::MySql => "my_sql_named_lock",
+        Backend::Sqlite => "lease_row",
+    };
+    assert_eq!(status["mechanism"], expected);
+    let release = ok(on(&db, "migrate", &["lock", "release"]));
+    assert!(stdout(&release).contains("nothing to release"));
+}
+
+#[test]
+fn named_environments_dotenv_and_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("migrations.toml"),
+        "[environments.production]\ndatabase_url = \"sqlite://prod.db?mode=rwc\"\nprotected = true\n\n\
+         [environments.staging]\ndatabase_url_env = \"STAGING_URL\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(".env"), "DATABASE_URL=sqlite://from_dotenv.db?mode=rwc\n").unwrap();
+
+    let from_dotenv = ok(cli("migrate", dir.path(), &["up"], &[]));
+    assert!(
+        stderr(&from_dotenv).contains("database: sqlite://from_dotenv.db?mode=rwc (from DATABASE_URL)"),
+        "{}",
+        stderr(&from_dotenv)
+    );
+    assert!(dir.path().join("from_dotenv.db").exists());
+
+    let production = ok(cli("migrate", dir.path(), &["up", "--env", "production", "--to", "20240116101500"], &[]));
+    assert!(stderr(&production).contains("environment `production` in migrations.toml"), "{}", stderr(&production));
+    let refused = cli("migrate", dir.path(), &["down", "--env", "production"], &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("protected environment") && stderr(&refused).contains("pass --yes"),
+        "{}",
+        stderr(&refused)
+    );
+    let risky = cli("migrate", dir.path(), &["up", "--env", "production"], &[]);
+    assert_eq!(risky.status.code(), Some(1), "data migrations need confirmation in production");
+    assert!(stderr(&risky).contains("seed_users"), "{}", stderr(&risky));
+    ok(cli("migrate", dir.path(), &["down", "--env", "production", "--yes"], &[]));
+
+    let staging = cli(
+        "migrate",
+        dir.path(),
+        &["status", "--env", "staging"],
+        &[("STAGING_URL", "postgres://app:s3cret@127.0.0.1:9/x")],
+    );
+    assert_eq!(staging.status.code(), Some(1));
+    assert!(
+        stderr(&staging).contains("postgres://app:****@127.0.0.1:9/x") && !stderr(&staging).contains("s3cret"),
+        "{}",
+        stderr(&staging)
+    );
+    let unset = cli("migrate", dir.path(), &["status", "--env", "staging"], &[]);
+    assert!(stderr(&unset).contains("STAGING_URL, which is not set"), "{}", stderr(&unset));
+    let unknown = cli("migrate", dir.path(), &["status", "--env", "qa"], &[]);
+    assert!(stderr(&unknown).contains("has no environment `qa`"), "{}", stderr(&unknown));
+    let flag_wins = cli(
+        "migrate",
+        dir.path(),
+        &["status", "--env", "production", "--database-url", "sqlite://flag.db?mode=rwc"],
+        &[],
+    );
+    assert_eq!(flag_wins.status.code(), Some(3), "a new database has everything pending");
+    assert!(stderr(&flag_wins).contains("(from --database-url)"), "{}", stderr(&flag_wins));
+    let json_error = cli("migrate", dir.path(), &["status", "--json", "--env", "qa"], &[]);
+    let value: serde_json::Value = serde_json::from_slice(&json_error.stderr).expect("errors are JSON with --json");
+    assert!(value["error"].as_str().unwrap().contains("qa"));
+}
+
+#[test]
+fn create_writes_a_migration_that_compiles_and_registers() {
+    let crate_dir = tempfile::tempdir().unwrap();
+    let root = crate_dir.path();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"created-app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n\
+             migrations-rs = {{ path = {:?} }}\n\n[workspace]\n",
+            workspace.join("migrations-rs")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("src/main.rs"),
+        "mod migrations;\n\nfn main() -> std::process::ExitCode {\n    migrations_rs::cli::main()\n}\n",
+    )
+    .unwrap();
+
+    let first =
+        ok(cli("migrate", root, &["create", "add_avatars", "--dir", "src/migrations", "--risk", "schema"], &[]));
+    assert!(stdout(&first).contains("src/migrations is new: add `mod migrations;`"), "{}", stdout(&first));
+    let taken = cli("migrate", root, &["create", "add_avatars", "--dir", "src/migrations"], &[]);
+    assert_eq!(taken.status.code(), Some(1));
+    assert!(stderr(&taken).contains("the name `add_avatars` is taken"), "{}", stderr(&taken));
+    let bad = cli("migrate", root, &["create", "Add-Avatars", "--dir", "src/migrations"], &[]);
+    assert!(stderr(&bad).contains("cannot name a migration"), "{}", stderr(&bad));
+    let used = cli("migrate", root, &["create", "create_users", "--dir", "src/migrations"], &[]);
+    assert!(
+        stderr(&used).contains("taken by migration 20240115093000"),
+        "names linked in are taken too: {}",
+        stderr(&used)
+    );
+    ok(cli(
+        "migrate",
+        root,
+        &["create", "backfill_avatars", "--dir", "src/migrations", "--depends-on", "20240115093000", "--risk", "data"],
+        &[],
+    ));
+    let files: Vec<String> = std::fs::read_dir(root.join("src/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    let module = std::fs::read_to_string(root.join("src/migrations/mod.rs")).unwrap();
+    assert!(
+        module.contains("pub use m") && module.contains("::add_avatars;") && module.contains("::backfill_avatars;"),
+        "{module}"
+    );
+
+    // The second migration names a version that this new crate does not have: make it depend on the first instead.
+    let backfill = files.iter().find(|f| f.ends_with("_backfill_avatars.rs")).unwrap();
+    let path = root.join("src/migrations").join(backfill);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("depends_on = [2024_01_15_093000], risk = [data]"), "{text}");
+    std::fs::write(&path, text.replace("depends_on = [2024_01_15_093000]", "depends_on = [super::add_avatars]"))
+        .unwrap();
+
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target");
+    let build = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--", "status", "--json", "--database-url", "sqlite::memory:"])
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", target.join("created-app"))
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run cargo");
+    assert_eq!(build.status.code(), Some(3), "builds, runs, and has two pending migrations: {}", stderr(&build));
+    let value: serde_json::Value = serde_json::from_slice(&build.stdout).unwrap();
+    let names: Vec<&str> =
+        value["status"]["migrations"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["add_avatars", "backfill_avatars"]);
+}
