@@ -167,6 +167,8 @@ async fn status_json_module_quiet_and_exit_codes(backend: Backend) {
     assert_eq!(other["status"]["migrations"].as_array().unwrap().len(), 0);
     let mine = json(&ok(on(&db, "migrate", &["status", "--json", "--module", "migrations-rs"])));
     assert_eq!(mine["status"]["migrations"].as_array().unwrap().len(), 8);
+    assert_eq!(mine["lock"]["held"], false, "status shows the lock too");
+    assert!(stdout(&ok(on(&db, "migrate", &["status"]))).contains("lock: free"));
 }
 
 async fn history_filters_and_json(backend: Backend) {

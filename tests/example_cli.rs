@@ -103,8 +103,28 @@ fn a_password_is_never_printed() {
 #[test]
 fn every_verb_has_help_with_an_example() {
     let dir = tempfile::tempdir().unwrap();
-    for verb in ["up", "down", "status"] {
-        let help = migrate(dir.path(), &[verb, "--help"]);
+    let verbs = [
+        "up",
+        "down",
+        "redo",
+        "status",
+        "history",
+        "validate",
+        "repair",
+        "baseline",
+        "mark-applied",
+        "mark-reverted",
+        "plan",
+        "graph",
+        "sql",
+        "create",
+        "lock status",
+        "lock release",
+    ];
+    for verb in verbs {
+        let mut args: Vec<&str> = verb.split(' ').collect();
+        args.push("--help");
+        let help = migrate(dir.path(), &args);
         assert!(help.status.success());
         let text = text(&help.stdout);
         assert!(text.contains("Example") && text.contains(&format!("migrate {verb}")), "{verb}: {text}");

@@ -202,7 +202,15 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
                 status.missing_from_code.retain(|m| &m.module == module);
             }
             let up_to_date = status.is_up_to_date();
-            ctx.print(&serde_json::json!({ "up_to_date": up_to_date, "status": status }), |_| render::status(&status));
+            let lock = migrator.lock_status(conn).await?;
+            ctx.print(&serde_json::json!({ "up_to_date": up_to_date, "status": status, "lock": lock }), |_| {
+                format!(
+                    "{}
+{}",
+                    render::status(&status),
+                    render::lock_status(&lock)
+                )
+            });
             if !up_to_date {
                 return Ok(ExitCode::from(NOT_UP_TO_DATE));
             }
