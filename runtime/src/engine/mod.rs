@@ -25,7 +25,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
-use step::Step;
+use step::{Step, StepFailure};
 
 /// Applies and reverts the migrations of one registry.
 pub struct Migrator {
@@ -346,7 +346,7 @@ impl Migrator {
                     out_of_order: planned.out_of_order,
                 }),
                 Err(cause) => {
-                    let error = self.failed(conn, &step, cause, &report.applied);
+                    let error = self.failed(&step, cause, &report.applied);
                     if !keep_going {
                         return Err(error);
                     }
@@ -389,7 +389,7 @@ impl Migrator {
             let duration = self
                 .run_reported(conn, guard, &step, index, plan.len())
                 .await
-                .map_err(|cause| self.failed(conn, &step, cause, &report.reverted))?;
+                .map_err(|cause| self.failed(&step, cause, &report.reverted))?;
             report.reverted.push(StepReport { version: *version, name: migration.name, duration, out_of_order: false });
         }
         Ok(report)
@@ -403,10 +403,10 @@ impl Migrator {
         step: &Step,
         index: usize,
         total: usize,
-    ) -> Result<std::time::Duration> {
+    ) -> std::result::Result<std::time::Duration, StepFailure> {
         let (action, migration) = (step.action, step.migration);
         if guard.is_lost() {
-            return Err(Error::LockLost { label: migration.label() });
+            return Err(StepFailure { error: Error::LockLost { label: migration.label() }, dirty: false });
         }
         if let Some(report) = &self.progress {
             report(Progress::Started { action, migration, index, total });
@@ -473,15 +473,15 @@ impl Migrator {
         }
     }
 
-    fn failed(&self, conn: &Connection, step: &Step, cause: Error, done: &[StepReport]) -> Error {
+    fn failed(&self, step: &Step, failure: StepFailure, done: &[StepReport]) -> Error {
         let migration = step.migration;
         Error::MigrationFailed {
             version: migration.version,
             label: migration.label(),
             location: migration.location(),
             action: step.action.verb(),
-            dirty: !step.is_atomic(conn) && !matches!(cause, Error::LockLost { .. }),
-            cause: Box::new(cause),
+            dirty: failure.dirty,
+            cause: Box::new(failure.error),
             completed: done.iter().map(|s| s.version).collect(),
         }
     }

@@ -10,7 +10,7 @@
 use crate::backend::{Connection, Tx};
 use crate::db::Db;
 use crate::engine::{Migrator, StepAction};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::history::{self, Action, AppliedMigration, LogEntry, RowState};
 use crate::lock::LockGuard;
 use crate::record::{Migration, MigrationFn};
@@ -57,22 +57,41 @@ impl Step {
     }
 }
 
+/// A step that failed, and whether it left its history row recorded as unfinished.
+pub(crate) struct StepFailure {
+    pub error: Error,
+    pub dirty: bool,
+}
+
 impl Migrator {
     /// Runs one step; on failure writes the failure to the audit log.
-    pub(crate) async fn run_step(&self, conn: &mut Connection, guard: &LockGuard, step: &Step) -> Result<Duration> {
+    pub(crate) async fn run_step(
+        &self,
+        conn: &mut Connection,
+        guard: &LockGuard,
+        step: &Step,
+    ) -> std::result::Result<Duration, StepFailure> {
         let migration = step.migration;
         let span = tracing::info_span!("migration", version = %migration.version, name = migration.name, action = step.action.verb());
         self.run_step_in_span(conn, guard, step).instrument(span).await
     }
 
-    async fn run_step_in_span(&self, conn: &mut Connection, guard: &LockGuard, step: &Step) -> Result<Duration> {
+    async fn run_step_in_span(
+        &self,
+        conn: &mut Connection,
+        guard: &LockGuard,
+        step: &Step,
+    ) -> std::result::Result<Duration, StepFailure> {
         let migration = step.migration;
         let atomic = step.is_atomic(conn);
         let started = Instant::now();
+        // Set once the unfinished row is committed: from then on a failure leaves it dirty.
+        let mut in_progress = false;
         let outcome = async {
             if !atomic {
                 guard.verify(conn.as_ref(), &migration.label()).await?;
                 self.mark_in_progress(conn, step).await?;
+                in_progress = true;
             }
             if migration.transaction {
                 let mut tx = conn.begin().await?;
@@ -112,7 +131,7 @@ impl Migrator {
                 if let Err(log_error) = history::append_log(conn.as_ref(), &self.tables, &entry).await {
                     tracing::error!(%log_error, "could not write the failure to the audit log");
                 }
-                Err(error)
+                Err(StepFailure { error, dirty: in_progress })
             }
         }
     }
