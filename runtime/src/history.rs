@@ -1,7 +1,7 @@
 //! The history table (what is applied) and the append-only audit log (every
 //! apply, revert and failure), written with backend-neutral sea-query.
 
-use crate::backend::{Backend, ConnRef};
+use crate::backend::{Backend, ConnRef, missing_table_as_none};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::version::Version;
@@ -301,11 +301,7 @@ pub(crate) async fn ensure_tables(conn: ConnRef<'_>, tables: &Tables) -> Result<
 pub(crate) async fn read_applied(conn: ConnRef<'_>, tables: &Tables) -> Result<Option<Vec<AppliedMigration>>> {
     let query =
         Query::select().columns(HISTORY_COLUMNS).from(tables.history.sea()).order_by("seq", Order::Asc).to_owned();
-    let rows = match Db::new(conn).fetch_all(&query).await {
-        Ok(rows) => rows,
-        Err(Error::Database(error)) if crate::backend::is_missing_table(&error) => return Ok(None),
-        Err(error) => return Err(error),
-    };
+    let Some(rows) = missing_table_as_none(Db::new(conn).fetch_all(&query).await)? else { return Ok(None) };
     let corrupt = |detail: String| Error::CorruptHistory { table: tables.history.to_string(), detail };
     rows.iter()
         .map(|row| {
@@ -351,11 +347,7 @@ pub(crate) async fn read_log(conn: ConnRef<'_>, tables: &Tables, query: &LogQuer
     if let Some(limit) = query.limit {
         select.limit(limit);
     }
-    let rows = match Db::new(conn).fetch_all(&select).await {
-        Ok(rows) => rows,
-        Err(Error::Database(error)) if crate::backend::is_missing_table(&error) => return Ok(Vec::new()),
-        Err(error) => return Err(error),
-    };
+    let Some(rows) = missing_table_as_none(Db::new(conn).fetch_all(&select).await)? else { return Ok(Vec::new()) };
     rows.iter()
         .map(|row| {
             let id: i32 = row.get("id")?;

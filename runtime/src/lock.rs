@@ -431,10 +431,7 @@ async fn read_holder(conn: ConnRef<'_>, tables: &Tables) -> Result<Option<LockHo
 
 /// Like [`read_holder`], but `None` when the lock table does not exist yet.
 async fn read_holder_if_table(conn: &mut Connection, tables: &Tables) -> Result<Option<LockHolder>> {
-    match read_holder(conn.as_ref(), tables).await {
-        Err(Error::Database(error)) if crate::backend::is_missing_table(&error) => Ok(None),
-        other => other,
-    }
+    Ok(crate::backend::missing_table_as_none(read_holder(conn.as_ref(), tables).await)?.flatten())
 }
 
 fn spawn_heartbeat(

@@ -132,15 +132,19 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
     let cli = ctx.cli;
     match &cli.command {
         Command::Up { to, dry_run, keep_going, .. } => {
-            let preview = migrator.preview_up(conn, *to).await?;
-            if *dry_run {
-                ctx.print(&preview, |p| format!("{}\ndry run: nothing was changed", render::preview(p)));
-                return Ok(ExitCode::SUCCESS);
-            }
-            if ctx.settings.protected && preview.steps.iter().any(is_risky) {
+            // The plan is read beforehand only when it is shown or must be confirmed:
+            // a start-up with nothing to do stays at the lock and one read.
+            if *dry_run || ctx.settings.protected {
+                let preview = migrator.preview_up(conn, *to).await?;
+                if *dry_run {
+                    ctx.print(&preview, |p| format!("{}\ndry run: nothing was changed", render::preview(p)));
+                    return Ok(ExitCode::SUCCESS);
+                }
                 let risky: Vec<String> =
                     preview.steps.iter().filter(|s| is_risky(s)).map(|s| format!("{} {}", s.version, s.name)).collect();
-                ctx.confirm_change(&format!("Applying risky migrations ({})", risky.join(", ")))?;
+                if !risky.is_empty() {
+                    ctx.confirm_change(&format!("Applying risky migrations ({})", risky.join(", ")))?;
+                }
             }
             let report = migrator.up_with(conn, *to, *keep_going).await?;
             for missing in &report.missing_from_code {
@@ -167,7 +171,7 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
         Command::Down { steps, to, last_batch, dry_run, .. } => {
             let target = match (to, last_batch) {
                 (Some(version), _) => RevertTarget::To(*version),
-                (None, true) => RevertTarget::Versions(last_batch_versions(migrator, conn).await?),
+                (None, true) => RevertTarget::Versions(migrator.last_batch(conn).await?),
                 (None, false) => RevertTarget::Steps(steps.unwrap_or(1)),
             };
             let preview = migrator.preview_down(conn, target.clone()).await?;
@@ -346,20 +350,6 @@ fn warn_data_loss(ctx: &Context<'_>, preview: &Preview) {
             ),
         ));
     }
-}
-
-async fn last_batch_versions(
-    migrator: &Migrator,
-    conn: &mut Connection,
-) -> Result<Vec<migrations_rs_runtime::Version>, Error> {
-    let status = migrator.status(conn).await?;
-    let batches = status.migrations.iter().filter_map(|m| match m.state {
-        migrations_rs_runtime::MigrationState::Applied { batch, .. } => Some((m.version, batch)),
-        _ => None,
-    });
-    let all: Vec<_> = batches.collect();
-    let last = all.iter().map(|(_, b)| *b).max();
-    Ok(all.into_iter().filter(|(_, b)| Some(*b) == last).map(|(v, _)| v).collect())
 }
 
 /// `--since`: an age such as `2h` or `7d`, an RFC 3339 time, or a date.

@@ -174,8 +174,18 @@ impl Tx<'_> {
     }
 }
 
+/// `None` when `result` failed because a table does not exist yet: a read of
+/// a table that no run has created finds nothing, and creates nothing.
+pub(crate) fn missing_table_as_none<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(Error::Database(error)) if is_missing_table(&error) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// Whether `error` says a table does not exist.
-pub(crate) fn is_missing_table(error: &sqlx::Error) -> bool {
+fn is_missing_table(error: &sqlx::Error) -> bool {
     let sqlx::Error::Database(database) = error else { return false };
     match database.code().as_deref() {
         Some("42P01") | Some("1146") | Some("42S02") => true,

@@ -201,11 +201,16 @@ impl Migrator {
     pub async fn down_last_batch(&self, conn: &mut Connection) -> Result<RevertReport> {
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
-            let last = rows.iter().map(|r| r.batch).max();
-            let versions = rows.iter().filter(|r| Some(r.batch) == last).map(|r| r.version).collect();
-            self.down_locked(conn, guard, &rows, RevertTarget::Versions(versions)).await
+            self.down_locked(conn, guard, &rows, RevertTarget::Versions(last_batch(&rows))).await
         })
         .await
+    }
+
+    /// The migrations the last run applied, read without the lock: what
+    /// [`Migrator::down_last_batch`] would revert, before anything else depending on them.
+    pub async fn last_batch(&self, conn: &mut Connection) -> Result<Vec<Version>> {
+        self.tables.check_backend(conn.backend())?;
+        Ok(last_batch(&history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default()))
     }
 
     /// Reverts the last `steps` applied migrations and applies them again, under one lock.
@@ -496,6 +501,11 @@ fn cause_of(error: &Error) -> String {
         Error::MigrationFailed { cause, .. } => cause.to_string(),
         other => other.to_string(),
     }
+}
+
+fn last_batch(rows: &[AppliedMigration]) -> Vec<Version> {
+    let last = rows.iter().map(|r| r.batch).max();
+    rows.iter().filter(|r| Some(r.batch) == last).map(|r| r.version).collect()
 }
 
 fn next_batch(rows: &[AppliedMigration]) -> i64 {
