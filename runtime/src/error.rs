@@ -103,7 +103,7 @@ pub enum Error {
     #[error("{url} is not a database URL migrations-rs can use: {reason}")]
     UnsupportedUrl { url: String, reason: String },
 
-    #[error("cannot connect to {url}: {cause}")]
+    #[error("cannot connect to {url}: {cause}; check the URL and that the server is running and reachable")]
     Connect { url: String, cause: sqlx::Error },
 
     #[error(
@@ -112,7 +112,8 @@ pub enum Error {
     WrongBackend { expected: &'static str, actual: &'static str },
 
     #[error(
-        "the history table {table} holds a row that cannot be read ({detail}); it was not written by this version of migrations-rs"
+        "the history table {table} holds a row that cannot be read ({detail}); it was not written by this \
+         version of migrations-rs: correct or remove that row by hand, or use other table names"
     )]
     CorruptHistory { table: String, detail: String },
 

@@ -5,7 +5,7 @@ use crate::backend::{Backend, Connection};
 use crate::db::Db;
 use crate::engine::Migrator;
 use crate::error::{Error, Result};
-use crate::history::{self, RowState};
+use crate::history::{self, AppliedMigration, RowState};
 use crate::plan::RevertTarget;
 use crate::record::Risk;
 use crate::version::Version;
@@ -56,8 +56,9 @@ pub struct StepSql {
 impl Migrator {
     /// What `up` would apply, in order, and why; takes no lock and changes nothing.
     pub async fn preview_up(&self, conn: &mut Connection, target: Option<Version>) -> Result<Preview> {
-        let applied = self.applied_versions(conn).await?;
-        let plan = self.registry.graph().plan_apply(&applied, target).map_err(|e| self.plan_error(e, &[]))?;
+        let rows = self.applied_rows(conn).await?;
+        let applied: Vec<Version> = rows.iter().map(|r| r.version).collect();
+        let plan = self.registry.graph().plan_apply(&applied, target).map_err(|e| self.plan_error(e, &rows))?;
         let steps = plan
             .iter()
             .map(|step| {
@@ -76,7 +77,8 @@ impl Migrator {
 
     /// What `down` would revert, in order, and why; takes no lock and changes nothing.
     pub async fn preview_down(&self, conn: &mut Connection, target: RevertTarget) -> Result<Preview> {
-        let applied = self.applied_versions(conn).await?;
+        let rows = self.applied_rows(conn).await?;
+        let applied: Vec<Version> = rows.iter().map(|r| r.version).collect();
         let chosen: HashSet<Version> = match &target {
             RevertTarget::Steps(steps) => applied.iter().rev().take(*steps).copied().collect(),
             RevertTarget::Versions(versions) => versions.iter().copied().collect(),
@@ -87,7 +89,8 @@ impl Migrator {
             RevertTarget::Versions(_) => "in the last batch".to_owned(),
             RevertTarget::To(version) => format!("comes after {version} in the migration order"),
         };
-        let plan = self.registry.graph().plan_revert(&applied, target.clone()).map_err(|e| self.plan_error(e, &[]))?;
+        let plan =
+            self.registry.graph().plan_revert(&applied, target.clone()).map_err(|e| self.plan_error(e, &rows))?;
         let steps = plan
             .iter()
             .map(|version| {
@@ -104,7 +107,7 @@ impl Migrator {
 
     /// Every migration with its dependencies, and whether it is applied.
     pub async fn graph_nodes(&self, conn: &mut Connection) -> Result<Vec<GraphNode>> {
-        let applied: HashSet<Version> = self.applied_versions(conn).await?.into_iter().collect();
+        let applied: HashSet<Version> = self.applied_rows(conn).await?.iter().map(|r| r.version).collect();
         Ok(self
             .registry
             .in_order()
@@ -136,11 +139,11 @@ impl Migrator {
         Ok(out)
     }
 
-    /// Applied versions in order of application, read without creating anything.
-    async fn applied_versions(&self, conn: &mut Connection) -> Result<Vec<Version>> {
+    /// Applied migrations in order of application, read without creating anything.
+    async fn applied_rows(&self, conn: &mut Connection) -> Result<Vec<AppliedMigration>> {
         self.tables.check_backend(conn.backend())?;
         let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
-        Ok(rows.iter().filter(|r| r.state == RowState::Applied).map(|r| r.version).collect())
+        Ok(rows.into_iter().filter(|r| r.state == RowState::Applied).collect())
     }
 
     fn planned_step(&self, version: Version, reason: String, out_of_order: bool) -> PreviewStep {
