@@ -1,8 +1,10 @@
 //! The engine: takes the lock, reads the applied state, plans, and runs each
 //! step on one connection, recording it in the history table and the audit log.
 //!
-//! The state is always read after the lock is taken, never before, and the
-//! lock is released on every path: success, error and panic.
+//! Changes are always planned from a state read after the lock is taken, and
+//! the lock is released on every path: success, error and panic. An `up`
+//! with nothing to do finds so in one read and takes no lock at all, so
+//! replicas starting together do not queue behind each other.
 
 mod operations;
 mod preview;
@@ -181,10 +183,33 @@ impl Migrator {
         target: Option<Version>,
         keep_going: bool,
     ) -> Result<ApplyReport> {
+        if let Some(report) = self.nothing_pending(conn, target).await? {
+            return Ok(report);
+        }
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
             self.up_locked(conn, guard, target, keep_going).await
         })
         .await
+    }
+
+    /// The report of an `up` with nothing to do, found in one read without
+    /// the lock; `None` when there is something to do or anything to report,
+    /// which the run under the lock then reads again and handles. The read is
+    /// one consistent snapshot and nothing is written, so skipping the lock
+    /// here is as if the run had happened just before any other.
+    async fn nothing_pending(&self, conn: &mut Connection, target: Option<Version>) -> Result<Option<ApplyReport>> {
+        self.tables.check_backend(conn.backend())?;
+        let Some(rows) = history::read_applied(conn.as_ref(), &self.tables).await? else { return Ok(None) };
+        if self.refuse_dirty(&rows).is_err() || self.verify_checksums(&rows).is_err() {
+            return Ok(None);
+        }
+        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
+        Ok(match self.registry.graph().plan_apply(&applied, target) {
+            Ok(plan) if plan.is_empty() => {
+                Some(ApplyReport { applied: Vec::new(), batch: None, missing_from_code: self.missing_from_code(&rows) })
+            }
+            _ => None,
+        })
     }
 
     /// Reverts applied migrations, dependents before what they depend on.
