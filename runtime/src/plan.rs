@@ -8,7 +8,7 @@
 
 use crate::version::Version;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap};
 
 /// One migration as the planner sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,8 +65,8 @@ pub struct PlannedStep {
 
 #[derive(Debug, Clone)]
 pub struct Graph {
+    /// Sorted: a node's index is found by binary search.
     versions: Vec<Version>,
-    index: HashMap<Version, usize>,
     depends_on: Vec<Vec<usize>>,
     dependents: Vec<Vec<usize>>,
     reversible: Vec<bool>,
@@ -79,24 +79,29 @@ pub struct Graph {
 impl Graph {
     /// Builds and orders the graph, or reports every problem found.
     pub fn new(nodes: impl IntoIterator<Item = Node>) -> Result<Graph, Vec<GraphProblem>> {
-        let mut by_version: BTreeMap<Version, Node> = BTreeMap::new();
+        let mut nodes: Vec<Node> = nodes.into_iter().collect();
+        // Stable: of two nodes with one version, the later one is kept, as a map insert would.
+        nodes.sort_by_key(|node| node.version);
         let mut problems = Vec::new();
+        let mut unique: Vec<Node> = Vec::with_capacity(nodes.len());
         for node in nodes {
-            let version = node.version;
-            if by_version.insert(version, node).is_some() {
-                problems.push(GraphProblem::Duplicate { version });
+            match unique.last_mut() {
+                Some(last) if last.version == node.version => {
+                    problems.push(GraphProblem::Duplicate { version: node.version });
+                    *last = node;
+                }
+                _ => unique.push(node),
             }
         }
-        let versions: Vec<Version> = by_version.keys().copied().collect();
-        let index: HashMap<Version, usize> = versions.iter().enumerate().map(|(i, v)| (*v, i)).collect();
+        let versions: Vec<Version> = unique.iter().map(|node| node.version).collect();
         let mut depends_on = vec![Vec::new(); versions.len()];
         let mut dependents = vec![Vec::new(); versions.len()];
         let mut reversible = Vec::with_capacity(versions.len());
-        for (i, node) in by_version.values().enumerate() {
+        for (i, node) in unique.iter().enumerate() {
             reversible.push(node.reversible);
             for dependency in &node.depends_on {
-                match index.get(dependency) {
-                    Some(&d) if !depends_on[i].contains(&d) => {
+                match versions.binary_search(dependency).ok() {
+                    Some(d) if !depends_on[i].contains(&d) => {
                         depends_on[i].push(d);
                         dependents[d].push(i);
                     }
@@ -118,7 +123,12 @@ impl Graph {
         for (place, &node) in order.iter().enumerate() {
             position[node] = place;
         }
-        Ok(Graph { versions, index, depends_on, dependents, reversible, order, position })
+        Ok(Graph { versions, depends_on, dependents, reversible, order, position })
+    }
+
+    /// The node index of `version`.
+    fn index_of(&self, version: &Version) -> Option<usize> {
+        self.versions.binary_search(version).ok()
     }
 
     pub fn len(&self) -> usize {
@@ -130,7 +140,7 @@ impl Graph {
     }
 
     pub fn contains(&self, version: Version) -> bool {
-        self.index.contains_key(&version)
+        self.index_of(&version).is_some()
     }
 
     /// Every version in canonical order.
@@ -144,13 +154,13 @@ impl Graph {
         let wanted = match target {
             None => vec![true; self.len()],
             Some(target) => {
-                let &t = self.index.get(&target).ok_or(PlanError::UnknownVersion(target))?;
+                let t = self.index_of(&target).ok_or(PlanError::UnknownVersion(target))?;
                 self.ancestors_inclusive(t)
             }
         };
         let mut is_applied = vec![false; self.len()];
         for version in applied {
-            if let Some(&i) = self.index.get(version) {
+            if let Some(i) = self.index_of(version) {
                 is_applied[i] = true;
             }
         }
@@ -171,7 +181,7 @@ impl Graph {
     pub fn plan_revert(&self, applied: &[Version], target: RevertTarget) -> Result<Vec<Version>, PlanError> {
         let mut is_applied = vec![false; self.len()];
         for version in applied {
-            if let Some(&i) = self.index.get(version) {
+            if let Some(i) = self.index_of(version) {
                 is_applied[i] = true;
             }
         }
@@ -184,7 +194,7 @@ impl Graph {
                     RevertTarget::To(_) => unreachable!("matched above"),
                 };
                 for version in &chosen {
-                    let &i = self.index.get(version).ok_or(PlanError::NotInGraph(*version))?;
+                    let i = self.index_of(version).ok_or(PlanError::NotInGraph(*version))?;
                     if !is_applied[i] {
                         return Err(PlanError::NotApplied(*version));
                     }
@@ -202,7 +212,7 @@ impl Graph {
                 }
             }
             RevertTarget::To(target) => {
-                let &t = self.index.get(&target).ok_or(PlanError::UnknownVersion(target))?;
+                let t = self.index_of(&target).ok_or(PlanError::UnknownVersion(target))?;
                 if !is_applied[t] {
                     return Err(PlanError::NotApplied(target));
                 }
@@ -212,7 +222,7 @@ impl Graph {
             }
         }
         let plan: Vec<Version> = self.order.iter().rev().filter(|&&i| selected[i]).map(|&i| self.versions[i]).collect();
-        if let Some(&irreversible) = plan.iter().find(|v| !self.reversible[self.index[v]]) {
+        if let Some(&irreversible) = plan.iter().find(|v| !self.index_of(v).is_some_and(|i| self.reversible[i])) {
             return Err(PlanError::Irreversible(irreversible));
         }
         Ok(plan)
@@ -220,16 +230,16 @@ impl Graph {
 
     /// The versions `version` depends on directly.
     pub fn dependencies_of(&self, version: Version) -> Vec<Version> {
-        match self.index.get(&version) {
+        match self.index_of(&version) {
             None => Vec::new(),
-            Some(&i) => self.depends_on[i].iter().map(|&d| self.versions[d]).collect(),
+            Some(i) => self.depends_on[i].iter().map(|&d| self.versions[d]).collect(),
         }
     }
 
     /// Everything `version` depends on, directly or not.
     pub fn ancestors(&self, version: Version) -> impl Iterator<Item = Version> + '_ {
-        let seen = match self.index.get(&version) {
-            Some(&i) => {
+        let seen = match self.index_of(&version) {
+            Some(i) => {
                 let mut seen = self.ancestors_inclusive(i);
                 seen[i] = false;
                 seen
@@ -258,6 +268,12 @@ impl Graph {
 /// Kahn's algorithm, lowest version first among the ready nodes (node indices
 /// follow version order). Nodes on or behind a cycle are left out.
 fn canonical_order(depends_on: &[Vec<usize>], dependents: &[Vec<usize>]) -> Vec<usize> {
+    // The usual case: every migration depends on older ones only. The lowest
+    // unplaced node then always has its dependencies placed, so it is the
+    // lowest ready one, and the order is the version order.
+    if depends_on.iter().enumerate().all(|(node, dependencies)| dependencies.iter().all(|&d| d < node)) {
+        return (0..depends_on.len()).collect();
+    }
     let mut waiting_on: Vec<usize> = depends_on.iter().map(Vec::len).collect();
     let mut ready: BinaryHeap<Reverse<usize>> =
         (0..depends_on.len()).filter(|&i| waiting_on[i] == 0).map(Reverse).collect();

@@ -62,22 +62,24 @@ impl Registry {
 
     /// A registry of the given migrations, checked; every problem is reported at once.
     pub fn new(migrations: impl IntoIterator<Item = &'static Migration>) -> Result<Self> {
-        let mut by_version: BTreeMap<Version, &'static Migration> = BTreeMap::new();
         let mut problems = Vec::new();
         // Sorting first makes the report the same whatever order the linker chose.
         let mut all: Vec<&'static Migration> = migrations.into_iter().collect();
-        all.sort_by_key(|m| (m.version, m.file, m.line, m.name));
+        all.sort_unstable_by_key(|m| (m.version, m.file, m.line, m.name));
+        let mut unique: Vec<(Version, &'static Migration)> = Vec::with_capacity(all.len());
         for migration in all {
-            if let Some(first) = by_version.get(&migration.version) {
-                problems.push(RegistryProblem::DuplicateVersion {
+            // Sorted by version: a second one comes right after the first.
+            match unique.last().filter(|(version, _)| *version == migration.version) {
+                Some((_, first)) => problems.push(RegistryProblem::DuplicateVersion {
                     version: migration.version,
                     first: describe(first),
                     second: describe(migration),
-                });
-                continue;
+                }),
+                None => unique.push((migration.version, migration)),
             }
-            by_version.insert(migration.version, migration);
         }
+        // Built from sorted pairs in one pass.
+        let by_version: BTreeMap<Version, &'static Migration> = unique.into_iter().collect();
         let nodes = by_version.values().map(|m| Node {
             version: m.version,
             depends_on: m.depends_on.to_vec(),
