@@ -93,6 +93,8 @@ impl fmt::Display for Risk {
     }
 }
 
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// SHA-256 of what a migration is, shown as lowercase hex.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Checksum([u8; 32]);
@@ -103,7 +105,20 @@ impl Checksum {
     }
 
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+        let mut hex = String::with_capacity(64);
+        for byte in self.0 {
+            hex.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+            hex.push(char::from(HEX_DIGITS[usize::from(byte & 0xf)]));
+        }
+        hex
+    }
+
+    /// Whether `hex` (as the history table stores it) is this checksum, without building a string.
+    pub fn matches_hex(&self, hex: &str) -> bool {
+        hex.len() == 64
+            && hex.as_bytes().chunks(2).zip(self.0).all(|(pair, byte)| {
+                pair[0] == HEX_DIGITS[usize::from(byte >> 4)] && pair[1] == HEX_DIGITS[usize::from(byte & 0xf)]
+            })
     }
 }
 
@@ -116,5 +131,24 @@ impl fmt::Display for Checksum {
 impl fmt::Debug for Checksum {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Checksum({})", self.to_hex())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Checksum;
+
+    #[test]
+    fn hex_is_lowercase_and_matches_only_itself() {
+        let mut bytes = [0u8; 32];
+        bytes[0] = 0xab;
+        bytes[31] = 0x0f;
+        let checksum = Checksum::from_bytes(bytes);
+        let hex = checksum.to_hex();
+        assert_eq!(hex, format!("ab{}0f", "00".repeat(30)));
+        assert!(checksum.matches_hex(&hex));
+        assert!(!checksum.matches_hex(&hex.to_uppercase()));
+        assert!(!checksum.matches_hex(&hex[..62]));
+        assert!(!checksum.matches_hex(&format!("ab{}0e", "00".repeat(30))));
     }
 }

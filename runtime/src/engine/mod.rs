@@ -152,7 +152,7 @@ impl Migrator {
                         applied_by: row.applied_by.clone(),
                         execution_ms: row.execution_ms,
                         batch: row.batch,
-                        checksum_matches: row.checksum == migration.checksum.to_hex(),
+                        checksum_matches: migration.checksum.matches_hex(&row.checksum),
                     },
                     Some(row) => MigrationState::Dirty {
                         since: row.applied_at.clone(),
@@ -192,24 +192,33 @@ impl Migrator {
         .await
     }
 
-    /// The report of an `up` with nothing to do, found in one read without
-    /// the lock; `None` when there is something to do or anything to report,
-    /// which the run under the lock then reads again and handles. The read is
-    /// one consistent snapshot and nothing is written, so skipping the lock
-    /// here is as if the run had happened just before any other.
+    /// The report of an `up` with nothing to do, found without the lock in
+    /// one read of each row's version, checksum and state (and a second, full
+    /// read only if some applied migration is missing from the code); `None`
+    /// when there is something to do or to refuse, which the run under the
+    /// lock then reads again and handles. The read is one consistent snapshot
+    /// and nothing is written, so skipping the lock here is as if the run had
+    /// happened just before any other.
     async fn nothing_pending(&self, conn: &mut Connection, target: Option<Version>) -> Result<Option<ApplyReport>> {
         self.tables.check_backend(conn.backend())?;
-        let Some(rows) = history::read_applied(conn.as_ref(), &self.tables).await? else { return Ok(None) };
-        if self.refuse_dirty(&rows).is_err() || self.verify_checksums(&rows).is_err() {
+        let Some(rows) = history::read_summaries(conn.as_ref(), &self.tables).await? else { return Ok(None) };
+        let clean = rows.iter().all(|row| {
+            row.state == RowState::Applied
+                && self.registry.get(row.version).is_none_or(|m| m.checksum.matches_hex(&row.checksum))
+        });
+        if !clean {
             return Ok(None);
         }
-        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
-        Ok(match self.registry.graph().plan_apply(&applied, target) {
-            Ok(plan) if plan.is_empty() => {
-                Some(ApplyReport { applied: Vec::new(), batch: None, missing_from_code: self.missing_from_code(&rows) })
-            }
-            _ => None,
-        })
+        let applied: Vec<Version> = rows.iter().map(|row| row.version).collect();
+        if !matches!(self.registry.graph().plan_apply(&applied, target), Ok(plan) if plan.is_empty()) {
+            return Ok(None);
+        }
+        let missing_from_code = if rows.iter().all(|row| self.registry.get(row.version).is_some()) {
+            Vec::new()
+        } else {
+            self.missing_from_code(&history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default())
+        };
+        Ok(Some(ApplyReport { applied: Vec::new(), batch: None, missing_from_code }))
     }
 
     /// Reverts applied migrations, dependents before what they depend on.
@@ -467,13 +476,12 @@ impl Migrator {
             .into_iter()
             .filter_map(|row| {
                 let migration = self.registry.get(row.version)?;
-                let current = migration.checksum.to_hex();
-                (current != row.checksum).then(|| ChecksumMismatch {
+                (!migration.checksum.matches_hex(&row.checksum)).then(|| ChecksumMismatch {
                     version: row.version,
                     name: migration.name.to_owned(),
                     location: migration.location(),
                     applied: row.checksum.clone(),
-                    current,
+                    current: migration.checksum.to_hex(),
                 })
             })
             .collect();
