@@ -1,0 +1,154 @@
+//! Runs every benchmark scenario, prints the tables and writes the figures
+//! as JSON (and the tables as Markdown) beside each other.
+//!
+//! ```text
+//! cargo run --release -p migrations-rs-bench --features sea-orm
+//! ```
+
+use clap::Parser;
+use migrations_rs::Backend;
+use migrations_rs_bench::compile;
+use migrations_rs_bench::databases::{self, Setup};
+use migrations_rs_bench::machine::Machine;
+use migrations_rs_bench::measure::{PeakHeap, QueryCounter};
+use migrations_rs_bench::planner;
+use migrations_rs_bench::report::{self, Row};
+use migrations_rs_bench::scratch::Servers;
+use migrations_rs_bench::tools::{Prepared, Tool};
+use migrations_rs_bench::workload::Workload;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[global_allocator]
+static HEAP: PeakHeap = PeakHeap::new();
+
+/// Benchmarks migrations-rs against raw SQL, sqlx::migrate and sea-orm-migration.
+#[derive(Debug, Clone, Parser, Serialize)]
+#[command(version)]
+struct Args {
+    /// Backends to measure: sqlite, postgres, mysql.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres,mysql")]
+    backends: Vec<String>,
+    /// Rounds of every measurement.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Numbers of migrations applied to an empty database; 0 skips that scenario.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+    apply: Vec<usize>,
+    /// Migrations applied already for the start-up and status scenarios; 0 skips them.
+    #[arg(long, default_value_t = 10_000)]
+    applied: usize,
+    /// Numbers of migrations given to the planner alone; 0 skips that scenario.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+    planner: Vec<usize>,
+    /// Migrations in the crates whose compile time is measured; 0 skips that scenario.
+    #[arg(long, default_value_t = 500)]
+    compile: usize,
+    /// Where the figures go as JSON; the tables go beside it as Markdown.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results.json"))]
+    out: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+struct Results<'a> {
+    machine: &'a Machine,
+    settings: &'a Args,
+    tools: Vec<&'static str>,
+    rows: &'a [Row],
+}
+
+fn main() -> ExitCode {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "error: build the benchmark in release mode: cargo run --release -p migrations-rs-bench --features sea-orm"
+        );
+        return ExitCode::FAILURE;
+    }
+    let args = Args::parse();
+    QueryCounter::install();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(&args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let backends = args.backends.iter().map(|name| parse_backend(name)).collect::<Result<Vec<_>, _>>()?;
+    let sqlite_dir = std::env::temp_dir().join(format!("migrations-rs-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&sqlite_dir)?;
+    let servers = Servers::from_env(sqlite_dir.clone());
+    let server_urls: Vec<(Backend, String)> = backends
+        .iter()
+        .map(|&backend| {
+            let url = match backend {
+                Backend::Sqlite => format!("sqlite://{}?mode=rwc", sqlite_dir.join("version.db").display()),
+                Backend::Postgres => servers.postgres.clone(),
+                Backend::MySql => servers.mysql.clone(),
+            };
+            (backend, url)
+        })
+        .collect();
+    let machine = Machine::describe(&server_urls).await;
+    let tools = Tool::available();
+    if !tools.contains(&Tool::SeaOrm) {
+        eprintln!("note: sea-orm-migration is left out; build with `--features sea-orm` to include it");
+    }
+    let setup = Setup { servers: &servers, tools: &tools, runs: args.runs, heap: &HEAP };
+    let mut rows: Vec<Row> = Vec::new();
+
+    for &backend in &backends {
+        let smallest = args.apply.iter().copied().filter(|&size| size > 0).min();
+        for &size in args.apply.iter().filter(|&&size| size > 0) {
+            let prepared = Prepared::new(Workload::new(size));
+            rows.extend(databases::apply(&setup, backend, &prepared, Some(size) == smallest).await?);
+        }
+        if args.applied > 0 {
+            let prepared = Prepared::new(Workload::new(args.applied));
+            rows.extend(databases::startup_and_status(&setup, backend, &prepared).await?);
+        }
+    }
+    for &size in args.planner.iter().filter(|&&size| size > 0) {
+        eprintln!("  planner N={size}");
+        for edges in [planner::Edges::ToOlder, planner::Edges::AnyDirection] {
+            rows.extend(planner::measure(size, edges, args.runs));
+        }
+    }
+    if args.compile > 0 {
+        let target = target_dir().join("compile-bench");
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
+        rows.extend(compile::Bench::new(target, workspace, args.compile).measure(args.runs)?);
+    }
+    let _ = std::fs::remove_dir_all(&sqlite_dir);
+
+    let tables = report::markdown(&rows);
+    println!("## Machine\n\n{}\n## Results\n\n{tables}", machine.markdown());
+    let results =
+        Results { machine: &machine, settings: args, tools: tools.iter().map(|t| t.name()).collect(), rows: &rows };
+    std::fs::write(&args.out, serde_json::to_string_pretty(&results)?)?;
+    std::fs::write(
+        args.out.with_extension("md"),
+        format!("## Machine\n\n{}\n## Results\n\n{tables}", machine.markdown()),
+    )?;
+    eprintln!("wrote {} and {}", args.out.display(), args.out.with_extension("md").display());
+    Ok(())
+}
+
+fn parse_backend(name: &str) -> Result<Backend, String> {
+    match name.trim() {
+        "sqlite" => Ok(Backend::Sqlite),
+        "postgres" | "postgresql" => Ok(Backend::Postgres),
+        "mysql" | "mariadb" => Ok(Backend::MySql),
+        other => Err(format!("unknown backend `{other}`: use sqlite, postgres or mysql")),
+    }
+}
+
+/// The target directory this binary was built into (`<target>/release/<binary>`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    exe.parent().and_then(Path::parent).expect("<target>/<profile>/<binary>").to_path_buf()
+}
