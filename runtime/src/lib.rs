@@ -7,6 +7,7 @@
 //! steps on one [`backend`], writing the [`history`] table and the audit log.
 //! Nothing here prints: every call returns data for the caller to show.
 
+pub mod analysis;
 pub mod backend;
 pub mod db;
 pub mod engine;
@@ -16,9 +17,11 @@ pub mod lock;
 pub mod plan;
 pub mod record;
 pub mod registry;
+pub mod sql;
 pub mod url;
 pub mod version;
 
+pub use analysis::{Analyzer, Finding, Level, MigrationAnalysis, Rule, Severity};
 pub use backend::{Backend, Connection};
 pub use db::{Db, Row, Statement};
 pub use engine::{
