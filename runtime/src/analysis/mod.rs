@@ -25,6 +25,7 @@ use crate::version::Version;
 use classify::{Context, classify};
 use serde::Serialize;
 use std::collections::HashSet;
+use std::fmt;
 
 /// One dangerous statement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,6 +62,37 @@ impl Finding {
 
 fn serialize_backend<S: serde::Serializer>(backend: &Backend, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(backend.name())
+}
+
+/// A destructive statement that a migration runs without acknowledging it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    pub migration: String,
+    pub location: String,
+    pub finding: Finding,
+}
+
+impl Refusal {
+    pub fn new(migration: &Migration, finding: &Finding) -> Self {
+        Refusal { migration: migration.label(), location: migration.location(), finding: finding.clone() }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let finding = &self.finding;
+        write!(
+            f,
+            "{} ({}): {}: {}\n      statement: {}\n      to run it anyway, add `allow = [{}]` to its #[migration]; safer: {}",
+            self.migration,
+            self.location,
+            finding.rule,
+            finding.detail,
+            finding.statement,
+            finding.rule.allow_name(),
+            finding.safe_alternative
+        )
+    }
 }
 
 /// Classifies the statements of one migration in order, remembering what
