@@ -325,7 +325,12 @@ fn named_environments_dotenv_and_confirmation() {
     );
     let risky = cli("migrate", dir.path(), &["up", "--env", "production"], &[]);
     assert_eq!(risky.status.code(), Some(1), "data migrations need confirmation in production");
-    assert!(stderr(&risky).contains("seed_users"), "{}", stderr(&risky));
+    assert!(
+        stderr(&risky).contains("Apply 20240120110000 seed_users on sqlite://prod.db")
+            && stderr(&risky).contains("risk: data"),
+        "each risky step is asked about on its own: {}",
+        stderr(&risky)
+    );
     ok(cli("migrate", dir.path(), &["down", "--env", "production", "--yes"], &[]));
 
     let staging = cli(
