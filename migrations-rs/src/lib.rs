@@ -43,9 +43,10 @@ pub mod cli;
 
 pub use migrations_rs_macros::migration;
 pub use migrations_rs_runtime::{
-    AppliedMigration, ApplyReport, Backend, Checksum, Connection, DatabaseUrl, Db, Error, Migration, MigrationState,
-    MigrationStatus, Migrator, Registry, RegistryProblem, Result, RevertReport, RevertTarget, Risk, Row, Statement,
-    Status, StepReport, Tables, Version, engine, sea_query, sqlx,
+    Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions, Checksum, Connection, DatabaseUrl, Db,
+    Error, Finding, Level, Migration, MigrationAnalysis, MigrationState, MigrationStatus, Migrator, Refusal, Registry,
+    RegistryProblem, Rehearsal, RehearsalOutcome, RehearsedStep, Result, RevertReport, RevertTarget, Risk, Row, Rule,
+    Severity, Statement, Status, StepReport, Tables, Version, analysis, engine, sea_query, sql, sqlx,
 };
 
 /// What a migration file needs: the attribute, the `Db` handle, `Result`,

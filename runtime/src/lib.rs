@@ -7,7 +7,9 @@
 //! steps on one [`backend`], writing the [`history`] table and the audit log.
 //! Nothing here prints: every call returns data for the caller to show.
 
+pub mod analysis;
 pub mod backend;
+pub mod backup;
 pub mod db;
 pub mod engine;
 pub mod error;
@@ -16,14 +18,17 @@ pub mod lock;
 pub mod plan;
 pub mod record;
 pub mod registry;
+pub mod sql;
 pub mod url;
 pub mod version;
 
+pub use analysis::{Analyzer, Finding, Level, MigrationAnalysis, Refusal, Rule, Severity};
 pub use backend::{Backend, Connection};
+pub use backup::{Backup, BackupOptions};
 pub use db::{Db, Row, Statement};
 pub use engine::{
-    ApplyReport, GraphNode, MigrationState, MigrationStatus, Migrator, Preview, PreviewStep, RepairReport,
-    RevertReport, Status, StepReport, StepSql, Validation,
+    ApplyReport, GraphNode, MigrationState, MigrationStatus, Migrator, Preview, PreviewStep, Rehearsal,
+    RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Status, StepReport, StepSql, Validation,
 };
 pub use error::{Error, Result};
 pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};

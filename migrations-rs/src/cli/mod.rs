@@ -16,6 +16,7 @@ mod config;
 mod create;
 mod output;
 mod render;
+mod safety;
 
 pub use config::DEFAULT_DATABASE_URL;
 
