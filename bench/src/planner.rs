@@ -77,6 +77,7 @@ pub fn records(count: usize, edges: Edges, seed: u64) -> Vec<&'static Migration>
                 line: index as u32 + 1,
                 depends_on: Box::leak(depends_on.into_boxed_slice()),
                 risk: &[Risk::Schema],
+                allow: &[],
                 irreversible: false,
                 transaction: true,
                 checksum: Checksum::from_bytes([0; 32]),

@@ -4,7 +4,9 @@
 //! The records are built at run time, so the bodies cannot carry their SQL
 //! in a closure: an `up` body takes the next script from a queue filled in
 //! the registry's order before the run (versions increase with the index and
-//! there are no dependency edges, so that order is the version order).
+//! there are no dependency edges, so that order is the version order). The
+//! risk analysis runs every body once more before the run; it has a queue of
+//! its own.
 
 use super::sql::{SqlConn, insert_rows};
 use crate::workload::Workload;
@@ -13,11 +15,16 @@ use migrations_rs_runtime::{BoxFuture, Checksum, Migration, Risk};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+/// Scripts for the bodies that run against the database.
 static SCRIPTS: Mutex<VecDeque<Arc<str>>> = Mutex::new(VecDeque::new());
+/// The same scripts for the risk analysis, which runs every body first with
+/// a handle that only writes its statements down.
+static ANALYSED: Mutex<VecDeque<Arc<str>>> = Mutex::new(VecDeque::new());
 
 fn up<'a>(db: &'a mut Db<'_>) -> BoxFuture<'a> {
     Box::pin(async move {
-        let script = SCRIPTS.lock().expect("script queue").pop_front();
+        let queue = if db.is_live() { &SCRIPTS } else { &ANALYSED };
+        let script = queue.lock().expect("script queue").pop_front();
         let script = script.ok_or_else(|| migrations_rs::Error::msg("the benchmark queued too few scripts"))?;
         db.exec(&*script).await
     })
@@ -39,6 +46,7 @@ pub fn records(workload: &Workload) -> Vec<&'static Migration> {
                 line: index as u32 + 1,
                 depends_on: &[],
                 risk: &[Risk::Schema],
+                allow: &[],
                 irreversible: true,
                 transaction: true,
                 checksum: checksum(spec.version),
@@ -61,7 +69,9 @@ async fn connect(url: &str) -> super::Result<Connection> {
 }
 
 pub async fn apply(url: &str, workload: &Workload, records: &[&'static Migration]) -> super::Result<()> {
-    *SCRIPTS.lock().expect("script queue") = workload.migrations.iter().map(|m| m.script.clone()).collect();
+    let scripts: VecDeque<Arc<str>> = workload.migrations.iter().map(|m| m.script.clone()).collect();
+    *ANALYSED.lock().expect("script queue") = scripts.clone();
+    *SCRIPTS.lock().expect("script queue") = scripts;
     let mut conn = connect(url).await?;
     let migrator = Migrator::new(Registry::new(records.iter().copied())?);
     let report = migrator.up(&mut conn, None).await?;

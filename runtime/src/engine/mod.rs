@@ -241,7 +241,7 @@ impl Migrator {
         } else {
             self.missing_from_code(&history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default())
         };
-        Ok(Some(ApplyReport { applied: Vec::new(), batch: None, missing_from_code }))
+        Ok(Some(ApplyReport { applied: Vec::new(), batch: None, missing_from_code, backup: None }))
     }
 
     /// Reverts applied migrations, dependents before what they depend on.
