@@ -43,7 +43,8 @@ pub mod cli;
 
 pub use migrations_rs_macros::migration;
 pub use migrations_rs_runtime::{
-    AppliedMigration, ApplyReport, Backend, Checksum, Connection, DatabaseUrl, Db, Error, Migration, MigrationState,
+    AppliedMigration, ApplyReport, Backend, Checksum, Connection, Database, DatabaseUrl, Db, DirtyMigration, Error,
+    FailedMigration, Health, LastApplied, LockHolder, LockOptions, LockStatus, LockStrategy, Migration, MigrationState,
     MigrationStatus, Migrator, Registry, RegistryProblem, Result, RevertReport, RevertTarget, Risk, Row, Statement,
     Status, StepReport, Tables, Version, engine, sea_query, sqlx,
 };

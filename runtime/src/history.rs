@@ -136,7 +136,7 @@ impl RowState {
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         [RowState::Applied, RowState::Applying, RowState::Reverting].into_iter().find(|s| s.as_str() == text)
     }
 }

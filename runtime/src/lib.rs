@@ -8,6 +8,7 @@
 //! Nothing here prints: every call returns data for the caller to show.
 
 pub mod backend;
+pub mod database;
 pub mod db;
 pub mod engine;
 pub mod error;
@@ -20,10 +21,11 @@ pub mod url;
 pub mod version;
 
 pub use backend::{Backend, Connection};
+pub use database::Database;
 pub use db::{Db, Row, Statement};
 pub use engine::{
-    ApplyReport, GraphNode, MigrationState, MigrationStatus, Migrator, Preview, PreviewStep, RepairReport,
-    RevertReport, Status, StepReport, StepSql, Validation,
+    ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, LastApplied, MigrationState, MigrationStatus,
+    Migrator, Preview, PreviewStep, RepairReport, RevertReport, Status, StepReport, StepSql, Validation,
 };
 pub use error::{Error, Result};
 pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};

@@ -4,11 +4,13 @@
 //! The state is always read after the lock is taken, never before, and the
 //! lock is released on every path: success, error and panic.
 
+mod health;
 mod operations;
 mod preview;
 mod report;
 mod step;
 
+pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
 pub use operations::{RepairReport, Validation};
 pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
 pub use report::{ApplyReport, MigrationState, MigrationStatus, Progress, RevertReport, Status, StepReport};
@@ -252,7 +254,7 @@ impl Migrator {
                 callback(wait);
             }
         };
-        lock::acquire(conn.url(), &self.tables, &self.lock, &report).await
+        lock::acquire(conn.open_unpooled().await?, &self.tables, &self.lock, &report).await
     }
 
     /// Runs `work` under the lock, releasing it on every path.
