@@ -1,5 +1,6 @@
 //! The health report costs one statement on every backend, lock holder
-//! included, takes no lock, and tells pending, dirty, failed and modified apart.
+//! included, takes no lock, and tells pending, dirty, failed and modified
+//! apart; a start-up with nothing pending costs one statement too.
 //!
 //! Alone in its test binary: it counts every statement sqlx sends in the process.
 
@@ -7,7 +8,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Database, Health, Migrator, Version};
+use migrations_rs::{Backend, Database, Health, Migrator, Startup, Version};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use support::{QueryCounter, TestDb};
@@ -175,6 +176,16 @@ async fn check_backend(backend: Backend, counter: &QueryCounter) {
     assert_eq!((done.applied, done.pending, done.last_failure.as_ref()), (3, 0, None));
     let last = done.last_applied.as_ref().unwrap();
     assert_eq!((last.version, last.name.as_str()), (v(20240103000000), "fail_on_request"));
+
+    // A start-up with nothing to do reads the state once and takes no lock, on a connection or through a pool.
+    let before = counter.count();
+    let (report, took_lock) = migrator.up_if_needed(&mut conn, None).await.unwrap();
+    assert_eq!(counter.count() - before, 1, "{backend}: a start-up with nothing pending sends one statement");
+    assert!(report.applied.is_empty() && !took_lock);
+    let before = counter.count();
+    let report = Startup::new(pool.clone()).run().await.unwrap();
+    assert_eq!(counter.count() - before, 1, "{backend}: the same through the application's pool");
+    assert!(!report.took_lock && report.applied.is_empty(), "{report:?}");
 
     // Code changed since it was applied, and a migration this program does not have.
     let mut inspect = db.inspect().await;

@@ -45,8 +45,9 @@ pub use migrations_rs_macros::migration;
 pub use migrations_rs_runtime::{
     AppliedMigration, ApplyReport, Backend, Checksum, Connection, Database, DatabaseUrl, Db, DirtyMigration, Error,
     FailedMigration, Health, LastApplied, LockHolder, LockOptions, LockStatus, LockStrategy, Migration, MigrationState,
-    MigrationStatus, Migrator, Registry, RegistryProblem, Result, RevertReport, RevertTarget, Risk, Row, Statement,
-    Status, StepReport, Tables, Version, engine, sea_query, sqlx,
+    MigrationStatus, Migrator, OnFailure, Registry, RegistryProblem, Result, RevertReport, RevertTarget, Risk, Row,
+    Startup, StartupFailure, StartupOutcome, StartupReport, Statement, Status, StepReport, Tables, Version, engine,
+    sea_query, sqlx,
 };
 
 /// What a migration file needs: the attribute, the `Db` handle, `Result`,

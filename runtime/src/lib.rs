@@ -25,7 +25,8 @@ pub use database::Database;
 pub use db::{Db, Row, Statement};
 pub use engine::{
     ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, LastApplied, MigrationState, MigrationStatus,
-    Migrator, Preview, PreviewStep, RepairReport, RevertReport, Status, StepReport, StepSql, Validation,
+    Migrator, OnFailure, Preview, PreviewStep, RepairReport, RevertReport, Startup, StartupFailure, StartupOutcome,
+    StartupReport, Status, StepReport, StepSql, Validation,
 };
 pub use error::{Error, Result};
 pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};

@@ -8,12 +8,14 @@ mod health;
 mod operations;
 mod preview;
 mod report;
+mod startup;
 mod step;
 
 pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
 pub use operations::{RepairReport, Validation};
 pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
 pub use report::{ApplyReport, MigrationState, MigrationStatus, Progress, RevertReport, Status, StepReport};
+pub use startup::{OnFailure, Startup, StartupFailure, StartupOutcome, StartupReport};
 
 use crate::backend::Connection;
 use crate::error::{ChecksumMismatch, Error, Result};
@@ -65,6 +67,21 @@ impl StepAction {
         match self {
             StepAction::Apply => "applying",
             StepAction::Revert => "reverting",
+        }
+    }
+
+    pub(crate) fn past_tense(self) -> &'static str {
+        match self {
+            StepAction::Apply => "applied",
+            StepAction::Revert => "reverted",
+        }
+    }
+
+    /// `up` or `down`, as the step runs the migration's `up` or `down`.
+    pub const fn direction(self) -> &'static str {
+        match self {
+            StepAction::Apply => "up",
+            StepAction::Revert => "down",
         }
     }
 }
@@ -489,7 +506,7 @@ impl Migrator {
             action: step.action.verb(),
             dirty: failure.dirty,
             cause: Box::new(failure.error),
-            completed: done.iter().map(|s| s.version).collect(),
+            completed: done.to_vec(),
         }
     }
 }

@@ -72,7 +72,14 @@ impl Migrator {
         step: &Step,
     ) -> std::result::Result<Duration, StepFailure> {
         let migration = step.migration;
-        let span = tracing::info_span!("migration", version = %migration.version, name = migration.name, action = step.action.verb());
+        let span = tracing::info_span!(
+            "migration",
+            version = %migration.version,
+            name = migration.name,
+            module = migration.module,
+            direction = step.action.direction(),
+            batch = step.batch,
+        );
         self.run_step_in_span(conn, guard, step).instrument(span).await
     }
 
@@ -112,11 +119,11 @@ impl Migrator {
         let duration = started.elapsed();
         match outcome {
             Ok(()) => {
-                tracing::info!(elapsed_ms = duration.as_millis() as u64, "done");
+                tracing::info!(elapsed_ms = millis(duration), "migration {}", step.action.past_tense());
                 Ok(duration)
             }
             Err(error) => {
-                tracing::error!(%error, "failed");
+                tracing::error!(elapsed_ms = millis(duration), dirty = in_progress, %error, "migration failed");
                 let entry = LogEntry {
                     version: migration.version,
                     name: migration.name.to_owned(),
