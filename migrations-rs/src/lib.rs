@@ -40,6 +40,8 @@
 //! program that links them; [`Migrator`] does the same from code.
 
 pub mod cli;
+#[cfg(feature = "http")]
+pub mod http;
 
 pub use migrations_rs_macros::migration;
 pub use migrations_rs_runtime::{

@@ -171,6 +171,8 @@ pub struct LogQuery {
     pub since: Option<String>,
     pub version: Option<Version>,
     pub action: Option<Action>,
+    /// Entries older than the one with this id: the next page after it.
+    pub before_id: Option<i64>,
 }
 
 /// One audit log entry as read back.
@@ -343,6 +345,9 @@ pub(crate) async fn read_log(conn: ConnRef<'_>, tables: &Tables, query: &LogQuer
     }
     if let Some(action) = query.action {
         select.and_where(Expr::col("action").eq(action.as_str()));
+    }
+    if let Some(before_id) = query.before_id {
+        select.and_where(Expr::col("id").lt(before_id));
     }
     if let Some(limit) = query.limit {
         select.limit(limit);

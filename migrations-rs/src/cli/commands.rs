@@ -222,9 +222,10 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
         Command::History { limit, since, version, action } => {
             let query = LogQuery {
                 limit: *limit,
-                since: since.as_deref().map(parse_since).transpose()?,
+                since: since.as_deref().map(|since| parse_since(since, "--since")).transpose()?,
                 version: *version,
                 action: *action,
+                ..LogQuery::default()
             };
             let records = migrator.history(conn, &query).await?;
             ctx.print(&records, |r| render::history(r));
@@ -353,7 +354,8 @@ fn warn_data_loss(ctx: &Context<'_>, preview: &Preview) {
 }
 
 /// `--since`: an age such as `2h` or `7d`, an RFC 3339 time, or a date.
-fn parse_since(input: &str) -> Result<String, Error> {
+/// A time, a date or an age, given as the option or parameter `name`, as RFC 3339 UTC.
+pub(crate) fn parse_since(input: &str, name: &str) -> Result<String, Error> {
     let moment = if let Ok(age) = humantime::parse_duration(input) {
         SystemTime::now() - age
     } else if let Ok(moment) = humantime::parse_rfc3339_weak(input) {
@@ -362,7 +364,7 @@ fn parse_since(input: &str) -> Result<String, Error> {
         moment
     } else {
         return Err(Error::msg(format!(
-            "--since {input}: give a time (2024-06-01T12:00:00Z), a date (2024-06-01) or an age (2h, 7d)"
+            "{name} {input}: give a time (2024-06-01T12:00:00Z), a date (2024-06-01) or an age (2h, 7d)"
         )));
     };
     Ok(humantime::format_rfc3339_millis(moment).to_string())

@@ -17,6 +17,8 @@ mod create;
 mod output;
 mod render;
 
+#[cfg(feature = "http")]
+pub(crate) use commands::parse_since;
 pub use config::DEFAULT_DATABASE_URL;
 
 use args::Cli;
