@@ -37,7 +37,9 @@
 //! Migrations are ordered by their dependency graph (`depends_on`), with the
 //! version breaking ties, and applied on SQLite, PostgreSQL or MySQL/MariaDB
 //! with a history table and an audit log. The [`cli`] runs them from the
-//! program that links them; [`Migrator`] does the same from code.
+//! program that links them; [`Migrator`] does the same from code, and
+//! [`Startup`] migrates a service as it starts. With the `http` feature,
+//! `http::HttpApi` serves the state and operator actions as an axum router.
 
 pub mod cli;
 #[cfg(feature = "http")]
