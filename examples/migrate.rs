@@ -124,8 +124,15 @@ mod split_full_names {
 }
 
 /// `full_name` is now derived; dropping it loses nothing the split did not keep,
-/// but the original spelling cannot be rebuilt, so there is no way back.
-#[migration(version = 2024_02_10_090000, depends_on = [split_full_names], risk = [schema, data], irreversible)]
+/// but the original spelling cannot be rebuilt, so there is no way back. The
+/// drop is acknowledged: without `allow`, `up` would refuse it.
+#[migration(
+    version = 2024_02_10_090000,
+    depends_on = [split_full_names],
+    risk = [schema, data],
+    allow = [drop_column],
+    irreversible
+)]
 mod drop_full_name {
     use super::*;
 

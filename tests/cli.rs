@@ -50,7 +50,7 @@ fn ok(output: Output) -> Output {
 }
 
 on_every_backend!(
-    up_dry_run_lists_the_plan_and_changes_nothing,
+    up_dry_run_rehearses_the_plan_and_changes_nothing,
     up_keep_going_applies_what_does_not_depend_on_a_failure,
     down_last_batch_and_redo,
     status_json_module_quiet_and_exit_codes,
@@ -62,14 +62,21 @@ on_every_backend!(
     lock_status_as_json,
 );
 
-async fn up_dry_run_lists_the_plan_and_changes_nothing(backend: Backend) {
+async fn up_dry_run_rehearses_the_plan_and_changes_nothing(backend: Backend) {
     let db = TestDb::new(backend).await;
+    let mut inspect = db.inspect().await;
+    let before = inspect.schema().await;
     let output = ok(on(&db, "migrate", &["up", "--dry-run"]));
     let text = stdout(&output);
-    assert!(text.contains("create_orders") && text.contains("8 migration(s) would apply"), "{text}");
-    assert!(text.contains("dry run: nothing was changed"), "{text}");
-    let mut inspect = db.inspect().await;
-    assert!(!inspect.table_exists("users").await);
+    if backend == Backend::MySql {
+        assert!(text.contains("not rehearsed: MySQL/MariaDB commits every DDL statement at once"), "{text}");
+        assert!(text.contains("ALTER TABLE `users` DROP COLUMN `full_name`;"), "the SQL is shown: {text}");
+        assert!(text.contains("dry run: nothing was run and nothing was changed"), "{text}");
+    } else {
+        assert!(text.contains("ok      20240301090000 create_orders: 1 statement(s)"), "{text}");
+        assert!(text.contains("rehearsal: 8 step(s) would apply; everything was rolled back"), "{text}");
+    }
+    assert_eq!(inspect.schema().await, before, "a rehearsal leaves the schema as it was");
     assert!(!inspect.table_exists("migrations_rs_history").await);
     let down = ok(on(&db, "migrate", &["down", "--dry-run", "--json"]));
     assert_eq!(json(&down)["steps"].as_array().unwrap().len(), 0, "nothing applied, nothing to revert");
@@ -318,7 +325,12 @@ fn named_environments_dotenv_and_confirmation() {
     );
     let risky = cli("migrate", dir.path(), &["up", "--env", "production"], &[]);
     assert_eq!(risky.status.code(), Some(1), "data migrations need confirmation in production");
-    assert!(stderr(&risky).contains("seed_users"), "{}", stderr(&risky));
+    assert!(
+        stderr(&risky).contains("Apply 20240120110000 seed_users on sqlite://prod.db")
+            && stderr(&risky).contains("risk: data"),
+        "each risky step is asked about on its own: {}",
+        stderr(&risky)
+    );
     ok(cli("migrate", dir.path(), &["down", "--env", "production", "--yes"], &[]));
 
     let staging = cli(

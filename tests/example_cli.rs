@@ -130,3 +130,16 @@ fn every_verb_has_help_with_an_example() {
         assert!(text.contains("Example") && text.contains(&format!("migrate {verb}")), "{verb}: {text}");
     }
 }
+
+#[test]
+fn lint_passes_over_the_examples_on_every_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    for backend in ["sqlite", "postgres", "mysql"] {
+        let lint = migrate(dir.path(), &["lint", "--backend", backend]);
+        let stdout = text(&lint.stdout);
+        assert!(lint.status.success(), "{backend}: {stdout}{}", text(&lint.stderr));
+        assert!(stdout.contains("8 migration(s) analysed") && stdout.contains(": 0 error(s)"), "{stdout}");
+        assert!(stdout.contains("allowed  drop-column"), "the acknowledged drop is listed: {stdout}");
+    }
+    assert!(!dir.path().join("migrations.db").exists(), "lint without --pending opens no database");
+}

@@ -12,8 +12,35 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Ident, Lit, LitInt, Path, Token};
 
-pub(crate) const KEYS: &[&str] = &["version", "depends_on", "risk", "irreversible", "transaction", "crate"];
+pub(crate) const KEYS: &[&str] = &["version", "depends_on", "risk", "allow", "irreversible", "transaction", "crate"];
 pub(crate) const RISK_TAGS: &[&str] = &["schema", "data", "index", "constraint"];
+/// The risk analysis's rules, as `allow = [...]` names them (the runtime's `Rule::allow_name`).
+pub(crate) const RULES: &[&str] = &[
+    "drop_table",
+    "drop_column",
+    "truncate",
+    "unbounded_dml",
+    "rename_table",
+    "rename_column",
+    "change_type",
+    "required_column",
+    "set_not_null",
+    "drop_not_null",
+    "fk_validating",
+    "check_validating",
+    "unique_or_pk",
+    "index_not_concurrent",
+    "drop_index_not_concurrent",
+    "drop_fk",
+    "not_in_transaction",
+    "blocking_maintenance",
+    "tx_control",
+    "enum_change",
+    "mysql_copy_lock",
+    "sqlite_pragma_in_tx",
+    "opaque_sql",
+    "undeclared_risk",
+];
 
 /// The attribute's arguments, each with the tokens it came from.
 #[derive(Default)]
@@ -23,6 +50,8 @@ pub(crate) struct Args {
     pub version_given: bool,
     pub depends_on: Vec<Dependency>,
     pub risk: Vec<Ident>,
+    /// Risk-analysis rules the migration acknowledges.
+    pub allow: Vec<Ident>,
     pub irreversible: Option<Ident>,
     /// `transaction = false` opts out of the per-migration transaction.
     pub transaction: Option<bool>,
@@ -98,7 +127,7 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             "risk" => {
                 if let Some(value) = required(&key, value, errors) {
                     for element in list(value) {
-                        if let Some(tag) = risk_tag(&element, errors) {
+                        if let Some(tag) = named(&element, RISK_TAGS, "risk tag", errors) {
                             if args.risk.iter().any(|seen| seen.unraw() == tag.unraw()) {
                                 errors.spanned(
                                     &tag,
@@ -106,6 +135,22 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
                                 );
                             } else {
                                 args.risk.push(tag);
+                            }
+                        }
+                    }
+                }
+            }
+            "allow" => {
+                if let Some(value) = required(&key, value, errors) {
+                    for element in list(value) {
+                        if let Some(rule) = named(&element, RULES, "rule", errors) {
+                            if args.allow.iter().any(|seen| seen.unraw() == rule.unraw()) {
+                                errors.spanned(
+                                    &rule,
+                                    format!("rule `{}` is listed twice; list each rule once", rule.unraw()),
+                                );
+                            } else {
+                                args.allow.push(rule);
                             }
                         }
                     }
@@ -148,6 +193,7 @@ fn required(key: &Ident, value: Option<Expr>, errors: &mut Errors) -> Option<Exp
             "version" => "version = 2024_01_15_093000",
             "depends_on" => "depends_on = [create_users]",
             "risk" => "risk = [schema]",
+            "allow" => "allow = [drop_column]",
             "transaction" => "transaction = false",
             _ => "crate = ::migrations_rs",
         };
@@ -201,24 +247,25 @@ fn dependency(element: &Expr, errors: &mut Errors) -> Option<Dependency> {
     }
 }
 
-fn risk_tag(element: &Expr, errors: &mut Errors) -> Option<Ident> {
+/// A plain name that must be one of `known`: a risk tag or a rule.
+fn named(element: &Expr, known: &[&str], what: &str, errors: &mut Errors) -> Option<Ident> {
     let ident = match element {
         Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
         _ => None,
     };
     let Some(ident) = ident else {
-        errors.spanned(element, format!("risk tags are plain names: {}", RISK_TAGS.join(", ")));
+        errors.spanned(element, format!("{what}s are plain names: {}", known.join(", ")));
         return None;
     };
     let name = ident.unraw().to_string();
-    if RISK_TAGS.contains(&name.as_str()) {
+    if known.contains(&name.as_str()) {
         return Some(ident.clone());
     }
-    let hint = match nearest(&name, RISK_TAGS) {
+    let hint = match nearest(&name, known) {
         Some(known) => format!("did you mean `{known}`? "),
         None => String::new(),
     };
-    errors.spanned(ident, format!("unknown risk tag `{name}`: {hint}known tags are {}", RISK_TAGS.join(", ")));
+    errors.spanned(ident, format!("unknown {what} `{name}`: {hint}known {what}s are {}", known.join(", ")));
     None
 }
 

@@ -10,6 +10,7 @@ use crate::valid;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::Path;
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 pub(crate) fn migration(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -97,6 +98,7 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
         };
         quote!(#private::Risk::#variant)
     });
+    let allow = args.allow.iter().map(|rule| rule.unraw().to_string());
     let irreversible = args.irreversible.is_some();
     let transaction = args.transaction.unwrap_or(true);
     let down = if has_down {
@@ -119,6 +121,7 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
                 line: #line,
                 depends_on: &[#(#dependencies),*],
                 risk: &[#(#risks),*],
+                allow: &[#(#allow),*],
                 irreversible: #irreversible,
                 transaction: #transaction,
                 checksum: #private::Checksum::from_bytes([#(#checksum),*]),

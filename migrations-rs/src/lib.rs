@@ -47,11 +47,12 @@ pub mod http;
 
 pub use migrations_rs_macros::migration;
 pub use migrations_rs_runtime::{
-    AppliedMigration, ApplyReport, Backend, Checksum, Connection, Database, DatabaseUrl, Db, DirtyMigration, Error,
-    FailedMigration, Health, LastApplied, LockHolder, LockOptions, LockStatus, LockStrategy, Migration, MigrationState,
-    MigrationStatus, Migrator, OnFailure, Registry, RegistryProblem, Result, RevertReport, RevertTarget, Risk, Row,
-    Startup, StartupFailure, StartupOutcome, StartupReport, Statement, Status, StepReport, Tables, Version, engine,
-    sea_query, sqlx,
+    Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions, Checksum, Connection, Database,
+    DatabaseUrl, Db, DirtyMigration, Error, FailedMigration, Finding, Health, LastApplied, Level, LockHolder,
+    LockOptions, LockStatus, LockStrategy, Migration, MigrationAnalysis, MigrationState, MigrationStatus, Migrator,
+    OnFailure, Refusal, Registry, RegistryProblem, Rehearsal, RehearsalOutcome, RehearsedStep, Result, RevertReport,
+    RevertTarget, Risk, Row, Rule, Severity, Startup, StartupFailure, StartupOutcome, StartupReport, Statement, Status,
+    StepReport, Tables, Version, analysis, engine, sea_query, sql, sqlx,
 };
 
 /// What a migration file needs: the attribute, the `Db` handle, `Result`,

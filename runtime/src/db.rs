@@ -2,8 +2,10 @@
 //! rendered for the connected backend, raw SQL, rows, and the sqlx connection
 //! itself for typed queries.
 
+use crate::analysis::{Analyzer, Refusal};
 use crate::backend::{Backend, ConnRef, dispatch};
 use crate::error::{Error, Result};
+use crate::record::Migration;
 use sea_query::{
     ForeignKeyCreateStatement, ForeignKeyDropStatement, IndexCreateStatement, IndexDropStatement, MysqlQueryBuilder,
     PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder, TableAlterStatement,
@@ -21,6 +23,14 @@ use std::fmt;
 pub struct Db<'c> {
     target: Target<'c>,
     executed: usize,
+    /// Checks each statement before it is sent, refusing destructive ones
+    /// the migration does not acknowledge.
+    guard: Option<Guard>,
+}
+
+struct Guard {
+    migration: &'static Migration,
+    analyzer: Analyzer,
 }
 
 enum Target<'c> {
@@ -40,12 +50,18 @@ impl fmt::Debug for Db<'_> {
 
 impl<'c> Db<'c> {
     pub(crate) fn new(conn: ConnRef<'c>) -> Self {
-        Db { target: Target::Live(conn), executed: 0 }
+        Db { target: Target::Live(conn), executed: 0, guard: None }
+    }
+
+    /// A handle that refuses the destructive statements `migration` does not acknowledge.
+    pub(crate) fn guarded(conn: ConnRef<'c>, migration: &'static Migration) -> Self {
+        let analyzer = Analyzer::for_migration(conn.backend(), migration);
+        Db { target: Target::Live(conn), executed: 0, guard: Some(Guard { migration, analyzer }) }
     }
 
     /// A handle that records the SQL of each statement instead of running it.
     pub(crate) fn recording(backend: Backend, statements: &'c mut Vec<String>) -> Self {
-        Db { target: Target::Recording { backend, statements }, executed: 0 }
+        Db { target: Target::Recording { backend, statements }, executed: 0, guard: None }
     }
 
     fn live(&mut self, what: &'static str) -> Result<&mut ConnRef<'c>> {
@@ -61,6 +77,14 @@ impl<'c> Db<'c> {
             Target::Live(conn) => conn.backend(),
             Target::Recording { backend, .. } => *backend,
         }
+    }
+
+    /// Whether statements reach a database. `false` while they are only
+    /// written down: the risk analysis before every run, `sql`, and dry runs
+    /// on MySQL/MariaDB all run the body that way, so a body should do nothing
+    /// outside `db` unless this is `true`.
+    pub fn is_live(&self) -> bool {
+        matches!(self.target, Target::Live(_))
     }
 
     /// How many statements this handle has run.
@@ -83,6 +107,7 @@ impl<'c> Db<'c> {
             return Ok(0);
         }
         let (sql, values) = statement.to_sql(backend);
+        self.check(&sql)?;
         tracing::debug!(target: "migrations_rs::sql", %sql, "executing");
         Ok(dispatch!(self.live("a connection")?, ConnRef, c => {
             if values.0.is_empty() {
@@ -96,6 +121,7 @@ impl<'c> Db<'c> {
     /// Runs a query and returns its rows, for data migrations that work on every backend.
     pub async fn fetch_all(&mut self, query: impl Statement) -> Result<Vec<Row>> {
         let (sql, values) = query.to_sql(self.backend());
+        self.check(&sql)?;
         tracing::debug!(target: "migrations_rs::sql", %sql, "fetching");
         self.executed += 1;
         Ok(match self.live("rows read from the database")? {
@@ -112,6 +138,14 @@ impl<'c> Db<'c> {
                 rows.into_iter().map(Row::MySql).collect()
             }
         })
+    }
+
+    /// Refuses `sql` if the guard finds a destructive statement in it that is not acknowledged.
+    fn check(&mut self, sql: &str) -> Result<()> {
+        let Some(guard) = &mut self.guard else { return Ok(()) };
+        let refusals: Vec<Refusal> =
+            guard.analyzer.sql(sql).iter().filter(|f| f.refuses()).map(|f| Refusal::new(guard.migration, f)).collect();
+        if refusals.is_empty() { Ok(()) } else { Err(Error::Refused { refusals, before_run: false }) }
     }
 
     /// The SQLite connection, for typed sqlx queries; an error on another backend.

@@ -1,6 +1,7 @@
 //! The one error type of the runtime. Each message says which migration,
 //! what went wrong and what to do about it.
 
+use crate::analysis::Refusal;
 use crate::engine::StepReport;
 use crate::registry::RegistryProblem;
 use crate::version::Version;
@@ -121,6 +122,23 @@ pub enum Error {
 
     #[error("this migration needs {what}, which only a live database has, so its SQL cannot be shown offline")]
     NeedsDatabase { what: &'static str },
+
+    #[error(
+        "{} statement(s) can destroy data, and their migration does not acknowledge it:{}\n{}",
+        refusals.len(),
+        list(refusals),
+        if *before_run {
+            "nothing was changed. If the change is intended, acknowledge each rule in its migration's attribute \
+             as shown, or run again with --force"
+        } else {
+            "the statement was not run. If the change is intended, acknowledge the rule in the migration's \
+             attribute as shown, or run again with --force"
+        }
+    )]
+    Refused { refusals: Vec<Refusal>, before_run: bool },
+
+    #[error("the backup before the risky migrations failed, so nothing was changed: {detail}")]
+    Backup { detail: String },
 
     #[error("database error: {0}")]
     Database(sqlx::Error),

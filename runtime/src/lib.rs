@@ -7,7 +7,9 @@
 //! steps on one [`backend`], writing the [`history`] table and the audit log.
 //! Nothing here prints: every call returns data for the caller to show.
 
+pub mod analysis;
 pub mod backend;
+pub mod backup;
 pub mod database;
 pub mod db;
 pub mod engine;
@@ -17,16 +19,19 @@ pub mod lock;
 pub mod plan;
 pub mod record;
 pub mod registry;
+pub mod sql;
 pub mod url;
 pub mod version;
 
+pub use analysis::{Analyzer, Finding, Level, MigrationAnalysis, Refusal, Rule, Severity};
 pub use backend::{Backend, Connection};
+pub use backup::{Backup, BackupOptions};
 pub use database::Database;
 pub use db::{Db, Row, Statement};
 pub use engine::{
     ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, LastApplied, MigrationState, MigrationStatus,
-    Migrator, OnFailure, Preview, PreviewStep, RepairReport, RevertReport, Startup, StartupFailure, StartupOutcome,
-    StartupReport, Status, StepReport, StepSql, Validation,
+    Migrator, OnFailure, Preview, PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport,
+    Startup, StartupFailure, StartupOutcome, StartupReport, Status, StepReport, StepSql, Validation,
 };
 pub use error::{Error, Result};
 pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};

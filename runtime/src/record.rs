@@ -27,6 +27,8 @@ pub struct Migration {
     pub line: u32,
     pub depends_on: &'static [Version],
     pub risk: &'static [Risk],
+    /// Risk-analysis rules the migration acknowledges, by `allow` name, such as `drop_column`.
+    pub allow: &'static [&'static str],
     pub irreversible: bool,
     /// Whether the body runs in a transaction with its history row.
     pub transaction: bool,
@@ -58,6 +60,7 @@ impl fmt::Debug for Migration {
             .field("location", &self.location())
             .field("depends_on", &self.depends_on)
             .field("risk", &self.risk)
+            .field("allow", &self.allow)
             .field("irreversible", &self.irreversible)
             .field("transaction", &self.transaction)
             .field("checksum", &self.checksum)

@@ -155,6 +155,7 @@ mod tests {
             line,
             depends_on,
             risk: &[],
+            allow: &[],
             irreversible: false,
             transaction: true,
             checksum: Checksum::from_bytes([0; 32]),

@@ -157,6 +157,27 @@ impl Inspect {
         .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Every table, column and index of the database, one line each, sorted:
+    /// two equal schemas give equal lists.
+    pub async fn schema(&mut self) -> Vec<String> {
+        let sql = match self {
+            Inspect::Sqlite(_) => "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master \
+                                   WHERE name NOT LIKE 'sqlite_%' ORDER BY 1"
+                .to_owned(),
+            Inspect::Postgres(_) => "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable \
+                                     FROM information_schema.columns WHERE table_schema = current_schema() \
+                                     UNION ALL SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes \
+                                     WHERE schemaname = current_schema() ORDER BY 1"
+                .to_owned(),
+            Inspect::MySql(_) => "SELECT CAST(CONCAT('column ', table_name, '.', column_name, ' ', column_type, ' ', is_nullable) AS CHAR) \
+                                  FROM information_schema.columns WHERE table_schema = DATABASE() \
+                                  UNION ALL SELECT CAST(CONCAT('index ', table_name, '.', index_name, ' ', column_name) AS CHAR) \
+                                  FROM information_schema.statistics WHERE table_schema = DATABASE() ORDER BY 1"
+                .to_owned(),
+        };
+        self.strings(&sql).await
+    }
+
     pub async fn table_exists(&mut self, table: &str) -> bool {
         let sql = match self {
             Inspect::Sqlite(_) => {

@@ -43,6 +43,8 @@ pub(crate) struct Cli {
 
     #[command(flatten)]
     pub lock: LockArgs,
+    #[command(flatten)]
+    pub backup: BackupArgs,
 
     #[command(subcommand)]
     pub command: Command,
@@ -62,6 +64,20 @@ pub(crate) struct LockArgs {
     /// Seconds without a heartbeat after which a lease counts as abandoned
     #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
     pub stale_lock_after: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BackupArgs {
+    /// Shell command that backs up a PostgreSQL or MySQL/MariaDB database before risky
+    /// migrations; it reads the URL from $MIGRATIONS_RS_DATABASE_URL, and must succeed for the run to go on
+    #[arg(long, global = true, env = "MIGRATIONS_RS_BACKUP_COMMAND", value_name = "COMMAND")]
+    pub backup_command: Option<String>,
+    /// Folder for the SQLite snapshots taken before risky migrations (default: beside the database file)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub backup_dir: Option<std::path::PathBuf>,
+    /// Take no backup before risky migrations
+    #[arg(long, global = true)]
+    pub no_backup: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
@@ -88,14 +104,18 @@ pub(crate) enum BackendArg {
 pub(crate) enum Command {
     /// Apply pending migrations in dependency order
     #[command(after_help = "Examples:\n  migrate up\n  migrate up --to 20240115093000\n  migrate up --dry-run\n  \
-                            migrate up --keep-going\n  migrate up --strict")]
+                            migrate up --keep-going\n  migrate up --strict\n  migrate up --force")]
     Up {
         /// Apply only this version and what it depends on
         #[arg(long, value_parser = parse_version)]
         to: Option<Version>,
-        /// Show what would be applied, and why, without changing anything
+        /// Rehearse: run the plan in one transaction and roll it back (PostgreSQL, SQLite);
+        /// on MySQL/MariaDB show the SQL instead. Exits 1 if the real run would fail
         #[arg(long)]
         dry_run: bool,
+        /// Run destructive statements that their migrations do not acknowledge with `allow = [...]`
+        #[arg(long)]
+        force: bool,
         /// After a failure, still apply every pending migration that does not depend on it
         #[arg(long)]
         keep_going: bool,
@@ -119,7 +139,8 @@ pub(crate) enum Command {
         /// Revert what the last run applied
         #[arg(long)]
         last_batch: bool,
-        /// Show what would be reverted, and why, without changing anything
+        /// Rehearse: run the reverts in one transaction and roll them back (PostgreSQL, SQLite);
+        /// on MySQL/MariaDB show the SQL instead. Exits 1 if the real run would fail
         #[arg(long)]
         dry_run: bool,
         /// Revert migrations whose code changed since they were applied
@@ -191,6 +212,19 @@ pub(crate) enum Command {
     Graph {
         #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
         format: GraphFormat,
+    },
+    /// The risk analysis of every migration (or the pending ones), without changing anything;
+    /// exits 1 when it finds errors
+    #[command(
+        after_help = "Examples:\n  migrate lint\n  migrate lint --backend postgres --json\n  migrate lint --pending"
+    )]
+    Lint {
+        /// The dialect to analyse for (default: the configured database's)
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        /// Only the migrations not applied yet (reads the database)
+        #[arg(long)]
+        pending: bool,
     },
     /// The SQL each pending migration would run, rendered offline
     #[command(after_help = "Examples:\n  migrate sql\n  migrate sql --backend postgres --to 20240115093000")]

@@ -4,10 +4,11 @@
 use crate::cli::args::{BackendArg, Cli, Command, GraphFormat, LockCommand, LockKind};
 use crate::cli::config::{Settings, confirm};
 use crate::cli::output::{Output, Progress, Tone};
-use crate::cli::{create, render};
+use crate::cli::{create, render, safety};
 use migrations_rs_runtime::engine::{Progress as StepProgress, StepAction};
 use migrations_rs_runtime::{
-    Backend, Connection, Error, LockOptions, LockStrategy, LogQuery, Migrator, Preview, RevertTarget, Risk,
+    Backend, BackupOptions, Connection, Error, LockOptions, LockStrategy, LogQuery, Migrator, Preview, RevertTarget,
+    Risk,
 };
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
@@ -59,6 +60,11 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
         });
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Lint { backend, pending: false } = &cli.command {
+        let migrator = Migrator::from_linked()?;
+        let backend = backend.map_or_else(|| ctx.settings.url.backend(), backend_of);
+        return Ok(safety::lint(ctx, &migrator.analyze_all(backend).await, backend));
+    }
     ctx.err.line(ctx.err.paint(Tone::Dim, &format!("database: {} (from {})", ctx.settings.url, ctx.settings.source)));
     let progress = Progress::new(ctx.err.is_terminal_with_color() && !cli.json && !cli.quiet);
     let migrator = migrator(ctx, &progress)?;
@@ -73,6 +79,7 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
     let cli = ctx.cli;
     let strict = matches!(cli.command, Command::Up { strict: true, .. });
     let force = matches!(cli.command, Command::Down { force: true, .. });
+    let run_destructive = matches!(cli.command, Command::Up { force: true, .. });
     let (out, steps) = (ctx.out.clone(), progress.clone());
     let show_steps = !cli.json;
     let err = ctx.err.clone();
@@ -89,6 +96,12 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
         })
         .strict_order(strict)
         .revert_modified(force)
+        .force(run_destructive)
+        .with_backup(BackupOptions {
+            enabled: !cli.backup.no_backup,
+            directory: cli.backup.backup_dir.clone(),
+            command: ctx.settings.backup_command.clone(),
+        })
         .on_progress(move |event| match event {
             StepProgress::Started { action, migration, index, total } => {
                 steps.start(index, total, format!("{} {} {}", verb(action), migration.version, migration.name));
@@ -132,21 +145,17 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
     let cli = ctx.cli;
     match &cli.command {
         Command::Up { to, dry_run, keep_going, .. } => {
-            // The plan is read beforehand only when it is shown or must be confirmed:
+            if *dry_run {
+                return Ok(safety::rehearsal(ctx, &migrator.rehearse_up(conn, *to).await?));
+            }
+            // The plan is read beforehand only when it must be confirmed:
             // a start-up with nothing to do stays at the lock and one read.
-            if *dry_run || ctx.settings.protected {
+            if ctx.settings.protected {
                 let preview = migrator.preview_up(conn, *to).await?;
-                if *dry_run {
-                    ctx.print(&preview, |p| format!("{}\ndry run: nothing was changed", render::preview(p)));
-                    return Ok(ExitCode::SUCCESS);
-                }
-                let risky: Vec<String> =
-                    preview.steps.iter().filter(|s| is_risky(s)).map(|s| format!("{} {}", s.version, s.name)).collect();
-                if !risky.is_empty() {
-                    ctx.confirm_change(&format!("Applying risky migrations ({})", risky.join(", ")))?;
-                }
+                safety::confirm_risky_steps(ctx, migrator, &preview, conn.backend()).await?;
             }
             let report = migrator.up_with(conn, *to, *keep_going).await?;
+            safety::report_backup(ctx, report.backup.as_ref());
             for missing in &report.missing_from_code {
                 ctx.err.line(ctx.err.paint(
                     Tone::Warning,
@@ -174,17 +183,18 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
                 (None, true) => RevertTarget::Versions(migrator.last_batch(conn).await?),
                 (None, false) => RevertTarget::Steps(steps.unwrap_or(1)),
             };
-            let preview = migrator.preview_down(conn, target.clone()).await?;
             if *dry_run {
-                ctx.print(&preview, |p| format!("{}\ndry run: nothing was changed", render::preview(p)));
-                return Ok(ExitCode::SUCCESS);
+                return Ok(safety::rehearsal(ctx, &migrator.rehearse_down(conn, target).await?));
             }
+            let preview = migrator.preview_down(conn, target.clone()).await?;
             warn_data_loss(ctx, &preview);
             if !preview.steps.is_empty() {
                 ctx.confirm_change(&format!("Reverting {} migration(s)", preview.steps.len()))?;
+                safety::confirm_risky_steps(ctx, migrator, &preview, conn.backend()).await?;
             }
             let report =
                 if *last_batch { migrator.down_last_batch(conn).await? } else { migrator.down(conn, target).await? };
+            safety::report_backup(ctx, report.backup.as_ref());
             ctx.print(&report, |r| match r.reverted.len() {
                 0 => "nothing to revert".to_owned(),
                 n => format!("{n} migration(s) reverted"),
@@ -194,7 +204,9 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             let preview = migrator.preview_down(conn, RevertTarget::Steps(*steps)).await?;
             warn_data_loss(ctx, &preview);
             ctx.confirm_change(&format!("Reverting and reapplying {} migration(s)", preview.steps.len()))?;
+            safety::confirm_risky_steps(ctx, migrator, &preview, conn.backend()).await?;
             let (reverted, applied) = migrator.redo(conn, *steps).await?;
+            safety::report_backup(ctx, reverted.backup.as_ref().or(applied.backup.as_ref()));
             ctx.print(&serde_json::json!({ "reverted": reverted, "applied": applied }), |_| {
                 format!("{} migration(s) reverted and applied again", applied.applied.len())
             });
@@ -300,13 +312,13 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
                 });
             }
         }
+        Command::Lint { backend, .. } => {
+            let backend = backend.map_or_else(|| conn.backend(), backend_of);
+            let pending: Vec<_> = migrator.preview_up(conn, None).await?.steps.iter().map(|s| s.version).collect();
+            return Ok(safety::lint(ctx, &migrator.analyze(backend, &pending).await?, backend));
+        }
         Command::Sql { backend, to } => {
-            let backend = match backend {
-                Some(BackendArg::Postgres) => Backend::Postgres,
-                Some(BackendArg::Mysql) => Backend::MySql,
-                Some(BackendArg::Sqlite) => Backend::Sqlite,
-                None => conn.backend(),
-            };
+            let backend = backend.map_or_else(|| conn.backend(), backend_of);
             let pending: Vec<_> = migrator.preview_up(conn, *to).await?.steps.iter().map(|s| s.version).collect();
             let steps = migrator.sql(backend, &pending).await?;
             ctx.print(&steps, |s| render::sql(s, backend));
@@ -336,9 +348,12 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
     Ok(ExitCode::SUCCESS)
 }
 
-/// Risky enough to confirm in a protected environment: data changes and what cannot be undone.
-fn is_risky(step: &migrations_rs_runtime::PreviewStep) -> bool {
-    step.irreversible || step.risk.contains(&Risk::Data)
+fn backend_of(arg: BackendArg) -> Backend {
+    match arg {
+        BackendArg::Postgres => Backend::Postgres,
+        BackendArg::Mysql => Backend::MySql,
+        BackendArg::Sqlite => Backend::Sqlite,
+    }
 }
 
 fn warn_data_loss(ctx: &Context<'_>, preview: &Preview) {

@@ -8,6 +8,7 @@
 //! database_url_env = "PRODUCTION_DATABASE_URL"   # or database_url = "postgres://..."
 //! protected = true                              # ask before risky commands
 //! lock = "lease"                                # for a pooler in transaction mode
+//! backup_command = "pg_dump \"$MIGRATIONS_RS_DATABASE_URL\" > backup-$(date +%s).sql"
 //! ```
 
 use crate::cli::args::{Cli, LockKind};
@@ -33,6 +34,7 @@ struct Environment {
     #[serde(default)]
     protected: bool,
     lock: Option<LockKind>,
+    backup_command: Option<String>,
 }
 
 /// The database to use and the rules for it.
@@ -44,6 +46,8 @@ pub(crate) struct Settings {
     /// Changes need confirmation (or `--yes`), and are refused without a terminal.
     pub protected: bool,
     pub lock: LockKind,
+    /// The backup command of the environment, unless the command line gives one.
+    pub backup_command: Option<String>,
 }
 
 pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
@@ -53,6 +57,11 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
     };
     let lock = cli.lock.lock.or(environment.as_ref().and_then(|(_, env)| env.lock)).unwrap_or(LockKind::Native);
     let protected = environment.as_ref().is_some_and(|(_, env)| env.protected);
+    let backup_command = cli
+        .backup
+        .backup_command
+        .clone()
+        .or_else(|| environment.as_ref().and_then(|(_, env)| env.backup_command.clone()));
     let (raw, source) = if let Some(url) = &cli.database_url {
         (url.clone(), "--database-url".to_owned())
     } else if let Some((name, env)) = &environment {
@@ -83,7 +92,7 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
                 .to_owned(),
         )
     };
-    Ok(Settings { url: DatabaseUrl::parse(&raw)?, source, protected, lock })
+    Ok(Settings { url: DatabaseUrl::parse(&raw)?, source, protected, lock, backup_command })
 }
 
 fn load_environment(path: &str, name: &str) -> Result<Environment, Error> {

@@ -16,6 +16,7 @@ mod config;
 mod create;
 mod output;
 mod render;
+mod safety;
 
 #[cfg(feature = "http")]
 pub(crate) use commands::parse_since;

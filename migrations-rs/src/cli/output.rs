@@ -21,6 +21,7 @@ pub(crate) enum Tone {
     Warning,
     Bad,
     Dim,
+    Strong,
 }
 
 impl Output {
@@ -71,6 +72,7 @@ impl Output {
             Tone::Warning => Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold(),
             Tone::Bad => Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
             Tone::Dim => Style::new().dimmed(),
+            Tone::Strong => Style::new().bold(),
         };
         format!("{style}{text}{style:#}")
     }

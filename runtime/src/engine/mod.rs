@@ -1,23 +1,29 @@
 //! The engine: takes the lock, reads the applied state, plans, and runs each
 //! step on one connection, recording it in the history table and the audit log.
 //!
-//! The state is always read after the lock is taken, never before, and the
-//! lock is released on every path: success, error and panic.
+//! What a change does is always decided on state read after the lock is
+//! taken (a start-up reads once before, only to skip the lock when there is
+//! nothing to do), and the lock is released on every path: success, error
+//! and panic.
 
 mod health;
 mod operations;
 mod preview;
+mod rehearsal;
 mod report;
+mod safety;
 mod startup;
 mod step;
 
 pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
 pub use operations::{RepairReport, Validation};
 pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
+pub use rehearsal::{Rehearsal, RehearsalOutcome, RehearsedStep};
 pub use report::{ApplyReport, MigrationState, MigrationStatus, Progress, RevertReport, Status, StepReport};
 pub use startup::{OnFailure, Startup, StartupFailure, StartupOutcome, StartupReport};
 
 use crate::backend::Connection;
+use crate::backup::BackupOptions;
 use crate::error::{ChecksumMismatch, Error, Result};
 use crate::history::{self, AppliedMigration, LogQuery, LogRecord, RowState, Tables};
 use crate::lock::{self, LockGuard, LockHolder, LockOptions, LockStatus, LockWait};
@@ -38,6 +44,8 @@ pub struct Migrator {
     lock: LockOptions,
     strict_order: bool,
     revert_modified: bool,
+    force: bool,
+    backup: BackupOptions,
     progress: Option<ProgressCallback>,
     lock_wait: Option<LockWaitCallback>,
 }
@@ -52,6 +60,8 @@ impl fmt::Debug for Migrator {
             .field("tables", &self.tables)
             .field("lock", &self.lock)
             .field("strict_order", &self.strict_order)
+            .field("force", &self.force)
+            .field("backup", &self.backup)
             .finish()
     }
 }
@@ -94,6 +104,8 @@ impl Migrator {
             lock: LockOptions::default(),
             strict_order: false,
             revert_modified: false,
+            force: false,
+            backup: BackupOptions::default(),
             progress: None,
             lock_wait: None,
         }
@@ -125,6 +137,19 @@ impl Migrator {
     /// the `down` that runs is not the one that matches what was applied).
     pub fn revert_modified(mut self, allow: bool) -> Self {
         self.revert_modified = allow;
+        self
+    }
+
+    /// Run destructive statements that their migrations do not acknowledge
+    /// in `allow = [...]` (refused by default, before anything changes).
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// How to back up before a run that includes a risky migration.
+    pub fn with_backup(mut self, options: BackupOptions) -> Self {
+        self.backup = options;
         self
     }
 
@@ -236,6 +261,12 @@ impl Migrator {
     pub async fn redo(&self, conn: &mut Connection, steps: usize) -> Result<(RevertReport, ApplyReport)> {
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
+            let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
+            let plan = self.registry.graph().plan_revert(&applied, RevertTarget::Steps(steps));
+            if let Ok(versions) = plan {
+                // Refused before anything is reverted, not halfway.
+                self.refuse_unacknowledged(conn.backend(), &versions).await?;
+            }
             let reverted = self.down_locked(conn, guard, &rows, RevertTarget::Steps(steps)).await?;
             let again: Vec<Version> = reverted.reverted.iter().map(|s| s.version).collect();
             let rows = self.read_state(conn).await?;
@@ -340,10 +371,13 @@ impl Migrator {
     ) -> Result<ApplyReport> {
         let batch = next_batch(rows);
         let last_seq = rows.iter().map(|a| a.seq).max().unwrap_or(0);
+        let versions: Vec<Version> = plan.iter().map(|s| s.version).collect();
+        let backup = self.prepare_apply(conn, &versions).await?;
         let mut report = ApplyReport {
             applied: Vec::with_capacity(plan.len()),
             batch: (!plan.is_empty()).then_some(batch),
             missing_from_code: self.missing_from_code(rows),
+            backup,
         };
         let mut failed: Vec<(Version, Error)> = Vec::new();
         let mut skipped: Vec<Version> = Vec::new();
@@ -405,7 +439,16 @@ impl Migrator {
             self.verify_checksums(rows.iter().filter(|a| plan.contains(&a.version)))?;
         }
         let batch = next_batch(rows);
-        let mut report = RevertReport { reverted: Vec::with_capacity(plan.len()) };
+        let backup = self.prepare_revert(conn, &plan).await?;
+        let warnings = plan
+            .iter()
+            .filter_map(|version| self.registry.get(*version))
+            .flat_map(safety::revert_warnings)
+            .collect::<Vec<_>>();
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
+        let mut report = RevertReport { reverted: Vec::with_capacity(plan.len()), backup, warnings };
         tracing::info!(steps = plan.len(), "reverting migrations");
         for (index, version) in plan.iter().enumerate() {
             let migration = self.registry.get(*version).expect("planned versions are registered");

@@ -1,5 +1,6 @@
 //! What the engine returns: reports of runs and the status of every migration.
 
+use crate::backup::Backup;
 use crate::engine::StepAction;
 use crate::history::AppliedMigration;
 use crate::record::{Migration, Risk};
@@ -32,12 +33,18 @@ pub struct ApplyReport {
     pub batch: Option<i64>,
     /// Applied migrations that are no longer in the code.
     pub missing_from_code: Vec<AppliedMigration>,
+    /// The backup taken before the first risky migration, if the run had one.
+    pub backup: Option<Backup>,
 }
 
 /// What `down` did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RevertReport {
     pub reverted: Vec<StepReport>,
+    /// The backup taken before reverting a `data` migration, if the run had one.
+    pub backup: Option<Backup>,
+    /// What reverting may lose.
+    pub warnings: Vec<String>,
 }
 
 /// Every migration with its state, and what the database holds that the code does not.

@@ -248,8 +248,12 @@ impl Migrator {
             && self.verify_checksums(&rows).is_ok()
             && self.registry.graph().plan_apply(&applied, target).is_ok_and(|plan| plan.is_empty());
         if nothing_to_do {
-            let report =
-                ApplyReport { applied: Vec::new(), batch: None, missing_from_code: self.missing_from_code(&rows) };
+            let report = ApplyReport {
+                applied: Vec::new(),
+                batch: None,
+                missing_from_code: self.missing_from_code(&rows),
+                backup: None,
+            };
             return Ok((report, false));
         }
         Ok((self.up(conn, target).await?, true))

@@ -7,7 +7,7 @@
 //! `transaction = false` migration) is first recorded as `applying` or
 //! `reverting`, so a failure or a crash leaves a visible dirty state.
 
-use crate::backend::{Connection, Tx};
+use crate::backend::{ConnRef, Connection, Tx};
 use crate::db::Db;
 use crate::engine::{Migrator, StepAction};
 use crate::error::{Error, Result};
@@ -103,13 +103,13 @@ impl Migrator {
             if migration.transaction {
                 let mut tx = conn.begin().await?;
                 let in_tx = async {
-                    step.body()(&mut Db::new(tx.conn())).await?;
+                    step.body()(&mut self.db_for(step, tx.conn())).await?;
                     self.record(&mut tx, guard, step, atomic, started).await
                 }
                 .await;
                 finish(tx, in_tx).await
             } else {
-                step.body()(&mut Db::new(conn.as_ref())).await?;
+                step.body()(&mut self.db_for(step, conn.as_ref())).await?;
                 let mut tx = conn.begin().await?;
                 let recorded = self.record(&mut tx, guard, step, atomic, started).await;
                 finish(tx, recorded).await
@@ -140,6 +140,15 @@ impl Migrator {
                 }
                 Err(StepFailure { error, dirty: in_progress })
             }
+        }
+    }
+
+    /// The handle a body gets: an applying body's statements are checked as
+    /// they are sent, unless the run is forced.
+    fn db_for<'c>(&self, step: &Step, conn: ConnRef<'c>) -> Db<'c> {
+        match step.action {
+            StepAction::Apply if !self.force => Db::guarded(conn, step.migration),
+            _ => Db::new(conn),
         }
     }
 

@@ -1,0 +1,249 @@
+//! Risk analysis: every statement a migration runs is classified against the
+//! catalogue of dangerous operations for the backend it runs on.
+//!
+//! Raw SQL is read by the dialect's lexer and split into statements.
+//! sea-query statements are classified from their rendering for the backend
+//! (sea-query keeps the parts of its statements private; its rendering is
+//! unambiguous SQL that the lexer reads completely). A statement the
+//! analysis does not recognise is an `opaque-sql` finding, never a pass.
+//!
+//! A finding a migration acknowledges in `#[migration(allow = [...])]` is
+//! kept but marked allowed. Destructive findings that are not allowed make
+//! `up` refuse the run before anything changes.
+
+mod classify;
+mod rules;
+#[cfg(test)]
+mod tests;
+
+pub use rules::{Level, Rule, Severity};
+
+use crate::backend::Backend;
+use crate::record::{Migration, Risk};
+use crate::sql;
+use crate::version::Version;
+use classify::{Context, classify};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::fmt;
+
+/// One dangerous statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: Rule,
+    pub level: Level,
+    pub severities: &'static [Severity],
+    #[serde(serialize_with = "serialize_backend")]
+    pub backend: Backend,
+    /// The statement as it would be sent (empty for findings about the whole migration).
+    pub statement: String,
+    /// What the statement does that the rule is about.
+    pub detail: String,
+    pub safe_alternative: &'static str,
+    /// Acknowledged by the migration's `allow = [...]`.
+    pub allowed: bool,
+}
+
+impl Finding {
+    /// Whether `up` refuses to run the statement.
+    pub fn refuses(&self) -> bool {
+        self.rule.refused_unless_allowed() && !self.allowed
+    }
+
+    /// Whether `lint` fails on it.
+    pub fn fails_lint(&self) -> bool {
+        self.level == Level::Error && !self.allowed
+    }
+
+    pub fn severity_text(&self) -> String {
+        self.severities.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn serialize_backend<S: serde::Serializer>(backend: &Backend, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(backend.name())
+}
+
+/// A destructive statement that a migration runs without acknowledging it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    pub migration: String,
+    pub location: String,
+    pub finding: Finding,
+}
+
+impl Refusal {
+    pub fn new(migration: &Migration, finding: &Finding) -> Self {
+        Refusal { migration: migration.label(), location: migration.location(), finding: finding.clone() }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let finding = &self.finding;
+        write!(
+            f,
+            "{} ({}): {}: {}\n      statement: {}\n      to run it anyway, add `allow = [{}]` to its #[migration]; safer: {}",
+            self.migration,
+            self.location,
+            finding.rule,
+            finding.detail,
+            finding.statement,
+            finding.rule.allow_name(),
+            finding.safe_alternative
+        )
+    }
+}
+
+/// Classifies the statements of one migration in order, remembering what
+/// earlier statements created.
+#[derive(Debug)]
+pub struct Analyzer {
+    backend: Backend,
+    transactional: bool,
+    allow: Vec<Rule>,
+    created: HashSet<String>,
+    detected: Vec<Risk>,
+    findings: Vec<Finding>,
+    statements: usize,
+}
+
+impl Analyzer {
+    /// An analyzer for SQL that runs on `backend`, inside a transaction or not,
+    /// with the rules named in `allow` acknowledged.
+    pub fn new(backend: Backend, transactional: bool, allow: &[&str]) -> Self {
+        Analyzer {
+            backend,
+            transactional,
+            allow: allow.iter().filter_map(|name| Rule::from_name(name)).collect(),
+            created: HashSet::new(),
+            detected: Vec::new(),
+            findings: Vec::new(),
+            statements: 0,
+        }
+    }
+
+    pub fn for_migration(backend: Backend, migration: &Migration) -> Self {
+        Self::new(backend, migration.transaction, migration.allow)
+    }
+
+    /// Analyses SQL text, which may hold several statements, and returns the findings it added.
+    pub fn sql(&mut self, text: &str) -> &[Finding] {
+        let before = self.findings.len();
+        match sql::split(self.backend, text) {
+            Ok(statements) => {
+                for statement in statements {
+                    self.statement(statement.sql);
+                }
+            }
+            Err(error) => self.push(Rule::OpaqueSql, text, format!("the SQL cannot be read: {error}")),
+        }
+        &self.findings[before..]
+    }
+
+    fn statement(&mut self, text: &str) {
+        self.statements += 1;
+        let tokens = match sql::tokenize(self.backend, text) {
+            Ok(tokens) => tokens.into_iter().filter(|t| !t.is_trivia()).collect::<Vec<_>>(),
+            Err(error) => return self.push(Rule::OpaqueSql, text, format!("the SQL cannot be read: {error}")),
+        };
+        let ctx = Context { backend: self.backend, transactional: self.transactional, created: &self.created };
+        let classified = classify(&tokens, &ctx);
+        for risk in classified.categories {
+            if !self.detected.contains(&risk) {
+                self.detected.push(risk);
+            }
+        }
+        for (rule, detail) in classified.hits {
+            self.push(rule, text, detail);
+        }
+        if let Some(table) = classified.creates {
+            self.created.insert(table);
+        }
+    }
+
+    fn push(&mut self, rule: Rule, statement: &str, detail: String) {
+        self.findings.push(Finding {
+            rule,
+            level: rule.level(),
+            severities: rule.severities(),
+            backend: self.backend,
+            statement: statement.trim().to_owned(),
+            detail,
+            safe_alternative: rule.safe_alternative(self.backend),
+            allowed: self.allow.contains(&rule),
+        });
+    }
+
+    /// The findings so far.
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    /// The kinds of change detected so far, in the order first seen.
+    pub fn detected(&self) -> &[Risk] {
+        &self.detected
+    }
+
+    /// Ends the analysis; `declared` are the migration's risk tags, compared with what was detected.
+    pub fn finish(mut self, declared: &[Risk]) -> (Vec<Finding>, Vec<Risk>, usize) {
+        let mut undeclared: Vec<Risk> = self.detected.iter().copied().filter(|r| !declared.contains(r)).collect();
+        undeclared.sort();
+        if !undeclared.is_empty() {
+            let names = |risks: &[Risk]| risks.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
+            let mut all: Vec<Risk> = declared.iter().chain(&undeclared).copied().collect();
+            all.sort();
+            let detail = format!(
+                "the statements make {} changes, which the attribute does not declare: write `risk = [{}]`",
+                names(&undeclared),
+                names(&all)
+            );
+            self.push(Rule::UndeclaredRisk, "", detail);
+        }
+        self.detected.sort();
+        (self.findings, self.detected, self.statements)
+    }
+}
+
+/// The analysis of one migration's `up`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationAnalysis {
+    pub version: Version,
+    pub name: &'static str,
+    pub module: &'static str,
+    pub location: String,
+    #[serde(serialize_with = "serialize_backend")]
+    pub backend: Backend,
+    pub declared: &'static [Risk],
+    pub detected: Vec<Risk>,
+    pub allow: &'static [&'static str],
+    pub statements: usize,
+    pub findings: Vec<Finding>,
+    /// Set when the body reads from the database, so the statements after
+    /// the first read could not be seen offline. `up` still checks them as they run.
+    pub incomplete: Option<String>,
+}
+
+impl MigrationAnalysis {
+    pub fn label(&self) -> String {
+        format!("{} {}", self.version, self.name)
+    }
+
+    /// Findings that make `up` refuse the migration.
+    pub fn refusals(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.refuses())
+    }
+
+    pub fn lint_errors(&self) -> usize {
+        self.findings.iter().filter(|f| f.fails_lint()).count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.findings.iter().filter(|f| !f.allowed && f.level == Level::Warning).count()
+    }
+
+    /// Whether the migration can lose data: tagged `data`, or with a data-loss finding.
+    pub fn is_risky(&self) -> bool {
+        self.declared.contains(&Risk::Data) || self.findings.iter().any(|f| f.severities.contains(&Severity::DataLoss))
+    }
+}

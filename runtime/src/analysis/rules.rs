@@ -1,0 +1,255 @@
+//! The catalogue of rules: what each one catches, how bad it is, and what
+//! to do instead.
+
+use crate::backend::Backend;
+use serde::Serialize;
+use std::fmt;
+
+/// A kind of dangerous statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    DropTable,
+    DropColumn,
+    Truncate,
+    UnboundedDml,
+    RenameTable,
+    RenameColumn,
+    ChangeType,
+    RequiredColumn,
+    SetNotNull,
+    DropNotNull,
+    ForeignKeyValidating,
+    CheckValidating,
+    UniqueOrPrimaryKey,
+    IndexNotConcurrent,
+    DropIndexNotConcurrent,
+    DropForeignKey,
+    NotInTransaction,
+    BlockingMaintenance,
+    TransactionControl,
+    EnumChange,
+    MysqlCopyLock,
+    SqlitePragmaInTransaction,
+    OpaqueSql,
+    UndeclaredRisk,
+}
+
+/// How a finding can hurt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    DataLoss,
+    BlockingLock,
+    BackwardIncompatible,
+    CanFailOnExistingData,
+}
+
+impl Severity {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::DataLoss => "data loss",
+            Severity::BlockingLock => "blocking lock",
+            Severity::BackwardIncompatible => "backward incompatible",
+            Severity::CanFailOnExistingData => "can fail on existing data",
+        }
+    }
+}
+
+/// Whether a finding fails `lint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Warning,
+}
+
+impl Rule {
+    pub const ALL: &'static [Rule] = &[
+        Rule::DropTable,
+        Rule::DropColumn,
+        Rule::Truncate,
+        Rule::UnboundedDml,
+        Rule::RenameTable,
+        Rule::RenameColumn,
+        Rule::ChangeType,
+        Rule::RequiredColumn,
+        Rule::SetNotNull,
+        Rule::DropNotNull,
+        Rule::ForeignKeyValidating,
+        Rule::CheckValidating,
+        Rule::UniqueOrPrimaryKey,
+        Rule::IndexNotConcurrent,
+        Rule::DropIndexNotConcurrent,
+        Rule::DropForeignKey,
+        Rule::NotInTransaction,
+        Rule::BlockingMaintenance,
+        Rule::TransactionControl,
+        Rule::EnumChange,
+        Rule::MysqlCopyLock,
+        Rule::SqlitePragmaInTransaction,
+        Rule::OpaqueSql,
+        Rule::UndeclaredRisk,
+    ];
+
+    /// The rule's id in reports, such as `drop-column`.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Rule::DropTable => "drop-table",
+            Rule::DropColumn => "drop-column",
+            Rule::Truncate => "truncate",
+            Rule::UnboundedDml => "unbounded-dml",
+            Rule::RenameTable => "rename-table",
+            Rule::RenameColumn => "rename-column",
+            Rule::ChangeType => "change-type",
+            Rule::RequiredColumn => "required-column",
+            Rule::SetNotNull => "set-not-null",
+            Rule::DropNotNull => "drop-not-null",
+            Rule::ForeignKeyValidating => "fk-validating",
+            Rule::CheckValidating => "check-validating",
+            Rule::UniqueOrPrimaryKey => "unique-or-pk",
+            Rule::IndexNotConcurrent => "index-not-concurrent",
+            Rule::DropIndexNotConcurrent => "drop-index-not-concurrent",
+            Rule::DropForeignKey => "drop-fk",
+            Rule::NotInTransaction => "not-in-transaction",
+            Rule::BlockingMaintenance => "blocking-maintenance",
+            Rule::TransactionControl => "tx-control",
+            Rule::EnumChange => "enum-change",
+            Rule::MysqlCopyLock => "mysql-copy-lock",
+            Rule::SqlitePragmaInTransaction => "sqlite-pragma-in-tx",
+            Rule::OpaqueSql => "opaque-sql",
+            Rule::UndeclaredRisk => "undeclared-risk",
+        }
+    }
+
+    /// The name that acknowledges the rule in `#[migration(allow = [...])]`, such as `drop_column`.
+    pub fn allow_name(self) -> String {
+        self.id().replace('-', "_")
+    }
+
+    /// The rule an `allow` name or a rule id stands for.
+    pub fn from_name(name: &str) -> Option<Rule> {
+        let id = name.replace('_', "-");
+        Rule::ALL.iter().copied().find(|rule| rule.id() == id)
+    }
+
+    pub const fn severities(self) -> &'static [Severity] {
+        use Severity::*;
+        match self {
+            Rule::DropTable | Rule::DropColumn => &[DataLoss, BackwardIncompatible],
+            Rule::Truncate | Rule::UnboundedDml => &[DataLoss, BlockingLock],
+            Rule::RenameTable | Rule::RenameColumn | Rule::DropNotNull => &[BackwardIncompatible],
+            Rule::ChangeType => &[BlockingLock, BackwardIncompatible, CanFailOnExistingData],
+            Rule::RequiredColumn => &[CanFailOnExistingData, BackwardIncompatible],
+            Rule::SetNotNull | Rule::ForeignKeyValidating | Rule::CheckValidating | Rule::UniqueOrPrimaryKey => {
+                &[BlockingLock, CanFailOnExistingData]
+            }
+            Rule::IndexNotConcurrent
+            | Rule::DropIndexNotConcurrent
+            | Rule::BlockingMaintenance
+            | Rule::MysqlCopyLock => &[BlockingLock],
+            Rule::DropForeignKey => &[BackwardIncompatible],
+            Rule::NotInTransaction | Rule::TransactionControl | Rule::SqlitePragmaInTransaction => {
+                &[CanFailOnExistingData]
+            }
+            Rule::EnumChange => &[BackwardIncompatible, BlockingLock],
+            Rule::OpaqueSql => &[DataLoss, BlockingLock, BackwardIncompatible, CanFailOnExistingData],
+            Rule::UndeclaredRisk => &[],
+        }
+    }
+
+    /// Rules whose statements can destroy data: `up` refuses them unless the
+    /// migration acknowledges them in `allow = [...]` or the run is forced.
+    pub const fn refused_unless_allowed(self) -> bool {
+        matches!(self, Rule::DropTable | Rule::DropColumn | Rule::Truncate | Rule::UnboundedDml | Rule::OpaqueSql)
+    }
+
+    pub const fn level(self) -> Level {
+        match self {
+            _ if self.refused_unless_allowed() => Level::Error,
+            Rule::NotInTransaction | Rule::TransactionControl | Rule::UndeclaredRisk => Level::Error,
+            _ => Level::Warning,
+        }
+    }
+
+    /// What to do instead.
+    pub fn safe_alternative(self, backend: Backend) -> &'static str {
+        let postgres = backend == Backend::Postgres;
+        match self {
+            Rule::DropTable => {
+                "stop using the table in the application first, back it up or check it is empty, and drop it in a later release"
+            }
+            Rule::DropColumn => {
+                "stop reading and writing the column in the application first, then drop it in a later release"
+            }
+            Rule::Truncate => "delete from an explicit list of tables, in batches, after a backup",
+            Rule::UnboundedDml => "add a WHERE clause, or backfill in batches in a `transaction = false` migration",
+            Rule::RenameTable => "keep the old name readable: create a view under it until every reader has moved",
+            Rule::RenameColumn => "add the new column, write both, backfill, switch readers, then drop the old one",
+            Rule::ChangeType => {
+                "add a new column of the new type, backfill it in batches, switch readers, then drop the old column"
+            }
+            Rule::RequiredColumn => {
+                "add the column as nullable or with a constant DEFAULT, backfill, then add NOT NULL"
+            }
+            Rule::SetNotNull if postgres => {
+                "add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it in a later migration, then SET NOT NULL and drop the check"
+            }
+            Rule::SetNotNull => "backfill NULLs first, and run it when the table is quiet: the table is rebuilt",
+            Rule::DropNotNull => {
+                "keep the constraint and write a sentinel value instead, or make every reader accept NULL first"
+            }
+            Rule::ForeignKeyValidating if postgres => {
+                "add the foreign key with NOT VALID, then VALIDATE CONSTRAINT in a later migration"
+            }
+            Rule::ForeignKeyValidating => "add the foreign key while the table is small or quiet; check orphans first",
+            Rule::CheckValidating if postgres => {
+                "add the check with NOT VALID, then VALIDATE CONSTRAINT in a later migration"
+            }
+            Rule::CheckValidating => "check existing rows first; the whole table is read under a lock",
+            Rule::UniqueOrPrimaryKey if postgres => {
+                "CREATE UNIQUE INDEX CONCURRENTLY in a `transaction = false` migration, then ADD CONSTRAINT … USING INDEX"
+            }
+            Rule::UniqueOrPrimaryKey => "check for duplicates first; the table is rebuilt while the key is added",
+            Rule::IndexNotConcurrent => {
+                "CREATE INDEX CONCURRENTLY, alone in a `transaction = false` migration (tables created in the same migration are exempt)"
+            }
+            Rule::DropIndexNotConcurrent => {
+                "DROP INDEX CONCURRENTLY IF EXISTS, alone in a `transaction = false` migration"
+            }
+            Rule::DropForeignKey => "make sure nothing relies on the constraint; it is not restored by itself",
+            Rule::NotInTransaction => "move the statement into a migration of its own with `transaction = false`",
+            Rule::BlockingMaintenance => "use the CONCURRENTLY form, or pg_repack/gh-ost, outside the migration",
+            Rule::TransactionControl => "leave transactions to the runner, or mark the migration `transaction = false`",
+            Rule::EnumChange => "only append values, and make the application accept both old and new values first",
+            Rule::MysqlCopyLock => {
+                "state ALGORITHM=INPLACE or INSTANT with LOCK=NONE, so the server refuses instead of copying"
+            }
+            Rule::SqlitePragmaInTransaction => {
+                "set the pragma in a `transaction = false` migration; inside a transaction it does nothing"
+            }
+            Rule::OpaqueSql => "check the statement by hand, then acknowledge it with `allow = [opaque_sql]`",
+            Rule::UndeclaredRisk => "declare every kind of change the migration makes in its `risk = [...]`",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_names_round_trip() {
+        for rule in Rule::ALL {
+            assert_eq!(Rule::from_name(&rule.allow_name()), Some(*rule));
+            assert_eq!(Rule::from_name(rule.id()), Some(*rule));
+        }
+        assert_eq!(Rule::from_name("drop_everything"), None);
+    }
+}

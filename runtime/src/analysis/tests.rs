@@ -1,0 +1,169 @@
+//! The catalogue: SQL inputs with the findings each backend must report.
+
+use super::{Analyzer, Rule};
+use crate::backend::Backend;
+
+const PG: Backend = Backend::Postgres;
+const MY: Backend = Backend::MySql;
+const SL: Backend = Backend::Sqlite;
+const ALL: &[Backend] = &[SL, PG, MY];
+
+/// Rules found in `sql` run on `backend`. Tables exist already unless the same input creates them.
+fn rules(backend: Backend, transactional: bool, sql: &str) -> Vec<Rule> {
+    let mut analyzer = Analyzer::new(backend, transactional, &[]);
+    analyzer.sql(sql);
+    analyzer.findings().iter().map(|f| f.rule).collect()
+}
+
+struct Case {
+    sql: &'static str,
+    backends: &'static [Backend],
+    transactional: bool,
+    expected: &'static [Rule],
+}
+
+const fn case(sql: &'static str, backends: &'static [Backend], expected: &'static [Rule]) -> Case {
+    Case { sql, backends, transactional: true, expected }
+}
+
+const fn no_tx(sql: &'static str, backends: &'static [Backend], expected: &'static [Rule]) -> Case {
+    Case { sql, backends, transactional: false, expected }
+}
+
+use Rule::*;
+
+const CATALOGUE: &[Case] = &[
+    // Destructive.
+    case("DROP TABLE users", ALL, &[DropTable]),
+    case("DROP TABLE IF EXISTS a, b CASCADE", &[PG], &[DropTable]),
+    case("DROP SCHEMA reporting CASCADE", &[PG], &[DropTable]),
+    case("ALTER TABLE users DROP COLUMN email", ALL, &[DropColumn]),
+    case("ALTER TABLE users DROP email", &[MY], &[DropColumn]),
+    case("TRUNCATE TABLE orders", &[PG, MY], &[Truncate]),
+    case("TRUNCATE a, b CASCADE", &[PG], &[Truncate]),
+    case("UPDATE users SET active = true", ALL, &[UnboundedDml]),
+    case("DELETE FROM sessions", ALL, &[UnboundedDml]),
+    case("WITH old AS (SELECT id FROM t WHERE x < 1) DELETE FROM t", &[PG], &[UnboundedDml]),
+    // Renames and types.
+    case("ALTER TABLE users RENAME TO accounts", ALL, &[RenameTable]),
+    case("RENAME TABLE users TO accounts", &[MY], &[RenameTable]),
+    case("ALTER TABLE users RENAME COLUMN email TO mail", ALL, &[RenameColumn]),
+    case("ALTER TABLE users ALTER COLUMN age TYPE bigint", &[PG], &[ChangeType]),
+    case("ALTER TABLE users MODIFY COLUMN name VARCHAR(50) NOT NULL", &[MY], &[ChangeType]),
+    case("ALTER TABLE users CHANGE name full_name VARCHAR(200)", &[MY], &[RenameColumn, ChangeType]),
+    // Columns and NOT NULL.
+    case("ALTER TABLE users ADD COLUMN age integer NOT NULL", ALL, &[RequiredColumn]),
+    case("ALTER TABLE users ALTER COLUMN email SET NOT NULL", &[PG], &[SetNotNull]),
+    case("ALTER TABLE users ALTER COLUMN email DROP NOT NULL", &[PG], &[DropNotNull]),
+    // Constraints.
+    case(
+        "ALTER TABLE orders ADD CONSTRAINT fk_user FOREIGN KEY (user_id) REFERENCES users (id)",
+        &[PG, MY],
+        &[ForeignKeyValidating],
+    ),
+    case("ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0)", &[PG, MY], &[CheckValidating]),
+    case("ALTER TABLE users ADD CONSTRAINT users_email UNIQUE (email)", &[PG, MY], &[UniqueOrPrimaryKey]),
+    case("ALTER TABLE users ADD COLUMN team_id bigint REFERENCES teams (id)", &[PG], &[ForeignKeyValidating]),
+    // Indexes on PostgreSQL.
+    case("CREATE INDEX users_email ON users (email)", &[PG], &[IndexNotConcurrent]),
+    case("DROP INDEX users_email", &[PG], &[DropIndexNotConcurrent]),
+    case("CREATE INDEX CONCURRENTLY users_email ON users (email)", &[PG], &[NotInTransaction]),
+    case("VACUUM FULL users", &[PG], &[NotInTransaction, BlockingMaintenance]),
+    case("VACUUM", &[SL], &[NotInTransaction]),
+    case("REINDEX TABLE users", &[PG], &[BlockingMaintenance]),
+    case("OPTIMIZE TABLE users", &[MY], &[BlockingMaintenance]),
+    // Transactions, pragmas, enums, MySQL locking.
+    case("BEGIN; UPDATE t SET x = 1 WHERE id = 2; COMMIT;", ALL, &[TransactionControl, TransactionControl]),
+    case("PRAGMA foreign_keys = OFF", &[SL], &[SqlitePragmaInTransaction]),
+    case("ALTER TYPE mood ADD VALUE 'meh'", &[PG], &[EnumChange]),
+    case("ALTER TABLE users ADD COLUMN x INT, ALGORITHM=COPY", &[MY], &[MysqlCopyLock]),
+    // Unreadable or unanalysable SQL.
+    case("DO $$ BEGIN PERFORM 1; END $$", &[PG], &[OpaqueSql]),
+    case("SELECT 'unterminated", ALL, &[OpaqueSql]),
+    case("FROBNICATE users", ALL, &[OpaqueSql]),
+    // Nothing to report.
+    case("CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL UNIQUE)", ALL, &[]),
+    case(
+        "CREATE TABLE posts (id bigint PRIMARY KEY, user_id bigint); CREATE INDEX posts_user ON posts (user_id); \
+         ALTER TABLE posts ADD COLUMN title text NOT NULL; ALTER TABLE posts ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id)",
+        &[PG],
+        &[],
+    ),
+    case("ALTER TABLE users ADD COLUMN nickname text", ALL, &[]),
+    case("ALTER TABLE users ADD COLUMN active boolean NOT NULL DEFAULT true", ALL, &[]),
+    case("UPDATE users SET active = true WHERE id < 1000", ALL, &[]),
+    case("DELETE FROM sessions WHERE expires_at < now()", ALL, &[]),
+    case("INSERT INTO settings (k, v) VALUES ('a;b', 'DROP TABLE users')", ALL, &[]),
+    case("ALTER TABLE orders ADD CONSTRAINT fk_user FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID", &[PG], &[]),
+    case("ALTER TABLE orders VALIDATE CONSTRAINT fk_user", &[PG], &[]),
+    case("ALTER TABLE users ADD CONSTRAINT users_email UNIQUE USING INDEX users_email_idx", &[PG], &[]),
+    case(
+        "CREATE FUNCTION touch() RETURNS trigger AS $$ BEGIN NEW.updated_at = now(); DELETE FROM x; RETURN NEW; END $$ LANGUAGE plpgsql",
+        &[PG],
+        &[],
+    ),
+    case("CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE b SET n = n + 1; END", &[SL], &[]),
+    case("CREATE INDEX users_email ON users (email)", &[SL, MY], &[]),
+    case("-- DROP TABLE users;\n/* TRUNCATE users; */ SELECT 1", ALL, &[]),
+    no_tx("CREATE INDEX CONCURRENTLY users_email ON users (email)", &[PG], &[]),
+    no_tx("VACUUM", &[SL], &[]),
+    no_tx("BEGIN; ALTER TABLE t ADD COLUMN x int; COMMIT", &[PG], &[]),
+];
+
+#[test]
+fn every_catalogue_input_gives_exactly_its_findings() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in CATALOGUE {
+        for backend in case.backends {
+            checked += 1;
+            let found = rules(*backend, case.transactional, case.sql);
+            if found != case.expected {
+                failures.push(format!("{backend}: {}\n  expected {:?}\n  found    {found:?}", case.sql, case.expected));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} checks failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(CATALOGUE.len() >= 25);
+}
+
+#[test]
+fn acknowledged_findings_are_kept_but_do_not_refuse() {
+    let mut analyzer = Analyzer::new(PG, true, &["drop_column"]);
+    analyzer.sql("ALTER TABLE users DROP COLUMN email; DROP TABLE t");
+    let findings = analyzer.findings();
+    assert_eq!(findings.len(), 2);
+    assert!(findings[0].allowed && !findings[0].refuses());
+    assert!(!findings[1].allowed && findings[1].refuses());
+    assert_eq!(findings[1].statement, "DROP TABLE t");
+}
+
+#[test]
+fn declared_risk_is_compared_with_what_the_statements_do() {
+    let mut analyzer = Analyzer::new(PG, true, &[]);
+    analyzer.sql("ALTER TABLE users DROP COLUMN email");
+    let (findings, detected, statements) = analyzer.finish(&[crate::record::Risk::Index]);
+    assert_eq!(statements, 1);
+    assert_eq!(detected, vec![crate::record::Risk::Schema, crate::record::Risk::Data]);
+    let undeclared = findings.iter().find(|f| f.rule == UndeclaredRisk).expect("undeclared risk reported");
+    assert!(undeclared.detail.contains("`risk = [schema, data, index]`"), "{}", undeclared.detail);
+}
+
+#[test]
+fn sea_query_statements_are_classified_from_their_rendering() {
+    use crate::db::Statement;
+    use sea_query::{Alias, ColumnDef, Table};
+    let drop_column = Table::alter().table(Alias::new("users")).drop_column(Alias::new("email")).to_owned();
+    let add_required = Table::alter()
+        .table(Alias::new("users"))
+        .add_column(ColumnDef::new(Alias::new("age")).integer().not_null())
+        .to_owned();
+    for backend in [PG, MY, SL] {
+        let mut analyzer = Analyzer::new(backend, true, &[]);
+        analyzer.sql(&drop_column.to_inline_sql(backend));
+        analyzer.sql(&add_required.to_inline_sql(backend));
+        analyzer.sql(&Table::drop().table(Alias::new("users")).to_owned().to_inline_sql(backend));
+        let found: Vec<Rule> = analyzer.findings().iter().map(|f| f.rule).collect();
+        assert_eq!(found, vec![DropColumn, RequiredColumn, DropTable], "{backend}");
+    }
+}

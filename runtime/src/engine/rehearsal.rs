@@ -1,0 +1,198 @@
+//! Dry runs as rehearsals: on PostgreSQL and SQLite, where DDL is
+//! transactional, the plan runs for real inside one transaction that is then
+//! rolled back, so the rehearsal meets the errors the real run would meet.
+//! MySQL/MariaDB commit DDL implicitly, so there the rehearsal only shows the
+//! SQL and says why it cannot run it.
+
+use crate::analysis::Finding;
+use crate::backend::{Backend, Connection};
+use crate::db::Db;
+use crate::engine::{Migrator, StepAction};
+use crate::error::{Error, Result};
+use crate::history::{self, AppliedMigration};
+use crate::plan::RevertTarget;
+use crate::record::Migration;
+use crate::version::Version;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// What a rehearsal found. Nothing it did was kept.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rehearsal {
+    /// `apply` or `revert`.
+    pub action: &'static str,
+    pub backend: &'static str,
+    /// Whether the steps ran (and were rolled back); false on MySQL/MariaDB.
+    pub rehearsed: bool,
+    /// Why the steps did not run, when they did not.
+    pub not_rehearsed_because: Option<String>,
+    pub steps: Vec<RehearsedStep>,
+}
+
+impl Rehearsal {
+    /// Whether the real run would fail, as far as the rehearsal can tell.
+    pub fn failed(&self) -> bool {
+        self.steps.iter().any(|s| matches!(s.outcome, RehearsalOutcome::Failed { .. }))
+    }
+}
+
+/// One step of a rehearsal.
+#[derive(Debug, Clone, Serialize)]
+pub struct RehearsedStep {
+    pub version: Version,
+    pub name: &'static str,
+    #[serde(flatten)]
+    pub outcome: RehearsalOutcome,
+    /// The risk analysis of an applied step.
+    pub findings: Vec<Finding>,
+}
+
+/// How one step of a rehearsal went.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RehearsalOutcome {
+    Succeeded {
+        statements: usize,
+        #[serde(serialize_with = "crate::serialize::millis")]
+        duration: Duration,
+    },
+    /// The error the real run would stop at.
+    Failed { error: String },
+    /// A `transaction = false` step, which cannot run inside the rehearsal's transaction.
+    Skipped { reason: String },
+    /// After a failure: the transaction is aborted, so nothing more runs.
+    NotReached,
+    /// On MySQL/MariaDB: the SQL the step would send.
+    NotRun { statements: Vec<String> },
+}
+
+impl Migrator {
+    /// Rehearses `up`: runs the plan inside one transaction, then rolls it back.
+    pub async fn rehearse_up(&self, conn: &mut Connection, target: Option<Version>) -> Result<Rehearsal> {
+        self.rehearse(conn, async |this: &Migrator, conn: &mut Connection| {
+            let rows = this.rows_without_creating(conn).await?;
+            this.refuse_dirty(&rows)?;
+            let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
+            let plan = this.registry.graph().plan_apply(&applied, target).map_err(|e| this.plan_error(e, &rows))?;
+            let versions: Vec<Version> = plan.iter().map(|s| s.version).collect();
+            this.rehearse_steps(conn, StepAction::Apply, &versions).await
+        })
+        .await
+    }
+
+    /// Rehearses `down`: runs the reverts inside one transaction, then rolls them back.
+    pub async fn rehearse_down(&self, conn: &mut Connection, target: RevertTarget) -> Result<Rehearsal> {
+        self.rehearse(conn, async |this: &Migrator, conn: &mut Connection| {
+            let rows = this.rows_without_creating(conn).await?;
+            this.refuse_dirty(&rows)?;
+            let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
+            let plan = this.registry.graph().plan_revert(&applied, target).map_err(|e| this.plan_error(e, &rows))?;
+            this.rehearse_steps(conn, StepAction::Revert, &plan).await
+        })
+        .await
+    }
+
+    /// Runs `work` without the migration lock: taking it writes the holder's
+    /// row, and a rehearsal must leave the database exactly as it was. The
+    /// rehearsal's transaction meets a concurrent run's locks instead.
+    async fn rehearse(
+        &self,
+        conn: &mut Connection,
+        work: impl AsyncFnOnce(&Migrator, &mut Connection) -> Result<Rehearsal>,
+    ) -> Result<Rehearsal> {
+        self.tables.check_backend(conn.backend())?;
+        work(self, conn).await
+    }
+
+    async fn rows_without_creating(&self, conn: &mut Connection) -> Result<Vec<AppliedMigration>> {
+        Ok(history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default())
+    }
+
+    async fn rehearse_steps(
+        &self,
+        conn: &mut Connection,
+        action: StepAction,
+        versions: &[Version],
+    ) -> Result<Rehearsal> {
+        let backend = conn.backend();
+        let migrations: Vec<&'static Migration> =
+            versions.iter().map(|v| self.registry.get(*v).expect("planned versions are registered")).collect();
+        let mut findings = match action {
+            StepAction::Apply => self.analyze(backend, versions).await?.into_iter().map(|a| a.findings).collect(),
+            StepAction::Revert => vec![Vec::new(); versions.len()],
+        };
+        let mut rehearsal = Rehearsal {
+            action: match action {
+                StepAction::Apply => "apply",
+                StepAction::Revert => "revert",
+            },
+            backend: backend.name(),
+            rehearsed: backend.transactional_ddl(),
+            not_rehearsed_because: None,
+            steps: Vec::with_capacity(versions.len()),
+        };
+        if !backend.transactional_ddl() {
+            rehearsal.not_rehearsed_because = Some(format!(
+                "{backend} commits every DDL statement at once, so running the plan would change the database; \
+                 the SQL each step would send is shown instead"
+            ));
+            for (migration, findings) in migrations.iter().zip(findings) {
+                let statements = self.recorded_sql(migration, action, backend).await;
+                let outcome = RehearsalOutcome::NotRun { statements };
+                rehearsal.steps.push(RehearsedStep {
+                    version: migration.version,
+                    name: migration.name,
+                    outcome,
+                    findings,
+                });
+            }
+            return Ok(rehearsal);
+        }
+        let mut tx = conn.begin().await?;
+        let mut failed = false;
+        for (migration, findings) in migrations.iter().zip(findings.drain(..)) {
+            let outcome = if failed {
+                RehearsalOutcome::NotReached
+            } else if !migration.transaction {
+                RehearsalOutcome::Skipped {
+                    reason: "it runs with `transaction = false`, so it cannot run inside the rehearsal's transaction"
+                        .to_owned(),
+                }
+            } else {
+                let started = Instant::now();
+                let body = match action {
+                    StepAction::Apply => migration.up,
+                    StepAction::Revert => migration.down.expect("the planner refuses irreversible migrations"),
+                };
+                let mut db = match action {
+                    StepAction::Apply if !self.force => Db::guarded(tx.conn(), migration),
+                    _ => Db::new(tx.conn()),
+                };
+                match body(&mut db).await {
+                    Ok(()) => RehearsalOutcome::Succeeded { statements: db.executed(), duration: started.elapsed() },
+                    Err(error) => {
+                        failed = true;
+                        RehearsalOutcome::Failed { error: error.to_string() }
+                    }
+                }
+            };
+            rehearsal.steps.push(RehearsedStep { version: migration.version, name: migration.name, outcome, findings });
+        }
+        tx.rollback().await?;
+        Ok(rehearsal)
+    }
+
+    async fn recorded_sql(&self, migration: &Migration, action: StepAction, backend: Backend) -> Vec<String> {
+        let body = match action {
+            StepAction::Apply => Some(migration.up),
+            StepAction::Revert => migration.down,
+        };
+        let mut statements = Vec::new();
+        if let Some(body) = body
+            && let Err(Error::NeedsDatabase { what }) = body(&mut Db::recording(backend, &mut statements)).await
+        {
+            statements.push(format!("-- and more: the body needs {what}"));
+        }
+        statements
+    }
+}

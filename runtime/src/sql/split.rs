@@ -1,0 +1,202 @@
+//! Splitting raw SQL into the statements a server runs one at a time.
+//!
+//! A `;` ends a statement unless the lexer says it is inside a string, a
+//! quoted name, a dollar-quoted body or a comment, or it sits inside the
+//! `BEGIN … END` body of a trigger, function, procedure or event. MySQL's
+//! client command `DELIMITER` is understood and never sent to the server.
+
+use crate::backend::Backend;
+use crate::sql::lexer::{LexError, Lexer, Token, TokenKind};
+use std::ops::Range;
+
+/// One statement: its text as written (comments inside it kept, the
+/// delimiter left out) and where it is in the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlStatement<'a> {
+    pub sql: &'a str,
+    pub range: Range<usize>,
+    /// 1-based line where the statement starts.
+    pub line: usize,
+}
+
+/// The statements of `src`, in order. Comments and whitespace between
+/// statements, delimiters and `DELIMITER` commands are not part of any.
+pub fn split(backend: Backend, src: &str) -> Result<Vec<SqlStatement<'_>>, LexError> {
+    let mut splitter =
+        Splitter { backend, src, lexer: Lexer::new(backend, src), delimiter: ";".into(), out: Vec::new() };
+    splitter.run()?;
+    Ok(splitter.out)
+}
+
+struct Splitter<'a> {
+    backend: Backend,
+    src: &'a str,
+    lexer: Lexer<'a>,
+    delimiter: String,
+    out: Vec<SqlStatement<'a>>,
+}
+
+/// The statement being read.
+#[derive(Default)]
+struct Current {
+    range: Option<Range<usize>>,
+    first_word: Option<String>,
+    /// A CREATE of a trigger, function, procedure or event, whose body may hold `BEGIN … END`.
+    routine: bool,
+    depth: usize,
+}
+
+impl<'a> Splitter<'a> {
+    fn run(&mut self) -> Result<(), LexError> {
+        let mut current = Current::default();
+        loop {
+            if current.range.is_none() && self.backend == Backend::MySql && self.delimiter_command() {
+                continue;
+            }
+            if self.delimiter != ";"
+                && current.range.is_some()
+                && self.lexer.rest().starts_with(self.delimiter.as_str())
+            {
+                self.lexer.seek(self.lexer.position() + self.delimiter.len());
+                self.finish(&mut current);
+                continue;
+            }
+            let Some(token) = self.lexer.next().transpose()? else { break };
+            if token.is_trivia() {
+                continue;
+            }
+            if token.is_punct(';') && self.delimiter == ";" && current.depth == 0 {
+                self.finish(&mut current);
+                continue;
+            }
+            self.track_blocks(&mut current, &token)?;
+            let start = current.range.as_ref().map_or(token.start, |r| r.start);
+            current.range = Some(start..token.end());
+        }
+        self.finish(&mut current);
+        Ok(())
+    }
+
+    /// Reads a `DELIMITER xx` line at the start of a statement.
+    fn delimiter_command(&mut self) -> bool {
+        let mut ahead = self.lexer.clone();
+        let Some(Ok(word)) = ahead.peek_significant() else { return false };
+        if !word.is("DELIMITER") {
+            return false;
+        }
+        let after = &self.src[word.end()..];
+        let line = &after[..after.find('\n').unwrap_or(after.len())];
+        let Some(delimiter) = line.split_whitespace().next() else { return false };
+        self.delimiter = delimiter.to_owned();
+        ahead.seek(word.end() + line.len());
+        self.lexer = ahead;
+        true
+    }
+
+    fn track_blocks(&mut self, current: &mut Current, token: &Token<'a>) -> Result<(), LexError> {
+        if token.kind != TokenKind::Word {
+            return Ok(());
+        }
+        match &current.first_word {
+            None => {
+                current.first_word = Some(token.text.to_ascii_uppercase());
+                return Ok(());
+            }
+            Some(first) if first != "CREATE" => return Ok(()),
+            Some(_) => {}
+        }
+        if ["TRIGGER", "FUNCTION", "PROCEDURE", "EVENT"].iter().any(|k| token.is(k)) {
+            current.routine = true;
+        } else if current.routine && (token.is("BEGIN") || (token.is("CASE") && current.depth > 0)) {
+            current.depth += 1;
+        } else if current.routine && token.is("END") && current.depth > 0 {
+            // `END IF`, `END LOOP`, … close blocks that were not counted.
+            let closes_uncounted = match self.lexer.peek_significant().transpose()? {
+                Some(next) => ["IF", "LOOP", "WHILE", "REPEAT"].iter().any(|k| next.is(k)),
+                None => false,
+            };
+            if !closes_uncounted {
+                current.depth -= 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, current: &mut Current) {
+        if let Some(range) = current.range.take() {
+            let line = self.src[..range.start].matches('\n').count() + 1;
+            self.out.push(SqlStatement { sql: &self.src[range.clone()], range, line });
+        }
+        *current = Current::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statements(backend: Backend, src: &str) -> Vec<&str> {
+        split(backend, src).unwrap().into_iter().map(|s| s.sql).collect()
+    }
+
+    #[test]
+    fn semicolons_inside_quotes_and_comments_do_not_split() {
+        let src = "INSERT INTO t VALUES ('a;b'); -- x;y\nSELECT \"c;d\" /* e; */ FROM t;";
+        assert_eq!(
+            statements(Backend::Postgres, src),
+            vec!["INSERT INTO t VALUES ('a;b')", "SELECT \"c;d\" /* e; */ FROM t"]
+        );
+    }
+
+    #[test]
+    fn postgres_function_bodies_stay_whole() {
+        let src = "CREATE FUNCTION f() RETURNS trigger AS $$\nBEGIN\n  NEW.x := 1;\n  RETURN NEW;\nEND;\n$$ LANGUAGE plpgsql;\nSELECT 1";
+        let out = statements(Backend::Postgres, src);
+        assert_eq!(out.len(), 2);
+        assert!(out[0].ends_with("LANGUAGE plpgsql"));
+    }
+
+    #[test]
+    fn sqlite_trigger_bodies_with_case_stay_whole() {
+        let src = "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  UPDATE a SET x = CASE WHEN 1 THEN 2 ELSE 3 END;\n  DELETE FROM b;\nEND;\nCREATE TABLE c (id INT);";
+        let out = statements(Backend::Sqlite, src);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(out[0].ends_with("END"));
+    }
+
+    #[test]
+    fn mysql_delimiter_commands_change_the_delimiter_and_are_not_statements() {
+        let src = "DELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; IF 1 THEN SELECT 2; END IF; END//\nDELIMITER ;\nSELECT 3;";
+        let out = statements(Backend::MySql, src);
+        assert_eq!(out, vec!["CREATE PROCEDURE p() BEGIN SELECT 1; IF 1 THEN SELECT 2; END IF; END", "SELECT 3"]);
+    }
+
+    #[test]
+    fn a_dollar_delimiter_right_after_end_ends_the_statement() {
+        let src =
+            "DELIMITER $$\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; END$$\nDELIMITER ;";
+        assert_eq!(statements(Backend::MySql, src).len(), 1);
+    }
+
+    #[test]
+    fn mysql_procedures_without_delimiter_count_blocks() {
+        let src =
+            "CREATE PROCEDURE p() BEGIN IF 1 THEN SELECT 2; END IF; WHILE 0 DO SELECT 3; END WHILE; END; SELECT 4";
+        assert_eq!(statements(Backend::MySql, src).len(), 2);
+    }
+
+    #[test]
+    fn a_transaction_begin_is_a_statement_of_its_own() {
+        assert_eq!(statements(Backend::Sqlite, "BEGIN; CREATE TABLE a (x INT); COMMIT;").len(), 3);
+    }
+
+    #[test]
+    fn ranges_point_at_the_statement_text_and_lines_count_from_one() {
+        let src = "\n\n  SELECT 1 ;\nSELECT\n2";
+        let out = split(Backend::Sqlite, src).unwrap();
+        for statement in &out {
+            assert_eq!(&src[statement.range.clone()], statement.sql);
+        }
+        assert_eq!(out.iter().map(|s| s.line).collect::<Vec<_>>(), vec![3, 4]);
+    }
+}
