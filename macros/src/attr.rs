@@ -126,34 +126,12 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             }
             "risk" => {
                 if let Some(value) = required(&key, value, errors) {
-                    for element in list(value) {
-                        if let Some(tag) = named(&element, RISK_TAGS, "risk tag", errors) {
-                            if args.risk.iter().any(|seen| seen.unraw() == tag.unraw()) {
-                                errors.spanned(
-                                    &tag,
-                                    format!("risk tag `{}` is listed twice; list each tag once", tag.unraw()),
-                                );
-                            } else {
-                                args.risk.push(tag);
-                            }
-                        }
-                    }
+                    args.risk = distinct_names(value, RISK_TAGS, ("risk tag", "tag"), errors);
                 }
             }
             "allow" => {
                 if let Some(value) = required(&key, value, errors) {
-                    for element in list(value) {
-                        if let Some(rule) = named(&element, RULES, "rule", errors) {
-                            if args.allow.iter().any(|seen| seen.unraw() == rule.unraw()) {
-                                errors.spanned(
-                                    &rule,
-                                    format!("rule `{}` is listed twice; list each rule once", rule.unraw()),
-                                );
-                            } else {
-                                args.allow.push(rule);
-                            }
-                        }
-                    }
+                    args.allow = distinct_names(value, RULES, ("rule", "rule"), errors);
                 }
             }
             "irreversible" => match value {
@@ -245,6 +223,22 @@ fn dependency(element: &Expr, errors: &mut Errors) -> Option<Dependency> {
             None
         }
     }
+}
+
+/// A list of names from `known`, each given once. `what` names one entry in
+/// errors, in full and for short.
+fn distinct_names(value: Expr, known: &[&str], what: (&str, &str), errors: &mut Errors) -> Vec<Ident> {
+    let mut names: Vec<Ident> = Vec::new();
+    for element in list(value) {
+        let Some(name) = named(&element, known, what.0, errors) else { continue };
+        if names.iter().any(|seen| seen.unraw() == name.unraw()) {
+            let message = format!("{} `{}` is listed twice; list each {} once", what.0, name.unraw(), what.1);
+            errors.spanned(&name, message);
+        } else {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// A plain name that must be one of `known`: a risk tag or a rule.

@@ -2,7 +2,7 @@
 //! rendered for the connected backend, raw SQL, rows, and the sqlx connection
 //! itself for typed queries.
 
-use crate::analysis::{Analyzer, Refusal};
+use crate::analysis::{Analyzer, Refusal, commits_implicitly};
 use crate::backend::{Backend, ConnRef, dispatch};
 use crate::error::{Error, Result};
 use crate::record::Migration;
@@ -23,6 +23,8 @@ use std::fmt;
 pub struct Db<'c> {
     target: Target<'c>,
     executed: usize,
+    /// A statement was sent that a rollback cannot undo (DDL on MySQL/MariaDB).
+    committed: bool,
     /// Checks each statement before it is sent, refusing destructive ones
     /// the migration does not acknowledge.
     guard: Option<Guard>,
@@ -50,18 +52,18 @@ impl fmt::Debug for Db<'_> {
 
 impl<'c> Db<'c> {
     pub(crate) fn new(conn: ConnRef<'c>) -> Self {
-        Db { target: Target::Live(conn), executed: 0, guard: None }
+        Db { target: Target::Live(conn), executed: 0, committed: false, guard: None }
     }
 
     /// A handle that refuses the destructive statements `migration` does not acknowledge.
     pub(crate) fn guarded(conn: ConnRef<'c>, migration: &'static Migration) -> Self {
         let analyzer = Analyzer::for_migration(conn.backend(), migration);
-        Db { target: Target::Live(conn), executed: 0, guard: Some(Guard { migration, analyzer }) }
+        Db { target: Target::Live(conn), executed: 0, committed: false, guard: Some(Guard { migration, analyzer }) }
     }
 
     /// A handle that records the SQL of each statement instead of running it.
     pub(crate) fn recording(backend: Backend, statements: &'c mut Vec<String>) -> Self {
-        Db { target: Target::Recording { backend, statements }, executed: 0, guard: None }
+        Db { target: Target::Recording { backend, statements }, executed: 0, committed: false, guard: None }
     }
 
     fn live(&mut self, what: &'static str) -> Result<&mut ConnRef<'c>> {
@@ -85,6 +87,12 @@ impl<'c> Db<'c> {
     /// outside `db` unless this is `true`.
     pub fn is_live(&self) -> bool {
         matches!(self.target, Target::Live(_))
+    }
+
+    /// Whether a statement was sent that a rollback cannot undo: on
+    /// MySQL/MariaDB, DDL commits implicitly.
+    pub(crate) fn sent_implicit_commit(&self) -> bool {
+        self.committed
     }
 
     /// How many statements this handle has run.
@@ -142,10 +150,22 @@ impl<'c> Db<'c> {
 
     /// Refuses `sql` if the guard finds a destructive statement in it that is not acknowledged.
     fn check(&mut self, sql: &str) -> Result<()> {
-        let Some(guard) = &mut self.guard else { return Ok(()) };
-        let refusals: Vec<Refusal> =
-            guard.analyzer.sql(sql).iter().filter(|f| f.refuses()).map(|f| Refusal::new(guard.migration, f)).collect();
-        if refusals.is_empty() { Ok(()) } else { Err(Error::Refused { refusals, before_run: false }) }
+        if let Some(guard) = &mut self.guard {
+            let refusals: Vec<Refusal> = guard
+                .analyzer
+                .sql(sql)
+                .iter()
+                .filter(|f| f.refuses())
+                .map(|f| Refusal::new(guard.migration, f))
+                .collect();
+            if !refusals.is_empty() {
+                return Err(Error::Refused { refusals, before_run: false });
+            }
+        }
+        if !self.committed && commits_implicitly(self.backend(), sql) {
+            self.committed = true;
+        }
+        Ok(())
     }
 
     /// The SQLite connection, for typed sqlx queries; an error on another backend.
@@ -169,6 +189,8 @@ impl<'c> Db<'c> {
     /// The MySQL/MariaDB connection, for typed sqlx queries; an error on another backend.
     pub fn mysql(&mut self) -> Result<&mut MySqlConnection> {
         let actual = self.backend().name();
+        // What runs on the raw connection is not seen: assume it may commit.
+        self.committed = true;
         match self.live("the sqlx connection")? {
             ConnRef::MySql(c) => Ok(c),
             _ => Err(Error::WrongBackend { expected: Backend::MySql.name(), actual }),

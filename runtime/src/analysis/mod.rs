@@ -64,6 +64,27 @@ fn serialize_backend<S: serde::Serializer>(backend: &Backend, serializer: S) -> 
     serializer.serialize_str(backend.name())
 }
 
+/// Statements after which MySQL/MariaDB can still roll a transaction back.
+const ROLLED_BACK_ON_MYSQL: &[&str] =
+    &["INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "WITH", "VALUES", "SET", "SHOW", "EXPLAIN", "SAVEPOINT", "DO"];
+
+/// Whether `sql` holds a statement that commits the transaction by itself or
+/// cannot be rolled back: any DDL on MySQL/MariaDB, nothing elsewhere. SQL
+/// that cannot be read counts as committing.
+pub fn commits_implicitly(backend: Backend, sql: &str) -> bool {
+    if backend != Backend::MySql {
+        return false;
+    }
+    let Ok(statements) = sql::split(backend, sql) else { return true };
+    statements.iter().any(|statement| {
+        let first = sql::Lexer::new(backend, statement.sql).find(|t| t.as_ref().map_or(true, |t| !t.is_trivia()));
+        match first {
+            Some(Ok(token)) => !ROLLED_BACK_ON_MYSQL.iter().any(|k| token.is(k)),
+            _ => true,
+        }
+    })
+}
+
 /// A destructive statement that a migration runs without acknowledging it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {

@@ -5,7 +5,9 @@
 //! its log entry and the lease check commit together or not at all. Any
 //! other step (MySQL/MariaDB, where DDL commits implicitly, or a
 //! `transaction = false` migration) is first recorded as `applying` or
-//! `reverting`, so a failure or a crash leaves a visible dirty state.
+//! `reverting`, so a failure or a crash leaves a visible dirty state, unless
+//! the step ran in a transaction and sent nothing a rollback cannot undo
+//! (only rows changed on MySQL/MariaDB): then its row is cleared again.
 
 use crate::backend::{ConnRef, Connection, Tx};
 use crate::db::Db;
@@ -102,12 +104,27 @@ impl Migrator {
             }
             if migration.transaction {
                 let mut tx = conn.begin().await?;
+                // Whether the rollback can undo everything the body sent.
+                let mut undone_by_rollback = false;
                 let in_tx = async {
-                    step.body()(&mut self.db_for(step, tx.conn())).await?;
+                    let mut db = self.db_for(step, tx.conn());
+                    let ran = step.body()(&mut db).await;
+                    undone_by_rollback = !db.sent_implicit_commit();
+                    ran?;
                     self.record(&mut tx, guard, step, atomic, started).await
                 }
                 .await;
-                finish(tx, in_tx).await
+                let outcome = finish(tx, in_tx).await;
+                if outcome.is_err() && in_progress && undone_by_rollback {
+                    // Only rows changed, and the rollback undid them: the step left nothing behind.
+                    match self.clear_in_progress(conn, step).await {
+                        Ok(()) => in_progress = false,
+                        Err(error) => {
+                            tracing::error!(%error, "could not clear the unfinished row of a rolled-back step")
+                        }
+                    }
+                }
+                outcome
             } else {
                 step.body()(&mut self.db_for(step, conn.as_ref())).await?;
                 let mut tx = conn.begin().await?;
@@ -139,6 +156,16 @@ impl Migrator {
                     tracing::error!(%log_error, "could not write the failure to the audit log");
                 }
                 Err(StepFailure { error, dirty: in_progress })
+            }
+        }
+    }
+
+    /// Undoes [`Migrator::mark_in_progress`] after a step whose changes were all rolled back.
+    async fn clear_in_progress(&self, conn: &mut Connection, step: &Step) -> Result<()> {
+        match step.action {
+            StepAction::Apply => history::delete_applied(conn.as_ref(), &self.tables, step.migration.version).await,
+            StepAction::Revert => {
+                history::set_state(conn.as_ref(), &self.tables, step.migration.version, RowState::Applied).await
             }
         }
     }
