@@ -45,7 +45,7 @@ pub mod cli;
 #[cfg(feature = "http")]
 pub mod http;
 
-pub use migrations_rs_macros::migration;
+pub use migrations_rs_macros::{migration, sql_migrations};
 pub use migrations_rs_runtime::{
     Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions, Checksum, Connection, Database,
     DatabaseUrl, Db, DirtyMigration, Error, FailedMigration, Finding, Health, LastApplied, Level, LockHolder,
@@ -69,7 +69,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use migrations_rs_runtime::inventory;
-    pub use migrations_rs_runtime::{BoxFuture, Checksum, Db, Migration, Risk, Version};
+    pub use migrations_rs_runtime::{Body, BoxFuture, Checksum, Db, Migration, Risk, Version};
 }
 
 /// The README's code, compiled as a doctest so it stays true.

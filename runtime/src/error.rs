@@ -140,6 +140,9 @@ pub enum Error {
     #[error("the backup before the risky migrations failed, so nothing was changed: {detail}")]
     Backup { detail: String },
 
+    #[error("{}: {message}", path.display())]
+    SqlFolder { path: std::path::PathBuf, message: String },
+
     #[error("database error: {0}")]
     Database(sqlx::Error),
 

@@ -37,7 +37,7 @@ pub use error::{Error, Result};
 pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};
 pub use lock::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism};
 pub use plan::RevertTarget;
-pub use record::{BoxFuture, Checksum, Migration, MigrationFn, Risk};
+pub use record::{Body, BoxFuture, Checksum, Migration, MigrationFn, Risk};
 pub use registry::{Registry, RegistryProblem};
 pub use url::DatabaseUrl;
 pub use version::Version;

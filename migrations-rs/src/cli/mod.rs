@@ -41,6 +41,25 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The standalone `migrations-rs` program: every verb over a folder of SQL
+/// migrations, `--sql-dir` (default `migrations`), for projects without
+/// Rust migrations. Installed by `cargo install --path migrations-rs`.
+pub fn main_for_sql_folder() -> ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
+    let _ = dotenvy::dotenv();
+    let command = Cli::command()
+        .name("migrations-rs")
+        .about("Apply, revert and inspect the SQL migrations of a folder (--sql-dir, default `migrations`)");
+    match command.try_get_matches().and_then(|matches| Cli::from_arg_matches(&matches)) {
+        Ok(mut cli) => {
+            cli.sql_dir.get_or_insert_with(|| "migrations".into());
+            let (out, err) = (Output::stdout(cli.quiet), Output::stderr(cli.quiet));
+            execute(cli, &out, &err)
+        }
+        Err(error) => usage_error(&error, &Output::stdout(false), &Output::stderr(false)),
+    }
+}
+
 /// Runs the command line with `args` (the first is the program name),
 /// writing results to `out` and diagnostics to `err` as they happen, without colours.
 pub fn run<I, T>(args: I, out: impl Write + Send + 'static, err: impl Write + Send + 'static) -> ExitCode

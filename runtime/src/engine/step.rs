@@ -15,7 +15,7 @@ use crate::engine::{Migrator, StepAction};
 use crate::error::{Error, Result};
 use crate::history::{self, Action, AppliedMigration, LogEntry, RowState};
 use crate::lock::LockGuard;
-use crate::record::{Migration, MigrationFn};
+use crate::record::{Body, Migration};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -33,7 +33,7 @@ impl Step {
         self.migration.transaction && conn.backend().transactional_ddl()
     }
 
-    fn body(&self) -> MigrationFn {
+    fn body(&self) -> Body {
         match self.action {
             StepAction::Apply => self.migration.up,
             StepAction::Revert => self.migration.down.expect("the planner refuses irreversible migrations"),
@@ -108,7 +108,7 @@ impl Migrator {
                 let mut undone_by_rollback = false;
                 let in_tx = async {
                     let mut db = self.db_for(step, tx.conn());
-                    let ran = step.body()(&mut db).await;
+                    let ran = step.body().run(&mut db).await;
                     undone_by_rollback = !db.sent_implicit_commit();
                     ran?;
                     self.record(&mut tx, guard, step, atomic, started).await
@@ -126,7 +126,7 @@ impl Migrator {
                 }
                 outcome
             } else {
-                step.body()(&mut self.db_for(step, conn.as_ref())).await?;
+                step.body().run(&mut self.db_for(step, conn.as_ref())).await?;
                 let mut tx = conn.begin().await?;
                 let recorded = self.record(&mut tx, guard, step, atomic, started).await;
                 finish(tx, recorded).await
