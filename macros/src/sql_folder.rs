@@ -141,7 +141,10 @@ mod tests {
     fn a_file_name_that_fits_no_layout_is_an_error_naming_it() {
         let dir = folder("bad-name", &[("V1__ok.sql", "SELECT 1;"), ("backfill users.sql", "SELECT 1;")]);
         let message = error_of(&dir);
-        assert!(message.contains("backfill users.sql") && message.contains("name it V<version>__<name>.sql"), "{message}");
+        assert!(
+            message.contains("backfill users.sql") && message.contains("name it V<version>__<name>.sql"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -161,7 +164,8 @@ mod tests {
 
     #[test]
     fn a_good_folder_expands_to_one_record_per_migration() {
-        let dir = folder("good", &[("V1__a.sql", "SELECT 1;"), ("V2__b.sql", "SELECT 2;"), ("V2__b.down.sql", "SELECT 3;")]);
+        let dir =
+            folder("good", &[("V1__a.sql", "SELECT 1;"), ("V2__b.sql", "SELECT 2;"), ("V2__b.down.sql", "SELECT 3;")]);
         let name = dir.file_name().unwrap().to_str().unwrap().to_owned();
         let tokens = expand(dir.parent().unwrap(), quote!(#name)).unwrap().to_string();
         assert_eq!(tokens.matches("inventory :: submit !").count(), 2, "{tokens}");
