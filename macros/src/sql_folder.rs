@@ -16,13 +16,15 @@ use syn::LitStr;
 mod layout;
 
 pub(crate) fn sql_migrations(input: TokenStream) -> TokenStream {
-    match expand(input) {
+    let root = std::env::var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
+    match expand(&root, input) {
         Ok(tokens) => tokens,
         Err(error) => error.to_compile_error(),
     }
 }
 
-fn expand(input: TokenStream) -> syn::Result<TokenStream> {
+/// The records of the folder named by `input`, relative to `root` (the crate's manifest folder).
+fn expand(root: &Path, input: TokenStream) -> syn::Result<TokenStream> {
     let folder: LitStr = syn::parse2(input).map_err(|e| {
         syn::Error::new(
             e.span(),
@@ -30,7 +32,6 @@ fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         )
     })?;
     let span = folder.span();
-    let root = std::env::var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
     let dir = root.join(folder.value());
     let contents = layout::scan(&dir).map_err(|e| syn::Error::new(span, e.to_string()))?;
     let mut records = Vec::with_capacity(contents.migrations.len());
@@ -113,4 +114,61 @@ fn record(files: &layout::SqlMigrationFiles, span: Span) -> syn::Result<TokenStr
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder of its own under the system's temporary folder.
+    fn folder(name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("mrs-macro-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        dir
+    }
+
+    fn error_of(dir: &Path) -> String {
+        let root = dir.parent().unwrap();
+        let name = dir.file_name().unwrap().to_str().unwrap();
+        expand(root, quote!(#name)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_file_name_that_fits_no_layout_is_an_error_naming_it() {
+        let dir = folder("bad-name", &[("V1__ok.sql", "SELECT 1;"), ("backfill users.sql", "SELECT 1;")]);
+        let message = error_of(&dir);
+        assert!(
+            message.contains("backfill users.sql") && message.contains("name it V<version>__<name>.sql"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn bad_headers_and_unknown_tags_are_errors_naming_the_file() {
+        let dir = folder("bad-tag", &[("V1__a.sql", "-- migrations-rs: risk = [shema]\nSELECT 1;")]);
+        let message = error_of(&dir);
+        assert!(message.contains("V1__a.sql: unknown risk tag `shema`"), "{message}");
+        let dir = folder("bad-rule", &[("V1__a.sql", "-- migrations-rs: allow = [drop_colum]\nSELECT 1;")]);
+        assert!(error_of(&dir).contains("unknown rule `drop_colum`"));
+    }
+
+    #[test]
+    fn a_missing_folder_is_an_error() {
+        let missing = std::env::temp_dir().join(format!("mrs-macro-{}-missing", std::process::id()));
+        assert!(error_of(&missing).contains("cannot read the migrations folder"));
+    }
+
+    #[test]
+    fn a_good_folder_expands_to_one_record_per_migration() {
+        let dir =
+            folder("good", &[("V1__a.sql", "SELECT 1;"), ("V2__b.sql", "SELECT 2;"), ("V2__b.down.sql", "SELECT 3;")]);
+        let name = dir.file_name().unwrap().to_str().unwrap().to_owned();
+        let tokens = expand(dir.parent().unwrap(), quote!(#name)).unwrap().to_string();
+        assert_eq!(tokens.matches("inventory :: submit !").count(), 2, "{tokens}");
+        assert!(tokens.contains("include_str !"), "files are included so editing one rebuilds the crate");
+    }
 }

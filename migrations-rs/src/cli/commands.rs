@@ -146,6 +146,16 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
 fn registry(ctx: &Context<'_>) -> Result<Registry, Error> {
     let linked = Registry::from_linked()?;
     let Some(folder) = &ctx.cli.sql_dir else { return Ok(linked) };
+    if !folder.exists() {
+        if matches!(ctx.cli.command, Command::Create { .. }) {
+            return Ok(linked);
+        }
+        return Err(Error::msg(format!(
+            "the SQL migrations folder {} does not exist: create a migration with `create NAME`, \
+             or point --sql-dir at the folder",
+            folder.display()
+        )));
+    }
     let loaded = sql::folder::load(folder)?;
     for ignored in &loaded.ignored {
         ctx.err.line(ctx.err.paint(Tone::Dim, &format!("not a migration, left alone: {}", ignored.display())));
