@@ -13,6 +13,7 @@ pub mod backup;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod foreign;
 pub mod history;
 pub mod lock;
 pub mod plan;
@@ -27,10 +28,12 @@ pub use backend::{Backend, Connection};
 pub use backup::{Backup, BackupOptions};
 pub use db::{Db, Row, Statement};
 pub use engine::{
-    ApplyReport, GraphNode, MigrationState, MigrationStatus, Migrator, Preview, PreviewStep, Rehearsal,
-    RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Status, StepReport, StepSql, Validation,
+    AdoptReport, AdoptedMigration, ApplyReport, GraphNode, MatchedBy, MigrationState, MigrationStatus, Migrator,
+    OurMigration, Preview, PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope,
+    Status, StepReport, StepSql, Validation,
 };
 pub use error::{Error, Result};
+pub use foreign::{ForeignMigration, Source, Tool};
 pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};
 pub use lock::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism};
 pub use plan::RevertTarget;
