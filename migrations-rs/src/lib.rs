@@ -43,10 +43,11 @@ pub mod cli;
 
 pub use migrations_rs_macros::migration;
 pub use migrations_rs_runtime::{
-    Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions, Checksum, Connection, DatabaseUrl, Db,
-    Error, Finding, Level, Migration, MigrationAnalysis, MigrationState, MigrationStatus, Migrator, Refusal, Registry,
-    RegistryProblem, Rehearsal, RehearsalOutcome, RehearsedStep, Result, RevertReport, RevertTarget, Risk, Row, Rule,
-    Severity, Statement, Status, StepReport, Tables, Version, analysis, engine, sea_query, sql, sqlx,
+    AdoptReport, AdoptedMigration, Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions, Checksum,
+    Connection, DatabaseUrl, Db, Error, Finding, Level, MatchedBy, Migration, MigrationAnalysis, MigrationState,
+    MigrationStatus, Migrator, OurMigration, Refusal, Registry, RegistryProblem, Rehearsal, RehearsalOutcome,
+    RehearsedStep, Result, RevertReport, RevertTarget, Risk, Row, Rule, Scope, Severity, Source, Statement, Status,
+    StepReport, Tables, Tool, Version, analysis, engine, foreign, sea_query, sql, sqlx,
 };
 
 /// What a migration file needs: the attribute, the `Db` handle, `Result`,
