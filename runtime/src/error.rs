@@ -2,6 +2,7 @@
 //! what went wrong and what to do about it.
 
 use crate::analysis::Refusal;
+use crate::engine::StepReport;
 use crate::registry::RegistryProblem;
 use crate::version::Version;
 use std::fmt;
@@ -52,8 +53,9 @@ pub enum Error {
         /// `applying` or `reverting`.
         action: &'static str,
         cause: Box<Error>,
-        /// What this run completed before the failure; it stays done.
-        completed: Vec<Version>,
+        /// What this run completed before the failure, with how long each
+        /// took; it stays done.
+        completed: Vec<StepReport>,
         /// The migration could not run atomically and is now recorded as
         /// partly done; later runs refuse to start until it is resolved.
         dirty: bool,
@@ -174,6 +176,9 @@ pub enum Error {
     )]
     UnknownModule { module: String, known: Vec<String> },
 
+    #[error("{}: {message}", path.display())]
+    SqlFolder { path: std::path::PathBuf, message: String },
+
     #[error("database error: {0}")]
     Database(sqlx::Error),
 
@@ -240,10 +245,10 @@ fn failure_note(dirty: bool, version: Version) -> String {
     }
 }
 
-fn completed_note(completed: &[Version]) -> String {
+fn completed_note(completed: &[StepReport]) -> String {
     match completed.len() {
         0 => String::new(),
-        1 => format!("\nthe 1 migration completed before it, {}, stays done", completed[0]),
+        1 => format!("\nthe 1 migration completed before it, {}, stays done", completed[0].version),
         n => format!("\nthe {n} migrations completed before it stay done"),
     }
 }

@@ -140,7 +140,7 @@ fn describe(migration: &Migration) -> String {
 mod tests {
     use super::*;
     use crate::db::Db;
-    use crate::record::{BoxFuture, Checksum};
+    use crate::record::{Body, BoxFuture, Checksum};
 
     fn noop<'a>(_: &'a mut Db<'_>) -> BoxFuture<'a> {
         Box::pin(async { Ok(()) })
@@ -160,8 +160,8 @@ mod tests {
             irreversible: false,
             transaction: true,
             checksum: Checksum::from_bytes([0; 32]),
-            up: noop,
-            down: Some(noop),
+            up: Body::Rust(noop),
+            down: Some(Body::Rust(noop)),
         }))
     }
 

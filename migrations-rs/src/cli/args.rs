@@ -17,6 +17,10 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub database_url: Option<String>,
 
+    /// A folder of SQL migrations (ours, sqlx's or diesel's layout) to run in the
+    /// same graph as the migrations linked into this program
+    #[arg(long, global = true, env = "MIGRATIONS_RS_SQL_DIR", value_name = "DIR")]
+    pub sql_dir: Option<std::path::PathBuf>,
     /// A named environment from the config file, such as `production`
     #[arg(long = "env", global = true, value_name = "NAME")]
     pub environment: Option<String>,
@@ -266,9 +270,11 @@ pub(crate) enum Command {
         #[arg(long, value_parser = parse_version)]
         to: Option<Version>,
     },
-    /// Write a new migration file and wire it into the module tree
+    /// Write a new migration file and wire it into the module tree; with --sql-dir,
+    /// write V<version>__NAME.sql and its .down.sql there instead
     #[command(after_help = "Examples:\n  migrate create add_user_avatars --dir src/migrations\n  \
-                            migrate create backfill_avatars --depends-on 20240115093000 --risk data")]
+                            migrate create backfill_avatars --depends-on 20240115093000 --risk data\n  \
+                            migrations-rs create add_user_avatars --sql-dir migrations")]
     Create {
         /// The migration's name: lowercase letters, digits and underscores
         name: String,

@@ -6,9 +6,10 @@ use crate::cli::config::{Settings, confirm};
 use crate::cli::output::{Output, Progress, Tone};
 use crate::cli::{adopt, create, render, safety};
 use migrations_rs_runtime::engine::{Progress as StepProgress, StepAction};
+use migrations_rs_runtime::sql;
 use migrations_rs_runtime::{
-    Backend, BackupOptions, Connection, Error, LockOptions, LockStrategy, LogQuery, Migrator, Preview, RevertTarget,
-    Risk, Scope,
+    Backend, BackupOptions, Connection, Error, LockOptions, LockStrategy, LogQuery, Migrator, Preview, Registry,
+    RevertTarget, Risk, Scope,
 };
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
@@ -44,8 +45,15 @@ impl Context<'_> {
 pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
     let cli = ctx.cli;
     if let Command::Create { name, dir, depends_on, risk } = &cli.command {
-        let migrator = Migrator::from_linked()?;
-        let created = create::create(migrator.registry(), dir.as_ref(), name, depends_on, risk, SystemTime::now())?;
+        let registry = registry(ctx)?;
+        if let Some(folder) = &cli.sql_dir {
+            let created = create::create_sql(&registry, folder, name, depends_on, risk, SystemTime::now())?;
+            ctx.print(&created, |c| {
+                format!("created {} and {} with version {}", c.file.display(), c.module_file.display(), c.version)
+            });
+            return Ok(ExitCode::SUCCESS);
+        }
+        let created = create::create(&registry, dir.as_ref(), name, depends_on, risk, SystemTime::now())?;
         ctx.print(&created, |c| {
             let mut text = format!(
                 "created {} with version {}\nwired into {}",
@@ -61,7 +69,7 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Lint { backend, pending: false } = &cli.command {
-        let migrator = Migrator::from_linked()?;
+        let migrator = Migrator::new(registry(ctx)?);
         let backend = backend.map_or_else(|| ctx.settings.url.backend(), backend_of);
         return Ok(safety::lint(ctx, &migrator.analyze_all(backend).await, backend));
     }
@@ -84,7 +92,7 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
     let show_steps = !cli.json;
     let err = ctx.err.clone();
     let last_wait_report: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
-    Ok(Migrator::from_linked()?
+    Ok(Migrator::new(registry(ctx)?)
         .with_lock_options(LockOptions {
             strategy: match ctx.settings.lock {
                 LockKind::Native => LockStrategy::Native,
@@ -132,6 +140,33 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
                 wait.limit.as_secs()
             ));
         }))
+}
+
+/// The migrations linked into this program, and those of `--sql-dir`.
+fn registry(ctx: &Context<'_>) -> Result<Registry, Error> {
+    let linked = Registry::from_linked()?;
+    let Some(folder) = &ctx.cli.sql_dir else { return Ok(linked) };
+    if !folder.exists() {
+        if matches!(ctx.cli.command, Command::Create { .. }) {
+            return Ok(linked);
+        }
+        return Err(Error::msg(format!(
+            "the SQL migrations folder {} does not exist: create a migration with `create NAME`, \
+             or point --sql-dir at the folder",
+            folder.display()
+        )));
+    }
+    let loaded = sql::folder::load(folder)?;
+    for ignored in &loaded.ignored {
+        ctx.err.line(ctx.err.paint(Tone::Dim, &format!("not a migration, left alone: {}", ignored.display())));
+    }
+    for empty in &loaded.empty_downs {
+        ctx.err.line(ctx.err.paint(
+            Tone::Warning,
+            &format!("warning: {} is empty, so its migration counts as irreversible", empty.display()),
+        ));
+    }
+    Registry::new(linked.in_order().chain(loaded.migrations))
 }
 
 fn verb(action: StepAction) -> &'static str {
@@ -235,9 +270,10 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
         Command::History { limit, since, version, action } => {
             let query = LogQuery {
                 limit: *limit,
-                since: since.as_deref().map(parse_since).transpose()?,
+                since: since.as_deref().map(|since| parse_since(since, "--since")).transpose()?,
                 version: *version,
                 action: *action,
+                ..LogQuery::default()
             };
             let records = migrator.history(conn, &query).await?;
             ctx.print(&records, |r| render::history(r));
@@ -378,7 +414,8 @@ fn warn_data_loss(ctx: &Context<'_>, preview: &Preview) {
 }
 
 /// `--since`: an age such as `2h` or `7d`, an RFC 3339 time, or a date.
-fn parse_since(input: &str) -> Result<String, Error> {
+/// A time, a date or an age, given as the option or parameter `name`, as RFC 3339 UTC.
+pub(crate) fn parse_since(input: &str, name: &str) -> Result<String, Error> {
     let moment = if let Ok(age) = humantime::parse_duration(input) {
         SystemTime::now() - age
     } else if let Ok(moment) = humantime::parse_rfc3339_weak(input) {
@@ -387,7 +424,7 @@ fn parse_since(input: &str) -> Result<String, Error> {
         moment
     } else {
         return Err(Error::msg(format!(
-            "--since {input}: give a time (2024-06-01T12:00:00Z), a date (2024-06-01) or an age (2h, 7d)"
+            "{name} {input}: give a time (2024-06-01T12:00:00Z), a date (2024-06-01) or an age (2h, 7d)"
         )));
     };
     Ok(humantime::format_rfc3339_millis(moment).to_string())

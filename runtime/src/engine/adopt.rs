@@ -216,12 +216,7 @@ fn normalized(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Db;
-    use crate::record::{BoxFuture, Checksum, Migration};
-
-    fn noop<'a>(_: &'a mut Db<'_>) -> BoxFuture<'a> {
-        Box::pin(async { Ok(()) })
-    }
+    use crate::record::{Body, Checksum, Migration};
 
     fn record(version: u64, name: &'static str, depends_on: &'static [Version]) -> &'static Migration {
         Box::leak(Box::new(Migration {
@@ -237,8 +232,8 @@ mod tests {
             irreversible: false,
             transaction: true,
             checksum: Checksum::from_bytes([0; 32]),
-            up: noop,
-            down: Some(noop),
+            up: Body::Sql(""),
+            down: Some(Body::Sql("")),
         }))
     }
 

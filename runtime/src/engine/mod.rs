@@ -1,24 +1,30 @@
 //! The engine: takes the lock, reads the applied state, plans, and runs each
 //! step on one connection, recording it in the history table and the audit log.
 //!
-//! The state is always read after the lock is taken, never before, and the
-//! lock is released on every path: success, error and panic.
+//! What a change does is always decided on state read after the lock is
+//! taken (a start-up reads once before, only to skip the lock when there is
+//! nothing to do), and the lock is released on every path: success, error
+//! and panic.
 
 mod adopt;
+mod health;
 mod operations;
 mod preview;
 mod rehearsal;
 mod report;
 mod safety;
 mod scope;
+mod startup;
 mod step;
 
 pub use adopt::{AdoptReport, AdoptedMigration, MatchedBy, OurMigration};
+pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
 pub use operations::{RepairReport, Validation};
 pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
 pub use rehearsal::{Rehearsal, RehearsalOutcome, RehearsedStep};
 pub use report::{ApplyReport, MigrationState, MigrationStatus, Progress, RevertReport, Status, StepReport};
 pub use scope::Scope;
+pub use startup::{OnFailure, Startup, StartupFailure, StartupOutcome, StartupReport};
 
 use crate::backend::Connection;
 use crate::backup::BackupOptions;
@@ -75,6 +81,21 @@ impl StepAction {
         match self {
             StepAction::Apply => "applying",
             StepAction::Revert => "reverting",
+        }
+    }
+
+    pub(crate) fn past_tense(self) -> &'static str {
+        match self {
+            StepAction::Apply => "applied",
+            StepAction::Revert => "reverted",
+        }
+    }
+
+    /// `up` or `down`, as the step runs the migration's `up` or `down`.
+    pub const fn direction(self) -> &'static str {
+        match self {
+            StepAction::Apply => "up",
+            StepAction::Revert => "down",
         }
     }
 }
@@ -291,7 +312,7 @@ impl Migrator {
                 callback(wait);
             }
         };
-        lock::acquire(conn.url(), &self.tables, &self.lock, &report).await
+        lock::acquire(conn.open_unpooled().await?, &self.tables, &self.lock, &report).await
     }
 
     /// Runs `work` under the lock, releasing it on every path.
@@ -537,7 +558,7 @@ impl Migrator {
             action: step.action.verb(),
             dirty: failure.dirty,
             cause: Box::new(failure.error),
-            completed: done.iter().map(|s| s.version).collect(),
+            completed: done.to_vec(),
         }
     }
 }

@@ -128,7 +128,7 @@ impl Migrator {
         for version in versions {
             let migration = self.registry.get(*version).ok_or(Error::UnknownVersion { version: *version })?;
             let mut statements = Vec::new();
-            let outcome = (migration.up)(&mut Db::recording(backend, &mut statements)).await;
+            let outcome = migration.up.run(&mut Db::recording(backend, &mut statements)).await;
             let needs_database = match outcome {
                 Ok(()) => None,
                 Err(error @ Error::NeedsDatabase { .. }) => Some(error.to_string()),

@@ -172,7 +172,7 @@ impl Migrator {
                     StepAction::Apply if !self.force => Db::guarded(tx.conn(), migration),
                     _ => Db::new(tx.conn()),
                 };
-                match body(&mut db).await {
+                match body.run(&mut db).await {
                     Ok(()) => RehearsalOutcome::Succeeded { statements: db.executed(), duration: started.elapsed() },
                     Err(error) => {
                         failed = true;
@@ -193,7 +193,7 @@ impl Migrator {
         };
         let mut statements = Vec::new();
         if let Some(body) = body
-            && let Err(Error::NeedsDatabase { what }) = body(&mut Db::recording(backend, &mut statements)).await
+            && let Err(Error::NeedsDatabase { what }) = body.run(&mut Db::recording(backend, &mut statements)).await
         {
             statements.push(format!("-- and more: the body needs {what}"));
         }
