@@ -140,6 +140,42 @@ pub enum Error {
     #[error("the backup before the risky migrations failed, so nothing was changed: {detail}")]
     Backup { detail: String },
 
+    #[error(
+        "this database has no history table of another tool to adopt: looked for{}\ncheck the database URL; \
+         a database without any is adopted with `baseline` instead",
+        list(looked_for)
+    )]
+    NoForeignHistory { looked_for: Vec<String> },
+
+    #[error(
+        "this database has no {table} table, so there is no {tool} history to adopt; check the database URL, \
+         or run `adopt` without --from to look for every tool's table"
+    )]
+    ForeignHistoryMissing { tool: &'static str, table: &'static str },
+
+    #[error(
+        "this database has the history tables of several tools:{}\nchoose the one to adopt with --from",
+        list(found)
+    )]
+    SeveralForeignHistories { found: Vec<String> },
+
+    #[error(
+        "{tool} recorded migrations in {table} as failed:{}\nnothing was adopted: a failed migration may have been \
+         applied in part. Put it right with {tool} first (finish or undo it by hand, then re-run it or delete its row), \
+         and adopt again",
+        list(failed)
+    )]
+    ForeignDirty { tool: &'static str, table: &'static str, failed: Vec<String> },
+
+    #[error("the table {table} cannot be read as that tool writes it ({detail}); check that it is that tool's history")]
+    ForeignHistoryUnreadable { table: &'static str, detail: String },
+
+    #[error(
+        "no migration belongs to module `{module}`; the modules are: {}",
+        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+    )]
+    UnknownModule { module: String, known: Vec<String> },
+
     #[error("{}: {message}", path.display())]
     SqlFolder { path: std::path::PathBuf, message: String },
 

@@ -202,10 +202,12 @@ pub enum Action {
     MarkReverted,
     Repair,
     Baseline,
+    /// Recorded as applied because another tool's history says so.
+    Adopt,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::Apply,
         Action::Revert,
         Action::ApplyFailed,
@@ -214,6 +216,7 @@ impl Action {
         Action::MarkReverted,
         Action::Repair,
         Action::Baseline,
+        Action::Adopt,
     ];
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -230,6 +233,7 @@ impl Action {
             Action::MarkReverted => "mark_reverted",
             Action::Repair => "repair",
             Action::Baseline => "baseline",
+            Action::Adopt => "adopt",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod database;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod foreign;
 pub mod history;
 pub mod lock;
 pub mod plan;
@@ -29,11 +30,13 @@ pub use backup::{Backup, BackupOptions};
 pub use database::Database;
 pub use db::{Db, Row, Statement};
 pub use engine::{
-    ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, LastApplied, MigrationState, MigrationStatus,
-    Migrator, OnFailure, Preview, PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport,
-    Startup, StartupFailure, StartupOutcome, StartupReport, Status, StepReport, StepSql, Validation,
+    AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, LastApplied,
+    MatchedBy, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, Preview, PreviewStep, Rehearsal,
+    RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup, StartupFailure, StartupOutcome,
+    StartupReport, Status, StepReport, StepSql, Validation,
 };
 pub use error::{Error, Result};
+pub use foreign::{ForeignMigration, Source, Tool};
 pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};
 pub use lock::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism};
 pub use plan::RevertTarget;

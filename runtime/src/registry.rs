@@ -44,7 +44,8 @@ impl fmt::Display for RegistryProblem {
             RegistryProblem::UnknownDependency { migration, location, missing } => write!(
                 f,
                 "{migration} ({location}) depends on version {missing}, which no migration has; \
-                 fix the version or link the crate that defines it"
+                 fix the version, or link the crate that defines it (a crate the program never names is \
+                 dropped by the linker: keep it with `use that_crate as _;`)"
             ),
             RegistryProblem::Cycle { path } => {
                 write!(f, "dependency cycle: {}", path.join(" -> "))?;

@@ -4,12 +4,12 @@
 use crate::cli::args::{BackendArg, Cli, Command, GraphFormat, LockCommand, LockKind};
 use crate::cli::config::{Settings, confirm};
 use crate::cli::output::{Output, Progress, Tone};
-use crate::cli::{create, render, safety};
+use crate::cli::{adopt, create, render, safety};
 use migrations_rs_runtime::engine::{Progress as StepProgress, StepAction};
 use migrations_rs_runtime::sql;
 use migrations_rs_runtime::{
     Backend, BackupOptions, Connection, Error, LockOptions, LockStrategy, LogQuery, Migrator, Preview, Registry,
-    RevertTarget, Risk,
+    RevertTarget, Risk, Scope,
 };
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
@@ -25,7 +25,7 @@ pub(crate) struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn print<T: serde::Serialize>(&self, value: &T, text: impl FnOnce(&T) -> String) {
+    pub(crate) fn print<T: serde::Serialize>(&self, value: &T, text: impl FnOnce(&T) -> String) {
         if self.cli.json {
             self.out.line_always(render::json(value));
         } else {
@@ -34,7 +34,7 @@ impl Context<'_> {
     }
 
     /// In a protected environment, a change needs a yes.
-    fn confirm_change(&self, what: &str) -> Result<(), Error> {
+    pub(crate) fn confirm_change(&self, what: &str) -> Result<(), Error> {
         if self.settings.protected {
             confirm(&format!("{what} on {} (protected environment). Go ahead?", self.settings.url), self.cli.yes)?;
         }
@@ -179,17 +179,18 @@ fn verb(action: StepAction) -> &'static str {
 async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> Result<ExitCode, Error> {
     let cli = ctx.cli;
     match &cli.command {
-        Command::Up { to, dry_run, keep_going, .. } => {
+        Command::Up { to, module, dry_run, keep_going, .. } => {
+            let scope = scope(*to, module);
             if *dry_run {
-                return Ok(safety::rehearsal(ctx, &migrator.rehearse_up(conn, *to).await?));
+                return Ok(safety::rehearsal(ctx, &migrator.rehearse_up_scoped(conn, &scope).await?));
             }
             // The plan is read beforehand only when it must be confirmed:
             // a start-up with nothing to do stays at the lock and one read.
             if ctx.settings.protected {
-                let preview = migrator.preview_up(conn, *to).await?;
+                let preview = migrator.preview_up_scoped(conn, &scope).await?;
                 safety::confirm_risky_steps(ctx, migrator, &preview, conn.backend()).await?;
             }
-            let report = migrator.up_with(conn, *to, *keep_going).await?;
+            let report = migrator.up_scoped(conn, &scope, *keep_going).await?;
             safety::report_backup(ctx, report.backup.as_ref());
             for missing in &report.missing_from_code {
                 ctx.err.line(ctx.err.paint(
@@ -322,6 +323,7 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             let recorded = migrator.baseline(conn, *to).await?;
             ctx.print(&recorded, |r| format!("{} migration(s) recorded as applied, without running them", r.len()));
         }
+        Command::Adopt { from, dry_run } => adopt::adopt(ctx, migrator, conn, *from, *dry_run).await?,
         Command::MarkApplied { version } => {
             ctx.confirm_change(&format!("Recording {version} as applied without running it"))?;
             migrator.mark_applied(conn, *version).await?;
@@ -332,8 +334,8 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             migrator.mark_reverted(conn, *version).await?;
             ctx.print(version, |v| format!("{v} recorded as not applied, without running its down"));
         }
-        Command::Plan { to } => {
-            let preview = migrator.preview_up(conn, *to).await?;
+        Command::Plan { to, module } => {
+            let preview = migrator.preview_up_scoped(conn, &scope(*to, module)).await?;
             ctx.print(&preview, render::preview);
         }
         Command::Graph { format } => {
@@ -381,6 +383,14 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
         Command::Create { .. } => unreachable!("handled before connecting"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `up` and `plan` cover: `--module`, else `--to`, else everything.
+fn scope(to: Option<migrations_rs_runtime::Version>, module: &Option<String>) -> Scope {
+    match module {
+        Some(module) => Scope::Module(module.clone()),
+        None => Scope::from(to),
+    }
 }
 
 fn backend_of(arg: BackendArg) -> Backend {

@@ -10,6 +10,7 @@
 //! error); 2 wrong arguments; 3 `status` or `validate` found the database not
 //! up to date or not valid, so a deploy can be gated on them.
 
+mod adopt;
 mod args;
 mod commands;
 mod config;

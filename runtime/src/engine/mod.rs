@@ -6,20 +6,24 @@
 //! nothing to do), and the lock is released on every path: success, error
 //! and panic.
 
+mod adopt;
 mod health;
 mod operations;
 mod preview;
 mod rehearsal;
 mod report;
 mod safety;
+mod scope;
 mod startup;
 mod step;
 
+pub use adopt::{AdoptReport, AdoptedMigration, MatchedBy, OurMigration};
 pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
 pub use operations::{RepairReport, Validation};
 pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
 pub use rehearsal::{Rehearsal, RehearsalOutcome, RehearsedStep};
 pub use report::{ApplyReport, MigrationState, MigrationStatus, Progress, RevertReport, Status, StepReport};
+pub use scope::Scope;
 pub use startup::{OnFailure, Startup, StartupFailure, StartupOutcome, StartupReport};
 
 use crate::backend::Connection;
@@ -225,8 +229,14 @@ impl Migrator {
         target: Option<Version>,
         keep_going: bool,
     ) -> Result<ApplyReport> {
+        self.up_scoped(conn, &Scope::from(target), keep_going).await
+    }
+
+    /// Like [`Migrator::up_with`], applying what `scope` names: with
+    /// [`Scope::Module`], one module's migrations and those they depend on in other modules.
+    pub async fn up_scoped(&self, conn: &mut Connection, scope: &Scope, keep_going: bool) -> Result<ApplyReport> {
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
-            self.up_locked(conn, guard, target, keep_going).await
+            self.up_locked(conn, guard, scope, keep_going).await
         })
         .await
     }
@@ -326,14 +336,13 @@ impl Migrator {
         &self,
         conn: &mut Connection,
         guard: &LockGuard,
-        target: Option<Version>,
+        scope: &Scope,
         keep_going: bool,
     ) -> Result<ApplyReport> {
         let rows = self.read_state(conn).await?;
         self.refuse_dirty(&rows)?;
         self.verify_checksums(&rows)?;
-        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
-        let plan = self.registry.graph().plan_apply(&applied, target).map_err(|e| self.plan_error(e, &rows))?;
+        let plan = self.plan_scope(&rows, scope)?;
         if self.strict_order {
             let late: Vec<String> = plan
                 .iter()
