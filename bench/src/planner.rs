@@ -8,7 +8,7 @@ use crate::measure::Summary;
 use crate::report::{Row, Scenario};
 use crate::workload::version;
 use migrations_rs::{Db, Registry, Version};
-use migrations_rs_runtime::{BoxFuture, Checksum, Migration, Risk};
+use migrations_rs_runtime::{Body, BoxFuture, Checksum, Migration, Risk};
 use std::time::Instant;
 
 fn noop<'a>(_: &'a mut Db<'_>) -> BoxFuture<'a> {
@@ -81,8 +81,8 @@ pub fn records(count: usize, edges: Edges, seed: u64) -> Vec<&'static Migration>
                 irreversible: false,
                 transaction: true,
                 checksum: Checksum::from_bytes([0; 32]),
-                up: noop,
-                down: Some(noop),
+                up: Body::Rust(noop),
+                down: Some(Body::Rust(noop)),
             };
             &*Box::leak(Box::new(record))
         })

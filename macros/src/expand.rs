@@ -102,7 +102,7 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
     let irreversible = args.irreversible.is_some();
     let transaction = args.transaction.unwrap_or(true);
     let down = if has_down {
-        quote!(::core::option::Option::Some(#mod_ident::__migrations_rs_down))
+        quote!(::core::option::Option::Some(#private::Body::Rust(#mod_ident::__migrations_rs_down)))
     } else {
         quote!(::core::option::Option::None)
     };
@@ -125,7 +125,7 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
                 irreversible: #irreversible,
                 transaction: #transaction,
                 checksum: #private::Checksum::from_bytes([#(#checksum),*]),
-                up: #mod_ident::__migrations_rs_up,
+                up: #private::Body::Rust(#mod_ident::__migrations_rs_up),
                 down: #down,
             }
         }

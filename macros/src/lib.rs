@@ -13,6 +13,7 @@ mod attr;
 mod checksum;
 mod ctxt;
 mod expand;
+mod sql_folder;
 mod suggest;
 mod timestamp;
 mod valid;
@@ -20,6 +21,14 @@ mod valid;
 use proc_macro::TokenStream;
 
 /// Declares a migration. See the `migrations-rs` crate documentation.
+/// Embeds a folder of SQL migrations, in our layout, sqlx's or diesel's,
+/// into the same graph as the `#[migration]` modules:
+/// `migrations_rs::sql_migrations!("migrations");` at item level.
+#[proc_macro]
+pub fn sql_migrations(input: TokenStream) -> TokenStream {
+    sql_folder::sql_migrations(input.into()).into()
+}
+
 #[proc_macro_attribute]
 pub fn migration(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::migration(args.into(), item.into()).into()

@@ -37,16 +37,23 @@
 //! Migrations are ordered by their dependency graph (`depends_on`), with the
 //! version breaking ties, and applied on SQLite, PostgreSQL or MySQL/MariaDB
 //! with a history table and an audit log. The [`cli`] runs them from the
-//! program that links them; [`Migrator`] does the same from code.
+//! program that links them; [`Migrator`] does the same from code, and
+//! [`Startup`] migrates a service as it starts. With the `http` feature,
+//! `http::HttpApi` serves the state and operator actions as an axum router.
 
 pub mod cli;
+#[cfg(feature = "http")]
+pub mod http;
 
-pub use migrations_rs_macros::migration;
+pub use migrations_rs_macros::{migration, sql_migrations};
 pub use migrations_rs_runtime::{
-    Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions, Checksum, Connection, DatabaseUrl, Db,
-    Error, Finding, Level, Migration, MigrationAnalysis, MigrationState, MigrationStatus, Migrator, Refusal, Registry,
-    RegistryProblem, Rehearsal, RehearsalOutcome, RehearsedStep, Result, RevertReport, RevertTarget, Risk, Row, Rule,
-    Severity, Statement, Status, StepReport, Tables, Version, analysis, engine, sea_query, sql, sqlx,
+    AdoptReport, AdoptedMigration, Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions, Checksum,
+    Connection, Database, DatabaseUrl, Db, DirtyMigration, Error, FailedMigration, Finding, Health, LastApplied, Level,
+    LockHolder, LockOptions, LockStatus, LockStrategy, MatchedBy, Migration, MigrationAnalysis, MigrationState,
+    MigrationStatus, Migrator, OnFailure, OurMigration, Refusal, Registry, RegistryProblem, Rehearsal,
+    RehearsalOutcome, RehearsedStep, Result, RevertReport, RevertTarget, Risk, Row, Rule, Scope, Severity, Source,
+    Startup, StartupFailure, StartupOutcome, StartupReport, Statement, Status, StepReport, Tables, Tool, Version,
+    analysis, engine, foreign, sea_query, sql, sqlx,
 };
 
 /// What a migration file needs: the attribute, the `Db` handle, `Result`,
@@ -63,7 +70,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use migrations_rs_runtime::inventory;
-    pub use migrations_rs_runtime::{BoxFuture, Checksum, Db, Migration, Risk, Version};
+    pub use migrations_rs_runtime::{Body, BoxFuture, Checksum, Db, Migration, Risk, Version};
 }
 
 /// The README's code, compiled as a doctest so it stays true.

@@ -106,6 +106,18 @@ impl<'c> Db<'c> {
         self.execute(statement).await.map(drop)
     }
 
+    /// Runs a script of several statements one at a time, split by the
+    /// backend's lexer (quotes, dollar quotes, trigger bodies and MySQL's
+    /// `DELIMITER` are understood), so each is checked and reported on its own.
+    pub async fn exec_script(&mut self, script: &str) -> Result<()> {
+        let statements = crate::sql::split(self.backend(), script)
+            .map_err(|error| Error::msg(format!("the SQL cannot be split into statements: {error}")))?;
+        for statement in statements {
+            self.exec(statement.sql).await?;
+        }
+        Ok(())
+    }
+
     /// Like [`Db::exec`], returning how many rows the statement changed.
     pub async fn execute(&mut self, statement: impl Statement) -> Result<u64> {
         let backend = self.backend();

@@ -2,6 +2,7 @@
 //! what went wrong and what to do about it.
 
 use crate::analysis::Refusal;
+use crate::engine::StepReport;
 use crate::registry::RegistryProblem;
 use crate::version::Version;
 use std::fmt;
@@ -52,8 +53,9 @@ pub enum Error {
         /// `applying` or `reverting`.
         action: &'static str,
         cause: Box<Error>,
-        /// What this run completed before the failure; it stays done.
-        completed: Vec<Version>,
+        /// What this run completed before the failure, with how long each
+        /// took; it stays done.
+        completed: Vec<StepReport>,
         /// The migration could not run atomically and is now recorded as
         /// partly done; later runs refuse to start until it is resolved.
         dirty: bool,
@@ -138,6 +140,45 @@ pub enum Error {
     #[error("the backup before the risky migrations failed, so nothing was changed: {detail}")]
     Backup { detail: String },
 
+    #[error(
+        "this database has no history table of another tool to adopt: looked for{}\ncheck the database URL; \
+         a database without any is adopted with `baseline` instead",
+        list(looked_for)
+    )]
+    NoForeignHistory { looked_for: Vec<String> },
+
+    #[error(
+        "this database has no {table} table, so there is no {tool} history to adopt; check the database URL, \
+         or run `adopt` without --from to look for every tool's table"
+    )]
+    ForeignHistoryMissing { tool: &'static str, table: &'static str },
+
+    #[error(
+        "this database has the history tables of several tools:{}\nchoose the one to adopt with --from",
+        list(found)
+    )]
+    SeveralForeignHistories { found: Vec<String> },
+
+    #[error(
+        "{tool} recorded migrations in {table} as failed:{}\nnothing was adopted: a failed migration may have been \
+         applied in part. Put it right with {tool} first (finish or undo it by hand, then re-run it or delete its row), \
+         and adopt again",
+        list(failed)
+    )]
+    ForeignDirty { tool: &'static str, table: &'static str, failed: Vec<String> },
+
+    #[error("the table {table} cannot be read as that tool writes it ({detail}); check that it is that tool's history")]
+    ForeignHistoryUnreadable { table: &'static str, detail: String },
+
+    #[error(
+        "no migration belongs to module `{module}`; the modules are: {}",
+        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+    )]
+    UnknownModule { module: String, known: Vec<String> },
+
+    #[error("{}: {message}", path.display())]
+    SqlFolder { path: std::path::PathBuf, message: String },
+
     #[error("database error: {0}")]
     Database(sqlx::Error),
 
@@ -204,10 +245,10 @@ fn failure_note(dirty: bool, version: Version) -> String {
     }
 }
 
-fn completed_note(completed: &[Version]) -> String {
+fn completed_note(completed: &[StepReport]) -> String {
     match completed.len() {
         0 => String::new(),
-        1 => format!("\nthe 1 migration completed before it, {}, stays done", completed[0]),
+        1 => format!("\nthe 1 migration completed before it, {}, stays done", completed[0].version),
         n => format!("\nthe {n} migrations completed before it stay done"),
     }
 }

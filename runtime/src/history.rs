@@ -136,7 +136,7 @@ impl RowState {
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         [RowState::Applied, RowState::Applying, RowState::Reverting].into_iter().find(|s| s.as_str() == text)
     }
 }
@@ -171,6 +171,8 @@ pub struct LogQuery {
     pub since: Option<String>,
     pub version: Option<Version>,
     pub action: Option<Action>,
+    /// Entries older than the one with this id: the next page after it.
+    pub before_id: Option<i64>,
 }
 
 /// One audit log entry as read back.
@@ -200,10 +202,12 @@ pub enum Action {
     MarkReverted,
     Repair,
     Baseline,
+    /// Recorded as applied because another tool's history says so.
+    Adopt,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::Apply,
         Action::Revert,
         Action::ApplyFailed,
@@ -212,6 +216,7 @@ impl Action {
         Action::MarkReverted,
         Action::Repair,
         Action::Baseline,
+        Action::Adopt,
     ];
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -228,6 +233,7 @@ impl Action {
             Action::MarkReverted => "mark_reverted",
             Action::Repair => "repair",
             Action::Baseline => "baseline",
+            Action::Adopt => "adopt",
         }
     }
 }
@@ -373,6 +379,9 @@ pub(crate) async fn read_log(conn: ConnRef<'_>, tables: &Tables, query: &LogQuer
     }
     if let Some(action) = query.action {
         select.and_where(Expr::col("action").eq(action.as_str()));
+    }
+    if let Some(before_id) = query.before_id {
+        select.and_where(Expr::col("id").lt(before_id));
     }
     if let Some(limit) = query.limit {
         select.limit(limit);

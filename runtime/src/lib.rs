@@ -10,9 +10,11 @@
 pub mod analysis;
 pub mod backend;
 pub mod backup;
+pub mod database;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod foreign;
 pub mod history;
 pub mod lock;
 pub mod plan;
@@ -25,16 +27,20 @@ pub mod version;
 pub use analysis::{Analyzer, Finding, Level, MigrationAnalysis, Refusal, Rule, Severity};
 pub use backend::{Backend, Connection};
 pub use backup::{Backup, BackupOptions};
+pub use database::Database;
 pub use db::{Db, Row, Statement};
 pub use engine::{
-    ApplyReport, GraphNode, MigrationState, MigrationStatus, Migrator, Preview, PreviewStep, Rehearsal,
-    RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Status, StepReport, StepSql, Validation,
+    AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, LastApplied,
+    MatchedBy, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, Preview, PreviewStep, Rehearsal,
+    RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup, StartupFailure, StartupOutcome,
+    StartupReport, Status, StepReport, StepSql, Validation,
 };
 pub use error::{Error, Result};
+pub use foreign::{ForeignMigration, Source, Tool};
 pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};
 pub use lock::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism};
 pub use plan::RevertTarget;
-pub use record::{BoxFuture, Checksum, Migration, MigrationFn, Risk};
+pub use record::{Body, BoxFuture, Checksum, Migration, MigrationFn, Risk};
 pub use registry::{Registry, RegistryProblem};
 pub use url::DatabaseUrl;
 pub use version::Version;

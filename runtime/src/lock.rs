@@ -19,7 +19,6 @@ use crate::backend::{Backend, ConnRef, Connection, dispatch};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::history::{self, Tables};
-use crate::url::DatabaseUrl;
 use sea_query::{ColumnDef, Expr, ExprTrait, Query, Table};
 use sqlx::AssertSqlSafe;
 use std::fmt;
@@ -208,14 +207,14 @@ impl Drop for LockGuard {
     }
 }
 
-/// Takes the lock for `url`, waiting for another holder up to `options.wait`.
+/// Takes the lock on `conn`, a connection of its own, waiting for another
+/// holder up to `options.wait`.
 pub(crate) async fn acquire(
-    url: &DatabaseUrl,
+    mut conn: Connection,
     tables: &Tables,
     options: &LockOptions,
     on_wait: &(dyn Fn(LockWait<'_>) + Send + Sync),
 ) -> Result<LockGuard> {
-    let mut conn = Connection::connect(url).await?;
     let me = LockHolder {
         id: unique_id(),
         pid: i64::from(std::process::id()),
@@ -223,7 +222,7 @@ pub(crate) async fn acquire(
         since: history::now_rfc3339(),
         heartbeat_age: Duration::ZERO,
     };
-    let mechanism = mechanism(url.backend(), options.strategy);
+    let mechanism = mechanism(conn.backend(), options.strategy);
     let started = Instant::now();
     let lost = Arc::new(AtomicBool::new(false));
     tracing::debug!(%mechanism, id = %me.id, "taking the migration lock");
@@ -265,16 +264,15 @@ pub(crate) async fn acquire(
 
 /// Who holds the lock, read without taking it.
 pub(crate) async fn status(conn: &mut Connection, tables: &Tables, options: &LockOptions) -> Result<LockStatus> {
-    let mechanism = mechanism(conn.backend(), options.strategy);
     let holder = read_holder_if_table(conn, tables).await?;
-    let held = match mechanism {
-        Mechanism::LeaseRow => holder.as_ref().is_some_and(|h| h.heartbeat_age <= options.stale_after),
+    let session_held = match mechanism(conn.backend(), options.strategy) {
+        Mechanism::LeaseRow => false,
         Mechanism::PostgresAdvisory | Mechanism::MySqlNamedLock => {
             let key = session_key(conn, tables).await?;
             session_holder_connection(conn, &key).await?.is_some()
         }
     };
-    Ok(LockStatus { mechanism, held, holder })
+    Ok(status_from(conn.backend(), options, holder, session_held))
 }
 
 /// Frees the lock whoever holds it, and returns the holder it freed.
@@ -419,14 +417,13 @@ async fn read_holder(conn: ConnRef<'_>, tables: &Tables) -> Result<Option<LockHo
         .to_owned();
     let rows = Db::new(conn).fetch_all(&select).await?;
     let Some(row) = rows.first() else { return Ok(None) };
-    let heartbeat_ms: i64 = row.get("heartbeat_ms")?;
-    Ok(Some(LockHolder {
-        id: row.get("lock_id")?,
-        pid: row.get("pid")?,
-        host: row.get("host")?,
-        since: row.get("since")?,
-        heartbeat_age: Duration::from_millis(u64::try_from(now_ms() - heartbeat_ms).unwrap_or(0)),
-    }))
+    Ok(Some(recorded_holder(
+        row.get("lock_id")?,
+        row.get("pid")?,
+        row.get("host")?,
+        row.get("since")?,
+        row.get("heartbeat_ms")?,
+    )))
 }
 
 /// Like [`read_holder`], but `None` when the lock table does not exist yet.
@@ -464,19 +461,68 @@ fn spawn_heartbeat(
 
 /// The key of the session lock: one per database and history table.
 async fn session_key(conn: &mut Connection, tables: &Tables) -> Result<SessionKey> {
-    let name = format!("migrations-rs:{}", tables.history);
+    let name = lock_name(tables);
     Ok(match &mut conn.as_ref() {
         ConnRef::MySql(c) => {
             let database: Option<String> = sqlx::query_scalar("SELECT DATABASE()").fetch_one(&mut **c).await?;
-            let mut key = format!("{name}@{}", database.unwrap_or_default());
-            // GET_LOCK names are at most 64 characters.
-            while key.len() > 64 {
-                key.pop();
-            }
-            SessionKey::MySql(key)
+            // GET_LOCK names are at most 64 characters, as `LEFT(..., 64)` cuts them in `held_in_sql`.
+            SessionKey::MySql(format!("{name}@{}", database.unwrap_or_default()).chars().take(64).collect())
         }
         _ => SessionKey::Postgres(fnv1a(name.as_bytes()) as i64),
     })
+}
+
+fn lock_name(tables: &Tables) -> String {
+    format!("migrations-rs:{}", tables.history)
+}
+
+/// The two 32-bit halves `pg_locks` shows of an advisory lock key.
+fn advisory_parts(key: i64) -> (i64, i64) {
+    ((key as u64 >> 32) as i64, (key as u64 & 0xffff_ffff) as i64)
+}
+
+/// A SQL expression, true while some session holds the session lock, for
+/// reading the lock in the same statement as the history; `None` for a
+/// lease, whose row says everything.
+pub(crate) fn held_in_sql(backend: Backend, tables: &Tables, options: &LockOptions) -> Option<sea_query::Expr> {
+    match mechanism(backend, options.strategy) {
+        Mechanism::LeaseRow => None,
+        Mechanism::PostgresAdvisory => {
+            let (class_id, object_id) = advisory_parts(fnv1a(lock_name(tables).as_bytes()) as i64);
+            Some(Expr::cust_with_values(
+                "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                 AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1)",
+                [class_id, object_id],
+            ))
+        }
+        Mechanism::MySqlNamedLock => Some(Expr::cust_with_values(
+            "(IS_USED_LOCK(LEFT(CONCAT(?, '@', COALESCE(DATABASE(), '')), 64)) IS NOT NULL)",
+            [lock_name(tables)],
+        )),
+    }
+}
+
+/// A holder as recorded in the lock table.
+pub(crate) fn recorded_holder(id: String, pid: i64, host: String, since: String, heartbeat_ms: i64) -> LockHolder {
+    let heartbeat_age = Duration::from_millis(u64::try_from(now_ms() - heartbeat_ms).unwrap_or(0));
+    LockHolder { id, pid, host, since, heartbeat_age }
+}
+
+/// The lock's status from its recorded holder and, for a session lock,
+/// whether the server says a session holds it.
+pub(crate) fn status_from(
+    backend: Backend,
+    options: &LockOptions,
+    holder: Option<LockHolder>,
+    session_held: bool,
+) -> LockStatus {
+    let mechanism = mechanism(backend, options.strategy);
+    let held = match mechanism {
+        Mechanism::LeaseRow => holder.as_ref().is_some_and(|h| h.heartbeat_age <= options.stale_after),
+        Mechanism::PostgresAdvisory | Mechanism::MySqlNamedLock => session_held,
+    };
+    LockStatus { mechanism, held, holder }
 }
 
 async fn try_lock_session(conn: &mut Connection, key: &SessionKey) -> Result<bool> {
@@ -510,7 +556,7 @@ async fn unlock_session(conn: &mut Connection, key: &SessionKey) -> Result<()> {
 async fn session_holder_connection(conn: &mut Connection, key: &SessionKey) -> Result<Option<i64>> {
     Ok(match (&mut conn.as_ref(), key) {
         (ConnRef::Postgres(c), SessionKey::Postgres(key)) => {
-            let (class_id, object_id) = ((*key as u64 >> 32) as i64, (*key as u64 & 0xffff_ffff) as i64);
+            let (class_id, object_id) = advisory_parts(*key);
             sqlx::query_scalar(
                 "SELECT pid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted \
                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \

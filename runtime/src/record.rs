@@ -33,8 +33,35 @@ pub struct Migration {
     /// Whether the body runs in a transaction with its history row.
     pub transaction: bool,
     pub checksum: Checksum,
-    pub up: MigrationFn,
-    pub down: Option<MigrationFn>,
+    pub up: Body,
+    pub down: Option<Body>,
+}
+
+/// What runs when a migration is applied or reverted.
+#[derive(Clone, Copy)]
+pub enum Body {
+    /// An `async fn` of the migration's module.
+    Rust(MigrationFn),
+    /// SQL text, split into statements and run one at a time.
+    Sql(&'static str),
+}
+
+impl Body {
+    pub fn run<'a, 'c>(self, db: &'a mut Db<'c>) -> BoxFuture<'a> {
+        match self {
+            Body::Rust(body) => body(db),
+            Body::Sql(script) => Box::pin(db.exec_script(script)),
+        }
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Body::Rust(_) => f.write_str("Body::Rust"),
+            Body::Sql(script) => write!(f, "Body::Sql({} bytes)", script.len()),
+        }
+    }
 }
 
 inventory::collect!(Migration);
@@ -80,6 +107,11 @@ pub enum Risk {
 }
 
 impl Risk {
+    /// The tag `name` stands for, such as `schema`.
+    pub fn from_name(name: &str) -> Option<Risk> {
+        [Risk::Schema, Risk::Data, Risk::Index, Risk::Constraint].into_iter().find(|r| r.as_str() == name)
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Risk::Schema => "schema",

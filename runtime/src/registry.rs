@@ -44,7 +44,8 @@ impl fmt::Display for RegistryProblem {
             RegistryProblem::UnknownDependency { migration, location, missing } => write!(
                 f,
                 "{migration} ({location}) depends on version {missing}, which no migration has; \
-                 fix the version or link the crate that defines it"
+                 fix the version, or link the crate that defines it (a crate the program never names is \
+                 dropped by the linker: keep it with `use that_crate as _;`)"
             ),
             RegistryProblem::Cycle { path } => {
                 write!(f, "dependency cycle: {}", path.join(" -> "))?;
@@ -141,7 +142,7 @@ fn describe(migration: &Migration) -> String {
 mod tests {
     use super::*;
     use crate::db::Db;
-    use crate::record::{BoxFuture, Checksum};
+    use crate::record::{Body, BoxFuture, Checksum};
 
     fn noop<'a>(_: &'a mut Db<'_>) -> BoxFuture<'a> {
         Box::pin(async { Ok(()) })
@@ -161,8 +162,8 @@ mod tests {
             irreversible: false,
             transaction: true,
             checksum: Checksum::from_bytes([0; 32]),
-            up: noop,
-            down: Some(noop),
+            up: Body::Rust(noop),
+            down: Some(Body::Rust(noop)),
         }))
     }
 

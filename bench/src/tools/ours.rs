@@ -11,7 +11,7 @@
 use super::sql::{SqlConn, insert_rows};
 use crate::workload::Workload;
 use migrations_rs::{Backend, Connection, DatabaseUrl, Db, Migrator, Registry, Version};
-use migrations_rs_runtime::{BoxFuture, Checksum, Migration, Risk};
+use migrations_rs_runtime::{Body, BoxFuture, Checksum, Migration, Risk};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
@@ -50,7 +50,7 @@ pub fn records(workload: &Workload) -> Vec<&'static Migration> {
                 irreversible: true,
                 transaction: true,
                 checksum: checksum(spec.version),
-                up,
+                up: Body::Rust(up),
                 down: None,
             };
             &*Box::leak(Box::new(record))

@@ -17,6 +17,10 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub database_url: Option<String>,
 
+    /// A folder of SQL migrations (ours, sqlx's or diesel's layout) to run in the
+    /// same graph as the migrations linked into this program
+    #[arg(long, global = true, env = "MIGRATIONS_RS_SQL_DIR", value_name = "DIR")]
+    pub sql_dir: Option<std::path::PathBuf>,
     /// A named environment from the config file, such as `production`
     #[arg(long = "env", global = true, value_name = "NAME")]
     pub environment: Option<String>,
@@ -94,6 +98,14 @@ pub(crate) enum GraphFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AdoptFrom {
+    Auto,
+    Sqlx,
+    Diesel,
+    Refinery,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum BackendArg {
     Postgres,
     Mysql,
@@ -103,12 +115,17 @@ pub(crate) enum BackendArg {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Apply pending migrations in dependency order
-    #[command(after_help = "Examples:\n  migrate up\n  migrate up --to 20240115093000\n  migrate up --dry-run\n  \
-                            migrate up --keep-going\n  migrate up --strict\n  migrate up --force")]
+    #[command(
+        after_help = "Examples:\n  migrate up\n  migrate up --to 20240115093000\n  migrate up --module billing\n  \
+                            migrate up --dry-run\n  migrate up --keep-going\n  migrate up --strict\n  migrate up --force"
+    )]
     Up {
         /// Apply only this version and what it depends on
         #[arg(long, value_parser = parse_version)]
         to: Option<Version>,
+        /// Apply only this module's (crate's) migrations and what they depend on in other modules
+        #[arg(long, conflicts_with = "to")]
+        module: Option<String>,
         /// Rehearse: run the plan in one transaction and roll it back (PostgreSQL, SQLite);
         /// on MySQL/MariaDB show the SQL instead. Exits 1 if the real run would fail
         #[arg(long)]
@@ -189,6 +206,19 @@ pub(crate) enum Command {
         #[arg(long, value_parser = parse_version)]
         to: Version,
     },
+    /// Take over the history of sqlx, diesel or refinery: record as applied the migrations
+    /// their history table lists, so that only new ones run
+    #[command(
+        after_help = "Examples:\n  migrate adopt --dry-run\n  migrate adopt\n  migrate adopt --from diesel --json"
+    )]
+    Adopt {
+        /// Whose history table to read; `auto` finds the one this database has
+        #[arg(long, value_enum, default_value_t = AdoptFrom::Auto)]
+        from: AdoptFrom,
+        /// Show what would be recorded, and change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Record a migration as applied without running it (after fixing a dirty one by hand)
     #[command(after_help = "Example:\n  migrate mark-applied 20240115093000")]
     MarkApplied {
@@ -202,10 +232,15 @@ pub(crate) enum Command {
         version: Version,
     },
     /// The steps `up` would take, in order, and why each is there
-    #[command(after_help = "Examples:\n  migrate plan\n  migrate plan --to 20240115093000 --json")]
+    #[command(
+        after_help = "Examples:\n  migrate plan\n  migrate plan --to 20240115093000 --json\n  migrate plan --module billing"
+    )]
     Plan {
         #[arg(long, value_parser = parse_version)]
         to: Option<Version>,
+        /// Only this module's migrations and what they depend on in other modules
+        #[arg(long, conflicts_with = "to")]
+        module: Option<String>,
     },
     /// The dependency graph, applied and pending marked; `--format dot` for Graphviz
     #[command(after_help = "Examples:\n  migrate graph\n  migrate graph --format dot | dot -Tsvg > migrations.svg")]
@@ -235,9 +270,11 @@ pub(crate) enum Command {
         #[arg(long, value_parser = parse_version)]
         to: Option<Version>,
     },
-    /// Write a new migration file and wire it into the module tree
+    /// Write a new migration file and wire it into the module tree; with --sql-dir,
+    /// write V<version>__NAME.sql and its .down.sql there instead
     #[command(after_help = "Examples:\n  migrate create add_user_avatars --dir src/migrations\n  \
-                            migrate create backfill_avatars --depends-on 20240115093000 --risk data")]
+                            migrate create backfill_avatars --depends-on 20240115093000 --risk data\n  \
+                            migrations-rs create add_user_avatars --sql-dir migrations")]
     Create {
         /// The migration's name: lowercase letters, digits and underscores
         name: String,

@@ -4,11 +4,12 @@
 use crate::cli::args::{BackendArg, Cli, Command, GraphFormat, LockCommand, LockKind};
 use crate::cli::config::{Settings, confirm};
 use crate::cli::output::{Output, Progress, Tone};
-use crate::cli::{create, render, safety};
+use crate::cli::{adopt, create, render, safety};
 use migrations_rs_runtime::engine::{Progress as StepProgress, StepAction};
+use migrations_rs_runtime::sql;
 use migrations_rs_runtime::{
-    Backend, BackupOptions, Connection, Error, LockOptions, LockStrategy, LogQuery, Migrator, Preview, RevertTarget,
-    Risk,
+    Backend, BackupOptions, Connection, Error, LockOptions, LockStrategy, LogQuery, Migrator, Preview, Registry,
+    RevertTarget, Risk, Scope,
 };
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
@@ -24,7 +25,7 @@ pub(crate) struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn print<T: serde::Serialize>(&self, value: &T, text: impl FnOnce(&T) -> String) {
+    pub(crate) fn print<T: serde::Serialize>(&self, value: &T, text: impl FnOnce(&T) -> String) {
         if self.cli.json {
             self.out.line_always(render::json(value));
         } else {
@@ -33,7 +34,7 @@ impl Context<'_> {
     }
 
     /// In a protected environment, a change needs a yes.
-    fn confirm_change(&self, what: &str) -> Result<(), Error> {
+    pub(crate) fn confirm_change(&self, what: &str) -> Result<(), Error> {
         if self.settings.protected {
             confirm(&format!("{what} on {} (protected environment). Go ahead?", self.settings.url), self.cli.yes)?;
         }
@@ -44,8 +45,15 @@ impl Context<'_> {
 pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
     let cli = ctx.cli;
     if let Command::Create { name, dir, depends_on, risk } = &cli.command {
-        let migrator = Migrator::from_linked()?;
-        let created = create::create(migrator.registry(), dir.as_ref(), name, depends_on, risk, SystemTime::now())?;
+        let registry = registry(ctx)?;
+        if let Some(folder) = &cli.sql_dir {
+            let created = create::create_sql(&registry, folder, name, depends_on, risk, SystemTime::now())?;
+            ctx.print(&created, |c| {
+                format!("created {} and {} with version {}", c.file.display(), c.module_file.display(), c.version)
+            });
+            return Ok(ExitCode::SUCCESS);
+        }
+        let created = create::create(&registry, dir.as_ref(), name, depends_on, risk, SystemTime::now())?;
         ctx.print(&created, |c| {
             let mut text = format!(
                 "created {} with version {}\nwired into {}",
@@ -61,7 +69,7 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Lint { backend, pending: false } = &cli.command {
-        let migrator = Migrator::from_linked()?;
+        let migrator = Migrator::new(registry(ctx)?);
         let backend = backend.map_or_else(|| ctx.settings.url.backend(), backend_of);
         return Ok(safety::lint(ctx, &migrator.analyze_all(backend).await, backend));
     }
@@ -84,7 +92,7 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
     let show_steps = !cli.json;
     let err = ctx.err.clone();
     let last_wait_report: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
-    Ok(Migrator::from_linked()?
+    Ok(Migrator::new(registry(ctx)?)
         .with_lock_options(LockOptions {
             strategy: match ctx.settings.lock {
                 LockKind::Native => LockStrategy::Native,
@@ -134,6 +142,33 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
         }))
 }
 
+/// The migrations linked into this program, and those of `--sql-dir`.
+fn registry(ctx: &Context<'_>) -> Result<Registry, Error> {
+    let linked = Registry::from_linked()?;
+    let Some(folder) = &ctx.cli.sql_dir else { return Ok(linked) };
+    if !folder.exists() {
+        if matches!(ctx.cli.command, Command::Create { .. }) {
+            return Ok(linked);
+        }
+        return Err(Error::msg(format!(
+            "the SQL migrations folder {} does not exist: create a migration with `create NAME`, \
+             or point --sql-dir at the folder",
+            folder.display()
+        )));
+    }
+    let loaded = sql::folder::load(folder)?;
+    for ignored in &loaded.ignored {
+        ctx.err.line(ctx.err.paint(Tone::Dim, &format!("not a migration, left alone: {}", ignored.display())));
+    }
+    for empty in &loaded.empty_downs {
+        ctx.err.line(ctx.err.paint(
+            Tone::Warning,
+            &format!("warning: {} is empty, so its migration counts as irreversible", empty.display()),
+        ));
+    }
+    Registry::new(linked.in_order().chain(loaded.migrations))
+}
+
 fn verb(action: StepAction) -> &'static str {
     match action {
         StepAction::Apply => "applying",
@@ -144,17 +179,18 @@ fn verb(action: StepAction) -> &'static str {
 async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> Result<ExitCode, Error> {
     let cli = ctx.cli;
     match &cli.command {
-        Command::Up { to, dry_run, keep_going, .. } => {
+        Command::Up { to, module, dry_run, keep_going, .. } => {
+            let scope = scope(*to, module);
             if *dry_run {
-                return Ok(safety::rehearsal(ctx, &migrator.rehearse_up(conn, *to).await?));
+                return Ok(safety::rehearsal(ctx, &migrator.rehearse_up_scoped(conn, &scope).await?));
             }
             // The plan is read beforehand only when it must be confirmed:
             // a start-up with nothing to do stays at the lock and one read.
             if ctx.settings.protected {
-                let preview = migrator.preview_up(conn, *to).await?;
+                let preview = migrator.preview_up_scoped(conn, &scope).await?;
                 safety::confirm_risky_steps(ctx, migrator, &preview, conn.backend()).await?;
             }
-            let report = migrator.up_with(conn, *to, *keep_going).await?;
+            let report = migrator.up_scoped(conn, &scope, *keep_going).await?;
             safety::report_backup(ctx, report.backup.as_ref());
             for missing in &report.missing_from_code {
                 ctx.err.line(ctx.err.paint(
@@ -234,9 +270,10 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
         Command::History { limit, since, version, action } => {
             let query = LogQuery {
                 limit: *limit,
-                since: since.as_deref().map(parse_since).transpose()?,
+                since: since.as_deref().map(|since| parse_since(since, "--since")).transpose()?,
                 version: *version,
                 action: *action,
+                ..LogQuery::default()
             };
             let records = migrator.history(conn, &query).await?;
             ctx.print(&records, |r| render::history(r));
@@ -286,6 +323,7 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             let recorded = migrator.baseline(conn, *to).await?;
             ctx.print(&recorded, |r| format!("{} migration(s) recorded as applied, without running them", r.len()));
         }
+        Command::Adopt { from, dry_run } => adopt::adopt(ctx, migrator, conn, *from, *dry_run).await?,
         Command::MarkApplied { version } => {
             ctx.confirm_change(&format!("Recording {version} as applied without running it"))?;
             migrator.mark_applied(conn, *version).await?;
@@ -296,8 +334,8 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             migrator.mark_reverted(conn, *version).await?;
             ctx.print(version, |v| format!("{v} recorded as not applied, without running its down"));
         }
-        Command::Plan { to } => {
-            let preview = migrator.preview_up(conn, *to).await?;
+        Command::Plan { to, module } => {
+            let preview = migrator.preview_up_scoped(conn, &scope(*to, module)).await?;
             ctx.print(&preview, render::preview);
         }
         Command::Graph { format } => {
@@ -347,6 +385,14 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `up` and `plan` cover: `--module`, else `--to`, else everything.
+fn scope(to: Option<migrations_rs_runtime::Version>, module: &Option<String>) -> Scope {
+    match module {
+        Some(module) => Scope::Module(module.clone()),
+        None => Scope::from(to),
+    }
+}
+
 fn backend_of(arg: BackendArg) -> Backend {
     match arg {
         BackendArg::Postgres => Backend::Postgres,
@@ -368,7 +414,8 @@ fn warn_data_loss(ctx: &Context<'_>, preview: &Preview) {
 }
 
 /// `--since`: an age such as `2h` or `7d`, an RFC 3339 time, or a date.
-fn parse_since(input: &str) -> Result<String, Error> {
+/// A time, a date or an age, given as the option or parameter `name`, as RFC 3339 UTC.
+pub(crate) fn parse_since(input: &str, name: &str) -> Result<String, Error> {
     let moment = if let Ok(age) = humantime::parse_duration(input) {
         SystemTime::now() - age
     } else if let Ok(moment) = humantime::parse_rfc3339_weak(input) {
@@ -377,7 +424,7 @@ fn parse_since(input: &str) -> Result<String, Error> {
         moment
     } else {
         return Err(Error::msg(format!(
-            "--since {input}: give a time (2024-06-01T12:00:00Z), a date (2024-06-01) or an age (2h, 7d)"
+            "{name} {input}: give a time (2024-06-01T12:00:00Z), a date (2024-06-01) or an age (2h, 7d)"
         )));
     };
     Ok(humantime::format_rfc3339_millis(moment).to_string())

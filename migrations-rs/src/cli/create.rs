@@ -68,6 +68,49 @@ pub(crate) fn create(
     Ok(Created { version, file, module_file, new_folder })
 }
 
+/// Writes `V<version>__NAME.sql` and `V<version>__NAME.down.sql` in a folder of SQL migrations.
+pub(crate) fn create_sql(
+    registry: &Registry,
+    dir: &Path,
+    name: &str,
+    depends_on: &[Version],
+    risk: &[String],
+    now: SystemTime,
+) -> Result<Created, Error> {
+    check_name(registry, dir, name)?;
+    let new_folder = !dir.exists();
+    std::fs::create_dir_all(dir).map_err(|e| Error::msg(format!("cannot create {}: {e}", dir.display())))?;
+    let mut moment = now;
+    let version = loop {
+        let version = timestamp(moment);
+        if registry.get(version).is_none() {
+            break version;
+        }
+        moment += Duration::from_secs(1);
+    };
+    let up = dir.join(format!("V{version}__{name}.sql"));
+    let down = dir.join(format!("V{version}__{name}.down.sql"));
+    let mut header = Vec::new();
+    if !depends_on.is_empty() {
+        let list: Vec<String> = depends_on.iter().map(ToString::to_string).collect();
+        header.push(format!("depends_on = [{}]", list.join(", ")));
+    }
+    if !risk.is_empty() {
+        header.push(format!("risk = [{}]", risk.join(", ")));
+    }
+    let header = if header.is_empty() {
+        "-- migrations-rs: risk = [schema]".to_owned()
+    } else {
+        format!("-- migrations-rs: {}", header.join(", "))
+    };
+    let up_text = format!("{header}\n-- Say what this migration changes, and why. Statements end with `;`.\n\n");
+    let down_text = "-- Undo what the up file did. Delete this file if the migration cannot be undone.\n";
+    for (path, text) in [(&up, up_text.as_str()), (&down, down_text)] {
+        std::fs::write(path, text).map_err(|e| Error::msg(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(Created { version, file: up, module_file: down, new_folder })
+}
+
 fn check_name(registry: &Registry, dir: &Path, name: &str) -> Result<(), Error> {
     let mut chars = name.chars();
     let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
@@ -88,7 +131,13 @@ fn check_name(registry: &Registry, dir: &Path, name: &str) -> Result<(), Error> 
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
-            if file.strip_suffix(".rs").is_some_and(|stem| stem.split_once('_').is_some_and(|(_, rest)| rest == name)) {
+            let stem = file
+                .strip_suffix(".rs")
+                .or_else(|| file.strip_suffix(".down.sql"))
+                .or_else(|| file.strip_suffix(".sql"));
+            if stem
+                .is_some_and(|stem| stem.split_once('_').is_some_and(|(_, rest)| rest.trim_start_matches('_') == name))
+            {
                 return Err(Error::msg(format!(
                     "the name `{name}` is taken by {}; choose another",
                     entry.path().display()

@@ -10,6 +10,7 @@
 //! error); 2 wrong arguments; 3 `status` or `validate` found the database not
 //! up to date or not valid, so a deploy can be gated on them.
 
+mod adopt;
 mod args;
 mod commands;
 mod config;
@@ -18,6 +19,8 @@ mod output;
 mod render;
 mod safety;
 
+#[cfg(feature = "http")]
+pub(crate) use commands::parse_since;
 pub use config::DEFAULT_DATABASE_URL;
 
 use args::Cli;
@@ -32,6 +35,25 @@ pub fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     match Cli::try_parse() {
         Ok(cli) => {
+            let (out, err) = (Output::stdout(cli.quiet), Output::stderr(cli.quiet));
+            execute(cli, &out, &err)
+        }
+        Err(error) => usage_error(&error, &Output::stdout(false), &Output::stderr(false)),
+    }
+}
+
+/// The standalone `migrations-rs` program: every verb over a folder of SQL
+/// migrations, `--sql-dir` (default `migrations`), for projects without
+/// Rust migrations. Installed by `cargo install --path migrations-rs`.
+pub fn main_for_sql_folder() -> ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
+    let _ = dotenvy::dotenv();
+    let command = Cli::command()
+        .name("migrations-rs")
+        .about("Apply, revert and inspect the SQL migrations of a folder (--sql-dir, default `migrations`)");
+    match command.try_get_matches().and_then(|matches| Cli::from_arg_matches(&matches)) {
+        Ok(mut cli) => {
+            cli.sql_dir.get_or_insert_with(|| "migrations".into());
             let (out, err) = (Output::stdout(cli.quiet), Output::stderr(cli.quiet));
             execute(cli, &out, &err)
         }

@@ -1,12 +1,57 @@
 //! Turns what the runtime returns into text for people.
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use migrations_rs_runtime::{Backend, GraphNode, LockStatus, LogRecord, MigrationState, Preview, Status, StepSql};
+use migrations_rs_runtime::{
+    Backend, GraphNode, LockStatus, LogRecord, MigrationState, MigrationStatus, Preview, Status, StepSql,
+};
 
-/// The status as an aligned table followed by a summary line.
+/// The status as an aligned table followed by a summary line; with several
+/// modules, one table per module under a heading with its own counts.
 pub(crate) fn status(status: &Status) -> String {
-    let mut table = table(&["version", "name", "module", "risk", "state", "applied at", "took", "batch"]);
-    for migration in &status.migrations {
+    let mut modules: Vec<&str> = Vec::new();
+    let names =
+        status.migrations.iter().map(|m| m.module).chain(status.missing_from_code.iter().map(|m| m.module.as_str()));
+    for module in names {
+        if !modules.contains(&module) {
+            modules.push(module);
+        }
+    }
+    let summary = |migrations: &[&MigrationStatus]| {
+        let count = |wanted: fn(&MigrationState) -> bool| migrations.iter().filter(|m| wanted(&m.state)).count();
+        let applied = count(|s| matches!(s, MigrationState::Applied { .. }));
+        let pending = count(|s| matches!(s, MigrationState::Pending { .. }));
+        let dirty = count(|s| matches!(s, MigrationState::Dirty { .. }));
+        let dirty = if dirty > 0 { format!(", {dirty} dirty") } else { String::new() };
+        format!("{applied} applied, {pending} pending{dirty}")
+    };
+    let verdict = if status.is_up_to_date() { "up to date" } else { "not up to date" };
+    let all: Vec<&MigrationStatus> = status.migrations.iter().collect();
+    if modules.len() <= 1 {
+        return format!("{}\n{}: {verdict}", status_table(status, None), summary(&all));
+    }
+    let mut out = Vec::new();
+    for module in &modules {
+        let own: Vec<&MigrationStatus> = all.iter().copied().filter(|m| m.module == *module).collect();
+        out.push(format!("module {module}: {}\n{}", summary(&own), status_table(status, Some(module))));
+    }
+    out.push(format!("{} modules, {}: {verdict}", modules.len(), summary(&all)));
+    out.join("\n\n")
+}
+
+/// The rows of `module`, or of every module with a module column.
+fn status_table(status: &Status, module: Option<&str>) -> Table {
+    let mut header = vec!["version", "name", "module", "risk", "state", "applied at", "took", "batch"];
+    if module.is_some() {
+        header.remove(2);
+    }
+    let mut table = table(&header);
+    let mut add = |mut row: Vec<String>| {
+        if module.is_some() {
+            row.remove(2);
+        }
+        table.add_row(row);
+    };
+    for migration in status.migrations.iter().filter(|m| module.is_none_or(|module| m.module == module)) {
         let risk = migration.risk.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
         let (state, applied_at, took, batch) = match &migration.state {
             MigrationState::Applied { applied_at, execution_ms, batch, checksum_matches, .. } => (
@@ -28,7 +73,7 @@ pub(crate) fn status(status: &Status) -> String {
                 String::new(),
             ),
         };
-        table.add_row([
+        add(vec![
             migration.version.to_string(),
             migration.name.to_owned(),
             migration.module.to_owned(),
@@ -39,8 +84,8 @@ pub(crate) fn status(status: &Status) -> String {
             batch,
         ]);
     }
-    for missing in &status.missing_from_code {
-        table.add_row([
+    for missing in status.missing_from_code.iter().filter(|m| module.is_none_or(|module| m.module == module)) {
+        add(vec![
             missing.version.to_string(),
             missing.name.clone(),
             missing.module.clone(),
@@ -51,13 +96,7 @@ pub(crate) fn status(status: &Status) -> String {
             missing.batch.to_string(),
         ]);
     }
-    let count = |wanted: fn(&MigrationState) -> bool| status.migrations.iter().filter(|m| wanted(&m.state)).count();
-    let applied = count(|s| matches!(s, MigrationState::Applied { .. }));
-    let pending = count(|s| matches!(s, MigrationState::Pending { .. }));
-    let dirty = count(|s| matches!(s, MigrationState::Dirty { .. }));
-    let verdict = if status.is_up_to_date() { "up to date" } else { "not up to date" };
-    let dirty = if dirty > 0 { format!(", {dirty} dirty") } else { String::new() };
-    format!("{table}\n{applied} applied, {pending} pending{dirty}: {verdict}")
+    table
 }
 
 pub(crate) fn lock_status(status: &LockStatus) -> String {

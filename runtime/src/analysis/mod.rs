@@ -220,6 +220,10 @@ impl Analyzer {
                 names(&all)
             );
             self.push(Rule::UndeclaredRisk, "", detail);
+            if declared.is_empty() {
+                // Nothing declared at all: tags were never written, not written wrong.
+                self.findings.last_mut().expect("just pushed").level = Level::Warning;
+            }
         }
         self.detected.sort();
         (self.findings, self.detected, self.statements)

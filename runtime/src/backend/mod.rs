@@ -4,9 +4,10 @@
 use crate::error::{Error, Result};
 use crate::url::DatabaseUrl;
 use sqlx::mysql::MySqlConnection;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{Connection as _, MySql, Postgres, Sqlite};
+use sqlx::{ConnectOptions as _, Connection as _, MySql, Pool, Postgres, Sqlite};
 use std::fmt;
 use std::str::FromStr;
 
@@ -57,12 +58,46 @@ pub(crate) use dispatch;
 pub struct Connection {
     url: DatabaseUrl,
     inner: Conn,
+    /// The application's pool this connection was borrowed from, if any.
+    pool: Option<AnyPool>,
 }
 
 enum Conn {
     Sqlite(SqliteConnection),
     Postgres(PgConnection),
     MySql(MySqlConnection),
+    /// Borrowed from the application's pool, and given back to it when dropped.
+    Pooled(PooledConn),
+}
+
+enum PooledConn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+    MySql(PoolConnection<MySql>),
+}
+
+/// A pool of the application's, of any backend.
+#[derive(Clone, Debug)]
+pub(crate) enum AnyPool {
+    Sqlite(Pool<Sqlite>),
+    Postgres(Pool<Postgres>),
+    MySql(Pool<MySql>),
+}
+
+impl AnyPool {
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            AnyPool::Sqlite(_) => Backend::Sqlite,
+            AnyPool::Postgres(_) => Backend::Postgres,
+            AnyPool::MySql(_) => Backend::MySql,
+        }
+    }
+
+    /// The URL the pool connects with, as sqlx writes it back (password included: never print it).
+    pub(crate) fn url(&self) -> Result<DatabaseUrl> {
+        let url = dispatch!(self, AnyPool, pool => pool.connect_options().to_url_lossy());
+        DatabaseUrl::parse(url.as_str())
+    }
 }
 
 impl fmt::Debug for Connection {
@@ -86,7 +121,33 @@ impl Connection {
             Backend::Postgres => Conn::Postgres(PgConnection::connect(url.expose()).await.map_err(connect_error)?),
             Backend::MySql => Conn::MySql(MySqlConnection::connect(url.expose()).await.map_err(connect_error)?),
         };
-        Ok(Connection { url: url.clone(), inner })
+        Ok(Connection { url: url.clone(), inner, pool: None })
+    }
+
+    /// Borrows a connection from the application's pool; dropped, it goes back to the pool.
+    pub(crate) async fn from_pool(pool: &AnyPool) -> Result<Self> {
+        let url = pool.url()?;
+        let connect_error = |cause| Error::Connect { url: url.redacted(), cause };
+        let inner = match pool {
+            AnyPool::Sqlite(p) => PooledConn::Sqlite(p.acquire().await.map_err(connect_error)?),
+            AnyPool::Postgres(p) => PooledConn::Postgres(p.acquire().await.map_err(connect_error)?),
+            AnyPool::MySql(p) => PooledConn::MySql(p.acquire().await.map_err(connect_error)?),
+        };
+        Ok(Connection { url, inner: Conn::Pooled(inner), pool: Some(pool.clone()) })
+    }
+
+    /// Another connection to the same database, outside any pool, with the
+    /// pool's connect options when this one came from a pool. The lock holds
+    /// one: a session lock must never go back to a pool with its connection.
+    pub(crate) async fn open_unpooled(&self) -> Result<Self> {
+        let Some(pool) = &self.pool else { return Self::connect(&self.url).await };
+        let connect_error = |cause| Error::Connect { url: self.url.redacted(), cause };
+        let inner = match pool {
+            AnyPool::Sqlite(p) => Conn::Sqlite(p.connect_options().connect().await.map_err(connect_error)?),
+            AnyPool::Postgres(p) => Conn::Postgres(p.connect_options().connect().await.map_err(connect_error)?),
+            AnyPool::MySql(p) => Conn::MySql(p.connect_options().connect().await.map_err(connect_error)?),
+        };
+        Ok(Connection { url: self.url.clone(), inner, pool: None })
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -98,20 +159,31 @@ impl Connection {
     }
 
     pub(crate) fn as_ref(&mut self) -> ConnRef<'_> {
-        dispatch!(&mut self.inner, Conn, c => c.into())
+        match &mut self.inner {
+            Conn::Sqlite(c) => c.into(),
+            Conn::Postgres(c) => c.into(),
+            Conn::MySql(c) => c.into(),
+            Conn::Pooled(pooled) => dispatch!(pooled, PooledConn, c => (&mut **c).into()),
+        }
     }
 
     /// Starts a transaction on this connection.
     pub(crate) async fn begin(&mut self) -> Result<Tx<'_>> {
-        Ok(match &mut self.inner {
-            Conn::Sqlite(c) => Tx::Sqlite(c.begin().await?),
-            Conn::Postgres(c) => Tx::Postgres(c.begin().await?),
-            Conn::MySql(c) => Tx::MySql(c.begin().await?),
+        Ok(match self.as_ref() {
+            ConnRef::Sqlite(c) => Tx::Sqlite(c.begin().await?),
+            ConnRef::Postgres(c) => Tx::Postgres(c.begin().await?),
+            ConnRef::MySql(c) => Tx::MySql(c.begin().await?),
         })
     }
 
+    /// Closes the connection; one borrowed from a pool goes back to it instead.
     pub async fn close(self) -> Result<()> {
-        dispatch!(self.inner, Conn, c => c.close().await?);
+        match self.inner {
+            Conn::Sqlite(c) => c.close().await?,
+            Conn::Postgres(c) => c.close().await?,
+            Conn::MySql(c) => c.close().await?,
+            Conn::Pooled(pooled) => drop(pooled),
+        }
         Ok(())
     }
 }

@@ -1,22 +1,30 @@
 //! The engine: takes the lock, reads the applied state, plans, and runs each
 //! step on one connection, recording it in the history table and the audit log.
 //!
-//! Changes are always planned from a state read after the lock is taken, and
-//! the lock is released on every path: success, error and panic. An `up`
-//! with nothing to do finds so in one read and takes no lock at all, so
-//! replicas starting together do not queue behind each other.
+//! What a change does is always decided on state read after the lock is
+//! taken (an `up` reads once before, only to skip the lock when there is
+//! nothing to do, so replicas starting together do not queue behind each
+//! other), and the lock is released on every path: success, error and panic.
 
+mod adopt;
+mod health;
 mod operations;
 mod preview;
 mod rehearsal;
 mod report;
 mod safety;
+mod scope;
+mod startup;
 mod step;
 
+pub use adopt::{AdoptReport, AdoptedMigration, MatchedBy, OurMigration};
+pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
 pub use operations::{RepairReport, Validation};
 pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
 pub use rehearsal::{Rehearsal, RehearsalOutcome, RehearsedStep};
 pub use report::{ApplyReport, MigrationState, MigrationStatus, Progress, RevertReport, Status, StepReport};
+pub use scope::Scope;
+pub use startup::{OnFailure, Startup, StartupFailure, StartupOutcome, StartupReport};
 
 use crate::backend::Connection;
 use crate::backup::BackupOptions;
@@ -73,6 +81,21 @@ impl StepAction {
         match self {
             StepAction::Apply => "applying",
             StepAction::Revert => "reverting",
+        }
+    }
+
+    pub(crate) fn past_tense(self) -> &'static str {
+        match self {
+            StepAction::Apply => "applied",
+            StepAction::Revert => "reverted",
+        }
+    }
+
+    /// `up` or `down`, as the step runs the migration's `up` or `down`.
+    pub const fn direction(self) -> &'static str {
+        match self {
+            StepAction::Apply => "up",
+            StepAction::Revert => "down",
         }
     }
 }
@@ -206,11 +229,17 @@ impl Migrator {
         target: Option<Version>,
         keep_going: bool,
     ) -> Result<ApplyReport> {
-        if let Some(report) = self.nothing_pending(conn, target).await? {
+        self.up_scoped(conn, &Scope::from(target), keep_going).await
+    }
+
+    /// Like [`Migrator::up_with`], applying what `scope` names: with
+    /// [`Scope::Module`], one module's migrations and those they depend on in other modules.
+    pub async fn up_scoped(&self, conn: &mut Connection, scope: &Scope, keep_going: bool) -> Result<ApplyReport> {
+        if let Some(report) = self.nothing_pending(conn, scope).await? {
             return Ok(report);
         }
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
-            self.up_locked(conn, guard, target, keep_going).await
+            self.up_locked(conn, guard, scope, keep_going).await
         })
         .await
     }
@@ -222,7 +251,7 @@ impl Migrator {
     /// lock then reads again and handles. The read is one consistent snapshot
     /// and nothing is written, so skipping the lock here is as if the run had
     /// happened just before any other.
-    async fn nothing_pending(&self, conn: &mut Connection, target: Option<Version>) -> Result<Option<ApplyReport>> {
+    async fn nothing_pending(&self, conn: &mut Connection, scope: &Scope) -> Result<Option<ApplyReport>> {
         self.tables.check_backend(conn.backend())?;
         let Some(rows) = history::read_summaries(conn.as_ref(), &self.tables).await? else { return Ok(None) };
         let clean = rows.iter().all(|row| {
@@ -233,6 +262,12 @@ impl Migrator {
             return Ok(None);
         }
         let applied: Vec<Version> = rows.iter().map(|row| row.version).collect();
+        let target = match scope {
+            Scope::All => None,
+            Scope::UpTo(target) => Some(*target),
+            // A module's plan is part of the whole plan, but naming an unknown module is an error to report.
+            Scope::Module(_) => return Ok(None),
+        };
         if !matches!(self.registry.graph().plan_apply(&applied, target), Ok(plan) if plan.is_empty()) {
             return Ok(None);
         }
@@ -315,7 +350,7 @@ impl Migrator {
                 callback(wait);
             }
         };
-        lock::acquire(conn.url(), &self.tables, &self.lock, &report).await
+        lock::acquire(conn.open_unpooled().await?, &self.tables, &self.lock, &report).await
     }
 
     /// Runs `work` under the lock, releasing it on every path.
@@ -339,14 +374,13 @@ impl Migrator {
         &self,
         conn: &mut Connection,
         guard: &LockGuard,
-        target: Option<Version>,
+        scope: &Scope,
         keep_going: bool,
     ) -> Result<ApplyReport> {
         let rows = self.read_state(conn).await?;
         self.refuse_dirty(&rows)?;
         self.verify_checksums(&rows)?;
-        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
-        let plan = self.registry.graph().plan_apply(&applied, target).map_err(|e| self.plan_error(e, &rows))?;
+        let plan = self.plan_scope(&rows, scope)?;
         if self.strict_order {
             let late: Vec<String> = plan
                 .iter()
@@ -561,7 +595,7 @@ impl Migrator {
             action: step.action.verb(),
             dirty: failure.dirty,
             cause: Box::new(failure.error),
-            completed: done.iter().map(|s| s.version).collect(),
+            completed: done.to_vec(),
         }
     }
 }

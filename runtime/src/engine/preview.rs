@@ -3,7 +3,7 @@
 
 use crate::backend::{Backend, Connection};
 use crate::db::Db;
-use crate::engine::Migrator;
+use crate::engine::{Migrator, Scope};
 use crate::error::{Error, Result};
 use crate::history::{self, AppliedMigration, RowState};
 use crate::plan::RevertTarget;
@@ -56,17 +56,17 @@ pub struct StepSql {
 impl Migrator {
     /// What `up` would apply, in order, and why; takes no lock and changes nothing.
     pub async fn preview_up(&self, conn: &mut Connection, target: Option<Version>) -> Result<Preview> {
+        self.preview_up_scoped(conn, &Scope::from(target)).await
+    }
+
+    /// What [`Migrator::up_scoped`] would apply, in order, and why; takes no lock and changes nothing.
+    pub async fn preview_up_scoped(&self, conn: &mut Connection, scope: &Scope) -> Result<Preview> {
         let rows = self.applied_rows(conn).await?;
-        let applied: Vec<Version> = rows.iter().map(|r| r.version).collect();
-        let plan = self.registry.graph().plan_apply(&applied, target).map_err(|e| self.plan_error(e, &rows))?;
+        let plan = self.plan_scope(&rows, scope)?;
         let steps = plan
             .iter()
             .map(|step| {
-                let reason = match target {
-                    None => "pending".to_owned(),
-                    Some(target) if target == step.version => "pending; the target".to_owned(),
-                    Some(target) => format!("pending; the target {target} depends on it"),
-                };
+                let reason = self.scope_reason(scope, step.version);
                 let reason =
                     if step.out_of_order { format!("{reason}; older than an applied migration") } else { reason };
                 self.planned_step(step.version, reason, step.out_of_order)
@@ -128,7 +128,7 @@ impl Migrator {
         for version in versions {
             let migration = self.registry.get(*version).ok_or(Error::UnknownVersion { version: *version })?;
             let mut statements = Vec::new();
-            let outcome = (migration.up)(&mut Db::recording(backend, &mut statements)).await;
+            let outcome = migration.up.run(&mut Db::recording(backend, &mut statements)).await;
             let needs_database = match outcome {
                 Ok(()) => None,
                 Err(error @ Error::NeedsDatabase { .. }) => Some(error.to_string()),

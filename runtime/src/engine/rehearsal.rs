@@ -7,7 +7,7 @@
 use crate::analysis::Finding;
 use crate::backend::{Backend, Connection};
 use crate::db::Db;
-use crate::engine::{Migrator, StepAction};
+use crate::engine::{Migrator, Scope, StepAction};
 use crate::error::{Error, Result};
 use crate::history::{self, AppliedMigration};
 use crate::plan::RevertTarget;
@@ -69,11 +69,15 @@ pub enum RehearsalOutcome {
 impl Migrator {
     /// Rehearses `up`: runs the plan inside one transaction, then rolls it back.
     pub async fn rehearse_up(&self, conn: &mut Connection, target: Option<Version>) -> Result<Rehearsal> {
+        self.rehearse_up_scoped(conn, &Scope::from(target)).await
+    }
+
+    /// Rehearses [`Migrator::up_scoped`] the same way.
+    pub async fn rehearse_up_scoped(&self, conn: &mut Connection, scope: &Scope) -> Result<Rehearsal> {
         self.rehearse(conn, async |this: &Migrator, conn: &mut Connection| {
             let rows = this.rows_without_creating(conn).await?;
             this.refuse_dirty(&rows)?;
-            let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
-            let plan = this.registry.graph().plan_apply(&applied, target).map_err(|e| this.plan_error(e, &rows))?;
+            let plan = this.plan_scope(&rows, scope)?;
             let versions: Vec<Version> = plan.iter().map(|s| s.version).collect();
             this.rehearse_steps(conn, StepAction::Apply, &versions).await
         })
@@ -168,7 +172,7 @@ impl Migrator {
                     StepAction::Apply if !self.force => Db::guarded(tx.conn(), migration),
                     _ => Db::new(tx.conn()),
                 };
-                match body(&mut db).await {
+                match body.run(&mut db).await {
                     Ok(()) => RehearsalOutcome::Succeeded { statements: db.executed(), duration: started.elapsed() },
                     Err(error) => {
                         failed = true;
@@ -189,7 +193,7 @@ impl Migrator {
         };
         let mut statements = Vec::new();
         if let Some(body) = body
-            && let Err(Error::NeedsDatabase { what }) = body(&mut Db::recording(backend, &mut statements)).await
+            && let Err(Error::NeedsDatabase { what }) = body.run(&mut Db::recording(backend, &mut statements)).await
         {
             statements.push(format!("-- and more: the body needs {what}"));
         }

@@ -106,7 +106,7 @@ pub(crate) fn revert_warnings(migration: &Migration) -> Vec<String> {
 /// Analyses one migration's `up` offline.
 async fn analyze(migration: &'static Migration, backend: Backend) -> MigrationAnalysis {
     let mut statements = Vec::new();
-    let outcome = (migration.up)(&mut Db::recording(backend, &mut statements)).await;
+    let outcome = migration.up.run(&mut Db::recording(backend, &mut statements)).await;
     let incomplete = match outcome {
         Ok(()) => None,
         Err(Error::NeedsDatabase { what }) => {

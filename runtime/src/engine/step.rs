@@ -15,7 +15,7 @@ use crate::engine::{Migrator, StepAction};
 use crate::error::{Error, Result};
 use crate::history::{self, Action, AppliedMigration, LogEntry, RowState};
 use crate::lock::LockGuard;
-use crate::record::{Migration, MigrationFn};
+use crate::record::{Body, Migration};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -33,7 +33,7 @@ impl Step {
         self.migration.transaction && conn.backend().transactional_ddl()
     }
 
-    fn body(&self) -> MigrationFn {
+    fn body(&self) -> Body {
         match self.action {
             StepAction::Apply => self.migration.up,
             StepAction::Revert => self.migration.down.expect("the planner refuses irreversible migrations"),
@@ -74,7 +74,14 @@ impl Migrator {
         step: &Step,
     ) -> std::result::Result<Duration, StepFailure> {
         let migration = step.migration;
-        let span = tracing::info_span!("migration", version = %migration.version, name = migration.name, action = step.action.verb());
+        let span = tracing::info_span!(
+            "migration",
+            version = %migration.version,
+            name = migration.name,
+            module = migration.module,
+            direction = step.action.direction(),
+            batch = step.batch,
+        );
         self.run_step_in_span(conn, guard, step).instrument(span).await
     }
 
@@ -101,7 +108,7 @@ impl Migrator {
                 let mut undone_by_rollback = false;
                 let in_tx = async {
                     let mut db = self.db_for(step, tx.conn());
-                    let ran = step.body()(&mut db).await;
+                    let ran = step.body().run(&mut db).await;
                     undone_by_rollback = !db.sent_implicit_commit();
                     ran?;
                     self.record(&mut tx, guard, step, atomic, started).await
@@ -119,7 +126,7 @@ impl Migrator {
                 }
                 outcome
             } else {
-                step.body()(&mut self.db_for(step, conn.as_ref())).await?;
+                step.body().run(&mut self.db_for(step, conn.as_ref())).await?;
                 let mut tx = conn.begin().await?;
                 let recorded = self.record(&mut tx, guard, step, atomic, started).await;
                 finish(tx, recorded).await
@@ -129,11 +136,11 @@ impl Migrator {
         let duration = started.elapsed();
         match outcome {
             Ok(()) => {
-                tracing::info!(elapsed_ms = duration.as_millis() as u64, "done");
+                tracing::info!(elapsed_ms = millis(duration), "migration {}", step.action.past_tense());
                 Ok(duration)
             }
             Err(error) => {
-                tracing::error!(%error, "failed");
+                tracing::error!(elapsed_ms = millis(duration), dirty = in_progress, %error, "migration failed");
                 let entry = LogEntry {
                     version: migration.version,
                     name: migration.name.to_owned(),

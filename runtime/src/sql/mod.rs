@@ -1,6 +1,9 @@
 //! Raw SQL read without a server: a lexer per dialect and a statement
-//! splitter built on it. The risk analysis and SQL-file migrations use both.
+//! splitter built on it, which the risk analysis and SQL-file migrations
+//! use; and the layouts of SQL migration folders.
 
+pub mod folder;
+pub mod layout;
 pub mod lexer;
 pub mod split;
 

@@ -200,3 +200,113 @@ mod tests {
         assert_eq!(out.iter().map(|s| s.line).collect::<Vec<_>>(), vec![3, 4]);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::sql::tokenize;
+    use proptest::prelude::*;
+
+    /// Pieces of SQL that hide or end statements, in any order.
+    const FRAGMENTS: &[&str] = &[
+        "SELECT",
+        "x",
+        " ",
+        "\n",
+        ";",
+        ";",
+        "'a;b'",
+        "''",
+        "'",
+        "\"q;\"",
+        "\"",
+        "`b;`",
+        "`",
+        "$$",
+        "$t$",
+        "$1",
+        "--c;\n",
+        "-- c",
+        "/*",
+        "*/",
+        "/* ; */",
+        "#h;\n",
+        "BEGIN",
+        "END",
+        "CASE",
+        "IF",
+        "CREATE",
+        "TRIGGER",
+        "FUNCTION",
+        "(",
+        ")",
+        "E'\\';'",
+        "\\",
+        "é",
+        "[",
+        "]",
+        ",",
+        "DELIMITER //\n",
+        "//",
+    ];
+
+    fn sql() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(FRAGMENTS), 0..40).prop_map(|parts| parts.concat())
+    }
+
+    /// Without MySQL's `DELIMITER`, which makes `;` an ordinary character.
+    fn sql_with_semicolons() -> impl Strategy<Value = String> {
+        let fragments: Vec<&str> = FRAGMENTS.iter().copied().filter(|f| !f.starts_with("DELIMITER")).collect();
+        prop::collection::vec(prop::sample::select(fragments), 0..40).prop_map(|parts| parts.concat())
+    }
+
+    fn backend() -> impl Strategy<Value = Backend> {
+        prop::sample::select(vec![Backend::Sqlite, Backend::Postgres, Backend::MySql])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Never panics; every statement is its exact slice of the input, in order, and trimmed.
+        #[test]
+        fn statements_are_exact_ordered_slices(src in sql(), backend in backend()) {
+            let Ok(statements) = split(backend, &src) else { return Ok(()) };
+            let mut end = 0;
+            for statement in &statements {
+                prop_assert_eq!(&src[statement.range.clone()], statement.sql);
+                prop_assert!(statement.range.start >= end);
+                prop_assert!(!statement.sql.is_empty());
+                prop_assert_eq!(statement.sql.trim(), statement.sql);
+                end = statement.range.end;
+            }
+        }
+
+        /// Between statements there is nothing but whitespace, comments and delimiters:
+        /// no byte of any statement is lost.
+        #[test]
+        fn nothing_but_separators_is_left_out(src in sql_with_semicolons(), backend in backend()) {
+            let Ok(statements) = split(backend, &src) else { return Ok(()) };
+            let mut gaps = Vec::new();
+            let mut at = 0;
+            for statement in &statements {
+                gaps.push(&src[at..statement.range.start]);
+                at = statement.range.end;
+            }
+            gaps.push(&src[at..]);
+            for gap in gaps {
+                let tokens = tokenize(backend, gap).expect("a gap holds only whole tokens");
+                prop_assert!(tokens.iter().all(|t| t.is_trivia() || t.is_punct(';')), "{:?} in {:?}", gap, src);
+            }
+        }
+
+        /// A statement split again is itself: splitting is stable.
+        #[test]
+        fn a_statement_splits_into_itself(src in sql_with_semicolons(), backend in backend()) {
+            let Ok(statements) = split(backend, &src) else { return Ok(()) };
+            for statement in statements {
+                let again: Vec<&str> = split(backend, statement.sql).unwrap().into_iter().map(|s| s.sql).collect();
+                prop_assert_eq!(again, vec![statement.sql]);
+            }
+        }
+    }
+}

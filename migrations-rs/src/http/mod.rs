@@ -1,0 +1,113 @@
+//! The migration state and operator actions over HTTP, as an axum
+//! [`Router`] to mount in a service (feature `http`).
+//!
+//! | method and path | what |
+//! | --- | --- |
+//! | `GET /health` | the [`Health`](crate::Health) report, one statement; 200 when healthy, 503 when not |
+//! | `GET /status` | every migration and its state |
+//! | `GET /history?limit=&before=&version=&action=&since=` | the audit log, newest first, a page at a time |
+//! | `GET /lock` | who holds the migration lock |
+//! | `GET /startup` | the report of this process's start-up, when the service gave it |
+//! | `POST /up` | apply; body `{"to": "20240115093000"}` optional |
+//! | `POST /down` | revert; body `{"steps": 2}`, `{"to": "..."}` or `{"last_batch": true}`, one step by default |
+//! | `POST /lock/release` | free the lock of a holder that died |
+//!
+//! `POST` requests need `Authorization: Bearer <token>` and are refused
+//! with 403 unless the service configured a token; a missing or wrong token
+//! gets 401. Errors are JSON, `{"error": "...", "code": "..."}`: 400 for bad
+//! parameters, 409 when the lock is held or the database is dirty or
+//! otherwise in the way, 500 for a failed migration or a database error.
+//! Nothing shows the database password.
+//!
+//! ```no_run
+//! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+//! use migrations_rs::http::HttpApi;
+//!
+//! let pool = migrations_rs::sqlx::PgPool::connect("postgres://app@db/shop").await?;
+//! let api = HttpApi::new(&pool)?.bearer_token(std::env::var("MIGRATIONS_TOKEN")?);
+//! let app = axum::Router::new().nest("/migrations", api.router());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+
+mod handlers;
+mod reply;
+
+use axum::Router;
+use axum::routing::{get, post};
+use migrations_rs_runtime::{Database, LockOptions, Migrator, Result, StartupReport};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The axum this API is built with, for mounting it.
+pub use axum;
+pub use reply::ApiError;
+
+/// How long a `POST` waits for another process's lock before answering 409,
+/// unless the migrator given says otherwise.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// The HTTP API of one database. Build it, then mount [`HttpApi::router`].
+pub struct HttpApi {
+    database: Database,
+    migrator: Migrator,
+    token: Option<BearerToken>,
+    startup: Option<StartupReport>,
+}
+
+impl fmt::Debug for HttpApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpApi")
+            .field("database", &self.database)
+            .field("actions_enabled", &self.token.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token `POST` requests must carry; never shown.
+pub(crate) struct BearerToken(String);
+
+impl HttpApi {
+    /// The API over every migration linked into this program; `POST`s are
+    /// refused until a token is set, and wait [`DEFAULT_LOCK_WAIT`] for the lock.
+    pub fn new(database: impl Into<Database>) -> Result<Self> {
+        let migrator = Migrator::from_linked()?
+            .with_lock_options(LockOptions { wait: DEFAULT_LOCK_WAIT, ..LockOptions::default() });
+        Ok(HttpApi { database: database.into(), migrator, token: None, startup: None })
+    }
+
+    /// Uses this migrator (registry, tables, lock options) instead.
+    pub fn migrator(mut self, migrator: Migrator) -> Self {
+        self.migrator = migrator;
+        self
+    }
+
+    /// Enables `POST` for requests that carry this token. An empty token enables nothing.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        let token = token.into();
+        self.token = (!token.is_empty()).then_some(BearerToken(token));
+        self
+    }
+
+    /// What this process's start-up did, served at `GET /startup`.
+    pub fn startup_report(mut self, report: StartupReport) -> Self {
+        self.startup = Some(report);
+        self
+    }
+
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/health", get(handlers::health))
+            .route("/status", get(handlers::status))
+            .route("/history", get(handlers::history))
+            .route("/lock", get(handlers::lock_status))
+            .route("/startup", get(handlers::startup))
+            .route("/up", post(handlers::up))
+            .route("/down", post(handlers::down))
+            .route("/lock/release", post(handlers::release_lock))
+            .fallback(handlers::not_found)
+            .with_state(Arc::new(self))
+    }
+}

@@ -1,0 +1,101 @@
+//! Errors as JSON with the status code that fits, and the bearer token check.
+
+use crate::http::BearerToken;
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use migrations_rs_runtime::{Error, StepReport};
+use subtle::ConstantTimeEq;
+
+/// An error answer: `{"error": "...", "code": "..."}` with its status code.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    /// For a failed migration: what the run applied before it.
+    completed: Vec<StepReport>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), completed: Vec::new() }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        let (status, code) = match &error {
+            Error::InvalidVersion { .. } | Error::UnknownVersion { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
+            Error::LockTimeout { .. } => (StatusCode::CONFLICT, "lock_held"),
+            Error::Dirty { .. } => (StatusCode::CONFLICT, "dirty"),
+            Error::ChecksumMismatch { .. } => (StatusCode::CONFLICT, "modified"),
+            Error::Refused { .. } => (StatusCode::CONFLICT, "refused"),
+            Error::NotApplied { .. }
+            | Error::AlreadyApplied { .. }
+            | Error::Irreversible { .. }
+            | Error::MissingFromCode { .. }
+            | Error::OutOfOrder { .. } => (StatusCode::CONFLICT, "conflict"),
+            Error::MigrationFailed { .. } | Error::SomeFailed { .. } | Error::LockLost { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "migration_failed")
+            }
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "database"),
+        };
+        let completed = match &error {
+            Error::MigrationFailed { completed, .. } => completed.clone(),
+            _ => Vec::new(),
+        };
+        // Every URL inside the runtime's messages is already redacted.
+        ApiError { status, code, message: error.to_string(), completed }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({ "error": self.message, "code": self.code });
+        if !self.completed.is_empty() {
+            body["applied_before_failure"] = serde_json::json!(self.completed);
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Lets a request change the database only with the configured token.
+pub(crate) fn authorize(token: Option<&BearerToken>, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = token else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "actions_disabled",
+            "this service allows no changes over HTTP: it configured no bearer token (HttpApi::bearer_token)",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")));
+    let Some(given) = given else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this request changes the database: send `Authorization: Bearer <token>`",
+        ));
+    };
+    // Constant time for tokens of equal length; a different length says only that.
+    if bool::from(given.trim().as_bytes().ct_eq(expected.0.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the bearer token is wrong"))
+    }
+}

@@ -1,0 +1,274 @@
+//! The health report: what a health check needs to know about migrations,
+//! read in one statement that takes no lock and changes nothing.
+//!
+//! The statement is the history rows, `UNION ALL` one more row holding the
+//! lock table's record, the newest audit log entry and, for a session lock,
+//! whether the server says a session holds it.
+
+use crate::backend::{Connection, missing_table_as_none};
+use crate::db::{Db, Row};
+use crate::engine::Migrator;
+use crate::error::{Error, Result};
+use crate::history::{self, Action, RowState};
+use crate::lock::{self, LockStatus};
+use crate::version::Version;
+use sea_query::{Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
+use std::collections::HashSet;
+
+/// The migration state of a database, cheap enough for every health check.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Health {
+    /// Nothing dirty (unless the lock is held: then it is most likely
+    /// running), no failure since the last change, no applied migration modified.
+    pub healthy: bool,
+    /// Healthy, and nothing pending.
+    pub up_to_date: bool,
+    /// The newest applied version.
+    pub current_version: Option<Version>,
+    pub applied: usize,
+    pub pending: usize,
+    /// Migrations a run started and did not finish; nothing runs until they are resolved.
+    pub dirty: Vec<DirtyMigration>,
+    /// The newest audit log entry, when it is a failure: the last run failed
+    /// and nothing has been applied, reverted or marked since.
+    pub last_failure: Option<FailedMigration>,
+    /// Applied migrations whose code changed since they were applied.
+    pub modified: Vec<Version>,
+    /// Applied migrations this program does not have (a newer release may have applied them).
+    pub missing_from_code: usize,
+    pub last_applied: Option<LastApplied>,
+    pub lock: LockStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DirtyMigration {
+    pub version: Version,
+    pub name: String,
+    /// When the unfinished run started it.
+    pub since: String,
+    /// A revert, rather than an apply, did not finish.
+    pub reverting: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FailedMigration {
+    pub version: Version,
+    pub name: String,
+    /// `apply_failed` or `revert_failed`.
+    pub action: String,
+    pub at: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LastApplied {
+    pub version: Version,
+    pub name: String,
+    pub applied_at: String,
+    pub execution_ms: i64,
+}
+
+/// One history row, with only what the report needs.
+struct HistoryRow {
+    version: Version,
+    name: String,
+    checksum: String,
+    applied_at: String,
+    execution_ms: i64,
+    seq: i64,
+    state: RowState,
+}
+
+const HISTORY: [&str; 7] = ["version", "name", "checksum", "applied_at", "execution_ms", "seq", "state"];
+const LOCK: [(&str, &str); 5] = [
+    ("lock_id", "lock_id"),
+    ("pid", "lock_pid"),
+    ("host", "lock_host"),
+    ("since", "lock_since"),
+    ("heartbeat_ms", "lock_heartbeat_ms"),
+];
+const FAILURE: [(&str, &str); 5] = [
+    ("version", "log_version"),
+    ("name", "log_name"),
+    ("action", "log_action"),
+    ("at", "log_at"),
+    ("error", "log_error"),
+];
+
+impl Migrator {
+    /// The health report, read in one statement; takes no lock and changes
+    /// nothing. On a database that has never been migrated the statement
+    /// finds no tables; the history and the lock are then read apart (one
+    /// more statement for the history, one to three for the lock by backend).
+    pub async fn health(&self, conn: &mut Connection) -> Result<Health> {
+        self.tables.check_backend(conn.backend())?;
+        let session_lock = lock::held_in_sql(conn.backend(), &self.tables, &self.lock);
+        let reads_session = session_lock.is_some();
+        let statement = self.health_statement(session_lock);
+        let fetched = missing_table_as_none(Db::new(conn.as_ref()).fetch_all(&statement).await)?;
+        let (history, failure, lock) = match fetched {
+            Some(rows) => self.read_health_rows(conn, &rows, reads_session)?,
+            None => {
+                let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
+                let history = rows
+                    .into_iter()
+                    .map(|a| HistoryRow {
+                        version: a.version,
+                        name: a.name,
+                        checksum: a.checksum,
+                        applied_at: a.applied_at,
+                        execution_ms: a.execution_ms,
+                        seq: a.seq,
+                        state: a.state,
+                    })
+                    .collect();
+                (history, None, lock::status(conn, &self.tables, &self.lock).await?)
+            }
+        };
+        Ok(self.health_from(history, failure, lock))
+    }
+
+    fn health_statement(&self, held: Option<Expr>) -> SelectStatement {
+        let null = || Expr::cust("NULL");
+        let mut rows = Query::select();
+        for column in HISTORY {
+            rows.expr_as(Expr::col(column), column);
+        }
+        for (_, alias) in LOCK.iter().chain(&FAILURE) {
+            rows.expr_as(null(), *alias);
+        }
+        if held.is_some() {
+            rows.expr_as(null(), "lock_held");
+        }
+        rows.from(self.tables.history.sea());
+
+        let mut meta = Query::select();
+        for column in HISTORY {
+            meta.expr_as(null(), column);
+        }
+        for (column, alias) in LOCK {
+            meta.expr_as(Expr::col(("l", column)), alias);
+        }
+        for (column, alias) in FAILURE {
+            meta.expr_as(Expr::col(("f", column)), alias);
+        }
+        if let Some(held) = held {
+            meta.expr_as(held, "lock_held");
+        }
+        let newest_log_entry = Query::select()
+            .columns(FAILURE.map(|(column, _)| column))
+            .from(self.tables.log.sea())
+            .order_by("id", Order::Desc)
+            .limit(1)
+            .to_owned();
+        meta.from_subquery(Query::select().expr_as(Expr::cust("1"), "one").to_owned(), "k")
+            .join_as(JoinType::LeftJoin, self.tables.lock.sea(), "l", Expr::col(("l", "id")).eq(Expr::cust("1")))
+            .join_subquery(JoinType::LeftJoin, newest_log_entry, "f", Expr::cust("1 = 1"));
+        rows.union(sea_query::UnionType::All, meta);
+        rows
+    }
+
+    fn read_health_rows(
+        &self,
+        conn: &Connection,
+        rows: &[Row],
+        reads_session: bool,
+    ) -> Result<(Vec<HistoryRow>, Option<FailedMigration>, LockStatus)> {
+        let corrupt = |detail: String| Error::CorruptHistory { table: self.tables.history.to_string(), detail };
+        let mut history = Vec::with_capacity(rows.len());
+        let mut failure = None;
+        let mut lock = None;
+        for row in rows {
+            if let Some(version) = row.get::<Option<i64>>("version")? {
+                let state: String = row.get("state")?;
+                history.push(HistoryRow {
+                    version: Version::try_from(version).map_err(|e| corrupt(e.to_string()))?,
+                    name: row.get("name")?,
+                    checksum: row.get("checksum")?,
+                    applied_at: row.get("applied_at")?,
+                    execution_ms: row.get("execution_ms")?,
+                    seq: row.get("seq")?,
+                    state: RowState::parse(&state).ok_or_else(|| corrupt(format!("unknown state `{state}`")))?,
+                });
+                continue;
+            }
+            let action: Option<String> = row.get("log_action")?;
+            let failed = [Action::ApplyFailed, Action::RevertFailed].map(Action::as_str);
+            if let Some(action) = action.filter(|a| failed.contains(&a.as_str())) {
+                failure = Some(FailedMigration {
+                    version: Version::try_from(row.get::<i64>("log_version")?)?,
+                    name: row.get("log_name")?,
+                    action,
+                    at: row.get("log_at")?,
+                    error: row.get("log_error")?,
+                });
+            }
+            let holder = match row.get::<Option<String>>("lock_id")? {
+                Some(id) => Some(lock::recorded_holder(
+                    id,
+                    row.get("lock_pid")?,
+                    row.get("lock_host")?,
+                    row.get("lock_since")?,
+                    row.get("lock_heartbeat_ms")?,
+                )),
+                None => None,
+            };
+            let held = reads_session && session_held(row)?;
+            lock = Some(lock::status_from(conn.backend(), &self.lock, holder, held));
+        }
+        let lock = lock.ok_or_else(|| Error::msg("the health statement returned no lock row"))?;
+        Ok((history, failure, lock))
+    }
+
+    fn health_from(&self, history: Vec<HistoryRow>, last_failure: Option<FailedMigration>, lock: LockStatus) -> Health {
+        let recorded: HashSet<Version> = history.iter().map(|r| r.version).collect();
+        let applied: Vec<&HistoryRow> = history.iter().filter(|r| r.state == RowState::Applied).collect();
+        let dirty: Vec<DirtyMigration> = history
+            .iter()
+            .filter(|r| r.state != RowState::Applied)
+            .map(|r| DirtyMigration {
+                version: r.version,
+                name: r.name.clone(),
+                since: r.applied_at.clone(),
+                reverting: r.state == RowState::Reverting,
+            })
+            .collect();
+        let modified: Vec<Version> = applied
+            .iter()
+            .filter(|r| self.registry.get(r.version).is_some_and(|m| m.checksum.to_hex() != r.checksum))
+            .map(|r| r.version)
+            .collect();
+        let pending = self.registry.in_order().filter(|m| !recorded.contains(&m.version)).count();
+        // While the lock is held, an unfinished step is most likely the one running.
+        let healthy = (dirty.is_empty() || lock.held) && last_failure.is_none() && modified.is_empty();
+        Health {
+            healthy,
+            up_to_date: healthy && pending == 0,
+            current_version: applied.iter().map(|r| r.version).max(),
+            applied: applied.len(),
+            pending,
+            dirty,
+            last_failure,
+            modified,
+            missing_from_code: history.iter().filter(|r| self.registry.get(r.version).is_none()).count(),
+            last_applied: applied.iter().max_by_key(|r| r.seq).map(|r| LastApplied {
+                version: r.version,
+                name: r.name.clone(),
+                applied_at: r.applied_at.clone(),
+                execution_ms: r.execution_ms,
+            }),
+            lock,
+        }
+    }
+}
+
+/// The `lock_held` column of a session lock, typed as each server returns it.
+fn session_held(row: &Row) -> Result<bool> {
+    use sqlx::Row as _;
+    let held = match row {
+        Row::Sqlite(_) => None,
+        Row::Postgres(row) => row.try_get::<Option<bool>, _>("lock_held")?,
+        Row::MySql(row) => row.try_get::<Option<i64>, _>("lock_held")?.map(|held| held != 0),
+    };
+    Ok(held.unwrap_or(false))
+}

@@ -1,0 +1,256 @@
+//! Migrating when a service starts: one call that is safe when many replicas
+//! start at once and cheap when there is nothing to do.
+//!
+//! The state is read once, without the lock. If nothing is pending, dirty or
+//! modified, that single read is all a start-up costs. Otherwise the lock is
+//! taken, the state read again under it (another replica may have applied
+//! everything meanwhile) and what is still pending applied.
+//!
+//! ```no_run
+//! # async fn start() -> migrations_rs_runtime::Result<()> {
+//! use migrations_rs_runtime::Startup;
+//! use std::time::Duration;
+//!
+//! let pool = sqlx::PgPool::connect("postgres://app@db/shop").await?;
+//! let report = Startup::new(&pool)
+//!     .environment("production")
+//!     .lock_timeout(Duration::from_secs(60))
+//!     .run()
+//!     .await?;
+//! println!("{report:?}");
+//! # Ok(()) }
+//! ```
+
+use crate::backend::Connection;
+use crate::database::Database;
+use crate::engine::{ApplyReport, Migrator, Scope, StepReport};
+use crate::error::{Error, Result};
+use crate::history::AppliedMigration;
+use crate::lock::LockGuard;
+use crate::version::Version;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// What a start-up does when migrating fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFailure {
+    /// Return the error: the service should not start on a database it does not understand.
+    #[default]
+    Fail,
+    /// Return a report naming the failure, and let the service start anyway
+    /// (its health report then shows the failure).
+    Continue,
+}
+
+/// Migrates a database at start-up. See the [module docs](self).
+#[derive(Debug)]
+pub struct Startup {
+    database: Database,
+    migrator: Option<Migrator>,
+    target: Option<Version>,
+    lock_wait: Option<Duration>,
+    environment: Option<String>,
+    on_failure: OnFailure,
+}
+
+/// What a start-up did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StartupReport {
+    pub environment: Option<String>,
+    /// Where the database is, without its password.
+    pub database: String,
+    pub outcome: StartupOutcome,
+    /// What this start-up applied, with how long each took, including what it
+    /// applied before a failure.
+    pub applied: Vec<StepReport>,
+    pub failure: Option<StartupFailure>,
+    /// Whether the migration lock was taken: only when the first read found work to do.
+    pub took_lock: bool,
+    /// Applied migrations this program does not have (a newer release may have applied them).
+    pub missing_from_code: Vec<AppliedMigration>,
+    #[serde(rename = "total_ms", serialize_with = "crate::serialize::millis")]
+    pub total: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartupOutcome {
+    /// Nothing was pending.
+    UpToDate,
+    /// Pending migrations were applied.
+    Migrated,
+    Failed,
+}
+
+/// Why a start-up failed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StartupFailure {
+    /// The migration that failed, when one did (not for a lock timeout or a connection error).
+    pub version: Option<Version>,
+    pub error: String,
+    /// The failed migration is recorded as partly done: nothing runs until it is resolved.
+    pub dirty: bool,
+}
+
+impl StartupReport {
+    pub fn is_success(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+impl Startup {
+    /// A start-up with the migrations linked into this program, waiting up
+    /// to two minutes for another replica's lock, failing on any error.
+    pub fn new(database: impl Into<Database>) -> Self {
+        Startup {
+            database: database.into(),
+            migrator: None,
+            target: None,
+            lock_wait: None,
+            environment: None,
+            on_failure: OnFailure::Fail,
+        }
+    }
+
+    /// Uses this migrator (its registry, tables and lock options) instead of
+    /// one over every linked migration.
+    pub fn migrator(mut self, migrator: Migrator) -> Self {
+        self.migrator = Some(migrator);
+        self
+    }
+
+    /// Applies only `version` and what it depends on.
+    pub fn target(mut self, version: Version) -> Self {
+        self.target = Some(version);
+        self
+    }
+
+    /// Gives up waiting for another replica's lock after `wait`.
+    pub fn lock_timeout(mut self, wait: Duration) -> Self {
+        self.lock_wait = Some(wait);
+        self
+    }
+
+    /// Names the deployment environment in the report and the logs.
+    pub fn environment(mut self, name: impl Into<String>) -> Self {
+        self.environment = Some(name.into());
+        self
+    }
+
+    pub fn on_failure(mut self, on_failure: OnFailure) -> Self {
+        self.on_failure = on_failure;
+        self
+    }
+
+    /// Reports a failure in the returned report instead of returning it as an error.
+    pub fn continue_on_failure(self) -> Self {
+        self.on_failure(OnFailure::Continue)
+    }
+
+    /// Migrates. With [`OnFailure::Fail`], any failure is the error returned
+    /// (a failed migration's error lists what was applied before it); with
+    /// [`OnFailure::Continue`], it is in the report.
+    pub async fn run(self) -> Result<StartupReport> {
+        let started = Instant::now();
+        let mut migrator = match self.migrator {
+            Some(migrator) => migrator,
+            None => Migrator::from_linked()?,
+        };
+        if let Some(wait) = self.lock_wait {
+            migrator.lock.wait = wait;
+        }
+        let database = self.database.redacted();
+        let span = tracing::info_span!(
+            "migrations_rs::startup",
+            environment = self.environment.as_deref().unwrap_or(""),
+            database = %database,
+        );
+        let mut report = StartupReport {
+            environment: self.environment,
+            database,
+            outcome: StartupOutcome::UpToDate,
+            applied: Vec::new(),
+            failure: None,
+            took_lock: false,
+            missing_from_code: Vec::new(),
+            total: Duration::ZERO,
+        };
+        async {
+            let outcome = migrate(&migrator, &self.database, self.target, &mut report).await;
+            report.total = started.elapsed();
+            let total_ms = report.total.as_millis() as u64;
+            match outcome {
+                Ok(()) => {
+                    tracing::info!(
+                        applied = report.applied.len(),
+                        took_lock = report.took_lock,
+                        total_ms,
+                        "migrations up to date"
+                    );
+                    Ok(report)
+                }
+                Err(error) => {
+                    tracing::error!(%error, applied = report.applied.len(), total_ms, "migrating at start-up failed");
+                    report.outcome = StartupOutcome::Failed;
+                    report.failure = Some(failure_of(&error));
+                    if let Error::MigrationFailed { completed, .. } = &error {
+                        report.applied = completed.clone();
+                    }
+                    match self.on_failure {
+                        OnFailure::Fail => Err(error),
+                        OnFailure::Continue => Ok(report),
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+async fn migrate(
+    migrator: &Migrator,
+    database: &Database,
+    target: Option<Version>,
+    report: &mut StartupReport,
+) -> Result<()> {
+    let mut conn = database.connect().await?;
+    let outcome = migrator.up_if_needed(&mut conn, target).await;
+    let _ = conn.close().await;
+    let (applied, took_lock) = outcome?;
+    report.took_lock = took_lock;
+    report.outcome = if applied.applied.is_empty() { StartupOutcome::UpToDate } else { StartupOutcome::Migrated };
+    report.applied = applied.applied;
+    report.missing_from_code = applied.missing_from_code;
+    Ok(())
+}
+
+fn failure_of(error: &Error) -> StartupFailure {
+    match error {
+        Error::MigrationFailed { version, dirty, .. } => {
+            StartupFailure { version: Some(*version), error: error.to_string(), dirty: *dirty }
+        }
+        Error::Dirty { version, .. } => {
+            StartupFailure { version: Some(*version), error: error.to_string(), dirty: true }
+        }
+        _ => StartupFailure { version: None, error: error.to_string(), dirty: false },
+    }
+}
+
+impl Migrator {
+    /// Like [`Migrator::up`], but reads the state once without the lock
+    /// first, and takes the lock only if that read finds work to do: pending,
+    /// dirty or modified migrations. Returns whether it took the lock.
+    pub async fn up_if_needed(&self, conn: &mut Connection, target: Option<Version>) -> Result<(ApplyReport, bool)> {
+        let scope = Scope::from(target);
+        if let Some(report) = self.nothing_pending(conn, &scope).await? {
+            return Ok((report, false));
+        }
+        let report = self
+            .locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
+                self.up_locked(conn, guard, &scope, false).await
+            })
+            .await?;
+        Ok((report, true))
+    }
+}

@@ -1,0 +1,176 @@
+//! The history tables other migration tools keep (sqlx's `_sqlx_migrations`,
+//! diesel's `__diesel_schema_migrations`, refinery's `refinery_schema_history`):
+//! which of them a database has, and what each says is applied. Read only;
+//! adoption (`Migrator::adopt`) decides what to record from it.
+
+use crate::backend::{Backend, Connection, missing_table_as_none};
+use crate::db::{Db, Row};
+use crate::error::{Error, Result};
+use std::fmt;
+
+/// A migration tool whose history can be adopted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tool {
+    Sqlx,
+    Diesel,
+    Refinery,
+}
+
+impl Tool {
+    pub const ALL: [Tool; 3] = [Tool::Sqlx, Tool::Diesel, Tool::Refinery];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Tool::Sqlx => "sqlx",
+            Tool::Diesel => "diesel",
+            Tool::Refinery => "refinery",
+        }
+    }
+
+    /// The table the tool keeps its history in, by default.
+    pub const fn table(self) -> &'static str {
+        match self {
+            Tool::Sqlx => "_sqlx_migrations",
+            Tool::Diesel => "__diesel_schema_migrations",
+            Tool::Refinery => "refinery_schema_history",
+        }
+    }
+}
+
+impl fmt::Display for Tool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where to adopt history from: one tool's table, or whichever one the database has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// The one tool whose table exists; refused when there are none or several.
+    #[default]
+    Auto,
+    Sqlx,
+    Diesel,
+    Refinery,
+}
+
+impl Source {
+    fn tools(self) -> &'static [Tool] {
+        match self {
+            Source::Auto => &Tool::ALL,
+            Source::Sqlx => &[Tool::Sqlx],
+            Source::Diesel => &[Tool::Diesel],
+            Source::Refinery => &[Tool::Refinery],
+        }
+    }
+}
+
+/// One row of another tool's history table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ForeignMigration {
+    /// The version as the table holds it: `20240115093000`, `2024-01-15-093000`, `3`.
+    pub version: String,
+    /// The tool's name for it: sqlx's description, refinery's name; diesel keeps none.
+    pub name: Option<String>,
+    /// When the tool applied it, as the table shows it.
+    pub applied_at: Option<String>,
+    /// False for a migration sqlx recorded as failed part-way (`success = false`).
+    pub succeeded: bool,
+}
+
+impl ForeignMigration {
+    /// `3 create users`, the way a person would name the row.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{} {name}", self.version),
+            None => self.version.clone(),
+        }
+    }
+}
+
+/// Another tool's history, read whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignHistory {
+    pub tool: Tool,
+    pub migrations: Vec<ForeignMigration>,
+}
+
+/// Reads the history of the tool `source` names, or finds the one tool
+/// whose table this database has.
+pub async fn read(conn: &mut Connection, source: Source) -> Result<ForeignHistory> {
+    let mut found = Vec::new();
+    for &tool in source.tools() {
+        if let Some(migrations) = read_tool(conn, tool).await? {
+            found.push(ForeignHistory { tool, migrations });
+        }
+    }
+    match (source, found.len()) {
+        (_, 1) => Ok(found.remove(0)),
+        (Source::Auto, 0) => Err(Error::NoForeignHistory {
+            looked_for: Tool::ALL.iter().map(|t| format!("{} ({})", t.table(), t.name())).collect(),
+        }),
+        (_, 0) => {
+            let tool = source.tools()[0];
+            Err(Error::ForeignHistoryMissing { tool: tool.name(), table: tool.table() })
+        }
+        _ => Err(Error::SeveralForeignHistories {
+            found: found.iter().map(|h| format!("{} ({})", h.tool.table(), h.tool.name())).collect(),
+        }),
+    }
+}
+
+/// Every row of `tool`'s table in version order; `None` when it has no table here.
+async fn read_tool(conn: &mut Connection, tool: Tool) -> Result<Option<Vec<ForeignMigration>>> {
+    let backend = conn.backend();
+    let text = |column: &str| match backend {
+        Backend::MySql => format!("CAST({column} AS CHAR)"),
+        Backend::Postgres | Backend::Sqlite => format!("CAST({column} AS TEXT)"),
+    };
+    let integer = |column: &str| match backend {
+        Backend::MySql => format!("CAST({column} AS SIGNED)"),
+        Backend::Postgres => format!("CAST({column} AS BIGINT)"),
+        Backend::Sqlite => format!("CAST({column} AS INTEGER)"),
+    };
+    let sql = match tool {
+        Tool::Sqlx => format!(
+            "SELECT {} AS version, description, {} AS succeeded, {} AS applied_at FROM _sqlx_migrations ORDER BY version",
+            integer("version"),
+            integer("CASE WHEN success THEN 1 ELSE 0 END"),
+            text("installed_on")
+        ),
+        Tool::Diesel => {
+            format!("SELECT version, {} AS applied_at FROM __diesel_schema_migrations ORDER BY version", text("run_on"))
+        }
+        Tool::Refinery => format!(
+            "SELECT {} AS version, name, applied_on AS applied_at FROM refinery_schema_history ORDER BY version",
+            integer("version")
+        ),
+    };
+    let Some(rows) = missing_table_as_none(Db::new(conn.as_ref()).fetch_all(sql).await)? else { return Ok(None) };
+    let unreadable = |error: Error| Error::ForeignHistoryUnreadable { table: tool.table(), detail: error.to_string() };
+    rows.iter().map(|row| decode(tool, row).map_err(unreadable)).collect::<Result<_>>().map(Some)
+}
+
+fn decode(tool: Tool, row: &Row) -> Result<ForeignMigration> {
+    Ok(match tool {
+        Tool::Sqlx => ForeignMigration {
+            version: row.get::<i64>("version")?.to_string(),
+            name: Some(row.get("description")?),
+            applied_at: row.get("applied_at")?,
+            succeeded: row.get::<i64>("succeeded")? != 0,
+        },
+        Tool::Diesel => ForeignMigration {
+            version: row.get("version")?,
+            name: None,
+            applied_at: row.get("applied_at")?,
+            succeeded: true,
+        },
+        Tool::Refinery => ForeignMigration {
+            version: row.get::<i64>("version")?.to_string(),
+            name: row.get("name")?,
+            applied_at: row.get("applied_at")?,
+            succeeded: true,
+        },
+    })
+}

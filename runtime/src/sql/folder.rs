@@ -1,0 +1,196 @@
+//! A folder of SQL migrations loaded at run time, for the standalone
+//! `migrations-rs` binary and `--dir`: each file becomes a registered
+//! migration like the ones `#[migration]` and `sql_migrations!` build in.
+
+use crate::analysis::Rule;
+use crate::error::{Error, Result};
+use crate::record::{Body, Checksum, Migration, Risk};
+use crate::sql::layout::{self, SqlMigrationFiles};
+use crate::version::Version;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// The migrations of a folder, and what in it is not a migration.
+#[derive(Debug)]
+pub struct LoadedFolder {
+    pub migrations: Vec<&'static Migration>,
+    /// Files that are not migrations, left alone.
+    pub ignored: Vec<PathBuf>,
+    /// Migrations whose down file is empty, treated as irreversible.
+    pub empty_downs: Vec<PathBuf>,
+}
+
+/// Reads every migration of `dir`. The migrations live as long as the
+/// program: they are registered like compiled-in ones.
+pub fn load(dir: &Path) -> Result<LoadedFolder> {
+    let contents = layout::scan(dir).map_err(|e| Error::SqlFolder { path: e.path, message: e.message })?;
+    let module: &'static str = leak(
+        dir.canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "sql".to_owned()),
+    );
+    let mut loaded = LoadedFolder { migrations: Vec::new(), ignored: contents.ignored, empty_downs: Vec::new() };
+    for files in contents.migrations {
+        let (migration, empty_down) = migration(&files, module)?;
+        if empty_down {
+            loaded.empty_downs.extend(files.down.clone());
+        }
+        loaded.migrations.push(Box::leak(Box::new(migration)));
+    }
+    Ok(loaded)
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::SqlFolder { path: path.to_owned(), message: format!("cannot be read: {e}") })
+}
+
+/// The record of one migration, and whether its down file was empty.
+fn migration(files: &SqlMigrationFiles, module: &'static str) -> Result<(Migration, bool)> {
+    let fail = |message: String| Error::SqlFolder { path: files.up.clone(), message };
+    let up = read(&files.up)?;
+    let header = layout::header(&up).map_err(fail)?;
+    let down = files.down.as_deref().map(read).transpose()?;
+    let empty_down = down.as_deref().is_some_and(layout::is_empty_sql);
+    let down = down.filter(|sql| !layout::is_empty_sql(sql));
+    if header.irreversible && down.is_some() {
+        return Err(fail("says `irreversible` but has a down file; remove one of them".to_owned()));
+    }
+    let risk = header
+        .risk
+        .iter()
+        .map(|tag| {
+            Risk::from_name(tag)
+                .ok_or_else(|| fail(format!("unknown risk tag `{tag}`: use schema, data, index or constraint")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let allow = header
+        .allow
+        .iter()
+        .map(|name| match Rule::from_name(name) {
+            Some(rule) => Ok(leak(rule.allow_name())),
+            None => Err(fail(format!("unknown rule `{name}` in allow; `lint` lists the rules"))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut hasher = Sha256::new();
+    hasher.update(up.as_bytes());
+    if let Some(down) = &down {
+        hasher.update([0]);
+        hasher.update(down.as_bytes());
+    }
+    let migration = Migration {
+        version: Version::from_checked(files.version),
+        name: leak(files.name.clone()),
+        module,
+        module_version: "sql",
+        file: leak(files.up.display().to_string()),
+        line: 1,
+        depends_on: Box::leak(header.depends_on.iter().map(|v| Version::from_checked(*v)).collect()),
+        risk: Box::leak(risk.into_boxed_slice()),
+        allow: Box::leak(allow.into_boxed_slice()),
+        irreversible: down.is_none(),
+        transaction: !(files.no_transaction || header.no_transaction),
+        checksum: Checksum::from_bytes(hasher.finalize().into()),
+        up: Body::Sql(leak(up)),
+        down: down.map(|sql| Body::Sql(leak(sql))),
+    };
+    Ok((migration, empty_down))
+}
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::layout::scan;
+
+    fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn the_three_layouts_mixed_in_one_folder_order_by_version() {
+        let dir = folder(&[
+            (
+                "V20240103000000__ours.sql",
+                "-- migrations-rs: depends_on = [20240102000000], risk = [schema]\nSELECT 1;",
+            ),
+            ("V20240103000000__ours.down.sql", "SELECT 2;"),
+            ("20240102000000_sqlx_reversible.up.sql", "-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);"),
+            ("20240102000000_sqlx_reversible.down.sql", "DROP INDEX i;"),
+            ("0001_sqlx_simple.sql", "SELECT 1;"),
+            ("2024-01-01-093000-0000_diesel dashed/up.sql", "SELECT 1;"),
+            ("2024-01-01-093000-0000_diesel dashed/down.sql", "-- nothing to undo\n"),
+            ("2024-01-04-000000_diesel_no_tx/up.sql", "SELECT 1;"),
+            ("2024-01-04-000000_diesel_no_tx/metadata.toml", "run_in_transaction = false\n"),
+            ("README.md", "not a migration"),
+            ("scratch/notes.txt", "a folder without up.sql"),
+        ]);
+        let contents = scan(dir.path()).unwrap();
+        let found: Vec<(u64, &str)> = contents.migrations.iter().map(|m| (m.version, m.name.as_str())).collect();
+        assert_eq!(
+            found,
+            vec![
+                (1, "sqlx_simple"),
+                (20240101093000, "diesel dashed"),
+                (20240102000000, "sqlx_reversible"),
+                (20240103000000, "ours"),
+                (20240104000000, "diesel_no_tx"),
+            ]
+        );
+        assert_eq!(contents.ignored.len(), 2, "{:?}", contents.ignored);
+
+        let loaded = load(dir.path()).unwrap();
+        let by_name = |name: &str| *loaded.migrations.iter().find(|m| m.name == name).unwrap();
+        assert!(!by_name("sqlx_reversible").transaction, "`-- no-transaction` on the first line");
+        assert!(!by_name("diesel_no_tx").transaction, "metadata.toml");
+        assert!(by_name("ours").transaction);
+        assert_eq!(by_name("ours").depends_on, &[Version::from_checked(20240102000000)]);
+        assert_eq!(by_name("ours").risk, &[Risk::Schema]);
+        assert!(by_name("sqlx_simple").irreversible && by_name("sqlx_simple").down.is_none());
+        assert!(by_name("diesel dashed").irreversible, "an empty down file counts as none");
+        assert_eq!(loaded.empty_downs.len(), 1);
+    }
+
+    #[test]
+    fn bad_names_and_stray_down_files_are_errors_naming_the_file() {
+        let dir = folder(&[("add users.sql", "SELECT 1;")]);
+        let error = scan(dir.path()).unwrap_err();
+        assert!(error.path.ends_with("add users.sql") && error.message.contains("name it V<version>__<name>.sql"));
+        let dir = folder(&[("V1__a.down.sql", "SELECT 1;")]);
+        assert!(scan(dir.path()).unwrap_err().message.contains("a down file without an up file"));
+        let dir = folder(&[("V1__a.sql", ""), ("1_b.sql", "")]);
+        assert!(scan(dir.path()).unwrap_err().message.contains("version 1 is also used by"));
+    }
+
+    #[test]
+    fn headers_are_checked() {
+        let dir = folder(&[("V1__a.sql", "-- migrations-rs: risk = [shema]\nSELECT 1;")]);
+        assert!(load(dir.path()).unwrap_err().to_string().contains("unknown risk tag `shema`"));
+        let dir = folder(&[("V1__a.sql", "-- migrations-rs: allow = [drop_everything]\nSELECT 1;")]);
+        assert!(load(dir.path()).unwrap_err().to_string().contains("unknown rule `drop_everything`"));
+        let dir = folder(&[("V1__a.sql", "-- migrations-rs: retries = 3\nSELECT 1;")]);
+        assert!(load(dir.path()).unwrap_err().to_string().contains("line 1: cannot read `retries`"));
+        let dir =
+            folder(&[("V1__a.sql", "-- migrations-rs: irreversible\nSELECT 1;"), ("V1__a.down.sql", "SELECT 2;")]);
+        assert!(load(dir.path()).unwrap_err().to_string().contains("says `irreversible` but has a down file"));
+    }
+
+    #[test]
+    fn the_checksum_covers_both_files() {
+        let a = folder(&[("V1__a.sql", "SELECT 1;"), ("V1__a.down.sql", "SELECT 2;")]);
+        let b = folder(&[("V1__a.sql", "SELECT 1;"), ("V1__a.down.sql", "SELECT 3;")]);
+        let checksum = |dir: &tempfile::TempDir| load(dir.path()).unwrap().migrations[0].checksum;
+        assert_ne!(checksum(&a), checksum(&b));
+        assert_eq!(checksum(&a), checksum(&folder(&[("V1__a.sql", "SELECT 1;"), ("V1__a.down.sql", "SELECT 2;")])));
+    }
+}

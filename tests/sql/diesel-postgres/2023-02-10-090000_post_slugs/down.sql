@@ -1,0 +1,2 @@
+DROP INDEX posts_by_slug;
+ALTER TABLE posts DROP COLUMN slug;

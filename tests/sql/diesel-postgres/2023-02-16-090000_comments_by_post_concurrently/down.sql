@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS comments_by_post;

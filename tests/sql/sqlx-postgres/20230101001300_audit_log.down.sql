@@ -1,0 +1,3 @@
+DROP TRIGGER users_audit ON users;
+DROP FUNCTION audit_row();
+DROP TABLE audit_log;

@@ -1,0 +1,1 @@
+DROP FUNCTION make_greeter(text);

@@ -1,0 +1,1 @@
+DELETE FROM users WHERE email = 'admin@example.com';
