@@ -193,9 +193,13 @@ fn adoption(registry: &Registry, history: &ForeignHistory, applied: &HashSet<Ver
     }
 }
 
-/// Their version as one of ours: `20240115093000` and diesel's `2024-01-15-093000` alike.
+/// Their version as one of ours: `20240115093000` and diesel's `2024-01-15-093000`
+/// alike, and diesel's `2024-01-15-093000-0000` as the SQL-folder loader reads it.
 fn version_of(theirs: &str) -> Option<Version> {
-    let digits: String = theirs.chars().filter(|c| !matches!(c, '-' | '_')).collect();
+    let mut digits: String = theirs.chars().filter(|c| !matches!(c, '-' | '_')).collect();
+    if digits.len() == 18 && digits.ends_with("0000") {
+        digits.truncate(14);
+    }
     Version::parse(&digits).ok()
 }
 
@@ -295,6 +299,13 @@ mod tests {
         let report = adoption(&registry, &history, &HashSet::new(), false);
         assert_eq!(report.recorded.len(), 1);
         assert_eq!(report.unknown, [theirs("7", Some("create users"))]);
+    }
+
+    #[test]
+    fn diesel_versions_with_a_zero_suffix_match_the_folder_loader() {
+        assert_eq!(version_of("202401150930000000"), Some(Version::from_checked(20240115093000)));
+        assert_eq!(version_of("2024-01-15-093000-0000"), Some(Version::from_checked(20240115093000)));
+        assert_eq!(version_of("202401150930000001"), None, "a real sub-second suffix is not ours");
     }
 
     #[test]
