@@ -2,6 +2,8 @@
 //! and which rules it breaks. Statements it does not recognise are reported
 //! as `opaque-sql`, never passed silently.
 
+use super::alter_table::alter_table_action;
+use super::cursor::{Cursor, top_level_position};
 use super::rules::Rule;
 use crate::backend::Backend;
 use crate::record::Risk;
@@ -27,13 +29,13 @@ pub(crate) struct Classified {
 }
 
 impl Classified {
-    fn category(&mut self, risk: Risk) {
+    pub(super) fn category(&mut self, risk: Risk) {
         if !self.categories.contains(&risk) {
             self.categories.push(risk);
         }
     }
 
-    fn hit(&mut self, rule: Rule, detail: impl Into<String>) {
+    pub(super) fn hit(&mut self, rule: Rule, detail: impl Into<String>) {
         self.hits.push((rule, detail.into()));
     }
 }
@@ -140,7 +142,7 @@ pub(crate) fn classify(tokens: &[Token<'_>], ctx: &Context<'_>) -> Classified {
     out
 }
 
-fn opaque(out: &mut Classified, detail: impl Into<String>) {
+pub(super) fn opaque(out: &mut Classified, detail: impl Into<String>) {
     out.hit(Rule::OpaqueSql, detail);
 }
 
@@ -247,138 +249,6 @@ fn alter(mut c: Cursor<'_, '_>, ctx: &Context<'_>, out: &mut Classified) {
     }
 }
 
-fn alter_table_action(mut a: Cursor<'_, '_>, table: &str, created: bool, ctx: &Context<'_>, out: &mut Classified) {
-    let postgres = ctx.backend == Backend::Postgres;
-    let mysql = ctx.backend == Backend::MySql;
-    // Rules about existing rows do not apply to a table created in the same migration.
-    let existing = |out: &mut Classified, rule: Rule, detail: String| {
-        if !created {
-            out.hit(rule, detail);
-        }
-    };
-    if a.eat("ADD") {
-        if a.eat("CONSTRAINT") {
-            a.name();
-        }
-        if a.eat("FOREIGN") {
-            out.category(Risk::Constraint);
-            if !(postgres && a.contains_seq(&["NOT", "VALID"])) {
-                existing(out, Rule::ForeignKeyValidating, format!("checks every row of `{table}` under a lock"));
-            }
-        } else if a.eat("CHECK") {
-            out.category(Risk::Constraint);
-            if !(postgres && a.contains_seq(&["NOT", "VALID"])) {
-                existing(out, Rule::CheckValidating, format!("checks every row of `{table}` under a lock"));
-            }
-        } else if a.peek_any(&["UNIQUE", "PRIMARY"]) {
-            out.category(Risk::Constraint);
-            out.category(Risk::Index);
-            if !(postgres && a.contains_seq(&["USING", "INDEX"])) {
-                existing(out, Rule::UniqueOrPrimaryKey, format!("builds a unique index on `{table}` under a lock"));
-            }
-        } else if a.peek_any(&["INDEX", "KEY", "FULLTEXT", "SPATIAL"]) {
-            out.category(Risk::Index);
-        } else if a.peek_any(&["PARTITION"]) {
-            out.category(Risk::Schema);
-        } else {
-            a.eat("COLUMN");
-            a.eat_all(&["IF", "NOT", "EXISTS"]);
-            let column = a.name().unwrap_or_default();
-            out.category(Risk::Schema);
-            let not_null = a.contains_seq(&["NOT", "NULL"]);
-            let default = a.contains_top_level(&["DEFAULT"])
-                || a.contains_top_level(&["GENERATED"])
-                || a.contains_top_level(&["AUTO_INCREMENT"]);
-            if not_null && !default && (!created || ctx.backend == Backend::Sqlite) {
-                out.hit(Rule::RequiredColumn, format!("adds NOT NULL column `{column}` without a DEFAULT"));
-            }
-            if a.contains_top_level(&["REFERENCES"]) {
-                out.category(Risk::Constraint);
-                existing(out, Rule::ForeignKeyValidating, format!("column `{column}` references another table"));
-            }
-            if a.contains_top_level(&["UNIQUE"]) || a.contains_seq(&["PRIMARY", "KEY"]) {
-                out.category(Risk::Constraint);
-                existing(out, Rule::UniqueOrPrimaryKey, format!("column `{column}` is UNIQUE or a PRIMARY KEY"));
-            }
-        }
-    } else if a.eat("DROP") {
-        if a.eat("CONSTRAINT") || a.peek_any(&["CHECK", "PRIMARY"]) {
-            out.category(Risk::Constraint);
-        } else if a.eat("FOREIGN") {
-            out.category(Risk::Constraint);
-            out.hit(Rule::DropForeignKey, format!("drops a foreign key of `{table}`"));
-        } else if a.peek_any(&["INDEX", "KEY"]) {
-            out.category(Risk::Index);
-        } else if a.peek_any(&["DEFAULT", "PARTITION"]) {
-            out.category(Risk::Schema);
-        } else {
-            a.eat("COLUMN");
-            a.eat_all(&["IF", "EXISTS"]);
-            let column = a.name().unwrap_or_default();
-            out.category(Risk::Schema);
-            out.category(Risk::Data);
-            out.hit(Rule::DropColumn, format!("drops column `{table}`.`{column}` and its data"));
-        }
-    } else if a.eat("ALTER") {
-        a.eat("COLUMN");
-        let column = a.name().unwrap_or_default();
-        out.category(Risk::Schema);
-        if a.eat("TYPE") || a.eat_all(&["SET", "DATA", "TYPE"]) {
-            existing(out, Rule::ChangeType, format!("changes the type of `{column}`, rewriting `{table}`"));
-        } else if a.eat_all(&["SET", "NOT", "NULL"]) {
-            out.category(Risk::Constraint);
-            existing(out, Rule::SetNotNull, format!("makes `{column}` NOT NULL, scanning `{table}` under a lock"));
-        } else if a.eat_all(&["DROP", "NOT", "NULL"]) {
-            out.category(Risk::Constraint);
-            out.hit(Rule::DropNotNull, format!("`{column}` may now hold NULL, which readers may not expect"));
-        }
-    } else if mysql && (a.peek_any(&["MODIFY", "CHANGE"])) {
-        let change = a.eat("CHANGE");
-        a.eat("MODIFY");
-        a.eat("COLUMN");
-        let column = a.name().unwrap_or_default();
-        out.category(Risk::Schema);
-        if change {
-            let new_name = a.name().unwrap_or_default();
-            if new_name != column {
-                out.hit(Rule::RenameColumn, format!("renames `{column}` to `{new_name}`"));
-            }
-        }
-        existing(out, Rule::ChangeType, format!("redefines `{column}`, rebuilding `{table}`"));
-    } else if a.eat("RENAME") {
-        out.category(Risk::Schema);
-        if a.peek_any(&["TO", "AS"]) {
-            out.hit(Rule::RenameTable, format!("renames table `{table}`"));
-        } else if a.peek_any(&["INDEX", "KEY", "CONSTRAINT"]) {
-            out.category(Risk::Index);
-        } else {
-            a.eat("COLUMN");
-            let column = a.name().unwrap_or_default();
-            out.hit(Rule::RenameColumn, format!("renames column `{table}`.`{column}`"));
-        }
-    } else if mysql && a.peek_any(&["ALGORITHM", "LOCK"]) {
-        let copy = a.contains_top_level(&["COPY"])
-            || a.contains_top_level(&["SHARED"])
-            || a.contains_top_level(&["EXCLUSIVE"]);
-        if copy {
-            out.hit(Rule::MysqlCopyLock, "asks for a table copy or a blocking lock");
-        }
-    } else if a.eat("VALIDATE") {
-        out.category(Risk::Constraint);
-    } else if a.eat_all(&["DETACH", "PARTITION"]) {
-        out.category(Risk::Schema);
-        if a.contains_top_level(&["CONCURRENTLY"]) {
-            if ctx.transactional {
-                out.hit(Rule::NotInTransaction, "DETACH PARTITION CONCURRENTLY cannot run inside a transaction");
-            }
-        } else if postgres {
-            out.hit(Rule::BlockingMaintenance, "DETACH PARTITION locks the parent table");
-        }
-    } else {
-        out.category(Risk::Schema);
-    }
-}
-
 fn dml(verb: &str, tokens: &[Token<'_>], out: &mut Classified) {
     out.category(Risk::Data);
     if top_level_position(tokens, &["WHERE"]).is_none() {
@@ -418,128 +288,4 @@ fn pragma(c: Cursor<'_, '_>, ctx: &Context<'_>, out: &mut Classified) {
 
 fn quoted_list(names: &[String]) -> String {
     names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-}
-
-/// Index of the first of `keywords` outside parentheses.
-fn top_level_position(tokens: &[Token<'_>], keywords: &[&str]) -> Option<usize> {
-    let mut depth = 0i32;
-    for (i, token) in tokens.iter().enumerate() {
-        if token.is_punct('(') {
-            depth += 1;
-        } else if token.is_punct(')') {
-            depth -= 1;
-        } else if depth == 0 && keywords.iter().any(|k| token.is(k)) {
-            return Some(i);
-        }
-    }
-    None
-}
-
-/// Reads significant tokens left to right.
-#[derive(Clone, Copy)]
-struct Cursor<'t, 'a> {
-    tokens: &'t [Token<'a>],
-}
-
-impl<'t, 'a> Cursor<'t, 'a> {
-    fn new(tokens: &'t [Token<'a>]) -> Self {
-        Cursor { tokens }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.tokens.is_empty()
-    }
-
-    fn peek_any(&self, keywords: &[&str]) -> bool {
-        self.tokens.first().is_some_and(|t| keywords.iter().any(|k| t.is(k)))
-    }
-
-    fn eat(&mut self, keyword: &str) -> bool {
-        self.eat_any(&[keyword])
-    }
-
-    fn eat_any(&mut self, keywords: &[&str]) -> bool {
-        let found = self.peek_any(keywords);
-        if found {
-            self.tokens = &self.tokens[1..];
-        }
-        found
-    }
-
-    /// Consumes `keywords` if they come next in this order, else nothing.
-    fn eat_all(&mut self, keywords: &[&str]) -> bool {
-        let found = keywords.len() <= self.tokens.len() && keywords.iter().zip(self.tokens).all(|(k, t)| t.is(k));
-        if found {
-            self.tokens = &self.tokens[keywords.len()..];
-        }
-        found
-    }
-
-    /// Moves past the first `keyword` outside parentheses.
-    fn skip_to(&mut self, keyword: &str) -> bool {
-        match top_level_position(self.tokens, &[keyword]) {
-            Some(at) => {
-                self.tokens = &self.tokens[at + 1..];
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// A possibly qualified name; the last part, as the database compares it.
-    fn name(&mut self) -> Option<String> {
-        let mut last = None;
-        loop {
-            let token = self.tokens.first()?;
-            if !matches!(token.kind, crate::sql::TokenKind::Word | crate::sql::TokenKind::QuotedIdent) {
-                return last;
-            }
-            last = Some(token.name());
-            self.tokens = &self.tokens[1..];
-            if !self.tokens.first().is_some_and(|t| t.is_punct('.')) {
-                return last;
-            }
-            self.tokens = &self.tokens[1..];
-        }
-    }
-
-    /// A comma-separated list of names.
-    fn names(&mut self) -> Vec<String> {
-        let mut names = Vec::new();
-        while let Some(name) = self.name() {
-            names.push(name);
-            if !self.tokens.first().is_some_and(|t| t.is_punct(',')) {
-                break;
-            }
-            self.tokens = &self.tokens[1..];
-        }
-        names
-    }
-
-    fn contains_top_level(&self, keywords: &[&str]) -> bool {
-        top_level_position(self.tokens, keywords).is_some()
-    }
-
-    /// Whether `keywords` appear next to each other anywhere.
-    fn contains_seq(&self, keywords: &[&str]) -> bool {
-        self.tokens.windows(keywords.len()).any(|w| w.iter().zip(keywords).all(|(t, k)| t.is(k)))
-    }
-
-    fn split_top_level_commas(self) -> Vec<Cursor<'t, 'a>> {
-        let mut parts = Vec::new();
-        let (mut depth, mut start) = (0i32, 0);
-        for (i, token) in self.tokens.iter().enumerate() {
-            if token.is_punct('(') {
-                depth += 1;
-            } else if token.is_punct(')') {
-                depth -= 1;
-            } else if depth == 0 && token.is_punct(',') {
-                parts.push(Cursor::new(&self.tokens[start..i]));
-                start = i + 1;
-            }
-        }
-        parts.push(Cursor::new(&self.tokens[start..]));
-        parts.retain(|p| !p.is_empty());
-        parts
-    }
 }

@@ -11,7 +11,9 @@
 //! kept but marked allowed. Destructive findings that are not allowed make
 //! `up` refuse the run before anything changes.
 
+mod alter_table;
 mod classify;
+mod cursor;
 mod rules;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,128 @@
+//! Reading a statement's significant tokens left to right: keywords,
+//! possibly qualified names, and what lies outside parentheses.
+
+use crate::sql::{Token, TokenKind};
+
+/// Index of the first of `keywords` outside parentheses.
+pub(super) fn top_level_position(tokens: &[Token<'_>], keywords: &[&str]) -> Option<usize> {
+    let mut depth = 0i32;
+    for (i, token) in tokens.iter().enumerate() {
+        if token.is_punct('(') {
+            depth += 1;
+        } else if token.is_punct(')') {
+            depth -= 1;
+        } else if depth == 0 && keywords.iter().any(|k| token.is(k)) {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Reads significant tokens left to right.
+#[derive(Clone, Copy)]
+pub(super) struct Cursor<'t, 'a> {
+    tokens: &'t [Token<'a>],
+}
+
+impl<'t, 'a> Cursor<'t, 'a> {
+    pub(super) fn new(tokens: &'t [Token<'a>]) -> Self {
+        Cursor { tokens }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    pub(super) fn peek_any(&self, keywords: &[&str]) -> bool {
+        self.tokens.first().is_some_and(|t| keywords.iter().any(|k| t.is(k)))
+    }
+
+    pub(super) fn eat(&mut self, keyword: &str) -> bool {
+        self.eat_any(&[keyword])
+    }
+
+    pub(super) fn eat_any(&mut self, keywords: &[&str]) -> bool {
+        let found = self.peek_any(keywords);
+        if found {
+            self.tokens = &self.tokens[1..];
+        }
+        found
+    }
+
+    /// Consumes `keywords` if they come next in this order, else nothing.
+    pub(super) fn eat_all(&mut self, keywords: &[&str]) -> bool {
+        let found = keywords.len() <= self.tokens.len() && keywords.iter().zip(self.tokens).all(|(k, t)| t.is(k));
+        if found {
+            self.tokens = &self.tokens[keywords.len()..];
+        }
+        found
+    }
+
+    /// Moves past the first `keyword` outside parentheses.
+    pub(super) fn skip_to(&mut self, keyword: &str) -> bool {
+        match top_level_position(self.tokens, &[keyword]) {
+            Some(at) => {
+                self.tokens = &self.tokens[at + 1..];
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A possibly qualified name; the last part, as the database compares it.
+    pub(super) fn name(&mut self) -> Option<String> {
+        let mut last = None;
+        loop {
+            let token = self.tokens.first()?;
+            if !matches!(token.kind, TokenKind::Word | TokenKind::QuotedIdent) {
+                return last;
+            }
+            last = Some(token.name());
+            self.tokens = &self.tokens[1..];
+            if !self.tokens.first().is_some_and(|t| t.is_punct('.')) {
+                return last;
+            }
+            self.tokens = &self.tokens[1..];
+        }
+    }
+
+    /// A comma-separated list of names.
+    pub(super) fn names(&mut self) -> Vec<String> {
+        let mut names = Vec::new();
+        while let Some(name) = self.name() {
+            names.push(name);
+            if !self.tokens.first().is_some_and(|t| t.is_punct(',')) {
+                break;
+            }
+            self.tokens = &self.tokens[1..];
+        }
+        names
+    }
+
+    pub(super) fn contains_top_level(&self, keywords: &[&str]) -> bool {
+        top_level_position(self.tokens, keywords).is_some()
+    }
+
+    /// Whether `keywords` appear next to each other anywhere.
+    pub(super) fn contains_seq(&self, keywords: &[&str]) -> bool {
+        self.tokens.windows(keywords.len()).any(|w| w.iter().zip(keywords).all(|(t, k)| t.is(k)))
+    }
+
+    pub(super) fn split_top_level_commas(self) -> Vec<Cursor<'t, 'a>> {
+        let mut parts = Vec::new();
+        let (mut depth, mut start) = (0i32, 0);
+        for (i, token) in self.tokens.iter().enumerate() {
+            if token.is_punct('(') {
+                depth += 1;
+            } else if token.is_punct(')') {
+                depth -= 1;
+            } else if depth == 0 && token.is_punct(',') {
+                parts.push(Cursor::new(&self.tokens[start..i]));
+                start = i + 1;
+            }
+        }
+        parts.push(Cursor::new(&self.tokens[start..]));
+        parts.retain(|p| !p.is_empty());
+        parts
+    }
+}
