@@ -6,6 +6,7 @@ use crate::ast::MigrationModule;
 use crate::attr::{self, Args, Dependency};
 use crate::checksum;
 use crate::ctxt::Errors;
+use crate::record::Record;
 use crate::valid;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
@@ -89,46 +90,28 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
             quote_spanned!(version.literal.span()=> #private::Version::from_checked(#value))
         }
     });
-    let risks = args.risk.iter().map(|tag| {
-        let variant = match tag.to_string().as_str() {
-            "schema" => quote!(Schema),
-            "data" => quote!(Data),
-            "index" => quote!(Index),
-            _ => quote!(Constraint),
-        };
-        quote!(#private::Risk::#variant)
-    });
-    let allow = args.allow.iter().map(|rule| rule.unraw().to_string());
-    let irreversible = args.irreversible.is_some();
-    let transaction = args.transaction.unwrap_or(true);
-    let down = if has_down {
-        quote!(::core::option::Option::Some(#private::Body::Rust(#mod_ident::__migrations_rs_down)))
-    } else {
-        quote!(::core::option::Option::None)
-    };
-    let line = quote_spanned!(mod_ident.span()=> ::core::line!());
+    let risk: Vec<String> = args.risk.iter().map(|tag| tag.unraw().to_string()).collect();
+    let record = Record {
+        private,
+        version,
+        name: &name,
+        file: quote!(::core::file!()),
+        line: quote_spanned!(mod_ident.span()=> ::core::line!()),
+        depends_on: dependencies.collect(),
+        risk: &risk,
+        allow: args.allow.iter().map(|rule| rule.unraw().to_string()).collect(),
+        irreversible: args.irreversible.is_some(),
+        transaction: args.transaction.unwrap_or(true),
+        checksum,
+        up: quote!(#private::Body::Rust(#mod_ident::__migrations_rs_up)),
+        down: has_down.then(|| quote!(#private::Body::Rust(#mod_ident::__migrations_rs_down))),
+    }
+    .submit();
 
     quote! {
         #item
 
-        #private::inventory::submit! {
-            #private::Migration {
-                version: #private::Version::from_checked(#version),
-                name: #name,
-                module: ::core::env!("CARGO_PKG_NAME"),
-                module_version: ::core::env!("CARGO_PKG_VERSION"),
-                file: ::core::file!(),
-                line: #line,
-                depends_on: &[#(#dependencies),*],
-                risk: &[#(#risks),*],
-                allow: &[#(#allow),*],
-                irreversible: #irreversible,
-                transaction: #transaction,
-                checksum: #private::Checksum::from_bytes([#(#checksum),*]),
-                up: #private::Body::Rust(#mod_ident::__migrations_rs_up),
-                down: #down,
-            }
-        }
+        #record
     }
 }
 

@@ -13,6 +13,7 @@ mod attr;
 mod checksum;
 mod ctxt;
 mod expand;
+mod record;
 mod sql_folder;
 mod suggest;
 mod timestamp;

@@ -5,9 +5,9 @@
 //! bad header is a compile error naming the file.
 
 use crate::attr::{RISK_TAGS, RULES};
+use crate::record::Record;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use syn::LitStr;
 
@@ -35,85 +35,47 @@ fn expand(root: &Path, input: TokenStream) -> syn::Result<TokenStream> {
     let dir = root.join(folder.value());
     let contents = layout::scan(&dir).map_err(|e| syn::Error::new(span, e.to_string()))?;
     let mut records = Vec::with_capacity(contents.migrations.len());
-    for files in &contents.migrations {
+    for files in contents.migrations {
         records.push(record(files, span)?);
     }
     Ok(quote!(#(#records)*))
 }
 
-fn read(path: &Path, span: Span) -> syn::Result<String> {
-    std::fs::read_to_string(path).map_err(|e| syn::Error::new(span, format!("{}: cannot be read: {e}", path.display())))
-}
-
-fn record(files: &layout::SqlMigrationFiles, span: Span) -> syn::Result<TokenStream> {
-    let fail = |message: String| syn::Error::new(span, format!("{}: {message}", files.up.display()));
-    let up = read(&files.up, span)?;
-    let header = layout::header(&up).map_err(fail)?;
-    let down = match &files.down {
-        Some(path) => Some((path, read(path, span)?)).filter(|(_, sql)| !layout::is_empty_sql(sql)),
-        None => None,
-    };
-    if header.irreversible && down.is_some() {
-        return Err(fail("says `irreversible` but has a down file; remove one of them".to_owned()));
-    }
-    for tag in &header.risk {
+fn record(files: layout::SqlMigrationFiles, span: Span) -> syn::Result<TokenStream> {
+    let sql = layout::read(files).map_err(|e| syn::Error::new(span, e.to_string()))?;
+    let fail = |message: String| syn::Error::new(span, format!("{}: {message}", sql.files.up.display()));
+    for tag in &sql.header.risk {
         if !RISK_TAGS.contains(&tag.as_str()) {
             return Err(fail(format!("unknown risk tag `{tag}`: known tags are {}", RISK_TAGS.join(", "))));
         }
     }
-    for rule in &header.allow {
+    for rule in &sql.header.allow {
         if !RULES.contains(&rule.as_str()) {
             return Err(fail(format!("unknown rule `{rule}` in allow: known rules are {}", RULES.join(", "))));
         }
     }
-    let mut hasher = Sha256::new();
-    hasher.update(up.as_bytes());
-    if let Some((_, sql)) = &down {
-        hasher.update([0]);
-        hasher.update(sql.as_bytes());
-    }
-    let checksum: [u8; 32] = hasher.finalize().into();
-
     let private = quote!(::migrations_rs::__private);
-    let version = files.version;
-    let name = &files.name;
-    let file = files.up.display().to_string();
-    let depends_on = header.depends_on.iter().map(|v| quote!(#private::Version::from_checked(#v)));
-    let risk = header.risk.iter().map(|tag| {
-        let variant = syn::Ident::new(&format!("{}{}", tag[..1].to_uppercase(), &tag[1..]), span);
-        quote!(#private::Risk::#variant)
+    let file = sql.files.up.display().to_string();
+    let down = sql.files.down.as_ref().filter(|_| sql.down.is_some()).map(|path| {
+        let path = path.display().to_string();
+        quote!(#private::Body::Sql(::core::include_str!(#path)))
     });
-    let allow = &header.allow;
-    let irreversible = down.is_none();
-    let transaction = !(files.no_transaction || header.no_transaction);
-    let up_path = file.clone();
-    let down = match &down {
-        Some((path, _)) => {
-            let path = path.display().to_string();
-            quote!(::core::option::Option::Some(#private::Body::Sql(::core::include_str!(#path))))
-        }
-        None => quote!(::core::option::Option::None),
+    let record = Record {
+        private: &private,
+        version: sql.files.version,
+        name: &sql.files.name,
+        file: quote!(#file),
+        line: quote!(1),
+        depends_on: sql.header.depends_on.iter().map(|v| quote!(#private::Version::from_checked(#v))).collect(),
+        risk: &sql.header.risk,
+        allow: sql.header.allow.clone(),
+        irreversible: sql.irreversible(),
+        transaction: sql.transaction(),
+        checksum: sql.checksum,
+        up: quote!(#private::Body::Sql(::core::include_str!(#file))),
+        down,
     };
-    Ok(quote! {
-        #private::inventory::submit! {
-            #private::Migration {
-                version: #private::Version::from_checked(#version),
-                name: #name,
-                module: ::core::env!("CARGO_PKG_NAME"),
-                module_version: ::core::env!("CARGO_PKG_VERSION"),
-                file: #file,
-                line: 1,
-                depends_on: &[#(#depends_on),*],
-                risk: &[#(#risk),*],
-                allow: &[#(#allow),*],
-                irreversible: #irreversible,
-                transaction: #transaction,
-                checksum: #private::Checksum::from_bytes([#(#checksum),*]),
-                up: #private::Body::Sql(::core::include_str!(#up_path)),
-                down: #down,
-            }
-        }
-    })
+    Ok(record.submit())
 }
 
 #[cfg(test)]

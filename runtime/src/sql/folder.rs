@@ -7,7 +7,6 @@ use crate::error::{Error, Result};
 use crate::record::{Body, Checksum, Migration, Risk};
 use crate::sql::layout::{self, SqlMigrationFiles};
 use crate::version::Version;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// The migrations of a folder, and what in it is not a migration.
@@ -32,32 +31,22 @@ pub fn load(dir: &Path) -> Result<LoadedFolder> {
     );
     let mut loaded = LoadedFolder { migrations: Vec::new(), ignored: contents.ignored, empty_downs: Vec::new() };
     for files in contents.migrations {
-        let (migration, empty_down) = migration(&files, module)?;
+        let down_file = files.down.clone();
+        let (migration, empty_down) = migration(files, module)?;
         if empty_down {
-            loaded.empty_downs.extend(files.down.clone());
+            loaded.empty_downs.extend(down_file);
         }
         loaded.migrations.push(Box::leak(Box::new(migration)));
     }
     Ok(loaded)
 }
 
-fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Error::SqlFolder { path: path.to_owned(), message: format!("cannot be read: {e}") })
-}
-
 /// The record of one migration, and whether its down file was empty.
-fn migration(files: &SqlMigrationFiles, module: &'static str) -> Result<(Migration, bool)> {
-    let fail = |message: String| Error::SqlFolder { path: files.up.clone(), message };
-    let up = read(&files.up)?;
-    let header = layout::header(&up).map_err(fail)?;
-    let down = files.down.as_deref().map(read).transpose()?;
-    let empty_down = down.as_deref().is_some_and(layout::is_empty_sql);
-    let down = down.filter(|sql| !layout::is_empty_sql(sql));
-    if header.irreversible && down.is_some() {
-        return Err(fail("says `irreversible` but has a down file; remove one of them".to_owned()));
-    }
-    let risk = header
+fn migration(files: SqlMigrationFiles, module: &'static str) -> Result<(Migration, bool)> {
+    let sql = layout::read(files).map_err(|e| Error::SqlFolder { path: e.path, message: e.message })?;
+    let fail = |message: String| Error::SqlFolder { path: sql.files.up.clone(), message };
+    let risk = sql
+        .header
         .risk
         .iter()
         .map(|tag| {
@@ -65,7 +54,8 @@ fn migration(files: &SqlMigrationFiles, module: &'static str) -> Result<(Migrati
                 .ok_or_else(|| fail(format!("unknown risk tag `{tag}`: use schema, data, index or constraint")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let allow = header
+    let allow = sql
+        .header
         .allow
         .iter()
         .map(|name| match Rule::from_name(name) {
@@ -73,29 +63,23 @@ fn migration(files: &SqlMigrationFiles, module: &'static str) -> Result<(Migrati
             None => Err(fail(format!("unknown rule `{name}` in allow; `lint` lists the rules"))),
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut hasher = Sha256::new();
-    hasher.update(up.as_bytes());
-    if let Some(down) = &down {
-        hasher.update([0]);
-        hasher.update(down.as_bytes());
-    }
     let migration = Migration {
-        version: Version::from_checked(files.version),
-        name: leak(files.name.clone()),
+        version: Version::from_checked(sql.files.version),
+        name: leak(sql.files.name.clone()),
         module,
         module_version: "sql",
-        file: leak(files.up.display().to_string()),
+        file: leak(sql.files.up.display().to_string()),
         line: 1,
-        depends_on: Box::leak(header.depends_on.iter().map(|v| Version::from_checked(*v)).collect()),
+        depends_on: Box::leak(sql.header.depends_on.iter().map(|v| Version::from_checked(*v)).collect()),
         risk: Box::leak(risk.into_boxed_slice()),
         allow: Box::leak(allow.into_boxed_slice()),
-        irreversible: down.is_none(),
-        transaction: !(files.no_transaction || header.no_transaction),
-        checksum: Checksum::from_bytes(hasher.finalize().into()),
-        up: Body::Sql(leak(up)),
-        down: down.map(|sql| Body::Sql(leak(sql))),
+        irreversible: sql.irreversible(),
+        transaction: sql.transaction(),
+        checksum: Checksum::from_bytes(sql.checksum),
+        up: Body::Sql(leak(sql.up)),
+        down: sql.down.map(|text| Body::Sql(leak(text))),
     };
-    Ok((migration, empty_down))
+    Ok((migration, sql.empty_down))
 }
 
 fn leak(text: String) -> &'static str {

@@ -1,6 +1,8 @@
-//! The layouts of SQL migration folders, and the header comment that gives
-//! a SQL migration its metadata. Plain `std` only: the `#[migration]` crate
-//! compiles this same file to embed a folder at build time.
+//! The layouts of SQL migration folders, the header comment that gives a
+//! SQL migration its metadata, and what a migration's files amount to (its
+//! texts and checksum). `std` and `sha2` only: the `#[migration]` crate
+//! compiles this same file to embed a folder at build time, so a folder
+//! embedded and a folder loaded at run time are read alike.
 //!
 //! Layouts, which may be mixed in one folder:
 //! - ours: `V<version>__<name>.sql`, with an optional `V<version>__<name>.down.sql`;
@@ -18,6 +20,7 @@
 //! `transaction = false`. Other files (a README, a `.txt`) are not migrations
 //! and are listed as ignored; a `.sql` file whose name fits no layout is an error.
 
+use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -39,6 +42,51 @@ pub struct FolderContents {
     pub migrations: Vec<SqlMigrationFiles>,
     /// Files and folders that are not migrations.
     pub ignored: Vec<PathBuf>,
+}
+
+/// One SQL migration with its files read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlMigration {
+    pub files: SqlMigrationFiles,
+    pub header: Header,
+    pub up: String,
+    /// The down file's text; `None` without one, or when it holds nothing but comments.
+    pub down: Option<String>,
+    /// There was a down file, but it held nothing but comments.
+    pub empty_down: bool,
+    /// SHA-256 of the up text, then a zero byte and the down text if there is one.
+    pub checksum: [u8; 32],
+}
+
+impl SqlMigration {
+    pub fn irreversible(&self) -> bool {
+        self.down.is_none()
+    }
+
+    pub fn transaction(&self) -> bool {
+        !(self.files.no_transaction || self.header.no_transaction)
+    }
+}
+
+/// Reads the files of one migration and its header.
+pub fn read(files: SqlMigrationFiles) -> Result<SqlMigration, LayoutError> {
+    let text = |path: &Path| std::fs::read_to_string(path).map_err(|e| error(path, format!("cannot be read: {e}")));
+    let up = text(&files.up)?;
+    let header = header(&up).map_err(|message| error(&files.up, message))?;
+    let down = files.down.as_deref().map(text).transpose()?;
+    let empty_down = down.as_deref().is_some_and(is_empty_sql);
+    let down = down.filter(|sql| !is_empty_sql(sql));
+    if header.irreversible && down.is_some() {
+        return Err(error(&files.up, "says `irreversible` but has a down file; remove one of them"));
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(up.as_bytes());
+    if let Some(down) = &down {
+        hasher.update([0]);
+        hasher.update(down.as_bytes());
+    }
+    let checksum = hasher.finalize().into();
+    Ok(SqlMigration { files, header, up, down, empty_down, checksum })
 }
 
 /// Metadata from the header comment of an up file.
