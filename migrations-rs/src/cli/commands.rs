@@ -49,7 +49,12 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
         if let Some(folder) = &cli.sql_dir {
             let created = create::create_sql(&registry, folder, name, depends_on, risk, SystemTime::now())?;
             ctx.print(&created, |c| {
-                format!("created {} and {} with version {}", c.file.display(), c.module_file.display(), c.version)
+                format!(
+                    "created {} and {} with version {}",
+                    c.file.display(),
+                    c.down_file.as_deref().unwrap_or(&c.file).display(),
+                    c.version
+                )
             });
             return Ok(ExitCode::SUCCESS);
         }
@@ -59,7 +64,7 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
                 "created {} with version {}\nwired into {}",
                 c.file.display(),
                 c.version,
-                c.module_file.display()
+                c.module_file.as_deref().unwrap_or(&c.file).display()
             );
             if c.new_folder {
                 text.push_str(&format!("\n{} is new: add `mod {};` to your crate root once", dir, folder_name(dir)));

@@ -12,7 +12,12 @@ use std::time::{Duration, SystemTime};
 pub(crate) struct Created {
     pub version: Version,
     pub file: PathBuf,
-    pub module_file: PathBuf,
+    /// The `mod.rs` a Rust migration was wired into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module_file: Option<PathBuf>,
+    /// The down file of a SQL migration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down_file: Option<PathBuf>,
     /// The folder was new: the crate root still needs `mod <folder>;`.
     pub new_folder: bool,
 }
@@ -32,27 +37,10 @@ pub(crate) fn create(
     risk: &[String],
     now: SystemTime,
 ) -> Result<Created, Error> {
-    check_name(registry, dir, name)?;
-    for version in depends_on {
-        if registry.get(*version).is_none() {
-            return Err(Error::msg(format!(
-                "--depends-on {version}: no migration linked into this program has that version; \
-                 run `status` to list them"
-            )));
-        }
-    }
-    let new_folder = !dir.exists();
-    std::fs::create_dir_all(dir).map_err(|e| Error::msg(format!("cannot create {}: {e}", dir.display())))?;
-    let mut moment = now;
-    let (version, file) = loop {
-        let version = timestamp(moment);
-        let file = dir.join(format!("m{version}_{name}.rs"));
-        let taken = registry.get(version).is_some() || files_with_version(dir, version)?;
-        if !taken {
-            break (version, file);
-        }
-        moment += Duration::from_secs(1);
-    };
+    let new_folder = prepare(registry, dir, name, depends_on)?;
+    let version =
+        free_version(now, |version| Ok(registry.get(version).is_some() || files_with_version(dir, version)?))?;
+    let file = dir.join(format!("m{version}_{name}.rs"));
     std::fs::write(&file, template(version, name, depends_on, risk))
         .map_err(|e| Error::msg(format!("cannot write {}: {e}", file.display())))?;
     let module_file = dir.join("mod.rs");
@@ -65,7 +53,7 @@ pub(crate) fn create(
     let _ = writeln!(module, "mod m{version}_{name};\npub use m{version}_{name}::{name};");
     std::fs::write(&module_file, module)
         .map_err(|e| Error::msg(format!("cannot write {}: {e}", module_file.display())))?;
-    Ok(Created { version, file, module_file, new_folder })
+    Ok(Created { version, file, module_file: Some(module_file), down_file: None, new_folder })
 }
 
 /// Writes `V<version>__NAME.sql` and `V<version>__NAME.down.sql` in a folder of SQL migrations.
@@ -77,17 +65,8 @@ pub(crate) fn create_sql(
     risk: &[String],
     now: SystemTime,
 ) -> Result<Created, Error> {
-    check_name(registry, dir, name)?;
-    let new_folder = !dir.exists();
-    std::fs::create_dir_all(dir).map_err(|e| Error::msg(format!("cannot create {}: {e}", dir.display())))?;
-    let mut moment = now;
-    let version = loop {
-        let version = timestamp(moment);
-        if registry.get(version).is_none() {
-            break version;
-        }
-        moment += Duration::from_secs(1);
-    };
+    let new_folder = prepare(registry, dir, name, depends_on)?;
+    let version = free_version(now, |version| Ok(registry.get(version).is_some()))?;
     let up = dir.join(format!("V{version}__{name}.sql"));
     let down = dir.join(format!("V{version}__{name}.down.sql"));
     let mut header = Vec::new();
@@ -108,7 +87,34 @@ pub(crate) fn create_sql(
     for (path, text) in [(&up, up_text.as_str()), (&down, down_text)] {
         std::fs::write(path, text).map_err(|e| Error::msg(format!("cannot write {}: {e}", path.display())))?;
     }
-    Ok(Created { version, file: up, module_file: down, new_folder })
+    Ok(Created { version, file: up, module_file: None, down_file: Some(down), new_folder })
+}
+
+/// Checks the name and the dependencies, then makes sure the folder exists; whether it is new.
+fn prepare(registry: &Registry, dir: &Path, name: &str, depends_on: &[Version]) -> Result<bool, Error> {
+    check_name(registry, dir, name)?;
+    for version in depends_on {
+        if registry.get(*version).is_none() {
+            return Err(Error::msg(format!(
+                "--depends-on {version}: no migration of this program has that version; run `status` to list them"
+            )));
+        }
+    }
+    let new_folder = !dir.exists();
+    std::fs::create_dir_all(dir).map_err(|e| Error::msg(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(new_folder)
+}
+
+/// The current UTC time as a version, a second later while `taken` says it is in use.
+fn free_version(now: SystemTime, taken: impl Fn(Version) -> Result<bool, Error>) -> Result<Version, Error> {
+    let mut moment = now;
+    loop {
+        let version = timestamp(moment);
+        if !taken(version)? {
+            return Ok(version);
+        }
+        moment += Duration::from_secs(1);
+    }
 }
 
 fn check_name(registry: &Registry, dir: &Path, name: &str) -> Result<(), Error> {
