@@ -12,56 +12,10 @@ use migrations_rs::{
 use std::time::{Duration, Instant};
 use support::TestDb;
 
-#[migration(version = 2024_01_01_000000, risk = [schema])]
-mod create_items {
-    use super::*;
+#[path = "shared/items.rs"]
+mod items;
 
-    pub async fn up(db: &mut Db<'_>) -> Result<()> {
-        db.exec(
-            Table::create()
-                .table("items")
-                .col(ColumnDef::new("id").integer().not_null().auto_increment().primary_key())
-                .col(ColumnDef::new("label").string_len(100).not_null()),
-        )
-        .await?;
-        db.exec(Table::create().table("switches").col(ColumnDef::new("name").string_len(200).not_null())).await
-    }
-
-    pub async fn down(db: &mut Db<'_>) -> Result<()> {
-        db.exec(Table::drop().table("switches")).await?;
-        db.exec(Table::drop().table("items")).await
-    }
-}
-
-#[migration(version = 2024_01_02_000000, depends_on = [create_items], risk = [data])]
-mod fill_items {
-    use super::*;
-
-    pub async fn up(db: &mut Db<'_>) -> Result<()> {
-        db.exec(Query::insert().into_table("items").columns(["label"]).values_panic(["first".into()])).await
-    }
-
-    pub async fn down(db: &mut Db<'_>) -> Result<()> {
-        db.exec(Query::delete().from_table("items")).await
-    }
-}
-
-/// Fails after creating its table when `switches` holds a name of 10 characters or more.
-#[migration(version = 2024_01_03_000000, depends_on = [fill_items], risk = [schema, data])]
-mod create_notes {
-    use super::*;
-
-    pub async fn up(db: &mut Db<'_>) -> Result<()> {
-        db.exec("CREATE TABLE notes (body VARCHAR(200) NOT NULL, CHECK (length(body) < 10))").await?;
-        db.exec("INSERT INTO notes (body) SELECT name FROM switches").await
-    }
-
-    pub async fn down(db: &mut Db<'_>) -> Result<()> {
-        db.exec(Table::drop().table("notes")).await
-    }
-}
-
-#[migration(version = 2024_01_04_000000, depends_on = [create_notes], risk = [index])]
+#[migration(version = 2024_01_04_000000, depends_on = [items::create_notes], risk = [index])]
 mod index_items {
     use super::*;
 
