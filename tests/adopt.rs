@@ -267,9 +267,9 @@ async fn cli_adopt_dry_run_json_and_protected_environment(backend: Backend) {
     let text = String::from_utf8_lossy(&dry.stdout);
     assert!(dry.status.success(), "{text}{}", String::from_utf8_lossy(&dry.stderr));
     assert!(text.contains("3 migration(s) found in _sqlx_migrations (sqlx)"), "{text}");
-    assert!(
-        text.contains("20240115093000 create_users (migrations-rs) <- their 20240115093000 create users (by version)")
-    );
+    assert!(text.contains(
+        "20240115093000 create_users (migrations-rs-examples) <- their 20240115093000 create users (by version)"
+    ));
     assert!(text.contains("theirs only, matching none of ours, not recorded:\n  7 legacy cleanup"), "{text}");
     assert!(text.contains("dry run: 2 migration(s) would be recorded; nothing was changed"), "{text}");
     assert!(!inspect.table_exists("migrations_rs_history").await);

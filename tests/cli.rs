@@ -168,7 +168,7 @@ async fn status_json_module_quiet_and_exit_codes(backend: Backend) {
     assert!(first["state"]["applied_at"].as_str().unwrap().ends_with('Z'));
     let other = json(&ok(on(&db, "migrate", &["status", "--json", "--module", "billing"])));
     assert_eq!(other["status"]["migrations"].as_array().unwrap().len(), 0);
-    let mine = json(&ok(on(&db, "migrate", &["status", "--json", "--module", "migrations-rs"])));
+    let mine = json(&ok(on(&db, "migrate", &["status", "--json", "--module", "migrations-rs-examples"])));
     assert_eq!(mine["status"]["migrations"].as_array().unwrap().len(), 8);
     assert_eq!(mine["lock"]["held"], false, "status shows the lock too");
     assert!(stdout(&ok(on(&db, "migrate", &["status"]))).contains("lock: free"));
@@ -252,7 +252,7 @@ async fn plan_and_graph(backend: Backend) {
 
     let graph = stdout(&ok(on(&db, "migrate", &["graph"])));
     assert!(graph.contains("[x] 20240116101500 create_products"), "{graph}");
-    assert!(graph.contains("[ ] 20240301090000 create_orders (migrations-rs)  <- 20240201120000 split_full_names, 20240205080000 index_products_by_sku"), "{graph}");
+    assert!(graph.contains("[ ] 20240301090000 create_orders (migrations-rs-examples)  <- 20240201120000 split_full_names, 20240205080000 index_products_by_sku"), "{graph}");
     let dot = stdout(&ok(on(&db, "migrate", &["graph", "--format", "dot"])));
     assert!(dot.starts_with("digraph migrations {"), "{dot}");
     assert!(dot.contains("\"20240115093000\" -> \"20240120110000\";"), "{dot}");
@@ -418,11 +418,8 @@ fn create_writes_a_migration_that_compiles_and_registers() {
     std::fs::write(&path, text.replace("depends_on = [2024_01_15_093000]", "depends_on = [super::add_avatars]"))
         .unwrap();
 
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target");
-    let build = Command::new(env!("CARGO"))
+    let build = support::nested_cargo(root)
         .args(["run", "--quiet", "--", "status", "--json", "--database-url", "sqlite::memory:"])
-        .current_dir(root)
-        .env("CARGO_TARGET_DIR", target.join("created-app"))
         .env_remove("DATABASE_URL")
         .output()
         .expect("run cargo");

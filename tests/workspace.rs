@@ -13,23 +13,16 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use support::TestDb;
 
-/// Builds the fixture's binaries once per test run, into `<target>/workspace-fixture`
-/// so that later runs reuse what did not change. Returns their folder.
+/// Builds the fixture's binaries once per test run, into the target folder
+/// shared by nested builds, so that later runs reuse what did not change.
+/// Returns their folder.
 fn fixture_binaries() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("tests/workspace");
-        // <target>/<profile>/deps/<this test>
-        let test_binary = std::env::current_exe().unwrap();
-        let target = test_binary.ancestors().nth(3).expect("the target folder").join("workspace-fixture");
-        let build = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--bins"])
-            .current_dir(&workspace)
-            .env("CARGO_TARGET_DIR", &target)
-            .output()
-            .expect("run cargo");
+        let build = support::nested_cargo(&workspace).args(["build", "--quiet", "--bins"]).output().expect("run cargo");
         assert!(build.status.success(), "the fixture workspace builds: {}", String::from_utf8_lossy(&build.stderr));
-        target.join("debug")
+        support::nested_target().join("debug")
     })
 }
 

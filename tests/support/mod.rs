@@ -113,7 +113,7 @@ impl Inspect {
     async fn connect_raw(backend: Backend, url: &str) -> Self {
         let unreachable = |error: sqlx::Error| -> ! {
             panic!(
-                "{backend} is not reachable at {}: {error}. Start it as ../shared/services.md says, \
+                "{backend} is not reachable at {}: {error}. Start it (README.md's Tests section has the commands), \
                  or point MIGRATIONS_RS_POSTGRES_URL / MIGRATIONS_RS_MYSQL_URL at a server",
                 migrations_rs::DatabaseUrl::parse(url).map(|u| u.redacted()).unwrap_or_default()
             )
@@ -239,4 +239,30 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
         binary.display()
     );
     binary
+}
+
+/// `cargo` for a crate that the tests build themselves (the fixture workspace,
+/// the crate that `create` is tried on), run in `dir`. They depend on
+/// migrations-rs alike, share one target folder (`<target>/nested`), build
+/// without debug information and, where they have no lock file of their own,
+/// take the fixture workspace's: their dependencies compile once for both.
+pub fn nested_cargo(dir: &std::path::Path) -> std::process::Command {
+    let lock = dir.join("Cargo.lock");
+    if !lock.exists() {
+        let fixture_lock = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace root")
+            .join("tests/workspace/Cargo.lock");
+        std::fs::copy(fixture_lock, lock).expect("copy the fixture workspace's Cargo.lock");
+    }
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo.current_dir(dir).env("CARGO_TARGET_DIR", nested_target()).env("CARGO_PROFILE_DEV_DEBUG", "false");
+    cargo
+}
+
+/// The target folder of [`nested_cargo`]: `<target>/nested`.
+pub fn nested_target() -> std::path::PathBuf {
+    // <target>/<profile>/deps/<this test>
+    let test_binary = std::env::current_exe().expect("test binary path");
+    test_binary.ancestors().nth(3).expect("the target folder").join("nested")
 }
