@@ -66,7 +66,13 @@ fn record(files: layout::SqlMigrationFiles, span: Span) -> syn::Result<TokenStre
         name: &sql.files.name,
         file: quote!(#file),
         line: quote!(1),
-        depends_on: sql.header.depends_on.iter().map(|v| quote!(#private::Version::from_checked(#v))).collect(),
+        depends_on: sql
+            .header
+            .depends_on
+            .iter()
+            .chain(&sql.files.after)
+            .map(|v| quote!(#private::Version::from_checked(#v)))
+            .collect(),
         risk: &sql.header.risk,
         allow: sql.header.allow.clone(),
         irreversible: sql.irreversible(),

@@ -143,6 +143,20 @@ impl Graph {
         self.index_of(&version).is_some()
     }
 
+    /// The place in canonical order of the latest of `versions` there; versions not in the graph are skipped.
+    pub fn last_position(&self, versions: &[Version]) -> Option<usize> {
+        versions.iter().filter_map(|v| self.index_of(v)).map(|i| self.position[i]).max()
+    }
+
+    /// Whether `version`, not applied, comes before the latest of `applied` in
+    /// canonical order: applying it now runs it out of order.
+    pub fn is_out_of_order(&self, version: Version, applied: &[Version]) -> bool {
+        match (self.index_of(&version), self.last_position(applied)) {
+            (Some(i), Some(last)) => self.position[i] < last,
+            _ => false,
+        }
+    }
+
     /// Every version in canonical order.
     pub fn order(&self) -> impl Iterator<Item = Version> + '_ {
         self.order.iter().map(|&i| self.versions[i])
@@ -164,14 +178,14 @@ impl Graph {
                 is_applied[i] = true;
             }
         }
-        let newest_applied = applied.iter().max().copied();
+        let last_applied = self.last_position(applied);
         Ok(self
             .order
             .iter()
             .filter(|&&i| wanted[i] && !is_applied[i])
             .map(|&i| PlannedStep {
                 version: self.versions[i],
-                out_of_order: newest_applied.is_some_and(|newest| self.versions[i] < newest),
+                out_of_order: last_applied.is_some_and(|last| self.position[i] < last),
             })
             .collect())
     }

@@ -168,7 +168,11 @@ fn registry(ctx: &Context<'_>) -> Result<Registry, Error> {
     for empty in &loaded.empty_downs {
         ctx.err.line(ctx.err.paint(
             Tone::Warning,
-            &format!("warning: {} is empty, so its migration counts as irreversible", empty.display()),
+            &format!(
+                "warning: {} is empty, so its migration counts as irreversible (a down file holding only \
+                 comments says there is nothing to undo)",
+                empty.display()
+            ),
         ));
     }
     Registry::new(linked.in_order().chain(loaded.migrations))

@@ -182,7 +182,7 @@ impl Migrator {
         self.tables.check_backend(conn.backend())?;
         let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
         let by_version: HashMap<Version, &AppliedMigration> = rows.iter().map(|a| (a.version, a)).collect();
-        let newest_applied = rows.iter().map(|a| a.version).max();
+        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
         let migrations = self
             .registry
             .in_order()
@@ -205,7 +205,7 @@ impl Migrator {
                         reverting: row.state == RowState::Reverting,
                     },
                     None => MigrationState::Pending {
-                        out_of_order: newest_applied.is_some_and(|newest| migration.version < newest),
+                        out_of_order: self.registry.graph().is_out_of_order(migration.version, &applied),
                     },
                 },
             })

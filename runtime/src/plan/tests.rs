@@ -226,8 +226,10 @@ proptest! {
             prop_assert_eq!(planned.len(), plan.len());
             let position = position_of(&planned);
             for step in &plan {
-                let newest = applied.iter().max();
-                prop_assert_eq!(step.out_of_order, newest.is_some_and(|n| step.version < *n));
+                let canonical: Vec<Version> = graph.order().collect();
+                let place = |v: &Version| canonical.iter().position(|c| c == v).unwrap();
+                let last = applied.iter().map(place).max();
+                prop_assert_eq!(step.out_of_order, last.is_some_and(|last| place(&step.version) < last));
                 for dependency in &nodes.iter().find(|n| n.version == step.version).unwrap().depends_on {
                     prop_assert!(applied_set.contains(dependency) || position[dependency] < position[&step.version]);
                 }
