@@ -33,6 +33,14 @@ pub enum Error {
     Irreversible { label: String, location: String },
 
     #[error(
+        "reverted {} newer migration(s), then stopped at {label} ({location}): it is irreversible \
+         (no down file, or an empty one), so it and everything older stay applied; give it a down file \
+         (one holding only comments says there is nothing to undo) to revert past it",
+        reverted.len()
+    )]
+    RevertStopped { label: String, location: String, reverted: Vec<StepReport> },
+
+    #[error(
         "cannot revert {version}: it is applied but no longer in the code ({name}, module {module}); \
          restore its migration to revert it"
     )]

@@ -163,6 +163,10 @@ pub(crate) enum Command {
         /// Revert migrations whose code changed since they were applied
         #[arg(long)]
         force: bool,
+        /// Refuse before reverting anything when the plan meets an irreversible
+        /// migration (by default everything newer is reverted and the run stops there)
+        #[arg(long)]
+        strict: bool,
     },
     /// Revert the last N applied migrations and apply them again
     #[command(after_help = "Examples:\n  migrate redo\n  migrate redo --steps 3")]

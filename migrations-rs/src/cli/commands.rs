@@ -91,6 +91,7 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
 fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
     let cli = ctx.cli;
     let strict = matches!(cli.command, Command::Up { strict: true, .. });
+    let strict_revert = matches!(cli.command, Command::Down { strict: true, .. });
     let force = matches!(cli.command, Command::Down { force: true, .. });
     let run_destructive = matches!(cli.command, Command::Up { force: true, .. });
     let (out, steps) = (ctx.out.clone(), progress.clone());
@@ -108,6 +109,7 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
             ..LockOptions::default()
         })
         .strict_order(strict)
+        .strict_revert(strict_revert)
         .revert_modified(force)
         .force(run_destructive)
         .with_backup(BackupOptions {

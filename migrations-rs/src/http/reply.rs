@@ -42,6 +42,7 @@ impl From<Error> for ApiError {
             Error::NotApplied { .. }
             | Error::AlreadyApplied { .. }
             | Error::Irreversible { .. }
+            | Error::RevertStopped { .. }
             | Error::MissingFromCode { .. }
             | Error::OutOfOrder { .. } => (StatusCode::CONFLICT, "conflict"),
             Error::MigrationFailed { .. } | Error::SomeFailed { .. } | Error::LockLost { .. } => {

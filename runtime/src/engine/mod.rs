@@ -47,6 +47,7 @@ pub struct Migrator {
     tables: Tables,
     lock: LockOptions,
     strict_order: bool,
+    strict_revert: bool,
     revert_modified: bool,
     force: bool,
     backup: BackupOptions,
@@ -64,6 +65,7 @@ impl fmt::Debug for Migrator {
             .field("tables", &self.tables)
             .field("lock", &self.lock)
             .field("strict_order", &self.strict_order)
+            .field("strict_revert", &self.strict_revert)
             .field("force", &self.force)
             .field("backup", &self.backup)
             .finish()
@@ -107,6 +109,7 @@ impl Migrator {
             tables: Tables::default(),
             lock: LockOptions::default(),
             strict_order: false,
+            strict_revert: false,
             revert_modified: false,
             force: false,
             backup: BackupOptions::default(),
@@ -134,6 +137,14 @@ impl Migrator {
     /// instead of applying it in graph order and reporting it.
     pub fn strict_order(mut self, strict: bool) -> Self {
         self.strict_order = strict;
+        self
+    }
+
+    /// Refuse, before reverting anything, a revert whose plan holds an
+    /// irreversible migration, instead of reverting everything newer than
+    /// it and stopping there with [`Error::RevertStopped`].
+    pub fn strict_revert(mut self, strict: bool) -> Self {
+        self.strict_revert = strict;
         self
     }
 
@@ -283,7 +294,7 @@ impl Migrator {
     pub async fn down(&self, conn: &mut Connection, target: RevertTarget) -> Result<RevertReport> {
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
-            self.down_locked(conn, guard, &rows, target).await
+            self.down_locked(conn, guard, &rows, target, self.strict_revert).await
         })
         .await
     }
@@ -293,7 +304,7 @@ impl Migrator {
     pub async fn down_last_batch(&self, conn: &mut Connection) -> Result<RevertReport> {
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
-            self.down_locked(conn, guard, &rows, RevertTarget::Versions(last_batch(&rows))).await
+            self.down_locked(conn, guard, &rows, RevertTarget::Versions(last_batch(&rows)), self.strict_revert).await
         })
         .await
     }
@@ -315,7 +326,8 @@ impl Migrator {
                 // Refused before anything is reverted, not halfway.
                 self.refuse_unacknowledged(conn.backend(), &versions).await?;
             }
-            let reverted = self.down_locked(conn, guard, &rows, RevertTarget::Steps(steps)).await?;
+            // Strict: a redo that stopped half-way would leave the reverted steps unapplied.
+            let reverted = self.down_locked(conn, guard, &rows, RevertTarget::Steps(steps), true).await?;
             let again: Vec<Version> = reverted.reverted.iter().map(|s| s.version).collect();
             let rows = self.read_state(conn).await?;
             let applied = self.apply_versions(conn, guard, &rows, &again).await?;
@@ -478,10 +490,10 @@ impl Migrator {
         guard: &LockGuard,
         rows: &[AppliedMigration],
         target: RevertTarget,
+        strict: bool,
     ) -> Result<RevertReport> {
         self.refuse_dirty(rows)?;
-        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
-        let plan = self.registry.graph().plan_revert(&applied, target).map_err(|e| self.plan_error(e, rows))?;
+        let (plan, stop) = self.revert_plan(rows, target, strict)?;
         if !self.revert_modified {
             self.verify_checksums(rows.iter().filter(|a| plan.contains(&a.version)))?;
         }
@@ -506,7 +518,33 @@ impl Migrator {
                 .map_err(|cause| self.failed(&step, cause, &report.reverted))?;
             report.reverted.push(StepReport { version: *version, name: migration.name, duration, out_of_order: false });
         }
+        if let Some(version) = stop {
+            let migration = self.registry.get(version).expect("the planner names registered migrations");
+            return Err(Error::RevertStopped {
+                label: migration.label(),
+                location: migration.location(),
+                reverted: report.reverted,
+            });
+        }
         Ok(report)
+    }
+
+    /// What a revert runs, and the irreversible migration where it stops
+    /// short of its target; `strict` refuses such a plan instead.
+    pub(crate) fn revert_plan(
+        &self,
+        rows: &[AppliedMigration],
+        target: RevertTarget,
+        strict: bool,
+    ) -> Result<(Vec<Version>, Option<Version>)> {
+        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
+        let graph = self.registry.graph();
+        let plan = if strict {
+            graph.plan_revert(&applied, target).map(|plan| (plan, None))
+        } else {
+            graph.plan_revert_until_irreversible(&applied, target)
+        };
+        plan.map_err(|e| self.plan_error(e, rows))
     }
 
     /// Runs one step between its progress reports.
