@@ -117,6 +117,9 @@ pub enum Error {
     #[error("cannot connect to {url}: {cause}; check the URL and that the server is running and reachable")]
     Connect { url: String, cause: sqlx::Error },
 
+    #[error("the init SQL `{sql}` failed on a new connection: {cause}; fix it in --init-sql or `init_sql` of the environment")]
+    InitSql { sql: String, cause: sqlx::Error },
+
     #[error(
         "this migration needs {expected}, but the database is {actual}; check the database URL or guard the code with `db.backend()`"
     )]

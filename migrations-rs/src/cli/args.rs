@@ -21,6 +21,11 @@ pub(crate) struct Cli {
     /// same graph as the migrations linked into this program
     #[arg(long, global = true, env = "MIGRATIONS_RS_SQL_DIR", value_name = "DIR")]
     pub sql_dir: Option<std::path::PathBuf>,
+    /// SQL run on every connection opened to the database (the migrations' and the
+    /// lock's), after the environment's `init_sql`; repeatable. For session settings
+    /// such as `SET FOREIGN_KEY_CHECKS = 0` or `PRAGMA foreign_keys = OFF`
+    #[arg(long = "init-sql", global = true, value_name = "SQL")]
+    pub init_sql: Vec<String>,
     /// A named environment from the config file, such as `production`
     #[arg(long = "env", global = true, value_name = "NAME")]
     pub environment: Option<String>,

@@ -9,6 +9,7 @@
 //! protected = true                              # ask before risky commands
 //! lock = "lease"                                # for a pooler in transaction mode
 //! backup_command = "pg_dump \"$MIGRATIONS_RS_DATABASE_URL\" > backup-$(date +%s).sql"
+//! init_sql = ["SET FOREIGN_KEY_CHECKS = 0"]      # run on every connection opened
 //! ```
 
 use crate::cli::args::{Cli, LockKind};
@@ -35,6 +36,8 @@ struct Environment {
     protected: bool,
     lock: Option<LockKind>,
     backup_command: Option<String>,
+    #[serde(default)]
+    init_sql: Vec<String>,
 }
 
 /// The database to use and the rules for it.
@@ -48,6 +51,8 @@ pub(crate) struct Settings {
     pub lock: LockKind,
     /// The backup command of the environment, unless the command line gives one.
     pub backup_command: Option<String>,
+    /// Run on every connection: the environment's `init_sql`, then each `--init-sql`.
+    pub init_sql: Vec<String>,
 }
 
 pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
@@ -62,6 +67,8 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
         .backup_command
         .clone()
         .or_else(|| environment.as_ref().and_then(|(_, env)| env.backup_command.clone()));
+    let mut init_sql = environment.as_ref().map(|(_, env)| env.init_sql.clone()).unwrap_or_default();
+    init_sql.extend(cli.init_sql.iter().cloned());
     let (raw, source) = if let Some(url) = &cli.database_url {
         (url.clone(), "--database-url".to_owned())
     } else if let Some((name, env)) = &environment {
@@ -92,7 +99,7 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
                 .to_owned(),
         )
     };
-    Ok(Settings { url: DatabaseUrl::parse(&raw)?, source, protected, lock, backup_command })
+    Ok(Settings { url: DatabaseUrl::parse(&raw)?, source, protected, lock, backup_command, init_sql })
 }
 
 fn load_environment(path: &str, name: &str) -> Result<Environment, Error> {
