@@ -14,7 +14,11 @@ use std::path::Path;
 use std::process::Command;
 use support::TestDb;
 
-on_every_backend!(init_sql_runs_on_every_connection_the_migrator_opens, a_failing_init_sql_is_named);
+on_every_backend!(
+    init_sql_runs_on_every_connection_the_migrator_opens,
+    a_failing_init_sql_is_named,
+    a_view_schema_is_rebuilt_around_each_run,
+);
 
 /// Writes `files` (relative path, text) under a new temporary folder.
 fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -157,4 +161,63 @@ async fn sqlite_table_rebuild_with_foreign_keys_off() {
         "the referencing rows still find their parents"
     );
     assert_eq!(inspect.scalar("SELECT count(*) FROM pragma_foreign_key_check").await, 0);
+}
+
+/// A project that drops its views before every run and recreates them from
+/// the current definition after: a migration may then drop a column a view
+/// used (PostgreSQL and SQLite refuse that while the view exists).
+async fn a_view_schema_is_rebuilt_around_each_run(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut inspect = db.inspect().await;
+    inspect.execute("CREATE TABLE hook_calls (what VARCHAR(20))").await;
+    let dir = folder(&[
+        ("beforeMigrate.sql", "DROP VIEW IF EXISTS user_names;"),
+        ("afterMigrate.sql", "CREATE VIEW user_names AS SELECT id, name, nickname FROM users;"),
+        ("beforeEachMigrate.sql", "INSERT INTO hook_calls (what) VALUES ('before each');"),
+        ("afterEachMigrate.sql", "INSERT INTO hook_calls (what) VALUES ('after each');"),
+        ("1_create_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50), nickname VARCHAR(50));"),
+    ]);
+    let (code, text) = run(dir.path(), &db, &["up"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!text.contains("not a migration"), "hook files are not listed as ignored: {text}");
+    inspect.execute("INSERT INTO users (id, name, nickname) VALUES (1, 'Ada', 'ada')").await;
+    assert_eq!(inspect.strings("SELECT nickname FROM user_names").await, ["ada"]);
+
+    // The next release drops the column and the view's definition with it.
+    std::fs::write(
+        dir.path().join("2_drop_nickname.up.sql"),
+        "-- migrations-rs: allow = [drop_column]\nALTER TABLE users DROP COLUMN nickname;",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("2_drop_nickname.down.sql"), "ALTER TABLE users ADD COLUMN nickname VARCHAR(50);")
+        .unwrap();
+    std::fs::write(dir.path().join("afterMigrate.sql"), "CREATE VIEW user_names AS SELECT id, name FROM users;").unwrap();
+    if backend != Backend::MySql {
+        // Without the hook that drops the view first, the database refuses the migration.
+        let without = tempfile::tempdir().unwrap();
+        std::fs::copy(dir.path().join("2_drop_nickname.up.sql"), without.path().join("2_drop_nickname.up.sql")).unwrap();
+        std::fs::copy(dir.path().join("1_create_users.sql"), without.path().join("1_create_users.sql")).unwrap();
+        let (code, text) = run(without.path(), &db, &["up"]);
+        assert_eq!(code, Some(1), "{text}");
+    }
+    let (code, text) = run(dir.path(), &db, &["up"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(inspect.strings("SELECT name FROM user_names").await, ["Ada"]);
+
+    // Nothing to apply: no hook runs.
+    let (code, text) = run(dir.path(), &db, &["up"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(inspect.scalar("SELECT count(*) FROM hook_calls WHERE what = 'before each'").await, 2);
+    assert_eq!(inspect.scalar("SELECT count(*) FROM hook_calls WHERE what = 'after each'").await, 2);
+    let logged = inspect
+        .strings("SELECT name FROM migrations_rs_log WHERE action = 'hook' AND error IS NULL ORDER BY id")
+        .await;
+    let run_hooks = ["beforeMigrate.sql", "beforeEachMigrate.sql", "afterEachMigrate.sql", "afterMigrate.sql"];
+    assert_eq!(logged, [run_hooks, run_hooks].concat(), "each hook is in the audit log, in the order it ran");
+
+    // down runs them too, so the view follows the revert.
+    let (code, text) = run(dir.path(), &db, &["down"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'hook'").await, 12);
+    assert_eq!(inspect.strings("SELECT name FROM user_names").await, ["Ada"], "recreated after the revert");
 }

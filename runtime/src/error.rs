@@ -117,6 +117,9 @@ pub enum Error {
     #[error("cannot connect to {url}: {cause}; check the URL and that the server is running and reachable")]
     Connect { url: String, cause: sqlx::Error },
 
+    #[error("the hook {hook} failed (around {version}): {cause}; nothing after it ran")]
+    HookFailed { hook: String, version: Version, cause: Box<Error> },
+
     #[error("the init SQL `{sql}` failed on a new connection: {cause}; fix it in --init-sql or `init_sql` of the environment")]
     InitSql { sql: String, cause: sqlx::Error },
 

@@ -8,7 +8,7 @@ use crate::cli::{adopt, create, render, safety};
 use migrations_rs_runtime::engine::{Progress as StepProgress, StepAction};
 use migrations_rs_runtime::sql;
 use migrations_rs_runtime::{
-    Backend, BackupOptions, Connection, Error, LockOptions, LockStrategy, LogQuery, Migrator, Preview, Registry,
+    Backend, BackupOptions, Connection, Error, Hooks, LockOptions, LockStrategy, LogQuery, Migrator, Preview, Registry,
     RevertTarget, Risk, Scope,
 };
 use std::process::ExitCode;
@@ -98,7 +98,9 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
     let show_steps = !cli.json;
     let err = ctx.err.clone();
     let last_wait_report: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
-    Ok(Migrator::new(registry(ctx)?)
+    let (registry, hooks) = registry_and_hooks(ctx)?;
+    Ok(Migrator::new(registry)
+        .with_hooks(hooks)
         .with_lock_options(LockOptions {
             strategy: match ctx.settings.lock {
                 LockKind::Native => LockStrategy::Native,
@@ -151,11 +153,16 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
 
 /// The migrations linked into this program, and those of `--sql-dir`.
 fn registry(ctx: &Context<'_>) -> Result<Registry, Error> {
+    registry_and_hooks(ctx).map(|(registry, _)| registry)
+}
+
+/// [`registry`], and the hook files of `--sql-dir`.
+fn registry_and_hooks(ctx: &Context<'_>) -> Result<(Registry, Hooks), Error> {
     let linked = Registry::from_linked()?;
-    let Some(folder) = &ctx.cli.sql_dir else { return Ok(linked) };
+    let Some(folder) = &ctx.cli.sql_dir else { return Ok((linked, Hooks::default())) };
     if !folder.exists() {
         if matches!(ctx.cli.command, Command::Create { .. }) {
-            return Ok(linked);
+            return Ok((linked, Hooks::default()));
         }
         return Err(Error::msg(format!(
             "the SQL migrations folder {} does not exist: create a migration with `create NAME`, \
@@ -177,7 +184,7 @@ fn registry(ctx: &Context<'_>) -> Result<Registry, Error> {
             ),
         ));
     }
-    Registry::new(linked.in_order().chain(loaded.migrations))
+    Ok((Registry::new(linked.in_order().chain(loaded.migrations))?, loaded.hooks))
 }
 
 fn verb(action: StepAction) -> &'static str {

@@ -8,6 +8,7 @@
 
 mod adopt;
 mod health;
+mod hooks;
 mod operations;
 mod preview;
 mod rehearsal;
@@ -19,6 +20,7 @@ mod step;
 
 pub use adopt::{AdoptReport, AdoptedMigration, MatchedBy, OurMigration};
 pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
+pub use hooks::{Hook, Hooks};
 pub use operations::{RepairReport, Validation};
 pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
 pub use rehearsal::{Rehearsal, RehearsalOutcome, RehearsedStep};
@@ -39,6 +41,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
+use crate::sql::layout::HookPoint;
 use step::{Step, StepFailure};
 
 /// Applies and reverts the migrations of one registry.
@@ -51,6 +54,7 @@ pub struct Migrator {
     revert_modified: bool,
     force: bool,
     backup: BackupOptions,
+    hooks: Hooks,
     progress: Option<ProgressCallback>,
     lock_wait: Option<LockWaitCallback>,
 }
@@ -113,6 +117,7 @@ impl Migrator {
             revert_modified: false,
             force: false,
             backup: BackupOptions::default(),
+            hooks: Hooks::default(),
             progress: None,
             lock_wait: None,
         }
@@ -137,6 +142,12 @@ impl Migrator {
     /// instead of applying it in graph order and reporting it.
     pub fn strict_order(mut self, strict: bool) -> Self {
         self.strict_order = strict;
+        self
+    }
+
+    /// SQL to run around every run and every step of `up`, `down` and `redo`.
+    pub fn with_hooks(mut self, hooks: Hooks) -> Self {
+        self.hooks = hooks;
         self
     }
 
@@ -441,6 +452,9 @@ impl Migrator {
         let mut failed: Vec<(Version, Error)> = Vec::new();
         let mut skipped: Vec<Version> = Vec::new();
         tracing::info!(pending = plan.len(), batch, "applying migrations");
+        if let Some(first) = plan.first() {
+            self.run_hook(conn, HookPoint::BeforeRun, first.version, batch).await?;
+        }
         for (index, planned) in plan.iter().enumerate() {
             let migration = self.registry.get(planned.version).expect("planned versions are registered");
             let blocked_by_failure = !failed.is_empty()
@@ -455,13 +469,17 @@ impl Migrator {
             }
             let seq = last_seq + 1 + report.applied.len() as i64;
             let step = Step { migration, action: StepAction::Apply, batch, seq };
+            self.run_hook(conn, HookPoint::BeforeEach, migration.version, batch).await?;
             match self.run_reported(conn, guard, &step, index, plan.len()).await {
-                Ok(duration) => report.applied.push(StepReport {
-                    version: migration.version,
-                    name: migration.name,
-                    duration,
-                    out_of_order: planned.out_of_order,
-                }),
+                Ok(duration) => {
+                    report.applied.push(StepReport {
+                        version: migration.version,
+                        name: migration.name,
+                        duration,
+                        out_of_order: planned.out_of_order,
+                    });
+                    self.run_hook(conn, HookPoint::AfterEach, migration.version, batch).await?;
+                }
                 Err(cause) => {
                     let error = self.failed(&step, cause, &report.applied);
                     if !keep_going {
@@ -474,6 +492,9 @@ impl Migrator {
             }
         }
         if failed.is_empty() {
+            if let Some(last) = report.applied.last() {
+                self.run_hook(conn, HookPoint::AfterRun, last.version, batch).await?;
+            }
             return Ok(report);
         }
         let label = |version: &Version| self.registry.get(*version).expect("planned versions are registered").label();
@@ -509,14 +530,22 @@ impl Migrator {
         }
         let mut report = RevertReport { reverted: Vec::with_capacity(plan.len()), backup, warnings };
         tracing::info!(steps = plan.len(), "reverting migrations");
+        if let Some(first) = plan.first() {
+            self.run_hook(conn, HookPoint::BeforeRun, *first, batch).await?;
+        }
         for (index, version) in plan.iter().enumerate() {
             let migration = self.registry.get(*version).expect("planned versions are registered");
             let step = Step { migration, action: StepAction::Revert, batch, seq: 0 };
+            self.run_hook(conn, HookPoint::BeforeEach, *version, batch).await?;
             let duration = self
                 .run_reported(conn, guard, &step, index, plan.len())
                 .await
                 .map_err(|cause| self.failed(&step, cause, &report.reverted))?;
             report.reverted.push(StepReport { version: *version, name: migration.name, duration, out_of_order: false });
+            self.run_hook(conn, HookPoint::AfterEach, *version, batch).await?;
+        }
+        if let Some(last) = plan.last() {
+            self.run_hook(conn, HookPoint::AfterRun, *last, batch).await?;
         }
         if let Some(version) = stop {
             let migration = self.registry.get(version).expect("the planner names registered migrations");

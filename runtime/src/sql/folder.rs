@@ -3,6 +3,7 @@
 //! migration like the ones `#[migration]` and `sql_migrations!` build in.
 
 use crate::analysis::Rule;
+use crate::engine::{Hook, Hooks};
 use crate::error::{Error, Result};
 use crate::record::{Body, Checksum, Migration, Risk};
 use crate::sql::layout::{self, SqlMigrationFiles};
@@ -17,6 +18,8 @@ pub struct LoadedFolder {
     pub ignored: Vec<PathBuf>,
     /// Migrations whose down file is empty, treated as irreversible.
     pub empty_downs: Vec<PathBuf>,
+    /// The folder's hook files (`beforeMigrate.sql` and the others), read.
+    pub hooks: Hooks,
 }
 
 /// Reads every migration of `dir`. The migrations live as long as the
@@ -29,7 +32,14 @@ pub fn load(dir: &Path) -> Result<LoadedFolder> {
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "sql".to_owned()),
     );
-    let mut loaded = LoadedFolder { migrations: Vec::new(), ignored: contents.ignored, empty_downs: Vec::new() };
+    let mut hooks = Hooks::default();
+    for (point, path) in contents.hooks {
+        let sql = std::fs::read_to_string(&path)
+            .map_err(|e| Error::SqlFolder { path: path.clone(), message: format!("cannot be read: {e}") })?;
+        hooks.set(point, Hook { name: point.file_name().to_owned(), sql });
+    }
+    let mut loaded =
+        LoadedFolder { migrations: Vec::new(), ignored: contents.ignored, empty_downs: Vec::new(), hooks };
     for files in contents.migrations {
         let down_file = files.down.clone();
         let (migration, empty_down) = migration(files, module)?;

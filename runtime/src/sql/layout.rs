@@ -27,7 +27,9 @@
 //! `risk = [tags]`, `allow = [rules]`, `transaction = false` and
 //! `irreversible`. Other files (a README, a `.txt`) are not migrations and are
 //! listed as ignored; in a folder without diesel migrations, a `.sql` file
-//! whose name fits no layout is an error.
+//! whose name fits no layout is an error. Flyway's callback names at the top
+//! of a folder (`beforeMigrate.sql`, `afterMigrate.sql`,
+//! `beforeEachMigrate.sql`, `afterEachMigrate.sql`) are hooks, not migrations.
 
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -71,6 +73,35 @@ pub struct FolderContents {
     pub migrations: Vec<SqlMigrationFiles>,
     /// Files and folders that are not migrations.
     pub ignored: Vec<PathBuf>,
+    /// Hook files found at the top of the folder.
+    pub hooks: Vec<(HookPoint, PathBuf)>,
+}
+
+/// When a hook file runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookPoint {
+    /// Before the first step of a run that has steps.
+    BeforeRun,
+    /// After the last step of a run that succeeded.
+    AfterRun,
+    /// Before each step.
+    BeforeEach,
+    /// After each step that succeeded.
+    AfterEach,
+}
+
+impl HookPoint {
+    pub const ALL: [HookPoint; 4] = [HookPoint::BeforeRun, HookPoint::AfterRun, HookPoint::BeforeEach, HookPoint::AfterEach];
+
+    /// The file that holds the hook, named as Flyway names its callbacks.
+    pub const fn file_name(self) -> &'static str {
+        match self {
+            HookPoint::BeforeRun => "beforeMigrate.sql",
+            HookPoint::AfterRun => "afterMigrate.sql",
+            HookPoint::BeforeEach => "beforeEachMigrate.sql",
+            HookPoint::AfterEach => "afterEachMigrate.sql",
+        }
+    }
 }
 
 /// One SQL migration with its files read.
@@ -179,6 +210,10 @@ pub fn scan(dir: &Path) -> Result<FolderContents, LayoutError> {
                 Some(found) => diesel.push(found),
                 None => contents.ignored.push(path),
             }
+            continue;
+        }
+        if let Some(point) = HookPoint::ALL.into_iter().find(|p| p.file_name() == file_name) {
+            contents.hooks.push((point, path));
             continue;
         }
         let Some(stem) = file_name.strip_suffix(".sql") else {
