@@ -117,6 +117,14 @@ pub enum Error {
     #[error("cannot connect to {url}: {cause}; check the URL and that the server is running and reachable")]
     Connect { url: String, cause: sqlx::Error },
 
+    #[error(
+        "this database holds {} but no history of migrations-rs: `up` would run every migration again. \
+         Run `adopt` (or `adopt --from {tool}`) first to record what {tool} applied; if that table is \
+         unrelated, pass `up --ignore-foreign-history`",
+        found.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    NotAdopted { tool: &'static str, found: Vec<crate::foreign::ForeignTable> },
+
     #[error("the hook {hook} failed (around {version}): {cause}; nothing after it ran")]
     HookFailed { hook: String, version: Version, cause: Box<Error> },
 

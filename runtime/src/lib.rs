@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod backend;
 pub mod backup;
+pub mod compat;
 pub mod database;
 pub mod db;
 pub mod engine;
@@ -36,7 +37,8 @@ pub use engine::{
     StartupReport, Status, StepReport, StepSql, Validation,
 };
 pub use error::{Error, Result};
-pub use foreign::{ForeignMigration, Source, Tool};
+pub use compat::Compat;
+pub use foreign::{ForeignMigration, ForeignTable, Source, Tool};
 pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};
 pub use lock::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism};
 pub use plan::RevertTarget;

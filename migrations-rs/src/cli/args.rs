@@ -26,6 +26,11 @@ pub(crate) struct Cli {
     /// such as `SET FOREIGN_KEY_CHECKS = 0` or `PRAGMA foreign_keys = OFF`
     #[arg(long = "init-sql", global = true, value_name = "SQL")]
     pub init_sql: Vec<String>,
+    /// Keep this tool's history table in step with ours (created if missing, a row
+    /// written or deleted with each migration), so migrations that use it work and
+    /// the project can go back to the tool
+    #[arg(long, global = true, value_enum, value_name = "TOOL")]
+    pub compat: Option<CompatTool>,
     /// A named environment from the config file, such as `production`
     #[arg(long = "env", global = true, value_name = "NAME")]
     pub environment: Option<String>,
@@ -96,6 +101,14 @@ pub(crate) enum LockKind {
     Lease,
 }
 
+/// The tools whose history table `--compat` keeps in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum CompatTool {
+    Sqlx,
+    Diesel,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum GraphFormat {
     Text,
@@ -144,6 +157,10 @@ pub(crate) enum Command {
         /// Refuse pending migrations older than applied ones instead of applying them
         #[arg(long)]
         strict: bool,
+        /// Run even though the database holds another tool's history and none of ours
+        /// (by default refused: `adopt` first, or every migration runs again)
+        #[arg(long)]
+        ignore_foreign_history: bool,
     },
     /// Revert applied migrations, dependents first (one step by default)
     #[command(

@@ -1,14 +1,14 @@
 //! Each verb: the library call that does the work, the confirmation a
 //! protected environment asks for, and how the result is shown.
 
-use crate::cli::args::{BackendArg, Cli, Command, GraphFormat, LockCommand, LockKind};
+use crate::cli::args::{BackendArg, Cli, Command, CompatTool, GraphFormat, LockCommand, LockKind};
 use crate::cli::config::{Settings, confirm};
 use crate::cli::output::{Output, Progress, Tone};
 use crate::cli::{adopt, create, render, safety};
 use migrations_rs_runtime::engine::{Progress as StepProgress, StepAction};
 use migrations_rs_runtime::sql;
 use migrations_rs_runtime::{
-    Backend, BackupOptions, Connection, Error, Hooks, LockOptions, LockStrategy, LogQuery, Migrator, Preview, Registry,
+    Backend, BackupOptions, Compat, Connection, Error, Hooks, LockOptions, LockStrategy, LogQuery, Migrator, Preview, Registry,
     RevertTarget, Risk, Scope,
 };
 use std::process::ExitCode;
@@ -92,6 +92,11 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
     let cli = ctx.cli;
     let strict = matches!(cli.command, Command::Up { strict: true, .. });
     let strict_revert = matches!(cli.command, Command::Down { strict: true, .. });
+    let ignore_foreign_history = matches!(cli.command, Command::Up { ignore_foreign_history: true, .. });
+    let compat = ctx.settings.compat.map(|tool| match tool {
+        CompatTool::Sqlx => Compat::Sqlx,
+        CompatTool::Diesel => Compat::Diesel,
+    });
     let force = matches!(cli.command, Command::Down { force: true, .. });
     let run_destructive = matches!(cli.command, Command::Up { force: true, .. });
     let (out, steps) = (ctx.out.clone(), progress.clone());
@@ -112,6 +117,8 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
         })
         .strict_order(strict)
         .strict_revert(strict_revert)
+        .ignore_foreign_history(ignore_foreign_history)
+        .compat(compat)
         .revert_modified(force)
         .force(run_destructive)
         .with_backup(BackupOptions {
@@ -281,6 +288,18 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
                     render::lock_status(&lock)
                 )
             });
+            if !cli.json {
+                for table in &status.unadopted {
+                    ctx.err.line(ctx.err.paint(
+                        Tone::Warning,
+                        &format!(
+                            "note: this database holds {table} but no history of migrations-rs; run \
+                             `adopt --from {}` to record what it applied before `up`",
+                            table.tool
+                        ),
+                    ));
+                }
+            }
             if !up_to_date {
                 return Ok(ExitCode::from(NOT_UP_TO_DATE));
             }

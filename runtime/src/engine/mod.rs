@@ -41,6 +41,8 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
+use crate::compat::{self, Compat};
+use crate::foreign::{self, ForeignTable};
 use crate::sql::layout::HookPoint;
 use step::{Step, StepFailure};
 
@@ -55,6 +57,8 @@ pub struct Migrator {
     force: bool,
     backup: BackupOptions,
     hooks: Hooks,
+    compat: Option<Compat>,
+    ignore_foreign_history: bool,
     progress: Option<ProgressCallback>,
     lock_wait: Option<LockWaitCallback>,
 }
@@ -118,6 +122,8 @@ impl Migrator {
             force: false,
             backup: BackupOptions::default(),
             hooks: Hooks::default(),
+            compat: None,
+            ignore_foreign_history: false,
             progress: None,
             lock_wait: None,
         }
@@ -143,6 +149,31 @@ impl Migrator {
     pub fn strict_order(mut self, strict: bool) -> Self {
         self.strict_order = strict;
         self
+    }
+
+    /// Keeps sqlx's or diesel's history table in step: created if missing, and
+    /// a row written or deleted with each migration applied or reverted, in
+    /// the same transaction as our own row.
+    pub fn compat(mut self, compat: Option<Compat>) -> Self {
+        self.compat = compat;
+        self
+    }
+
+    /// Lets `up` run on a database whose only history is another tool's
+    /// (refused by default: `adopt` first, or every migration runs again).
+    pub fn ignore_foreign_history(mut self, ignore: bool) -> Self {
+        self.ignore_foreign_history = ignore;
+        self
+    }
+
+    /// Other tools' history tables with rows, when our history records
+    /// nothing: a database another tool migrated and nobody adopted yet.
+    pub async fn unadopted_history(&self, conn: &mut Connection) -> Result<Vec<ForeignTable>> {
+        let ours = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
+        if !ours.is_empty() {
+            return Ok(Vec::new());
+        }
+        foreign::tables_with_rows(conn).await
     }
 
     /// SQL to run around every run and every step of `up`, `down` and `redo`.
@@ -232,7 +263,8 @@ impl Migrator {
                 },
             })
             .collect();
-        Ok(Status { migrations, missing_from_code: self.missing_from_code(&rows) })
+        let unadopted = if rows.is_empty() { foreign::tables_with_rows(conn).await? } else { Vec::new() };
+        Ok(Status { migrations, missing_from_code: self.missing_from_code(&rows), unadopted })
     }
 
     /// Applies every pending migration, or `target` and what it depends on.
@@ -390,6 +422,9 @@ impl Migrator {
     /// Creates the tables if needed and reads every history row in one query.
     async fn read_state(&self, conn: &mut Connection) -> Result<Vec<AppliedMigration>> {
         history::ensure_tables(conn.as_ref(), &self.tables).await?;
+        if let Some(compat) = self.compat {
+            compat::ensure_table(conn.as_ref(), compat).await?;
+        }
         Ok(history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default())
     }
 
@@ -400,6 +435,12 @@ impl Migrator {
         scope: &Scope,
         keep_going: bool,
     ) -> Result<ApplyReport> {
+        if !self.ignore_foreign_history {
+            let found = self.unadopted_history(conn).await?;
+            if !found.is_empty() {
+                return Err(Error::NotAdopted { tool: found[0].tool.name(), found });
+            }
+        }
         let rows = self.read_state(conn).await?;
         self.refuse_dirty(&rows)?;
         self.verify_checksums(&rows)?;
@@ -574,6 +615,21 @@ impl Migrator {
             graph.plan_revert_until_irreversible(&applied, target)
         };
         plan.map_err(|e| self.plan_error(e, rows))
+    }
+
+    /// Writes or deletes the row of the tool kept in step (`compat`) for a
+    /// finished step, on the connection (and in the transaction) of our own row.
+    pub(crate) async fn record_compat(
+        &self,
+        conn: crate::backend::ConnRef<'_>,
+        step: &Step,
+        duration_ms: i64,
+    ) -> Result<()> {
+        let Some(compat) = self.compat else { return Ok(()) };
+        match step.action {
+            StepAction::Apply => compat::record_applied(conn, compat, step.migration, duration_ms).await,
+            StepAction::Revert => compat::record_reverted(conn, compat, step.migration).await,
+        }
     }
 
     /// Runs one step between its progress reports.
