@@ -191,11 +191,13 @@ async fn a_view_schema_is_rebuilt_around_each_run(backend: Backend) {
     .unwrap();
     std::fs::write(dir.path().join("2_drop_nickname.down.sql"), "ALTER TABLE users ADD COLUMN nickname VARCHAR(50);")
         .unwrap();
-    std::fs::write(dir.path().join("afterMigrate.sql"), "CREATE VIEW user_names AS SELECT id, name FROM users;").unwrap();
+    std::fs::write(dir.path().join("afterMigrate.sql"), "CREATE VIEW user_names AS SELECT id, name FROM users;")
+        .unwrap();
     if backend != Backend::MySql {
         // Without the hook that drops the view first, the database refuses the migration.
         let without = tempfile::tempdir().unwrap();
-        std::fs::copy(dir.path().join("2_drop_nickname.up.sql"), without.path().join("2_drop_nickname.up.sql")).unwrap();
+        std::fs::copy(dir.path().join("2_drop_nickname.up.sql"), without.path().join("2_drop_nickname.up.sql"))
+            .unwrap();
         std::fs::copy(dir.path().join("1_create_users.sql"), without.path().join("1_create_users.sql")).unwrap();
         let (code, text) = run(without.path(), &db, &["up"]);
         assert_eq!(code, Some(1), "{text}");
@@ -209,9 +211,8 @@ async fn a_view_schema_is_rebuilt_around_each_run(backend: Backend) {
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(inspect.scalar("SELECT count(*) FROM hook_calls WHERE what = 'before each'").await, 2);
     assert_eq!(inspect.scalar("SELECT count(*) FROM hook_calls WHERE what = 'after each'").await, 2);
-    let logged = inspect
-        .strings("SELECT name FROM migrations_rs_log WHERE action = 'hook' AND error IS NULL ORDER BY id")
-        .await;
+    let logged =
+        inspect.strings("SELECT name FROM migrations_rs_log WHERE action = 'hook' AND error IS NULL ORDER BY id").await;
     let run_hooks = ["beforeMigrate.sql", "beforeEachMigrate.sql", "afterEachMigrate.sql", "afterMigrate.sql"];
     assert_eq!(logged, [run_hooks, run_hooks].concat(), "each hook is in the audit log, in the order it ran");
 

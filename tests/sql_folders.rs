@@ -203,13 +203,19 @@ async fn down_files_of_comments_revert_and_a_revert_stops_at_an_irreversible_ste
         1,
         "and counts as reverted"
     );
+    let (code, again) = run(dir.path(), &db, &["down"]);
+    assert_eq!(code, Some(1), "{again}");
+    assert!(again.contains("nothing was reverted: stopped at 3 create_b"), "{again}");
     let (code, status) = run(dir.path(), &db, &["status"]);
     assert_eq!(code, Some(3), "{status}");
     assert!(status.contains("3 applied, 2 pending"), "{status}");
 }
 
 async fn a_version_too_large_for_the_history_is_refused_naming_the_file(backend: Backend) {
-    let dir = folder(&[("1_create_a.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);"), ("9999999999999999999_x.sql", "SELECT 1;")]);
+    let dir = folder(&[
+        ("1_create_a.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);"),
+        ("9999999999999999999_x.sql", "SELECT 1;"),
+    ]);
     let db = TestDb::new(backend).await;
     for verb in [&["up"][..], &["status"], &["lint"]] {
         let (code, text) = run(dir.path(), &db, verb);

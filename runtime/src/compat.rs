@@ -69,9 +69,11 @@ pub(crate) async fn ensure_table(conn: ConnRef<'_>, compat: Compat) -> Result<()
             )
         }
         // diesel_migrations `setup_migration_table.sql`.
-        Compat::Diesel => "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, \
+        Compat::Diesel => {
+            "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, \
                            run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-            .to_owned(),
+                .to_owned()
+        }
     };
     Db::new(conn).exec(sql.as_str()).await
 }

@@ -33,10 +33,10 @@ pub enum Error {
     Irreversible { label: String, location: String },
 
     #[error(
-        "reverted {} newer migration(s), then stopped at {label} ({location}): it is irreversible \
-         (no down file, or an empty one), so it and everything older stay applied; give it a down file \
-         (one holding only comments says there is nothing to undo) to revert past it",
-        reverted.len()
+        "{}stopped at {label} ({location}): it is irreversible (no down file, or an empty one), so it and \
+         everything older stay applied; give it a down file (one holding only comments says there is \
+         nothing to undo) to revert past it",
+        reverted_note(reverted)
     )]
     RevertStopped { label: String, location: String, reverted: Vec<StepReport> },
 
@@ -128,7 +128,9 @@ pub enum Error {
     #[error("the hook {hook} failed (around {version}): {cause}; nothing after it ran")]
     HookFailed { hook: String, version: Version, cause: Box<Error> },
 
-    #[error("the init SQL `{sql}` failed on a new connection: {cause}; fix it in --init-sql or `init_sql` of the environment")]
+    #[error(
+        "the init SQL `{sql}` failed on a new connection: {cause}; fix it in --init-sql or `init_sql` of the environment"
+    )]
     InitSql { sql: String, cause: sqlx::Error },
 
     #[error(
@@ -264,6 +266,14 @@ fn failure_note(dirty: bool, version: Version) -> String {
         )
     } else {
         "nothing of it was kept; fix the migration and run the command again".to_owned()
+    }
+}
+
+/// What a revert that stopped short did first.
+fn reverted_note(reverted: &[StepReport]) -> String {
+    match reverted.len() {
+        0 => "nothing was reverted: ".to_owned(),
+        n => format!("reverted {n} newer migration(s), then "),
     }
 }
 

@@ -8,8 +8,8 @@ use crate::cli::{adopt, create, render, safety};
 use migrations_rs_runtime::engine::{Progress as StepProgress, StepAction};
 use migrations_rs_runtime::sql;
 use migrations_rs_runtime::{
-    Backend, BackupOptions, Compat, Connection, Error, Hooks, LockOptions, LockStrategy, LogQuery, Migrator, Preview, Registry,
-    RevertTarget, Risk, Scope,
+    Backend, BackupOptions, Compat, Connection, Error, Hooks, LockOptions, LockStrategy, LogQuery, Migrator, Preview,
+    Registry, RevertTarget, Risk, Scope,
 };
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};

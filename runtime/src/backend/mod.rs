@@ -167,9 +167,7 @@ impl Connection {
                 let connect_error = |cause| Error::Connect { url: self.url.redacted(), cause };
                 let inner = match pool {
                     AnyPool::Sqlite(p) => Conn::Sqlite(p.connect_options().connect().await.map_err(connect_error)?),
-                    AnyPool::Postgres(p) => {
-                        Conn::Postgres(p.connect_options().connect().await.map_err(connect_error)?)
-                    }
+                    AnyPool::Postgres(p) => Conn::Postgres(p.connect_options().connect().await.map_err(connect_error)?),
                     AnyPool::MySql(p) => Conn::MySql(p.connect_options().connect().await.map_err(connect_error)?),
                 };
                 Connection { url: self.url.clone(), inner, pool: None, init_sql: Arc::new([]) }

@@ -30,20 +30,20 @@ pub use startup::{OnFailure, Startup, StartupFailure, StartupOutcome, StartupRep
 
 use crate::backend::Connection;
 use crate::backup::BackupOptions;
+use crate::compat::{self, Compat};
 use crate::error::{ChecksumMismatch, Error, Result};
+use crate::foreign::{self, ForeignTable};
 use crate::history::{self, AppliedMigration, LogQuery, LogRecord, RowState, Tables};
 use crate::lock::{self, LockGuard, LockHolder, LockOptions, LockStatus, LockWait};
 use crate::plan::{PlanError, RevertTarget};
 use crate::registry::Registry;
+use crate::sql::layout::HookPoint;
 use crate::version::Version;
 use futures_util::FutureExt;
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
-use crate::compat::{self, Compat};
-use crate::foreign::{self, ForeignTable};
-use crate::sql::layout::HookPoint;
 use step::{Step, StepFailure};
 
 /// Applies and reverts the migrations of one registry.

@@ -38,8 +38,7 @@ pub fn load(dir: &Path) -> Result<LoadedFolder> {
             .map_err(|e| Error::SqlFolder { path: path.clone(), message: format!("cannot be read: {e}") })?;
         hooks.set(point, Hook { name: point.file_name().to_owned(), sql });
     }
-    let mut loaded =
-        LoadedFolder { migrations: Vec::new(), ignored: contents.ignored, empty_downs: Vec::new(), hooks };
+    let mut loaded = LoadedFolder { migrations: Vec::new(), ignored: contents.ignored, empty_downs: Vec::new(), hooks };
     for files in contents.migrations {
         let down_file = files.down.clone();
         let (migration, empty_down) = migration(files, module)?;

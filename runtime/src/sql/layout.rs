@@ -91,7 +91,8 @@ pub enum HookPoint {
 }
 
 impl HookPoint {
-    pub const ALL: [HookPoint; 4] = [HookPoint::BeforeRun, HookPoint::AfterRun, HookPoint::BeforeEach, HookPoint::AfterEach];
+    pub const ALL: [HookPoint; 4] =
+        [HookPoint::BeforeRun, HookPoint::AfterRun, HookPoint::BeforeEach, HookPoint::AfterEach];
 
     /// The file that holds the hook, named as Flyway names its callbacks.
     pub const fn file_name(self) -> &'static str {
@@ -242,7 +243,15 @@ pub fn scan(dir: &Path) -> Result<FolderContents, LayoutError> {
             downs.push((version, name, file.path));
         } else {
             let key = version_text(&file.path);
-            let files = SqlMigrationFiles { version, layout, name, up: file.path, down: None, no_transaction: false, after: None };
+            let files = SqlMigrationFiles {
+                version,
+                layout,
+                name,
+                up: file.path,
+                down: None,
+                no_transaction: false,
+                after: None,
+            };
             keyed.push((key, files));
         }
     }
