@@ -3,7 +3,9 @@
 //! at the top, `-0000` twins, a `YYYY-MM-DD_HHMMSS` name), versions longer
 //! than 14 digits wherever a version is taken, adoption after a rename,
 //! versions too large for the history, and down files that are empty or
-//! hold only comments.
+//! hold only comments. Fresh installs are compared, schema dump against
+//! schema dump, with the database's own client (`psql`, `mariadb`,
+//! `sqlite3`) applying the same files in the tool's order.
 
 #[macro_use]
 mod support;
@@ -18,6 +20,7 @@ on_every_backend!(
     an_18_digit_diesel_row_is_adopted_after_a_rename,
     down_files_of_comments_revert_and_a_revert_stops_at_an_irreversible_step,
     a_version_too_large_for_the_history_is_refused_naming_the_file,
+    a_sqlx_folder_installs_like_the_databases_client,
 );
 
 /// Writes `files` (relative path, text) under a new temporary folder.
@@ -93,16 +96,107 @@ async fn user_schema(inspect: &mut Inspect) -> Vec<String> {
     inspect.schema().await.into_iter().filter(|line| !line.contains("migrations_rs_")).collect()
 }
 
-/// Applies the up files of `order` in a database of its own the way the
-/// database's own client would, one file after the other.
+/// Applies the up files of the diesel folders `order` in a database of its
+/// own with the database's own command-line client, one file after the other.
 async fn raw_install(backend: Backend, dir: &Path, order: &[&str]) -> (TestDb, Vec<String>) {
+    let files: Vec<std::path::PathBuf> = order.iter().map(|m| dir.join(m).join("up.sql")).collect();
+    client_install(backend, &files).await
+}
+
+/// Applies `files` in order with `psql`, `mariadb` or `sqlite3`, as a project
+/// without a migration tool would; returns the database and its schema.
+async fn client_install(backend: Backend, files: &[std::path::PathBuf]) -> (TestDb, Vec<String>) {
     let db = TestDb::new(backend).await;
-    let mut inspect = db.inspect().await;
-    for migration in order {
-        inspect.execute(&std::fs::read_to_string(dir.join(migration).join("up.sql")).unwrap()).await;
+    let url = db.url.expose().to_owned();
+    for file in files {
+        let output = match backend {
+            Backend::Postgres => {
+                Command::new("psql").args([url.as_str(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"]).arg(file).output()
+            }
+            Backend::MySql => {
+                // mysql://user@host:port/name
+                let rest = url.strip_prefix("mysql://").unwrap();
+                let (user, rest) = rest.split_once('@').unwrap();
+                let (host_port, name) = rest.split_once('/').unwrap();
+                let (host, port) = host_port.split_once(':').unwrap_or((host_port, "3306"));
+                Command::new("mariadb")
+                    .args([
+                        format!("--host={host}"),
+                        format!("--port={port}"),
+                        format!("--user={user}"),
+                        name.to_owned(),
+                    ])
+                    .stdin(std::fs::File::open(file).unwrap())
+                    .output()
+            }
+            Backend::Sqlite => {
+                let path = url.strip_prefix("sqlite://").unwrap().split('?').next().unwrap().to_owned();
+                Command::new("sqlite3").args(["-bail", &path]).stdin(std::fs::File::open(file).unwrap()).output()
+            }
+        }
+        .expect("the database's command-line client runs");
+        assert!(
+            output.status.success(),
+            "{}: {}{}",
+            file.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
-    let schema = user_schema(&mut inspect).await;
+    let schema = user_schema(&mut db.inspect().await).await;
     (db, schema)
+}
+
+/// The up files of a folder in its tool's order, by each tool's rule written
+/// the simplest way: diesel's folders by version string, sqlx's files by number.
+fn tool_order(dir: &Path) -> Vec<std::path::PathBuf> {
+    let names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut diesel: Vec<&String> = names.iter().filter(|n| dir.join(n).join("up.sql").is_file()).collect();
+    if !diesel.is_empty() {
+        diesel.sort_by_key(|n| n.split('_').next().unwrap().replace('-', ""));
+        return diesel.into_iter().map(|n| dir.join(n).join("up.sql")).collect();
+    }
+    let mut sqlx: Vec<(i64, &String)> = names
+        .iter()
+        .filter(|n| n.ends_with(".sql") && !n.ends_with(".down.sql"))
+        .map(|n| (n.split('_').next().unwrap().parse().unwrap(), n))
+        .collect();
+    sqlx.sort();
+    sqlx.into_iter().map(|(_, n)| dir.join(n)).collect()
+}
+
+/// The repository's sqlx and diesel folders of real-world PostgreSQL
+/// (extensions, enums, triggers, dollar quotes, a concurrent index): the
+/// binary's fresh install and psql applying the same files in the tool's
+/// order end with the same schema.
+#[tokio::test]
+async fn real_world_folders_install_like_psql() {
+    for layout in ["sqlx-postgres", "diesel-postgres"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/sql").join(layout);
+        let db = TestDb::new(Backend::Postgres).await;
+        let up = ok(&dir, &db, &["up"]);
+        assert!(up.contains("migration(s) applied"), "{up}");
+        let (_raw, raw_schema) = client_install(Backend::Postgres, &tool_order(&dir)).await;
+        assert!(raw_schema.len() > 20, "{raw_schema:?}");
+        assert_eq!(user_schema(&mut db.inspect().await).await, raw_schema, "{layout}");
+    }
+}
+
+/// A small sqlx folder on every backend: the binary and the database's own
+/// client end with the same schema.
+async fn a_sqlx_folder_installs_like_the_databases_client(backend: Backend) {
+    let dir = folder(&[
+        ("1_create_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL);"),
+        ("2_index_email.up.sql", "CREATE UNIQUE INDEX users_email ON users (email);"),
+        ("2_index_email.down.sql", "DROP INDEX users_email;"),
+        ("10_create_posts.sql", "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL);"),
+        ("9_add_name.sql", "ALTER TABLE users ADD COLUMN name VARCHAR(50);"),
+    ]);
+    let db = TestDb::new(backend).await;
+    ok(dir.path(), &db, &["up"]);
+    let (_raw, raw_schema) = client_install(backend, &tool_order(dir.path())).await;
+    assert_eq!(user_schema(&mut db.inspect().await).await, raw_schema);
 }
 
 async fn a_diesel_folder_installs_fresh_in_diesels_order(backend: Backend) {
