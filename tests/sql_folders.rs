@@ -21,6 +21,7 @@ on_every_backend!(
     down_files_of_comments_revert_and_a_revert_stops_at_an_irreversible_step,
     a_version_too_large_for_the_history_is_refused_naming_the_file,
     a_sqlx_folder_installs_like_the_databases_client,
+    a_row_recorded_under_the_old_14_digit_reading_is_explained,
 );
 
 /// Writes `files` (relative path, text) under a new temporary folder.
@@ -321,4 +322,30 @@ async fn a_version_too_large_for_the_history_is_refused_naming_the_file(backend:
     assert!(!inspect.table_exists("a").await && !inspect.table_exists("migrations_rs_history").await);
     let (code, text) = run(dir.path(), &db, &["up", "--to", "9999999999999999999"]);
     assert_eq!(code, Some(2), "a version argument that does not fit is refused: {text}");
+}
+
+/// An earlier release read `2024-05-27-120000-0000_x` as `20240527120000`:
+/// `validate` says how to move its row to the 18-digit version.
+async fn a_row_recorded_under_the_old_14_digit_reading_is_explained(backend: Backend) {
+    let dir = folder(&[
+        ("2024-05-27-120000-0000_create_tags/up.sql", "CREATE TABLE tags (id INTEGER PRIMARY KEY);"),
+        ("2024-05-27-120000-0000_create_tags/down.sql", "DROP TABLE tags;"),
+    ]);
+    let db = TestDb::new(backend).await;
+    ok(dir.path(), &db, &["up"]);
+    let mut inspect = db.inspect().await;
+    inspect.execute("UPDATE migrations_rs_history SET version = 20240527120000").await;
+    let (code, validate) = run(dir.path(), &db, &["validate"]);
+    assert_eq!(code, Some(3), "{validate}");
+    assert!(
+        validate.contains("20240527120000 create_tags (module")
+            && validate.contains("`mark-applied 202405271200000000`, then `mark-reverted 20240527120000`"),
+        "{validate}"
+    );
+    ok(dir.path(), &db, &["mark-applied", "202405271200000000", "--yes"]);
+    ok(dir.path(), &db, &["mark-reverted", "20240527120000", "--yes"]);
+    let valid = ok(dir.path(), &db, &["validate"]);
+    assert!(valid.contains("valid"), "{valid}");
+    let up = ok(dir.path(), &db, &["up"]);
+    assert!(up.contains("nothing to apply"), "nothing runs twice: {up}");
 }

@@ -147,10 +147,25 @@ impl Migrator {
             }
         }
         for missing in self.missing_from_code(&rows) {
-            problems.push(format!(
-                "{} {} (module {}) is applied but no longer in the code; restore it, or record it as reverted with `mark-reverted {}`",
-                missing.version, missing.name, missing.module, missing.version
-            ));
+            // Recorded by a release that read diesel's `-0000` folders as 14 digits.
+            let renamed = missing
+                .version
+                .as_u64()
+                .checked_mul(10_000)
+                .map(Version::from_checked)
+                .filter(|v| *v <= Version::MAX && self.registry.get(*v).is_some_and(|m| m.name == missing.name))
+                .filter(|v| !rows.iter().any(|r| r.version == *v));
+            problems.push(match renamed {
+                Some(now) => format!(
+                    "{} {} (module {}) is recorded under its 14-digit version, but its diesel folder's version is \
+                     {now}; record it under that with `mark-applied {now}`, then `mark-reverted {}`",
+                    missing.version, missing.name, missing.module, missing.version
+                ),
+                None => format!(
+                    "{} {} (module {}) is applied but no longer in the code; restore it, or record it as reverted with `mark-reverted {}`",
+                    missing.version, missing.name, missing.module, missing.version
+                ),
+            });
         }
         Ok(Validation { problems })
     }
