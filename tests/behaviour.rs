@@ -376,11 +376,27 @@ async fn an_irreversible_migration_is_never_reverted(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
     migrator().up(&mut conn, None).await.unwrap();
-    let error = migrator().down(&mut conn, RevertTarget::Steps(5)).await.unwrap_err();
+    let mut inspect = db.inspect().await;
+
+    // Strict: the plan is refused before anything is reverted.
+    let error = migrator().strict_revert(true).down(&mut conn, RevertTarget::Steps(5)).await.unwrap_err();
     assert!(error.to_string().contains("20240104000000 uppercase_names"), "{error}");
     assert!(matches!(error, Error::Irreversible { .. }));
-    let mut inspect = db.inspect().await;
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, ALL as i64, "nothing was reverted");
+
+    // By default everything newer is reverted, and the run stops there.
+    let error = migrator().down(&mut conn, RevertTarget::Steps(5)).await.unwrap_err();
+    let Error::RevertStopped { label, reverted, .. } = &error else { panic!("{error:?}") };
+    assert_eq!(label, "20240104000000 uppercase_names");
+    let reverted: Vec<u64> = reverted.iter().map(|s| s.version.as_u64()).collect();
+    assert_eq!(reverted, [20240107000000, 20240106000000, 20240105000000]);
+    assert!(error.to_string().contains("stopped at 20240104000000 uppercase_names"), "{error}");
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, 4, "the four oldest stay applied");
+    assert_eq!(
+        inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE version = 20240104000000").await,
+        1,
+        "the irreversible one is still applied"
+    );
 }
 
 async fn applied_migrations_missing_from_the_code_are_reported(backend: Backend) {

@@ -69,11 +69,19 @@ fn failures_exit_non_zero_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     migrate(dir.path(), &["up"]);
 
+    let strict = migrate(dir.path(), &["down", "--steps", "3", "--strict"]);
+    assert_eq!(strict.status.code(), Some(1));
+    let stderr = text(&strict.stderr);
+    assert!(stderr.contains("error: migration 20240210090000 drop_full_name"), "{stderr}");
+    assert!(stderr.contains("is irreversible"), "{stderr}");
+    assert!(!stderr.contains("reverted "), "refused before reverting anything: {stderr}");
+
     let irreversible = migrate(dir.path(), &["down", "--steps", "3"]);
     assert_eq!(irreversible.status.code(), Some(1));
     let stderr = text(&irreversible.stderr);
-    assert!(stderr.contains("error: migration 20240210090000 drop_full_name"), "{stderr}");
-    assert!(stderr.contains("is irreversible"), "{stderr}");
+    assert!(stderr.contains("then stopped at 20240210090000 drop_full_name"), "{stderr}");
+    assert!(stderr.contains("it is irreversible"), "{stderr}");
+    migrate(dir.path(), &["up"]);
 
     let unknown = migrate(dir.path(), &["up", "--to", "20991231000000"]);
     assert_eq!(unknown.status.code(), Some(1));

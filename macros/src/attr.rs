@@ -113,7 +113,7 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
         match name.as_str() {
             "version" => {
                 args.version_given = true;
-                args.version = required(&key, value, errors).and_then(|v| version(&v, errors));
+                args.version = required(&key, value, errors).and_then(|v| version(&v, false, errors));
             }
             "depends_on" => {
                 if let Some(value) = required(&key, value, errors) {
@@ -188,7 +188,9 @@ fn list(value: Expr) -> Vec<Expr> {
     }
 }
 
-fn version(value: &Expr, errors: &mut Errors) -> Option<Version> {
+/// A version literal. A dependency may also name a SQL migration's version of
+/// another length (diesel's 18 digits, sqlx's `1`), up to `i64::MAX`.
+fn version(value: &Expr, dependency: bool, errors: &mut Errors) -> Option<Version> {
     let Expr::Lit(ExprLit { lit: Lit::Int(literal), .. }) = value else {
         errors.spanned(value, "version must be an integer literal timestamp, like `2024_01_15_093000`");
         return None;
@@ -202,7 +204,17 @@ fn version(value: &Expr, errors: &mut Errors) -> Option<Version> {
         errors.spanned(literal, format!("version takes no `{}` suffix; write `2024_01_15_093000`", literal.suffix()));
         return None;
     }
-    match timestamp::check(literal.base10_digits()) {
+    let digits = literal.base10_digits();
+    if dependency && digits.len() != 14 {
+        match digits.parse::<u64>() {
+            Ok(value) if value <= i64::MAX as u64 => return Some(Version { value, literal: literal.clone() }),
+            _ => {
+                errors.spanned(literal, format!("version is larger than {}, the largest a version can be", i64::MAX));
+                return None;
+            }
+        }
+    }
+    match timestamp::check(digits) {
         Ok(value) => Some(Version { value, literal: literal.clone() }),
         Err(message) => {
             errors.spanned(literal, message);
@@ -214,7 +226,7 @@ fn version(value: &Expr, errors: &mut Errors) -> Option<Version> {
 fn dependency(element: &Expr, errors: &mut Errors) -> Option<Dependency> {
     match element {
         Expr::Path(path) if path.qself.is_none() => Some(Dependency::Path(path.path.clone())),
-        Expr::Lit(ExprLit { lit: Lit::Int(_), .. }) => version(element, errors).map(Dependency::Version),
+        Expr::Lit(ExprLit { lit: Lit::Int(_), .. }) => version(element, true, errors).map(Dependency::Version),
         other => {
             errors.spanned(
                 other,

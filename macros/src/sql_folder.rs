@@ -34,6 +34,16 @@ fn expand(root: &Path, input: TokenStream) -> syn::Result<TokenStream> {
     let span = folder.span();
     let dir = root.join(folder.value());
     let contents = layout::scan(&dir).map_err(|e| syn::Error::new(span, e.to_string()))?;
+    if let Some((_, path)) = contents.hooks.first() {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "{}: hook files run with the standalone binary (--sql-dir) or `Migrator::with_hooks`, \
+                 not from an embedded folder; move it out of this folder",
+                path.display()
+            ),
+        ));
+    }
     let mut records = Vec::with_capacity(contents.migrations.len());
     for files in contents.migrations {
         records.push(record(files, span)?);
@@ -66,7 +76,13 @@ fn record(files: layout::SqlMigrationFiles, span: Span) -> syn::Result<TokenStre
         name: &sql.files.name,
         file: quote!(#file),
         line: quote!(1),
-        depends_on: sql.header.depends_on.iter().map(|v| quote!(#private::Version::from_checked(#v))).collect(),
+        depends_on: sql
+            .header
+            .depends_on
+            .iter()
+            .chain(&sql.files.after)
+            .map(|v| quote!(#private::Version::from_checked(#v)))
+            .collect(),
         risk: &sql.header.risk,
         allow: sql.header.allow.clone(),
         irreversible: sql.irreversible(),
@@ -116,6 +132,16 @@ mod tests {
         assert!(message.contains("V1__a.sql: unknown risk tag `shema`"), "{message}");
         let dir = folder("bad-rule", &[("V1__a.sql", "-- migrations-rs: allow = [drop_colum]\nSELECT 1;")]);
         assert!(error_of(&dir).contains("unknown rule `drop_colum`"));
+    }
+
+    #[test]
+    fn versions_too_large_and_hook_files_are_errors_naming_the_file() {
+        let dir = folder("too-large", &[("9999999999999999999_x.sql", "SELECT 1;")]);
+        let message = error_of(&dir);
+        assert!(message.contains("9999999999999999999_x.sql: version 9999999999999999999 is larger than"), "{message}");
+        let dir = folder("hooks", &[("V1__a.sql", "SELECT 1;"), ("afterMigrate.sql", "SELECT 1;")]);
+        let message = error_of(&dir);
+        assert!(message.contains("afterMigrate.sql: hook files run with the standalone binary"), "{message}");
     }
 
     #[test]

@@ -33,6 +33,14 @@ pub enum Error {
     Irreversible { label: String, location: String },
 
     #[error(
+        "{}stopped at {label} ({location}): it is irreversible (no down file, or an empty one), so it and \
+         everything older stay applied; give it a down file (one holding only comments says there is \
+         nothing to undo) to revert past it",
+        reverted_note(reverted)
+    )]
+    RevertStopped { label: String, location: String, reverted: Vec<StepReport> },
+
+    #[error(
         "cannot revert {version}: it is applied but no longer in the code ({name}, module {module}); \
          restore its migration to revert it"
     )]
@@ -108,6 +116,22 @@ pub enum Error {
 
     #[error("cannot connect to {url}: {cause}; check the URL and that the server is running and reachable")]
     Connect { url: String, cause: sqlx::Error },
+
+    #[error(
+        "this database holds {} but no history of migrations-rs: `up` would run every migration again. \
+         Run `adopt` (or `adopt --from {tool}`) first to record what {tool} applied; if that table is \
+         unrelated, pass `up --ignore-foreign-history`",
+        found.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    NotAdopted { tool: &'static str, found: Vec<crate::foreign::ForeignTable> },
+
+    #[error("the hook {hook} failed (around {version}): {cause}; nothing after it ran")]
+    HookFailed { hook: String, version: Version, cause: Box<Error> },
+
+    #[error(
+        "the init SQL `{sql}` failed on a new connection: {cause}; fix it in --init-sql or `init_sql` of the environment"
+    )]
+    InitSql { sql: String, cause: sqlx::Error },
 
     #[error(
         "this migration needs {expected}, but the database is {actual}; check the database URL or guard the code with `db.backend()`"
@@ -242,6 +266,14 @@ fn failure_note(dirty: bool, version: Version) -> String {
         )
     } else {
         "nothing of it was kept; fix the migration and run the command again".to_owned()
+    }
+}
+
+/// What a revert that stopped short did first.
+fn reverted_note(reverted: &[StepReport]) -> String {
+    match reverted.len() {
+        0 => "nothing was reverted: ".to_owned(),
+        n => format!("reverted {n} newer migration(s), then "),
     }
 }
 

@@ -96,6 +96,34 @@ pub struct ForeignHistory {
     pub migrations: Vec<ForeignMigration>,
 }
 
+/// Another tool's history table found in a database, with how many rows it holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ForeignTable {
+    pub tool: Tool,
+    pub table: &'static str,
+    pub rows: i64,
+}
+
+impl fmt::Display for ForeignTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}'s history table {} ({} row(s))", self.tool, self.table, self.rows)
+    }
+}
+
+/// The other tools' history tables this database holds that record at least one migration.
+pub async fn tables_with_rows(conn: &mut Connection) -> Result<Vec<ForeignTable>> {
+    let mut found = Vec::new();
+    for tool in Tool::ALL {
+        let sql = format!("SELECT count(*) AS n FROM {}", tool.table());
+        let Some(rows) = missing_table_as_none(Db::new(conn.as_ref()).fetch_all(sql).await)? else { continue };
+        let count: i64 = rows.first().map(|row| row.get("n")).transpose()?.unwrap_or(0);
+        if count > 0 {
+            found.push(ForeignTable { tool, table: tool.table(), rows: count });
+        }
+    }
+    Ok(found)
+}
+
 /// Reads the history of the tool `source` names, or finds the one tool
 /// whose table this database has.
 pub async fn read(conn: &mut Connection, source: Source) -> Result<ForeignHistory> {

@@ -204,10 +204,12 @@ pub enum Action {
     Baseline,
     /// Recorded as applied because another tool's history says so.
     Adopt,
+    /// A hook file ran (its name is the entry's name).
+    Hook,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Action::Apply,
         Action::Revert,
         Action::ApplyFailed,
@@ -217,6 +219,7 @@ impl Action {
         Action::Repair,
         Action::Baseline,
         Action::Adopt,
+        Action::Hook,
     ];
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -234,6 +237,7 @@ impl Action {
             Action::Repair => "repair",
             Action::Baseline => "baseline",
             Action::Adopt => "adopt",
+            Action::Hook => "hook",
         }
     }
 }

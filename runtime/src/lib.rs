@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod backend;
 pub mod backup;
+pub mod compat;
 pub mod database;
 pub mod db;
 pub mod engine;
@@ -27,16 +28,17 @@ pub mod version;
 pub use analysis::{Analyzer, Finding, Level, MigrationAnalysis, Refusal, Rule, Severity};
 pub use backend::{Backend, Connection};
 pub use backup::{Backup, BackupOptions};
+pub use compat::Compat;
 pub use database::Database;
 pub use db::{Db, Row, Statement};
 pub use engine::{
-    AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, LastApplied,
-    MatchedBy, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, Preview, PreviewStep, Rehearsal,
-    RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup, StartupFailure, StartupOutcome,
-    StartupReport, Status, StepReport, StepSql, Validation,
+    AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, Hook, Hooks,
+    LastApplied, MatchedBy, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, Preview, PreviewStep,
+    Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup, StartupFailure,
+    StartupOutcome, StartupReport, Status, StepReport, StepSql, Validation,
 };
 pub use error::{Error, Result};
-pub use foreign::{ForeignMigration, Source, Tool};
+pub use foreign::{ForeignMigration, ForeignTable, Source, Tool};
 pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};
 pub use lock::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism};
 pub use plan::RevertTarget;

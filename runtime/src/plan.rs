@@ -143,6 +143,20 @@ impl Graph {
         self.index_of(&version).is_some()
     }
 
+    /// The place in canonical order of the latest of `versions` there; versions not in the graph are skipped.
+    pub fn last_position(&self, versions: &[Version]) -> Option<usize> {
+        versions.iter().filter_map(|v| self.index_of(v)).map(|i| self.position[i]).max()
+    }
+
+    /// Whether `version`, not applied, comes before the latest of `applied` in
+    /// canonical order: applying it now runs it out of order.
+    pub fn is_out_of_order(&self, version: Version, applied: &[Version]) -> bool {
+        match (self.index_of(&version), self.last_position(applied)) {
+            (Some(i), Some(last)) => self.position[i] < last,
+            _ => false,
+        }
+    }
+
     /// Every version in canonical order.
     pub fn order(&self) -> impl Iterator<Item = Version> + '_ {
         self.order.iter().map(|&i| self.versions[i])
@@ -164,21 +178,55 @@ impl Graph {
                 is_applied[i] = true;
             }
         }
-        let newest_applied = applied.iter().max().copied();
+        let last_applied = self.last_position(applied);
         Ok(self
             .order
             .iter()
             .filter(|&&i| wanted[i] && !is_applied[i])
             .map(|&i| PlannedStep {
                 version: self.versions[i],
-                out_of_order: newest_applied.is_some_and(|newest| self.versions[i] < newest),
+                out_of_order: last_applied.is_some_and(|last| self.position[i] < last),
             })
             .collect())
     }
 
-    /// Plans what to revert, dependents before what they depend on.
+    /// Plans what to revert, dependents before what they depend on; refused
+    /// when the plan holds an irreversible migration.
     /// `applied` lists the applied versions in the order they were applied.
     pub fn plan_revert(&self, applied: &[Version], target: RevertTarget) -> Result<Vec<Version>, PlanError> {
+        let plan = self.revert_order(applied, target)?;
+        match plan.iter().find(|v| !self.is_reversible(v)) {
+            Some(&irreversible) => Err(PlanError::Irreversible(irreversible)),
+            None => Ok(plan),
+        }
+    }
+
+    /// Like [`Graph::plan_revert`], but a plan that meets an irreversible
+    /// migration is cut there: the steps before it (everything after it in
+    /// canonical order, which includes whatever depends on it), and the
+    /// irreversible migration where the revert stops.
+    pub fn plan_revert_until_irreversible(
+        &self,
+        applied: &[Version],
+        target: RevertTarget,
+    ) -> Result<(Vec<Version>, Option<Version>), PlanError> {
+        let mut plan = self.revert_order(applied, target)?;
+        match plan.iter().position(|v| !self.is_reversible(v)) {
+            Some(stop) => {
+                let irreversible = plan[stop];
+                plan.truncate(stop);
+                Ok((plan, Some(irreversible)))
+            }
+            None => Ok((plan, None)),
+        }
+    }
+
+    fn is_reversible(&self, version: &Version) -> bool {
+        self.index_of(version).is_some_and(|i| self.reversible[i])
+    }
+
+    /// What reverting `target` takes, in reverse canonical order.
+    fn revert_order(&self, applied: &[Version], target: RevertTarget) -> Result<Vec<Version>, PlanError> {
         let mut is_applied = vec![false; self.len()];
         for version in applied {
             if let Some(i) = self.index_of(version) {
@@ -221,11 +269,7 @@ impl Graph {
                 }
             }
         }
-        let plan: Vec<Version> = self.order.iter().rev().filter(|&&i| selected[i]).map(|&i| self.versions[i]).collect();
-        if let Some(&irreversible) = plan.iter().find(|v| !self.index_of(v).is_some_and(|i| self.reversible[i])) {
-            return Err(PlanError::Irreversible(irreversible));
-        }
-        Ok(plan)
+        Ok(self.order.iter().rev().filter(|&&i| selected[i]).map(|&i| self.versions[i]).collect())
     }
 
     /// The versions `version` depends on directly.

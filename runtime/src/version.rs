@@ -1,9 +1,13 @@
-//! The version of a migration: a UTC timestamp `YYYYMMDDHHMMSS`.
+//! The version of a migration: a UTC timestamp `YYYYMMDDHHMMSS` for a Rust
+//! migration, any number up to `i64::MAX` for a SQL migration (diesel's
+//! 18-digit `-0000` versions, sqlx's `0001`).
 
 use crate::error::Error;
 use std::fmt;
 
-/// A migration's version, a 14-digit UTC timestamp such as `20240115093000`.
+/// A migration's version: a 14-digit UTC timestamp such as `20240115093000`
+/// for a Rust migration; a SQL migration's may be any number up to
+/// [`Version::MAX`], the largest the history table's integer column holds.
 ///
 /// Versions order migrations only where the dependency graph leaves a choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -11,6 +15,9 @@ use std::fmt;
 pub struct Version(u64);
 
 impl Version {
+    /// The largest version: the history table keeps a signed 64-bit integer.
+    pub const MAX: Version = Version(i64::MAX as u64);
+
     /// A version already checked by the `#[migration]` attribute. Used by generated code.
     #[doc(hidden)]
     pub const fn from_checked(value: u64) -> Self {
@@ -21,18 +28,19 @@ impl Version {
         self.0
     }
 
-    /// Reads a version typed by a person, such as `20240115093000` or
-    /// `2024_01_15_093000`. Only the shape is checked: whether the version
-    /// exists is the registry's question.
+    /// Reads a version typed by a person, such as `20240115093000`,
+    /// `2024_01_15_093000` or diesel's 18-digit `202401150930000000`. Only
+    /// the shape is checked: whether the version exists is the registry's question.
     pub fn parse(input: &str) -> Result<Self, Error> {
         let digits: String = input.trim().chars().filter(|c| *c != '_').collect();
-        if digits.is_empty() || digits.len() > 14 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::InvalidVersion {
-                input: input.to_owned(),
-                reason: "a version is a 14-digit UTC timestamp such as 20240115093000".to_owned(),
-            });
+        let invalid = |reason: String| Error::InvalidVersion { input: input.to_owned(), reason };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid("a version is a number such as 20240115093000 (a UTC timestamp)".to_owned()));
         }
-        Ok(Version(digits.parse().expect("at most 14 ASCII digits fit in u64")))
+        match digits.parse::<u64>() {
+            Ok(value) if value <= Self::MAX.0 => Ok(Version(value)),
+            _ => Err(invalid(format!("a version is at most {}", Self::MAX))),
+        }
     }
 }
 
@@ -55,8 +63,9 @@ impl TryFrom<i64> for Version {
 
 impl From<Version> for i64 {
     fn from(version: Version) -> i64 {
-        // 14 digits are far below i64::MAX.
-        version.0 as i64
+        // Every version is at most `Version::MAX`: `parse` and the folder
+        // reader refuse larger ones, `#[migration]` takes 14 digits.
+        i64::try_from(version.0).unwrap_or(i64::MAX)
     }
 }
 
@@ -69,11 +78,14 @@ mod tests {
         assert_eq!(Version::parse("20240115093000").unwrap(), Version::from_checked(20240115093000));
         assert_eq!(Version::parse("2024_01_15_093000").unwrap(), Version::from_checked(20240115093000));
         assert_eq!(Version::from_checked(20240115093000).to_string(), "20240115093000");
+        assert_eq!(Version::parse("202401150930000000").unwrap().as_u64(), 202401150930000000);
+        assert_eq!(Version::parse("0001").unwrap().as_u64(), 1);
+        assert_eq!(Version::parse("9223372036854775807").unwrap(), Version::MAX);
     }
 
     #[test]
     fn refuses_what_is_not_a_version() {
-        for bad in ["", "abc", "2024-01-15", "202401150930001", "-1"] {
+        for bad in ["", "abc", "2024-01-15", "-1", "9223372036854775808", "99999999999999999999999"] {
             assert!(Version::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

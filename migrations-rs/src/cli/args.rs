@@ -21,6 +21,16 @@ pub(crate) struct Cli {
     /// same graph as the migrations linked into this program
     #[arg(long, global = true, env = "MIGRATIONS_RS_SQL_DIR", value_name = "DIR")]
     pub sql_dir: Option<std::path::PathBuf>,
+    /// SQL run on every connection opened to the database (the migrations' and the
+    /// lock's), after the environment's `init_sql`; repeatable. For session settings
+    /// such as `SET FOREIGN_KEY_CHECKS = 0` or `PRAGMA foreign_keys = OFF`
+    #[arg(long = "init-sql", global = true, value_name = "SQL")]
+    pub init_sql: Vec<String>,
+    /// Keep this tool's history table in step with ours (created if missing, a row
+    /// written or deleted with each migration), so migrations that use it work and
+    /// the project can go back to the tool
+    #[arg(long, global = true, value_enum, value_name = "TOOL")]
+    pub compat: Option<CompatTool>,
     /// A named environment from the config file, such as `production`
     #[arg(long = "env", global = true, value_name = "NAME")]
     pub environment: Option<String>,
@@ -91,6 +101,14 @@ pub(crate) enum LockKind {
     Lease,
 }
 
+/// The tools whose history table `--compat` keeps in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum CompatTool {
+    Sqlx,
+    Diesel,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum GraphFormat {
     Text,
@@ -139,6 +157,10 @@ pub(crate) enum Command {
         /// Refuse pending migrations older than applied ones instead of applying them
         #[arg(long)]
         strict: bool,
+        /// Run even though the database holds another tool's history and none of ours
+        /// (by default refused: `adopt` first, or every migration runs again)
+        #[arg(long)]
+        ignore_foreign_history: bool,
     },
     /// Revert applied migrations, dependents first (one step by default)
     #[command(
@@ -163,6 +185,10 @@ pub(crate) enum Command {
         /// Revert migrations whose code changed since they were applied
         #[arg(long)]
         force: bool,
+        /// Refuse before reverting anything when the plan meets an irreversible
+        /// migration (by default everything newer is reverted and the run stops there)
+        #[arg(long)]
+        strict: bool,
     },
     /// Revert the last N applied migrations and apply them again
     #[command(after_help = "Examples:\n  migrate redo\n  migrate redo --steps 3")]

@@ -1,15 +1,15 @@
 //! Each verb: the library call that does the work, the confirmation a
 //! protected environment asks for, and how the result is shown.
 
-use crate::cli::args::{BackendArg, Cli, Command, GraphFormat, LockCommand, LockKind};
+use crate::cli::args::{BackendArg, Cli, Command, CompatTool, GraphFormat, LockCommand, LockKind};
 use crate::cli::config::{Settings, confirm};
 use crate::cli::output::{Output, Progress, Tone};
 use crate::cli::{adopt, create, render, safety};
 use migrations_rs_runtime::engine::{Progress as StepProgress, StepAction};
 use migrations_rs_runtime::sql;
 use migrations_rs_runtime::{
-    Backend, BackupOptions, Connection, Error, LockOptions, LockStrategy, LogQuery, Migrator, Preview, Registry,
-    RevertTarget, Risk, Scope,
+    Backend, BackupOptions, Compat, Connection, Error, Hooks, LockOptions, LockStrategy, LogQuery, Migrator, Preview,
+    Registry, RevertTarget, Risk, Scope,
 };
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
@@ -81,7 +81,7 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
     ctx.err.line(ctx.err.paint(Tone::Dim, &format!("database: {} (from {})", ctx.settings.url, ctx.settings.source)));
     let progress = Progress::new(ctx.err.is_terminal_with_color() && !cli.json && !cli.quiet);
     let migrator = migrator(ctx, &progress)?;
-    let mut conn = Connection::connect(&ctx.settings.url).await?;
+    let mut conn = Connection::connect(&ctx.settings.url).await?.with_init_sql(ctx.settings.init_sql.clone()).await?;
     let result = run(ctx, &migrator, &mut conn).await;
     progress.clear();
     let _ = conn.close().await;
@@ -91,13 +91,21 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
 fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
     let cli = ctx.cli;
     let strict = matches!(cli.command, Command::Up { strict: true, .. });
+    let strict_revert = matches!(cli.command, Command::Down { strict: true, .. });
+    let ignore_foreign_history = matches!(cli.command, Command::Up { ignore_foreign_history: true, .. });
+    let compat = ctx.settings.compat.map(|tool| match tool {
+        CompatTool::Sqlx => Compat::Sqlx,
+        CompatTool::Diesel => Compat::Diesel,
+    });
     let force = matches!(cli.command, Command::Down { force: true, .. });
     let run_destructive = matches!(cli.command, Command::Up { force: true, .. });
     let (out, steps) = (ctx.out.clone(), progress.clone());
     let show_steps = !cli.json;
     let err = ctx.err.clone();
     let last_wait_report: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
-    Ok(Migrator::new(registry(ctx)?)
+    let (registry, hooks) = registry_and_hooks(ctx)?;
+    Ok(Migrator::new(registry)
+        .with_hooks(hooks)
         .with_lock_options(LockOptions {
             strategy: match ctx.settings.lock {
                 LockKind::Native => LockStrategy::Native,
@@ -108,6 +116,9 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
             ..LockOptions::default()
         })
         .strict_order(strict)
+        .strict_revert(strict_revert)
+        .ignore_foreign_history(ignore_foreign_history)
+        .compat(compat)
         .revert_modified(force)
         .force(run_destructive)
         .with_backup(BackupOptions {
@@ -149,11 +160,16 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
 
 /// The migrations linked into this program, and those of `--sql-dir`.
 fn registry(ctx: &Context<'_>) -> Result<Registry, Error> {
+    registry_and_hooks(ctx).map(|(registry, _)| registry)
+}
+
+/// [`registry`], and the hook files of `--sql-dir`.
+fn registry_and_hooks(ctx: &Context<'_>) -> Result<(Registry, Hooks), Error> {
     let linked = Registry::from_linked()?;
-    let Some(folder) = &ctx.cli.sql_dir else { return Ok(linked) };
+    let Some(folder) = &ctx.cli.sql_dir else { return Ok((linked, Hooks::default())) };
     if !folder.exists() {
         if matches!(ctx.cli.command, Command::Create { .. }) {
-            return Ok(linked);
+            return Ok((linked, Hooks::default()));
         }
         return Err(Error::msg(format!(
             "the SQL migrations folder {} does not exist: create a migration with `create NAME`, \
@@ -168,10 +184,14 @@ fn registry(ctx: &Context<'_>) -> Result<Registry, Error> {
     for empty in &loaded.empty_downs {
         ctx.err.line(ctx.err.paint(
             Tone::Warning,
-            &format!("warning: {} is empty, so its migration counts as irreversible", empty.display()),
+            &format!(
+                "warning: {} is empty, so its migration counts as irreversible (a down file holding only \
+                 comments says there is nothing to undo)",
+                empty.display()
+            ),
         ));
     }
-    Registry::new(linked.in_order().chain(loaded.migrations))
+    Ok((Registry::new(linked.in_order().chain(loaded.migrations))?, loaded.hooks))
 }
 
 fn verb(action: StepAction) -> &'static str {
@@ -268,6 +288,18 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
                     render::lock_status(&lock)
                 )
             });
+            if !cli.json {
+                for table in &status.unadopted {
+                    ctx.err.line(ctx.err.paint(
+                        Tone::Warning,
+                        &format!(
+                            "note: this database holds {table} but no history of migrations-rs; run \
+                             `adopt --from {}` to record what it applied before `up`",
+                            table.tool
+                        ),
+                    ));
+                }
+            }
             if !up_to_date {
                 return Ok(ExitCode::from(NOT_UP_TO_DATE));
             }

@@ -9,9 +9,11 @@
 //! protected = true                              # ask before risky commands
 //! lock = "lease"                                # for a pooler in transaction mode
 //! backup_command = "pg_dump \"$MIGRATIONS_RS_DATABASE_URL\" > backup-$(date +%s).sql"
+//! init_sql = ["SET FOREIGN_KEY_CHECKS = 0"]      # run on every connection opened
+//! compat = "sqlx"                               # keep sqlx's (or diesel's) history table in step
 //! ```
 
-use crate::cli::args::{Cli, LockKind};
+use crate::cli::args::{Cli, CompatTool, LockKind};
 use migrations_rs_runtime::{DatabaseUrl, Error};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, IsTerminal};
@@ -35,6 +37,9 @@ struct Environment {
     protected: bool,
     lock: Option<LockKind>,
     backup_command: Option<String>,
+    #[serde(default)]
+    init_sql: Vec<String>,
+    compat: Option<CompatTool>,
 }
 
 /// The database to use and the rules for it.
@@ -48,6 +53,10 @@ pub(crate) struct Settings {
     pub lock: LockKind,
     /// The backup command of the environment, unless the command line gives one.
     pub backup_command: Option<String>,
+    /// Run on every connection: the environment's `init_sql`, then each `--init-sql`.
+    pub init_sql: Vec<String>,
+    /// `--compat`, else the environment's `compat`.
+    pub compat: Option<CompatTool>,
 }
 
 pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
@@ -62,6 +71,9 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
         .backup_command
         .clone()
         .or_else(|| environment.as_ref().and_then(|(_, env)| env.backup_command.clone()));
+    let compat = cli.compat.or(environment.as_ref().and_then(|(_, env)| env.compat));
+    let mut init_sql = environment.as_ref().map(|(_, env)| env.init_sql.clone()).unwrap_or_default();
+    init_sql.extend(cli.init_sql.iter().cloned());
     let (raw, source) = if let Some(url) = &cli.database_url {
         (url.clone(), "--database-url".to_owned())
     } else if let Some((name, env)) = &environment {
@@ -92,7 +104,7 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
                 .to_owned(),
         )
     };
-    Ok(Settings { url: DatabaseUrl::parse(&raw)?, source, protected, lock, backup_command })
+    Ok(Settings { url: DatabaseUrl::parse(&raw)?, source, protected, lock, backup_command, init_sql, compat })
 }
 
 fn load_environment(path: &str, name: &str) -> Result<Environment, Error> {

@@ -42,15 +42,19 @@ impl From<Error> for ApiError {
             Error::NotApplied { .. }
             | Error::AlreadyApplied { .. }
             | Error::Irreversible { .. }
+            | Error::RevertStopped { .. }
+            | Error::NotAdopted { .. }
             | Error::MissingFromCode { .. }
             | Error::OutOfOrder { .. } => (StatusCode::CONFLICT, "conflict"),
-            Error::MigrationFailed { .. } | Error::SomeFailed { .. } | Error::LockLost { .. } => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "migration_failed")
-            }
+            Error::MigrationFailed { .. }
+            | Error::SomeFailed { .. }
+            | Error::LockLost { .. }
+            | Error::HookFailed { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "migration_failed"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "database"),
         };
         let completed = match &error {
             Error::MigrationFailed { completed, .. } => completed.clone(),
+            Error::RevertStopped { reverted, .. } => reverted.clone(),
             _ => Vec::new(),
         };
         // Every URL inside the runtime's messages is already redacted.

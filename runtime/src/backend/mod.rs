@@ -10,6 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions as _, Connection as _, MySql, Pool, Postgres, Sqlite};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Which kind of database a connection talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,6 +61,8 @@ pub struct Connection {
     inner: Conn,
     /// The application's pool this connection was borrowed from, if any.
     pool: Option<AnyPool>,
+    /// Session settings run on this connection and on every one opened from it.
+    init_sql: Arc<[String]>,
 }
 
 enum Conn {
@@ -121,7 +124,24 @@ impl Connection {
             Backend::Postgres => Conn::Postgres(PgConnection::connect(url.expose()).await.map_err(connect_error)?),
             Backend::MySql => Conn::MySql(MySqlConnection::connect(url.expose()).await.map_err(connect_error)?),
         };
-        Ok(Connection { url: url.clone(), inner, pool: None })
+        Ok(Connection { url: url.clone(), inner, pool: None, init_sql: Arc::new([]) })
+    }
+
+    /// Runs `statements` on this connection now, in order, and on every
+    /// connection opened from it later (the lock's): session settings a
+    /// project's migrations rely on, such as MySQL's `SET FOREIGN_KEY_CHECKS = 0`
+    /// or SQLite's `PRAGMA foreign_keys = OFF`. A statement that fails is an
+    /// error naming it.
+    pub async fn with_init_sql(mut self, statements: Vec<String>) -> Result<Self> {
+        self.init_sql = statements.into();
+        let init_sql = self.init_sql.clone();
+        run_init_sql(&mut self, &init_sql).await?;
+        Ok(self)
+    }
+
+    /// The statements run on every connection opened from this one.
+    pub fn init_sql(&self) -> &[String] {
+        &self.init_sql
     }
 
     /// Borrows a connection from the application's pool; dropped, it goes back to the pool.
@@ -133,21 +153,29 @@ impl Connection {
             AnyPool::Postgres(p) => PooledConn::Postgres(p.acquire().await.map_err(connect_error)?),
             AnyPool::MySql(p) => PooledConn::MySql(p.acquire().await.map_err(connect_error)?),
         };
-        Ok(Connection { url, inner: Conn::Pooled(inner), pool: Some(pool.clone()) })
+        Ok(Connection { url, inner: Conn::Pooled(inner), pool: Some(pool.clone()), init_sql: Arc::new([]) })
     }
 
     /// Another connection to the same database, outside any pool, with the
     /// pool's connect options when this one came from a pool. The lock holds
     /// one: a session lock must never go back to a pool with its connection.
+    /// The init SQL of this one runs on it too.
     pub(crate) async fn open_unpooled(&self) -> Result<Self> {
-        let Some(pool) = &self.pool else { return Self::connect(&self.url).await };
-        let connect_error = |cause| Error::Connect { url: self.url.redacted(), cause };
-        let inner = match pool {
-            AnyPool::Sqlite(p) => Conn::Sqlite(p.connect_options().connect().await.map_err(connect_error)?),
-            AnyPool::Postgres(p) => Conn::Postgres(p.connect_options().connect().await.map_err(connect_error)?),
-            AnyPool::MySql(p) => Conn::MySql(p.connect_options().connect().await.map_err(connect_error)?),
+        let mut opened = match &self.pool {
+            None => Self::connect(&self.url).await?,
+            Some(pool) => {
+                let connect_error = |cause| Error::Connect { url: self.url.redacted(), cause };
+                let inner = match pool {
+                    AnyPool::Sqlite(p) => Conn::Sqlite(p.connect_options().connect().await.map_err(connect_error)?),
+                    AnyPool::Postgres(p) => Conn::Postgres(p.connect_options().connect().await.map_err(connect_error)?),
+                    AnyPool::MySql(p) => Conn::MySql(p.connect_options().connect().await.map_err(connect_error)?),
+                };
+                Connection { url: self.url.clone(), inner, pool: None, init_sql: Arc::new([]) }
+            }
         };
-        Ok(Connection { url: self.url.clone(), inner, pool: None })
+        opened.init_sql = self.init_sql.clone();
+        run_init_sql(&mut opened, &self.init_sql).await?;
+        Ok(opened)
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -186,6 +214,17 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// Runs each init statement as it is, outside any transaction.
+async fn run_init_sql(conn: &mut Connection, statements: &[String]) -> Result<()> {
+    for sql in statements {
+        let result = dispatch!(conn.as_ref(), ConnRef, c => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(&mut *c).await.map(drop)
+        });
+        result.map_err(|cause| Error::InitSql { sql: sql.clone(), cause })?;
+    }
+    Ok(())
 }
 
 /// A borrowed connection, inside a transaction or not.

@@ -194,12 +194,10 @@ fn adoption(registry: &Registry, history: &ForeignHistory, applied: &HashSet<Ver
 }
 
 /// Their version as one of ours: `20240115093000` and diesel's `2024-01-15-093000`
-/// alike, and diesel's `2024-01-15-093000-0000` as the SQL-folder loader reads it.
+/// alike; diesel's 18-digit `202401150930000000` (a `-0000` folder) is its own
+/// version, as the SQL-folder loader reads it.
 fn version_of(theirs: &str) -> Option<Version> {
-    let mut digits: String = theirs.chars().filter(|c| !matches!(c, '-' | '_')).collect();
-    if digits.len() == 18 && digits.ends_with("0000") {
-        digits.truncate(14);
-    }
+    let digits: String = theirs.chars().filter(|c| !matches!(c, '-' | '_')).collect();
     Version::parse(&digits).ok()
 }
 
@@ -302,10 +300,11 @@ mod tests {
     }
 
     #[test]
-    fn diesel_versions_with_a_zero_suffix_match_the_folder_loader() {
-        assert_eq!(version_of("202401150930000000"), Some(Version::from_checked(20240115093000)));
-        assert_eq!(version_of("2024-01-15-093000-0000"), Some(Version::from_checked(20240115093000)));
-        assert_eq!(version_of("202401150930000001"), None, "a real sub-second suffix is not ours");
+    fn diesel_versions_with_a_zero_suffix_are_their_own_versions() {
+        assert_eq!(version_of("202401150930000000"), Some(Version::from_checked(202401150930000000)));
+        assert_eq!(version_of("2024-01-15-093000-0000"), Some(Version::from_checked(202401150930000000)));
+        assert_eq!(version_of("20240313"), Some(Version::from_checked(20240313)));
+        assert_eq!(version_of("99999999999999999999"), None, "larger than the history holds");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod adopt;
 mod health;
+mod hooks;
 mod operations;
 mod preview;
 mod rehearsal;
@@ -19,6 +20,7 @@ mod step;
 
 pub use adopt::{AdoptReport, AdoptedMigration, MatchedBy, OurMigration};
 pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
+pub use hooks::{Hook, Hooks};
 pub use operations::{RepairReport, Validation};
 pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
 pub use rehearsal::{Rehearsal, RehearsalOutcome, RehearsedStep};
@@ -28,11 +30,14 @@ pub use startup::{OnFailure, Startup, StartupFailure, StartupOutcome, StartupRep
 
 use crate::backend::Connection;
 use crate::backup::BackupOptions;
+use crate::compat::{self, Compat};
 use crate::error::{ChecksumMismatch, Error, Result};
+use crate::foreign::{self, ForeignTable};
 use crate::history::{self, AppliedMigration, LogQuery, LogRecord, RowState, Tables};
 use crate::lock::{self, LockGuard, LockHolder, LockOptions, LockStatus, LockWait};
 use crate::plan::{PlanError, RevertTarget};
 use crate::registry::Registry;
+use crate::sql::layout::HookPoint;
 use crate::version::Version;
 use futures_util::FutureExt;
 use std::any::Any;
@@ -47,9 +52,13 @@ pub struct Migrator {
     tables: Tables,
     lock: LockOptions,
     strict_order: bool,
+    strict_revert: bool,
     revert_modified: bool,
     force: bool,
     backup: BackupOptions,
+    hooks: Hooks,
+    compat: Option<Compat>,
+    ignore_foreign_history: bool,
     progress: Option<ProgressCallback>,
     lock_wait: Option<LockWaitCallback>,
 }
@@ -64,6 +73,7 @@ impl fmt::Debug for Migrator {
             .field("tables", &self.tables)
             .field("lock", &self.lock)
             .field("strict_order", &self.strict_order)
+            .field("strict_revert", &self.strict_revert)
             .field("force", &self.force)
             .field("backup", &self.backup)
             .finish()
@@ -107,9 +117,13 @@ impl Migrator {
             tables: Tables::default(),
             lock: LockOptions::default(),
             strict_order: false,
+            strict_revert: false,
             revert_modified: false,
             force: false,
             backup: BackupOptions::default(),
+            hooks: Hooks::default(),
+            compat: None,
+            ignore_foreign_history: false,
             progress: None,
             lock_wait: None,
         }
@@ -134,6 +148,45 @@ impl Migrator {
     /// instead of applying it in graph order and reporting it.
     pub fn strict_order(mut self, strict: bool) -> Self {
         self.strict_order = strict;
+        self
+    }
+
+    /// Keeps sqlx's or diesel's history table in step: created if missing, and
+    /// a row written or deleted with each migration applied or reverted, in
+    /// the same transaction as our own row.
+    pub fn compat(mut self, compat: Option<Compat>) -> Self {
+        self.compat = compat;
+        self
+    }
+
+    /// Lets `up` run on a database whose only history is another tool's
+    /// (refused by default: `adopt` first, or every migration runs again).
+    pub fn ignore_foreign_history(mut self, ignore: bool) -> Self {
+        self.ignore_foreign_history = ignore;
+        self
+    }
+
+    /// Other tools' history tables with rows, when our history records
+    /// nothing: a database another tool migrated and nobody adopted yet.
+    pub async fn unadopted_history(&self, conn: &mut Connection) -> Result<Vec<ForeignTable>> {
+        let ours = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
+        if !ours.is_empty() {
+            return Ok(Vec::new());
+        }
+        foreign::tables_with_rows(conn).await
+    }
+
+    /// SQL to run around every run and every step of `up`, `down` and `redo`.
+    pub fn with_hooks(mut self, hooks: Hooks) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
+    /// Refuse, before reverting anything, a revert whose plan holds an
+    /// irreversible migration, instead of reverting everything newer than
+    /// it and stopping there with [`Error::RevertStopped`].
+    pub fn strict_revert(mut self, strict: bool) -> Self {
+        self.strict_revert = strict;
         self
     }
 
@@ -182,7 +235,7 @@ impl Migrator {
         self.tables.check_backend(conn.backend())?;
         let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
         let by_version: HashMap<Version, &AppliedMigration> = rows.iter().map(|a| (a.version, a)).collect();
-        let newest_applied = rows.iter().map(|a| a.version).max();
+        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
         let migrations = self
             .registry
             .in_order()
@@ -205,12 +258,13 @@ impl Migrator {
                         reverting: row.state == RowState::Reverting,
                     },
                     None => MigrationState::Pending {
-                        out_of_order: newest_applied.is_some_and(|newest| migration.version < newest),
+                        out_of_order: self.registry.graph().is_out_of_order(migration.version, &applied),
                     },
                 },
             })
             .collect();
-        Ok(Status { migrations, missing_from_code: self.missing_from_code(&rows) })
+        let unadopted = if rows.is_empty() { foreign::tables_with_rows(conn).await? } else { Vec::new() };
+        Ok(Status { migrations, missing_from_code: self.missing_from_code(&rows), unadopted })
     }
 
     /// Applies every pending migration, or `target` and what it depends on.
@@ -283,7 +337,7 @@ impl Migrator {
     pub async fn down(&self, conn: &mut Connection, target: RevertTarget) -> Result<RevertReport> {
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
-            self.down_locked(conn, guard, &rows, target).await
+            self.down_locked(conn, guard, &rows, target, self.strict_revert).await
         })
         .await
     }
@@ -293,7 +347,7 @@ impl Migrator {
     pub async fn down_last_batch(&self, conn: &mut Connection) -> Result<RevertReport> {
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
-            self.down_locked(conn, guard, &rows, RevertTarget::Versions(last_batch(&rows))).await
+            self.down_locked(conn, guard, &rows, RevertTarget::Versions(last_batch(&rows)), self.strict_revert).await
         })
         .await
     }
@@ -315,7 +369,8 @@ impl Migrator {
                 // Refused before anything is reverted, not halfway.
                 self.refuse_unacknowledged(conn.backend(), &versions).await?;
             }
-            let reverted = self.down_locked(conn, guard, &rows, RevertTarget::Steps(steps)).await?;
+            // Strict: a redo that stopped half-way would leave the reverted steps unapplied.
+            let reverted = self.down_locked(conn, guard, &rows, RevertTarget::Steps(steps), true).await?;
             let again: Vec<Version> = reverted.reverted.iter().map(|s| s.version).collect();
             let rows = self.read_state(conn).await?;
             let applied = self.apply_versions(conn, guard, &rows, &again).await?;
@@ -367,6 +422,9 @@ impl Migrator {
     /// Creates the tables if needed and reads every history row in one query.
     async fn read_state(&self, conn: &mut Connection) -> Result<Vec<AppliedMigration>> {
         history::ensure_tables(conn.as_ref(), &self.tables).await?;
+        if let Some(compat) = self.compat {
+            compat::ensure_table(conn.as_ref(), compat).await?;
+        }
         Ok(history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default())
     }
 
@@ -377,6 +435,12 @@ impl Migrator {
         scope: &Scope,
         keep_going: bool,
     ) -> Result<ApplyReport> {
+        if !self.ignore_foreign_history {
+            let found = self.unadopted_history(conn).await?;
+            if !found.is_empty() {
+                return Err(Error::NotAdopted { tool: found[0].tool.name(), found });
+            }
+        }
         let rows = self.read_state(conn).await?;
         self.refuse_dirty(&rows)?;
         self.verify_checksums(&rows)?;
@@ -429,6 +493,9 @@ impl Migrator {
         let mut failed: Vec<(Version, Error)> = Vec::new();
         let mut skipped: Vec<Version> = Vec::new();
         tracing::info!(pending = plan.len(), batch, "applying migrations");
+        if let Some(first) = plan.first() {
+            self.run_hook(conn, HookPoint::BeforeRun, first.version, batch).await?;
+        }
         for (index, planned) in plan.iter().enumerate() {
             let migration = self.registry.get(planned.version).expect("planned versions are registered");
             let blocked_by_failure = !failed.is_empty()
@@ -443,13 +510,17 @@ impl Migrator {
             }
             let seq = last_seq + 1 + report.applied.len() as i64;
             let step = Step { migration, action: StepAction::Apply, batch, seq };
+            self.run_hook(conn, HookPoint::BeforeEach, migration.version, batch).await?;
             match self.run_reported(conn, guard, &step, index, plan.len()).await {
-                Ok(duration) => report.applied.push(StepReport {
-                    version: migration.version,
-                    name: migration.name,
-                    duration,
-                    out_of_order: planned.out_of_order,
-                }),
+                Ok(duration) => {
+                    report.applied.push(StepReport {
+                        version: migration.version,
+                        name: migration.name,
+                        duration,
+                        out_of_order: planned.out_of_order,
+                    });
+                    self.run_hook(conn, HookPoint::AfterEach, migration.version, batch).await?;
+                }
                 Err(cause) => {
                     let error = self.failed(&step, cause, &report.applied);
                     if !keep_going {
@@ -462,6 +533,9 @@ impl Migrator {
             }
         }
         if failed.is_empty() {
+            if let Some(last) = report.applied.last() {
+                self.run_hook(conn, HookPoint::AfterRun, last.version, batch).await?;
+            }
             return Ok(report);
         }
         let label = |version: &Version| self.registry.get(*version).expect("planned versions are registered").label();
@@ -478,10 +552,10 @@ impl Migrator {
         guard: &LockGuard,
         rows: &[AppliedMigration],
         target: RevertTarget,
+        strict: bool,
     ) -> Result<RevertReport> {
         self.refuse_dirty(rows)?;
-        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
-        let plan = self.registry.graph().plan_revert(&applied, target).map_err(|e| self.plan_error(e, rows))?;
+        let (plan, stop) = self.revert_plan(rows, target, strict)?;
         if !self.revert_modified {
             self.verify_checksums(rows.iter().filter(|a| plan.contains(&a.version)))?;
         }
@@ -497,16 +571,65 @@ impl Migrator {
         }
         let mut report = RevertReport { reverted: Vec::with_capacity(plan.len()), backup, warnings };
         tracing::info!(steps = plan.len(), "reverting migrations");
+        if let Some(first) = plan.first() {
+            self.run_hook(conn, HookPoint::BeforeRun, *first, batch).await?;
+        }
         for (index, version) in plan.iter().enumerate() {
             let migration = self.registry.get(*version).expect("planned versions are registered");
             let step = Step { migration, action: StepAction::Revert, batch, seq: 0 };
+            self.run_hook(conn, HookPoint::BeforeEach, *version, batch).await?;
             let duration = self
                 .run_reported(conn, guard, &step, index, plan.len())
                 .await
                 .map_err(|cause| self.failed(&step, cause, &report.reverted))?;
             report.reverted.push(StepReport { version: *version, name: migration.name, duration, out_of_order: false });
+            self.run_hook(conn, HookPoint::AfterEach, *version, batch).await?;
+        }
+        if let Some(last) = plan.last() {
+            self.run_hook(conn, HookPoint::AfterRun, *last, batch).await?;
+        }
+        if let Some(version) = stop {
+            let migration = self.registry.get(version).expect("the planner names registered migrations");
+            return Err(Error::RevertStopped {
+                label: migration.label(),
+                location: migration.location(),
+                reverted: report.reverted,
+            });
         }
         Ok(report)
+    }
+
+    /// What a revert runs, and the irreversible migration where it stops
+    /// short of its target; `strict` refuses such a plan instead.
+    pub(crate) fn revert_plan(
+        &self,
+        rows: &[AppliedMigration],
+        target: RevertTarget,
+        strict: bool,
+    ) -> Result<(Vec<Version>, Option<Version>)> {
+        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
+        let graph = self.registry.graph();
+        let plan = if strict {
+            graph.plan_revert(&applied, target).map(|plan| (plan, None))
+        } else {
+            graph.plan_revert_until_irreversible(&applied, target)
+        };
+        plan.map_err(|e| self.plan_error(e, rows))
+    }
+
+    /// Writes or deletes the row of the tool kept in step (`compat`) for a
+    /// finished step, on the connection (and in the transaction) of our own row.
+    pub(crate) async fn record_compat(
+        &self,
+        conn: crate::backend::ConnRef<'_>,
+        step: &Step,
+        duration_ms: i64,
+    ) -> Result<()> {
+        let Some(compat) = self.compat else { return Ok(()) };
+        match step.action {
+            StepAction::Apply => compat::record_applied(conn, compat, step.migration, duration_ms).await,
+            StepAction::Revert => compat::record_reverted(conn, compat, step.migration).await,
+        }
     }
 
     /// Runs one step between its progress reports.

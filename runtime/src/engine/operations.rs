@@ -3,9 +3,11 @@
 //! to the audit log with who made it.
 
 use crate::backend::Connection;
+use crate::compat;
 use crate::engine::step::Step;
 use crate::engine::{Migrator, StepAction, next_batch};
 use crate::error::{Error, Result};
+use crate::foreign;
 use crate::history::{self, Action, AppliedMigration, LogEntry, RowState};
 use crate::lock::LockGuard;
 use crate::version::Version;
@@ -54,6 +56,9 @@ impl Migrator {
             let rows = self.read_state(conn).await?;
             let row = rows.iter().find(|r| r.version == version).ok_or(Error::NotApplied { version })?;
             history::delete_applied(conn.as_ref(), &self.tables, version).await?;
+            if let (Some(compat), Some(migration)) = (self.compat, self.registry.get(version)) {
+                compat::record_reverted(conn.as_ref(), compat, migration).await?;
+            }
             self.log_manual(conn, version, &row.name, Action::MarkReverted, None).await
         })
         .await
@@ -132,11 +137,35 @@ impl Migrator {
         if let Err(Error::ChecksumMismatch { mismatches }) = self.verify_checksums(&rows) {
             problems.extend(mismatches.iter().map(ToString::to_string));
         }
+        if rows.is_empty() {
+            for table in foreign::tables_with_rows(conn).await? {
+                problems.push(format!(
+                    "this database holds {table} but no history of migrations-rs: run `adopt --from {}` to \
+                     record what it applied",
+                    table.tool
+                ));
+            }
+        }
         for missing in self.missing_from_code(&rows) {
-            problems.push(format!(
-                "{} {} (module {}) is applied but no longer in the code; restore it, or record it as reverted with `mark-reverted {}`",
-                missing.version, missing.name, missing.module, missing.version
-            ));
+            // Recorded by a release that read diesel's `-0000` folders as 14 digits.
+            let renamed = missing
+                .version
+                .as_u64()
+                .checked_mul(10_000)
+                .map(Version::from_checked)
+                .filter(|v| *v <= Version::MAX && self.registry.get(*v).is_some_and(|m| m.name == missing.name))
+                .filter(|v| !rows.iter().any(|r| r.version == *v));
+            problems.push(match renamed {
+                Some(now) => format!(
+                    "{} {} (module {}) is recorded under its 14-digit version, but its diesel folder's version is \
+                     {now}; record it under that with `mark-applied {now}`, then `mark-reverted {}`",
+                    missing.version, missing.name, missing.module, missing.version
+                ),
+                None => format!(
+                    "{} {} (module {}) is applied but no longer in the code; restore it, or record it as reverted with `mark-reverted {}`",
+                    missing.version, missing.name, missing.module, missing.version
+                ),
+            });
         }
         Ok(Validation { problems })
     }
@@ -162,6 +191,9 @@ impl Migrator {
                 };
                 history::insert_applied(conn.as_ref(), &self.tables, &step.history_row(RowState::Applied, 0)).await?;
             }
+        }
+        if let Some(compat) = self.compat {
+            compat::record_applied(conn.as_ref(), compat, migration, 0).await?;
         }
         self.log_manual(conn, version, migration.name, action, None).await
     }

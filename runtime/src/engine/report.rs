@@ -52,6 +52,10 @@ pub struct RevertReport {
 pub struct Status {
     pub migrations: Vec<MigrationStatus>,
     pub missing_from_code: Vec<AppliedMigration>,
+    /// Other tools' history tables with rows, when ours records nothing:
+    /// what they applied is not adopted yet (`adopt`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unadopted: Vec<crate::foreign::ForeignTable>,
 }
 
 impl Status {

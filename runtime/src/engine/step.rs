@@ -214,6 +214,7 @@ impl Migrator {
             }
             (StepAction::Revert, _) => history::delete_applied(tx.conn(), &self.tables, migration.version).await?,
         }
+        self.record_compat(tx.conn(), step, duration_ms).await?;
         let entry = LogEntry {
             version: migration.version,
             name: migration.name.to_owned(),

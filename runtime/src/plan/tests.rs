@@ -73,6 +73,20 @@ fn refuses_to_revert_an_irreversible_migration() {
 }
 
 #[test]
+fn a_revert_that_meets_an_irreversible_migration_stops_there() {
+    // 4 does not depend on 2 but is newer: it is reverted before the stop too.
+    let mut nodes = vec![node(1, &[]), node(2, &[1]), node(3, &[2]), node(4, &[1])];
+    nodes[1].reversible = false;
+    let graph = Graph::new(nodes).unwrap();
+    let applied = versions(&[1, 2, 3, 4]);
+    let partial = |target| graph.plan_revert_until_irreversible(&applied, target).unwrap();
+    assert_eq!(partial(RevertTarget::Steps(1)), (versions(&[4]), None));
+    assert_eq!(partial(RevertTarget::Steps(4)), (versions(&[4, 3]), Some(v(2))));
+    assert_eq!(partial(RevertTarget::To(v(1))), (versions(&[4, 3]), Some(v(2))));
+    assert_eq!(partial(RevertTarget::Versions(versions(&[2]))), (versions(&[3]), Some(v(2))));
+}
+
+#[test]
 fn refuses_to_revert_what_is_not_in_the_graph() {
     let applied = versions(&[1, 77]);
     assert_eq!(diamond().plan_revert(&applied, RevertTarget::Steps(1)), Err(PlanError::NotInGraph(v(77))));
@@ -226,8 +240,10 @@ proptest! {
             prop_assert_eq!(planned.len(), plan.len());
             let position = position_of(&planned);
             for step in &plan {
-                let newest = applied.iter().max();
-                prop_assert_eq!(step.out_of_order, newest.is_some_and(|n| step.version < *n));
+                let canonical: Vec<Version> = graph.order().collect();
+                let place = |v: &Version| canonical.iter().position(|c| c == v).unwrap();
+                let last = applied.iter().map(place).max();
+                prop_assert_eq!(step.out_of_order, last.is_some_and(|last| place(&step.version) < last));
                 for dependency in &nodes.iter().find(|n| n.version == step.version).unwrap().depends_on {
                     prop_assert!(applied_set.contains(dependency) || position[dependency] < position[&step.version]);
                 }

@@ -4,21 +4,32 @@
 //! compiles this same file to embed a folder at build time, so a folder
 //! embedded and a folder loaded at run time are read alike.
 //!
-//! Layouts, which may be mixed in one folder:
+//! Layouts, each read by its tool's own rules (README has the table):
 //! - ours: `V<version>__<name>.sql`, with an optional `V<version>__<name>.down.sql`;
-//! - sqlx: `<version>_<name>.sql`, or `<version>_<name>.up.sql` with `.down.sql`;
-//! - diesel: a folder `<version>_<name>/` holding `up.sql` and `down.sql`, where
-//!   the version may be written `2024-01-15-093000` or `2024-01-15-093000-0000`
-//!   (diesel's version is the part before the first `_` with every `-` removed,
-//!   and a `-0000` suffix is dropped so that both styles order by time),
-//!   and `metadata.toml` may say `run_in_transaction = false`.
+//! - sqlx: `<version>_<name>.sql`, or `<version>_<name>.up.sql` with `.down.sql`,
+//!   ordered by the number; `-- no-transaction` at the very start of the file
+//!   runs it outside a transaction, as sqlx does;
+//! - diesel: a folder `<version>_<name>/` holding `up.sql` and `down.sql`. The
+//!   version is the part of the folder's name before the first `_` with every
+//!   `-` removed, so `2024-01-15-093000` is `20240115093000` and
+//!   `2024-01-15-093000-0000` is the distinct `202401150930000000`; diesel
+//!   orders versions as strings, and so does a folder holding diesel
+//!   migrations: each of its migrations runs after the one before it in that
+//!   order. diesel reads only folders, so the files at the top of such a
+//!   folder (a README, a loose data script) are not migrations, except ours.
+//!   `metadata.toml` may say `run_in_transaction = false`.
+//!
+//! Versions are non-negative and at most `i64::MAX`, the largest number the
+//! history table's integer column holds; a larger one is an error naming the file.
 //!
 //! A header comment of `-- migrations-rs: key = value, ...` lines, before the
 //! first statement of the up file, sets `depends_on = [versions]`,
 //! `risk = [tags]`, `allow = [rules]`, `transaction = false` and
-//! `irreversible`; sqlx's `-- no-transaction` first line also means
-//! `transaction = false`. Other files (a README, a `.txt`) are not migrations
-//! and are listed as ignored; a `.sql` file whose name fits no layout is an error.
+//! `irreversible`. Other files (a README, a `.txt`) are not migrations and are
+//! listed as ignored; in a folder without diesel migrations, a `.sql` file
+//! whose name fits no layout is an error. Flyway's callback names at the top
+//! of a folder (`beforeMigrate.sql`, `afterMigrate.sql`,
+//! `beforeEachMigrate.sql`, `afterEachMigrate.sql`) are hooks, not migrations.
 
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -28,20 +39,70 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlMigrationFiles {
     pub version: u64,
+    pub layout: Layout,
     pub name: String,
     pub up: PathBuf,
     pub down: Option<PathBuf>,
     /// diesel's `metadata.toml` says `run_in_transaction = false`.
     pub no_transaction: bool,
+    /// The migration before this one in its tool's order, where that order is
+    /// not the order of the numbers (a folder of diesel migrations): this one
+    /// depends on it, so that the planner runs them in the tool's order.
+    pub after: Option<u64>,
 }
+
+/// Which tool's naming a migration follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `V<version>__<name>.sql`.
+    Ours,
+    /// `<version>_<name>.sql` or `.up.sql` / `.down.sql`.
+    Sqlx,
+    /// A folder `<version>_<name>/` holding `up.sql`.
+    Diesel,
+}
+
+/// The largest version: the history table keeps versions in a signed 64-bit integer.
+pub const MAX_VERSION: u64 = i64::MAX as u64;
 
 /// What a folder holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FolderContents {
-    /// In version order.
+    /// In the folder's order: diesel's string order of versions when the
+    /// folder holds diesel migrations, else the order of the numbers.
     pub migrations: Vec<SqlMigrationFiles>,
     /// Files and folders that are not migrations.
     pub ignored: Vec<PathBuf>,
+    /// Hook files found at the top of the folder.
+    pub hooks: Vec<(HookPoint, PathBuf)>,
+}
+
+/// When a hook file runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookPoint {
+    /// Before the first step of a run that has steps.
+    BeforeRun,
+    /// After the last step of a run that succeeded.
+    AfterRun,
+    /// Before each step.
+    BeforeEach,
+    /// After each step that succeeded.
+    AfterEach,
+}
+
+impl HookPoint {
+    pub const ALL: [HookPoint; 4] =
+        [HookPoint::BeforeRun, HookPoint::AfterRun, HookPoint::BeforeEach, HookPoint::AfterEach];
+
+    /// The file that holds the hook, named as Flyway names its callbacks.
+    pub const fn file_name(self) -> &'static str {
+        match self {
+            HookPoint::BeforeRun => "beforeMigrate.sql",
+            HookPoint::AfterRun => "afterMigrate.sql",
+            HookPoint::BeforeEach => "beforeEachMigrate.sql",
+            HookPoint::AfterEach => "afterEachMigrate.sql",
+        }
+    }
 }
 
 /// One SQL migration with its files read.
@@ -50,9 +111,10 @@ pub struct SqlMigration {
     pub files: SqlMigrationFiles,
     pub header: Header,
     pub up: String,
-    /// The down file's text; `None` without one, or when it holds nothing but comments.
+    /// The down file's text; `None` without one, or when it is empty or blank.
+    /// A down of comments only is kept: it runs nothing, on purpose.
     pub down: Option<String>,
-    /// There was a down file, but it held nothing but comments.
+    /// There was a down file, but it was empty or blank.
     pub empty_down: bool,
     /// SHA-256 of the up text, then a zero byte and the down text if there is one.
     pub checksum: [u8; 32],
@@ -74,14 +136,18 @@ pub fn read(files: SqlMigrationFiles) -> Result<SqlMigration, LayoutError> {
     let up = text(&files.up)?;
     let header = header(&up).map_err(|message| error(&files.up, message))?;
     let down = files.down.as_deref().map(text).transpose()?;
-    let empty_down = down.as_deref().is_some_and(is_empty_sql);
-    let down = down.filter(|sql| !is_empty_sql(sql));
+    // A 0-byte or blank down file says nothing: the migration has no down.
+    // One holding only comments says there is nothing to undo: it runs
+    // nothing, and reverting it succeeds.
+    let empty_down = down.as_deref().is_some_and(|sql| sql.trim().is_empty());
+    let down = down.filter(|sql| !sql.trim().is_empty());
     if header.irreversible && down.is_some() {
         return Err(error(&files.up, "says `irreversible` but has a down file; remove one of them"));
     }
     let mut hasher = Sha256::new();
     hasher.update(up.as_bytes());
-    if let Some(down) = &down {
+    // A down of comments only is left out, as it was when it counted as no down file.
+    if let Some(down) = down.as_deref().filter(|sql| !is_empty_sql(sql)) {
         hasher.update([0]);
         hasher.update(down.as_bytes());
     }
@@ -119,11 +185,20 @@ fn error(path: &Path, message: impl Into<String>) -> LayoutError {
 const NAMING: &str = "name it V<version>__<name>.sql (with an optional .down.sql), <version>_<name>.sql or \
                       .up.sql/.down.sql, or <version>_<name>/up.sql, or move it out of the migrations folder";
 
-/// Lists the migrations of `dir` in version order.
+/// A top-level file of a folder, before the folder's layout is known.
+struct TopFile {
+    path: PathBuf,
+    /// `(version, name, is_down, layout)` when the name fits ours or sqlx's layout.
+    parsed: Result<(u64, String, bool, Layout), LayoutError>,
+    ours: bool,
+}
+
+/// Lists the migrations of `dir` in the folder's order (see the module's documentation).
 pub fn scan(dir: &Path) -> Result<FolderContents, LayoutError> {
     let entries = std::fs::read_dir(dir).map_err(|e| error(dir, format!("cannot read the migrations folder: {e}")))?;
     let mut contents = FolderContents::default();
-    let mut downs: Vec<(u64, String, PathBuf)> = Vec::new();
+    let mut files: Vec<TopFile> = Vec::new();
+    let mut diesel: Vec<(String, SqlMigrationFiles)> = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| error(dir, format!("cannot read the migrations folder: {e}")))?;
         let path = entry.path();
@@ -133,9 +208,13 @@ pub fn scan(dir: &Path) -> Result<FolderContents, LayoutError> {
         }
         if path.is_dir() {
             match diesel_folder(&path, &file_name)? {
-                Some(migration) => contents.migrations.push(migration),
+                Some(found) => diesel.push(found),
                 None => contents.ignored.push(path),
             }
+            continue;
+        }
+        if let Some(point) = HookPoint::ALL.into_iter().find(|p| p.file_name() == file_name) {
+            contents.hooks.push((point, path));
             continue;
         }
         let Some(stem) = file_name.strip_suffix(".sql") else {
@@ -146,22 +225,46 @@ pub fn scan(dir: &Path) -> Result<FolderContents, LayoutError> {
             Some(stem) => (stem, true),
             None => (stem.strip_suffix(".up").unwrap_or(stem), false),
         };
-        let (version, name) = file_version_and_name(stem).ok_or_else(|| error(&path, NAMING))?;
+        let ours = is_ours(stem);
+        let parsed = file_version_and_name(stem, &path).map(|(version, name, layout)| (version, name, down, layout));
+        files.push(TopFile { path, parsed, ours });
+    }
+    let diesel_folder = !diesel.is_empty();
+    let mut downs: Vec<(u64, String, PathBuf)> = Vec::new();
+    let mut keyed: Vec<(String, SqlMigrationFiles)> = diesel;
+    for file in files {
+        // diesel reads only folders: beside them, only our own files are migrations.
+        if diesel_folder && !file.ours {
+            contents.ignored.push(file.path);
+            continue;
+        }
+        let (version, name, down, layout) = file.parsed?;
         if down {
-            downs.push((version, name, path));
+            downs.push((version, name, file.path));
         } else {
-            contents.migrations.push(SqlMigrationFiles { version, name, up: path, down: None, no_transaction: false });
+            let key = version_text(&file.path);
+            let files = SqlMigrationFiles {
+                version,
+                layout,
+                name,
+                up: file.path,
+                down: None,
+                no_transaction: false,
+                after: None,
+            };
+            keyed.push((key, files));
         }
     }
     for (version, name, path) in downs {
-        let up = contents.migrations.iter_mut().find(|m| m.version == version && m.name == name);
+        let up = keyed.iter_mut().find(|(_, m)| m.version == version && m.name == name);
         match up {
-            Some(migration) => migration.down = Some(path),
+            Some((_, migration)) => migration.down = Some(path),
             None => return Err(error(&path, "a down file without an up file of the same version and name")),
         }
     }
-    contents.migrations.sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.up.cmp(&b.up)));
-    for pair in contents.migrations.windows(2) {
+    let mut by_number: Vec<&SqlMigrationFiles> = keyed.iter().map(|(_, m)| m).collect();
+    by_number.sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.up.cmp(&b.up)));
+    for pair in by_number.windows(2) {
         if pair[0].version == pair[1].version {
             return Err(error(
                 &pair[1].up,
@@ -173,33 +276,61 @@ pub fn scan(dir: &Path) -> Result<FolderContents, LayoutError> {
             ));
         }
     }
+    if diesel_folder {
+        // diesel's order: the version strings compared as strings.
+        keyed.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.version.cmp(&b.1.version)));
+        let mut before = None;
+        for (_, migration) in &mut keyed {
+            migration.after = before;
+            before = Some(migration.version);
+        }
+    } else {
+        keyed.sort_by_key(|(_, m)| m.version);
+    }
+    contents.migrations = keyed.into_iter().map(|(_, m)| m).collect();
     contents.ignored.sort();
     Ok(contents)
 }
 
-/// `V20240115093000__name`, `20240115093000_name` or `0001_name`.
-fn file_version_and_name(stem: &str) -> Option<(u64, String)> {
-    let (digits, name) = match stem.strip_prefix('V') {
-        Some(rest) => rest.split_once("__")?,
-        None => stem.split_once('_')?,
-    };
-    Some((parse_digits(digits)?, non_empty(name)?))
+/// The version as the file's or folder's name writes it (`-` removed), which
+/// diesel compares as a string.
+fn version_text(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = name.strip_prefix('V').filter(|rest| rest.contains("__")).unwrap_or(&name);
+    name.split('_').next().unwrap_or_default().chars().filter(|c| *c != '-').collect()
 }
 
-/// A diesel folder `<version>_<name>` holding `up.sql`; `None` for any other folder.
-fn diesel_folder(path: &Path, folder: &str) -> Result<Option<SqlMigrationFiles>, LayoutError> {
+/// `V<digits>__...`: our own layout.
+fn is_ours(stem: &str) -> bool {
+    stem.strip_prefix('V')
+        .and_then(|rest| rest.split_once("__"))
+        .is_some_and(|(digits, _)| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `V20240115093000__name` (ours), `20240115093000_name` or `0001_name` (sqlx).
+fn file_version_and_name(stem: &str, path: &Path) -> Result<(u64, String, Layout), LayoutError> {
+    let (digits, name, layout) = if is_ours(stem) {
+        let (digits, name) = stem[1..].split_once("__").expect("checked by is_ours");
+        (digits, name, Layout::Ours)
+    } else {
+        let (digits, name) = stem.split_once('_').ok_or_else(|| error(path, NAMING))?;
+        (digits, name, Layout::Sqlx)
+    };
+    let version = parse_version(digits).map_err(|problem| problem.error(path, digits))?;
+    let name = non_empty(name).ok_or_else(|| error(path, NAMING))?;
+    Ok((version, name, layout))
+}
+
+/// A diesel folder `<version>_<name>` holding `up.sql`, with diesel's version
+/// string; `None` for any other folder.
+fn diesel_folder(path: &Path, folder: &str) -> Result<Option<(String, SqlMigrationFiles)>, LayoutError> {
     let up = path.join("up.sql");
     if !up.is_file() {
         return Ok(None);
     }
     let (stamp, name) = folder.split_once('_').ok_or_else(|| error(path, NAMING))?;
-    let mut digits: String = stamp.chars().filter(|c| *c != '-').collect();
-    // `2024-01-15-093000-0000` is `2024-01-15-093000`: both styles, often mixed
-    // in one folder, then order by time.
-    if digits.len() == 18 && digits.ends_with("0000") {
-        digits.truncate(14);
-    }
-    let version = parse_digits(&digits).ok_or_else(|| error(path, NAMING))?;
+    let digits: String = stamp.chars().filter(|c| *c != '-').collect();
+    let version = parse_version(&digits).map_err(|problem| problem.error(path, &digits))?;
     let name = non_empty(name).ok_or_else(|| error(path, NAMING))?;
     let down = Some(path.join("down.sql")).filter(|p| p.is_file());
     let metadata = path.join("metadata.toml");
@@ -210,14 +341,43 @@ fn diesel_folder(path: &Path, folder: &str) -> Result<Option<SqlMigrationFiles>,
         }),
         Err(_) => false,
     };
-    Ok(Some(SqlMigrationFiles { version, name, up, down, no_transaction }))
+    let files = SqlMigrationFiles { version, layout: Layout::Diesel, name, up, down, no_transaction, after: None };
+    Ok(Some((digits, files)))
 }
 
-fn parse_digits(digits: &str) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// Why a run of characters is not a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionProblem {
+    NotDigits,
+    /// Digits, but a number above [`MAX_VERSION`].
+    TooLarge,
+}
+
+impl VersionProblem {
+    fn error(self, path: &Path, digits: &str) -> LayoutError {
+        match self {
+            VersionProblem::NotDigits => error(path, NAMING),
+            VersionProblem::TooLarge => error(path, too_large(digits)),
+        }
     }
-    digits.parse().ok()
+}
+
+fn too_large(digits: &str) -> String {
+    format!(
+        "version {digits} is larger than {MAX_VERSION}, the largest the history table's 64-bit integer holds; \
+         give it a smaller version"
+    )
+}
+
+/// A version written in decimal digits, at most [`MAX_VERSION`].
+pub fn parse_version(digits: &str) -> Result<u64, VersionProblem> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(VersionProblem::NotDigits);
+    }
+    match digits.parse::<u64>() {
+        Ok(version) if version <= MAX_VERSION => Ok(version),
+        _ => Err(VersionProblem::TooLarge),
+    }
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -227,7 +387,8 @@ fn non_empty(name: &str) -> Option<String> {
 
 /// Reads the header comment of an up file.
 pub fn header(sql: &str) -> Result<Header, String> {
-    let mut header = Header::default();
+    // sqlx's own test, byte for byte: the file starts with `-- no-transaction`.
+    let mut header = Header { no_transaction: sql.starts_with("-- no-transaction"), ..Header::default() };
     for (index, line) in sql.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
@@ -235,9 +396,6 @@ pub fn header(sql: &str) -> Result<Header, String> {
         }
         let Some(comment) = line.strip_prefix("--") else { break };
         let comment = comment.trim();
-        if index == 0 && comment == "no-transaction" {
-            header.no_transaction = true;
-        }
         let Some(settings) = comment.strip_prefix("migrations-rs:") else { continue };
         for (key, value) in entries(settings).map_err(|e| format!("line {}: {e}", index + 1))? {
             let line_error = |message: String| format!("line {}: {message}", index + 1);
@@ -245,8 +403,10 @@ pub fn header(sql: &str) -> Result<Header, String> {
                 ("depends_on", Some(value)) => {
                     for item in list(&value) {
                         let digits: String = item.chars().filter(|c| *c != '_').collect();
-                        let version = parse_digits(&digits)
-                            .ok_or_else(|| line_error(format!("`{item}` in depends_on is not a version")))?;
+                        let version = parse_version(&digits).map_err(|problem| match problem {
+                            VersionProblem::NotDigits => line_error(format!("`{item}` in depends_on is not a version")),
+                            VersionProblem::TooLarge => line_error(too_large(&digits)),
+                        })?;
                         header.depends_on.push(version);
                     }
                 }
@@ -300,7 +460,7 @@ fn list(value: &str) -> Vec<String> {
     inner.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
-/// Whether a down file does nothing: empty, or only comments and whitespace.
+/// Whether SQL holds no statement: empty, or only comments and whitespace.
 pub fn is_empty_sql(sql: &str) -> bool {
     sql.lines().map(str::trim).all(|line| line.is_empty() || line.starts_with("--"))
 }

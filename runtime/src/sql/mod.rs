@@ -9,3 +9,5 @@ pub mod split;
 
 pub use lexer::{LexError, Lexer, Token, TokenKind, tokenize};
 pub use split::{SqlStatement, split};
+#[cfg(test)]
+mod order_tests;
