@@ -13,5 +13,6 @@ pub mod measure;
 pub mod planner;
 pub mod report;
 pub mod scratch;
+pub mod test_database;
 pub mod tools;
 pub mod workload;

@@ -14,6 +14,7 @@ use migrations_rs_bench::measure::{PeakHeap, QueryCounter};
 use migrations_rs_bench::planner;
 use migrations_rs_bench::report::{self, Row};
 use migrations_rs_bench::scratch::Servers;
+use migrations_rs_bench::test_database;
 use migrations_rs_bench::tools::{Prepared, Tool};
 use migrations_rs_bench::workload::Workload;
 use serde::Serialize;
@@ -45,6 +46,9 @@ struct Args {
     /// Migrations in the crates whose compile time is measured; 0 skips that scenario.
     #[arg(long, default_value_t = 500)]
     compile: usize,
+    /// Numbers of migrations behind the test databases cloned from a template; 0 skips that scenario.
+    #[arg(long, value_delimiter = ',', default_value = "10,100,1000")]
+    test_databases: Vec<usize>,
     /// Where the figures go as JSON; the tables go beside it as Markdown.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results.json"))]
     out: PathBuf,
@@ -106,6 +110,10 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>
         for &size in args.apply.iter().filter(|&&size| size > 0) {
             let prepared = Prepared::new(Workload::new(size));
             rows.extend(databases::apply(&setup, backend, &prepared, Some(size) == smallest).await?);
+        }
+        for &size in args.test_databases.iter().filter(|&&size| size > 0) {
+            let prepared = Prepared::new(Workload::new(size));
+            rows.extend(test_database::measure(&setup, backend, &prepared).await?);
         }
         if args.applied > 0 {
             let prepared = Prepared::new(Workload::new(args.applied));

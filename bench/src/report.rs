@@ -39,6 +39,8 @@ pub enum Scenario {
     CompileClean,
     /// Compiling it again after touching one file.
     CompileIncremental,
+    /// A migrated test database: cloned from a template, or migrated from scratch.
+    TestDatabase,
 }
 
 impl Scenario {
@@ -50,17 +52,19 @@ impl Scenario {
             Scenario::Planner => "Planner alone (random dependency edges, no database)",
             Scenario::CompileClean => "Compile time, clean build of the crate",
             Scenario::CompileIncremental => "Compile time, incremental after touching one file",
+            Scenario::TestDatabase => "A migrated test database: cloned from the template against migrated from scratch",
         }
     }
 }
 
-const ALL: [Scenario; 6] = [
+const ALL: [Scenario; 7] = [
     Scenario::Apply,
     Scenario::NoopStartup,
     Scenario::Status,
     Scenario::Planner,
     Scenario::CompileClean,
     Scenario::CompileIncremental,
+    Scenario::TestDatabase,
 ];
 
 /// Markdown tables of the rows, one per scenario that has any.

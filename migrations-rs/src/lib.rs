@@ -46,6 +46,8 @@ pub mod cli;
 pub mod http;
 
 pub use migrations_rs_macros::{migration, sql_migrations};
+/// Test databases already migrated, cloned from a template in milliseconds.
+pub use migrations_rs_runtime::testing;
 pub use migrations_rs_runtime::{
     AdoptReport, AdoptedMigration, Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions, Checksum,
     Connection, Database, DatabaseUrl, Db, DirtyMigration, Error, FailedMigration, Finding, Health, LastApplied, Level,

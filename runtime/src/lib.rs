@@ -22,6 +22,7 @@ pub mod plan;
 pub mod record;
 pub mod registry;
 pub mod sql;
+pub mod testing;
 pub mod url;
 pub mod version;
 

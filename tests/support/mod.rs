@@ -110,7 +110,7 @@ pub enum Inspect {
 }
 
 impl Inspect {
-    async fn connect_raw(backend: Backend, url: &str) -> Self {
+    pub async fn connect_raw(backend: Backend, url: &str) -> Self {
         let unreachable = |error: sqlx::Error| -> ! {
             panic!(
                 "{backend} is not reachable at {}: {error}. Start it (README.md's Tests section has the commands), \
@@ -126,13 +126,17 @@ impl Inspect {
     }
 
     pub async fn execute(&mut self, sql: &str) {
+        self.try_execute(sql).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Runs `sql`, returning the database's error instead of failing the test.
+    pub async fn try_execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        let result = match self {
+        match self {
             Inspect::Sqlite(c) => sqlx::raw_sql(sql).execute(c).await.map(drop),
             Inspect::Postgres(c) => sqlx::raw_sql(sql).execute(c).await.map(drop),
             Inspect::MySql(c) => sqlx::raw_sql(sql).execute(c).await.map(drop),
-        };
-        result.unwrap_or_else(|e| panic!("{e}"));
+        }
     }
 
     /// One integer, such as a count.

@@ -68,6 +68,17 @@ impl Prepared {
         Prepared { workload, records, sqlx }
     }
 
+    /// migrations-rs's records of the workload.
+    pub fn records(&self) -> &[&'static Migration] {
+        &self.records
+    }
+
+    /// Queues the workload's scripts for one run of migrations-rs's bodies
+    /// outside [`Prepared::apply`], such as the build of a test-database template.
+    pub fn queue_scripts(&self) {
+        ours::queue(&self.workload);
+    }
+
     /// Makes this workload the one sea-orm's migrator lists.
     fn select(&self, tool: Tool) {
         #[cfg(feature = "sea-orm")]

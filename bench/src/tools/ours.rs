@@ -68,10 +68,15 @@ async fn connect(url: &str) -> super::Result<Connection> {
     Ok(Connection::connect(&DatabaseUrl::parse(url)?).await?)
 }
 
-pub async fn apply(url: &str, workload: &Workload, records: &[&'static Migration]) -> super::Result<()> {
+/// Queues the workload's scripts for the bodies of one run of `up`.
+pub fn queue(workload: &Workload) {
     let scripts: VecDeque<Arc<str>> = workload.migrations.iter().map(|m| m.script.clone()).collect();
     *ANALYSED.lock().expect("script queue") = scripts.clone();
     *SCRIPTS.lock().expect("script queue") = scripts;
+}
+
+pub async fn apply(url: &str, workload: &Workload, records: &[&'static Migration]) -> super::Result<()> {
+    queue(workload);
     let mut conn = connect(url).await?;
     let migrator = Migrator::new(Registry::new(records.iter().copied())?);
     let report = migrator.up(&mut conn, None).await?;
