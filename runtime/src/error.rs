@@ -98,10 +98,13 @@ pub enum Error {
     LockTimeout { waited_secs: u64, holder: String },
 
     #[error(
-        "this process lost the migration lock (another process took it over as stale) before {label} was recorded; \
-         nothing of it was committed. Raise the stale timeout if migrations run longer than it"
+        "the migration lock was lost: {reason}. The run stopped at {label}: nothing of it was committed and no \
+         later step ran. Another process may hold the lock now; run `status` to see what is applied, then run again"
     )]
-    LockLost { label: String },
+    LockLost { label: String, reason: String },
+
+    #[error("{option} is {given_ms} ms: it must be at least {minimum_ms} ms, several heartbeats of the lock")]
+    StaleAfterTooShort { option: &'static str, given_ms: u128, minimum_ms: u128 },
 
     #[error("{url} is not a database URL migrations-rs can use: {reason}")]
     UnsupportedUrl { url: String, reason: String },

@@ -204,10 +204,12 @@ pub enum Action {
     Baseline,
     /// Recorded as applied because another tool's history says so.
     Adopt,
+    /// A run stopped before this migration because its lock was lost.
+    LockLost,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Action::Apply,
         Action::Revert,
         Action::ApplyFailed,
@@ -217,6 +219,7 @@ impl Action {
         Action::Repair,
         Action::Baseline,
         Action::Adopt,
+        Action::LockLost,
     ];
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -234,6 +237,7 @@ impl Action {
             Action::Repair => "repair",
             Action::Baseline => "baseline",
             Action::Adopt => "adopt",
+            Action::LockLost => "lock_lost",
         }
     }
 }

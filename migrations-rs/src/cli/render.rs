@@ -101,7 +101,11 @@ fn status_table(status: &Status, module: Option<&str>) -> Table {
 
 pub(crate) fn lock_status(status: &LockStatus) -> String {
     let holder = match (&status.holder, status.held) {
-        (Some(holder), true) => format!("held by {holder}, last heartbeat {} s ago", holder.heartbeat_age.as_secs()),
+        (Some(holder), true) => format!(
+            "held by {holder}, last heartbeat {} s ago (stale after {} s)",
+            holder.heartbeat_age.as_secs(),
+            holder.stale_after.as_secs()
+        ),
         (Some(holder), false) => format!("free (last held by {holder})"),
         (None, true) => "held by a process that left no record".to_owned(),
         (None, false) => "free".to_owned(),

@@ -519,8 +519,9 @@ impl Migrator {
         total: usize,
     ) -> std::result::Result<std::time::Duration, StepFailure> {
         let (action, migration) = (step.action, step.migration);
-        if guard.is_lost() {
-            return Err(StepFailure { error: Error::LockLost { label: migration.label() }, dirty: false });
+        if let Err(error) = guard.check(&migration.label()).await {
+            self.log_lock_lost(conn, step, &error).await;
+            return Err(StepFailure { error, dirty: false });
         }
         if let Some(report) = &self.progress {
             report(Progress::Started { action, migration, index, total });
@@ -530,6 +531,21 @@ impl Migrator {
             report(Progress::Finished { action, migration, index, total, duration });
         }
         Ok(duration)
+    }
+
+    /// Records in the audit log that the run stopped before `step` because its lock was lost.
+    async fn log_lock_lost(&self, conn: &mut Connection, step: &Step, error: &Error) {
+        let entry = history::LogEntry {
+            version: step.migration.version,
+            name: step.migration.name.to_owned(),
+            action: history::Action::LockLost,
+            duration_ms: 0,
+            batch: step.batch,
+            error: Some(error.to_string()),
+        };
+        if let Err(log_error) = history::append_log(conn.as_ref(), &self.tables, &entry).await {
+            tracing::error!(%log_error, "could not write the lost lock to the audit log");
+        }
     }
 
     /// Refuses to run while a migration is recorded as partly done.
