@@ -203,3 +203,152 @@ async fn stops_and_another_process_finishes(db: &TestDb, inspect: &mut Inspect, 
     assert!(next.status.success(), "{}", text(&next.stderr));
     assert_each_applied_once(inspect).await;
 }
+
+on_every_backend!(
+    a_waiter_judges_a_lease_by_the_holders_stale_after,
+    a_lease_with_a_heartbeat_in_the_future_is_not_taken_over,
+    a_lease_is_taken_over_only_after_the_holders_own_stale_after,
+    a_lock_table_of_the_previous_version_gains_its_new_column,
+    a_stale_after_shorter_than_several_heartbeats_is_refused,
+);
+
+/// Milliseconds since 1970 by this machine's clock, shifted by `offset_ms`.
+fn clock_ms(offset_ms: i64) -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    i64::try_from(now.as_millis()).unwrap() + offset_ms
+}
+
+/// Creates the bookkeeping tables with the first migration, leaving the lock free.
+fn create_tables(url: &str) {
+    let first = run(FIXTURE, url, &["up", "--lock", "lease", "--to", "20240101000000"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+}
+
+/// A lease row of another process, as a live holder on another machine would write it.
+async fn write_lease(inspect: &mut Inspect, heartbeat_ms: i64, stale_after_ms: &str) {
+    inspect
+        .execute(&format!(
+            "INSERT INTO migrations_rs_lock (id, lock_id, pid, host, since, heartbeat_ms, stale_after_ms) \
+             VALUES (1, 'elsewhere-1', 4242, 'replica-b', '2026-01-01T00:00:00.000Z', {heartbeat_ms}, {stale_after_ms})"
+        ))
+        .await;
+}
+
+async fn a_waiter_judges_a_lease_by_the_holders_stale_after(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let url = db.url.expose().to_owned();
+    let args = ["up", "--lock", "lease", "--to", "20240102000000", "--lock-timeout", "60"];
+    // Steps of 3 s: the holder's heartbeat (every 7.5 s of its 30 s) is older
+    // than the waiter's 2 s long before the holder finishes.
+    let holder_args: Vec<&str> = args.iter().copied().chain(["--stale-lock-after", "30"]).collect();
+    let holder = start(FIXTURE, &url, &holder_args, &[("FIXTURE_STEP_MS", "3000")]);
+    wait_until_held(&url, &["--lock", "lease"]);
+    let waiter_args: Vec<&str> = args.iter().copied().chain(["--stale-lock-after", "2"]).collect();
+    let waiter = finish(start(FIXTURE, &url, &waiter_args, &[]));
+    let holder = finish(holder);
+    assert!(holder.status.success(), "the holder kept its lease: {}", text(&holder.stderr));
+    assert!(waiter.status.success(), "{}", text(&waiter.stderr));
+    assert!(text(&waiter.stdout).contains("nothing to apply"), "the waiter waited: {}", text(&waiter.stdout));
+    assert!(!text(&waiter.stderr).contains("took over"), "{}", text(&waiter.stderr));
+    let mut inspect = db.inspect().await;
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await, 2);
+}
+
+async fn a_lease_with_a_heartbeat_in_the_future_is_not_taken_over(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let url = db.url.expose().to_owned();
+    create_tables(&url);
+    let mut inspect = db.inspect().await;
+    // Written by a holder whose clock runs 60 s ahead, with the waiter's own stale-after.
+    write_lease(&mut inspect, clock_ms(60_000), "2000").await;
+    let status = run(FIXTURE, &url, &["lock", "status", "--lock", "lease"]);
+    assert!(text(&status.stdout).contains("lock: held by pid 4242 on replica-b"), "{}", text(&status.stdout));
+    let waiter = run(FIXTURE, &url, &["up", "--lock", "lease", "--lock-timeout", "3", "--stale-lock-after", "2"]);
+    assert_eq!(waiter.status.code(), Some(1), "{}", text(&waiter.stdout));
+    assert!(
+        text(&waiter.stderr).contains("gave up waiting for the migration lock after 3 s: it is held by pid 4242"),
+        "{}",
+        text(&waiter.stderr)
+    );
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_lock WHERE lock_id = 'elsewhere-1'").await, 1);
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, 1, "nothing more ran");
+}
+
+async fn a_lease_is_taken_over_only_after_the_holders_own_stale_after(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let url = db.url.expose().to_owned();
+    create_tables(&url);
+    let mut inspect = db.inspect().await;
+    // A heartbeat 10 s old: stale by the waiter's 2 s, live by the holder's 30 s.
+    write_lease(&mut inspect, clock_ms(-10_000), "30000").await;
+    let waiter = run(FIXTURE, &url, &["up", "--lock", "lease", "--lock-timeout", "2", "--stale-lock-after", "2"]);
+    assert_eq!(waiter.status.code(), Some(1), "not taken over: {}", text(&waiter.stdout));
+    assert!(text(&waiter.stderr).contains("it is held by pid 4242"), "{}", text(&waiter.stderr));
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, 1, "nothing more ran");
+
+    // The same heartbeat, with a holder's stale-after of 5 s: abandoned, even for a waiter of 60 s.
+    inspect.execute("UPDATE migrations_rs_lock SET stale_after_ms = 5000").await;
+    let waiter = run(FIXTURE, &url, &["up", "--lock", "lease", "--lock-timeout", "10", "--stale-lock-after", "60"]);
+    assert!(waiter.status.success(), "{}", text(&waiter.stderr));
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE state = 'applied'").await, 5);
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_lock").await, 0, "released after the run");
+}
+
+async fn a_lock_table_of_the_previous_version_gains_its_new_column(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let url = db.url.expose().to_owned();
+    let mut inspect = db.inspect().await;
+    inspect
+        .execute(
+            "CREATE TABLE migrations_rs_lock (id INTEGER NOT NULL PRIMARY KEY, lock_id VARCHAR(64) NOT NULL, \
+             pid BIGINT NOT NULL, host VARCHAR(255) NOT NULL, since VARCHAR(32) NOT NULL, heartbeat_ms BIGINT NOT NULL)",
+        )
+        .await;
+    // The previous version wrote its own clock's milliseconds; this holder died a minute ago.
+    inspect
+        .execute(&format!(
+            "INSERT INTO migrations_rs_lock (id, lock_id, pid, host, since, heartbeat_ms) \
+             VALUES (1, 'old-1', 4242, 'replica-b', '2026-01-01T00:00:00.000Z', {})",
+            clock_ms(-60_000)
+        ))
+        .await;
+    let status = run(FIXTURE, &url, &["lock", "status", "--lock", "lease", "--json"]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    let lock: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!((lock["held"].as_bool(), lock["holder"]["pid"].as_i64()), (Some(false), Some(4242)), "{lock}");
+    assert_eq!(lock["holder"]["stale_after_ms"], 30000, "judged by the reader's setting: {lock}");
+    let migrator = migrations_rs::Migrator::from_linked().unwrap().with_lock_options(migrations_rs::LockOptions {
+        strategy: migrations_rs::LockStrategy::Lease,
+        ..migrations_rs::LockOptions::default()
+    });
+    let health = migrator.health(&mut db.connect().await).await.expect("health reads an old lock table");
+    assert_eq!((health.lock.held, health.lock.holder.map(|h| h.pid)), (false, Some(4242)));
+
+    let up = run(FIXTURE, &url, &["up", "--lock", "lease"]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE state = 'applied'").await, 5);
+    assert_eq!(inspect.scalar("SELECT count(stale_after_ms) FROM migrations_rs_lock").await, 0, "the column exists");
+    // The database's own lock records its holder in the upgraded table too.
+    let native = run(FIXTURE, &url, &["up"]);
+    assert!(native.status.success(), "{}", text(&native.stderr));
+}
+
+async fn a_stale_after_shorter_than_several_heartbeats_is_refused(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let url = db.url.expose().to_owned();
+    for value in ["0", "1"] {
+        let refused = run(FIXTURE, &url, &["up", "--lock", "lease", "--stale-lock-after", value]);
+        assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+        let stderr = text(&refused.stderr);
+        assert!(stderr.contains("--stale-lock-after") && stderr.contains("at least 2 s"), "{stderr}");
+    }
+    let mut inspect = db.inspect().await;
+    assert!(!inspect.table_exists("migrations_rs_history").await, "nothing was created");
+    let migrator = migrations_rs::Migrator::from_linked().unwrap().with_lock_options(migrations_rs::LockOptions {
+        stale_after: Duration::ZERO,
+        ..migrations_rs::LockOptions::default()
+    });
+    let error = migrator.down(&mut db.connect().await, migrations_rs::RevertTarget::Steps(1)).await.unwrap_err();
+    assert!(error.to_string().contains("LockOptions::stale_after is 0 ms: it must be at least 2000 ms"), "{error}");
+    assert!(!inspect.table_exists("migrations_rs_lock").await, "nothing was created");
+}

@@ -522,8 +522,12 @@ async fn ensure_table(mut conn: ConnRef<'_>, tables: &Tables) -> Result<()> {
 
 /// `stale_after_ms` came after the first version of the lock table.
 async fn add_missing_columns(mut conn: ConnRef<'_>, tables: &Tables) -> Result<()> {
-    let probe =
-        Query::select().column("stale_after_ms").from(tables.lock.sea()).and_where(Expr::col("id").eq(0)).to_owned();
+    // Qualified: SQLite reads an unknown unqualified "name" as a string.
+    let probe = Query::select()
+        .column(("l", "stale_after_ms"))
+        .from_as(tables.lock.sea(), "l")
+        .and_where(Expr::col(("l", "id")).eq(0))
+        .to_owned();
     match Db::new(conn.reborrow()).fetch_all(&probe).await {
         Ok(_) => return Ok(()),
         Err(error) if crate::backend::is_missing_column(&error) => {}
@@ -643,9 +647,10 @@ async fn read_holder(conn: &mut Connection, tables: &Tables, fallback: Duration)
         let mut select = Query::select();
         select.columns(["lock_id", "pid", "host", "since"]).expr_as(age.clone(), "age_ms");
         if with_stale_after {
-            select.column("stale_after_ms");
+            // Qualified: SQLite reads an unknown unqualified "name" as a string.
+            select.expr_as(Expr::col(("l", "stale_after_ms")), "stale_after_ms");
         }
-        select.from(tables.lock.sea()).and_where(Expr::col("id").eq(1)).to_owned()
+        select.from_as(tables.lock.sea(), "l").and_where(Expr::col("id").eq(1)).to_owned()
     };
     let (rows, with_stale_after) = match Db::new(conn.as_ref()).fetch_all(&select(true)).await {
         Err(error) if crate::backend::is_missing_column(&error) => {
