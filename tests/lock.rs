@@ -352,3 +352,45 @@ async fn a_stale_after_shorter_than_several_heartbeats_is_refused(backend: Backe
     assert!(error.to_string().contains("LockOptions::stale_after is 0 ms: it must be at least 2000 ms"), "{error}");
     assert!(!inspect.table_exists("migrations_rs_lock").await, "nothing was created");
 }
+
+/// SQLite has one writer at a time: while the holder's migration writes in
+/// its transaction, waiters cannot write their lease and the holder's
+/// heartbeat cannot renew it. Waiters wait their whole `--lock-timeout` and
+/// no longer, saying who holds the lock; nobody takes the lease over.
+#[tokio::test]
+async fn sqlite_waiters_wait_their_lock_timeout_behind_a_migration_that_writes() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let url = db.url.expose().to_owned();
+    // create_items writes, then keeps its transaction (and the write lock) open for 8 s:
+    // longer than the lock's one-second busy timeout, and than the 2 s stale-after.
+    let args = ["up", "--to", "20240101000000", "--stale-lock-after", "2"];
+    let holder = start(FIXTURE, &url, &args, &[("FIXTURE_STEP_MS", "8000")]);
+    let mut inspect = db.inspect().await;
+    wait_until_held(&url, &[]);
+    std::thread::sleep(Duration::from_millis(2500));
+
+    let status = run(FIXTURE, &url, &["lock", "status"]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    assert!(
+        text(&status.stdout).contains(&format!("lock: held by pid {}", holder.id())),
+        "a holder whose migration writes holds the lock: {}",
+        text(&status.stdout)
+    );
+    let started = Instant::now();
+    let impatient = run(FIXTURE, &url, &["up", "--lock-timeout", "3", "--stale-lock-after", "2"]);
+    let waited = started.elapsed();
+    let stderr = text(&impatient.stderr);
+    assert_eq!(impatient.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("database is locked"), "{stderr}");
+    assert!(stderr.contains(&format!("waiting for the migration lock held by pid {}", holder.id())), "{stderr}");
+    assert!(stderr.contains("gave up waiting for the migration lock after 3 s"), "{stderr}");
+    assert!(waited < Duration::from_secs(6), "gave up after its 3 s, not after the holder: {waited:?}");
+
+    let patient = finish(start(FIXTURE, &url, &[&args[..], &["--lock-timeout", "60"]].concat(), &[]));
+    let holder = finish(holder);
+    assert!(holder.status.success(), "the holder kept its lease: {}", text(&holder.stderr));
+    assert!(patient.status.success(), "{}", text(&patient.stderr));
+    assert!(text(&patient.stdout).contains("nothing to apply"), "{}", text(&patient.stdout));
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await, 1);
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_lock").await, 0);
+}
