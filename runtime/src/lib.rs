@@ -31,7 +31,8 @@ pub use database::Database;
 pub use db::{Db, Row, Statement};
 pub use engine::{
     AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, LastApplied,
-    MatchedBy, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, Preview, PreviewStep, Rehearsal,
+    MatchedBy, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, PlanApproval, Preview, PreviewStep,
+    Rehearsal,
     RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup, StartupFailure, StartupOutcome,
     StartupReport, Status, StepReport, StepSql, Validation,
 };

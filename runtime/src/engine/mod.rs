@@ -7,6 +7,7 @@
 //! other), and the lock is released on every path: success, error and panic.
 
 mod adopt;
+mod approval;
 mod health;
 mod operations;
 mod preview;
@@ -18,6 +19,7 @@ mod startup;
 mod step;
 
 pub use adopt::{AdoptReport, AdoptedMigration, MatchedBy, OurMigration};
+pub use approval::PlanApproval;
 pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
 pub use operations::{RepairReport, Validation};
 pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
@@ -52,6 +54,7 @@ pub struct Migrator {
     backup: BackupOptions,
     progress: Option<ProgressCallback>,
     lock_wait: Option<LockWaitCallback>,
+    approve: Option<approval::ApproveCallback>,
 }
 
 type ProgressCallback = Box<dyn Fn(Progress<'_>) + Send + Sync>;
@@ -112,6 +115,7 @@ impl Migrator {
             backup: BackupOptions::default(),
             progress: None,
             lock_wait: None,
+            approve: None,
         }
     }
 
@@ -282,7 +286,12 @@ impl Migrator {
     /// Reverts applied migrations, dependents before what they depend on.
     pub async fn down(&self, conn: &mut Connection, target: RevertTarget) -> Result<RevertReport> {
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
-            let rows = self.read_state(conn).await?;
+            let rows = self
+                .approved_rows(conn, |rows| {
+                    self.refuse_dirty(rows)?;
+                    self.down_preview(rows, target.clone())
+                })
+                .await?;
             self.down_locked(conn, guard, &rows, target).await
         })
         .await
@@ -292,7 +301,12 @@ impl Migrator {
     /// any), with whatever depends on them.
     pub async fn down_last_batch(&self, conn: &mut Connection) -> Result<RevertReport> {
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
-            let rows = self.read_state(conn).await?;
+            let rows = self
+                .approved_rows(conn, |rows| {
+                    self.refuse_dirty(rows)?;
+                    self.down_preview(rows, RevertTarget::Versions(last_batch(rows)))
+                })
+                .await?;
             self.down_locked(conn, guard, &rows, RevertTarget::Versions(last_batch(&rows))).await
         })
         .await
@@ -308,7 +322,12 @@ impl Migrator {
     /// Reverts the last `steps` applied migrations and applies them again, under one lock.
     pub async fn redo(&self, conn: &mut Connection, steps: usize) -> Result<(RevertReport, ApplyReport)> {
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
-            let rows = self.read_state(conn).await?;
+            let rows = self
+                .approved_rows(conn, |rows| {
+                    self.refuse_dirty(rows)?;
+                    Ok(Preview { action: "redo", ..self.down_preview(rows, RevertTarget::Steps(steps))? })
+                })
+                .await?;
             let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
             let plan = self.registry.graph().plan_revert(&applied, RevertTarget::Steps(steps));
             if let Ok(versions) = plan {
@@ -377,7 +396,13 @@ impl Migrator {
         scope: &Scope,
         keep_going: bool,
     ) -> Result<ApplyReport> {
-        let rows = self.read_state(conn).await?;
+        let rows = self
+            .approved_rows(conn, |rows| {
+                self.refuse_dirty(rows)?;
+                self.verify_checksums(rows)?;
+                self.up_preview(rows, scope)
+            })
+            .await?;
         self.refuse_dirty(&rows)?;
         self.verify_checksums(&rows)?;
         let plan = self.plan_scope(&rows, scope)?;
