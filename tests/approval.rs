@@ -80,7 +80,8 @@ async fn a_plan_that_changed_while_it_was_approved_is_asked_about_again(backend:
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
     Migrator::from_linked().unwrap().up(&mut conn, Some(version("20240102000000"))).await.unwrap();
-    let checksum = Migrator::from_linked().unwrap().registry().get(version("20240103000000")).unwrap().checksum.to_hex();
+    let checksum =
+        Migrator::from_linked().unwrap().registry().get(version("20240103000000")).unwrap().checksum.to_hex();
     let other_deploy: Arc<tokio::sync::Mutex<Option<Inspect>>> =
         Arc::new(tokio::sync::Mutex::new(Some(db.inspect().await)));
     let seen = Seen::default();

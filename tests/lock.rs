@@ -49,7 +49,10 @@ async fn assert_each_applied_once(inspect: &mut Inspect) {
         inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE state = 'applied'").await,
         FIXTURE_MIGRATIONS
     );
-    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await, FIXTURE_MIGRATIONS);
+    assert_eq!(
+        inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await,
+        FIXTURE_MIGRATIONS
+    );
     assert_eq!(
         inspect
             .scalar("SELECT count(*) FROM (SELECT DISTINCT version FROM migrations_rs_log WHERE action = 'apply') v")
@@ -72,7 +75,9 @@ async fn lock_session(inspect: &mut Inspect, backend: Backend) -> i64 {
         }
         _ => {
             inspect
-                .scalar("SELECT CAST(IS_USED_LOCK(CONCAT('migrations-rs:migrations_rs_history@', DATABASE())) AS SIGNED)")
+                .scalar(
+                    "SELECT CAST(IS_USED_LOCK(CONCAT('migrations-rs:migrations_rs_history@', DATABASE())) AS SIGNED)",
+                )
                 .await
         }
     }

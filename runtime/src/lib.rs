@@ -32,9 +32,8 @@ pub use db::{Db, Row, Statement};
 pub use engine::{
     AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, LastApplied,
     MatchedBy, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, PlanApproval, Preview, PreviewStep,
-    Rehearsal,
-    RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup, StartupFailure, StartupOutcome,
-    StartupReport, Status, StepReport, StepSql, Validation,
+    Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup, StartupFailure,
+    StartupOutcome, StartupReport, Status, StepReport, StepSql, Validation,
 };
 pub use error::{Error, Result};
 pub use foreign::{ForeignMigration, Source, Tool};

@@ -626,8 +626,10 @@ async fn record_holder(conn: ConnRef<'_>, tables: &Tables, me: &LockHolder) -> R
     let backend = conn.backend();
     let mut db = Db::new(conn);
     db.exec(Query::delete().from_table(tables.lock.sea()).and_where(Expr::col("id").eq(1))).await?;
-    db.exec(Query::insert().into_table(tables.lock.sea()).columns(LOCK_COLUMNS).values_panic(holder_values(backend, me)))
-        .await
+    db.exec(
+        Query::insert().into_table(tables.lock.sea()).columns(LOCK_COLUMNS).values_panic(holder_values(backend, me)),
+    )
+    .await
 }
 
 async fn clear_holder(conn: ConnRef<'_>, tables: &Tables, id: &str) -> Result<()> {
@@ -844,7 +846,8 @@ mod postgres {
     pub(super) async fn still_held(c: &mut PgConnection, key: i64) -> Result<Option<String>> {
         let (class_id, object_id) = parts(key);
         let sql = format!("SELECT EXISTS (SELECT 1 {LOCK_ROWS} AND pid = pg_backend_pid())");
-        let held: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(class_id).bind(object_id).fetch_one(c).await?;
+        let held: bool =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(class_id).bind(object_id).fetch_one(c).await?;
         Ok((!held).then(|| {
             "PostgreSQL no longer shows this process's session holding the advisory lock \
              (it was unlocked from within the session or by an administrator)"
@@ -902,9 +905,9 @@ mod mysql {
                 .await?;
         Ok(match holder {
             Some(holder) if holder == me => None,
-            Some(holder) => Some(format!(
-                "the named lock is held by connection {holder}, not by this process's connection {me}"
-            )),
+            Some(holder) => {
+                Some(format!("the named lock is held by connection {holder}, not by this process's connection {me}"))
+            }
             None => Some("the named lock is free: it was released from within this process's session".to_owned()),
         })
     }

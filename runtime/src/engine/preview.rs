@@ -99,8 +99,7 @@ impl Migrator {
             RevertTarget::Versions(_) => "in the last batch".to_owned(),
             RevertTarget::To(version) => format!("comes after {version} in the migration order"),
         };
-        let plan =
-            self.registry.graph().plan_revert(&applied, target.clone()).map_err(|e| self.plan_error(e, rows))?;
+        let plan = self.registry.graph().plan_revert(&applied, target.clone()).map_err(|e| self.plan_error(e, rows))?;
         let steps = plan
             .iter()
             .map(|version| {
