@@ -160,7 +160,8 @@ async fn a_holder_whose_connection_is_killed_stops_before_its_next_step(backend:
         _ => inspect.execute(&format!("KILL {session}")).await,
     }
     let applied_at_kill = inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await;
-    stops_and_another_process_finishes(&db, &mut inspect, holder, applied_at_kill).await;
+    let stderr = stops_and_another_process_finishes(&db, &mut inspect, holder, applied_at_kill).await;
+    assert!(stderr.contains("the lock's own database connection failed"), "says why: {stderr}");
 }
 
 async fn a_holder_whose_lock_is_released_from_another_shell_stops_before_its_next_step(backend: Backend) {
@@ -177,13 +178,19 @@ async fn a_holder_whose_lock_is_released_from_another_shell_stops_before_its_nex
         text(&released.stdout)
     );
     let applied_at_release = inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await;
-    stops_and_another_process_finishes(&db, &mut inspect, holder, applied_at_release).await;
+    let stderr = stops_and_another_process_finishes(&db, &mut inspect, holder, applied_at_release).await;
+    assert!(stderr.contains("the lock's own database connection failed"), "says why: {stderr}");
 }
 
 /// The holder stops before the step after the one it was running when it
 /// lost the lock, says so and records it; then another process applies the
 /// rest, every migration exactly once.
-async fn stops_and_another_process_finishes(db: &TestDb, inspect: &mut Inspect, holder: Child, applied_at_loss: i64) {
+async fn stops_and_another_process_finishes(
+    db: &TestDb,
+    inspect: &mut Inspect,
+    holder: Child,
+    applied_at_loss: i64,
+) -> String {
     let holder = finish(holder);
     let stderr = text(&holder.stderr);
     assert_eq!(holder.status.code(), Some(1), "{stderr}");
@@ -207,6 +214,7 @@ async fn stops_and_another_process_finishes(db: &TestDb, inspect: &mut Inspect, 
     let next = run(FIXTURE, db.url.expose(), &["up", "--lock-timeout", "30"]);
     assert!(next.status.success(), "{}", text(&next.stderr));
     assert_each_applied_once(inspect).await;
+    stderr
 }
 
 on_every_backend!(
@@ -215,7 +223,21 @@ on_every_backend!(
     a_lease_is_taken_over_only_after_the_holders_own_stale_after,
     a_lock_table_of_the_previous_version_gains_its_new_column,
     a_stale_after_shorter_than_several_heartbeats_is_refused,
+    a_holder_whose_lease_is_released_stops_before_its_next_step,
 );
+
+async fn a_holder_whose_lease_is_released_stops_before_its_next_step(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let url = db.url.expose().to_owned();
+    let mut inspect = db.inspect().await;
+    let holder = start(FIXTURE, &url, &["up", "--lock", "lease"], &[("FIXTURE_STEP_MS", "1500")]);
+    wait_until(&mut inspect, "SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'", 1).await;
+    let released = run(FIXTURE, &url, &["lock", "release", "--yes", "--lock", "lease"]);
+    assert!(released.status.success(), "{}", text(&released.stderr));
+    let applied_at_release = inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await;
+    let stderr = stops_and_another_process_finishes(&db, &mut inspect, holder, applied_at_release).await;
+    assert!(stderr.contains("the lease row was deleted"), "says why: {stderr}");
+}
 
 /// Milliseconds since 1970 by this machine's clock, shifted by `offset_ms`.
 fn clock_ms(offset_ms: i64) -> i64 {

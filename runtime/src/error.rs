@@ -43,7 +43,7 @@ pub enum Error {
 
     #[error(
         "migration {label} ({location}) failed while {action}: {cause}\n{}{}",
-        failure_note(*dirty, *version),
+        failure_note(*dirty, *version, cause),
         completed_note(completed)
     )]
     MigrationFailed {
@@ -236,8 +236,10 @@ fn list<T: fmt::Display>(items: &[T]) -> String {
     items.iter().map(|item| format!("\n  - {item}")).collect()
 }
 
-fn failure_note(dirty: bool, version: Version) -> String {
-    if dirty {
+fn failure_note(dirty: bool, version: Version, cause: &Error) -> String {
+    if matches!(cause, Error::LockLost { .. }) && !dirty {
+        "nothing of it was kept; run the command again once the lock is free (`lock status`)".to_owned()
+    } else if dirty {
         format!(
             "it could not run atomically and may have been partly done, so it is recorded as dirty and later runs \
              refuse to start: fix the database by hand, then run `mark-applied {version}` if its change is complete \

@@ -9,11 +9,18 @@
 //! - SQLite, and PostgreSQL or MySQL when [`LockStrategy::Lease`] is chosen
 //!   (for connection poolers in transaction mode, where session locks do not
 //!   work): a lease row with its owner, kept alive by a heartbeat and taken
-//!   over once stale. Every step verifies the lease in the transaction that
-//!   records it, so a process that lost its lease commits nothing.
+//!   over once stale by the holder's own stale-after. Lease times are the
+//!   database's clock, read in the statement that writes or compares them.
+//!   Every step renews the lease in the transaction that records it, so a
+//!   process that lost its lease commits nothing atomic.
+//!
+//! Whatever the mechanism, the holder checks before every step and at every
+//! heartbeat that it still holds the lock (its own session holds the advisory
+//! or named lock; the lease row names it), and a run that lost it stops.
 //!
 //! The lock table also records who holds an advisory or named lock, so a
-//! waiting process can say who it waits for and since when.
+//! waiting process can say who it waits for and since when. Each backend's
+//! own SQL is in its module below: `postgres`, `mysql`, `sqlite`.
 
 use crate::backend::{Backend, ConnRef, Connection, dispatch};
 use crate::db::Db;
@@ -245,8 +252,9 @@ impl LockGuard {
         let Some(held) = &self.held else { return Ok(()) };
         match &held.kind {
             Kind::Lease => {
-                if self.lost.reason().is_none() && renew(conn, &self.tables, &self.id).await? == 0 {
-                    self.lost.set(LEASE_NOT_OURS.to_owned());
+                let mut conn = conn;
+                if self.lost.reason().is_none() && renew(conn.reborrow(), &self.tables, &self.id).await? == 0 {
+                    self.lost.set(lease_lost_reason(conn, &self.tables).await?);
                 }
             }
             Kind::Session(_) if atomic => return self.check(label).await,
@@ -295,9 +303,6 @@ impl Drop for LockGuard {
     }
 }
 
-const LEASE_NOT_OURS: &str =
-    "the lease row no longer names this process: another process took it over as stale, or `lock release` deleted it";
-
 /// `None` while this process holds the lock, else why it does not.
 async fn still_held(conn: &mut Connection, kind: &Kind, tables: &Tables, id: &str) -> Option<String> {
     let checked = match kind {
@@ -320,10 +325,15 @@ async fn lease_still_held(conn: &mut Connection, tables: &Tables, id: &str) -> R
     if renew(conn.as_ref(), tables, id).await? == 1 {
         return Ok(None);
     }
-    Ok(Some(match read_holder(conn, tables, Duration::ZERO).await? {
+    Ok(Some(lease_lost_reason(conn.as_ref(), tables).await?))
+}
+
+/// Why a lease that no longer names this holder was lost.
+async fn lease_lost_reason(conn: ConnRef<'_>, tables: &Tables) -> Result<String> {
+    Ok(match read_holder(conn, tables, Duration::ZERO).await? {
         Some(holder) => format!("the lease is now held by {holder}: it was taken over as stale"),
         None => "the lease row was deleted (`lock release` from another process)".to_owned(),
-    }))
+    })
 }
 
 /// Takes the lock on `conn`, a connection of its own, waiting for another
@@ -403,7 +413,7 @@ enum LeaseAttempt {
 /// database's clock.
 async fn try_lease(conn: &mut Connection, tables: &Tables, me: &LockHolder) -> Result<LeaseAttempt> {
     ensure_table(conn.as_ref(), tables).await?;
-    let Some(holder) = read_holder(conn, tables, me.stale_after).await? else {
+    let Some(holder) = read_holder(conn.as_ref(), tables, me.stale_after).await? else {
         return Ok(if insert_lease(conn.as_ref(), tables, me).await? {
             LeaseAttempt::Taken
         } else {
@@ -643,7 +653,7 @@ async fn clear_holder(conn: ConnRef<'_>, tables: &Tables, id: &str) -> Result<()
 
 /// The recorded holder, its heartbeat's age by the database's clock, and its
 /// stale-after (`fallback` for a record of an older version, which has none).
-async fn read_holder(conn: &mut Connection, tables: &Tables, fallback: Duration) -> Result<Option<LockHolder>> {
+async fn read_holder(mut conn: ConnRef<'_>, tables: &Tables, fallback: Duration) -> Result<Option<LockHolder>> {
     let age = Expr::cust(format!("{} - heartbeat_ms", now_ms_sql(conn.backend())));
     let select = |with_stale_after: bool| {
         let mut select = Query::select();
@@ -654,9 +664,9 @@ async fn read_holder(conn: &mut Connection, tables: &Tables, fallback: Duration)
         }
         select.from_as(tables.lock.sea(), "l").and_where(Expr::col("id").eq(1)).to_owned()
     };
-    let (rows, with_stale_after) = match Db::new(conn.as_ref()).fetch_all(&select(true)).await {
+    let (rows, with_stale_after) = match Db::new(conn.reborrow()).fetch_all(&select(true)).await {
         Err(error) if crate::backend::is_missing_column(&error) => {
-            (Db::new(conn.as_ref()).fetch_all(&select(false)).await?, false)
+            (Db::new(conn).fetch_all(&select(false)).await?, false)
         }
         rows => (rows?, true),
     };
@@ -679,7 +689,7 @@ async fn read_holder_if_table(
     tables: &Tables,
     fallback: Duration,
 ) -> Result<Option<LockHolder>> {
-    Ok(crate::backend::missing_table_as_none(read_holder(conn, tables, fallback).await)?.flatten())
+    Ok(crate::backend::missing_table_as_none(read_holder(conn.as_ref(), tables, fallback).await)?.flatten())
 }
 
 fn spawn_heartbeat(
