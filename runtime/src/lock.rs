@@ -882,7 +882,9 @@ mod mysql {
     use sea_query::Expr;
     use sqlx::mysql::MySqlConnection;
 
-    pub(super) const NOW_MS: &str = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)";
+    /// UTC, so no session time zone (and no daylight-saving hour) shifts it.
+    pub(super) const NOW_MS: &str =
+        "CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', UTC_TIMESTAMP(6)) DIV 1000 AS SIGNED)";
 
     /// The lock's name: `name@database`, at most 64 characters as `GET_LOCK` allows.
     pub(super) async fn lock_name(c: &mut MySqlConnection, name: &str) -> Result<String> {
