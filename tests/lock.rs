@@ -421,3 +421,37 @@ async fn sqlite_waiters_wait_their_lock_timeout_behind_a_migration_that_writes()
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await, 1);
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_lock").await, 0);
 }
+
+/// A process already waiting gets the lock the moment the holder's lock
+/// connection is killed, and runs the step the holder is still in: the holder
+/// must roll that step back at its record, so each migration counts once.
+#[tokio::test]
+async fn postgres_a_waiter_that_gets_a_lost_lock_and_the_holder_apply_each_migration_once() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let url = db.url.expose().to_owned();
+    let mut inspect = db.inspect().await;
+    let holder = start(FIXTURE, &url, &["up"], &[("FIXTURE_STEP_MS", "1500")]);
+    wait_until(&mut inspect, "SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'", 1).await;
+    let waiter = start(FIXTURE, &url, &["up", "--lock-timeout", "60"], &[]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let session = lock_session(&mut inspect, Backend::Postgres).await;
+    inspect.execute(&format!("SELECT pg_terminate_backend({session})")).await;
+
+    let holder = finish(holder);
+    let waiter = finish(waiter);
+    assert_eq!(holder.status.code(), Some(1), "{}", text(&holder.stderr));
+    assert!(text(&holder.stderr).contains("the migration lock was lost"), "{}", text(&holder.stderr));
+    assert!(waiter.status.success(), "{}", text(&waiter.stderr));
+    assert_each_applied_once(&mut inspect).await;
+    assert_eq!(inspect.scalar("SELECT count(*) FROM items").await, 10_000, "fill_items counted once");
+    assert_eq!(
+        inspect
+            .scalar(
+                "SELECT count(*) FROM migrations_rs_log WHERE action = 'apply_failed' \
+                 AND error NOT LIKE '%the migration lock was lost%'"
+            )
+            .await,
+        0,
+        "no failure is logged except as the lost lock it was"
+    );
+}
