@@ -315,16 +315,19 @@ fn named_environments_dotenv_and_confirmation() {
     let refused = cli("migrate", dir.path(), &["down", "--env", "production"], &[]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
-        stderr(&refused).contains("protected environment") && stderr(&refused).contains("pass --yes"),
-        "{}",
+        stderr(&refused).contains("Revert 1 migration(s) on sqlite://prod.db?mode=rwc (protected environment):\n  20240116101500 create_products\nGo ahead?")
+            && stderr(&refused).contains("pass --yes"),
+        "the question names what it reverts: {}",
         stderr(&refused)
     );
     let risky = cli("migrate", dir.path(), &["up", "--env", "production"], &[]);
     assert_eq!(risky.status.code(), Some(1), "data migrations need confirmation in production");
     assert!(
-        stderr(&risky).contains("Apply 20240120110000 seed_users on sqlite://prod.db")
-            && stderr(&risky).contains("risk: data"),
-        "each risky step is asked about on its own: {}",
+        stderr(&risky).contains("Apply 7 migration(s) on sqlite://prod.db?mode=rwc (protected environment):")
+            && stderr(&risky).contains("\n  20240115093000 create_users\n")
+            && stderr(&risky).contains("\n  20240120110000 seed_users: risk: data\n")
+            && stderr(&risky).contains("drop_full_name: risk: data; irreversible; drop-column"),
+        "one question names every step and why each risky one is: {}",
         stderr(&risky)
     );
     ok(cli("migrate", dir.path(), &["down", "--env", "production", "--yes"], &[]));

@@ -1,5 +1,6 @@
-//! Several processes at once, and processes that die: the lock, the
-//! concurrent index build on PostgreSQL, and crash recovery on each backend.
+//! Several processes at once (16 racing for the lock on each backend, with the
+//! database's own lock and with a lease), and processes that die: the lock,
+//! the concurrent index build on PostgreSQL, and crash recovery on each backend.
 
 #[macro_use]
 mod support;
@@ -57,21 +58,37 @@ fn wait_for(path: &Path, limit: Duration) {
 }
 
 on_every_backend!(
-    eight_processes_apply_every_migration_exactly_once,
+    sixteen_processes_apply_every_migration_exactly_once,
+    sixteen_processes_share_a_lease_lock,
     a_process_killed_mid_migration_leaves_a_documented_state,
     a_panicking_migration_releases_the_lock,
     a_waiting_process_gives_up_after_the_lock_timeout,
 );
 
-#[tokio::test]
-async fn eight_processes_share_a_lease_lock_on_postgres() {
-    let db = TestDb::new(Backend::Postgres).await;
-    let url = db.url.expose().to_owned();
-    let args = ["up", "--lock", "lease", "--lock-timeout", "120"];
-    let children: Vec<Child> = (0..8).map(|_| start("migrate", &url, &args, &[])).collect();
-    for output in children.into_iter().map(finish) {
-        assert!(output.status.success(), "{}", text(&output.stderr));
+/// How many processes race for the lock in the race tests.
+const RACERS: usize = 16;
+/// The whole race, start to last exit, stays within this.
+const RACE_LIMIT: Duration = Duration::from_secs(90);
+
+/// Starts [`RACERS`] processes of `up` at once and waits for them all, within [`RACE_LIMIT`].
+fn race(url: &str, args: &[&str]) -> Vec<Output> {
+    let started = Instant::now();
+    let children: Vec<Child> = (0..RACERS).map(|_| start("migrate", url, args, &[])).collect();
+    let outputs: Vec<Output> = children.into_iter().map(finish).collect();
+    assert!(started.elapsed() < RACE_LIMIT, "{RACERS} processes took {:?}", started.elapsed());
+    for output in &outputs {
+        assert!(output.status.success(), "every process exits 0: {}", text(&output.stderr));
     }
+    let applied_lines: usize =
+        outputs.iter().map(|o| text(&o.stdout).lines().filter(|l| l.starts_with("applied ")).count()).sum();
+    assert_eq!(applied_lines, 8, "the 8 migrations were applied once in all");
+    outputs
+}
+
+async fn sixteen_processes_share_a_lease_lock(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let url = db.url.expose().to_owned();
+    race(&url, &["up", "--lock", "lease", "--lock-timeout", "120"]);
     let mut inspect = db.inspect().await;
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await, 8);
     assert_eq!(
@@ -111,17 +128,10 @@ async fn a_waiting_process_gives_up_after_the_lock_timeout(backend: Backend) {
     assert!(finish(holder).status.success());
 }
 
-async fn eight_processes_apply_every_migration_exactly_once(backend: Backend) {
+async fn sixteen_processes_apply_every_migration_exactly_once(backend: Backend) {
     let db = TestDb::new(backend).await;
     let url = db.url.expose().to_owned();
-    let children: Vec<Child> = (0..8).map(|_| start("migrate", &url, &["up", "--lock-timeout", "120"], &[])).collect();
-    let outputs: Vec<Output> = children.into_iter().map(finish).collect();
-    for output in &outputs {
-        assert!(output.status.success(), "every process exits 0: {}", text(&output.stderr));
-    }
-    let applied_lines: usize =
-        outputs.iter().map(|o| text(&o.stdout).lines().filter(|l| l.starts_with("applied ")).count()).sum();
-    assert_eq!(applied_lines, 8, "the 8 migrations were applied once in all");
+    race(&url, &["up", "--lock-timeout", "120"]);
 
     let mut inspect = db.inspect().await;
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE state = 'applied'").await, 8);

@@ -51,7 +51,7 @@ pub enum Error {
 
     #[error(
         "migration {label} ({location}) failed while {action}: {cause}\n{}{}",
-        failure_note(*dirty, *version),
+        failure_note(*dirty, *version, cause),
         completed_note(completed)
     )]
     MigrationFailed {
@@ -106,10 +106,13 @@ pub enum Error {
     LockTimeout { waited_secs: u64, holder: String },
 
     #[error(
-        "this process lost the migration lock (another process took it over as stale) before {label} was recorded; \
-         nothing of it was committed. Raise the stale timeout if migrations run longer than it"
+        "the migration lock was lost: {reason}. The run stopped at {label}: nothing of it was committed and no \
+         later step ran. Another process may hold the lock now; run `status` to see what is applied, then run again"
     )]
-    LockLost { label: String },
+    LockLost { label: String, reason: String },
+
+    #[error("{option} is {given_ms} ms: it must be at least {minimum_ms} ms, several heartbeats of the lock")]
+    StaleAfterTooShort { option: &'static str, given_ms: u128, minimum_ms: u128 },
 
     #[error("{url} is not a database URL migrations-rs can use: {reason}")]
     UnsupportedUrl { url: String, reason: String },
@@ -257,8 +260,10 @@ fn list<T: fmt::Display>(items: &[T]) -> String {
     items.iter().map(|item| format!("\n  - {item}")).collect()
 }
 
-fn failure_note(dirty: bool, version: Version) -> String {
-    if dirty {
+fn failure_note(dirty: bool, version: Version, cause: &Error) -> String {
+    if matches!(cause, Error::LockLost { .. }) && !dirty {
+        "nothing of it was kept; run the command again once the lock is free (`lock status`)".to_owned()
+    } else if dirty {
         format!(
             "it could not run atomically and may have been partly done, so it is recorded as dirty and later runs \
              refuse to start: fix the database by hand, then run `mark-applied {version}` if its change is complete \

@@ -206,10 +206,12 @@ pub enum Action {
     Adopt,
     /// A hook file ran (its name is the entry's name).
     Hook,
+    /// A run stopped before this migration because its lock was lost.
+    LockLost,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::Apply,
         Action::Revert,
         Action::ApplyFailed,
@@ -220,6 +222,7 @@ impl Action {
         Action::Baseline,
         Action::Adopt,
         Action::Hook,
+        Action::LockLost,
     ];
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -238,6 +241,7 @@ impl Action {
             Action::Baseline => "baseline",
             Action::Adopt => "adopt",
             Action::Hook => "hook",
+            Action::LockLost => "lock_lost",
         }
     }
 }

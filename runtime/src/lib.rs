@@ -34,7 +34,8 @@ pub use database::Database;
 pub use db::{Db, Row, Statement};
 pub use engine::{
     AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, Hook, Hooks,
-    LastApplied, MatchedBy, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, Preview, PreviewStep,
+    LastApplied, MatchedBy, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, PlanApproval, Preview,
+    PreviewStep,
     Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup, StartupFailure,
     StartupOutcome, StartupReport, Status, StepReport, StepSql, Validation,
 };

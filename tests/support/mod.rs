@@ -2,6 +2,8 @@
 //! a way to look inside it, and a counter of the statements sqlx sends.
 #![allow(dead_code)]
 
+pub mod process;
+
 use migrations_rs::sqlx::{self, Connection as _, MySqlConnection, PgConnection, SqliteConnection};
 use migrations_rs::{Backend, Connection, DatabaseUrl};
 use std::sync::Arc;
@@ -148,6 +150,17 @@ impl Inspect {
             Inspect::MySql(c) => sqlx::query_scalar(sql).fetch_one(c).await,
         }
         .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Inspect::scalar`], but `None` when the statement fails (a table not created yet).
+    pub async fn try_scalar(&mut self, sql: &str) -> Option<i64> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            Inspect::Sqlite(c) => sqlx::query_scalar(sql).fetch_one(c).await,
+            Inspect::Postgres(c) => sqlx::query_scalar(sql).fetch_one(c).await,
+            Inspect::MySql(c) => sqlx::query_scalar(sql).fetch_one(c).await,
+        }
+        .ok()
     }
 
     /// The first column of every row, as text.

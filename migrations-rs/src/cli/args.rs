@@ -1,6 +1,7 @@
 //! The command line's arguments, as clap reads them.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use migrations_rs_runtime::lock::MIN_STALE_AFTER;
 use migrations_rs_runtime::{Action, Version};
 
 #[derive(Debug, Parser)]
@@ -75,8 +76,9 @@ pub(crate) struct LockArgs {
     #[arg(long, global = true, value_enum, env = "MIGRATIONS_RS_LOCK")]
     pub lock: Option<LockKind>,
 
-    /// Seconds without a heartbeat after which a lease counts as abandoned
-    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
+    /// Seconds without a heartbeat after which a lease counts as abandoned (at least 2;
+    /// waiting processes use the holder's value)
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS", value_parser = parse_stale_after)]
     pub stale_lock_after: u64,
 }
 
@@ -329,6 +331,19 @@ pub(crate) enum LockCommand {
 
 fn parse_version(input: &str) -> Result<Version, String> {
     Version::parse(input).map_err(|e| e.to_string())
+}
+
+/// `--stale-lock-after`: whole seconds, at least [`MIN_STALE_AFTER`].
+fn parse_stale_after(input: &str) -> Result<u64, String> {
+    let minimum = MIN_STALE_AFTER.as_secs();
+    let seconds: u64 = input.parse().map_err(|_| format!("`{input}` is not a whole number of seconds"))?;
+    if seconds < minimum {
+        return Err(format!(
+            "{seconds} s is too short: a lease must outlive several heartbeats (one every quarter of it), \
+             so it must be at least {minimum} s"
+        ));
+    }
+    Ok(seconds)
 }
 
 fn parse_action(input: &str) -> Result<Action, String> {

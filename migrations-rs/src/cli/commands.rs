@@ -104,8 +104,23 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
     let err = ctx.err.clone();
     let last_wait_report: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
     let (registry, hooks) = registry_and_hooks(ctx)?;
-    Ok(Migrator::new(registry)
-        .with_hooks(hooks)
+    let migrator = Migrator::new(registry).with_hooks(hooks);
+    let migrator = if ctx.settings.protected {
+        // Asked under the lock, about the plan that then runs unless the state changed meanwhile.
+        let (url, yes) = (ctx.settings.url.to_string(), cli.yes);
+        migrator.approve_plans_with(move |plan| {
+            let question = safety::plan_question(plan, &url);
+            Box::pin(async move {
+                let Some(question) = question else { return Ok(()) };
+                tokio::task::spawn_blocking(move || confirm(&question, yes))
+                    .await
+                    .map_err(|e| Error::msg(format!("cannot ask for confirmation: {e}")))?
+            })
+        })
+    } else {
+        migrator
+    };
+    Ok(migrator
         .with_lock_options(LockOptions {
             strategy: match ctx.settings.lock {
                 LockKind::Native => LockStrategy::Native,
@@ -209,12 +224,7 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             if *dry_run {
                 return Ok(safety::rehearsal(ctx, &migrator.rehearse_up_scoped(conn, &scope).await?));
             }
-            // The plan is read beforehand only when it must be confirmed:
-            // a start-up with nothing to do stays at the lock and one read.
-            if ctx.settings.protected {
-                let preview = migrator.preview_up_scoped(conn, &scope).await?;
-                safety::confirm_risky_steps(ctx, migrator, &preview, conn.backend()).await?;
-            }
+            // In a protected environment the plan is confirmed under the lock (see `migrator`).
             let report = migrator.up_scoped(conn, &scope, *keep_going).await?;
             safety::report_backup(ctx, report.backup.as_ref());
             for missing in &report.missing_from_code {
@@ -247,12 +257,7 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             if *dry_run {
                 return Ok(safety::rehearsal(ctx, &migrator.rehearse_down(conn, target).await?));
             }
-            let preview = migrator.preview_down(conn, target.clone()).await?;
-            warn_data_loss(ctx, &preview);
-            if !preview.steps.is_empty() {
-                ctx.confirm_change(&format!("Reverting {} migration(s)", preview.steps.len()))?;
-                safety::confirm_risky_steps(ctx, migrator, &preview, conn.backend()).await?;
-            }
+            warn_data_loss(ctx, &migrator.preview_down(conn, target.clone()).await?);
             let report =
                 if *last_batch { migrator.down_last_batch(conn).await? } else { migrator.down(conn, target).await? };
             safety::report_backup(ctx, report.backup.as_ref());
@@ -262,10 +267,7 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             });
         }
         Command::Redo { steps } => {
-            let preview = migrator.preview_down(conn, RevertTarget::Steps(*steps)).await?;
-            warn_data_loss(ctx, &preview);
-            ctx.confirm_change(&format!("Reverting and reapplying {} migration(s)", preview.steps.len()))?;
-            safety::confirm_risky_steps(ctx, migrator, &preview, conn.backend()).await?;
+            warn_data_loss(ctx, &migrator.preview_down(conn, RevertTarget::Steps(*steps)).await?);
             let (reverted, applied) = migrator.redo(conn, *steps).await?;
             safety::report_backup(ctx, reverted.backup.as_ref().or(applied.backup.as_ref()));
             ctx.print(&serde_json::json!({ "reverted": reverted, "applied": applied }), |_| {

@@ -2,7 +2,7 @@
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use migrations_rs_runtime::{
-    Backend, GraphNode, LockStatus, LogRecord, MigrationState, MigrationStatus, Preview, Status, StepSql,
+    Backend, GraphNode, LockStatus, LogRecord, Mechanism, MigrationState, MigrationStatus, Preview, Status, StepSql,
 };
 
 /// The status as an aligned table followed by a summary line; with several
@@ -101,6 +101,11 @@ fn status_table(status: &Status, module: Option<&str>) -> Table {
 
 pub(crate) fn lock_status(status: &LockStatus) -> String {
     let holder = match (&status.holder, status.held) {
+        (Some(holder), true) if status.mechanism == Mechanism::LeaseRow => format!(
+            "held by {holder}, last heartbeat {} s ago (taken over after {} s without one)",
+            holder.heartbeat_age.as_secs(),
+            holder.stale_after.as_secs()
+        ),
         (Some(holder), true) => format!("held by {holder}, last heartbeat {} s ago", holder.heartbeat_age.as_secs()),
         (Some(holder), false) => format!("free (last held by {holder})"),
         (None, true) => "held by a process that left no record".to_owned(),

@@ -1,12 +1,11 @@
 //! The command line's side of the safety checks: `lint`, rehearsals shown
-//! as a table of outcomes, the backup a run took, and the confirmation each
-//! risky step needs in a protected environment.
+//! as a table of outcomes, the backup a run took, and the question a
+//! protected environment asks about a plan before it runs.
 
 use crate::cli::commands::Context;
-use crate::cli::config::confirm;
 use crate::cli::output::Tone;
 use migrations_rs_runtime::{
-    Backend, Backup, Error, Finding, Level, MigrationAnalysis, Migrator, Preview, Rehearsal, RehearsalOutcome, Risk,
+    Backend, Backup, Finding, Level, MigrationAnalysis, PlanApproval, Rehearsal, RehearsalOutcome, Risk,
 };
 use std::process::ExitCode;
 
@@ -171,39 +170,40 @@ pub(crate) fn report_backup(ctx: &Context<'_>, backup: Option<&Backup>) {
     ctx.err.line(line);
 }
 
-/// In a protected environment, asks about each risky step on its own.
-pub(crate) async fn confirm_risky_steps(
-    ctx: &Context<'_>,
-    migrator: &Migrator,
-    preview: &Preview,
-    backend: Backend,
-) -> Result<(), Error> {
-    if !ctx.settings.protected {
-        return Ok(());
-    }
-    let versions: Vec<_> = preview.steps.iter().map(|s| s.version).collect();
-    let analyses = migrator.analyze(backend, &versions).await?;
-    for (step, analysis) in preview.steps.iter().zip(&analyses) {
-        let mut reasons: Vec<String> =
-            step.risk.iter().filter(|r| **r == Risk::Data).map(|r| format!("risk: {r}")).collect();
-        if step.irreversible {
-            reasons.push("irreversible".to_owned());
-        }
-        reasons.extend(analysis.findings.iter().map(|f| format!("{}: {}", f.rule, f.detail)));
-        if reasons.is_empty() {
-            continue;
-        }
-        confirm(
-            &format!(
-                "{} {} {} on {} (protected environment): {}. Go ahead?",
-                if preview.action == "apply" { "Apply" } else { "Revert" },
-                step.version,
-                step.name,
-                ctx.settings.url,
-                reasons.join("; ")
-            ),
-            ctx.cli.yes,
-        )?;
-    }
-    Ok(())
+/// The question a protected environment asks about a plan, naming every
+/// migration it covers and why each risky one is; `None` for an `apply` with
+/// nothing risky in it, which runs unasked.
+pub(crate) fn plan_question(plan: PlanApproval<'_>, url: &str) -> Option<String> {
+    let preview = plan.preview;
+    let mut risky = false;
+    let lines: Vec<String> = preview
+        .steps
+        .iter()
+        .zip(plan.analyses)
+        .map(|(step, analysis)| {
+            let mut reasons: Vec<String> =
+                step.risk.iter().filter(|r| **r == Risk::Data).map(|r| format!("risk: {r}")).collect();
+            if step.irreversible {
+                reasons.push("irreversible".to_owned());
+            }
+            reasons.extend(analysis.findings.iter().map(|f| format!("{}: {}", f.rule, f.detail)));
+            risky |= !reasons.is_empty();
+            if reasons.is_empty() {
+                format!("  {} {}", step.version, step.name)
+            } else {
+                format!("  {} {}: {}", step.version, step.name, reasons.join("; "))
+            }
+        })
+        .collect();
+    let verb = match preview.action {
+        "apply" if !risky => return None,
+        "apply" => "Apply",
+        "redo" => "Revert and apply again",
+        _ => "Revert",
+    };
+    Some(format!(
+        "{verb} {} migration(s) on {url} (protected environment):\n{}\nGo ahead?",
+        preview.steps.len(),
+        lines.join("\n")
+    ))
 }

@@ -253,6 +253,15 @@ impl<'c> From<&'c mut MySqlConnection> for ConnRef<'c> {
 }
 
 impl ConnRef<'_> {
+    /// The same connection, borrowed again for one more statement.
+    pub(crate) fn reborrow(&mut self) -> ConnRef<'_> {
+        match self {
+            ConnRef::Sqlite(c) => ConnRef::Sqlite(c),
+            ConnRef::Postgres(c) => ConnRef::Postgres(c),
+            ConnRef::MySql(c) => ConnRef::MySql(c),
+        }
+    }
+
     pub(crate) fn backend(&self) -> Backend {
         match self {
             ConnRef::Sqlite(_) => Backend::Sqlite,
@@ -302,4 +311,21 @@ fn is_missing_table(error: &sqlx::Error) -> bool {
         Some("42P01") | Some("1146") | Some("42S02") => true,
         _ => database.message().contains("no such table"),
     }
+}
+
+/// Whether `error` says a column does not exist: a table created by an older version.
+pub(crate) fn is_missing_column(error: &Error) -> bool {
+    let Error::Database(sqlx::Error::Database(database)) = error else { return false };
+    match database.code().as_deref() {
+        Some("42703") | Some("1054") | Some("42S22") => true,
+        _ => database.message().contains("no such column"),
+    }
+}
+
+/// Whether `error` is SQLite's "database is locked": another connection
+/// writes, and the busy timeout ran out waiting for it.
+pub(crate) fn is_busy(error: &Error) -> bool {
+    let Error::Database(sqlx::Error::Database(database)) = error else { return false };
+    matches!(database.code().as_deref(), Some("5") | Some("6") | Some("261") | Some("517"))
+        || database.message().contains("database is locked")
 }

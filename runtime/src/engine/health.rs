@@ -85,8 +85,10 @@ const LOCK: [(&str, &str); 5] = [
     ("pid", "lock_pid"),
     ("host", "lock_host"),
     ("since", "lock_since"),
-    ("heartbeat_ms", "lock_heartbeat_ms"),
+    ("stale_after_ms", "lock_stale_after_ms"),
 ];
+/// The heartbeat's age, computed by the database's clock in the statement.
+const LOCK_AGE: &str = "lock_age_ms";
 const FAILURE: [(&str, &str); 5] = [
     ("version", "log_version"),
     ("name", "log_name"),
@@ -104,8 +106,12 @@ impl Migrator {
         self.tables.check_backend(conn.backend())?;
         let session_lock = lock::held_in_sql(conn.backend(), &self.tables, &self.lock);
         let reads_session = session_lock.is_some();
-        let statement = self.health_statement(session_lock);
-        let fetched = missing_table_as_none(Db::new(conn.as_ref()).fetch_all(&statement).await)?;
+        let statement = self.health_statement(conn.backend(), session_lock);
+        let fetched = match Db::new(conn.as_ref()).fetch_all(&statement).await {
+            // A lock table of an older version, without the holder's stale-after: read apart.
+            Err(error) if crate::backend::is_missing_column(&error) => None,
+            result => missing_table_as_none(result)?,
+        };
         let (history, failure, lock) = match fetched {
             Some(rows) => self.read_health_rows(conn, &rows, reads_session)?,
             None => {
@@ -128,7 +134,7 @@ impl Migrator {
         Ok(self.health_from(history, failure, lock))
     }
 
-    fn health_statement(&self, held: Option<Expr>) -> SelectStatement {
+    fn health_statement(&self, backend: crate::backend::Backend, held: Option<Expr>) -> SelectStatement {
         let null = || Expr::cust("NULL");
         let mut rows = Query::select();
         for column in HISTORY {
@@ -137,6 +143,7 @@ impl Migrator {
         for (_, alias) in LOCK.iter().chain(&FAILURE) {
             rows.expr_as(null(), *alias);
         }
+        rows.expr_as(null(), LOCK_AGE);
         if held.is_some() {
             rows.expr_as(null(), "lock_held");
         }
@@ -152,6 +159,7 @@ impl Migrator {
         for (column, alias) in FAILURE {
             meta.expr_as(Expr::col(("f", column)), alias);
         }
+        meta.expr_as(lock::heartbeat_age_sql(backend, "l.heartbeat_ms"), LOCK_AGE);
         if let Some(held) = held {
             meta.expr_as(held, "lock_held");
         }
@@ -193,7 +201,7 @@ impl Migrator {
                 continue;
             }
             let action: Option<String> = row.get("log_action")?;
-            let failed = [Action::ApplyFailed, Action::RevertFailed].map(Action::as_str);
+            let failed = [Action::ApplyFailed, Action::RevertFailed, Action::LockLost].map(Action::as_str);
             if let Some(action) = action.filter(|a| failed.contains(&a.as_str())) {
                 failure = Some(FailedMigration {
                     version: Version::try_from(row.get::<i64>("log_version")?)?,
@@ -209,7 +217,9 @@ impl Migrator {
                     row.get("lock_pid")?,
                     row.get("lock_host")?,
                     row.get("lock_since")?,
-                    row.get("lock_heartbeat_ms")?,
+                    row.get(LOCK_AGE)?,
+                    row.get("lock_stale_after_ms")?,
+                    self.lock.stale_after,
                 )),
                 None => None,
             };

@@ -7,6 +7,7 @@
 //! other), and the lock is released on every path: success, error and panic.
 
 mod adopt;
+mod approval;
 mod health;
 mod hooks;
 mod operations;
@@ -19,6 +20,7 @@ mod startup;
 mod step;
 
 pub use adopt::{AdoptReport, AdoptedMigration, MatchedBy, OurMigration};
+pub use approval::PlanApproval;
 pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
 pub use hooks::{Hook, Hooks};
 pub use operations::{RepairReport, Validation};
@@ -61,6 +63,7 @@ pub struct Migrator {
     ignore_foreign_history: bool,
     progress: Option<ProgressCallback>,
     lock_wait: Option<LockWaitCallback>,
+    approve: Option<approval::ApproveCallback>,
 }
 
 type ProgressCallback = Box<dyn Fn(Progress<'_>) + Send + Sync>;
@@ -126,6 +129,7 @@ impl Migrator {
             ignore_foreign_history: false,
             progress: None,
             lock_wait: None,
+            approve: None,
         }
     }
 
@@ -336,7 +340,12 @@ impl Migrator {
     /// Reverts applied migrations, dependents before what they depend on.
     pub async fn down(&self, conn: &mut Connection, target: RevertTarget) -> Result<RevertReport> {
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
-            let rows = self.read_state(conn).await?;
+            let rows = self
+                .approved_rows(conn, |rows| {
+                    self.refuse_dirty(rows)?;
+                    self.down_preview(rows, target.clone())
+                })
+                .await?;
             self.down_locked(conn, guard, &rows, target, self.strict_revert).await
         })
         .await
@@ -346,7 +355,12 @@ impl Migrator {
     /// any), with whatever depends on them.
     pub async fn down_last_batch(&self, conn: &mut Connection) -> Result<RevertReport> {
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
-            let rows = self.read_state(conn).await?;
+            let rows = self
+                .approved_rows(conn, |rows| {
+                    self.refuse_dirty(rows)?;
+                    self.down_preview(rows, RevertTarget::Versions(last_batch(rows)))
+                })
+                .await?;
             self.down_locked(conn, guard, &rows, RevertTarget::Versions(last_batch(&rows)), self.strict_revert).await
         })
         .await
@@ -362,7 +376,12 @@ impl Migrator {
     /// Reverts the last `steps` applied migrations and applies them again, under one lock.
     pub async fn redo(&self, conn: &mut Connection, steps: usize) -> Result<(RevertReport, ApplyReport)> {
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
-            let rows = self.read_state(conn).await?;
+            let rows = self
+                .approved_rows(conn, |rows| {
+                    self.refuse_dirty(rows)?;
+                    Ok(Preview { action: "redo", ..self.down_preview(rows, RevertTarget::Steps(steps))? })
+                })
+                .await?;
             let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
             let plan = self.registry.graph().plan_revert(&applied, RevertTarget::Steps(steps));
             if let Ok(versions) = plan {
@@ -441,7 +460,13 @@ impl Migrator {
                 return Err(Error::NotAdopted { tool: found[0].tool.name(), found });
             }
         }
-        let rows = self.read_state(conn).await?;
+        let rows = self
+            .approved_rows(conn, |rows| {
+                self.refuse_dirty(rows)?;
+                self.verify_checksums(rows)?;
+                self.up_preview(rows, scope)
+            })
+            .await?;
         self.refuse_dirty(&rows)?;
         self.verify_checksums(&rows)?;
         let plan = self.plan_scope(&rows, scope)?;
@@ -642,8 +667,9 @@ impl Migrator {
         total: usize,
     ) -> std::result::Result<std::time::Duration, StepFailure> {
         let (action, migration) = (step.action, step.migration);
-        if guard.is_lost() {
-            return Err(StepFailure { error: Error::LockLost { label: migration.label() }, dirty: false });
+        if let Err(error) = guard.check(&migration.label()).await {
+            self.log_lock_lost(conn, step, &error).await;
+            return Err(StepFailure { error, dirty: false });
         }
         if let Some(report) = &self.progress {
             report(Progress::Started { action, migration, index, total });
@@ -653,6 +679,21 @@ impl Migrator {
             report(Progress::Finished { action, migration, index, total, duration });
         }
         Ok(duration)
+    }
+
+    /// Records in the audit log that the run stopped before `step` because its lock was lost.
+    async fn log_lock_lost(&self, conn: &mut Connection, step: &Step, error: &Error) {
+        let entry = history::LogEntry {
+            version: step.migration.version,
+            name: step.migration.name.to_owned(),
+            action: history::Action::LockLost,
+            duration_ms: 0,
+            batch: step.batch,
+            error: Some(error.to_string()),
+        };
+        if let Err(log_error) = history::append_log(conn.as_ref(), &self.tables, &entry).await {
+            tracing::error!(%log_error, "could not write the lost lock to the audit log");
+        }
     }
 
     /// Refuses to run while a migration is recorded as partly done.

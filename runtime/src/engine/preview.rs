@@ -62,7 +62,12 @@ impl Migrator {
     /// What [`Migrator::up_scoped`] would apply, in order, and why; takes no lock and changes nothing.
     pub async fn preview_up_scoped(&self, conn: &mut Connection, scope: &Scope) -> Result<Preview> {
         let rows = self.applied_rows(conn).await?;
-        let plan = self.plan_scope(&rows, scope)?;
+        self.up_preview(&rows, scope)
+    }
+
+    /// What an `up` of `scope` would apply to a database with these history rows.
+    pub(crate) fn up_preview(&self, rows: &[AppliedMigration], scope: &Scope) -> Result<Preview> {
+        let plan = self.plan_scope(rows, scope)?;
         let steps = plan
             .iter()
             .map(|step| {
@@ -78,6 +83,11 @@ impl Migrator {
     /// What `down` would revert, in order, and why; takes no lock and changes nothing.
     pub async fn preview_down(&self, conn: &mut Connection, target: RevertTarget) -> Result<Preview> {
         let rows = self.applied_rows(conn).await?;
+        self.down_preview(&rows, target)
+    }
+
+    /// What a `down` to `target` would revert from a database with these history rows.
+    pub(crate) fn down_preview(&self, rows: &[AppliedMigration], target: RevertTarget) -> Result<Preview> {
         let applied: Vec<Version> = rows.iter().map(|r| r.version).collect();
         let chosen: HashSet<Version> = match &target {
             RevertTarget::Steps(steps) => applied.iter().rev().take(*steps).copied().collect(),
@@ -89,7 +99,7 @@ impl Migrator {
             RevertTarget::Versions(_) => "in the last batch".to_owned(),
             RevertTarget::To(version) => format!("comes after {version} in the migration order"),
         };
-        let (plan, _stop) = self.revert_plan(&rows, target.clone(), self.strict_revert)?;
+        let (plan, _stop) = self.revert_plan(rows, target.clone(), self.strict_revert)?;
         let steps = plan
             .iter()
             .map(|version| {

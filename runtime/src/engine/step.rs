@@ -98,7 +98,6 @@ impl Migrator {
         let mut in_progress = false;
         let outcome = async {
             if !atomic {
-                guard.verify(conn.as_ref(), &migration.label()).await?;
                 self.mark_in_progress(conn, step).await?;
                 in_progress = true;
             }
@@ -140,6 +139,16 @@ impl Migrator {
                 Ok(duration)
             }
             Err(error) => {
+                // A step that failed after its lock was lost failed because of it, most likely
+                // (another process ran it too): the report says so first.
+                let error = match (guard.lost_reason(), error) {
+                    (_, error @ Error::LockLost { .. }) => error,
+                    (Some(reason), error) => Error::LockLost {
+                        label: migration.label(),
+                        reason: format!("{reason}; the step then failed: {error}"),
+                    },
+                    (None, error) => error,
+                };
                 tracing::error!(elapsed_ms = millis(duration), dirty = in_progress, %error, "migration failed");
                 let entry = LogEntry {
                     version: migration.version,
@@ -202,7 +211,7 @@ impl Migrator {
         started: Instant,
     ) -> Result<()> {
         let migration = step.migration;
-        guard.verify(tx.conn(), &migration.label()).await?;
+        guard.confirm_in_step(tx.conn(), &migration.label(), atomic).await?;
         let duration_ms = millis(started.elapsed());
         match (step.action, atomic) {
             (StepAction::Apply, true) => {
