@@ -213,7 +213,7 @@ async fn rehearsal_meets_the_real_error_and_changes_nothing(backend: Backend) {
     } else {
         assert!(rehearsal.rehearsed && rehearsal.failed());
         assert!(matches!(rehearsal.steps[0].outcome, RehearsalOutcome::Succeeded { statements: 2, .. }));
-        let RehearsalOutcome::Failed { error } = &rehearsal.steps[1].outcome else { panic!("{rehearsal:?}") };
+        let RehearsalOutcome::Failed { error, .. } = &rehearsal.steps[1].outcome else { panic!("{rehearsal:?}") };
         assert!(error.contains("no_such_table"), "the server's own error: {error}");
     }
     assert_eq!(inspect.schema().await, before, "nothing was kept");

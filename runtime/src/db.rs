@@ -4,6 +4,7 @@
 
 use crate::analysis::{Analyzer, Refusal, commits_implicitly};
 use crate::backend::{Backend, ConnRef, dispatch};
+use crate::database_error::StatementError;
 use crate::error::{Error, Result};
 use crate::record::Migration;
 use sea_query::{
@@ -28,6 +29,9 @@ pub struct Db<'c> {
     /// Checks each statement before it is sent, refusing destructive ones
     /// the migration does not acknowledge.
     guard: Option<Guard>,
+    /// A statement the database refuses is an [`Error::Statement`], whole
+    /// (for migration bodies); else an [`Error::Database`].
+    whole_errors: bool,
 }
 
 struct Guard {
@@ -52,18 +56,35 @@ impl fmt::Debug for Db<'_> {
 
 impl<'c> Db<'c> {
     pub(crate) fn new(conn: ConnRef<'c>) -> Self {
-        Db { target: Target::Live(conn), executed: 0, committed: false, guard: None }
+        Db { target: Target::Live(conn), executed: 0, committed: false, guard: None, whole_errors: false }
+    }
+
+    /// A handle for a migration body: a statement the database refuses is reported whole.
+    pub(crate) fn for_body(conn: ConnRef<'c>) -> Self {
+        Db { whole_errors: true, ..Self::new(conn) }
     }
 
     /// A handle that refuses the destructive statements `migration` does not acknowledge.
     pub(crate) fn guarded(conn: ConnRef<'c>, migration: &'static Migration) -> Self {
         let analyzer = Analyzer::for_migration(conn.backend(), migration);
-        Db { target: Target::Live(conn), executed: 0, committed: false, guard: Some(Guard { migration, analyzer }) }
+        Db {
+            target: Target::Live(conn),
+            executed: 0,
+            committed: false,
+            guard: Some(Guard { migration, analyzer }),
+            whole_errors: true,
+        }
     }
 
     /// A handle that records the SQL of each statement instead of running it.
     pub(crate) fn recording(backend: Backend, statements: &'c mut Vec<String>) -> Self {
-        Db { target: Target::Recording { backend, statements }, executed: 0, committed: false, guard: None }
+        Db {
+            target: Target::Recording { backend, statements },
+            executed: 0,
+            committed: false,
+            guard: None,
+            whole_errors: false,
+        }
     }
 
     fn live(&mut self, what: &'static str) -> Result<&mut ConnRef<'c>> {
@@ -113,7 +134,12 @@ impl<'c> Db<'c> {
         let statements = crate::sql::split(self.backend(), script)
             .map_err(|error| Error::msg(format!("the SQL cannot be split into statements: {error}")))?;
         for statement in statements {
-            self.exec(statement.sql).await?;
+            if let Err(mut error) = self.exec(statement.sql).await {
+                if let Error::Statement(refused) = &mut error {
+                    refused.set_script_line(statement.line);
+                }
+                return Err(error);
+            }
         }
         Ok(())
     }
@@ -129,13 +155,18 @@ impl<'c> Db<'c> {
         let (sql, values) = statement.to_sql(backend);
         self.check(&sql)?;
         tracing::debug!(target: "migrations_rs::sql", %sql, "executing");
-        Ok(dispatch!(self.live("a connection")?, ConnRef, c => {
+        let sent = sql.clone();
+        let outcome = dispatch!(self.live("a connection")?, ConnRef, c => {
             if values.0.is_empty() {
-                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **c).await?.rows_affected()
+                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **c).await.map(|done| done.rows_affected())
             } else {
-                sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).execute(&mut **c).await?.rows_affected()
+                sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
+                    .execute(&mut **c)
+                    .await
+                    .map(|done| done.rows_affected())
             }
-        }))
+        });
+        outcome.map_err(|error| self.statement_error(backend, error, &sent))
     }
 
     /// Runs a query and returns its rows, for data migrations that work on every backend.
@@ -144,20 +175,32 @@ impl<'c> Db<'c> {
         self.check(&sql)?;
         tracing::debug!(target: "migrations_rs::sql", %sql, "fetching");
         self.executed += 1;
-        Ok(match self.live("rows read from the database")? {
-            ConnRef::Sqlite(c) => {
-                let rows = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).fetch_all(&mut **c).await?;
-                rows.into_iter().map(Row::Sqlite).collect()
-            }
-            ConnRef::Postgres(c) => {
-                let rows = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).fetch_all(&mut **c).await?;
-                rows.into_iter().map(Row::Postgres).collect()
-            }
-            ConnRef::MySql(c) => {
-                let rows = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).fetch_all(&mut **c).await?;
-                rows.into_iter().map(Row::MySql).collect()
-            }
-        })
+        let backend = self.backend();
+        let sent = sql.clone();
+        let rows = match self.live("rows read from the database")? {
+            ConnRef::Sqlite(c) => sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
+                .fetch_all(&mut **c)
+                .await
+                .map(|rows| rows.into_iter().map(Row::Sqlite).collect()),
+            ConnRef::Postgres(c) => sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
+                .fetch_all(&mut **c)
+                .await
+                .map(|rows| rows.into_iter().map(Row::Postgres).collect()),
+            ConnRef::MySql(c) => sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
+                .fetch_all(&mut **c)
+                .await
+                .map(|rows| rows.into_iter().map(Row::MySql).collect()),
+        };
+        rows.map_err(|error| self.statement_error(backend, error, &sent))
+    }
+
+    /// The database's refusal of `statement`, whole in a migration body;
+    /// other errors (a broken connection) as they are.
+    fn statement_error(&self, backend: Backend, error: sqlx::Error, statement: &str) -> Error {
+        match StatementError::from_sqlx(backend, &error, statement) {
+            Some(refused) if self.whole_errors => Error::Statement(Box::new(refused)),
+            _ => Error::Database(error),
+        }
     }
 
     /// Refuses `sql` if the guard finds a destructive statement in it that is not acknowledged.

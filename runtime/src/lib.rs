@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod backend;
 pub mod backup;
 pub mod database;
+pub mod database_error;
 pub mod db;
 pub mod engine;
 pub mod error;
@@ -28,6 +29,7 @@ pub use analysis::{Analyzer, Finding, Level, MigrationAnalysis, Refusal, Rule, S
 pub use backend::{Backend, Connection};
 pub use backup::{Backup, BackupOptions};
 pub use database::Database;
+pub use database_error::StatementError;
 pub use db::{Db, Row, Statement};
 pub use engine::{
     AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, LastApplied,

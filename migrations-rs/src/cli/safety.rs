@@ -116,7 +116,7 @@ fn render_rehearsal(ctx: &Context<'_>, rehearsal: &Rehearsal) -> String {
                 out.paint(Tone::Good, "ok     "),
                 duration.as_millis()
             )),
-            RehearsalOutcome::Failed { error } => {
+            RehearsalOutcome::Failed { error, .. } => {
                 lines.push(format!("{} {label}: {error}", out.paint(Tone::Bad, "FAILS  ")))
             }
             RehearsalOutcome::Skipped { reason } => {

@@ -591,7 +591,7 @@ impl Migrator {
         Error::MigrationFailed {
             version: migration.version,
             label: migration.label(),
-            location: migration.location(),
+            location: crate::database_error::body_location(migration, step.action),
             action: step.action.verb(),
             dirty: failure.dirty,
             cause: Box::new(failure.error),

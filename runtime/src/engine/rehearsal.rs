@@ -57,7 +57,11 @@ pub enum RehearsalOutcome {
         duration: Duration,
     },
     /// The error the real run would stop at.
-    Failed { error: String },
+    Failed {
+        error: String,
+        /// The database's error, whole, when a statement was refused.
+        database: Option<Box<crate::database_error::StatementError>>,
+    },
     /// A `transaction = false` step, which cannot run inside the rehearsal's transaction.
     Skipped { reason: String },
     /// After a failure: the transaction is aborted, so nothing more runs.
@@ -170,13 +174,19 @@ impl Migrator {
                 };
                 let mut db = match action {
                     StepAction::Apply if !self.force => Db::guarded(tx.conn(), migration),
-                    _ => Db::new(tx.conn()),
+                    _ => Db::for_body(tx.conn()),
                 };
                 match body.run(&mut db).await {
                     Ok(()) => RehearsalOutcome::Succeeded { statements: db.executed(), duration: started.elapsed() },
-                    Err(error) => {
+                    Err(mut error) => {
                         failed = true;
-                        RehearsalOutcome::Failed { error: error.to_string() }
+                        crate::database_error::locate(&mut error, migration, action);
+                        let location = crate::database_error::body_location(migration, action);
+                        let database = match &error {
+                            Error::Statement(refused) => Some(refused.clone()),
+                            _ => None,
+                        };
+                        RehearsalOutcome::Failed { error: format!("{location}: {error}"), database }
                     }
                 }
             };

@@ -139,7 +139,8 @@ impl Migrator {
                 tracing::info!(elapsed_ms = millis(duration), "migration {}", step.action.past_tense());
                 Ok(duration)
             }
-            Err(error) => {
+            Err(mut error) => {
+                crate::database_error::locate(&mut error, migration, step.action);
                 tracing::error!(elapsed_ms = millis(duration), dirty = in_progress, %error, "migration failed");
                 let entry = LogEntry {
                     version: migration.version,
@@ -175,7 +176,7 @@ impl Migrator {
     fn db_for<'c>(&self, step: &Step, conn: ConnRef<'c>) -> Db<'c> {
         match step.action {
             StepAction::Apply if !self.force => Db::guarded(conn, step.migration),
-            _ => Db::new(conn),
+            _ => Db::for_body(conn),
         }
     }
 
