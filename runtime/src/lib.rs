@@ -22,6 +22,7 @@ pub mod plan;
 pub mod record;
 pub mod registry;
 pub mod sql;
+pub mod table_rows;
 pub mod url;
 pub mod version;
 

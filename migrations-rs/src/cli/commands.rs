@@ -2,7 +2,7 @@
 //! protected environment asks for, and how the result is shown.
 
 use crate::cli::args::{BackendArg, Cli, Command, GraphFormat, LockCommand, LockKind};
-use crate::cli::config::{Settings, confirm};
+use crate::cli::config::{self, Settings, confirm};
 use crate::cli::output::{Output, Progress, Tone};
 use crate::cli::{adopt, create, render, safety};
 use migrations_rs_runtime::engine::{Progress as StepProgress, StepAction};
@@ -197,6 +197,11 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             }
             let report = migrator.up_scoped(conn, &scope, *keep_going).await?;
             safety::report_backup(ctx, report.backup.as_ref());
+            for step in &report.applied {
+                for note in &step.notes {
+                    ctx.err.line(ctx.err.paint(Tone::Dim, &format!("note: {} {}: {note}", step.version, step.name)));
+                }
+            }
             for missing in &report.missing_from_code {
                 ctx.err.line(ctx.err.paint(
                     Tone::Warning,
@@ -327,8 +332,13 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             ctx.confirm_change(&format!("Recording everything up to {to} as applied without running it"))?;
             let recorded = migrator.baseline(conn, *to).await?;
             ctx.print(&recorded, |r| format!("{} migration(s) recorded as applied, without running them", r.len()));
+            record_cut_off(ctx, migrator, *to)?;
         }
-        Command::Adopt { from, dry_run } => adopt::adopt(ctx, migrator, conn, *from, *dry_run).await?,
+        Command::Adopt { from, dry_run } => {
+            if let Some(newest) = adopt::adopt(ctx, migrator, conn, *from, *dry_run).await? {
+                record_cut_off(ctx, migrator, newest)?;
+            }
+        }
         Command::MarkApplied { version } => {
             ctx.confirm_change(&format!("Recording {version} as applied without running it"))?;
             migrator.mark_applied(conn, *version).await?;
@@ -388,6 +398,31 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
         Command::Create { .. } => unreachable!("handled before connecting"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// After `adopt` or `baseline` up to `newest`: `lint` treats the migrations
+/// up to it as history, through `checks_from` in the config file.
+fn record_cut_off(ctx: &Context<'_>, migrator: &Migrator, newest: migrations_rs_runtime::Version) -> Result<(), Error> {
+    let next = migrator
+        .registry()
+        .in_order()
+        .map(|m| m.version)
+        .filter(|v| *v > newest)
+        .min()
+        .unwrap_or(migrations_rs_runtime::Version::from_checked(newest.as_u64() + 1));
+    let config = &ctx.cli.config;
+    let said = match config::record_checks_from(config, next)? {
+        config::CutOff::Written => {
+            format!("{config}: checks_from = {next}: `lint` reports the findings of older migrations as history")
+        }
+        config::CutOff::Kept => return Ok(()),
+        config::CutOff::NoFile => format!(
+            "note: put `checks_from = {next}` in {config} so that `lint` reports the findings of older \
+             migrations as history"
+        ),
+    };
+    ctx.err.line(ctx.err.paint(Tone::Dim, &said));
+    Ok(())
 }
 
 /// What `up` and `plan` cover: `--module`, else `--to`, else everything.

@@ -313,7 +313,7 @@ impl Migrator {
             let plan = self.registry.graph().plan_revert(&applied, RevertTarget::Steps(steps));
             if let Ok(versions) = plan {
                 // Refused before anything is reverted, not halfway.
-                self.refuse_unacknowledged(conn.backend(), &versions).await?;
+                self.refuse_unacknowledged(conn, &versions).await?;
             }
             let reverted = self.down_locked(conn, guard, &rows, RevertTarget::Steps(steps)).await?;
             let again: Vec<Version> = reverted.reverted.iter().map(|s| s.version).collect();
@@ -444,11 +444,12 @@ impl Migrator {
             let seq = last_seq + 1 + report.applied.len() as i64;
             let step = Step { migration, action: StepAction::Apply, batch, seq };
             match self.run_reported(conn, guard, &step, index, plan.len()).await {
-                Ok(duration) => report.applied.push(StepReport {
+                Ok((duration, notes)) => report.applied.push(StepReport {
                     version: migration.version,
                     name: migration.name,
                     duration,
                     out_of_order: planned.out_of_order,
+                    notes,
                 }),
                 Err(cause) => {
                     let error = self.failed(&step, cause, &report.applied);
@@ -500,11 +501,17 @@ impl Migrator {
         for (index, version) in plan.iter().enumerate() {
             let migration = self.registry.get(*version).expect("planned versions are registered");
             let step = Step { migration, action: StepAction::Revert, batch, seq: 0 };
-            let duration = self
+            let (duration, notes) = self
                 .run_reported(conn, guard, &step, index, plan.len())
                 .await
                 .map_err(|cause| self.failed(&step, cause, &report.reverted))?;
-            report.reverted.push(StepReport { version: *version, name: migration.name, duration, out_of_order: false });
+            report.reverted.push(StepReport {
+                version: *version,
+                name: migration.name,
+                duration,
+                out_of_order: false,
+                notes,
+            });
         }
         Ok(report)
     }
@@ -517,7 +524,7 @@ impl Migrator {
         step: &Step,
         index: usize,
         total: usize,
-    ) -> std::result::Result<std::time::Duration, StepFailure> {
+    ) -> std::result::Result<(std::time::Duration, Vec<String>), StepFailure> {
         let (action, migration) = (step.action, step.migration);
         if guard.is_lost() {
             return Err(StepFailure { error: Error::LockLost { label: migration.label() }, dirty: false });
@@ -525,11 +532,11 @@ impl Migrator {
         if let Some(report) = &self.progress {
             report(Progress::Started { action, migration, index, total });
         }
-        let duration = self.run_step(conn, guard, step).await?;
+        let (duration, notes) = self.run_step(conn, guard, step).await?;
         if let Some(report) = &self.progress {
             report(Progress::Finished { action, migration, index, total, duration });
         }
-        Ok(duration)
+        Ok((duration, notes))
     }
 
     /// Refuses to run while a migration is recorded as partly done.
