@@ -161,6 +161,9 @@ fn render_rehearsal(ctx: &Context<'_>, rehearsal: &Rehearsal) -> String {
             RehearsalOutcome::Skipped { reason } => {
                 lines.push(format!("{} {label}: {reason}", out.paint(Tone::Warning, "skipped")))
             }
+            RehearsalOutcome::NotRehearsed { reason } => {
+                lines.push(format!("{} {label}: cannot rehearse: {reason}", out.paint(Tone::Warning, "-      ")))
+            }
             RehearsalOutcome::NotReached => {
                 lines.push(format!("{} {label}: not reached after the failure", out.paint(Tone::Dim, "-      ")))
             }
@@ -185,11 +188,24 @@ fn render_rehearsal(ctx: &Context<'_>, rehearsal: &Rehearsal) -> String {
         (_, true, true) => {
             "rehearsal: the real run would fail at the step marked FAILS; everything was rolled back".to_owned()
         }
-        (_, true, false) => format!(
-            "rehearsal: {} step(s) would {}; everything was rolled back",
-            rehearsal.steps.len(),
-            rehearsal.action
-        ),
+        (_, true, false) => {
+            let unrehearsed = rehearsal
+                .steps
+                .iter()
+                .filter(|s| {
+                    matches!(s.outcome, RehearsalOutcome::NotRehearsed { .. } | RehearsalOutcome::Skipped { .. })
+                })
+                .count();
+            let caveat = match unrehearsed {
+                0 => String::new(),
+                n => format!(", {n} of them not rehearsed (see above)"),
+            };
+            format!(
+                "rehearsal: {} step(s) would {}{caveat}; everything was rolled back",
+                rehearsal.steps.len(),
+                rehearsal.action
+            )
+        }
     };
     lines.push(verdict);
     lines.join("\n")
