@@ -96,6 +96,7 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
     let (out, steps) = (ctx.out.clone(), progress.clone());
     let show_steps = !cli.json;
     let err = ctx.err.clone();
+    let backup_err = ctx.err.clone();
     let last_wait_report: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
     Ok(Migrator::new(registry(ctx)?)
         .with_lock_options(LockOptions {
@@ -131,6 +132,7 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
             }
             StepProgress::Finished { .. } => {}
         })
+        .on_backup(move |backup| safety::report_backup(&backup_err, backup))
         .on_lock_wait(move |wait| {
             // Who holds the lock, when waiting starts and every ten seconds.
             let mut last = last_wait_report.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -162,16 +164,48 @@ fn registry(ctx: &Context<'_>) -> Result<Registry, Error> {
         )));
     }
     let loaded = sql::folder::load(folder)?;
-    for ignored in &loaded.ignored {
-        ctx.err.line(ctx.err.paint(Tone::Dim, &format!("not a migration, left alone: {}", ignored.display())));
+    // Once per run, one line each, however many files.
+    if !loaded.ignored.is_empty() {
+        ctx.err.line(ctx.err.paint(
+            Tone::Dim,
+            &format!(
+                "{} not a migration, left alone: {}",
+                count(loaded.ignored.len(), "file is", "files are"),
+                names(folder, &loaded.ignored)
+            ),
+        ));
     }
-    for empty in &loaded.empty_downs {
+    if !loaded.empty_downs.is_empty() {
         ctx.err.line(ctx.err.paint(
             Tone::Warning,
-            &format!("warning: {} is empty, so its migration counts as irreversible", empty.display()),
+            &format!(
+                "warning: {} empty, so their migrations count as irreversible: {}",
+                count(loaded.empty_downs.len(), "down file is", "down files are"),
+                names(folder, &loaded.empty_downs)
+            ),
         ));
     }
     Registry::new(linked.in_order().chain(loaded.migrations))
+}
+
+/// `1 file is` or `3 files are`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+}
+
+/// The first few paths, relative to the folder, and how many more.
+fn names(folder: &std::path::Path, paths: &[std::path::PathBuf]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = paths
+        .iter()
+        .take(SHOWN)
+        .map(|p| p.strip_prefix(folder).unwrap_or(p).display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > SHOWN {
+        text.push_str(&format!(" and {} more", paths.len() - SHOWN));
+    }
+    text
 }
 
 fn verb(action: StepAction) -> &'static str {
@@ -196,7 +230,6 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
                 safety::confirm_risky_steps(ctx, migrator, &preview, conn.backend()).await?;
             }
             let report = migrator.up_scoped(conn, &scope, *keep_going).await?;
-            safety::report_backup(ctx, report.backup.as_ref());
             for step in &report.applied {
                 for note in &step.notes {
                     ctx.err.line(ctx.err.paint(Tone::Dim, &format!("note: {} {}: {note}", step.version, step.name)));
@@ -240,7 +273,6 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             }
             let report =
                 if *last_batch { migrator.down_last_batch(conn).await? } else { migrator.down(conn, target).await? };
-            safety::report_backup(ctx, report.backup.as_ref());
             ctx.print(&report, |r| match r.reverted.len() {
                 0 => "nothing to revert".to_owned(),
                 n => format!("{n} migration(s) reverted"),
@@ -252,27 +284,28 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             ctx.confirm_change(&format!("Reverting and reapplying {} migration(s)", preview.steps.len()))?;
             safety::confirm_risky_steps(ctx, migrator, &preview, conn.backend()).await?;
             let (reverted, applied) = migrator.redo(conn, *steps).await?;
-            safety::report_backup(ctx, reverted.backup.as_ref().or(applied.backup.as_ref()));
             ctx.print(&serde_json::json!({ "reverted": reverted, "applied": applied }), |_| {
                 format!("{} migration(s) reverted and applied again", applied.applied.len())
             });
         }
-        Command::Status { module } => {
+        Command::Status { module, pending, limit } => {
             let mut status = migrator.status(conn).await?;
             if let Some(module) = module {
                 status.migrations.retain(|m| m.module == module);
                 status.missing_from_code.retain(|m| &m.module == module);
             }
             let up_to_date = status.is_up_to_date();
+            let shown = render::StatusView::new(&status, *pending, *limit);
             let lock = migrator.lock_status(conn).await?;
-            ctx.print(&serde_json::json!({ "up_to_date": up_to_date, "status": status, "lock": lock }), |_| {
-                format!(
-                    "{}
-{}",
-                    render::status(&status),
-                    render::lock_status(&lock)
-                )
-            });
+            ctx.print(
+                &serde_json::json!({
+                    "up_to_date": up_to_date,
+                    "status": shown.filtered(&status),
+                    "not_shown": shown.hidden,
+                    "lock": lock
+                }),
+                |_| format!("{}\n{}", render::status(&status, &shown), render::lock_status(&lock)),
+            );
             if !up_to_date {
                 return Ok(ExitCode::from(NOT_UP_TO_DATE));
             }

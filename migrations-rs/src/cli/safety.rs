@@ -4,7 +4,7 @@
 
 use crate::cli::commands::Context;
 use crate::cli::config::confirm;
-use crate::cli::output::Tone;
+use crate::cli::output::{Output, Tone};
 use migrations_rs_runtime::analysis::acknowledge_advice;
 use migrations_rs_runtime::{
     Backend, Backup, Error, Finding, Level, MigrationAnalysis, Migrator, Preview, Rehearsal, RehearsalOutcome, Risk,
@@ -212,18 +212,17 @@ fn render_rehearsal(ctx: &Context<'_>, rehearsal: &Rehearsal) -> String {
 }
 
 /// Says which backup the run took, on standard error.
-pub(crate) fn report_backup(ctx: &Context<'_>, backup: Option<&Backup>) {
-    let Some(backup) = backup else { return };
+pub(crate) fn report_backup(err: &Output, backup: &Backup) {
     let line = match backup {
         Backup::Snapshot { path, reason } => {
-            ctx.err.paint(Tone::Dim, &format!("backup: {} (taken before {reason})", path.display()))
+            err.paint(Tone::Dim, &format!("backup: {} (taken before {reason})", path.display()))
         }
         Backup::Command { reason } => {
-            ctx.err.paint(Tone::Dim, &format!("backup: the backup command succeeded before {reason}"))
+            err.paint(Tone::Dim, &format!("backup: the backup command succeeded before {reason}"))
         }
-        Backup::Skipped { reason } => ctx.err.paint(Tone::Warning, &format!("warning: no backup taken: {reason}")),
+        Backup::Skipped { reason } => err.paint(Tone::Warning, &format!("warning: no backup taken: {reason}")),
     };
-    ctx.err.line(line);
+    err.line(line);
 }
 
 /// In a protected environment, asks about each risky step on its own.

@@ -52,8 +52,10 @@ pub struct Migrator {
     backup: BackupOptions,
     progress: Option<ProgressCallback>,
     lock_wait: Option<LockWaitCallback>,
+    backup_taken: Option<BackupCallback>,
 }
 
+type BackupCallback = Box<dyn Fn(&crate::backup::Backup) + Send + Sync>;
 type ProgressCallback = Box<dyn Fn(Progress<'_>) + Send + Sync>;
 type LockWaitCallback = Box<dyn Fn(LockWait<'_>) + Send + Sync>;
 
@@ -112,6 +114,7 @@ impl Migrator {
             backup: BackupOptions::default(),
             progress: None,
             lock_wait: None,
+            backup_taken: None,
         }
     }
 
@@ -160,6 +163,13 @@ impl Migrator {
     /// Calls `report` as each step starts and finishes.
     pub fn on_progress(mut self, report: impl Fn(Progress<'_>) + Send + Sync + 'static) -> Self {
         self.progress = Some(Box::new(report));
+        self
+    }
+
+    /// Calls `report` as soon as the backup before a risky run is taken (or
+    /// skipped), before any step runs, so it is known even if a step then fails.
+    pub fn on_backup(mut self, report: impl Fn(&crate::backup::Backup) + Send + Sync + 'static) -> Self {
+        self.backup_taken = Some(Box::new(report));
         self
     }
 

@@ -95,6 +95,9 @@ impl Migrator {
             Backup::Command { .. } => tracing::info!(reason, "backup command succeeded"),
             Backup::Skipped { reason: why } => tracing::warn!(reason, why = why.as_str(), "no backup taken"),
         }
+        if let Some(report) = &self.backup_taken {
+            report(&backup);
+        }
         Ok(backup)
     }
 }
