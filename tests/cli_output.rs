@@ -111,8 +111,9 @@ async fn history_keeps_notes_apart_from_errors() {
     let failed = entries.iter().find(|e| e["action"] == "apply_failed").expect("a failure");
     assert!(failed["note"].is_null() && failed["error"].as_str().unwrap().contains("no_such_table"), "{failed}");
     let text = folder.run(&db, &["history"]).stdout;
-    let header = text.lines().find(|l| l.contains("action")).unwrap();
-    assert!(header.contains("error") && header.contains("note"), "{text}");
+    assert!(text.contains("\n    error: no such table: no_such_table"), "{text}");
+    assert!(text.contains("\n    note: adopted from diesel"), "{text}");
+    assert!(text.lines().all(|line| line.chars().count() <= 100), "fits 100 columns: {text}");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Turns what the runtime returns into text for people.
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use migrations_rs_runtime::{
     Backend, GraphNode, LockStatus, LogRecord, MigrationState, MigrationStatus, Preview, Status, StepSql, Version,
 };
@@ -144,7 +144,7 @@ fn status_table(status: &Status, view: &StatusView, module: Option<&str>) -> Opt
     if rows.is_empty() {
         return None;
     }
-    Some(aligned(&["version", "name", "risk", "state", "applied at", "took", "batch"], rows, 1))
+    Some(aligned(&["version", "name", "risk", "state", "applied at", "took", "batch"], rows, &[1]).join("\n"))
 }
 
 /// `2024-06-01 12:00:00` of an RFC 3339 time.
@@ -154,17 +154,24 @@ fn short_time(time: &str) -> String {
 
 /// Rows as aligned columns two spaces apart, under their header, without the
 /// columns whose cells are all empty, in at most [`WIDTH`] characters: the
-/// column `shrink` (by index in `header`) is cut short with `…` when needed.
-fn aligned(header: &[&str], rows: Vec<Vec<String>>, shrink: usize) -> String {
+/// columns `shrink` (by index in `header`, in that order) are cut short with
+/// `…` when needed. A cell shows its first line only.
+fn aligned(header: &[&str], rows: Vec<Vec<String>>, shrink: &[usize]) -> Vec<String> {
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| row.into_iter().map(|cell| cell.lines().next().unwrap_or_default().to_owned()).collect())
+        .collect();
     let keep: Vec<usize> = (0..header.len()).filter(|&i| rows.iter().any(|row| !row[i].is_empty())).collect();
     let chars = |text: &str| text.chars().count();
     let mut widths: Vec<usize> =
         keep.iter().map(|&i| rows.iter().map(|r| chars(&r[i])).chain([chars(header[i])]).max().unwrap_or(0)).collect();
-    let total = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
-    if let Some(at) = keep.iter().position(|&i| i == shrink)
-        && total > WIDTH
-    {
-        widths[at] = widths[at].saturating_sub(total - WIDTH).max(12);
+    for column in shrink {
+        let total = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+        if let Some(at) = keep.iter().position(|i| i == column)
+            && total > WIDTH
+        {
+            widths[at] = widths[at].saturating_sub(total - WIDTH).max(12);
+        }
     }
     let line = |cells: Vec<&str>| {
         let mut out = String::new();
@@ -184,22 +191,11 @@ fn aligned(header: &[&str], rows: Vec<Vec<String>>, shrink: usize) -> String {
     };
     let mut out = vec![line(keep.iter().map(|&i| header[i]).collect())];
     out.extend(rows.iter().map(|row| line(keep.iter().map(|&i| row[i].as_str()).collect())));
-    out.join("\n")
+    out
 }
 
 /// The widest a table gets.
 const WIDTH: usize = 100;
-
-/// A table of at most 100 columns, without the columns whose cells are all empty.
-fn compact_table(header: &[&str], rows: Vec<Vec<String>>) -> Table {
-    let keep: Vec<usize> = (0..header.len()).filter(|&i| rows.iter().any(|row| !row[i].is_empty())).collect();
-    let mut table = table(&keep.iter().map(|&i| header[i]).collect::<Vec<_>>());
-    table.set_content_arrangement(ContentArrangement::Dynamic).set_width(WIDTH as u16);
-    for row in rows {
-        table.add_row(keep.iter().map(|&i| row[i].clone()));
-    }
-    table
-}
 
 pub(crate) fn lock_status(status: &LockStatus) -> String {
     let holder = match (&status.holder, status.held) {
@@ -218,6 +214,8 @@ fn table(header: &[&str]) -> Table {
     table
 }
 
+/// The audit log: one aligned row per entry, and under an entry its error
+/// (a failure) or its note (anything else), indented, each line cut at the width.
 pub(crate) fn history(records: &[LogRecord]) -> String {
     if records.is_empty() {
         return "the audit log has no matching entries".to_owned();
@@ -233,12 +231,27 @@ pub(crate) fn history(records: &[LogRecord]) -> String {
                 record.performed_by.clone(),
                 format!("{} ms", record.duration_ms),
                 record.batch.to_string(),
-                record.error.clone().unwrap_or_default(),
-                record.note.clone().unwrap_or_default(),
             ]
         })
         .collect();
-    compact_table(&["at", "action", "version", "name", "by", "took", "batch", "error", "note"], rows).to_string()
+    let mut lines = aligned(&["at", "action", "version", "name", "by", "took", "batch"], rows, &[3, 4]).into_iter();
+    let mut out: Vec<String> = lines.next().into_iter().collect();
+    for (record, line) in records.iter().zip(lines) {
+        out.push(line);
+        let said = [("error", &record.error), ("note", &record.note)];
+        for (label, text) in said.iter().filter_map(|(label, text)| text.as_deref().map(|t| (label, t))) {
+            for (n, text_line) in text.lines().enumerate() {
+                let prefix = if n == 0 { format!("    {label}: ") } else { "      ".to_owned() };
+                let full = format!("{prefix}{text_line}");
+                out.push(if full.chars().count() > WIDTH {
+                    format!("{}…", full.chars().take(WIDTH - 1).collect::<String>())
+                } else {
+                    full
+                });
+            }
+        }
+    }
+    out.join("\n")
 }
 
 pub(crate) fn preview(preview: &Preview) -> String {
