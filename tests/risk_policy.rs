@@ -159,6 +159,13 @@ async fn lint_reports_migrations_before_the_cut_off_as_history() {
     let folder = destructive_history(Backend::Sqlite, 5);
     let all_errors = folder.run(&db, &["lint"]);
     assert_eq!(all_errors.code, Some(1), "{}", all_errors.all());
+    assert!(
+        all_errors
+            .stdout
+            .contains("which its header comment does not declare: write `-- migrations-rs: risk = [schema]`"),
+        "a SQL file is told about its header, not an attribute: {}",
+        all_errors.all()
+    );
 
     std::fs::write(folder.root().join("migrations.toml"), "checks_from = 6\n").unwrap();
     let history = folder.run(&db, &["lint"]);

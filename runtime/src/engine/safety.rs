@@ -141,7 +141,19 @@ async fn analyze(migration: &'static Migration, backend: Backend) -> MigrationAn
             }
         }
     };
-    let (findings, detected, statements) = analyzer.finish(migration.risk);
+    let (mut findings, detected, statements) = analyzer.finish(migration.risk);
+    if matches!(migration.up, Body::Sql(_)) {
+        // A SQL file declares its tags in its header comment.
+        for finding in findings.iter_mut().filter(|f| f.rule == crate::analysis::Rule::UndeclaredRisk) {
+            finding.detail = finding
+                .detail
+                .replace(
+                    "which the attribute does not declare: write",
+                    "which its header comment does not declare: write `-- migrations-rs:",
+                )
+                .replacen("`risk = [", "risk = [", 1);
+        }
+    }
     MigrationAnalysis {
         version: migration.version,
         name: migration.name,
