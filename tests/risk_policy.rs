@@ -32,6 +32,7 @@ fn destructive_history(backend: Backend, upto: usize) -> Folder {
 
 on_every_backend!(
     destructive_steps_apply_on_a_fresh_database_without_force,
+    a_diesel_folder_with_destructive_steps_applies_without_force,
     the_same_drop_on_a_table_with_rows_is_refused,
     rows_written_earlier_in_the_same_run_are_seen
 );
@@ -53,6 +54,21 @@ async fn destructive_steps_apply_on_a_fresh_database_without_force(backend: Back
     assert!(!inspect.table_exists("scratch").await);
     let json = folder.run(&db, &["status", "--json"]);
     assert_eq!(json.code, Some(0), "{}", json.all());
+}
+
+async fn a_diesel_folder_with_destructive_steps_applies_without_force(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let sqlx_layout = destructive_history(backend, 5);
+    let folder = Folder::new(&[]);
+    for (n, name) in ["users", "audit", "drop_legacy", "drop_scratch", "wipe_audit"].iter().enumerate() {
+        let text = std::fs::read_to_string(sqlx_layout.path().join(format!("{}_{name}.up.sql", n + 1))).unwrap();
+        folder.write(&format!("2024-01-0{}-000000_{name}/up.sql", n + 1), &text);
+        folder.write(&format!("2024-01-0{}-000000_{name}/down.sql", n + 1), "-- nothing to undo\nSELECT 1;\n");
+    }
+    let up = folder.run(&db, &["up"]);
+    assert_eq!(up.code, Some(0), "{}", up.all());
+    assert!(up.stdout.contains("5 migration(s) applied"), "{}", up.all());
+    assert_eq!(up.stderr.matches("held no rows").count(), 3, "{}", up.all());
 }
 
 async fn the_same_drop_on_a_table_with_rows_is_refused(backend: Backend) {
