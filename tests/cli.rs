@@ -358,7 +358,7 @@ fn named_environments_dotenv_and_confirmation() {
     assert!(stderr(&flag_wins).contains("(from --database-url)"), "{}", stderr(&flag_wins));
     let json_error = cli("migrate", dir.path(), &["status", "--json", "--env", "qa"], &[]);
     let value: serde_json::Value = serde_json::from_slice(&json_error.stderr).expect("errors are JSON with --json");
-    assert!(value["error"].as_str().unwrap().contains("qa"));
+    assert!(value["message"].as_str().unwrap().contains("qa"));
 }
 
 #[test]

@@ -176,7 +176,7 @@ async fn without_the_keep_line_the_unreferenced_crate_is_dropped() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let error: serde_json::Value =
         serde_json::from_str(&stderr[stderr.find('{').unwrap_or(0)..]).expect("a JSON error");
-    let error = error["error"].as_str().unwrap();
+    let error = error["message"].as_str().unwrap();
     assert!(
         error.contains("20240106000000 audit_sessions")
             && error.contains("depends on version 20240103000000, which no migration has"),

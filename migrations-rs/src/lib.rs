@@ -54,8 +54,8 @@ pub use migrations_rs_runtime::{
     LockHolder, LockOptions, LockStatus, LockStrategy, MatchedBy, Migration, MigrationAnalysis, MigrationState,
     MigrationStatus, Migrator, OnFailure, OurMigration, Refusal, Registry, RegistryProblem, Rehearsal,
     RehearsalOutcome, RehearsedStep, Result, RevertReport, RevertTarget, Risk, Row, Rule, Scope, Severity, Source,
-    Startup, StartupFailure, StartupOutcome, StartupReport, Statement, Status, StepReport, Tables, Tool, Version,
-    analysis, engine, foreign, sea_query, sql, sqlx,
+    Startup, StartupFailure, StartupOutcome, StartupReport, Statement, StatementError, Status, StepReport, Tables,
+    Tool, Version, analysis, engine, foreign, sea_query, sql, sqlx,
 };
 
 /// What a migration file needs: the attribute, the `Db` handle, `Result`,

@@ -2,10 +2,12 @@
 //! rendered for the connected backend, raw SQL, rows, and the sqlx connection
 //! itself for typed queries.
 
-use crate::analysis::{Analyzer, Refusal, commits_implicitly};
+use crate::analysis::{Acknowledged, Analyzer, Finding, Refusal, acknowledgements, commits_implicitly};
 use crate::backend::{Backend, ConnRef, dispatch};
+use crate::database_error::StatementError;
 use crate::error::{Error, Result};
 use crate::record::Migration;
+use crate::table_rows::all_without_rows;
 use sea_query::{
     ForeignKeyCreateStatement, ForeignKeyDropStatement, IndexCreateStatement, IndexDropStatement, MysqlQueryBuilder,
     PostgresQueryBuilder, QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder, TableAlterStatement,
@@ -28,6 +30,13 @@ pub struct Db<'c> {
     /// Checks each statement before it is sent, refusing destructive ones
     /// the migration does not acknowledge.
     guard: Option<Guard>,
+    /// A statement the database refuses is an [`Error::Statement`], whole
+    /// (for migration bodies); else an [`Error::Database`].
+    whole_errors: bool,
+    /// What the comments before the statement being run acknowledge.
+    acknowledged: Acknowledged,
+    /// Destructive statements the guard let through because they lose nothing.
+    notes: Vec<String>,
 }
 
 struct Guard {
@@ -52,18 +61,47 @@ impl fmt::Debug for Db<'_> {
 
 impl<'c> Db<'c> {
     pub(crate) fn new(conn: ConnRef<'c>) -> Self {
-        Db { target: Target::Live(conn), executed: 0, committed: false, guard: None }
+        Db {
+            target: Target::Live(conn),
+            executed: 0,
+            committed: false,
+            guard: None,
+            whole_errors: false,
+            acknowledged: Acknowledged::Nothing,
+            notes: Vec::new(),
+        }
+    }
+
+    /// A handle for a migration body: a statement the database refuses is reported whole.
+    pub(crate) fn for_body(conn: ConnRef<'c>) -> Self {
+        Db { whole_errors: true, ..Self::new(conn) }
     }
 
     /// A handle that refuses the destructive statements `migration` does not acknowledge.
     pub(crate) fn guarded(conn: ConnRef<'c>, migration: &'static Migration) -> Self {
         let analyzer = Analyzer::for_migration(conn.backend(), migration);
-        Db { target: Target::Live(conn), executed: 0, committed: false, guard: Some(Guard { migration, analyzer }) }
+        Db {
+            target: Target::Live(conn),
+            executed: 0,
+            committed: false,
+            guard: Some(Guard { migration, analyzer }),
+            whole_errors: true,
+            acknowledged: Acknowledged::Nothing,
+            notes: Vec::new(),
+        }
     }
 
     /// A handle that records the SQL of each statement instead of running it.
     pub(crate) fn recording(backend: Backend, statements: &'c mut Vec<String>) -> Self {
-        Db { target: Target::Recording { backend, statements }, executed: 0, committed: false, guard: None }
+        Db {
+            target: Target::Recording { backend, statements },
+            executed: 0,
+            committed: false,
+            guard: None,
+            whole_errors: false,
+            acknowledged: Acknowledged::Nothing,
+            notes: Vec::new(),
+        }
     }
 
     fn live(&mut self, what: &'static str) -> Result<&mut ConnRef<'c>> {
@@ -95,6 +133,12 @@ impl<'c> Db<'c> {
         self.committed
     }
 
+    /// The destructive statements the guard let through because the tables
+    /// they touch held no rows, one sentence each; emptied.
+    pub(crate) fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
     /// How many statements this handle has run.
     pub fn executed(&self) -> usize {
         self.executed
@@ -112,8 +156,22 @@ impl<'c> Db<'c> {
     pub async fn exec_script(&mut self, script: &str) -> Result<()> {
         let statements = crate::sql::split(self.backend(), script)
             .map_err(|error| Error::msg(format!("the SQL cannot be split into statements: {error}")))?;
-        for statement in statements {
-            self.exec(statement.sql).await?;
+        let acknowledged = acknowledgements(script, &statements).map_err(|unknown| {
+            Error::msg(format!(
+                "line {}: `-- migrations-rs: allow {}` names no rule; `lint` lists the rules",
+                unknown.line, unknown.name
+            ))
+        })?;
+        for (statement, acknowledged) in statements.into_iter().zip(acknowledged) {
+            self.acknowledged = acknowledged;
+            let outcome = self.exec(statement.sql).await;
+            self.acknowledged = Acknowledged::Nothing;
+            if let Err(mut error) = outcome {
+                if let Error::Statement(refused) = &mut error {
+                    refused.set_script_line(statement.line);
+                }
+                return Err(error);
+            }
         }
         Ok(())
     }
@@ -127,49 +185,83 @@ impl<'c> Db<'c> {
             return Ok(0);
         }
         let (sql, values) = statement.to_sql(backend);
-        self.check(&sql)?;
+        self.check(&sql).await?;
         tracing::debug!(target: "migrations_rs::sql", %sql, "executing");
-        Ok(dispatch!(self.live("a connection")?, ConnRef, c => {
+        let sent = sql.clone();
+        let outcome = dispatch!(self.live("a connection")?, ConnRef, c => {
             if values.0.is_empty() {
-                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **c).await?.rows_affected()
+                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **c).await.map(|done| done.rows_affected())
             } else {
-                sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).execute(&mut **c).await?.rows_affected()
+                sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
+                    .execute(&mut **c)
+                    .await
+                    .map(|done| done.rows_affected())
             }
-        }))
+        });
+        outcome.map_err(|error| self.statement_error(backend, error, &sent))
     }
 
     /// Runs a query and returns its rows, for data migrations that work on every backend.
     pub async fn fetch_all(&mut self, query: impl Statement) -> Result<Vec<Row>> {
         let (sql, values) = query.to_sql(self.backend());
-        self.check(&sql)?;
+        self.check(&sql).await?;
         tracing::debug!(target: "migrations_rs::sql", %sql, "fetching");
         self.executed += 1;
-        Ok(match self.live("rows read from the database")? {
-            ConnRef::Sqlite(c) => {
-                let rows = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).fetch_all(&mut **c).await?;
-                rows.into_iter().map(Row::Sqlite).collect()
-            }
-            ConnRef::Postgres(c) => {
-                let rows = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).fetch_all(&mut **c).await?;
-                rows.into_iter().map(Row::Postgres).collect()
-            }
-            ConnRef::MySql(c) => {
-                let rows = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).fetch_all(&mut **c).await?;
-                rows.into_iter().map(Row::MySql).collect()
-            }
-        })
+        let backend = self.backend();
+        let sent = sql.clone();
+        let rows = match self.live("rows read from the database")? {
+            ConnRef::Sqlite(c) => sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
+                .fetch_all(&mut **c)
+                .await
+                .map(|rows| rows.into_iter().map(Row::Sqlite).collect()),
+            ConnRef::Postgres(c) => sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
+                .fetch_all(&mut **c)
+                .await
+                .map(|rows| rows.into_iter().map(Row::Postgres).collect()),
+            ConnRef::MySql(c) => sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
+                .fetch_all(&mut **c)
+                .await
+                .map(|rows| rows.into_iter().map(Row::MySql).collect()),
+        };
+        rows.map_err(|error| self.statement_error(backend, error, &sent))
     }
 
-    /// Refuses `sql` if the guard finds a destructive statement in it that is not acknowledged.
-    fn check(&mut self, sql: &str) -> Result<()> {
+    /// The database's refusal of `statement`, whole in a migration body;
+    /// other errors (a broken connection) as they are.
+    fn statement_error(&self, backend: Backend, error: sqlx::Error, statement: &str) -> Error {
+        match StatementError::from_sqlx(backend, &error, statement) {
+            Some(refused) if self.whole_errors => Error::Statement(Box::new(refused)),
+            _ => Error::Database(error),
+        }
+    }
+
+    /// Refuses `sql` if the guard finds a destructive statement in it that
+    /// is not acknowledged and would lose rows: one that destroys only the
+    /// rows of tables holding none runs, and is noted.
+    async fn check(&mut self, sql: &str) -> Result<()> {
         if let Some(guard) = &mut self.guard {
-            let refusals: Vec<Refusal> = guard
+            let destructive: Vec<Finding> = guard
                 .analyzer
-                .sql(sql)
+                .sql_acknowledged(sql, &self.acknowledged)
                 .iter()
                 .filter(|f| f.refuses())
-                .map(|f| Refusal::new(guard.migration, f))
+                .cloned()
                 .collect();
+            let mut refusals = Vec::new();
+            for finding in destructive {
+                let loses_nothing = match &mut self.target {
+                    Target::Live(conn) if finding.loses_only_rows() => {
+                        // A failed look counts as rows: refused, as without the look.
+                        all_without_rows(conn, &finding.tables).await.unwrap_or(false)
+                    }
+                    _ => false,
+                };
+                if loses_nothing {
+                    self.notes.push(empty_table_note(&finding));
+                } else {
+                    refusals.push(Refusal::new(guard.migration, &finding));
+                }
+            }
             if !refusals.is_empty() {
                 return Err(Error::Refused { refusals, before_run: false });
             }
@@ -208,6 +300,15 @@ impl<'c> Db<'c> {
             _ => Err(Error::WrongBackend { expected: Backend::MySql.name(), actual }),
         }
     }
+}
+
+/// Says that a destructive statement ran because its tables held no rows.
+pub(crate) fn empty_table_note(finding: &Finding) -> String {
+    let tables = finding.tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+    let flat = finding.statement.split_whitespace().collect::<Vec<_>>().join(" ");
+    let statement =
+        if flat.chars().count() <= 100 { flat } else { format!("{}…", flat.chars().take(99).collect::<String>()) };
+    format!("{}: {tables} held no rows, so `{statement}` lost nothing and ran", finding.rule)
 }
 
 /// Something `Db::exec` can run: a sea-query statement or raw SQL.

@@ -2,6 +2,7 @@
 //! what went wrong and what to do about it.
 
 use crate::analysis::Refusal;
+use crate::database_error::StatementError;
 use crate::engine::StepReport;
 use crate::registry::RegistryProblem;
 use crate::version::Version;
@@ -206,8 +207,12 @@ pub enum Error {
     #[error("{}: {message}", path.display())]
     SqlFolder { path: std::path::PathBuf, message: String },
 
-    #[error("database error: {0}")]
+    #[error("database error: {}", crate::database_error::describe(.0))]
     Database(sqlx::Error),
+
+    /// A statement the database refused, with everything the database said about it.
+    #[error("{0}")]
+    Statement(Box<StatementError>),
 
     /// An error raised by a migration body with [`Error::msg`].
     #[error("{message}")]

@@ -187,7 +187,11 @@ pub struct LogRecord {
     pub performed_by: String,
     pub duration_ms: i64,
     pub batch: i64,
+    /// Why a failed apply or revert failed.
     pub error: Option<String>,
+    /// What an entry that is not a failure says of itself, such as how an
+    /// adopted migration matched the other tool's.
+    pub note: Option<String>,
 }
 
 /// What an audit log entry records.
@@ -399,16 +403,21 @@ pub(crate) async fn read_log(conn: ConnRef<'_>, tables: &Tables, query: &LogQuer
         .map(|row| {
             let id: i32 = row.get("id")?;
             let version: i64 = row.get("version")?;
+            let action: String = row.get("action")?;
+            // One column holds both: a failure's error, any other entry's note.
+            let text: Option<String> = row.get("error")?;
+            let (error, note) = if action.ends_with("_failed") { (text, None) } else { (None, text) };
             Ok(LogRecord {
                 id: i64::from(id),
                 version: Version::try_from(version)?,
                 name: row.get("name")?,
-                action: row.get("action")?,
+                action,
                 at: row.get("at")?,
                 performed_by: row.get("performed_by")?,
                 duration_ms: row.get("duration_ms")?,
                 batch: row.get("batch")?,
-                error: row.get("error")?,
+                error,
+                note,
             })
         })
         .collect()

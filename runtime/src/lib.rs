@@ -12,6 +12,7 @@ pub mod backend;
 pub mod backup;
 pub mod compat;
 pub mod database;
+pub mod database_error;
 pub mod db;
 pub mod engine;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod record;
 pub mod registry;
 pub mod sql;
 pub mod testing;
+pub mod table_rows;
 pub mod url;
 pub mod version;
 
@@ -31,6 +33,7 @@ pub use backend::{Backend, Connection};
 pub use backup::{Backup, BackupOptions};
 pub use compat::Compat;
 pub use database::Database;
+pub use database_error::StatementError;
 pub use db::{Db, Row, Statement};
 pub use engine::{
     AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, Hook, Hooks,

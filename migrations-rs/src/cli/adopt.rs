@@ -12,7 +12,7 @@ pub(crate) async fn adopt(
     conn: &mut Connection,
     from: AdoptFrom,
     dry_run: bool,
-) -> Result<(), Error> {
+) -> Result<Option<migrations_rs_runtime::Version>, Error> {
     let source = match from {
         AdoptFrom::Auto => Source::Auto,
         AdoptFrom::Sqlx => Source::Sqlx,
@@ -22,7 +22,7 @@ pub(crate) async fn adopt(
     let plan = migrator.plan_adoption(conn, source).await?;
     if dry_run {
         ctx.print(&plan, render);
-        return Ok(());
+        return Ok(None);
     }
     if !plan.recorded.is_empty() {
         ctx.confirm_change(&format!(
@@ -33,7 +33,8 @@ pub(crate) async fn adopt(
     }
     let report = migrator.adopt(conn, source).await?;
     ctx.print(&report, render);
-    Ok(())
+    // The newest migration their history covers: the cut-off of `lint`.
+    Ok(report.recorded.iter().chain(&report.already_recorded).map(|m| m.version).max())
 }
 
 fn render(report: &AdoptReport) -> String {

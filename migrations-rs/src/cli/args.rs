@@ -7,6 +7,7 @@ use migrations_rs_runtime::{Action, Version};
 #[derive(Debug, Parser)]
 #[command(
     name = "migrate",
+    version,
     about = "Apply, revert and inspect the migrations linked into this program",
     after_help = "The database: --database-url, else the URL of --env NAME from the config file, else DATABASE_URL \
                   (also read from a .env file), else the SQLite file migrations.db in the working directory.\n\
@@ -201,12 +202,18 @@ pub(crate) enum Command {
     /// List every migration with its state; exits 3 when the database is not up to date
     #[command(
         after_help = "Examples:\n  migrate status\n  migrate status --json\n  migrate status --module billing\n  \
-                            migrate status --quiet || echo 'migrations pending'"
+                            migrate status --pending --limit 10\n  migrate status --quiet || echo 'migrations pending'"
     )]
     Status {
         /// Only the migrations of this module (crate)
         #[arg(long)]
         module: Option<String>,
+        /// Only the migrations not applied yet (and any left dirty), in the order `up` runs them
+        #[arg(long)]
+        pending: bool,
+        /// Show at most N migrations: the newest N, or with --pending the next N to apply
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
     },
     /// The audit log, newest first
     #[command(after_help = "Examples:\n  migrate history\n  migrate history --limit 20 --action apply_failed\n  \

@@ -2,7 +2,7 @@
 //! protected environment asks for, and how the result is shown.
 
 use crate::cli::args::{BackendArg, Cli, Command, CompatTool, GraphFormat, LockCommand, LockKind};
-use crate::cli::config::{Settings, confirm};
+use crate::cli::config::{self, Settings, confirm};
 use crate::cli::output::{Output, Progress, Tone};
 use crate::cli::{adopt, create, render, safety};
 use migrations_rs_runtime::engine::{Progress as StepProgress, StepAction};
@@ -102,6 +102,7 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
     let (out, steps) = (ctx.out.clone(), progress.clone());
     let show_steps = !cli.json;
     let err = ctx.err.clone();
+    let backup_err = ctx.err.clone();
     let last_wait_report: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
     let (registry, hooks) = registry_and_hooks(ctx)?;
     let migrator = Migrator::new(registry).with_hooks(hooks);
@@ -157,6 +158,7 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
             }
             StepProgress::Finished { .. } => {}
         })
+        .on_backup(move |backup| safety::report_backup(&backup_err, backup))
         .on_lock_wait(move |wait| {
             // Who holds the lock, when waiting starts and every ten seconds.
             let mut last = last_wait_report.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -193,20 +195,49 @@ fn registry_and_hooks(ctx: &Context<'_>) -> Result<(Registry, Hooks), Error> {
         )));
     }
     let loaded = sql::folder::load(folder)?;
-    for ignored in &loaded.ignored {
-        ctx.err.line(ctx.err.paint(Tone::Dim, &format!("not a migration, left alone: {}", ignored.display())));
+    // Once per run, one line each, however many files.
+    if !loaded.ignored.is_empty() {
+        ctx.err.line(ctx.err.paint(
+            Tone::Dim,
+            &format!(
+                "{} not a migration, left alone: {}",
+                count(loaded.ignored.len(), "file is", "files are"),
+                names(folder, &loaded.ignored)
+            ),
+        ));
     }
-    for empty in &loaded.empty_downs {
+    if !loaded.empty_downs.is_empty() {
         ctx.err.line(ctx.err.paint(
             Tone::Warning,
             &format!(
-                "warning: {} is empty, so its migration counts as irreversible (a down file holding only \
-                 comments says there is nothing to undo)",
-                empty.display()
+                "warning: {} empty, so their migrations count as irreversible (a down file holding only \
+                 comments says there is nothing to undo): {}",
+                count(loaded.empty_downs.len(), "down file is", "down files are"),
+                names(folder, &loaded.empty_downs)
             ),
         ));
     }
     Ok((Registry::new(linked.in_order().chain(loaded.migrations))?, loaded.hooks))
+}
+
+/// `1 file is` or `3 files are`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+}
+
+/// The first few paths, relative to the folder, and how many more.
+fn names(folder: &std::path::Path, paths: &[std::path::PathBuf]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = paths
+        .iter()
+        .take(SHOWN)
+        .map(|p| p.strip_prefix(folder).unwrap_or(p).display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > SHOWN {
+        text.push_str(&format!(" and {} more", paths.len() - SHOWN));
+    }
+    text
 }
 
 fn verb(action: StepAction) -> &'static str {
@@ -226,7 +257,11 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             }
             // In a protected environment the plan is confirmed under the lock (see `migrator`).
             let report = migrator.up_scoped(conn, &scope, *keep_going).await?;
-            safety::report_backup(ctx, report.backup.as_ref());
+            for step in &report.applied {
+                for note in &step.notes {
+                    ctx.err.line(ctx.err.paint(Tone::Dim, &format!("note: {} {}: {note}", step.version, step.name)));
+                }
+            }
             for missing in &report.missing_from_code {
                 ctx.err.line(ctx.err.paint(
                     Tone::Warning,
@@ -260,7 +295,6 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             warn_data_loss(ctx, &migrator.preview_down(conn, target.clone()).await?);
             let report =
                 if *last_batch { migrator.down_last_batch(conn).await? } else { migrator.down(conn, target).await? };
-            safety::report_backup(ctx, report.backup.as_ref());
             ctx.print(&report, |r| match r.reverted.len() {
                 0 => "nothing to revert".to_owned(),
                 n => format!("{n} migration(s) reverted"),
@@ -269,27 +303,28 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
         Command::Redo { steps } => {
             warn_data_loss(ctx, &migrator.preview_down(conn, RevertTarget::Steps(*steps)).await?);
             let (reverted, applied) = migrator.redo(conn, *steps).await?;
-            safety::report_backup(ctx, reverted.backup.as_ref().or(applied.backup.as_ref()));
             ctx.print(&serde_json::json!({ "reverted": reverted, "applied": applied }), |_| {
                 format!("{} migration(s) reverted and applied again", applied.applied.len())
             });
         }
-        Command::Status { module } => {
+        Command::Status { module, pending, limit } => {
             let mut status = migrator.status(conn).await?;
             if let Some(module) = module {
                 status.migrations.retain(|m| m.module == module);
                 status.missing_from_code.retain(|m| &m.module == module);
             }
             let up_to_date = status.is_up_to_date();
+            let shown = render::StatusView::new(&status, *pending, *limit);
             let lock = migrator.lock_status(conn).await?;
-            ctx.print(&serde_json::json!({ "up_to_date": up_to_date, "status": status, "lock": lock }), |_| {
-                format!(
-                    "{}
-{}",
-                    render::status(&status),
-                    render::lock_status(&lock)
-                )
-            });
+            ctx.print(
+                &serde_json::json!({
+                    "up_to_date": up_to_date,
+                    "status": shown.filtered(&status),
+                    "not_shown": shown.hidden,
+                    "lock": lock
+                }),
+                |_| format!("{}\n{}", render::status(&status, &shown), render::lock_status(&lock)),
+            );
             if !cli.json {
                 for table in &status.unadopted {
                     ctx.err.line(ctx.err.paint(
@@ -361,8 +396,13 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             ctx.confirm_change(&format!("Recording everything up to {to} as applied without running it"))?;
             let recorded = migrator.baseline(conn, *to).await?;
             ctx.print(&recorded, |r| format!("{} migration(s) recorded as applied, without running them", r.len()));
+            record_cut_off(ctx, migrator, *to)?;
         }
-        Command::Adopt { from, dry_run } => adopt::adopt(ctx, migrator, conn, *from, *dry_run).await?,
+        Command::Adopt { from, dry_run } => {
+            if let Some(newest) = adopt::adopt(ctx, migrator, conn, *from, *dry_run).await? {
+                record_cut_off(ctx, migrator, newest)?;
+            }
+        }
         Command::MarkApplied { version } => {
             ctx.confirm_change(&format!("Recording {version} as applied without running it"))?;
             migrator.mark_applied(conn, *version).await?;
@@ -422,6 +462,31 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
         Command::Create { .. } => unreachable!("handled before connecting"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// After `adopt` or `baseline` up to `newest`: `lint` treats the migrations
+/// up to it as history, through `checks_from` in the config file.
+fn record_cut_off(ctx: &Context<'_>, migrator: &Migrator, newest: migrations_rs_runtime::Version) -> Result<(), Error> {
+    let next = migrator
+        .registry()
+        .in_order()
+        .map(|m| m.version)
+        .filter(|v| *v > newest)
+        .min()
+        .unwrap_or(migrations_rs_runtime::Version::from_checked(newest.as_u64() + 1));
+    let config = &ctx.cli.config;
+    let said = match config::record_checks_from(config, next)? {
+        config::CutOff::Written => {
+            format!("{config}: checks_from = {next}: `lint` reports the findings of older migrations as history")
+        }
+        config::CutOff::Kept => return Ok(()),
+        config::CutOff::NoFile => format!(
+            "note: put `checks_from = {next}` in {config} so that `lint` reports the findings of older \
+             migrations as history"
+        ),
+    };
+    ctx.err.line(ctx.err.paint(Tone::Dim, &said));
+    Ok(())
 }
 
 /// What `up` and `plan` cover: `--module`, else `--to`, else everything.

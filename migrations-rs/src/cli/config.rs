@@ -14,7 +14,7 @@
 //! ```
 
 use crate::cli::args::{Cli, CompatTool, LockKind};
-use migrations_rs_runtime::{DatabaseUrl, Error};
+use migrations_rs_runtime::{DatabaseUrl, Error, Version};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, IsTerminal};
 
@@ -24,8 +24,18 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://migrations.db?mode=rwc";
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
+    /// Risk-analysis findings in migrations older than this version are history, not errors.
+    checks_from: Option<VersionValue>,
     #[serde(default)]
     environments: BTreeMap<String, Environment>,
+}
+
+/// A version written as a TOML integer or string.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum VersionValue {
+    Number(u64),
+    Text(String),
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -57,6 +67,8 @@ pub(crate) struct Settings {
     pub init_sql: Vec<String>,
     /// `--compat`, else the environment's `compat`.
     pub compat: Option<CompatTool>,
+    /// `checks_from` of the config file: `lint` reports the findings of older migrations as history.
+    pub checks_from: Option<Version>,
 }
 
 pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
@@ -104,7 +116,70 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
                 .to_owned(),
         )
     };
-    Ok(Settings { url: DatabaseUrl::parse(&raw)?, source, protected, lock, backup_command, init_sql, compat })
+    let checks_from = checks_from(&cli.config)?;
+    Ok(Settings {
+        url: DatabaseUrl::parse(&raw)?,
+        source,
+        protected,
+        lock,
+        backup_command,
+        init_sql,
+        compat,
+        checks_from,
+    })
+}
+
+/// `checks_from` of the config file at `path`; `None` without the file or the key.
+fn checks_from(path: &str) -> Result<Option<Version>, Error> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(None) };
+    let file: ConfigFile =
+        toml::from_str(&text).map_err(|error| Error::msg(format!("{path} is not a valid config file: {error}")))?;
+    let Some(value) = file.checks_from else { return Ok(None) };
+    let text = match value {
+        VersionValue::Number(number) => number.to_string(),
+        VersionValue::Text(text) => text,
+    };
+    Version::parse(&text)
+        .map(Some)
+        .map_err(|error| Error::msg(format!("{path}: `checks_from = {text}` is not a version: {error}")))
+}
+
+/// What [`record_checks_from`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CutOff {
+    Written,
+    /// The file already names this version or a later one.
+    Kept,
+    /// There is no config file: none is created.
+    NoFile,
+}
+
+/// Writes `checks_from = version` into the config file at `path`, unless it
+/// already names a later version or there is no such file.
+pub(crate) fn record_checks_from(path: &str, version: Version) -> Result<CutOff, Error> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(CutOff::NoFile) };
+    if checks_from(path)?.is_some_and(|current| current >= version) {
+        return Ok(CutOff::Kept);
+    }
+    let line = format!("checks_from = {version}");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    // A top-level key: before the first table.
+    let top_level = lines.iter().position(|l| l.trim_start().starts_with('[')).unwrap_or(lines.len());
+    match lines[..top_level].iter().position(|l| l.trim_start().starts_with("checks_from")) {
+        Some(at) => lines[at] = line,
+        None => {
+            lines.insert(0, line);
+            lines.insert(
+                0,
+                "# `lint` reports findings in migrations older than this as history (written by adopt/baseline)"
+                    .to_owned(),
+            );
+        }
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(path, text).map_err(|error| Error::msg(format!("cannot write {path}: {error}")))?;
+    Ok(CutOff::Written)
 }
 
 fn load_environment(path: &str, name: &str) -> Result<Environment, Error> {

@@ -15,6 +15,7 @@ mod args;
 mod commands;
 mod config;
 mod create;
+mod error_json;
 mod output;
 mod render;
 mod safety;
@@ -35,7 +36,7 @@ pub fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     match Cli::try_parse() {
         Ok(cli) => {
-            let (out, err) = (Output::stdout(cli.quiet), Output::stderr(cli.quiet));
+            let (out, err) = (Output::stdout(cli.quiet), Output::stderr(cli.quiet || cli.json));
             execute(cli, &out, &err)
         }
         Err(error) => usage_error(&error, &Output::stdout(false), &Output::stderr(false)),
@@ -54,7 +55,7 @@ pub fn main_for_sql_folder() -> ExitCode {
     match command.try_get_matches().and_then(|matches| Cli::from_arg_matches(&matches)) {
         Ok(mut cli) => {
             cli.sql_dir.get_or_insert_with(|| "migrations".into());
-            let (out, err) = (Output::stdout(cli.quiet), Output::stderr(cli.quiet));
+            let (out, err) = (Output::stdout(cli.quiet), Output::stderr(cli.quiet || cli.json));
             execute(cli, &out, &err)
         }
         Err(error) => usage_error(&error, &Output::stdout(false), &Output::stderr(false)),
@@ -70,8 +71,8 @@ where
 {
     match Cli::try_parse_from(args) {
         Ok(cli) => {
-            let quiet = cli.quiet;
-            execute(cli, &Output::new(out, false, quiet), &Output::new(err, false, quiet))
+            let (quiet, json) = (cli.quiet, cli.json);
+            execute(cli, &Output::new(out, false, quiet), &Output::new(err, false, quiet || json))
         }
         Err(error) => usage_error(&error, &Output::new(out, false, false), &Output::new(err, false, false)),
     }
@@ -91,9 +92,9 @@ fn usage_error(error: &clap::Error, out: &Output, err: &Output) -> ExitCode {
 
 fn execute(cli: Cli, out: &Output, err: &Output) -> ExitCode {
     init_tracing(cli.verbose);
-    let failed = |error: &dyn std::fmt::Display| {
-        if cli.json {
-            err.line_always(render::json(&serde_json::json!({ "error": error.to_string() })));
+    let failed = |error: &migrations_rs_runtime::Error| {
+        if cli.json || cli.quiet {
+            err.line_always(render::json(&error_json::error_object(error)));
         } else {
             err.line_always(format!("{} {error}", err.paint(output::Tone::Bad, "error:")));
         }
@@ -105,7 +106,9 @@ fn execute(cli: Cli, out: &Output, err: &Output) -> ExitCode {
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
-        Err(error) => return failed(&format!("cannot start the async runtime: {error}")),
+        Err(error) => {
+            return failed(&migrations_rs_runtime::Error::msg(format!("cannot start the async runtime: {error}")));
+        }
     };
     let context = commands::Context { cli: &cli, settings: &settings, out, err };
     match runtime.block_on(commands::execute(&context)) {
@@ -116,8 +119,9 @@ fn execute(cli: Cli, out: &Output, err: &Output) -> ExitCode {
 
 fn init_tracing(verbose: u8) {
     let level = match verbose {
+        // The command line says everything itself, once; the log is for -v.
+        0 => "off",
         // sqlx warns of every statement slower than a second; a migration is often slower.
-        0 => "warn,sqlx=error",
         1 => "warn,sqlx=error,migrations_rs_runtime=info",
         _ => "warn,sqlx=error,migrations_rs_runtime=debug,migrations_rs::sql=debug",
     };

@@ -3,11 +3,56 @@
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use migrations_rs_runtime::{
     Backend, GraphNode, LockStatus, LogRecord, Mechanism, MigrationState, MigrationStatus, Preview, Status, StepSql,
+    Version,
 };
 
-/// The status as an aligned table followed by a summary line; with several
-/// modules, one table per module under a heading with its own counts.
-pub(crate) fn status(status: &Status) -> String {
+/// Which migrations `status` shows: all, or only pending (and dirty) ones
+/// with `--pending`, at most `--limit` of them.
+pub(crate) struct StatusView {
+    shown: Vec<Version>,
+    /// How many of the listed migrations are left out.
+    pub hidden: usize,
+    pending_only: bool,
+}
+
+impl StatusView {
+    pub(crate) fn new(status: &Status, pending_only: bool, limit: Option<usize>) -> Self {
+        let candidates: Vec<Version> = status
+            .migrations
+            .iter()
+            .filter(|m| !pending_only || !matches!(m.state, MigrationState::Applied { .. }))
+            .map(|m| m.version)
+            .collect();
+        let shown = match limit {
+            // The next to apply, or the newest.
+            Some(limit) if pending_only => candidates.iter().copied().take(limit).collect(),
+            Some(limit) => candidates.iter().copied().skip(candidates.len().saturating_sub(limit)).collect(),
+            None => candidates,
+        };
+        let listed = status.migrations.len() + if pending_only { 0 } else { status.missing_from_code.len() };
+        let missing_shown = if pending_only { 0 } else { status.missing_from_code.len() };
+        StatusView { hidden: listed - shown.len() - missing_shown, shown, pending_only }
+    }
+
+    fn shows(&self, migration: &MigrationStatus) -> bool {
+        self.shown.contains(&migration.version)
+    }
+
+    /// The status with only what is shown.
+    pub(crate) fn filtered(&self, status: &Status) -> Status {
+        let mut filtered = status.clone();
+        filtered.migrations.retain(|m| self.shows(m));
+        if self.pending_only {
+            filtered.missing_from_code.clear();
+        }
+        filtered
+    }
+}
+
+/// The status as compact tables (columns that say nothing are left out)
+/// followed by a summary line; with several modules, one table per module
+/// under a heading with its own counts.
+pub(crate) fn status(status: &Status, view: &StatusView) -> String {
     let mut modules: Vec<&str> = Vec::new();
     let names =
         status.migrations.iter().map(|m| m.module).chain(status.missing_from_code.iter().map(|m| m.module.as_str()));
@@ -25,38 +70,39 @@ pub(crate) fn status(status: &Status) -> String {
         format!("{applied} applied, {pending} pending{dirty}")
     };
     let verdict = if status.is_up_to_date() { "up to date" } else { "not up to date" };
+    let hidden = match view.hidden {
+        0 => String::new(),
+        n => format!(" ({n} not shown)"),
+    };
     let all: Vec<&MigrationStatus> = status.migrations.iter().collect();
     if modules.len() <= 1 {
-        return format!("{}\n{}: {verdict}", status_table(status, None), summary(&all));
+        let table = status_table(status, view, modules.first().copied());
+        return format!("{}{}: {verdict}{hidden}", table_or_nothing(table), summary(&all));
     }
     let mut out = Vec::new();
     for module in &modules {
         let own: Vec<&MigrationStatus> = all.iter().copied().filter(|m| m.module == *module).collect();
-        out.push(format!("module {module}: {}\n{}", summary(&own), status_table(status, Some(module))));
+        let table = status_table(status, view, Some(module));
+        out.push(format!("module {module}: {}\n{}", summary(&own), table_or_nothing(table).trim_end()));
     }
-    out.push(format!("{} modules, {}: {verdict}", modules.len(), summary(&all)));
+    out.push(format!("{} modules, {}: {verdict}{hidden}", modules.len(), summary(&all)));
     out.join("\n\n")
 }
 
-/// The rows of `module`, or of every module with a module column.
-fn status_table(status: &Status, module: Option<&str>) -> Table {
-    let mut header = vec!["version", "name", "module", "risk", "state", "applied at", "took", "batch"];
-    if module.is_some() {
-        header.remove(2);
-    }
-    let mut table = table(&header);
-    let mut add = |mut row: Vec<String>| {
-        if module.is_some() {
-            row.remove(2);
-        }
-        table.add_row(row);
-    };
-    for migration in status.migrations.iter().filter(|m| module.is_none_or(|module| m.module == module)) {
+fn table_or_nothing(table: Option<String>) -> String {
+    table.map_or_else(String::new, |table| format!("{table}\n"))
+}
+
+/// The rows of `module` that the view shows, without the module column.
+fn status_table(status: &Status, view: &StatusView, module: Option<&str>) -> Option<String> {
+    let in_module = |name: &str| module.is_none_or(|module| name == module);
+    let mut rows = Vec::new();
+    for migration in status.migrations.iter().filter(|m| in_module(m.module) && view.shows(m)) {
         let risk = migration.risk.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
         let (state, applied_at, took, batch) = match &migration.state {
             MigrationState::Applied { applied_at, execution_ms, batch, checksum_matches, .. } => (
                 if *checksum_matches { "applied" } else { "applied, modified since" },
-                applied_at.clone(),
+                short_time(applied_at),
                 format!("{execution_ms} ms"),
                 batch.to_string(),
             ),
@@ -68,15 +114,14 @@ fn status_table(status: &Status, module: Option<&str>) -> Table {
             ),
             MigrationState::Dirty { since, reverting } => (
                 if *reverting { "DIRTY: revert did not finish" } else { "DIRTY: apply did not finish" },
-                since.clone(),
+                short_time(since),
                 String::new(),
                 String::new(),
             ),
         };
-        add(vec![
+        rows.push(vec![
             migration.version.to_string(),
             migration.name.to_owned(),
-            migration.module.to_owned(),
             risk,
             state.to_owned(),
             applied_at,
@@ -84,20 +129,74 @@ fn status_table(status: &Status, module: Option<&str>) -> Table {
             batch,
         ]);
     }
-    for missing in status.missing_from_code.iter().filter(|m| module.is_none_or(|module| m.module == module)) {
-        add(vec![
-            missing.version.to_string(),
-            missing.name.clone(),
-            missing.module.clone(),
-            missing.risk.clone(),
-            "applied, missing from code".to_owned(),
-            missing.applied_at.clone(),
-            format!("{} ms", missing.execution_ms),
-            missing.batch.to_string(),
-        ]);
+    if !view.pending_only {
+        for missing in status.missing_from_code.iter().filter(|m| in_module(&m.module)) {
+            rows.push(vec![
+                missing.version.to_string(),
+                missing.name.clone(),
+                missing.risk.clone(),
+                "applied, missing from code".to_owned(),
+                short_time(&missing.applied_at),
+                format!("{} ms", missing.execution_ms),
+                missing.batch.to_string(),
+            ]);
+        }
     }
-    table
+    if rows.is_empty() {
+        return None;
+    }
+    Some(aligned(&["version", "name", "risk", "state", "applied at", "took", "batch"], rows, &[1]).join("\n"))
 }
+
+/// `2024-06-01 12:00:00` of an RFC 3339 time.
+fn short_time(time: &str) -> String {
+    time.get(..19).map_or_else(|| time.to_owned(), |t| t.replacen('T', " ", 1))
+}
+
+/// Rows as aligned columns two spaces apart, under their header, without the
+/// columns whose cells are all empty, in at most [`WIDTH`] characters: the
+/// columns `shrink` (by index in `header`, in that order) are cut short with
+/// `…` when needed. A cell shows its first line only.
+fn aligned(header: &[&str], rows: Vec<Vec<String>>, shrink: &[usize]) -> Vec<String> {
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| row.into_iter().map(|cell| cell.lines().next().unwrap_or_default().to_owned()).collect())
+        .collect();
+    let keep: Vec<usize> = (0..header.len()).filter(|&i| rows.iter().any(|row| !row[i].is_empty())).collect();
+    let chars = |text: &str| text.chars().count();
+    let mut widths: Vec<usize> =
+        keep.iter().map(|&i| rows.iter().map(|r| chars(&r[i])).chain([chars(header[i])]).max().unwrap_or(0)).collect();
+    for column in shrink {
+        let total = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+        if let Some(at) = keep.iter().position(|i| i == column)
+            && total > WIDTH
+        {
+            widths[at] = widths[at].saturating_sub(total - WIDTH).max(12);
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (n, (cell, width)) in cells.into_iter().zip(&widths).enumerate() {
+            let cell = if chars(cell) > *width {
+                format!("{}…", cell.chars().take(width.saturating_sub(1)).collect::<String>())
+            } else {
+                cell.to_owned()
+            };
+            if n + 1 < widths.len() {
+                out.push_str(&format!("{cell:<width$}  "));
+            } else {
+                out.push_str(&cell);
+            }
+        }
+        out.trim_end().to_owned()
+    };
+    let mut out = vec![line(keep.iter().map(|&i| header[i]).collect())];
+    out.extend(rows.iter().map(|row| line(keep.iter().map(|&i| row[i].as_str()).collect())));
+    out
+}
+
+/// The widest a table gets.
+const WIDTH: usize = 100;
 
 pub(crate) fn lock_status(status: &LockStatus) -> String {
     let holder = match (&status.holder, status.held) {
@@ -121,24 +220,44 @@ fn table(header: &[&str]) -> Table {
     table
 }
 
+/// The audit log: one aligned row per entry, and under an entry its error
+/// (a failure) or its note (anything else), indented, each line cut at the width.
 pub(crate) fn history(records: &[LogRecord]) -> String {
     if records.is_empty() {
         return "the audit log has no matching entries".to_owned();
     }
-    let mut out = table(&["at", "action", "version", "name", "by", "took", "batch", "error"]);
-    for record in records {
-        out.add_row([
-            record.at.clone(),
-            record.action.clone(),
-            record.version.to_string(),
-            record.name.clone(),
-            record.performed_by.clone(),
-            format!("{} ms", record.duration_ms),
-            record.batch.to_string(),
-            record.error.clone().unwrap_or_default(),
-        ]);
+    let rows = records
+        .iter()
+        .map(|record| {
+            vec![
+                short_time(&record.at),
+                record.action.clone(),
+                record.version.to_string(),
+                record.name.clone(),
+                record.performed_by.clone(),
+                format!("{} ms", record.duration_ms),
+                record.batch.to_string(),
+            ]
+        })
+        .collect();
+    let mut lines = aligned(&["at", "action", "version", "name", "by", "took", "batch"], rows, &[3, 4]).into_iter();
+    let mut out: Vec<String> = lines.next().into_iter().collect();
+    for (record, line) in records.iter().zip(lines) {
+        out.push(line);
+        let said = [("error", &record.error), ("note", &record.note)];
+        for (label, text) in said.iter().filter_map(|(label, text)| text.as_deref().map(|t| (label, t))) {
+            for (n, text_line) in text.lines().enumerate() {
+                let prefix = if n == 0 { format!("    {label}: ") } else { "      ".to_owned() };
+                let full = format!("{prefix}{text_line}");
+                out.push(if full.chars().count() > WIDTH {
+                    format!("{}…", full.chars().take(WIDTH - 1).collect::<String>())
+                } else {
+                    full
+                });
+            }
+        }
     }
-    out.to_string()
+    out.join("\n")
 }
 
 pub(crate) fn preview(preview: &Preview) -> String {

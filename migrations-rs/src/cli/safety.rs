@@ -3,33 +3,76 @@
 //! protected environment asks about a plan before it runs.
 
 use crate::cli::commands::Context;
-use crate::cli::output::Tone;
+use crate::cli::output::{Output, Tone};
+use migrations_rs_runtime::analysis::acknowledge_advice;
 use migrations_rs_runtime::{
     Backend, Backup, Finding, Level, MigrationAnalysis, PlanApproval, Rehearsal, RehearsalOutcome, Risk,
 };
 use std::process::ExitCode;
 
-/// Prints the analysis; exit 1 when it holds errors that are not acknowledged.
+/// Prints the analysis; exit 1 when it holds errors that are not acknowledged
+/// in migrations from `checks_from` on (older ones are history: their
+/// findings are summarised, never errors).
 pub(crate) fn lint(ctx: &Context<'_>, analyses: &[MigrationAnalysis], backend: Backend) -> ExitCode {
-    let errors: usize = analyses.iter().map(MigrationAnalysis::lint_errors).sum();
-    let warnings: usize = analyses.iter().map(MigrationAnalysis::warnings).sum();
+    let checks_from = ctx.settings.checks_from;
+    let is_history = |analysis: &MigrationAnalysis| checks_from.is_some_and(|from| analysis.version < from);
+    let (history, checked): (Vec<&MigrationAnalysis>, Vec<&MigrationAnalysis>) =
+        analyses.iter().partition(|a| is_history(a));
+    let errors: usize = checked.iter().map(|a| a.lint_errors()).sum();
+    let warnings: usize = checked.iter().map(|a| a.warnings()).sum();
+    let history_findings: usize = history.iter().map(|a| a.findings.iter().filter(|f| !f.allowed).count()).sum();
     if ctx.cli.json {
+        let migrations: Vec<serde_json::Value> = analyses
+            .iter()
+            .map(|analysis| {
+                let mut value = serde_json::to_value(analysis).unwrap_or_default();
+                value["history"] = serde_json::json!(is_history(analysis));
+                value
+            })
+            .collect();
         let value = serde_json::json!({
             "backend": backend.name(),
             "errors": errors,
             "warnings": warnings,
-            "migrations": analyses,
+            "checks_from": checks_from,
+            "history_findings": history_findings,
+            "migrations": migrations,
         });
         ctx.out.line_always(crate::cli::render::json(&value));
     } else {
-        ctx.out.line(render_lint(ctx, analyses, backend, errors, warnings));
+        let mut text = render_lint(ctx, &checked, analyses.len(), backend, errors, warnings);
+        if let Some(from) = checks_from.filter(|_| !history.is_empty()) {
+            text.push_str(&format!(
+                "\n{} migration(s) before {from} (checks_from) are history: {history_findings} finding(s) there \
+                 are not errors{}",
+                history.len(),
+                history_summary(&history)
+            ));
+        }
+        ctx.out.line(text);
     }
     if errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
+/// The rules found in history and how often, such as ` (drop-column ×3, truncate ×1)`.
+fn history_summary(history: &[&MigrationAnalysis]) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for finding in history.iter().flat_map(|a| &a.findings).filter(|f| !f.allowed) {
+        match counts.iter_mut().find(|(rule, _)| *rule == finding.rule.id()) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((finding.rule.id().to_owned(), 1)),
+        }
+    }
+    if counts.is_empty() {
+        return String::new();
+    }
+    format!(" ({})", counts.iter().map(|(rule, n)| format!("{rule} ×{n}")).collect::<Vec<_>>().join(", "))
+}
+
 fn render_lint(
     ctx: &Context<'_>,
-    analyses: &[MigrationAnalysis],
+    analyses: &[&MigrationAnalysis],
+    total: usize,
     backend: Backend,
     errors: usize,
     warnings: usize,
@@ -45,7 +88,7 @@ fn render_lint(
             analysis.statements
         ));
         for finding in &analysis.findings {
-            lines.push(finding_lines(ctx, finding));
+            lines.push(finding_lines(ctx, finding, analysis.sql_file));
         }
         if let Some(why) = &analysis.incomplete {
             lines.push(format!("  {}     {why}", out.paint(Tone::Dim, "note")));
@@ -53,13 +96,12 @@ fn render_lint(
     }
     let allowed: usize = analyses.iter().map(|a| a.findings.iter().filter(|f| f.allowed).count()).sum();
     lines.push(format!(
-        "{} migration(s) analysed for {backend}: {errors} error(s), {warnings} warning(s), {allowed} acknowledged",
-        analyses.len()
+        "{total} migration(s) analysed for {backend}: {errors} error(s), {warnings} warning(s), {allowed} acknowledged"
     ));
     lines.join("\n")
 }
 
-fn finding_lines(ctx: &Context<'_>, finding: &Finding) -> String {
+fn finding_lines(ctx: &Context<'_>, finding: &Finding, sql_file: bool) -> String {
     let out = ctx.out;
     let level = match (finding.allowed, finding.level) {
         (true, _) => out.paint(Tone::Dim, "allowed"),
@@ -76,10 +118,7 @@ fn finding_lines(ctx: &Context<'_>, finding: &Finding) -> String {
     if !finding.allowed {
         text.push_str(&format!("\n           safer: {}", finding.safe_alternative));
         if finding.rule.refused_unless_allowed() {
-            text.push_str(&format!(
-                "\n           if intended: `allow = [{}]` in its #[migration]",
-                finding.rule.allow_name()
-            ));
+            text.push_str(&format!("\n           if intended: {}", acknowledge_advice(finding.rule, sql_file)));
         }
     }
     text
@@ -115,11 +154,14 @@ fn render_rehearsal(ctx: &Context<'_>, rehearsal: &Rehearsal) -> String {
                 out.paint(Tone::Good, "ok     "),
                 duration.as_millis()
             )),
-            RehearsalOutcome::Failed { error } => {
+            RehearsalOutcome::Failed { error, .. } => {
                 lines.push(format!("{} {label}: {error}", out.paint(Tone::Bad, "FAILS  ")))
             }
             RehearsalOutcome::Skipped { reason } => {
                 lines.push(format!("{} {label}: {reason}", out.paint(Tone::Warning, "skipped")))
+            }
+            RehearsalOutcome::NotRehearsed { reason } => {
+                lines.push(format!("{} {label}: cannot rehearse: {reason}", out.paint(Tone::Warning, "-      ")))
             }
             RehearsalOutcome::NotReached => {
                 lines.push(format!("{} {label}: not reached after the failure", out.paint(Tone::Dim, "-      ")))
@@ -145,29 +187,41 @@ fn render_rehearsal(ctx: &Context<'_>, rehearsal: &Rehearsal) -> String {
         (_, true, true) => {
             "rehearsal: the real run would fail at the step marked FAILS; everything was rolled back".to_owned()
         }
-        (_, true, false) => format!(
-            "rehearsal: {} step(s) would {}; everything was rolled back",
-            rehearsal.steps.len(),
-            rehearsal.action
-        ),
+        (_, true, false) => {
+            let unrehearsed = rehearsal
+                .steps
+                .iter()
+                .filter(|s| {
+                    matches!(s.outcome, RehearsalOutcome::NotRehearsed { .. } | RehearsalOutcome::Skipped { .. })
+                })
+                .count();
+            let caveat = match unrehearsed {
+                0 => String::new(),
+                n => format!(", {n} of them not rehearsed (see above)"),
+            };
+            format!(
+                "rehearsal: {} step(s) would {}{caveat}; everything was rolled back",
+                rehearsal.steps.len(),
+                rehearsal.action
+            )
+        }
     };
     lines.push(verdict);
     lines.join("\n")
 }
 
 /// Says which backup the run took, on standard error.
-pub(crate) fn report_backup(ctx: &Context<'_>, backup: Option<&Backup>) {
-    let Some(backup) = backup else { return };
+pub(crate) fn report_backup(err: &Output, backup: &Backup) {
     let line = match backup {
         Backup::Snapshot { path, reason } => {
-            ctx.err.paint(Tone::Dim, &format!("backup: {} (taken before {reason})", path.display()))
+            err.paint(Tone::Dim, &format!("backup: {} (taken before {reason})", path.display()))
         }
         Backup::Command { reason } => {
-            ctx.err.paint(Tone::Dim, &format!("backup: the backup command succeeded before {reason}"))
+            err.paint(Tone::Dim, &format!("backup: the backup command succeeded before {reason}"))
         }
-        Backup::Skipped { reason } => ctx.err.paint(Tone::Warning, &format!("warning: no backup taken: {reason}")),
+        Backup::Skipped { reason } => err.paint(Tone::Warning, &format!("warning: no backup taken: {reason}")),
     };
-    ctx.err.line(line);
+    err.line(line);
 }
 
 /// The question a protected environment asks about a plan, naming every

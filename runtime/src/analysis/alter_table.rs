@@ -51,6 +51,7 @@ pub(super) fn alter_table_action(
             a.eat_all(&["IF", "NOT", "EXISTS"]);
             let column = a.name().unwrap_or_default();
             out.category(Risk::Schema);
+            out.adds_columns.push((table.to_owned(), column.clone()));
             let not_null = a.contains_seq(&["NOT", "NULL"]);
             let default = a.contains_top_level(&["DEFAULT"])
                 || a.contains_top_level(&["GENERATED"])
@@ -90,7 +91,13 @@ pub(super) fn alter_table_action(
         let column = a.name().unwrap_or_default();
         out.category(Risk::Schema);
         if a.eat("TYPE") || a.eat_all(&["SET", "DATA", "TYPE"]) {
-            existing(out, Rule::ChangeType, format!("changes the type of `{column}`, rewriting `{table}`"));
+            // To varchar or text without USING, PostgreSQL rewrites nothing when it widens a varchar.
+            let widens = postgres
+                && (a.peek_any(&["VARCHAR", "TEXT"]) || a.contains_seq(&["CHARACTER", "VARYING"]))
+                && !a.contains_top_level(&["USING"]);
+            if !widens {
+                existing(out, Rule::ChangeType, format!("changes the type of `{column}`, rewriting `{table}`"));
+            }
         } else if a.eat_all(&["SET", "NOT", "NULL"]) {
             out.category(Risk::Constraint);
             existing(out, Rule::SetNotNull, format!("makes `{column}` NOT NULL, scanning `{table}` under a lock"));
@@ -113,8 +120,11 @@ pub(super) fn alter_table_action(
         existing(out, Rule::ChangeType, format!("redefines `{column}`, rebuilding `{table}`"));
     } else if a.eat("RENAME") {
         out.category(Risk::Schema);
-        if a.peek_any(&["TO", "AS"]) {
-            out.hit(Rule::RenameTable, format!("renames table `{table}`"));
+        if a.eat_any(&["TO", "AS"]) {
+            let to = a.name().unwrap_or_default();
+            if !super::classify::is_rebuild_rename(table, &to, ctx) {
+                out.hit(Rule::RenameTable, format!("renames table `{table}`"));
+            }
         } else if a.peek_any(&["INDEX", "KEY", "CONSTRAINT"]) {
             out.category(Risk::Index);
         } else {

@@ -17,6 +17,13 @@ pub(crate) struct Context<'a> {
     pub transactional: bool,
     /// Tables created earlier in the same migration (lower-case, unqualified).
     pub created: &'a HashSet<String>,
+    /// Tables whose rows an earlier statement copied into a table created in
+    /// the same migration: dropping them is the middle of a table rebuild.
+    pub copied: &'a HashSet<String>,
+    /// Tables dropped earlier in the same migration.
+    pub dropped: &'a HashSet<String>,
+    /// Columns (table, column) added earlier in the same migration.
+    pub added_columns: &'a HashSet<(String, String)>,
 }
 
 /// The result for one statement.
@@ -26,6 +33,15 @@ pub(crate) struct Classified {
     pub hits: Vec<(Rule, String)>,
     /// A table this statement creates.
     pub creates: Option<String>,
+    /// The tables whose rows the statement can destroy, named as the database
+    /// resolves them, for asking the live database whether they hold any.
+    pub data_tables: Vec<String>,
+    /// A table whose rows the statement copies into a table created in the same migration.
+    pub copies_rows_of: Option<String>,
+    /// Tables the statement drops.
+    pub drops: Vec<String>,
+    /// Columns (table, column) the statement adds.
+    pub adds_columns: Vec<(String, String)>,
 }
 
 impl Classified {
@@ -108,18 +124,33 @@ pub(crate) fn classify(tokens: &[Token<'_>], ctx: &Context<'_>) -> Classified {
         "ALTER" => alter(rest, ctx, &mut out),
         "RENAME" if ctx.backend == Backend::MySql => {
             out.category(Risk::Schema);
-            out.hit(Rule::RenameTable, "renames a table");
+            let mut c = rest;
+            c.eat("TABLE");
+            let from = c.name().unwrap_or_default();
+            c.eat("TO");
+            let to = c.name().unwrap_or_default();
+            if !is_rebuild_rename(&from, &to, ctx) {
+                out.hit(Rule::RenameTable, "renames a table");
+            }
         }
         "TRUNCATE" => {
+            let mut c = rest;
+            c.eat("TABLE");
+            c.eat("ONLY");
+            out.data_tables = c.qualified_names(ctx.backend).into_iter().map(|(_, qualified)| qualified).collect();
             out.category(Risk::Data);
             out.hit(Rule::Truncate, "deletes every row of the table");
         }
-        "UPDATE" | "DELETE" => dml(&verb, tokens, &mut out),
+        "UPDATE" | "DELETE" => dml(&verb, tokens, ctx, &mut out),
         "WITH" => match top_level_position(tokens, &["SELECT", "INSERT", "UPDATE", "DELETE", "MERGE"]) {
             Some(at) => return classify(&tokens[at..], ctx),
             None => opaque(&mut out, "a WITH query whose main statement was not recognised"),
         },
-        "INSERT" | "REPLACE" | "MERGE" | "COPY" => out.category(Risk::Data),
+        "INSERT" => {
+            out.category(Risk::Data);
+            out.copies_rows_of = copied_rows(rest, ctx);
+        }
+        "REPLACE" | "MERGE" | "COPY" => out.category(Risk::Data),
         "VACUUM" if ctx.backend != Backend::MySql => maintenance(&verb, rest, ctx, &mut out),
         "CLUSTER" | "REINDEX" if ctx.backend == Backend::Postgres => maintenance(&verb, rest, ctx, &mut out),
         "REINDEX" => out.category(Risk::Index),
@@ -134,9 +165,14 @@ pub(crate) fn classify(tokens: &[Token<'_>], ctx: &Context<'_>) -> Classified {
         }
         "PRAGMA" if ctx.backend == Backend::Sqlite => pragma(rest, ctx, &mut out),
         v if HARMLESS.contains(&v) => {}
-        "DO" | "CALL" | "EXECUTE" | "EXEC" | "PREPARE" => {
-            opaque(&mut out, format!("{verb} runs code the analysis cannot see into"))
-        }
+        // Prepared statements: PostgreSQL's `PREPARE name AS statement` is the statement;
+        // MySQL's `PREPARE name FROM ...`, `EXECUTE` and `DEALLOCATE [PREPARE]` run or free one.
+        "PREPARE" if ctx.backend == Backend::Postgres => match top_level_position(tokens, &["AS"]) {
+            Some(at) => return classify(&tokens[at + 1..], ctx),
+            None => opaque(&mut out, "a PREPARE without AS <statement>"),
+        },
+        "PREPARE" | "EXECUTE" | "DEALLOCATE" => {}
+        "DO" | "CALL" | "EXEC" => opaque(&mut out, format!("{verb} runs code the analysis cannot see into")),
         _ => opaque(&mut out, format!("statements starting with {} are not recognised", first.text)),
     }
     out
@@ -195,10 +231,16 @@ fn create_index(mut c: Cursor<'_, '_>, unique: bool, ctx: &Context<'_>, out: &mu
 fn drop(mut c: Cursor<'_, '_>, ctx: &Context<'_>, out: &mut Classified) {
     if c.eat("TABLE") {
         c.eat_all(&["IF", "EXISTS"]);
-        let names = c.names();
+        let names = c.qualified_names(ctx.backend);
         out.category(Risk::Schema);
+        out.drops = names.iter().map(|(name, _)| name.clone()).collect();
+        // The old table of a rebuild: its rows were copied into the new one first.
+        if !names.is_empty() && names.iter().all(|(name, _)| ctx.copied.contains(name)) {
+            return;
+        }
         out.category(Risk::Data);
-        out.hit(Rule::DropTable, format!("drops table {} and its data", quoted_list(&names)));
+        out.data_tables = names.iter().map(|(_, qualified)| qualified.clone()).collect();
+        out.hit(Rule::DropTable, format!("drops table {} and its data", quoted_list(&out.drops)));
     } else if c.eat_any(&["SCHEMA", "DATABASE"]) {
         out.category(Risk::Schema);
         out.category(Risk::Data);
@@ -228,10 +270,14 @@ fn alter(mut c: Cursor<'_, '_>, ctx: &Context<'_>, out: &mut Classified) {
     if c.eat("TABLE") {
         c.eat_all(&["IF", "EXISTS"]);
         c.eat("ONLY");
+        let qualified = c.peek_qualified(ctx.backend).unwrap_or_default();
         let table = c.name().unwrap_or_default();
         let created = ctx.created.contains(&table);
         for action in c.split_top_level_commas() {
             alter_table_action(action, &table, created, ctx, out);
+        }
+        if out.hits.iter().any(|(rule, _)| *rule == Rule::DropColumn) {
+            out.data_tables.push(qualified);
         }
     } else if c.eat("TYPE") && ctx.backend == Backend::Postgres {
         out.category(Risk::Schema);
@@ -249,11 +295,55 @@ fn alter(mut c: Cursor<'_, '_>, ctx: &Context<'_>, out: &mut Classified) {
     }
 }
 
-fn dml(verb: &str, tokens: &[Token<'_>], out: &mut Classified) {
+fn dml(verb: &str, tokens: &[Token<'_>], ctx: &Context<'_>, out: &mut Classified) {
     out.category(Risk::Data);
-    if top_level_position(tokens, &["WHERE"]).is_none() {
-        out.hit(Rule::UnboundedDml, format!("{verb} without WHERE touches every row"));
+    if top_level_position(tokens, &["WHERE"]).is_some() {
+        return;
     }
+    let mut c = Cursor::new(&tokens[1..]);
+    if verb == "DELETE" {
+        c.eat("FROM");
+    }
+    c.eat("ONLY");
+    let qualified = c.peek_qualified(ctx.backend).unwrap_or_default();
+    let table = c.name().unwrap_or_default();
+    if verb == "UPDATE" && backfills_new_columns(c, &table, ctx) {
+        return;
+    }
+    out.data_tables.push(qualified);
+    out.hit(Rule::UnboundedDml, format!("{verb} without WHERE touches every row"));
+}
+
+/// Whether an UPDATE sets only columns added earlier in the same migration:
+/// a backfill of a new column, which changes no value anyone has written.
+fn backfills_new_columns(mut c: Cursor<'_, '_>, table: &str, ctx: &Context<'_>) -> bool {
+    if !c.skip_to("SET") {
+        return false;
+    }
+    let assignments = c.split_top_level_commas();
+    !assignments.is_empty()
+        && assignments.into_iter().all(|mut assignment| {
+            // `col = value`, with the last assignment running up to FROM or RETURNING.
+            assignment.name().is_some_and(|column| ctx.added_columns.contains(&(table.to_owned(), column)))
+                && assignment.peek_punct('=')
+        })
+}
+
+/// The table an `INSERT INTO new SELECT … FROM old` copies, when `new` was
+/// created in the same migration.
+fn copied_rows(mut c: Cursor<'_, '_>, ctx: &Context<'_>) -> Option<String> {
+    c.eat("INTO");
+    let target = c.name()?;
+    if !ctx.created.contains(&target) || !c.skip_to("SELECT") || !c.skip_to("FROM") {
+        return None;
+    }
+    c.name()
+}
+
+/// Whether renaming `from` to `to` ends a table rebuild: the new table,
+/// created in the same migration, takes the name of the old one, dropped in it.
+pub(super) fn is_rebuild_rename(from: &str, to: &str, ctx: &Context<'_>) -> bool {
+    ctx.created.contains(from) && ctx.dropped.contains(to)
 }
 
 fn maintenance(verb: &str, c: Cursor<'_, '_>, ctx: &Context<'_>, out: &mut Classified) {

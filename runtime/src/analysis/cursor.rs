@@ -1,6 +1,7 @@
 //! Reading a statement's significant tokens left to right: keywords,
 //! possibly qualified names, and what lies outside parentheses.
 
+use crate::backend::Backend;
 use crate::sql::{Token, TokenKind};
 
 /// Index of the first of `keywords` outside parentheses.
@@ -35,6 +36,10 @@ impl<'t, 'a> Cursor<'t, 'a> {
 
     pub(super) fn peek_any(&self, keywords: &[&str]) -> bool {
         self.tokens.first().is_some_and(|t| keywords.iter().any(|k| t.is(k)))
+    }
+
+    pub(super) fn peek_punct(&self, c: char) -> bool {
+        self.tokens.first().is_some_and(|t| t.is_punct(c))
     }
 
     pub(super) fn eat(&mut self, keyword: &str) -> bool {
@@ -86,11 +91,37 @@ impl<'t, 'a> Cursor<'t, 'a> {
         }
     }
 
-    /// A comma-separated list of names.
-    pub(super) fn names(&mut self) -> Vec<String> {
+    /// The next name, possibly qualified, as the database resolves it
+    /// (parts joined with `.`), without moving: unquoted parts fold to lower
+    /// case on PostgreSQL, and stay as written on MySQL/MariaDB (whose table
+    /// names can be case-sensitive) and SQLite (which ignores case).
+    pub(super) fn peek_qualified(&self, backend: Backend) -> Option<String> {
+        let mut parts = Vec::new();
+        let mut tokens = self.tokens;
+        loop {
+            let token = tokens.first()?;
+            match token.kind {
+                TokenKind::QuotedIdent => parts.push(token.name()),
+                TokenKind::Word if backend == Backend::Postgres => parts.push(token.text.to_lowercase()),
+                TokenKind::Word => parts.push(token.text.to_owned()),
+                _ => break,
+            }
+            tokens = &tokens[1..];
+            if !tokens.first().is_some_and(|t| t.is_punct('.')) {
+                break;
+            }
+            tokens = &tokens[1..];
+        }
+        (!parts.is_empty()).then(|| parts.join("."))
+    }
+
+    /// A comma-separated list of names, with each as [`Cursor::peek_qualified`] reads it.
+    pub(super) fn qualified_names(&mut self, backend: Backend) -> Vec<(String, String)> {
         let mut names = Vec::new();
-        while let Some(name) = self.name() {
-            names.push(name);
+        loop {
+            let qualified = self.peek_qualified(backend);
+            let Some(name) = self.name() else { break };
+            names.push((name, qualified.unwrap_or_default()));
             if !self.tokens.first().is_some_and(|t| t.is_punct(',')) {
                 break;
             }

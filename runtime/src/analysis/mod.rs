@@ -11,6 +11,7 @@
 //! kept but marked allowed. Destructive findings that are not allowed make
 //! `up` refuse the run before anything changes.
 
+mod acknowledge;
 mod alter_table;
 mod classify;
 mod cursor;
@@ -18,6 +19,7 @@ mod rules;
 #[cfg(test)]
 mod tests;
 
+pub use acknowledge::{Acknowledged, UnknownRule, acknowledgements};
 pub use rules::{Level, Rule, Severity};
 
 use crate::backend::Backend;
@@ -42,14 +44,25 @@ pub struct Finding {
     /// What the statement does that the rule is about.
     pub detail: String,
     pub safe_alternative: &'static str,
-    /// Acknowledged by the migration's `allow = [...]`.
+    /// Acknowledged by the migration's `allow = [...]`, or by a comment in the SQL.
     pub allowed: bool,
+    /// The tables whose rows the statement can destroy, as the database
+    /// resolves their names: `up` asks the live database whether they hold any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<String>,
 }
 
 impl Finding {
     /// Whether `up` refuses to run the statement.
     pub fn refuses(&self) -> bool {
         self.rule.refused_unless_allowed() && !self.allowed
+    }
+
+    /// Whether the data the statement destroys is only the rows of
+    /// [`Finding::tables`], so that it loses nothing when they hold none.
+    pub fn loses_only_rows(&self) -> bool {
+        !self.tables.is_empty()
+            && matches!(self.rule, Rule::DropTable | Rule::DropColumn | Rule::Truncate | Rule::UnboundedDml)
     }
 
     /// Whether `lint` fails on it.
@@ -93,11 +106,31 @@ pub struct Refusal {
     pub migration: String,
     pub location: String,
     pub finding: Finding,
+    /// The migration is a SQL file, acknowledged in its header comment rather than an attribute.
+    pub sql_file: bool,
 }
 
 impl Refusal {
     pub fn new(migration: &Migration, finding: &Finding) -> Self {
-        Refusal { migration: migration.label(), location: migration.location(), finding: finding.clone() }
+        Refusal {
+            migration: migration.label(),
+            location: migration.location(),
+            finding: finding.clone(),
+            sql_file: matches!(migration.up, crate::record::Body::Sql(_)),
+        }
+    }
+}
+
+/// How to acknowledge `rule` in a migration: its attribute, or a SQL file's comments.
+pub fn acknowledge_advice(rule: Rule, sql_file: bool) -> String {
+    let name = rule.allow_name();
+    if sql_file {
+        format!(
+            "add `allow = [{name}]` to the `-- migrations-rs:` header comment of its file, \
+             or `-- migrations-rs: allow {name}` on the line before the statement"
+        )
+    } else {
+        format!("add `allow = [{name}]` to its #[migration]")
     }
 }
 
@@ -106,13 +139,13 @@ impl fmt::Display for Refusal {
         let finding = &self.finding;
         write!(
             f,
-            "{} ({}): {}: {}\n      statement: {}\n      to run it anyway, add `allow = [{}]` to its #[migration]; safer: {}",
+            "{} ({}): {}: {}\n      statement: {}\n      to run it anyway, {}; safer: {}",
             self.migration,
             self.location,
             finding.rule,
             finding.detail,
             finding.statement,
-            finding.rule.allow_name(),
+            acknowledge_advice(finding.rule, self.sql_file),
             finding.safe_alternative
         )
     }
@@ -126,6 +159,11 @@ pub struct Analyzer {
     transactional: bool,
     allow: Vec<Rule>,
     created: HashSet<String>,
+    copied: HashSet<String>,
+    dropped: HashSet<String>,
+    added_columns: HashSet<(String, String)>,
+    /// What comments acknowledge for the statement being analysed.
+    acknowledged: Acknowledged,
     detected: Vec<Risk>,
     findings: Vec<Finding>,
     statements: usize,
@@ -140,6 +178,10 @@ impl Analyzer {
             transactional,
             allow: allow.iter().filter_map(|name| Rule::from_name(name)).collect(),
             created: HashSet::new(),
+            copied: HashSet::new(),
+            dropped: HashSet::new(),
+            added_columns: HashSet::new(),
+            acknowledged: Acknowledged::Nothing,
             detected: Vec::new(),
             findings: Vec::new(),
             statements: 0,
@@ -159,33 +201,78 @@ impl Analyzer {
                     self.statement(statement.sql);
                 }
             }
-            Err(error) => self.push(Rule::OpaqueSql, text, format!("the SQL cannot be read: {error}")),
+            Err(error) => self.push(Rule::OpaqueSql, text, format!("the SQL cannot be read: {error}"), Vec::new()),
         }
         &self.findings[before..]
+    }
+
+    /// Like [`Analyzer::sql`] for one statement of a script, with what the
+    /// comments before it acknowledge.
+    pub fn sql_acknowledged(&mut self, text: &str, acknowledged: &Acknowledged) -> &[Finding] {
+        self.acknowledged = acknowledged.clone();
+        let before = self.findings.len();
+        self.sql(text);
+        self.acknowledged = Acknowledged::Nothing;
+        &self.findings[before..]
+    }
+
+    /// Reports a problem with the SQL's own comments, such as an unknown rule.
+    pub fn unreadable(&mut self, detail: String) {
+        self.push(Rule::OpaqueSql, "", detail, Vec::new());
     }
 
     fn statement(&mut self, text: &str) {
         self.statements += 1;
         let tokens = match sql::tokenize(self.backend, text) {
             Ok(tokens) => tokens.into_iter().filter(|t| !t.is_trivia()).collect::<Vec<_>>(),
-            Err(error) => return self.push(Rule::OpaqueSql, text, format!("the SQL cannot be read: {error}")),
+            Err(error) => {
+                return self.push(Rule::OpaqueSql, text, format!("the SQL cannot be read: {error}"), Vec::new());
+            }
         };
-        let ctx = Context { backend: self.backend, transactional: self.transactional, created: &self.created };
+        let ctx = Context {
+            backend: self.backend,
+            transactional: self.transactional,
+            created: &self.created,
+            copied: &self.copied,
+            dropped: &self.dropped,
+            added_columns: &self.added_columns,
+        };
         let classified = classify(&tokens, &ctx);
         for risk in classified.categories {
             if !self.detected.contains(&risk) {
                 self.detected.push(risk);
             }
         }
+        // One finding per rule and statement: `DROP COLUMN a, DROP COLUMN b` is one drop-column.
+        let mut merged: Vec<(Rule, String)> = Vec::new();
         for (rule, detail) in classified.hits {
-            self.push(rule, text, detail);
+            match merged.iter_mut().find(|(seen, _)| *seen == rule) {
+                Some((_, details)) => {
+                    details.push_str("; ");
+                    details.push_str(&detail);
+                }
+                None => merged.push((rule, detail)),
+            }
+        }
+        for (rule, detail) in merged {
+            let tables = if rule.severities().contains(&Severity::DataLoss) {
+                classified.data_tables.clone()
+            } else {
+                Vec::new()
+            };
+            self.push(rule, text, detail, tables);
         }
         if let Some(table) = classified.creates {
             self.created.insert(table);
         }
+        if let Some(table) = classified.copies_rows_of {
+            self.copied.insert(table);
+        }
+        self.dropped.extend(classified.drops);
+        self.added_columns.extend(classified.adds_columns);
     }
 
-    fn push(&mut self, rule: Rule, statement: &str, detail: String) {
+    fn push(&mut self, rule: Rule, statement: &str, detail: String, tables: Vec<String>) {
         self.findings.push(Finding {
             rule,
             level: rule.level(),
@@ -194,7 +281,8 @@ impl Analyzer {
             statement: statement.trim().to_owned(),
             detail,
             safe_alternative: rule.safe_alternative(self.backend),
-            allowed: self.allow.contains(&rule),
+            allowed: self.allow.contains(&rule) || self.acknowledged.covers(rule),
+            tables,
         });
     }
 
@@ -221,7 +309,7 @@ impl Analyzer {
                 names(&undeclared),
                 names(&all)
             );
-            self.push(Rule::UndeclaredRisk, "", detail);
+            self.push(Rule::UndeclaredRisk, "", detail, Vec::new());
             if declared.is_empty() {
                 // Nothing declared at all: tags were never written, not written wrong.
                 self.findings.last_mut().expect("just pushed").level = Level::Warning;
@@ -249,6 +337,8 @@ pub struct MigrationAnalysis {
     /// Set when the body reads from the database, so the statements after
     /// the first read could not be seen offline. `up` still checks them as they run.
     pub incomplete: Option<String>,
+    /// The migration is a SQL file (acknowledged in its header comment, not an attribute).
+    pub sql_file: bool,
 }
 
 impl MigrationAnalysis {

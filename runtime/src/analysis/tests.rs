@@ -105,6 +105,32 @@ const CATALOGUE: &[Case] = &[
     case("CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE b SET n = n + 1; END", &[SL], &[]),
     case("CREATE INDEX users_email ON users (email)", &[SL, MY], &[]),
     case("-- DROP TABLE users;\n/* TRUNCATE users; */ SELECT 1", ALL, &[]),
+    // Not what they look like.
+    case(
+        "CREATE TABLE new_users (id integer PRIMARY KEY, email text); \
+         INSERT INTO new_users (id, email) SELECT id, email FROM users; DROP TABLE users; \
+         ALTER TABLE new_users RENAME TO users",
+        ALL,
+        &[],
+    ),
+    case(
+        "CREATE TABLE new_users (id integer PRIMARY KEY); INSERT INTO new_users (id) SELECT id FROM users; \
+         DROP TABLE users; RENAME TABLE new_users TO users",
+        &[MY],
+        &[],
+    ),
+    case("CREATE TABLE copy (id integer); INSERT INTO copy SELECT id FROM a; DROP TABLE b", ALL, &[DropTable]),
+    case("ALTER TABLE users ADD COLUMN active boolean; UPDATE users SET active = true", ALL, &[]),
+    case("ALTER TABLE users ADD COLUMN a integer; UPDATE users SET a = 1, b = 2", ALL, &[UnboundedDml]),
+    case("SET @s = 'SELECT 1'; PREPARE stmt FROM @s; EXECUTE stmt; DEALLOCATE PREPARE stmt", &[MY], &[]),
+    case("PREPARE recent (int) AS SELECT * FROM t WHERE id > $1; EXECUTE recent (1); DEALLOCATE recent", &[PG], &[]),
+    case("DEALLOCATE ALL", &[PG], &[]),
+    case("PREPARE wipe AS DELETE FROM t", &[PG], &[UnboundedDml]),
+    case("ALTER TABLE users ALTER COLUMN name TYPE varchar(200)", &[PG], &[]),
+    case("ALTER TABLE users ALTER COLUMN name TYPE character varying(200)", &[PG], &[]),
+    case("ALTER TABLE users ALTER COLUMN name SET DATA TYPE text", &[PG], &[]),
+    case("ALTER TABLE users ALTER COLUMN name TYPE varchar(10) USING left(name, 10)", &[PG], &[ChangeType]),
+    case("ALTER TABLE users DROP COLUMN a, DROP COLUMN b", &[PG, MY], &[DropColumn]),
     no_tx("CREATE INDEX CONCURRENTLY users_email ON users (email)", &[PG], &[]),
     no_tx("VACUUM", &[SL], &[]),
     no_tx("BEGIN; ALTER TABLE t ADD COLUMN x int; COMMIT", &[PG], &[]),
@@ -166,4 +192,44 @@ fn sea_query_statements_are_classified_from_their_rendering() {
         let found: Vec<Rule> = analyzer.findings().iter().map(|f| f.rule).collect();
         assert_eq!(found, vec![DropColumn, RequiredColumn, DropTable], "{backend}");
     }
+}
+
+#[test]
+fn a_statement_dropping_several_columns_is_one_finding_naming_them_all() {
+    let mut analyzer = Analyzer::new(MY, true, &[]);
+    analyzer.sql("ALTER TABLE `Users` DROP COLUMN a, DROP COLUMN b, ADD COLUMN c int");
+    let findings = analyzer.findings();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0].detail.contains("`a`") && findings[0].detail.contains("`b`"), "{}", findings[0].detail);
+    assert_eq!(findings[0].tables, ["Users"], "MySQL table names keep their case for the live check");
+}
+
+#[test]
+fn destructive_findings_name_the_tables_whose_rows_they_destroy() {
+    let tables = |backend: Backend, sql: &str| {
+        let mut analyzer = Analyzer::new(backend, true, &[]);
+        analyzer.sql(sql);
+        analyzer.findings().iter().map(|f| f.tables.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(tables(PG, "DROP TABLE IF EXISTS app.Users, \"Orders\""), [vec!["app.users", "Orders"]]);
+    assert_eq!(tables(PG, "TRUNCATE TABLE ONLY logs"), [vec!["logs"]]);
+    assert_eq!(tables(SL, "DELETE FROM sessions"), [vec!["sessions"]]);
+    assert_eq!(tables(PG, "UPDATE ONLY users SET x = 1"), [vec!["users"]]);
+    assert_eq!(tables(PG, "DROP SCHEMA s CASCADE"), [Vec::<String>::new()], "a schema is not a table to look into");
+}
+
+#[test]
+fn comments_acknowledge_the_statements_they_precede() {
+    use super::{Acknowledged, acknowledgements};
+    let script = "-- migrations-rs: allow drop_table\nDROP TABLE a;\nDROP TABLE b;\n\
+                  -- safety-assured:start\nTRUNCATE c;\n-- safety-assured:end\n";
+    let statements = crate::sql::split(PG, script).unwrap();
+    let acknowledged = acknowledgements(script, &statements).unwrap();
+    let mut analyzer = Analyzer::new(PG, true, &[]);
+    for (statement, acknowledged) in statements.iter().zip(&acknowledged) {
+        analyzer.sql_acknowledged(statement.sql, acknowledged);
+    }
+    let refused: Vec<&str> = analyzer.findings().iter().filter(|f| f.refuses()).map(|f| f.statement.as_str()).collect();
+    assert_eq!(refused, ["DROP TABLE b"]);
+    assert_eq!(acknowledged[2], Acknowledged::Everything);
 }

@@ -64,8 +64,10 @@ pub struct Migrator {
     progress: Option<ProgressCallback>,
     lock_wait: Option<LockWaitCallback>,
     approve: Option<approval::ApproveCallback>,
+    backup_taken: Option<BackupCallback>,
 }
 
+type BackupCallback = Box<dyn Fn(&crate::backup::Backup) + Send + Sync>;
 type ProgressCallback = Box<dyn Fn(Progress<'_>) + Send + Sync>;
 type LockWaitCallback = Box<dyn Fn(LockWait<'_>) + Send + Sync>;
 
@@ -130,6 +132,7 @@ impl Migrator {
             progress: None,
             lock_wait: None,
             approve: None,
+            backup_taken: None,
         }
     }
 
@@ -217,6 +220,13 @@ impl Migrator {
     /// Calls `report` as each step starts and finishes.
     pub fn on_progress(mut self, report: impl Fn(Progress<'_>) + Send + Sync + 'static) -> Self {
         self.progress = Some(Box::new(report));
+        self
+    }
+
+    /// Calls `report` as soon as the backup before a risky run is taken (or
+    /// skipped), before any step runs, so it is known even if a step then fails.
+    pub fn on_backup(mut self, report: impl Fn(&crate::backup::Backup) + Send + Sync + 'static) -> Self {
+        self.backup_taken = Some(Box::new(report));
         self
     }
 
@@ -386,7 +396,7 @@ impl Migrator {
             let plan = self.registry.graph().plan_revert(&applied, RevertTarget::Steps(steps));
             if let Ok(versions) = plan {
                 // Refused before anything is reverted, not halfway.
-                self.refuse_unacknowledged(conn.backend(), &versions).await?;
+                self.refuse_unacknowledged(conn, &versions).await?;
             }
             // Strict: a redo that stopped half-way would leave the reverted steps unapplied.
             let reverted = self.down_locked(conn, guard, &rows, RevertTarget::Steps(steps), true).await?;
@@ -537,12 +547,13 @@ impl Migrator {
             let step = Step { migration, action: StepAction::Apply, batch, seq };
             self.run_hook(conn, HookPoint::BeforeEach, migration.version, batch).await?;
             match self.run_reported(conn, guard, &step, index, plan.len()).await {
-                Ok(duration) => {
+                Ok((duration, notes)) => {
                     report.applied.push(StepReport {
                         version: migration.version,
                         name: migration.name,
                         duration,
                         out_of_order: planned.out_of_order,
+                        notes,
                     });
                     self.run_hook(conn, HookPoint::AfterEach, migration.version, batch).await?;
                 }
@@ -603,11 +614,17 @@ impl Migrator {
             let migration = self.registry.get(*version).expect("planned versions are registered");
             let step = Step { migration, action: StepAction::Revert, batch, seq: 0 };
             self.run_hook(conn, HookPoint::BeforeEach, *version, batch).await?;
-            let duration = self
+            let (duration, notes) = self
                 .run_reported(conn, guard, &step, index, plan.len())
                 .await
                 .map_err(|cause| self.failed(&step, cause, &report.reverted))?;
-            report.reverted.push(StepReport { version: *version, name: migration.name, duration, out_of_order: false });
+            report.reverted.push(StepReport {
+                version: *version,
+                name: migration.name,
+                duration,
+                out_of_order: false,
+                notes,
+            });
             self.run_hook(conn, HookPoint::AfterEach, *version, batch).await?;
         }
         if let Some(last) = plan.last() {
@@ -665,7 +682,7 @@ impl Migrator {
         step: &Step,
         index: usize,
         total: usize,
-    ) -> std::result::Result<std::time::Duration, StepFailure> {
+    ) -> std::result::Result<(std::time::Duration, Vec<String>), StepFailure> {
         let (action, migration) = (step.action, step.migration);
         if let Err(error) = guard.check(&migration.label()).await {
             self.log_lock_lost(conn, step, &error).await;
@@ -674,11 +691,11 @@ impl Migrator {
         if let Some(report) = &self.progress {
             report(Progress::Started { action, migration, index, total });
         }
-        let duration = self.run_step(conn, guard, step).await?;
+        let (duration, notes) = self.run_step(conn, guard, step).await?;
         if let Some(report) = &self.progress {
             report(Progress::Finished { action, migration, index, total, duration });
         }
-        Ok(duration)
+        Ok((duration, notes))
     }
 
     /// Records in the audit log that the run stopped before `step` because its lock was lost.
@@ -755,7 +772,7 @@ impl Migrator {
         Error::MigrationFailed {
             version: migration.version,
             label: migration.label(),
-            location: migration.location(),
+            location: crate::database_error::body_location(migration, step.action),
             action: step.action.verb(),
             dirty: failure.dirty,
             cause: Box::new(failure.error),

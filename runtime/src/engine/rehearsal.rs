@@ -57,11 +57,21 @@ pub enum RehearsalOutcome {
         duration: Duration,
     },
     /// The error the real run would stop at.
-    Failed { error: String },
+    Failed {
+        error: String,
+        /// The database's error, whole, when a statement was refused.
+        database: Option<Box<crate::database_error::StatementError>>,
+    },
     /// A `transaction = false` step, which cannot run inside the rehearsal's transaction.
     Skipped { reason: String },
     /// After a failure: the transaction is aborted, so nothing more runs.
     NotReached,
+    /// The step could not be rehearsed faithfully, and its failure here says
+    /// nothing about the real run: it uses an enum value added earlier in the
+    /// rehearsal's one transaction (PostgreSQL forbids that; the real run
+    /// commits each migration on its own), or it met a missing or existing
+    /// object that a skipped or unrehearsed step before it would have dealt with.
+    NotRehearsed { reason: String },
     /// On MySQL/MariaDB: the SQL the step would send.
     NotRun { statements: Vec<String> },
 }
@@ -154,15 +164,21 @@ impl Migrator {
         }
         let mut tx = conn.begin().await?;
         let mut failed = false;
+        // The first step the rehearsal could not run for real: a later step
+        // whose failure it could explain is not rehearsed rather than failed.
+        let mut unrehearsed: Option<String> = None;
         for (migration, findings) in migrations.iter().zip(findings.drain(..)) {
             let outcome = if failed {
                 RehearsalOutcome::NotReached
             } else if !migration.transaction {
+                unrehearsed.get_or_insert_with(|| format!("{} (skipped)", migration.label()));
                 RehearsalOutcome::Skipped {
                     reason: "it runs with `transaction = false`, so it cannot run inside the rehearsal's transaction"
                         .to_owned(),
                 }
             } else {
+                // Each step in a savepoint, so one that cannot be rehearsed is undone alone.
+                Db::new(tx.conn()).exec("SAVEPOINT migrations_rs_rehearsal_step").await?;
                 let started = Instant::now();
                 let body = match action {
                     StepAction::Apply => migration.up,
@@ -170,13 +186,47 @@ impl Migrator {
                 };
                 let mut db = match action {
                     StepAction::Apply if !self.force => Db::guarded(tx.conn(), migration),
-                    _ => Db::new(tx.conn()),
+                    _ => Db::for_body(tx.conn()),
                 };
-                match body.run(&mut db).await {
-                    Ok(()) => RehearsalOutcome::Succeeded { statements: db.executed(), duration: started.elapsed() },
-                    Err(error) => {
+                let ran = body.run(&mut db).await;
+                let statements = db.executed();
+                drop(db);
+                match ran {
+                    Ok(()) => {
+                        Db::new(tx.conn()).exec("RELEASE SAVEPOINT migrations_rs_rehearsal_step").await?;
+                        RehearsalOutcome::Succeeded { statements, duration: started.elapsed() }
+                    }
+                    Err(error) if is_new_enum_value_used(&error) => {
+                        Db::new(tx.conn()).exec("ROLLBACK TO SAVEPOINT migrations_rs_rehearsal_step").await?;
+                        unrehearsed.get_or_insert_with(|| format!("{} (not rehearsed)", migration.label()));
+                        RehearsalOutcome::NotRehearsed {
+                            reason: format!(
+                                "it uses an enum value that an earlier step of this rehearsal added, which PostgreSQL \
+                                 forbids in the transaction that added it; the real run commits each migration on its \
+                                 own ({})",
+                                cause_text(&error)
+                            ),
+                        }
+                    }
+                    Err(error) if unrehearsed.is_some() && could_depend_on_an_earlier_step(&error) => {
+                        Db::new(tx.conn()).exec("ROLLBACK TO SAVEPOINT migrations_rs_rehearsal_step").await?;
+                        RehearsalOutcome::NotRehearsed {
+                            reason: format!(
+                                "it may depend on {}, which the rehearsal could not run ({})",
+                                unrehearsed.as_deref().unwrap_or_default(),
+                                cause_text(&error)
+                            ),
+                        }
+                    }
+                    Err(mut error) => {
                         failed = true;
-                        RehearsalOutcome::Failed { error: error.to_string() }
+                        crate::database_error::locate(&mut error, migration, action);
+                        let location = crate::database_error::body_location(migration, action);
+                        let database = match &error {
+                            Error::Statement(refused) => Some(refused.clone()),
+                            _ => None,
+                        };
+                        RehearsalOutcome::Failed { error: format!("{location}: {error}"), database }
                     }
                 }
             };
@@ -198,5 +248,38 @@ impl Migrator {
             statements.push(format!("-- and more: the body needs {what}"));
         }
         statements
+    }
+}
+
+/// PostgreSQL's "unsafe use of new value": an enum value used in the transaction that added it.
+fn is_new_enum_value_used(error: &Error) -> bool {
+    matches!(error, Error::Statement(refused) if refused.backend == Backend::Postgres.name()
+        && refused.code.as_deref() == Some("55P04"))
+}
+
+/// Whether `error` is one a step that did not run before could explain: an
+/// object missing or already there, another depending on it, an enum value
+/// not added.
+fn could_depend_on_an_earlier_step(error: &Error) -> bool {
+    let Error::Statement(refused) = error else { return false };
+    if refused.backend == Backend::Postgres.name() {
+        // undefined table, column, object, function; duplicate table, object,
+        // column, schema; dependent objects; an enum value not there; new enum value.
+        const CODES: &[&str] =
+            &["42P01", "42703", "42704", "42883", "42P07", "42710", "42701", "42P06", "2BP01", "22P02", "55P04"];
+        return refused.code.as_deref().is_some_and(|code| CODES.contains(&code));
+    }
+    let message = refused.message.to_ascii_lowercase();
+    message.contains("no such") || message.contains("already exists")
+}
+
+/// The database's message, without the statement, for a reason in one line.
+fn cause_text(error: &Error) -> String {
+    match error {
+        Error::Statement(refused) => match &refused.code {
+            Some(code) => format!("{}, {code}", refused.message),
+            None => refused.message.clone(),
+        },
+        other => other.to_string(),
     }
 }

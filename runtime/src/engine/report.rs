@@ -23,6 +23,10 @@ pub struct StepReport {
     pub duration: Duration,
     /// Applied although a newer migration was already applied.
     pub out_of_order: bool,
+    /// What the step ran that the risk policy would refuse elsewhere, and why
+    /// it ran here: a destructive statement on tables that held no rows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// What `up` did.

@@ -7,13 +7,14 @@
 //! statements down instead of sending them, so a body should keep its side
 //! effects inside the `Db` it is given.
 
-use crate::analysis::{Analyzer, MigrationAnalysis, Refusal};
+use crate::analysis::{Analyzer, MigrationAnalysis, Refusal, acknowledgements};
 use crate::backend::{Backend, Connection};
 use crate::backup::{self, Backup};
 use crate::db::Db;
 use crate::engine::Migrator;
 use crate::error::{Error, Result};
-use crate::record::{Migration, Risk};
+use crate::record::{Body, Migration, Risk};
+use crate::table_rows::all_without_rows;
 use crate::version::Version;
 
 impl Migrator {
@@ -39,7 +40,7 @@ impl Migrator {
     /// Refuses, unless forced, to apply migrations with destructive statements
     /// they do not acknowledge; then backs up if any of them is risky.
     pub(crate) async fn prepare_apply(&self, conn: &mut Connection, versions: &[Version]) -> Result<Option<Backup>> {
-        let analyses = self.refuse_unacknowledged(conn.backend(), versions).await?;
+        let analyses = self.refuse_unacknowledged(conn, versions).await?;
         match analyses.iter().find(|analysis| analysis.is_risky()) {
             Some(first) => Ok(Some(self.backup_before(conn, &first.label()).await?)),
             None => Ok(None),
@@ -47,23 +48,31 @@ impl Migrator {
     }
 
     /// The analyses of `versions`, or, unless forced, the refusal of the
-    /// destructive statements among them that their migrations do not acknowledge.
+    /// destructive statements among them that their migrations do not
+    /// acknowledge. A statement that destroys only the rows of tables that
+    /// hold none now (or do not exist yet) is not refused here: it is checked
+    /// again against the live database when it is sent, after the steps
+    /// before it have run.
     pub(crate) async fn refuse_unacknowledged(
         &self,
-        backend: Backend,
+        conn: &mut Connection,
         versions: &[Version],
     ) -> Result<Vec<MigrationAnalysis>> {
-        let analyses = self.analyze(backend, versions).await?;
+        let analyses = self.analyze(conn.backend(), versions).await?;
         if self.force {
             return Ok(analyses);
         }
-        let refusals: Vec<Refusal> = analyses
-            .iter()
-            .flat_map(|analysis| {
-                let migration = self.registry.get(analysis.version).expect("analysed versions are registered");
-                analysis.refusals().map(move |finding| Refusal::new(migration, finding))
-            })
-            .collect();
+        let mut refusals = Vec::new();
+        for analysis in &analyses {
+            let migration = self.registry.get(analysis.version).expect("analysed versions are registered");
+            for finding in analysis.refusals() {
+                let loses_nothing_now = finding.loses_only_rows()
+                    && all_without_rows(&mut conn.as_ref(), &finding.tables).await.unwrap_or(false);
+                if !loses_nothing_now {
+                    refusals.push(Refusal::new(migration, finding));
+                }
+            }
+        }
         if refusals.is_empty() { Ok(analyses) } else { Err(Error::Refused { refusals, before_run: true }) }
     }
 
@@ -86,6 +95,9 @@ impl Migrator {
             Backup::Command { .. } => tracing::info!(reason, "backup command succeeded"),
             Backup::Skipped { reason: why } => tracing::warn!(reason, why = why.as_str(), "no backup taken"),
         }
+        if let Some(report) = &self.backup_taken {
+            report(&backup);
+        }
         Ok(backup)
     }
 }
@@ -105,20 +117,43 @@ pub(crate) fn revert_warnings(migration: &Migration) -> Vec<String> {
 
 /// Analyses one migration's `up` offline.
 async fn analyze(migration: &'static Migration, backend: Backend) -> MigrationAnalysis {
-    let mut statements = Vec::new();
-    let outcome = migration.up.run(&mut Db::recording(backend, &mut statements)).await;
-    let incomplete = match outcome {
-        Ok(()) => None,
-        Err(Error::NeedsDatabase { what }) => {
-            Some(format!("its up needs {what}; the statements after that are checked as they run"))
-        }
-        Err(error) => Some(format!("its up failed without a database ({error}); the rest is checked as it runs")),
-    };
     let mut analyzer = Analyzer::for_migration(backend, migration);
-    for statement in &statements {
-        analyzer.sql(statement);
+    let incomplete = match migration.up {
+        // A SQL file is read with its comments, which can acknowledge statements.
+        Body::Sql(script) => {
+            analyze_script(&mut analyzer, backend, script);
+            None
+        }
+        Body::Rust(_) => {
+            let mut statements = Vec::new();
+            let outcome = migration.up.run(&mut Db::recording(backend, &mut statements)).await;
+            for statement in &statements {
+                analyzer.sql(statement);
+            }
+            match outcome {
+                Ok(()) => None,
+                Err(Error::NeedsDatabase { what }) => {
+                    Some(format!("its up needs {what}; the statements after that are checked as they run"))
+                }
+                Err(error) => {
+                    Some(format!("its up failed without a database ({error}); the rest is checked as it runs"))
+                }
+            }
+        }
+    };
+    let (mut findings, detected, statements) = analyzer.finish(migration.risk);
+    if matches!(migration.up, Body::Sql(_)) {
+        // A SQL file declares its tags in its header comment.
+        for finding in findings.iter_mut().filter(|f| f.rule == crate::analysis::Rule::UndeclaredRisk) {
+            finding.detail = finding
+                .detail
+                .replace(
+                    "which the attribute does not declare: write",
+                    "which its header comment does not declare: write `-- migrations-rs:",
+                )
+                .replacen("`risk = [", "risk = [", 1);
+        }
     }
-    let (findings, detected, statements) = analyzer.finish(migration.risk);
     MigrationAnalysis {
         version: migration.version,
         name: migration.name,
@@ -131,5 +166,31 @@ async fn analyze(migration: &'static Migration, backend: Backend) -> MigrationAn
         statements,
         findings,
         incomplete,
+        sql_file: matches!(migration.up, Body::Sql(_)),
+    }
+}
+
+/// Analyses the statements of a SQL script, each with what the comments before it acknowledge.
+fn analyze_script(analyzer: &mut Analyzer, backend: Backend, script: &str) {
+    let Ok(statements) = crate::sql::split(backend, script) else {
+        // The analyzer reports why the text cannot be read.
+        analyzer.sql(script);
+        return;
+    };
+    match acknowledgements(script, &statements) {
+        Ok(acknowledged) => {
+            for (statement, acknowledged) in statements.iter().zip(&acknowledged) {
+                analyzer.sql_acknowledged(statement.sql, acknowledged);
+            }
+        }
+        Err(unknown) => {
+            analyzer.unreadable(format!(
+                "line {}: `-- migrations-rs: allow {}` names no rule; `lint` lists the rules",
+                unknown.line, unknown.name
+            ));
+            for statement in &statements {
+                analyzer.sql(statement.sql);
+            }
+        }
     }
 }

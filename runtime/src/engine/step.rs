@@ -72,7 +72,7 @@ impl Migrator {
         conn: &mut Connection,
         guard: &LockGuard,
         step: &Step,
-    ) -> std::result::Result<Duration, StepFailure> {
+    ) -> std::result::Result<(Duration, Vec<String>), StepFailure> {
         let migration = step.migration;
         let span = tracing::info_span!(
             "migration",
@@ -90,12 +90,14 @@ impl Migrator {
         conn: &mut Connection,
         guard: &LockGuard,
         step: &Step,
-    ) -> std::result::Result<Duration, StepFailure> {
+    ) -> std::result::Result<(Duration, Vec<String>), StepFailure> {
         let migration = step.migration;
         let atomic = step.is_atomic(conn);
         let started = Instant::now();
         // Set once the unfinished row is committed: from then on a failure leaves it dirty.
         let mut in_progress = false;
+        // What the guard let through because it loses nothing, to report.
+        let mut notes = Vec::new();
         let outcome = async {
             if !atomic {
                 self.mark_in_progress(conn, step).await?;
@@ -109,6 +111,7 @@ impl Migrator {
                     let mut db = self.db_for(step, tx.conn());
                     let ran = step.body().run(&mut db).await;
                     undone_by_rollback = !db.sent_implicit_commit();
+                    notes = db.take_notes();
                     ran?;
                     self.record(&mut tx, guard, step, atomic, started).await
                 }
@@ -125,7 +128,10 @@ impl Migrator {
                 }
                 outcome
             } else {
-                step.body().run(&mut self.db_for(step, conn.as_ref())).await?;
+                let mut db = self.db_for(step, conn.as_ref());
+                let ran = step.body().run(&mut db).await;
+                notes = db.take_notes();
+                ran?;
                 let mut tx = conn.begin().await?;
                 let recorded = self.record(&mut tx, guard, step, atomic, started).await;
                 finish(tx, recorded).await
@@ -136,9 +142,10 @@ impl Migrator {
         match outcome {
             Ok(()) => {
                 tracing::info!(elapsed_ms = millis(duration), "migration {}", step.action.past_tense());
-                Ok(duration)
+                Ok((duration, notes))
             }
-            Err(error) => {
+            Err(mut error) => {
+                crate::database_error::locate(&mut error, migration, step.action);
                 // A step that failed after its lock was lost failed because of it, most likely
                 // (another process ran it too): the report says so first.
                 let error = match (guard.lost_reason(), error) {
@@ -184,7 +191,7 @@ impl Migrator {
     fn db_for<'c>(&self, step: &Step, conn: ConnRef<'c>) -> Db<'c> {
         match step.action {
             StepAction::Apply if !self.force => Db::guarded(conn, step.migration),
-            _ => Db::new(conn),
+            _ => Db::for_body(conn),
         }
     }
 
