@@ -196,6 +196,24 @@ async fn history_filters_and_json(backend: Backend) {
     let bad = on(&db, "migrate", &["history", "--since", "last tuesday"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("give a time"), "{}", stderr(&bad));
+    // An age before 1970 and a limit the database cannot take are errors naming the flag, not panics.
+    for age in ["60y", "100y", "500000y"] {
+        let before_1970 = on(&db, "migrate", &["history", "--since", age]);
+        assert_eq!(before_1970.status.code(), Some(1), "{age}: {}", stderr(&before_1970));
+        assert!(
+            stderr(&before_1970).contains(&format!("--since {age}: that age reaches back before 1970")),
+            "{}",
+            stderr(&before_1970)
+        );
+    }
+    for limit in ["9223372036854775808", "18446744073709551615", "0", "-1"] {
+        let too_many = on(&db, "migrate", &["history", &format!("--limit={limit}")]);
+        assert_eq!(too_many.status.code(), Some(2), "{limit}: {}", stderr(&too_many));
+        assert!(stderr(&too_many).contains("--limit"), "{}", stderr(&too_many));
+        assert!(!stderr(&too_many).contains("panicked"), "{}", stderr(&too_many));
+    }
+    let largest = json(&ok(on(&db, "migrate", &["history", "--json", "--limit", "9223372036854775807"])));
+    assert_eq!(largest.as_array().unwrap().len(), 9);
 }
 
 async fn validate_and_repair(backend: Backend) {

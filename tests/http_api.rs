@@ -183,6 +183,18 @@ async fn history_is_filtered_and_paged(backend: Backend) {
         assert_eq!(answer["code"], "bad_request", "{bad}");
         assert!(!answer["error"].as_str().unwrap().is_empty());
     }
+    // An age before 1970 is a 400 naming the field, from a server that keeps answering.
+    for age in ["60y", "100y"] {
+        let (status, answer) = client.get(&format!("/history?since={age}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{age}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(&format!("since={age}: that age reaches back before 1970")),
+            "{answer}"
+        );
+    }
+    let (status, answer) = client.get("/history?limit=18446744073709551616&before=-99999999999999999999").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(client.get("/history?limit=1").await.0, StatusCode::OK, "still serving");
 }
 
 async fn a_held_lock_or_a_dirty_database_is_a_conflict(backend: Backend) {

@@ -384,7 +384,8 @@ pub(crate) async fn read_log(conn: ConnRef<'_>, tables: &Tables, query: &LogQuer
         select.and_where(Expr::col("id").lt(before_id));
     }
     if let Some(limit) = query.limit {
-        select.limit(limit);
+        // The databases take a signed 64-bit limit; a larger one means all of them.
+        select.limit(std::cmp::Ord::min(limit, i64::MAX as u64));
     }
     let Some(rows) = missing_table_as_none(Db::new(conn).fetch_all(&select).await)? else { return Ok(Vec::new()) };
     rows.iter()

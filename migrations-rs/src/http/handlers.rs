@@ -94,7 +94,7 @@ pub(crate) async fn history(
         since: params
             .since
             .as_deref()
-            .map(|since| crate::cli::parse_since(since, "since="))
+            .map(|since| crate::cli::parse_since(since, &format!("since={since}")))
             .transpose()
             .map_err(|error| ApiError::bad_request(error.to_string()))?,
         version: params.version.as_deref().map(Version::parse).transpose()?,
