@@ -112,15 +112,19 @@ async fn run_command(conn: &Connection, command: &str, reason: &str) -> Result<B
     if output.status.success() {
         return Ok(Backup::Command { reason: reason.to_owned() });
     }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let tail: Vec<&str> = stderr.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
-    // The command may echo the URL it was given; never repeat its password.
-    let tail = tail.join(" / ").replace(conn.url().expose(), &conn.url().redacted());
-    Err(Error::Backup {
-        detail: format!(
-            "the backup command exited with {}{}",
-            output.status,
-            if tail.is_empty() { String::new() } else { format!(": {tail}") }
-        ),
-    })
+    // The command may echo the URL it was given, or the password alone: never repeat either.
+    let shown = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        let tail: Vec<&str> = text.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+        conn.url().scrub(&tail.join(" / "))
+    };
+    let (stdout, stderr) = (shown(&output.stdout), shown(&output.stderr));
+    let mut detail = format!("the backup command exited with {}", output.status);
+    if !stderr.is_empty() {
+        detail.push_str(&format!(": {stderr}"));
+    }
+    if !stdout.is_empty() {
+        detail.push_str(&format!(" (its output: {stdout})"));
+    }
+    Err(Error::Backup { detail })
 }

@@ -80,6 +80,8 @@ where
 fn usage_error(error: &clap::Error, out: &Output, err: &Output) -> ExitCode {
     let text =
         if err.is_terminal_with_color() { error.render().ansi().to_string() } else { error.render().to_string() };
+    // A URL given in the wrong place is repeated by the error: never with its password.
+    let text = migrations_rs_runtime::url::redact_text(&text);
     if error.use_stderr() {
         err.write_always(&text);
         ExitCode::from(2)
@@ -92,8 +94,10 @@ fn usage_error(error: &clap::Error, out: &Output, err: &Output) -> ExitCode {
 fn execute(cli: Cli, out: &Output, err: &Output) -> ExitCode {
     init_tracing(cli.verbose);
     let failed = |error: &dyn std::fmt::Display| {
+        // Runtime errors show URLs redacted already; a configuration file's own errors quote its lines.
+        let error = migrations_rs_runtime::url::redact_text(&error.to_string());
         if cli.json {
-            err.line_always(render::json(&serde_json::json!({ "error": error.to_string() })));
+            err.line_always(render::json(&serde_json::json!({ "error": error })));
         } else {
             err.line_always(format!("{} {error}", err.paint(output::Tone::Bad, "error:")));
         }
