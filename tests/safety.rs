@@ -301,7 +301,7 @@ mod backup_command {
         let error = migrator(&[LEDGER]).with_backup(failing).up(&mut conn, None).await.expect_err("backup fails");
         let text = error.to_string();
         assert!(matches!(error, Error::Backup { .. }), "{error:?}");
-        assert!(text.contains("nothing was changed") && text.contains("exit status: 3"), "{text}");
+        assert!(text.contains("no migration was run") && text.contains("exit status: 3"), "{text}");
         assert!(text.contains("pg_dump: connection refused"), "{text}");
         assert!(!inspect.table_exists("ledger").await);
 

@@ -2,7 +2,7 @@
 //! rendered for the connected backend, raw SQL, rows, and the sqlx connection
 //! itself for typed queries.
 
-use crate::analysis::{Analyzer, Refusal, commits_implicitly};
+use crate::analysis::{Analyzer, Finding, Refusal, Rule, commits_implicitly};
 use crate::backend::{Backend, ConnRef, dispatch};
 use crate::error::{Error, Result};
 use crate::record::Migration;
@@ -33,6 +33,9 @@ pub struct Db<'c> {
 struct Guard {
     migration: &'static Migration,
     analyzer: Analyzer,
+    /// Whether destructive statements the migration does not acknowledge are
+    /// refused too (an apply that is not forced); transaction control always is.
+    destructive: bool,
 }
 
 enum Target<'c> {
@@ -55,10 +58,14 @@ impl<'c> Db<'c> {
         Db { target: Target::Live(conn), executed: 0, committed: false, guard: None }
     }
 
-    /// A handle that refuses the destructive statements `migration` does not acknowledge.
-    pub(crate) fn guarded(conn: ConnRef<'c>, migration: &'static Migration) -> Self {
+    /// A handle for a body of `migration` that runs in the transaction the
+    /// runner opened for it: statements that would end that transaction are
+    /// refused before they are sent, and so, when `destructive` is set, are
+    /// destructive statements the migration does not acknowledge.
+    pub(crate) fn guarded(conn: ConnRef<'c>, migration: &'static Migration, destructive: bool) -> Self {
         let analyzer = Analyzer::for_migration(conn.backend(), migration);
-        Db { target: Target::Live(conn), executed: 0, committed: false, guard: Some(Guard { migration, analyzer }) }
+        let guard = Guard { migration, analyzer, destructive };
+        Db { target: Target::Live(conn), executed: 0, committed: false, guard: Some(guard) }
     }
 
     /// A handle that records the SQL of each statement instead of running it.
@@ -163,11 +170,16 @@ impl<'c> Db<'c> {
     /// Refuses `sql` if the guard finds a destructive statement in it that is not acknowledged.
     fn check(&mut self, sql: &str) -> Result<()> {
         if let Some(guard) = &mut self.guard {
-            let refusals: Vec<Refusal> = guard
-                .analyzer
-                .sql(sql)
+            let findings = guard.analyzer.sql(sql);
+            let refused = |f: &&Finding| f.rule == Rule::TransactionControl;
+            let control: Vec<Refusal> =
+                findings.iter().filter(refused).map(|f| Refusal::new(guard.migration, f)).collect();
+            if !control.is_empty() {
+                return Err(Error::TransactionControl { refusals: control, before_run: false });
+            }
+            let refusals: Vec<Refusal> = findings
                 .iter()
-                .filter(|f| f.refuses())
+                .filter(|f| guard.destructive && f.refuses())
                 .map(|f| Refusal::new(guard.migration, f))
                 .collect();
             if !refusals.is_empty() {

@@ -137,7 +137,21 @@ pub enum Error {
     )]
     Refused { refusals: Vec<Refusal>, before_run: bool },
 
-    #[error("the backup before the risky migrations failed, so nothing was changed: {detail}")]
+    #[error(
+        "{} statement(s) control the transaction the runner opened for their migration:{}\n{}. Leave transactions to \
+         the runner and remove the statement, or run the migration outside a transaction: `transaction = false` in \
+         its #[migration], or `-- migrations-rs: transaction = false` at the top of its SQL file",
+        refusals.len(),
+        tx_control_list(refusals),
+        if *before_run {
+            "nothing was run"
+        } else {
+            "the statement was not sent, and the migration's transaction was rolled back"
+        }
+    )]
+    TransactionControl { refusals: Vec<Refusal>, before_run: bool },
+
+    #[error("the backup before the risky migrations failed, so no migration was run: {detail}")]
     Backup { detail: String },
 
     #[error(
@@ -231,6 +245,18 @@ fn short(hex: &str) -> &str {
 
 fn list<T: fmt::Display>(items: &[T]) -> String {
     items.iter().map(|item| format!("\n  - {item}")).collect()
+}
+
+fn tx_control_list(refusals: &[Refusal]) -> String {
+    refusals
+        .iter()
+        .map(|r| {
+            format!(
+                "\n  - {} ({}): {}\n      statement: {}",
+                r.migration, r.location, r.finding.detail, r.finding.statement
+            )
+        })
+        .collect()
 }
 
 fn failure_note(dirty: bool, version: Version) -> String {

@@ -38,7 +38,7 @@ impl From<Error> for ApiError {
             Error::LockTimeout { .. } => (StatusCode::CONFLICT, "lock_held"),
             Error::Dirty { .. } => (StatusCode::CONFLICT, "dirty"),
             Error::ChecksumMismatch { .. } => (StatusCode::CONFLICT, "modified"),
-            Error::Refused { .. } => (StatusCode::CONFLICT, "refused"),
+            Error::Refused { .. } | Error::TransactionControl { .. } => (StatusCode::CONFLICT, "refused"),
             Error::NotApplied { .. }
             | Error::AlreadyApplied { .. }
             | Error::Irreversible { .. }

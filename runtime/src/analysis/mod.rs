@@ -126,6 +126,7 @@ pub struct Analyzer {
     transactional: bool,
     allow: Vec<Rule>,
     created: HashSet<String>,
+    savepoints: HashSet<String>,
     detected: Vec<Risk>,
     findings: Vec<Finding>,
     statements: usize,
@@ -140,6 +141,7 @@ impl Analyzer {
             transactional,
             allow: allow.iter().filter_map(|name| Rule::from_name(name)).collect(),
             created: HashSet::new(),
+            savepoints: HashSet::new(),
             detected: Vec::new(),
             findings: Vec::new(),
             statements: 0,
@@ -170,7 +172,12 @@ impl Analyzer {
             Ok(tokens) => tokens.into_iter().filter(|t| !t.is_trivia()).collect::<Vec<_>>(),
             Err(error) => return self.push(Rule::OpaqueSql, text, format!("the SQL cannot be read: {error}")),
         };
-        let ctx = Context { backend: self.backend, transactional: self.transactional, created: &self.created };
+        let ctx = Context {
+            backend: self.backend,
+            transactional: self.transactional,
+            created: &self.created,
+            savepoints: &self.savepoints,
+        };
         let classified = classify(&tokens, &ctx);
         for risk in classified.categories {
             if !self.detected.contains(&risk) {
@@ -182,6 +189,9 @@ impl Analyzer {
         }
         if let Some(table) = classified.creates {
             self.created.insert(table);
+        }
+        if let Some(savepoint) = classified.savepoint {
+            self.savepoints.insert(savepoint);
         }
     }
 

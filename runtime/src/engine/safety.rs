@@ -7,13 +7,13 @@
 //! statements down instead of sending them, so a body should keep its side
 //! effects inside the `Db` it is given.
 
-use crate::analysis::{Analyzer, MigrationAnalysis, Refusal};
+use crate::analysis::{Analyzer, MigrationAnalysis, Refusal, Rule};
 use crate::backend::{Backend, Connection};
 use crate::backup::{self, Backup};
 use crate::db::Db;
 use crate::engine::Migrator;
 use crate::error::{Error, Result};
-use crate::record::{Migration, Risk};
+use crate::record::{Body, Migration, Risk};
 use crate::version::Version;
 
 impl Migrator {
@@ -54,6 +54,7 @@ impl Migrator {
         versions: &[Version],
     ) -> Result<Vec<MigrationAnalysis>> {
         let analyses = self.analyze(backend, versions).await?;
+        refuse_transaction_control(&analyses)?;
         if self.force {
             return Ok(analyses);
         }
@@ -67,8 +68,26 @@ impl Migrator {
         if refusals.is_empty() { Ok(analyses) } else { Err(Error::Refused { refusals, before_run: true }) }
     }
 
+    /// Refuses to revert migrations whose `down` controls the transaction the
+    /// runner opens for it, before anything runs.
+    pub(crate) async fn refuse_transaction_control_in_downs(
+        &self,
+        backend: Backend,
+        versions: &[Version],
+    ) -> Result<()> {
+        let mut analyses = Vec::with_capacity(versions.len());
+        for version in versions {
+            let migration = self.registry.get(*version).ok_or(Error::UnknownVersion { version: *version })?;
+            if let Some(down) = migration.down {
+                analyses.push(analyze_body(migration, down, backend).await);
+            }
+        }
+        refuse_transaction_control(&analyses)
+    }
+
     /// Backs up before reverting a `data` migration, whose revert may lose data.
     pub(crate) async fn prepare_revert(&self, conn: &mut Connection, versions: &[Version]) -> Result<Option<Backup>> {
+        self.refuse_transaction_control_in_downs(conn.backend(), versions).await?;
         let first_risky = versions
             .iter()
             .filter_map(|version| self.registry.get(*version))
@@ -103,10 +122,33 @@ pub(crate) fn revert_warnings(migration: &Migration) -> Vec<String> {
     }
 }
 
+/// Refuses, whatever `--force` and `allow` say, statements that begin, commit
+/// or roll back a transaction inside the one the runner opens for a migration:
+/// the runner would record a change the migration itself committed early,
+/// rolled back or left half-done. The way out is `transaction = false`.
+pub(crate) fn refuse_transaction_control(analyses: &[MigrationAnalysis]) -> Result<()> {
+    let refusals: Vec<Refusal> = analyses
+        .iter()
+        .flat_map(|analysis| {
+            analysis.findings.iter().filter(|f| f.rule == Rule::TransactionControl).map(|finding| Refusal {
+                migration: analysis.label(),
+                location: analysis.location.clone(),
+                finding: finding.clone(),
+            })
+        })
+        .collect();
+    if refusals.is_empty() { Ok(()) } else { Err(Error::TransactionControl { refusals, before_run: true }) }
+}
+
 /// Analyses one migration's `up` offline.
 async fn analyze(migration: &'static Migration, backend: Backend) -> MigrationAnalysis {
+    analyze_body(migration, migration.up, backend).await
+}
+
+/// Analyses one body of a migration (its `up` or its `down`) offline.
+async fn analyze_body(migration: &'static Migration, body: Body, backend: Backend) -> MigrationAnalysis {
     let mut statements = Vec::new();
-    let outcome = migration.up.run(&mut Db::recording(backend, &mut statements)).await;
+    let outcome = body.run(&mut Db::recording(backend, &mut statements)).await;
     let incomplete = match outcome {
         Ok(()) => None,
         Err(Error::NeedsDatabase { what }) => {

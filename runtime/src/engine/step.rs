@@ -170,13 +170,11 @@ impl Migrator {
         }
     }
 
-    /// The handle a body gets: an applying body's statements are checked as
-    /// they are sent, unless the run is forced.
+    /// The handle a body gets: statements that would end the migration's
+    /// transaction are refused as they are sent, and so are an applying body's
+    /// destructive statements, unless the run is forced.
     fn db_for<'c>(&self, step: &Step, conn: ConnRef<'c>) -> Db<'c> {
-        match step.action {
-            StepAction::Apply if !self.force => Db::guarded(conn, step.migration),
-            _ => Db::new(conn),
-        }
+        Db::guarded(conn, step.migration, step.action == StepAction::Apply && !self.force)
     }
 
     /// Records a step that cannot be atomic as started, in its own commit.
