@@ -281,3 +281,30 @@ async fn no_answer_shows_the_database_password() {
         }
     }
 }
+
+/// The scheme's name is case-insensitive (RFC 7235); a failed revert lists
+/// what it reverted before failing as reverted, never as applied.
+#[tokio::test]
+async fn any_spelling_of_bearer_and_reverts_named_as_reverts() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let base = serve(HttpApi::new(&db.url).unwrap().bearer_token(TOKEN)).await;
+    let http = reqwest::Client::new();
+    for scheme in ["BEARER", "bearer", "Bearer", "bEaReR"] {
+        let response =
+            http.post(format!("{base}/up")).header("Authorization", format!("{scheme} {TOKEN}")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+    }
+    let wrong = http.post(format!("{base}/up")).header("Authorization", format!("Basic {TOKEN}")).send().await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    // A view on `items` makes the last revert fail after two others succeeded.
+    db.inspect().await.execute("CREATE VIEW item_labels AS SELECT label FROM items").await;
+    let client = Client::new(base);
+    let (status, answer) = client.post("/down", Some(TOKEN), Some(json!({ "steps": 3 }))).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("20240101000000 create_items"), "{answer}");
+    assert!(answer.get("applied_before_failure").is_none(), "{answer}");
+    let reverted: Vec<&str> =
+        answer["reverted_before_failure"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(reverted, ["create_notes", "fill_items"], "{answer}");
+}

@@ -28,7 +28,12 @@ pub struct Db<'c> {
     /// Checks each statement before it is sent, refusing destructive ones
     /// the migration does not acknowledge.
     guard: Option<Guard>,
+    /// MySQL/MariaDB's `max_allowed_packet`, read once a large statement is about to be sent.
+    packet_limit: Option<u64>,
 }
+
+/// Statements up to this size are sent without asking MySQL/MariaDB for its packet limit.
+const PACKET_CHECK_FROM: usize = 64 * 1024;
 
 struct Guard {
     migration: &'static Migration,
@@ -55,7 +60,7 @@ impl fmt::Debug for Db<'_> {
 
 impl<'c> Db<'c> {
     pub(crate) fn new(conn: ConnRef<'c>) -> Self {
-        Db { target: Target::Live(conn), executed: 0, committed: false, guard: None }
+        Db { target: Target::Live(conn), executed: 0, committed: false, guard: None, packet_limit: None }
     }
 
     /// A handle for a body of `migration` that runs in the transaction the
@@ -65,12 +70,18 @@ impl<'c> Db<'c> {
     pub(crate) fn guarded(conn: ConnRef<'c>, migration: &'static Migration, destructive: bool) -> Self {
         let analyzer = Analyzer::for_migration(conn.backend(), migration);
         let guard = Guard { migration, analyzer, destructive };
-        Db { target: Target::Live(conn), executed: 0, committed: false, guard: Some(guard) }
+        Db { target: Target::Live(conn), executed: 0, committed: false, guard: Some(guard), packet_limit: None }
     }
 
     /// A handle that records the SQL of each statement instead of running it.
     pub(crate) fn recording(backend: Backend, statements: &'c mut Vec<String>) -> Self {
-        Db { target: Target::Recording { backend, statements }, executed: 0, committed: false, guard: None }
+        Db {
+            target: Target::Recording { backend, statements },
+            executed: 0,
+            committed: false,
+            guard: None,
+            packet_limit: None,
+        }
     }
 
     fn live(&mut self, what: &'static str) -> Result<&mut ConnRef<'c>> {
@@ -117,8 +128,16 @@ impl<'c> Db<'c> {
     /// backend's lexer (quotes, dollar quotes, trigger bodies and MySQL's
     /// `DELIMITER` are understood), so each is checked and reported on its own.
     pub async fn exec_script(&mut self, script: &str) -> Result<()> {
-        let statements = crate::sql::split(self.backend(), script)
-            .map_err(|error| Error::msg(format!("the SQL cannot be split into statements: {error}")))?;
+        let statements = match crate::sql::split(self.backend(), script) {
+            Ok(statements) => statements,
+            Err(error) => {
+                // Written down whole, so the risk analysis reports it as `opaque-sql`; never sent.
+                if let Target::Recording { statements, .. } = &mut self.target {
+                    statements.push(script.to_owned());
+                }
+                return Err(Error::msg(format!("the SQL cannot be split into statements: {error}")));
+            }
+        };
         for statement in statements {
             self.exec(statement.sql).await?;
         }
@@ -135,6 +154,7 @@ impl<'c> Db<'c> {
         }
         let (sql, values) = statement.to_sql(backend);
         self.check(&sql)?;
+        self.check_packet(&sql).await?;
         tracing::debug!(target: "migrations_rs::sql", %sql, "executing");
         Ok(dispatch!(self.live("a connection")?, ConnRef, c => {
             if values.0.is_empty() {
@@ -149,6 +169,7 @@ impl<'c> Db<'c> {
     pub async fn fetch_all(&mut self, query: impl Statement) -> Result<Vec<Row>> {
         let (sql, values) = query.to_sql(self.backend());
         self.check(&sql)?;
+        self.check_packet(&sql).await?;
         tracing::debug!(target: "migrations_rs::sql", %sql, "fetching");
         self.executed += 1;
         Ok(match self.live("rows read from the database")? {
@@ -165,6 +186,31 @@ impl<'c> Db<'c> {
                 rows.into_iter().map(Row::MySql).collect()
             }
         })
+    }
+
+    /// Refuses a statement larger than MySQL/MariaDB's `max_allowed_packet`,
+    /// which the server would answer by dropping the connection.
+    async fn check_packet(&mut self, sql: &str) -> Result<()> {
+        if sql.len() < PACKET_CHECK_FROM {
+            return Ok(());
+        }
+        let Target::Live(ConnRef::MySql(c)) = &mut self.target else { return Ok(()) };
+        let limit = match self.packet_limit {
+            Some(limit) => limit,
+            None => {
+                let text: String =
+                    sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS CHAR)").fetch_one(&mut **c).await?;
+                let limit = text.trim().parse().unwrap_or(u64::MAX);
+                self.packet_limit = Some(limit);
+                limit
+            }
+        };
+        // The packet also holds a command byte and a header.
+        let bytes = sql.len() as u64;
+        if bytes + 16 > limit {
+            return Err(Error::StatementTooLarge { bytes, limit });
+        }
+        Ok(())
     }
 
     /// Refuses `sql` if the guard finds a destructive statement in it that is not acknowledged.

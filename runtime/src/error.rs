@@ -42,9 +42,12 @@ pub enum Error {
     ChecksumMismatch { mismatches: Vec<ChecksumMismatch> },
 
     #[error(
-        "migration {label} ({location}) failed while {action}: {cause}\n{}{}",
+        "migration {label} ({location}) failed while {action}: {cause}\n{}{}{}",
         failure_note(*dirty, *version),
-        completed_note(completed)
+        completed_note(completed),
+        not_logged.as_ref().map_or_else(String::new, |why| format!(
+            "\nthis failure could not be written to the audit log ({why}): keep this message as its record"
+        ))
     )]
     MigrationFailed {
         version: Version,
@@ -59,6 +62,8 @@ pub enum Error {
         /// The migration could not run atomically and is now recorded as
         /// partly done; later runs refuse to start until it is resolved.
         dirty: bool,
+        /// Why the failure is missing from the audit log, when it could not be written there.
+        not_logged: Option<String>,
     },
 
     #[error(
@@ -119,6 +124,13 @@ pub enum Error {
          version of migrations-rs: correct or remove that row by hand, or use other table names"
     )]
     CorruptHistory { table: String, detail: String },
+
+    #[error(
+        "the bookkeeping table {table} is damaged: {detail}. migrations-rs did not leave it this way: restore it \
+         from a backup, or give it back the columns migrations-rs creates it with (README, \"What a run records\"), \
+         or use other table names"
+    )]
+    DamagedTable { table: String, detail: String },
 
     #[error("this migration needs {what}, which only a live database has, so its SQL cannot be shown offline")]
     NeedsDatabase { what: &'static str },
@@ -192,6 +204,13 @@ pub enum Error {
 
     #[error("{}: {message}", path.display())]
     SqlFolder { path: std::path::PathBuf, message: String },
+
+    #[error(
+        "a statement of {bytes} bytes is larger than the server's max_allowed_packet of {limit} bytes, so \
+         MySQL/MariaDB would drop the connection; it was not sent. Split it into smaller statements, or raise \
+         max_allowed_packet on the server"
+    )]
+    StatementTooLarge { bytes: u64, limit: u64 },
 
     #[error("database error: {0}")]
     Database(sqlx::Error),

@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod backend;
 pub mod backup;
+mod damage;
 pub mod database;
 pub mod db;
 pub mod engine;

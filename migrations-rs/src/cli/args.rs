@@ -82,6 +82,16 @@ pub(crate) struct BackupArgs {
     /// Take no backup before risky migrations
     #[arg(long, global = true)]
     pub no_backup: bool,
+    /// Seconds the backup command may run before it is killed and the run stops
+    #[arg(
+        long,
+        global = true,
+        env = "MIGRATIONS_RS_BACKUP_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..=31_536_000)
+    )]
+    pub backup_timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]

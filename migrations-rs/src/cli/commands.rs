@@ -114,6 +114,7 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
             enabled: !cli.backup.no_backup,
             directory: cli.backup.backup_dir.clone(),
             command: ctx.settings.backup_command.clone(),
+            timeout: Duration::from_secs(cli.backup.backup_timeout),
         })
         .on_progress(move |event| match event {
             StepProgress::Started { action, migration, index, total } => {
@@ -158,6 +159,12 @@ fn registry(ctx: &Context<'_>) -> Result<Registry, Error> {
         return Err(Error::msg(format!(
             "the SQL migrations folder {} does not exist: create a migration with `create NAME`, \
              or point --sql-dir at the folder",
+            folder.display()
+        )));
+    }
+    if !folder.is_dir() {
+        return Err(Error::msg(format!(
+            "--sql-dir {} is a file, not a directory: point --sql-dir at the folder that holds the SQL migrations",
             folder.display()
         )));
     }

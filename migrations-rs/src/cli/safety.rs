@@ -167,6 +167,7 @@ pub(crate) fn report_backup(ctx: &Context<'_>, backup: Option<&Backup>) {
             ctx.err.paint(Tone::Dim, &format!("backup: the backup command succeeded before {reason}"))
         }
         Backup::Skipped { reason } => ctx.err.paint(Tone::Warning, &format!("warning: no backup taken: {reason}")),
+        Backup::Disabled => ctx.err.paint(Tone::Dim, "backup: none, as --no-backup asks"),
     };
     ctx.err.line(line);
 }

@@ -12,11 +12,14 @@
 //! | `POST /down` | revert; body `{"steps": 2}`, `{"to": "..."}` or `{"last_batch": true}`, one step by default |
 //! | `POST /lock/release` | free the lock of a holder that died |
 //!
-//! `POST` requests need `Authorization: Bearer <token>` and are refused
+//! `POST` requests need `Authorization: Bearer <token>` (the scheme in any
+//! case) and are refused
 //! with 403 unless the service configured a token; a missing or wrong token
 //! gets 401. Errors are JSON, `{"error": "...", "code": "..."}`: 400 for bad
 //! parameters, 409 when the lock is held or the database is dirty or
-//! otherwise in the way, 500 for a failed migration or a database error.
+//! otherwise in the way, 500 for a failed migration or a database error
+//! (with `applied_before_failure` or, for a revert, `reverted_before_failure`
+//! listing the steps the run completed first).
 //! Nothing shows the database password.
 //!
 //! ```no_run

@@ -13,13 +13,15 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    /// For a failed migration: what the run applied before it.
+    /// For a failed migration: what the run applied (or reverted) before it.
     completed: Vec<StepReport>,
+    /// Whether the failed run was reverting, so `completed` lists reverted steps.
+    reverting: bool,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), completed: Vec::new() }
+        ApiError { status, code, message: message.into(), completed: Vec::new(), reverting: false }
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
@@ -49,12 +51,12 @@ impl From<Error> for ApiError {
             }
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "database"),
         };
-        let completed = match &error {
-            Error::MigrationFailed { completed, .. } => completed.clone(),
-            _ => Vec::new(),
+        let (completed, reverting) = match &error {
+            Error::MigrationFailed { completed, action, .. } => (completed.clone(), *action == "reverting"),
+            _ => (Vec::new(), false),
         };
         // Every URL inside the runtime's messages is already redacted.
-        ApiError { status, code, message: error.to_string(), completed }
+        ApiError { status, code, message: error.to_string(), completed, reverting }
     }
 }
 
@@ -62,7 +64,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = serde_json::json!({ "error": self.message, "code": self.code });
         if !self.completed.is_empty() {
-            body["applied_before_failure"] = serde_json::json!(self.completed);
+            let key = if self.reverting { "reverted_before_failure" } else { "applied_before_failure" };
+            body[key] = serde_json::json!(self.completed);
         }
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
@@ -84,7 +87,10 @@ pub(crate) fn authorize(token: Option<&BearerToken>, headers: &HeaderMap) -> Res
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")));
+        .and_then(|value| value.trim().split_once(' '))
+        // The scheme's name is case-insensitive (RFC 7235): `Bearer`, `bearer`, `BEARER`.
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token);
     let Some(given) = given else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -208,6 +208,18 @@ impl Analyzer {
         });
     }
 
+    /// Reports a body of SQL that holds no statement at all (an empty file, or
+    /// only comments): applying it would record a migration that did nothing.
+    pub fn empty_sql(&mut self) {
+        self.push(
+            Rule::OpaqueSql,
+            "",
+            "empty migration: its SQL holds no statement, so applying it would record a change that was never \
+             made; write its SQL, or delete the file"
+                .to_owned(),
+        );
+    }
+
     /// The findings so far.
     pub fn findings(&self) -> &[Finding] {
         &self.findings

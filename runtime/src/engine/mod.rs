@@ -535,7 +535,11 @@ impl Migrator {
     ) -> std::result::Result<std::time::Duration, StepFailure> {
         let (action, migration) = (step.action, step.migration);
         if guard.is_lost() {
-            return Err(StepFailure { error: Error::LockLost { label: migration.label() }, dirty: false });
+            return Err(StepFailure {
+                error: Error::LockLost { label: migration.label() },
+                dirty: false,
+                not_logged: None,
+            });
         }
         if let Some(report) = &self.progress {
             report(Progress::Started { action, migration, index, total });
@@ -609,6 +613,7 @@ impl Migrator {
             location: migration.location(),
             action: step.action.verb(),
             dirty: failure.dirty,
+            not_logged: failure.not_logged,
             cause: Box::new(failure.error),
             completed: done.to_vec(),
         }

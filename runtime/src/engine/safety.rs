@@ -104,6 +104,7 @@ impl Migrator {
             Backup::Snapshot { path, .. } => tracing::info!(path = %path.display(), reason, "database snapshot taken"),
             Backup::Command { .. } => tracing::info!(reason, "backup command succeeded"),
             Backup::Skipped { reason: why } => tracing::warn!(reason, why = why.as_str(), "no backup taken"),
+            Backup::Disabled => tracing::info!(reason, "no backup taken: backups are turned off"),
         }
         Ok(backup)
     }
@@ -159,6 +160,9 @@ async fn analyze_body(migration: &'static Migration, body: Body, backend: Backen
     let mut analyzer = Analyzer::for_migration(backend, migration);
     for statement in &statements {
         analyzer.sql(statement);
+    }
+    if matches!(body, Body::Sql(_)) && incomplete.is_none() && statements.is_empty() {
+        analyzer.empty_sql();
     }
     let (findings, detected, statements) = analyzer.finish(migration.risk);
     MigrationAnalysis {
