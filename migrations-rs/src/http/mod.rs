@@ -72,6 +72,23 @@ impl fmt::Debug for HttpApi {
 /// The token `POST` requests must carry; never shown.
 pub(crate) struct BearerToken(String);
 
+/// Parses the query string of `GET /history` as the endpoint does, without a
+/// database: `Ok` with the page size, or the 400 answer's status and JSON
+/// body. For the fuzz target over query parsing.
+#[doc(hidden)]
+pub fn check_history_query(query: &str) -> Result<u64, (u16, String)> {
+    use axum::extract::Query;
+    let uri: axum::http::Uri = match format!("/history?{query}").parse() {
+        Ok(uri) => uri,
+        // Not a request line any client could send.
+        Err(_) => return Err((400, String::new())),
+    };
+    match handlers::history_query(Query::try_from_uri(&uri)) {
+        Ok((limit, _)) => Ok(limit),
+        Err(error) => Err((error.status().as_u16(), error.body().to_string())),
+    }
+}
+
 impl HttpApi {
     /// The API over every migration linked into this program; `POST`s are
     /// refused until a token is set, and wait [`DEFAULT_LOCK_WAIT`] for the lock.

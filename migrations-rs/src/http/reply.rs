@@ -60,13 +60,21 @@ impl From<Error> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The JSON body of the answer.
+    pub(crate) fn body(&self) -> serde_json::Value {
         let mut body = serde_json::json!({ "error": self.message, "code": self.code });
         if !self.completed.is_empty() {
             let key = if self.reverting { "reverted_before_failure" } else { "applied_before_failure" };
             body[key] = serde_json::json!(self.completed);
         }
+        body
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.body();
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
