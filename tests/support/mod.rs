@@ -2,6 +2,8 @@
 //! a way to look inside it, and a counter of the statements sqlx sends.
 #![allow(dead_code)]
 
+pub mod process;
+
 use migrations_rs::sqlx::{self, Connection as _, MySqlConnection, PgConnection, SqliteConnection};
 use migrations_rs::{Backend, Connection, DatabaseUrl};
 use std::sync::Arc;
