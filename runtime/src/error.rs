@@ -63,7 +63,7 @@ pub enum Error {
         /// partly done; later runs refuse to start until it is resolved.
         dirty: bool,
         /// Why the failure is missing from the audit log, when it could not be written there.
-        not_logged: Option<String>,
+        not_logged: Option<Box<String>>,
     },
 
     #[error(

@@ -613,7 +613,7 @@ impl Migrator {
             location: migration.location(),
             action: step.action.verb(),
             dirty: failure.dirty,
-            not_logged: failure.not_logged,
+            not_logged: failure.not_logged.map(Box::new),
             cause: Box::new(failure.error),
             completed: done.to_vec(),
         }
