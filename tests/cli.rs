@@ -196,6 +196,24 @@ async fn history_filters_and_json(backend: Backend) {
     let bad = on(&db, "migrate", &["history", "--since", "last tuesday"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("give a time"), "{}", stderr(&bad));
+    // An age before 1970 and a limit the database cannot take are errors naming the flag, not panics.
+    for age in ["60y", "100y", "500000y"] {
+        let before_1970 = on(&db, "migrate", &["history", "--since", age]);
+        assert_eq!(before_1970.status.code(), Some(1), "{age}: {}", stderr(&before_1970));
+        assert!(
+            stderr(&before_1970).contains(&format!("--since {age}: that age reaches back before 1970")),
+            "{}",
+            stderr(&before_1970)
+        );
+    }
+    for limit in ["9223372036854775808", "18446744073709551615", "0", "-1"] {
+        let too_many = on(&db, "migrate", &["history", &format!("--limit={limit}")]);
+        assert_eq!(too_many.status.code(), Some(2), "{limit}: {}", stderr(&too_many));
+        assert!(stderr(&too_many).contains("--limit"), "{}", stderr(&too_many));
+        assert!(!stderr(&too_many).contains("panicked"), "{}", stderr(&too_many));
+    }
+    let largest = json(&ok(on(&db, "migrate", &["history", "--json", "--limit", "9223372036854775807"])));
+    assert_eq!(largest.as_array().unwrap().len(), 9);
 }
 
 async fn validate_and_repair(backend: Backend) {
@@ -431,4 +449,42 @@ fn create_writes_a_migration_that_compiles_and_registers() {
     let names: Vec<&str> =
         value["status"]["migrations"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["add_avatars", "backfill_avatars"]);
+}
+
+/// Every form of password sqlx accepts, a URL without a scheme, and a URL given
+/// where no URL goes: the password appears in no output.
+#[tokio::test]
+async fn no_output_shows_a_password_in_any_url_form() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let plain = db.url.expose();
+    let (prefix, rest) = plain.split_once("://").unwrap();
+    let secret = "Hunter2-Secret";
+    let forms = [
+        // PostgreSQL trusts local connections, so these connect and run.
+        format!("{prefix}://postgres:{secret}@{}", rest.split_once('@').unwrap().1),
+        format!("{plain}?password={secret}"),
+        format!("{plain}?p%61ssword={secret}"),
+        format!("{plain}?PASSWORD={secret}&sslmode=disable"),
+        // These cannot be used, and the error says so without the password.
+        format!("admin:{secret}@127.0.0.1/db"),
+        format!("oracle://admin:{secret}@127.0.0.1/db"),
+        format!("mysql://root:{secret}@127.0.0.1:1/db"),
+    ];
+    for url in &forms {
+        for args in [&["status"][..], &["history", "--json"], &["up", "--dry-run"]] {
+            let mut all = args.to_vec();
+            all.extend(["--database-url", url]);
+            let output = cli("migrate", Path::new("."), &all, &[]);
+            let text = format!("{}{}", stdout(&output), stderr(&output));
+            assert!(!text.contains(secret), "{url} {args:?}: {text}");
+            assert_ne!(output.status.code(), Some(101), "{text}");
+        }
+        let env = cli("migrate", Path::new("."), &["status"], &[("DATABASE_URL", url)]);
+        let text = format!("{}{}", stdout(&env), stderr(&env));
+        assert!(!text.contains(secret), "DATABASE_URL={url}: {text}");
+        // A URL where no argument goes is repeated by the usage error, redacted.
+        let misplaced = cli("migrate", Path::new("."), &["status", url], &[]);
+        assert_eq!(misplaced.status.code(), Some(2));
+        assert!(!stderr(&misplaced).contains(secret), "{}", stderr(&misplaced));
+    }
 }

@@ -183,6 +183,18 @@ async fn history_is_filtered_and_paged(backend: Backend) {
         assert_eq!(answer["code"], "bad_request", "{bad}");
         assert!(!answer["error"].as_str().unwrap().is_empty());
     }
+    // An age before 1970 is a 400 naming the field, from a server that keeps answering.
+    for age in ["60y", "100y"] {
+        let (status, answer) = client.get(&format!("/history?since={age}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{age}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(&format!("since={age}: that age reaches back before 1970")),
+            "{answer}"
+        );
+    }
+    let (status, answer) = client.get("/history?limit=18446744073709551616&before=-99999999999999999999").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(client.get("/history?limit=1").await.0, StatusCode::OK, "still serving");
 }
 
 async fn a_held_lock_or_a_dirty_database_is_a_conflict(backend: Backend) {
@@ -268,4 +280,31 @@ async fn no_answer_shows_the_database_password() {
             assert!(answers.iter().all(|(status, _)| status.is_success()), "{answers:?}");
         }
     }
+}
+
+/// The scheme's name is case-insensitive (RFC 7235); a failed revert lists
+/// what it reverted before failing as reverted, never as applied.
+#[tokio::test]
+async fn any_spelling_of_bearer_and_reverts_named_as_reverts() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let base = serve(HttpApi::new(&db.url).unwrap().bearer_token(TOKEN)).await;
+    let http = reqwest::Client::new();
+    for scheme in ["BEARER", "bearer", "Bearer", "bEaReR"] {
+        let response =
+            http.post(format!("{base}/up")).header("Authorization", format!("{scheme} {TOKEN}")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+    }
+    let wrong = http.post(format!("{base}/up")).header("Authorization", format!("Basic {TOKEN}")).send().await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    // A view on `items` makes the last revert fail after two others succeeded.
+    db.inspect().await.execute("CREATE VIEW item_labels AS SELECT label FROM items").await;
+    let client = Client::new(base);
+    let (status, answer) = client.post("/down", Some(TOKEN), Some(json!({ "steps": 3 }))).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("20240101000000 create_items"), "{answer}");
+    assert!(answer.get("applied_before_failure").is_none(), "{answer}");
+    let reverted: Vec<&str> =
+        answer["reverted_before_failure"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(reverted, ["create_notes", "fill_items"], "{answer}");
 }

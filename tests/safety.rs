@@ -305,7 +305,7 @@ mod backup_command {
         let error = migrator(&[LEDGER]).with_backup(failing).up(&mut conn, None).await.expect_err("backup fails");
         let text = error.to_string();
         assert!(matches!(error, Error::Backup { .. }), "{error:?}");
-        assert!(text.contains("nothing was changed") && text.contains("exit status: 3"), "{text}");
+        assert!(text.contains("no migration was run") && text.contains("exit status: 3"), "{text}");
         assert!(text.contains("pg_dump: connection refused"), "{text}");
         assert!(!inspect.table_exists("ledger").await);
 
@@ -323,6 +323,31 @@ mod backup_command {
     #[tokio::test]
     async fn postgres() {
         runs_first_and_its_failure_changes_nothing(Backend::Postgres).await
+    }
+
+    /// PostgreSQL trusts local connections whatever the password, so the URL
+    /// can carry one: the failing command echoes it on both streams, whole,
+    /// percent-decoded and alone, and the error repeats none of it.
+    #[tokio::test]
+    async fn the_output_of_a_failing_command_never_shows_the_password() {
+        let db = TestDb::new(Backend::Postgres).await;
+        let url = db.url.expose().replacen("@", ":Hunter%232-Secret@", 1) + "?password=Other%21Secret";
+        let mut conn =
+            migrations_rs::Connection::connect(&migrations_rs::DatabaseUrl::parse(&url).unwrap()).await.unwrap();
+        let command = "echo \"dumping $MIGRATIONS_RS_DATABASE_URL\"; echo 'password Hunter#2-Secret Other!Secret' >&2; \
+                       echo \"pg_dump: error: $MIGRATIONS_RS_DATABASE_URL refused\" >&2; exit 4";
+        let failing = BackupOptions { command: Some(command.to_owned()), ..Default::default() };
+        let error = migrator(&[LEDGER]).with_backup(failing).up(&mut conn, None).await.expect_err("backup fails");
+        let text = error.to_string();
+        for secret in ["Hunter%232-Secret", "Hunter#2-Secret", "Other%21Secret", "Other!Secret"] {
+            assert!(!text.contains(secret), "{secret} shown: {text}");
+        }
+        assert!(
+            text.contains("exit status: 4") && text.contains("pg_dump: error: postgres://postgres:****@"),
+            "{text}"
+        );
+        assert!(text.contains("its output: dumping postgres://postgres:****@"), "stdout is shown too: {text}");
+        assert!(!db.inspect().await.table_exists("ledger").await);
     }
 
     #[tokio::test]

@@ -8,9 +8,11 @@ use crate::error::{Error, Result};
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
 use sqlx::sqlite::SqliteConnectOptions;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How to back up before risky migrations.
 #[derive(Debug, Clone)]
@@ -23,11 +25,17 @@ pub struct BackupOptions {
     /// It finds the database in `MIGRATIONS_RS_DATABASE_URL`, and the
     /// migration that made the backup necessary in `MIGRATIONS_RS_BACKUP_REASON`.
     pub command: Option<String>,
+    /// How long the command may run; then it is killed, with every process it
+    /// started, and the run stops before anything changes.
+    pub timeout: Duration,
 }
+
+/// How long a backup command may run unless told otherwise: an hour.
+pub const DEFAULT_BACKUP_TIMEOUT: Duration = Duration::from_secs(3600);
 
 impl Default for BackupOptions {
     fn default() -> Self {
-        BackupOptions { enabled: true, directory: None, command: None }
+        BackupOptions { enabled: true, directory: None, command: None, timeout: DEFAULT_BACKUP_TIMEOUT }
     }
 }
 
@@ -41,17 +49,19 @@ pub enum Backup {
     Command { reason: String },
     /// No backup was taken, and why; the run went on.
     Skipped { reason: String },
+    /// Backups are turned off ([`BackupOptions::enabled`] is false, `--no-backup`): nothing to warn about.
+    Disabled,
 }
 
 /// Backs up the database of `conn` before `reason` (the first risky migration) runs.
 pub(crate) async fn take(conn: &mut Connection, options: &BackupOptions, reason: &str) -> Result<Backup> {
     if !options.enabled {
-        return Ok(Backup::Skipped { reason: "backups are turned off".to_owned() });
+        return Ok(Backup::Disabled);
     }
     match conn.backend() {
         Backend::Sqlite => snapshot(conn, options, reason).await,
         Backend::Postgres | Backend::MySql => match &options.command {
-            Some(command) => run_command(conn, command, reason).await,
+            Some(command) => run_command(conn, command, options.timeout, reason).await,
             None => Ok(Backup::Skipped {
                 reason: format!(
                     "no backup command is configured for {}: set --backup-command or `backup_command` in migrations.toml",
@@ -82,6 +92,64 @@ async fn snapshot(conn: &mut Connection, options: &BackupOptions, reason: &str) 
     Ok(Backup::Snapshot { path, reason: reason.to_owned() })
 }
 
+/// Runs `process` to its end, or kills its process group after `timeout`.
+fn run_with_timeout(mut process: std::process::Command, timeout: Duration) -> Result<Output> {
+    let mut child = process
+        .spawn()
+        .map_err(|cause| Error::Backup { detail: format!("cannot start the backup command with sh: {cause}") })?;
+    // Read both streams as they come, so a command that writes a lot never blocks on a full pipe.
+    let drain = |stream: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut stream) = stream {
+                let _ = stream.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= timeout => {
+                kill_group(&mut child);
+                return Err(Error::Backup {
+                    detail: format!(
+                        "the backup command was still running after {} s, so it was killed; give it longer with \
+                         --backup-timeout, or make it faster",
+                        timeout.as_secs()
+                    ),
+                });
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50).min(timeout)),
+            Err(cause) => {
+                kill_group(&mut child);
+                return Err(Error::Backup { detail: format!("cannot wait for the backup command: {cause}") });
+            }
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    Ok(Output { status, stdout, stderr })
+}
+
+/// Kills the command and every process in its group, then reaps it.
+fn kill_group(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        let group = format!("-{}", child.id());
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// `<name>.backup-<unix time>[-n]` in `directory`, not taken yet.
 fn free_path(directory: &Path, file: &Path) -> PathBuf {
     let stem = file.file_name().map_or_else(|| "database".into(), |n| n.to_string_lossy().into_owned());
@@ -95,7 +163,7 @@ fn free_path(directory: &Path, file: &Path) -> PathBuf {
     path
 }
 
-async fn run_command(conn: &Connection, command: &str, reason: &str) -> Result<Backup> {
+async fn run_command(conn: &Connection, command: &str, timeout: Duration, reason: &str) -> Result<Backup> {
     let mut process = std::process::Command::new("sh");
     process
         .arg("-c")
@@ -103,24 +171,32 @@ async fn run_command(conn: &Connection, command: &str, reason: &str) -> Result<B
         .env("MIGRATIONS_RS_DATABASE_URL", conn.url().expose())
         .env("MIGRATIONS_RS_BACKEND", conn.backend().name())
         .env("MIGRATIONS_RS_BACKUP_REASON", reason)
-        .stdin(std::process::Stdio::null());
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // A group of its own, so a timeout kills whatever the shell started too.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut process, 0);
     // On a blocking thread, so a lease heartbeat keeps running meanwhile.
-    let output = tokio::task::spawn_blocking(move || process.output())
+    let output = tokio::task::spawn_blocking(move || run_with_timeout(process, timeout))
         .await
-        .map_err(|cause| Error::Backup { detail: format!("the backup command did not finish: {cause}") })?
-        .map_err(|cause| Error::Backup { detail: format!("cannot start the backup command with sh: {cause}") })?;
+        .map_err(|cause| Error::Backup { detail: format!("the backup command did not finish: {cause}") })??;
     if output.status.success() {
         return Ok(Backup::Command { reason: reason.to_owned() });
     }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let tail: Vec<&str> = stderr.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
-    // The command may echo the URL it was given; never repeat its password.
-    let tail = tail.join(" / ").replace(conn.url().expose(), &conn.url().redacted());
-    Err(Error::Backup {
-        detail: format!(
-            "the backup command exited with {}{}",
-            output.status,
-            if tail.is_empty() { String::new() } else { format!(": {tail}") }
-        ),
-    })
+    // The command may echo the URL it was given, or the password alone: never repeat either.
+    let shown = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        let tail: Vec<&str> = text.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+        conn.url().scrub(&tail.join(" / "))
+    };
+    let (stdout, stderr) = (shown(&output.stdout), shown(&output.stderr));
+    let mut detail = format!("the backup command exited with {}", output.status);
+    if !stderr.is_empty() {
+        detail.push_str(&format!(": {stderr}"));
+    }
+    if !stdout.is_empty() {
+        detail.push_str(&format!(" (its output: {stdout})"));
+    }
+    Err(Error::Backup { detail })
 }

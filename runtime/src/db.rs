@@ -2,7 +2,7 @@
 //! rendered for the connected backend, raw SQL, rows, and the sqlx connection
 //! itself for typed queries.
 
-use crate::analysis::{Acknowledged, Analyzer, Finding, Refusal, acknowledgements, commits_implicitly};
+use crate::analysis::{Acknowledged, Analyzer, Finding, Refusal, Rule, acknowledgements, commits_implicitly};
 use crate::backend::{Backend, ConnRef, dispatch};
 use crate::database_error::StatementError;
 use crate::error::{Error, Result};
@@ -37,11 +37,19 @@ pub struct Db<'c> {
     acknowledged: Acknowledged,
     /// Destructive statements the guard let through because they lose nothing.
     notes: Vec<String>,
+    /// MySQL/MariaDB's `max_allowed_packet`, read once a large statement is about to be sent.
+    packet_limit: Option<u64>,
 }
+
+/// Statements up to this size are sent without asking MySQL/MariaDB for its packet limit.
+const PACKET_CHECK_FROM: usize = 64 * 1024;
 
 struct Guard {
     migration: &'static Migration,
     analyzer: Analyzer,
+    /// Whether destructive statements the migration does not acknowledge are
+    /// refused too (an apply that is not forced); transaction control always is.
+    destructive: bool,
 }
 
 enum Target<'c> {
@@ -69,26 +77,18 @@ impl<'c> Db<'c> {
             whole_errors: false,
             acknowledged: Acknowledged::Nothing,
             notes: Vec::new(),
+            packet_limit: None,
         }
     }
 
-    /// A handle for a migration body: a statement the database refuses is reported whole.
-    pub(crate) fn for_body(conn: ConnRef<'c>) -> Self {
-        Db { whole_errors: true, ..Self::new(conn) }
-    }
-
-    /// A handle that refuses the destructive statements `migration` does not acknowledge.
-    pub(crate) fn guarded(conn: ConnRef<'c>, migration: &'static Migration) -> Self {
+    /// A handle for a body of `migration` that runs in the transaction the
+    /// runner opened for it: statements that would end that transaction are
+    /// refused before they are sent, and so, when `destructive` is set, are
+    /// destructive statements the migration does not acknowledge.
+    pub(crate) fn guarded(conn: ConnRef<'c>, migration: &'static Migration, destructive: bool) -> Self {
         let analyzer = Analyzer::for_migration(conn.backend(), migration);
-        Db {
-            target: Target::Live(conn),
-            executed: 0,
-            committed: false,
-            guard: Some(Guard { migration, analyzer }),
-            whole_errors: true,
-            acknowledged: Acknowledged::Nothing,
-            notes: Vec::new(),
-        }
+        let guard = Guard { migration, analyzer, destructive };
+        Db { guard: Some(guard), whole_errors: true, ..Self::new(conn) }
     }
 
     /// A handle that records the SQL of each statement instead of running it.
@@ -101,6 +101,7 @@ impl<'c> Db<'c> {
             whole_errors: false,
             acknowledged: Acknowledged::Nothing,
             notes: Vec::new(),
+            packet_limit: None,
         }
     }
 
@@ -154,8 +155,16 @@ impl<'c> Db<'c> {
     /// backend's lexer (quotes, dollar quotes, trigger bodies and MySQL's
     /// `DELIMITER` are understood), so each is checked and reported on its own.
     pub async fn exec_script(&mut self, script: &str) -> Result<()> {
-        let statements = crate::sql::split(self.backend(), script)
-            .map_err(|error| Error::msg(format!("the SQL cannot be split into statements: {error}")))?;
+        let statements = match crate::sql::split(self.backend(), script) {
+            Ok(statements) => statements,
+            Err(error) => {
+                // Written down whole, so the risk analysis reports it as `opaque-sql`; never sent.
+                if let Target::Recording { statements, .. } = &mut self.target {
+                    statements.push(script.to_owned());
+                }
+                return Err(Error::msg(format!("the SQL cannot be split into statements: {error}")));
+            }
+        };
         let acknowledged = acknowledgements(script, &statements).map_err(|unknown| {
             Error::msg(format!(
                 "line {}: `-- migrations-rs: allow {}` names no rule; `lint` lists the rules",
@@ -186,6 +195,7 @@ impl<'c> Db<'c> {
         }
         let (sql, values) = statement.to_sql(backend);
         self.check(&sql).await?;
+        self.check_packet(&sql).await?;
         tracing::debug!(target: "migrations_rs::sql", %sql, "executing");
         let sent = sql.clone();
         let outcome = dispatch!(self.live("a connection")?, ConnRef, c => {
@@ -205,6 +215,7 @@ impl<'c> Db<'c> {
     pub async fn fetch_all(&mut self, query: impl Statement) -> Result<Vec<Row>> {
         let (sql, values) = query.to_sql(self.backend());
         self.check(&sql).await?;
+        self.check_packet(&sql).await?;
         tracing::debug!(target: "migrations_rs::sql", %sql, "fetching");
         self.executed += 1;
         let backend = self.backend();
@@ -226,6 +237,31 @@ impl<'c> Db<'c> {
         rows.map_err(|error| self.statement_error(backend, error, &sent))
     }
 
+    /// Refuses a statement larger than MySQL/MariaDB's `max_allowed_packet`,
+    /// which the server would answer by dropping the connection.
+    async fn check_packet(&mut self, sql: &str) -> Result<()> {
+        if sql.len() < PACKET_CHECK_FROM {
+            return Ok(());
+        }
+        let Target::Live(ConnRef::MySql(c)) = &mut self.target else { return Ok(()) };
+        let limit = match self.packet_limit {
+            Some(limit) => limit,
+            None => {
+                let text: String =
+                    sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS CHAR)").fetch_one(&mut **c).await?;
+                let limit = text.trim().parse().unwrap_or(u64::MAX);
+                self.packet_limit = Some(limit);
+                limit
+            }
+        };
+        // The packet also holds a command byte and a header.
+        let bytes = sql.len() as u64;
+        if bytes + 16 > limit {
+            return Err(Error::StatementTooLarge { bytes, limit });
+        }
+        Ok(())
+    }
+
     /// The database's refusal of `statement`, whole in a migration body;
     /// other errors (a broken connection) as they are.
     fn statement_error(&self, backend: Backend, error: sqlx::Error, statement: &str) -> Error {
@@ -240,11 +276,16 @@ impl<'c> Db<'c> {
     /// rows of tables holding none runs, and is noted.
     async fn check(&mut self, sql: &str) -> Result<()> {
         if let Some(guard) = &mut self.guard {
-            let destructive: Vec<Finding> = guard
-                .analyzer
-                .sql_acknowledged(sql, &self.acknowledged)
+            let findings = guard.analyzer.sql_acknowledged(sql, &self.acknowledged);
+            let refused = |f: &&Finding| f.rule == Rule::TransactionControl;
+            let control: Vec<Refusal> =
+                findings.iter().filter(refused).map(|f| Refusal::new(guard.migration, f)).collect();
+            if !control.is_empty() {
+                return Err(Error::TransactionControl { refusals: control, before_run: false });
+            }
+            let destructive: Vec<Finding> = findings
                 .iter()
-                .filter(|f| f.refuses())
+                .filter(|f| guard.destructive && f.refuses())
                 .cloned()
                 .collect();
             let mut refusals = Vec::new();

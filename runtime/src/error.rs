@@ -51,9 +51,12 @@ pub enum Error {
     ChecksumMismatch { mismatches: Vec<ChecksumMismatch> },
 
     #[error(
-        "migration {label} ({location}) failed while {action}: {cause}\n{}{}",
+        "migration {label} ({location}) failed while {action}: {cause}\n{}{}{}",
         failure_note(*dirty, *version, cause),
-        completed_note(completed)
+        completed_note(completed),
+        not_logged.as_ref().map_or_else(String::new, |why| format!(
+            "\nthis failure could not be written to the audit log ({why}): keep this message as its record"
+        ))
     )]
     MigrationFailed {
         version: Version,
@@ -68,6 +71,8 @@ pub enum Error {
         /// The migration could not run atomically and is now recorded as
         /// partly done; later runs refuse to start until it is resolved.
         dirty: bool,
+        /// Why the failure is missing from the audit log, when it could not be written there.
+        not_logged: Option<Box<String>>,
     },
 
     #[error(
@@ -148,6 +153,13 @@ pub enum Error {
     )]
     CorruptHistory { table: String, detail: String },
 
+    #[error(
+        "the bookkeeping table {table} is damaged: {detail}. migrations-rs did not leave it this way: restore it \
+         from a backup, or give it back the columns migrations-rs creates it with (README, \"What a run records\"), \
+         or use other table names"
+    )]
+    DamagedTable { table: String, detail: String },
+
     #[error("this migration needs {what}, which only a live database has, so its SQL cannot be shown offline")]
     NeedsDatabase { what: &'static str },
 
@@ -165,7 +177,21 @@ pub enum Error {
     )]
     Refused { refusals: Vec<Refusal>, before_run: bool },
 
-    #[error("the backup before the risky migrations failed, so nothing was changed: {detail}")]
+    #[error(
+        "{} statement(s) control the transaction the runner opened for their migration:{}\n{}. Leave transactions to \
+         the runner and remove the statement, or run the migration outside a transaction: `transaction = false` in \
+         its #[migration], or `-- migrations-rs: transaction = false` at the top of its SQL file",
+        refusals.len(),
+        tx_control_list(refusals),
+        if *before_run {
+            "nothing was run"
+        } else {
+            "the statement was not sent, and the migration's transaction was rolled back"
+        }
+    )]
+    TransactionControl { refusals: Vec<Refusal>, before_run: bool },
+
+    #[error("the backup before the risky migrations failed, so no migration was run: {detail}")]
     Backup { detail: String },
 
     #[error(
@@ -206,6 +232,13 @@ pub enum Error {
 
     #[error("{}: {message}", path.display())]
     SqlFolder { path: std::path::PathBuf, message: String },
+
+    #[error(
+        "a statement of {bytes} bytes is larger than the server's max_allowed_packet of {limit} bytes, so \
+         MySQL/MariaDB would drop the connection; it was not sent. Split it into smaller statements, or raise \
+         max_allowed_packet on the server"
+    )]
+    StatementTooLarge { bytes: u64, limit: u64 },
 
     #[error("database error: {}", crate::database_error::describe(.0))]
     Database(sqlx::Error),
@@ -263,6 +296,18 @@ fn short(hex: &str) -> &str {
 
 fn list<T: fmt::Display>(items: &[T]) -> String {
     items.iter().map(|item| format!("\n  - {item}")).collect()
+}
+
+fn tx_control_list(refusals: &[Refusal]) -> String {
+    refusals
+        .iter()
+        .map(|r| {
+            format!(
+                "\n  - {} ({}): {}\n      statement: {}",
+                r.migration, r.location, r.finding.detail, r.finding.statement
+            )
+        })
+        .collect()
 }
 
 fn failure_note(dirty: bool, version: Version, cause: &Error) -> String {

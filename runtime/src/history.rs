@@ -2,6 +2,7 @@
 //! apply, revert and failure), written with backend-neutral sea-query.
 
 use crate::backend::{Backend, ConnRef, missing_table_as_none};
+use crate::damage::name_damage;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::version::Version;
@@ -314,14 +315,28 @@ pub(crate) async fn ensure_tables(conn: ConnRef<'_>, tables: &Tables) -> Result<
     .await
 }
 
+/// The alias a bookkeeping table is read under. Its columns are named with it
+/// because SQLite reads an unqualified quoted name that matches no column as
+/// a string: a dropped column would read back as its own name, not fail.
+const READ_AS: &str = "t";
+
+fn qualified<const N: usize>(columns: [&'static str; N]) -> [(&'static str, &'static str); N] {
+    columns.map(|column| (READ_AS, column))
+}
+
 /// Every applied migration in order of application, in one query; `None`
 /// when the history table does not exist yet.
 pub(crate) async fn read_applied(conn: ConnRef<'_>, tables: &Tables) -> Result<Option<Vec<AppliedMigration>>> {
-    let query =
-        Query::select().columns(HISTORY_COLUMNS).from(tables.history.sea()).order_by("seq", Order::Asc).to_owned();
-    let Some(rows) = missing_table_as_none(Db::new(conn).fetch_all(&query).await)? else { return Ok(None) };
+    let query = Query::select()
+        .columns(qualified(HISTORY_COLUMNS))
+        .from_as(tables.history.sea(), READ_AS)
+        .order_by((READ_AS, "seq"), Order::Asc)
+        .to_owned();
+    let fetched = missing_table_as_none(Db::new(conn).fetch_all(&query).await);
+    let Some(rows) = name_damage(&tables.history, fetched)? else { return Ok(None) };
     let corrupt = |detail: String| Error::CorruptHistory { table: tables.history.to_string(), detail };
-    rows.iter()
+    let applied = rows
+        .iter()
         .map(|row| {
             let version: i64 = row.get("version")?;
             Ok(AppliedMigration {
@@ -342,8 +357,28 @@ pub(crate) async fn read_applied(conn: ConnRef<'_>, tables: &Tables) -> Result<O
                 },
             })
         })
-        .collect::<Result<Vec<_>>>()
-        .map(Some)
+        .collect::<Result<Vec<_>>>();
+    let applied = name_damage(&tables.history, applied)?;
+    refuse_duplicates(tables, applied.iter().map(|a| a.version))?;
+    Ok(Some(applied))
+}
+
+/// A version recorded twice: the table lost its primary key and was written by hand or by another program.
+fn refuse_duplicates(tables: &Tables, versions: impl Iterator<Item = Version>) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let repeated: std::collections::BTreeSet<Version> = versions.filter(|v| !seen.insert(*v)).collect();
+    if repeated.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = repeated.iter().map(ToString::to_string).collect();
+    Err(Error::CorruptHistory {
+        table: tables.history.to_string(),
+        detail: format!(
+            "version {} is recorded more than once, so whether it is applied cannot be told; delete the extra rows \
+             by hand and give the table back its primary key on `version`",
+            list.join(", ")
+        ),
+    })
 }
 
 /// What deciding whether anything is pending needs of one history row.
@@ -359,10 +394,15 @@ pub(crate) struct RowSummary {
 /// SQLite, decoding all twelve columns of ten thousand rows costs several
 /// times more than the query itself.
 pub(crate) async fn read_summaries(conn: ConnRef<'_>, tables: &Tables) -> Result<Option<Vec<RowSummary>>> {
-    let query = Query::select().columns(["version", "checksum", "state"]).from(tables.history.sea()).to_owned();
-    let Some(rows) = missing_table_as_none(Db::new(conn).fetch_all(&query).await)? else { return Ok(None) };
+    let query = Query::select()
+        .columns(qualified(["version", "checksum", "state"]))
+        .from_as(tables.history.sea(), READ_AS)
+        .to_owned();
+    let fetched = missing_table_as_none(Db::new(conn).fetch_all(&query).await);
+    let Some(rows) = name_damage(&tables.history, fetched)? else { return Ok(None) };
     let corrupt = |detail: String| Error::CorruptHistory { table: tables.history.to_string(), detail };
-    rows.iter()
+    let summaries = rows
+        .iter()
         .map(|row| {
             let version: i64 = row.get("version")?;
             let state: String = row.get("state")?;
@@ -372,34 +412,39 @@ pub(crate) async fn read_summaries(conn: ConnRef<'_>, tables: &Tables) -> Result
                 state: RowState::parse(&state).ok_or_else(|| corrupt(format!("unknown state `{state}`")))?,
             })
         })
-        .collect::<Result<Vec<_>>>()
-        .map(Some)
+        .collect::<Result<Vec<_>>>();
+    let summaries = name_damage(&tables.history, summaries)?;
+    refuse_duplicates(tables, summaries.iter().map(|s| s.version))?;
+    Ok(Some(summaries))
 }
 
 /// Audit log entries matching `query`, newest first; none when the log does not exist yet.
 pub(crate) async fn read_log(conn: ConnRef<'_>, tables: &Tables, query: &LogQuery) -> Result<Vec<LogRecord>> {
     let mut select = Query::select();
     select
-        .columns(["id", "version", "name", "action", "at", "performed_by", "duration_ms", "batch", "error"])
-        .from(tables.log.sea())
-        .order_by("id", Order::Desc);
+        .columns(qualified(["id", "version", "name", "action", "at", "performed_by", "duration_ms", "batch", "error"]))
+        .from_as(tables.log.sea(), READ_AS)
+        .order_by((READ_AS, "id"), Order::Desc);
     if let Some(since) = &query.since {
-        select.and_where(Expr::col("at").gte(since.clone()));
+        select.and_where(Expr::col((READ_AS, "at")).gte(since.clone()));
     }
     if let Some(version) = query.version {
-        select.and_where(Expr::col("version").eq(i64::from(version)));
+        select.and_where(Expr::col((READ_AS, "version")).eq(i64::from(version)));
     }
     if let Some(action) = query.action {
-        select.and_where(Expr::col("action").eq(action.as_str()));
+        select.and_where(Expr::col((READ_AS, "action")).eq(action.as_str()));
     }
     if let Some(before_id) = query.before_id {
-        select.and_where(Expr::col("id").lt(before_id));
+        select.and_where(Expr::col((READ_AS, "id")).lt(before_id));
     }
     if let Some(limit) = query.limit {
-        select.limit(limit);
+        // The databases take a signed 64-bit limit; a larger one means all of them.
+        select.limit(std::cmp::Ord::min(limit, i64::MAX as u64));
     }
-    let Some(rows) = missing_table_as_none(Db::new(conn).fetch_all(&select).await)? else { return Ok(Vec::new()) };
-    rows.iter()
+    let fetched = missing_table_as_none(Db::new(conn).fetch_all(&select).await);
+    let Some(rows) = name_damage(&tables.log, fetched)? else { return Ok(Vec::new()) };
+    let records = rows
+        .iter()
         .map(|row| {
             let id: i32 = row.get("id")?;
             let version: i64 = row.get("version")?;
@@ -420,7 +465,8 @@ pub(crate) async fn read_log(conn: ConnRef<'_>, tables: &Tables, query: &LogQuer
                 note,
             })
         })
-        .collect()
+        .collect();
+    name_damage(&tables.log, records)
 }
 
 pub(crate) async fn insert_applied(conn: ConnRef<'_>, tables: &Tables, applied: &AppliedMigration) -> Result<()> {
@@ -442,7 +488,7 @@ pub(crate) async fn insert_applied(conn: ConnRef<'_>, tables: &Tables, applied: 
             applied.state.as_str().into(),
         ])
         .to_owned();
-    Db::new(conn).exec(&insert).await
+    name_damage(&tables.history, Db::new(conn).exec(&insert).await)
 }
 
 /// Marks a row applied, with the time and duration of the run that finished it.
@@ -462,7 +508,7 @@ pub(crate) async fn finish_applied(
         ])
         .and_where(Expr::col("version").eq(i64::from(version)))
         .to_owned();
-    Db::new(conn).exec(&update).await
+    name_damage(&tables.history, Db::new(conn).exec(&update).await)
 }
 
 pub(crate) async fn set_checksum(conn: ConnRef<'_>, tables: &Tables, version: Version, checksum: &str) -> Result<()> {
@@ -471,7 +517,7 @@ pub(crate) async fn set_checksum(conn: ConnRef<'_>, tables: &Tables, version: Ve
         .value("checksum", checksum)
         .and_where(Expr::col("version").eq(i64::from(version)))
         .to_owned();
-    Db::new(conn).exec(&update).await
+    name_damage(&tables.history, Db::new(conn).exec(&update).await)
 }
 
 pub(crate) async fn set_state(conn: ConnRef<'_>, tables: &Tables, version: Version, state: RowState) -> Result<()> {
@@ -480,7 +526,7 @@ pub(crate) async fn set_state(conn: ConnRef<'_>, tables: &Tables, version: Versi
         .value("state", state.as_str())
         .and_where(Expr::col("version").eq(i64::from(version)))
         .to_owned();
-    Db::new(conn).exec(&update).await
+    name_damage(&tables.history, Db::new(conn).exec(&update).await)
 }
 
 pub(crate) async fn delete_applied(conn: ConnRef<'_>, tables: &Tables, version: Version) -> Result<()> {
@@ -488,7 +534,7 @@ pub(crate) async fn delete_applied(conn: ConnRef<'_>, tables: &Tables, version: 
         .from_table(tables.history.sea())
         .and_where(Expr::col("version").eq(i64::from(version)))
         .to_owned();
-    Db::new(conn).exec(&delete).await
+    name_damage(&tables.history, Db::new(conn).exec(&delete).await)
 }
 
 pub(crate) async fn append_log(conn: ConnRef<'_>, tables: &Tables, entry: &LogEntry) -> Result<()> {
@@ -506,7 +552,7 @@ pub(crate) async fn append_log(conn: ConnRef<'_>, tables: &Tables, entry: &LogEn
             entry.error.clone().into(),
         ])
         .to_owned();
-    Db::new(conn).exec(&insert).await
+    name_damage(&tables.log, Db::new(conn).exec(&insert).await)
 }
 
 /// The current UTC time as RFC 3339 with milliseconds.

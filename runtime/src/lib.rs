@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod backend;
 pub mod backup;
 pub mod compat;
+mod damage;
 pub mod database;
 pub mod database_error;
 pub mod db;

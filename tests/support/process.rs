@@ -1,11 +1,12 @@
-//! Starting the example programs as processes of their own, and waiting for
-//! them with a bound: a hang fails the test instead of stalling the run.
+//! Starting the test programs as separate processes, waiting for them with a
+//! bound, and reading what they printed.
 
 use super::example_binary;
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Starts `program` with `args`, `--database-url url` and the environment `env`.
+/// Starts `program` (an example of this package) with `args`, the database URL and `env`.
 pub fn start(program: &str, url: &str, args: &[&str], env: &[(&str, &str)]) -> Child {
     let mut command = Command::new(example_binary(program));
     command
@@ -27,7 +28,8 @@ pub fn run(program: &str, url: &str, args: &[&str]) -> Output {
     finish(start(program, url, args, &[]))
 }
 
-/// Waits for the process, killing it and failing the test after two minutes.
+/// Waits for the process, killing it and failing the test after two minutes:
+/// a hang is a failure, never a stuck CI run.
 pub fn finish(mut child: Child) -> Output {
     let started = Instant::now();
     while child.try_wait().expect("poll the process").is_none() {
@@ -43,4 +45,13 @@ pub fn finish(mut child: Child) -> Output {
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Waits until `path` exists, failing after `limit`.
+pub fn wait_for(path: &Path, limit: Duration) {
+    let started = Instant::now();
+    while !path.exists() {
+        assert!(started.elapsed() < limit, "{} did not appear within {limit:?}", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

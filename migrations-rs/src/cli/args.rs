@@ -95,6 +95,16 @@ pub(crate) struct BackupArgs {
     /// Take no backup before risky migrations
     #[arg(long, global = true)]
     pub no_backup: bool,
+    /// Seconds the backup command may run before it is killed and the run stops
+    #[arg(
+        long,
+        global = true,
+        env = "MIGRATIONS_RS_BACKUP_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..=31_536_000)
+    )]
+    pub backup_timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
@@ -219,7 +229,8 @@ pub(crate) enum Command {
     #[command(after_help = "Examples:\n  migrate history\n  migrate history --limit 20 --action apply_failed\n  \
                             migrate history --since 2024-06-01 --json\n  migrate history --since 2h")]
     History {
-        #[arg(long)]
+        /// At most this many entries, 1 to 9223372036854775807
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=i64::MAX as u64))]
         limit: Option<u64>,
         /// An RFC 3339 time or date (2024-06-01), or an age such as 2h or 7d
         #[arg(long)]

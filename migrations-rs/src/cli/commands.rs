@@ -141,6 +141,7 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
             enabled: !cli.backup.no_backup,
             directory: cli.backup.backup_dir.clone(),
             command: ctx.settings.backup_command.clone(),
+            timeout: Duration::from_secs(cli.backup.backup_timeout),
         })
         .on_progress(move |event| match event {
             StepProgress::Started { action, migration, index, total } => {
@@ -191,6 +192,12 @@ fn registry_and_hooks(ctx: &Context<'_>) -> Result<(Registry, Hooks), Error> {
         return Err(Error::msg(format!(
             "the SQL migrations folder {} does not exist: create a migration with `create NAME`, \
              or point --sql-dir at the folder",
+            folder.display()
+        )));
+    }
+    if !folder.is_dir() {
+        return Err(Error::msg(format!(
+            "--sql-dir {} is a file, not a directory: point --sql-dir at the folder that holds the SQL migrations",
             folder.display()
         )));
     }
@@ -344,7 +351,7 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
         Command::History { limit, since, version, action } => {
             let query = LogQuery {
                 limit: *limit,
-                since: since.as_deref().map(|since| parse_since(since, "--since")).transpose()?,
+                since: since.as_deref().map(|since| parse_since(since, &format!("--since {since}"))).transpose()?,
                 version: *version,
                 action: *action,
                 ..LogQuery::default()
@@ -517,18 +524,24 @@ fn warn_data_loss(ctx: &Context<'_>, preview: &Preview) {
     }
 }
 
-/// `--since`: an age such as `2h` or `7d`, an RFC 3339 time, or a date.
-/// A time, a date or an age, given as the option or parameter `name`, as RFC 3339 UTC.
-pub(crate) fn parse_since(input: &str, name: &str) -> Result<String, Error> {
+/// `--since`: an age such as `2h` or `7d`, an RFC 3339 time, or a date, as
+/// RFC 3339 UTC. `what` names the input where it came from (`--since 2h`,
+/// `since=2h`); an age reaching back before 1970 is an error, not a panic.
+pub(crate) fn parse_since(input: &str, what: &str) -> Result<String, Error> {
     let moment = if let Ok(age) = humantime::parse_duration(input) {
-        SystemTime::now() - age
+        SystemTime::now().checked_sub(age).filter(|moment| *moment >= SystemTime::UNIX_EPOCH).ok_or_else(|| {
+            Error::msg(format!(
+                "{what}: that age reaches back before 1970-01-01, where no log entry can be; give a shorter age \
+                 or a date such as 2024-06-01"
+            ))
+        })?
     } else if let Ok(moment) = humantime::parse_rfc3339_weak(input) {
         moment
     } else if let Ok(moment) = humantime::parse_rfc3339_weak(&format!("{input} 00:00:00")) {
         moment
     } else {
         return Err(Error::msg(format!(
-            "{name} {input}: give a time (2024-06-01T12:00:00Z), a date (2024-06-01) or an age (2h, 7d)"
+            "{what}: give a time (2024-06-01T12:00:00Z), a date (2024-06-01) or an age (2h, 7d)"
         )));
     };
     Ok(humantime::format_rfc3339_millis(moment).to_string())

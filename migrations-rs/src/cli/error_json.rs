@@ -52,6 +52,19 @@ fn code_and_remedy(error: &Error) -> (&'static str, &'static str) {
             "acknowledge each rule in its migration (`allow = [...]`, or a `-- migrations-rs: allow` comment), \
              or run again with --force",
         ),
+        Error::TransactionControl { .. } => (
+            "transaction_control",
+            "remove the statement, or mark the migration `transaction = false` to run it outside a transaction",
+        ),
+        Error::StatementTooLarge { .. } => {
+            ("statement_too_large", "split the statement, or raise max_allowed_packet on the server")
+        }
+        Error::RevertStopped { .. } => {
+            ("revert_stopped", "revert the irreversible migration by hand, then `mark-reverted` it")
+        }
+        Error::NotAdopted { .. } => {
+            ("not_adopted", "run `adopt` to record what the other tool applied, or pass --ignore-foreign-history")
+        }
         Error::Backup { .. } => ("backup_failed", "fix the backup command, or pass --no-backup"),
         Error::NoForeignHistory { .. } | Error::ForeignHistoryMissing { .. } => {
             ("no_foreign_history", "check the database URL; use `baseline` for a database without any history")
@@ -69,7 +82,8 @@ fn code_and_remedy(error: &Error) -> (&'static str, &'static str) {
 
 fn details(error: &Error) -> Value {
     match error {
-        Error::MigrationFailed { version, label, location, action, cause, completed, dirty } => json!({
+        Error::MigrationFailed { version, label, location, action, cause, completed, dirty, not_logged } => json!({
+            "not_logged": not_logged,
             "version": version,
             "migration": label,
             "location": location,

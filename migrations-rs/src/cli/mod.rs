@@ -79,8 +79,7 @@ where
 }
 
 fn usage_error(error: &clap::Error, out: &Output, err: &Output) -> ExitCode {
-    let text =
-        if err.is_terminal_with_color() { error.render().ansi().to_string() } else { error.render().to_string() };
+    let text = usage_text(error, err.is_terminal_with_color());
     if error.use_stderr() {
         err.write_always(&text);
         ExitCode::from(2)
@@ -90,14 +89,55 @@ fn usage_error(error: &clap::Error, out: &Output, err: &Output) -> ExitCode {
     }
 }
 
+/// A usage error (or `--help`) as printed. A URL given in the wrong place is
+/// repeated by the error: never with its password.
+fn usage_text(error: &clap::Error, color: bool) -> String {
+    let text = if color { error.render().ansi().to_string() } else { error.render().to_string() };
+    migrations_rs_runtime::url::redact_text(&text)
+}
+
+/// What the command line prints about its arguments before it connects:
+/// the usage error, the configuration error, or the database it would use
+/// and where that came from. No database is opened and nothing is changed.
+/// For the fuzz target over argument parsing.
+#[doc(hidden)]
+pub fn check_arguments<I, T>(args: I) -> (u8, String)
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => return (if error.use_stderr() { 2 } else { 0 }, usage_text(&error, false)),
+    };
+    let settings = match config::resolve(&cli) {
+        Ok(settings) => settings,
+        Err(error) => return (1, migrations_rs_runtime::url::redact_text(&error.to_string())),
+    };
+    let mut text = format!("database: {} (from {})", settings.url, settings.source);
+    if let args::Command::History { since: Some(since), .. } = &cli.command {
+        match commands::parse_since(since, &format!("--since {since}")) {
+            Ok(moment) => text.push_str(&format!(
+                "
+since {moment}"
+            )),
+            Err(error) => return (1, migrations_rs_runtime::url::redact_text(&error.to_string())),
+        }
+    }
+    (0, text)
+}
+
 fn execute(cli: Cli, out: &Output, err: &Output) -> ExitCode {
     init_tracing(cli.verbose);
     let failed = |error: &migrations_rs_runtime::Error| {
+        // Runtime errors show URLs redacted already; a configuration file's own errors quote its lines.
         if cli.json || cli.quiet {
-            err.line_always(render::json(&error_json::error_object(error)));
-        } else {
-            err.line_always(format!("{} {error}", err.paint(output::Tone::Bad, "error:")));
+            let object = render::json(&error_json::error_object(error));
+            err.line_always(migrations_rs_runtime::url::redact_text(&object));
+            return ExitCode::FAILURE;
         }
+        let error = migrations_rs_runtime::url::redact_text(&error.to_string());
+        err.line_always(format!("{} {error}", err.paint(output::Tone::Bad, "error:")));
         ExitCode::FAILURE
     };
     let settings = match config::resolve(&cli) {

@@ -220,6 +220,7 @@ pub(crate) fn report_backup(err: &Output, backup: &Backup) {
             err.paint(Tone::Dim, &format!("backup: the backup command succeeded before {reason}"))
         }
         Backup::Skipped { reason } => err.paint(Tone::Warning, &format!("warning: no backup taken: {reason}")),
+        Backup::Disabled => err.paint(Tone::Dim, "backup: none, as --no-backup asks"),
     };
     err.line(line);
 }

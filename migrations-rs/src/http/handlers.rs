@@ -76,6 +76,18 @@ pub(crate) async fn history(
     State(api): Api,
     params: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Result<Json<HistoryPage>, ApiError> {
+    let (limit, query) = history_query(params)?;
+    let mut conn = api.connect().await?;
+    let result = api.migrator.history(&mut conn, &query).await;
+    let mut entries = done(conn, result).await?;
+    let more = entries.len() as u64 > limit;
+    entries.truncate(limit as usize);
+    let next_before = if more { entries.last().map(|e| e.id) } else { None };
+    Ok(Json(HistoryPage { entries, next_before }))
+}
+
+/// The page size and the log query of `GET /history`, or the 400 that names the bad parameter.
+pub(crate) fn history_query(params: Result<Query<HistoryParams>, QueryRejection>) -> Result<(u64, LogQuery), ApiError> {
     let Query(params) = params.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > LARGEST_PAGE {
@@ -94,20 +106,14 @@ pub(crate) async fn history(
         since: params
             .since
             .as_deref()
-            .map(|since| crate::cli::parse_since(since, "since="))
+            .map(|since| crate::cli::parse_since(since, &format!("since={since}")))
             .transpose()
             .map_err(|error| ApiError::bad_request(error.to_string()))?,
         version: params.version.as_deref().map(Version::parse).transpose()?,
         action,
         before_id: params.before,
     };
-    let mut conn = api.connect().await?;
-    let result = api.migrator.history(&mut conn, &query).await;
-    let mut entries = done(conn, result).await?;
-    let more = entries.len() as u64 > limit;
-    entries.truncate(limit as usize);
-    let next_before = if more { entries.last().map(|e| e.id) } else { None };
-    Ok(Json(HistoryPage { entries, next_before }))
+    Ok((limit, query))
 }
 
 pub(crate) async fn lock_status(State(api): Api) -> Result<Json<LockStatus>, ApiError> {

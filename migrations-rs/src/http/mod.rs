@@ -12,11 +12,14 @@
 //! | `POST /down` | revert; body `{"steps": 2}`, `{"to": "..."}` or `{"last_batch": true}`, one step by default |
 //! | `POST /lock/release` | free the lock of a holder that died |
 //!
-//! `POST` requests need `Authorization: Bearer <token>` and are refused
+//! `POST` requests need `Authorization: Bearer <token>` (the scheme in any
+//! case) and are refused
 //! with 403 unless the service configured a token; a missing or wrong token
 //! gets 401. Errors are JSON, `{"error": "...", "code": "..."}`: 400 for bad
 //! parameters, 409 when the lock is held or the database is dirty or
-//! otherwise in the way, 500 for a failed migration or a database error.
+//! otherwise in the way, 500 for a failed migration or a database error
+//! (with `applied_before_failure` or, for a revert, `reverted_before_failure`
+//! listing the steps the run completed first).
 //! Nothing shows the database password.
 //!
 //! ```no_run
@@ -68,6 +71,23 @@ impl fmt::Debug for HttpApi {
 
 /// The token `POST` requests must carry; never shown.
 pub(crate) struct BearerToken(String);
+
+/// Parses the query string of `GET /history` as the endpoint does, without a
+/// database: `Ok` with the page size, or the 400 answer's status and JSON
+/// body. For the fuzz target over query parsing.
+#[doc(hidden)]
+pub fn check_history_query(query: &str) -> Result<u64, (u16, String)> {
+    use axum::extract::Query;
+    let uri: axum::http::Uri = match format!("/history?{query}").parse() {
+        Ok(uri) => uri,
+        // Not a request line any client could send.
+        Err(_) => return Err((400, String::new())),
+    };
+    match handlers::history_query(Query::try_from_uri(&uri)) {
+        Ok((limit, _)) => Ok(limit),
+        Err(error) => Err((error.status().as_u16(), error.body().to_string())),
+    }
+}
 
 impl HttpApi {
     /// The API over every migration linked into this program; `POST`s are

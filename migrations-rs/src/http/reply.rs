@@ -13,13 +13,15 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    /// For a failed migration: what the run applied before it.
+    /// For a failed migration: what the run applied (or reverted) before it.
     completed: Vec<StepReport>,
+    /// Whether the failed run was reverting, so `completed` lists reverted steps.
+    reverting: bool,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), completed: Vec::new() }
+        ApiError { status, code, message: message.into(), completed: Vec::new(), reverting: false }
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
@@ -38,7 +40,7 @@ impl From<Error> for ApiError {
             Error::LockTimeout { .. } => (StatusCode::CONFLICT, "lock_held"),
             Error::Dirty { .. } => (StatusCode::CONFLICT, "dirty"),
             Error::ChecksumMismatch { .. } => (StatusCode::CONFLICT, "modified"),
-            Error::Refused { .. } => (StatusCode::CONFLICT, "refused"),
+            Error::Refused { .. } | Error::TransactionControl { .. } => (StatusCode::CONFLICT, "refused"),
             Error::NotApplied { .. }
             | Error::AlreadyApplied { .. }
             | Error::Irreversible { .. }
@@ -52,22 +54,31 @@ impl From<Error> for ApiError {
             | Error::HookFailed { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "migration_failed"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "database"),
         };
-        let completed = match &error {
-            Error::MigrationFailed { completed, .. } => completed.clone(),
-            Error::RevertStopped { reverted, .. } => reverted.clone(),
-            _ => Vec::new(),
+        let (completed, reverting) = match &error {
+            Error::MigrationFailed { completed, action, .. } => (completed.clone(), *action == "reverting"),
+            Error::RevertStopped { reverted, .. } => (reverted.clone(), true),
+            _ => (Vec::new(), false),
         };
         // Every URL inside the runtime's messages is already redacted.
-        ApiError { status, code, message: error.to_string(), completed }
+        ApiError { status, code, message: error.to_string(), completed, reverting }
+    }
+}
+
+impl ApiError {
+    /// The JSON body of the answer.
+    pub(crate) fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({ "error": self.message, "code": self.code });
+        if !self.completed.is_empty() {
+            let key = if self.reverting { "reverted_before_failure" } else { "applied_before_failure" };
+            body[key] = serde_json::json!(self.completed);
+        }
+        body
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({ "error": self.message, "code": self.code });
-        if !self.completed.is_empty() {
-            body["applied_before_failure"] = serde_json::json!(self.completed);
-        }
+        let body = self.body();
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -88,7 +99,10 @@ pub(crate) fn authorize(token: Option<&BearerToken>, headers: &HeaderMap) -> Res
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")));
+        .and_then(|value| value.trim().split_once(' '))
+        // The scheme's name is case-insensitive (RFC 7235): `Bearer`, `bearer`, `BEARER`.
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token);
     let Some(given) = given else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -7,7 +7,7 @@ use super::cursor::{Cursor, top_level_position};
 use super::rules::Rule;
 use crate::backend::Backend;
 use crate::record::Risk;
-use crate::sql::Token;
+use crate::sql::{Token, TokenKind};
 use std::collections::HashSet;
 
 /// What the analysis knows about the migration so far.
@@ -24,6 +24,8 @@ pub(crate) struct Context<'a> {
     pub dropped: &'a HashSet<String>,
     /// Columns (table, column) added earlier in the same migration.
     pub added_columns: &'a HashSet<(String, String)>,
+    /// Savepoints the migration created itself (as the database compares names).
+    pub savepoints: &'a HashSet<String>,
 }
 
 /// The result for one statement.
@@ -42,6 +44,8 @@ pub(crate) struct Classified {
     pub drops: Vec<String>,
     /// Columns (table, column) the statement adds.
     pub adds_columns: Vec<(String, String)>,
+    /// A savepoint this statement creates.
+    pub savepoint: Option<String>,
 }
 
 impl Classified {
@@ -90,26 +94,8 @@ const PLAIN_OBJECTS: &[&str] = &[
 
 /// Statements that change nothing the rules watch.
 const HARMLESS: &[&str] = &[
-    "SELECT",
-    "VALUES",
-    "SHOW",
-    "EXPLAIN",
-    "COMMENT",
-    "GRANT",
-    "REVOKE",
-    "SET",
-    "RESET",
-    "ANALYZE",
-    "NOTIFY",
-    "SECURITY",
-    "SAVEPOINT",
-    "RELEASE",
-    "USE",
-    "REFRESH",
-    "DESCRIBE",
-    "DECLARE",
-    "LOCK",
-    "DISCARD",
+    "SELECT", "VALUES", "SHOW", "EXPLAIN", "COMMENT", "GRANT", "REVOKE", "SET", "RESET", "ANALYZE", "NOTIFY",
+    "SECURITY", "USE", "REFRESH", "DESCRIBE", "DECLARE", "LOCK", "DISCARD",
 ];
 
 /// Classifies one statement, given its significant tokens (no comments or whitespace).
@@ -158,10 +144,22 @@ pub(crate) fn classify(tokens: &[Token<'_>], ctx: &Context<'_>) -> Classified {
             out.category(Risk::Schema);
             out.hit(Rule::BlockingMaintenance, "OPTIMIZE TABLE rebuilds the table");
         }
-        "BEGIN" | "START" | "COMMIT" | "ROLLBACK" | "END" | "ABORT" => {
-            if ctx.transactional {
-                out.hit(Rule::TransactionControl, format!("{verb} inside the migration's own transaction"));
-            }
+        "BEGIN" | "START" | "COMMIT" | "ROLLBACK" | "END" | "ABORT" | "RELEASE" | "SAVEPOINT" | "XA" => {
+            transaction_control(&verb, rest, ctx, &mut out)
+        }
+        "PREPARE" if ctx.backend == Backend::Postgres && rest.peek_any(&["TRANSACTION"]) => {
+            transaction_control(&verb, rest, ctx, &mut out)
+        }
+        "SET" if ctx.backend == Backend::MySql && ctx.transactional && sets_autocommit(tokens) => {
+            out.hit(Rule::TransactionControl, "SET autocommit commits the migration's own transaction on MySQL/MariaDB")
+        }
+        "LOCK" | "UNLOCK"
+            if ctx.backend == Backend::MySql && ctx.transactional && rest.peek_any(&["TABLES", "TABLE"]) =>
+        {
+            out.hit(
+                Rule::TransactionControl,
+                format!("{verb} TABLES commits the migration's own transaction on MySQL/MariaDB"),
+            )
         }
         "PRAGMA" if ctx.backend == Backend::Sqlite => pragma(rest, ctx, &mut out),
         v if HARMLESS.contains(&v) => {}
@@ -176,6 +174,64 @@ pub(crate) fn classify(tokens: &[Token<'_>], ctx: &Context<'_>) -> Classified {
         _ => opaque(&mut out, format!("statements starting with {} are not recognised", first.text)),
     }
     out
+}
+
+/// Statements that begin, end or cut short a transaction. Inside the
+/// migration's own transaction each one would end it or nest a new one, so the
+/// runner would record a migration whose changes were committed, rolled back
+/// or left half-done by the migration itself. A savepoint the migration made
+/// itself may be released or rolled back to; any other name is the runner's.
+fn transaction_control(verb: &str, mut c: Cursor<'_, '_>, ctx: &Context<'_>, out: &mut Classified) {
+    if verb == "BEGIN" && c.peek_any(&["NOT"]) {
+        // MariaDB's `BEGIN NOT ATOMIC ... END` is a block of statements, not a transaction.
+        return opaque(out, "BEGIN NOT ATOMIC runs a block the analysis cannot see into");
+    }
+    if verb == "SAVEPOINT" {
+        out.savepoint = c.name();
+        return;
+    }
+    let savepoint = match verb {
+        "RELEASE" => {
+            c.eat("SAVEPOINT");
+            Some(c.name())
+        }
+        "ROLLBACK" | "ABORT" => {
+            c.eat_any(&["WORK", "TRANSACTION"]);
+            if c.eat("TO") {
+                c.eat("SAVEPOINT");
+                Some(c.name())
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    if !ctx.transactional {
+        return;
+    }
+    let detail = match savepoint {
+        Some(Some(name)) if ctx.savepoints.contains(&name) => return,
+        Some(Some(name)) => format!(
+            "{verb} names savepoint `{name}`, which the migration did not create: it would end or undo part of the \
+             transaction the runner opened for it"
+        ),
+        Some(None) => format!("{verb} without a savepoint the migration created"),
+        None => match verb {
+            "COMMIT" | "END" => format!("{verb} would commit the migration's own transaction before it is recorded"),
+            "ROLLBACK" | "ABORT" => {
+                format!(
+                    "{verb} would roll back the migration's own transaction, and the runner would record it as applied"
+                )
+            }
+            _ => format!("{verb} would start a transaction inside the migration's own"),
+        },
+    };
+    out.hit(Rule::TransactionControl, detail);
+}
+
+/// `SET autocommit = ...` in any spelling (`@@autocommit`, `SESSION autocommit`), on MySQL/MariaDB.
+fn sets_autocommit(tokens: &[Token<'_>]) -> bool {
+    tokens.iter().any(|t| t.kind == TokenKind::Word && t.text.eq_ignore_ascii_case("autocommit"))
 }
 
 pub(super) fn opaque(out: &mut Classified, detail: impl Into<String>) {

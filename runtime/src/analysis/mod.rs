@@ -164,6 +164,7 @@ pub struct Analyzer {
     added_columns: HashSet<(String, String)>,
     /// What comments acknowledge for the statement being analysed.
     acknowledged: Acknowledged,
+    savepoints: HashSet<String>,
     detected: Vec<Risk>,
     findings: Vec<Finding>,
     statements: usize,
@@ -182,6 +183,7 @@ impl Analyzer {
             dropped: HashSet::new(),
             added_columns: HashSet::new(),
             acknowledged: Acknowledged::Nothing,
+            savepoints: HashSet::new(),
             detected: Vec::new(),
             findings: Vec::new(),
             statements: 0,
@@ -236,6 +238,7 @@ impl Analyzer {
             copied: &self.copied,
             dropped: &self.dropped,
             added_columns: &self.added_columns,
+            savepoints: &self.savepoints,
         };
         let classified = classify(&tokens, &ctx);
         for risk in classified.categories {
@@ -270,6 +273,9 @@ impl Analyzer {
         }
         self.dropped.extend(classified.drops);
         self.added_columns.extend(classified.adds_columns);
+        if let Some(savepoint) = classified.savepoint {
+            self.savepoints.insert(savepoint);
+        }
     }
 
     fn push(&mut self, rule: Rule, statement: &str, detail: String, tables: Vec<String>) {
@@ -284,6 +290,19 @@ impl Analyzer {
             allowed: self.allow.contains(&rule) || self.acknowledged.covers(rule),
             tables,
         });
+    }
+
+    /// Reports a body of SQL that holds no statement at all (an empty file, or
+    /// only comments): applying it would record a migration that did nothing.
+    pub fn empty_sql(&mut self) {
+        self.push(
+            Rule::OpaqueSql,
+            "",
+            "empty migration: its SQL holds no statement, so applying it would record a change that was never \
+             made; write its SQL, or delete the file"
+                .to_owned(),
+            Vec::new(),
+        );
     }
 
     /// The findings so far.

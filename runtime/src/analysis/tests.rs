@@ -74,6 +74,24 @@ const CATALOGUE: &[Case] = &[
     case("OPTIMIZE TABLE users", &[MY], &[BlockingMaintenance]),
     // Transactions, pragmas, enums, MySQL locking.
     case("BEGIN; UPDATE t SET x = 1 WHERE id = 2; COMMIT;", ALL, &[TransactionControl, TransactionControl]),
+    case("START TRANSACTION; INSERT INTO t VALUES (1)", &[PG, MY], &[TransactionControl]),
+    case("BEGIN TRANSACTION", &[SL, PG], &[TransactionControl]),
+    case("COMMIT WORK", ALL, &[TransactionControl]),
+    case("CREATE TABLE t2 (id int); ROLLBACK", ALL, &[TransactionControl]),
+    case("END", &[PG, SL], &[TransactionControl]),
+    case("ABORT", &[PG], &[TransactionControl]),
+    case("COMMIT AND CHAIN", &[PG, MY], &[TransactionControl]),
+    case("PREPARE TRANSACTION 'x'", &[PG], &[TransactionControl]),
+    case("XA START 'x'", &[MY], &[TransactionControl]),
+    case("SET autocommit = 1", &[MY], &[TransactionControl]),
+    case("SET @@session.autocommit = 1", &[MY], &[TransactionControl]),
+    case("LOCK TABLES t WRITE", &[MY], &[TransactionControl]),
+    // A savepoint of the migration's own may be released or rolled back to; the runner's may not.
+    case("SAVEPOINT mine; ROLLBACK TO SAVEPOINT mine; RELEASE SAVEPOINT mine", ALL, &[]),
+    case("SAVEPOINT mine; ROLLBACK WORK TO mine; RELEASE mine", &[PG, SL], &[]),
+    case("RELEASE SAVEPOINT sqlx_savepoint_1", ALL, &[TransactionControl]),
+    case("ROLLBACK TO SAVEPOINT sqlx_savepoint_1", ALL, &[TransactionControl]),
+    case("SAVEPOINT mine; ROLLBACK TO other", &[PG, SL], &[TransactionControl]),
     case("PRAGMA foreign_keys = OFF", &[SL], &[SqlitePragmaInTransaction]),
     case("ALTER TYPE mood ADD VALUE 'meh'", &[PG], &[EnumChange]),
     case("ALTER TABLE users ADD COLUMN x INT, ALGORITHM=COPY", &[MY], &[MysqlCopyLock]),
@@ -134,6 +152,7 @@ const CATALOGUE: &[Case] = &[
     no_tx("CREATE INDEX CONCURRENTLY users_email ON users (email)", &[PG], &[]),
     no_tx("VACUUM", &[SL], &[]),
     no_tx("BEGIN; ALTER TABLE t ADD COLUMN x int; COMMIT", &[PG], &[]),
+    no_tx("START TRANSACTION; SET autocommit = 1; LOCK TABLES t WRITE; RELEASE SAVEPOINT x; ROLLBACK", &[MY], &[]),
 ];
 
 #[test]

@@ -306,10 +306,25 @@ impl Migrator {
         if let Some(report) = self.nothing_pending(conn, scope).await? {
             return Ok(report);
         }
+        self.refuse_before_lock(conn, scope).await?;
         self.locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
             self.up_locked(conn, guard, scope, keep_going).await
         })
         .await
+    }
+
+    /// Refuses a run whose plan, as read without the lock and without creating
+    /// any table, holds statements the run would refuse: a refusal then leaves
+    /// the database exactly as it was, bookkeeping tables included. The run
+    /// under the lock reads the plan again and checks it again.
+    async fn refuse_before_lock(&self, conn: &mut Connection, scope: &Scope) -> Result<()> {
+        let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
+        // A plan that cannot be made is reported by the run under the lock, with the state it reads there.
+        if let Ok(plan) = self.plan_scope(&rows, scope) {
+            let versions: Vec<Version> = plan.iter().map(|s| s.version).collect();
+            self.refuse_unacknowledged(conn, &versions).await?;
+        }
+        Ok(())
     }
 
     /// The report of an `up` with nothing to do, found without the lock in
@@ -686,7 +701,7 @@ impl Migrator {
         let (action, migration) = (step.action, step.migration);
         if let Err(error) = guard.check(&migration.label()).await {
             self.log_lock_lost(conn, step, &error).await;
-            return Err(StepFailure { error, dirty: false });
+            return Err(StepFailure { error, dirty: false, not_logged: None });
         }
         if let Some(report) = &self.progress {
             report(Progress::Started { action, migration, index, total });
@@ -775,6 +790,7 @@ impl Migrator {
             location: crate::database_error::body_location(migration, step.action),
             action: step.action.verb(),
             dirty: failure.dirty,
+            not_logged: failure.not_logged.map(Box::new),
             cause: Box::new(failure.error),
             completed: done.to_vec(),
         }

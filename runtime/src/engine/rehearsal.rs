@@ -7,6 +7,7 @@
 use crate::analysis::Finding;
 use crate::backend::{Backend, Connection};
 use crate::db::Db;
+use crate::engine::safety::refuse_transaction_control;
 use crate::engine::{Migrator, Scope, StepAction};
 use crate::error::{Error, Result};
 use crate::history::{self, AppliedMigration};
@@ -131,9 +132,18 @@ impl Migrator {
         let backend = conn.backend();
         let migrations: Vec<&'static Migration> =
             versions.iter().map(|v| self.registry.get(*v).expect("planned versions are registered")).collect();
+        // A step that would commit or end the rehearsal's transaction is refused
+        // before anything runs: the rehearsal could not roll it back.
         let mut findings = match action {
-            StepAction::Apply => self.analyze(backend, versions).await?.into_iter().map(|a| a.findings).collect(),
-            StepAction::Revert => vec![Vec::new(); versions.len()],
+            StepAction::Apply => {
+                let analyses = self.analyze(backend, versions).await?;
+                refuse_transaction_control(&analyses)?;
+                analyses.into_iter().map(|a| a.findings).collect()
+            }
+            StepAction::Revert => {
+                self.refuse_transaction_control_in_downs(backend, versions).await?;
+                vec![Vec::new(); versions.len()]
+            }
         };
         let mut rehearsal = Rehearsal {
             action: match action {
@@ -184,10 +194,7 @@ impl Migrator {
                     StepAction::Apply => migration.up,
                     StepAction::Revert => migration.down.expect("the planner refuses irreversible migrations"),
                 };
-                let mut db = match action {
-                    StepAction::Apply if !self.force => Db::guarded(tx.conn(), migration),
-                    _ => Db::for_body(tx.conn()),
-                };
+                let mut db = Db::guarded(tx.conn(), migration, action == StepAction::Apply && !self.force);
                 let ran = body.run(&mut db).await;
                 let statements = db.executed();
                 drop(db);

@@ -7,7 +7,7 @@
 //! statements down instead of sending them, so a body should keep its side
 //! effects inside the `Db` it is given.
 
-use crate::analysis::{Analyzer, MigrationAnalysis, Refusal, acknowledgements};
+use crate::analysis::{Analyzer, MigrationAnalysis, Refusal, Rule, acknowledgements};
 use crate::backend::{Backend, Connection};
 use crate::backup::{self, Backup};
 use crate::db::Db;
@@ -59,6 +59,7 @@ impl Migrator {
         versions: &[Version],
     ) -> Result<Vec<MigrationAnalysis>> {
         let analyses = self.analyze(conn.backend(), versions).await?;
+        refuse_transaction_control(&analyses)?;
         if self.force {
             return Ok(analyses);
         }
@@ -76,8 +77,26 @@ impl Migrator {
         if refusals.is_empty() { Ok(analyses) } else { Err(Error::Refused { refusals, before_run: true }) }
     }
 
+    /// Refuses to revert migrations whose `down` controls the transaction the
+    /// runner opens for it, before anything runs.
+    pub(crate) async fn refuse_transaction_control_in_downs(
+        &self,
+        backend: Backend,
+        versions: &[Version],
+    ) -> Result<()> {
+        let mut analyses = Vec::with_capacity(versions.len());
+        for version in versions {
+            let migration = self.registry.get(*version).ok_or(Error::UnknownVersion { version: *version })?;
+            if let Some(down) = migration.down {
+                analyses.push(analyze_body(migration, down, backend).await);
+            }
+        }
+        refuse_transaction_control(&analyses)
+    }
+
     /// Backs up before reverting a `data` migration, whose revert may lose data.
     pub(crate) async fn prepare_revert(&self, conn: &mut Connection, versions: &[Version]) -> Result<Option<Backup>> {
+        self.refuse_transaction_control_in_downs(conn.backend(), versions).await?;
         let first_risky = versions
             .iter()
             .filter_map(|version| self.registry.get(*version))
@@ -94,6 +113,7 @@ impl Migrator {
             Backup::Snapshot { path, .. } => tracing::info!(path = %path.display(), reason, "database snapshot taken"),
             Backup::Command { .. } => tracing::info!(reason, "backup command succeeded"),
             Backup::Skipped { reason: why } => tracing::warn!(reason, why = why.as_str(), "no backup taken"),
+            Backup::Disabled => tracing::info!(reason, "no backup taken: backups are turned off"),
         }
         if let Some(report) = &self.backup_taken {
             report(&backup);
@@ -115,18 +135,45 @@ pub(crate) fn revert_warnings(migration: &Migration) -> Vec<String> {
     }
 }
 
+/// Refuses, whatever `--force` and `allow` say, statements that begin, commit
+/// or roll back a transaction inside the one the runner opens for a migration:
+/// the runner would record a change the migration itself committed early,
+/// rolled back or left half-done. The way out is `transaction = false`.
+pub(crate) fn refuse_transaction_control(analyses: &[MigrationAnalysis]) -> Result<()> {
+    let refusals: Vec<Refusal> = analyses
+        .iter()
+        .flat_map(|analysis| {
+            analysis.findings.iter().filter(|f| f.rule == Rule::TransactionControl).map(|finding| Refusal {
+                migration: analysis.label(),
+                location: analysis.location.clone(),
+                finding: finding.clone(),
+                sql_file: analysis.sql_file,
+            })
+        })
+        .collect();
+    if refusals.is_empty() { Ok(()) } else { Err(Error::TransactionControl { refusals, before_run: true }) }
+}
+
 /// Analyses one migration's `up` offline.
 async fn analyze(migration: &'static Migration, backend: Backend) -> MigrationAnalysis {
+    analyze_body(migration, migration.up, backend).await
+}
+
+/// Analyses one body of a migration (its `up` or its `down`) offline.
+async fn analyze_body(migration: &'static Migration, body: Body, backend: Backend) -> MigrationAnalysis {
     let mut analyzer = Analyzer::for_migration(backend, migration);
-    let incomplete = match migration.up {
+    let incomplete = match body {
         // A SQL file is read with its comments, which can acknowledge statements.
         Body::Sql(script) => {
             analyze_script(&mut analyzer, backend, script);
+            if crate::sql::split(backend, script).is_ok_and(|statements| statements.is_empty()) {
+                analyzer.empty_sql();
+            }
             None
         }
         Body::Rust(_) => {
             let mut statements = Vec::new();
-            let outcome = migration.up.run(&mut Db::recording(backend, &mut statements)).await;
+            let outcome = body.run(&mut Db::recording(backend, &mut statements)).await;
             for statement in &statements {
                 analyzer.sql(statement);
             }
@@ -142,7 +189,7 @@ async fn analyze(migration: &'static Migration, backend: Backend) -> MigrationAn
         }
     };
     let (mut findings, detected, statements) = analyzer.finish(migration.risk);
-    if matches!(migration.up, Body::Sql(_)) {
+    if matches!(body, Body::Sql(_)) {
         // A SQL file declares its tags in its header comment.
         for finding in findings.iter_mut().filter(|f| f.rule == crate::analysis::Rule::UndeclaredRisk) {
             finding.detail = finding
@@ -166,7 +213,7 @@ async fn analyze(migration: &'static Migration, backend: Backend) -> MigrationAn
         statements,
         findings,
         incomplete,
-        sql_file: matches!(migration.up, Body::Sql(_)),
+        sql_file: matches!(body, Body::Sql(_)),
     }
 }
 

@@ -63,6 +63,8 @@ impl Step {
 pub(crate) struct StepFailure {
     pub error: Error,
     pub dirty: bool,
+    /// Why the failure is not in the audit log, when it could not be written there.
+    pub not_logged: Option<String>,
 }
 
 impl Migrator {
@@ -168,12 +170,24 @@ impl Migrator {
                     batch: step.batch,
                     error: Some(error.to_string()),
                 };
-                if let Err(log_error) = history::append_log(conn.as_ref(), &self.tables, &entry).await {
+                let not_logged = self.log_failure(conn, &entry).await.err().map(|log_error| {
                     tracing::error!(%log_error, "could not write the failure to the audit log");
-                }
-                Err(StepFailure { error, dirty: in_progress })
+                    log_error.to_string()
+                });
+                Err(StepFailure { error, dirty: in_progress, not_logged })
             }
         }
+    }
+
+    /// Writes a failure to the audit log on the run's connection, or, when
+    /// that connection died with the step, on a new one.
+    async fn log_failure(&self, conn: &mut Connection, entry: &LogEntry) -> Result<()> {
+        let Err(first) = history::append_log(conn.as_ref(), &self.tables, entry).await else { return Ok(()) };
+        tracing::warn!(%first, "writing the failure to the audit log on a new connection");
+        let mut fresh = conn.open_unpooled().await?;
+        let written = history::append_log(fresh.as_ref(), &self.tables, entry).await;
+        let _ = fresh.close().await;
+        written
     }
 
     /// Undoes [`Migrator::mark_in_progress`] after a step whose changes were all rolled back.
@@ -186,13 +200,11 @@ impl Migrator {
         }
     }
 
-    /// The handle a body gets: an applying body's statements are checked as
-    /// they are sent, unless the run is forced.
+    /// The handle a body gets: statements that would end the migration's
+    /// transaction are refused as they are sent, and so are an applying body's
+    /// destructive statements, unless the run is forced.
     fn db_for<'c>(&self, step: &Step, conn: ConnRef<'c>) -> Db<'c> {
-        match step.action {
-            StepAction::Apply if !self.force => Db::guarded(conn, step.migration),
-            _ => Db::for_body(conn),
-        }
+        Db::guarded(conn, step.migration, step.action == StepAction::Apply && !self.force)
     }
 
     /// Records a step that cannot be atomic as started, in its own commit.
