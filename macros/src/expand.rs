@@ -35,7 +35,8 @@ pub(crate) fn migration(args: TokenStream, item: TokenStream) -> TokenStream {
         }
         return fallback(item.into_token_stream(), &errors);
     }
-    generate(&args, module, &private, checksum::of_tokens(item))
+    let checksums = Checksums { current: checksum::of_tokens(item.clone()), legacy: checksum::legacy::of_tokens(item) };
+    generate(&args, module, &private, checksums)
 }
 
 /// The user's item, unchanged, beside every error.
@@ -66,8 +67,14 @@ fn push_items(item: &mut syn::ItemMod, tokens: TokenStream) {
     }
 }
 
-/// `checksum` is taken over the tokens as the user wrote them, not as syn prints them back.
-fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksum: [u8; 32]) -> TokenStream {
+/// Both checksums of a migration, taken over the tokens as the user wrote them.
+struct Checksums {
+    current: [u8; 32],
+    /// The checksum earlier versions recorded, when it differs from `current`.
+    legacy: [u8; 32],
+}
+
+fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksums: Checksums) -> TokenStream {
     let version = args.version.as_ref().expect("validated: version present").value;
     let name = module.name();
     let mod_ident = module.item.ident.clone();
@@ -102,7 +109,8 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
         allow: args.allow.iter().map(|rule| rule.unraw().to_string()).collect(),
         irreversible: args.irreversible.is_some(),
         transaction: args.transaction.unwrap_or(true),
-        checksum,
+        checksum: checksums.current,
+        legacy_checksum: (checksums.legacy != checksums.current).then_some(checksums.legacy),
         up: quote!(#private::Body::Rust(#mod_ident::__migrations_rs_up)),
         down: has_down.then(|| quote!(#private::Body::Rust(#mod_ident::__migrations_rs_down))),
     }

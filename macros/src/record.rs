@@ -19,6 +19,8 @@ pub(crate) struct Record<'a> {
     pub irreversible: bool,
     pub transaction: bool,
     pub checksum: [u8; 32],
+    /// The checksum earlier versions computed for the same code, when it differs.
+    pub legacy_checksum: Option<[u8; 32]>,
     /// `Body` expressions.
     pub up: TokenStream,
     pub down: Option<TokenStream>,
@@ -30,6 +32,10 @@ impl Record<'_> {
         let Record { private, version, name, file, line, depends_on, allow, irreversible, transaction, up, .. } = self;
         let risk = self.risk.iter().map(|tag| risk_variant(private, tag));
         let checksum = self.checksum;
+        let legacy_checksum = match self.legacy_checksum {
+            Some(bytes) => quote!(::core::option::Option::Some(#private::Checksum::from_bytes([#(#bytes),*]))),
+            None => quote!(::core::option::Option::None),
+        };
         let down = match &self.down {
             Some(body) => quote!(::core::option::Option::Some(#body)),
             None => quote!(::core::option::Option::None),
@@ -49,6 +55,7 @@ impl Record<'_> {
                     irreversible: #irreversible,
                     transaction: #transaction,
                     checksum: #private::Checksum::from_bytes([#(#checksum),*]),
+                    legacy_checksum: #legacy_checksum,
                     up: #up,
                     down: #down,
                 }

@@ -72,6 +72,7 @@ fn record(files: layout::SqlMigrationFiles, span: Span) -> syn::Result<TokenStre
         irreversible: sql.irreversible(),
         transaction: sql.transaction(),
         checksum: sql.checksum,
+        legacy_checksum: None,
         up: quote!(#private::Body::Sql(::core::include_str!(#file))),
         down,
     };

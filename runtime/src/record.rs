@@ -33,6 +33,10 @@ pub struct Migration {
     /// Whether the body runs in a transaction with its history row.
     pub transaction: bool,
     pub checksum: Checksum,
+    /// The checksum earlier versions of migrations-rs recorded for the same code, when it
+    /// differs: a history row holding it is accepted and re-recorded with
+    /// [`Migration::checksum`].
+    pub legacy_checksum: Option<Checksum>,
     pub up: Body,
     pub down: Option<Body>,
 }
@@ -70,6 +74,17 @@ impl Migration {
     /// `file:line` of the definition.
     pub fn location(&self) -> String {
         format!("{}:{}", self.file, self.line)
+    }
+
+    /// Whether `hex`, a checksum recorded in the history table, is this
+    /// migration's checksum or the legacy form of it.
+    pub fn matches_recorded(&self, hex: &str) -> bool {
+        self.checksum.matches_hex(hex) || self.is_legacy_record(hex)
+    }
+
+    /// Whether `hex` is the legacy form of this migration's checksum (and not the current one).
+    pub fn is_legacy_record(&self, hex: &str) -> bool {
+        !self.checksum.matches_hex(hex) && self.legacy_checksum.is_some_and(|legacy| legacy.matches_hex(hex))
     }
 
     /// `20240115093000 create_users`, the way people refer to it.

@@ -162,6 +162,7 @@ mod tests {
             irreversible: false,
             transaction: true,
             checksum: Checksum::from_bytes([0; 32]),
+            legacy_checksum: None,
             up: Body::Rust(noop),
             down: Some(Body::Rust(noop)),
         }))

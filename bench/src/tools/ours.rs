@@ -50,6 +50,7 @@ pub fn records(workload: &Workload) -> Vec<&'static Migration> {
                 irreversible: true,
                 transaction: true,
                 checksum: checksum(spec.version),
+                legacy_checksum: None,
                 up: Body::Rust(up),
                 down: None,
             };

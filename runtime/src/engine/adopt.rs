@@ -236,6 +236,7 @@ mod tests {
             irreversible: false,
             transaction: true,
             checksum: Checksum::from_bytes([0; 32]),
+            legacy_checksum: None,
             up: Body::Sql(""),
             down: Some(Body::Sql("")),
         }))

@@ -198,7 +198,7 @@ impl Migrator {
                         applied_by: row.applied_by.clone(),
                         execution_ms: row.execution_ms,
                         batch: row.batch,
-                        checksum_matches: migration.checksum.matches_hex(&row.checksum),
+                        checksum_matches: migration.matches_recorded(&row.checksum),
                     },
                     Some(row) => MigrationState::Dirty {
                         since: row.applied_at.clone(),
@@ -365,9 +365,12 @@ impl Migrator {
     }
 
     /// Creates the tables if needed and reads every history row in one query.
+    /// Rows recorded with a migration's legacy checksum get its current one.
     async fn read_state(&self, conn: &mut Connection) -> Result<Vec<AppliedMigration>> {
         history::ensure_tables(conn.as_ref(), &self.tables).await?;
-        Ok(history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default())
+        let mut rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
+        self.upgrade_legacy_checksums(conn, &mut rows).await?;
+        Ok(rows)
     }
 
     async fn up_locked(
@@ -551,7 +554,7 @@ impl Migrator {
             .into_iter()
             .filter_map(|row| {
                 let migration = self.registry.get(row.version)?;
-                (!migration.checksum.matches_hex(&row.checksum)).then(|| ChecksumMismatch {
+                (!migration.matches_recorded(&row.checksum)).then(|| ChecksumMismatch {
                     version: row.version,
                     name: migration.name.to_owned(),
                     location: migration.location(),

@@ -76,6 +76,7 @@ fn migration(files: SqlMigrationFiles, module: &'static str) -> Result<(Migratio
         irreversible: sql.irreversible(),
         transaction: sql.transaction(),
         checksum: Checksum::from_bytes(sql.checksum),
+        legacy_checksum: None,
         up: Body::Sql(leak(sql.up)),
         down: sql.down.map(|text| Body::Sql(leak(text))),
     };
