@@ -133,7 +133,7 @@ async fn a_legacy_checksum_is_accepted_and_re_recorded(backend: Backend) {
 
     migrator.up(&mut conn, None).await.expect("up accepts the legacy checksum");
     let recorded = inspect.strings(&format!("SELECT checksum FROM migrations_rs_history WHERE version = {TAGS}")).await;
-    assert_eq!(recorded, [current.clone()], "up re-records the current checksum");
+    assert_eq!(recorded, vec![current.clone()], "up re-records the current checksum");
     let notes = inspect
         .strings(&format!("SELECT error FROM migrations_rs_log WHERE version = {TAGS} AND action = 'repair'"))
         .await;

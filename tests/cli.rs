@@ -60,7 +60,44 @@ on_every_backend!(
     plan_and_graph,
     sql_is_rendered_offline,
     lock_status_as_json,
+    a_panicking_migration_fails_like_any_other,
 );
+
+/// A panic in a body: exit 1 naming the migration, the panic's message and
+/// location in the message and in the audit log, the step rolled back where it
+/// can be, and on MariaDB (whose DDL commits at once) the dirty state stated.
+async fn a_panicking_migration_fails_like_any_other(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let args = ["up", "--database-url", db.url.expose()];
+    let output = cli("test-fixture", Path::new("."), &args, &[("FIXTURE_PANIC", "1")]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("migration 20240104000000 crash_point ("), "names the migration: {text}");
+    assert!(
+        text.contains("failed while applying: panicked at ")
+            && text.contains("tests/fixture/main.rs:88:")
+            && text.contains("the fixture was asked to panic inside crash_point"),
+        "the panic's location and message: {text}"
+    );
+    assert!(!text.contains("thread 'main' panicked"), "reported once, as an error: {text}");
+    let mut inspect = db.inspect().await;
+    let logged = inspect
+        .strings("SELECT error FROM migrations_rs_log WHERE version = 20240104000000 AND action = 'apply_failed'")
+        .await;
+    assert_eq!(logged.len(), 1, "one failure in the audit log: {logged:?}");
+    assert!(logged[0].contains("tests/fixture/main.rs:88:") && logged[0].contains("asked to panic"), "{}", logged[0]);
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE state = 'applied'").await, 3);
+    let left = inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE version = 20240104000000").await;
+    if backend == Backend::MySql {
+        assert!(text.contains("recorded as dirty") && text.contains("mark-applied 20240104000000"), "{text}");
+        assert_eq!(left, 1, "the unfinished row stays");
+        assert!(inspect.table_exists("crash_probe").await, "MariaDB's DDL committed at once");
+    } else {
+        assert!(text.contains("nothing of it was kept"), "{text}");
+        assert_eq!(left, 0);
+        assert!(!inspect.table_exists("crash_probe").await, "rolled back");
+    }
+}
 
 async fn up_dry_run_rehearses_the_plan_and_changes_nothing(backend: Backend) {
     let db = TestDb::new(backend).await;

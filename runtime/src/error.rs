@@ -182,6 +182,10 @@ pub enum Error {
     #[error("database error: {0}")]
     Database(sqlx::Error),
 
+    /// A migration body panicked; the step failed like on any other error.
+    #[error("panicked at {location}: {message}")]
+    Panicked { message: String, location: String },
+
     /// An error raised by a migration body with [`Error::msg`].
     #[error("{message}")]
     Migration { message: String },

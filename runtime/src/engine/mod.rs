@@ -9,6 +9,7 @@
 mod adopt;
 mod health;
 mod operations;
+mod panic;
 mod preview;
 mod rehearsal;
 mod report;

@@ -11,7 +11,7 @@
 
 use crate::backend::{ConnRef, Connection, Tx};
 use crate::db::Db;
-use crate::engine::{Migrator, StepAction};
+use crate::engine::{Migrator, StepAction, panic};
 use crate::error::{Error, Result};
 use crate::history::{self, Action, AppliedMigration, LogEntry, RowState};
 use crate::lock::LockGuard;
@@ -108,7 +108,7 @@ impl Migrator {
                 let mut undone_by_rollback = false;
                 let in_tx = async {
                     let mut db = self.db_for(step, tx.conn());
-                    let ran = step.body().run(&mut db).await;
+                    let ran = panic::catch(step.body().run(&mut db)).await;
                     undone_by_rollback = !db.sent_implicit_commit();
                     ran?;
                     self.record(&mut tx, guard, step, atomic, started).await
@@ -126,7 +126,7 @@ impl Migrator {
                 }
                 outcome
             } else {
-                step.body().run(&mut self.db_for(step, conn.as_ref())).await?;
+                panic::catch(step.body().run(&mut self.db_for(step, conn.as_ref()))).await?;
                 let mut tx = conn.begin().await?;
                 let recorded = self.record(&mut tx, guard, step, atomic, started).await;
                 finish(tx, recorded).await
