@@ -61,7 +61,34 @@ on_every_backend!(
     sql_is_rendered_offline,
     lock_status_as_json,
     a_panicking_migration_fails_like_any_other,
+    dotenv_is_read_from_the_working_directory_only,
 );
+
+/// A `.env` in a parent directory is ignored; one in the working directory is
+/// read, and the output names it as the URL's source.
+async fn dotenv_is_read_from_the_working_directory_only(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let parent = tempfile::tempdir().unwrap();
+    let project = parent.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    let wrong = parent.path().join("wrong.db");
+    std::fs::write(parent.path().join(".env"), format!("DATABASE_URL=sqlite://{}?mode=rwc\n", wrong.display()))
+        .unwrap();
+
+    let output = ok(cli("migrate", &project, &["up"], &[]));
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(said.contains("(from the default"), "the parent's .env is not read: {said}");
+    assert!(!wrong.exists(), "the parent's database was not touched");
+    assert!(project.join("migrations.db").exists());
+
+    let dotenv = project.join(".env");
+    std::fs::write(&dotenv, format!("# the team's database\nDATABASE_URL={}\n", db.url.expose())).unwrap();
+    let output = ok(cli("migrate", &project, &["up"], &[]));
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(said.contains(&format!("(from DATABASE_URL in {})", dotenv.display())), "names the file: {said}");
+    let mut inspect = db.inspect().await;
+    assert!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await > 0, "the .env's database was migrated");
+}
 
 /// A panic in a body: exit 1 naming the migration, the panic's message and
 /// location in the message and in the audit log, the step rolled back where it
@@ -341,7 +368,10 @@ fn named_environments_dotenv_and_confirmation() {
 
     let from_dotenv = ok(cli("migrate", dir.path(), &["up"], &[]));
     assert!(
-        stderr(&from_dotenv).contains("database: sqlite://from_dotenv.db?mode=rwc (from DATABASE_URL)"),
+        stderr(&from_dotenv).contains(&format!(
+            "database: sqlite://from_dotenv.db?mode=rwc (from DATABASE_URL in {})",
+            dir.path().join(".env").display()
+        )),
         "{}",
         stderr(&from_dotenv)
     );

@@ -1,6 +1,6 @@
 //! Where the database is and how careful to be: `--database-url`, a named
 //! environment from the config file, `DATABASE_URL` (also from a `.env`
-//! file), or the SQLite default, in that order.
+//! file in the working directory), or the SQLite default, in that order.
 //!
 //! ```toml
 //! # migrations.toml
@@ -15,6 +15,29 @@ use crate::cli::args::{Cli, LockKind};
 use migrations_rs_runtime::{DatabaseUrl, Error};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// The `.env` file `DATABASE_URL` was read from, when it was.
+static DATABASE_URL_FROM_DOTENV: OnceLock<PathBuf> = OnceLock::new();
+
+/// Reads `.env` in the working directory, and only there (never a parent
+/// directory's, which could point a run at the wrong database): its variables
+/// are set unless the environment already has them.
+pub(crate) fn load_dotenv() {
+    let Ok(path) = std::env::current_dir().map(|dir| dir.join(".env")) else { return };
+    if !path.is_file() {
+        return;
+    }
+    let url_was_set = std::env::var_os("DATABASE_URL").is_some();
+    if let Err(error) = dotenvy::from_path(&path) {
+        eprintln!("warning: {} was not read: {error}", path.display());
+        return;
+    }
+    if !url_was_set && std::env::var_os("DATABASE_URL").is_some() {
+        let _ = DATABASE_URL_FROM_DOTENV.set(path);
+    }
+}
 
 /// Used when no database is named anywhere.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://migrations.db?mode=rwc";
@@ -83,7 +106,11 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
             }
         }
     } else if let Ok(url) = std::env::var("DATABASE_URL") {
-        (url, "DATABASE_URL".to_owned())
+        let source = match DATABASE_URL_FROM_DOTENV.get() {
+            Some(path) => format!("DATABASE_URL in {}", path.display()),
+            None => "DATABASE_URL".to_owned(),
+        };
+        (url, source)
     } else {
         (
             DEFAULT_DATABASE_URL.to_owned(),

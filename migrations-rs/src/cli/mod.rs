@@ -32,7 +32,7 @@ use std::process::ExitCode;
 
 /// Runs the command line with the process's arguments on the terminal.
 pub fn main() -> ExitCode {
-    let _ = dotenvy::dotenv();
+    config::load_dotenv();
     match Cli::try_parse() {
         Ok(cli) => {
             let (out, err) = (Output::stdout(cli.quiet), Output::stderr(cli.quiet));
@@ -47,7 +47,7 @@ pub fn main() -> ExitCode {
 /// Rust migrations. Installed by `cargo install --path migrations-rs`.
 pub fn main_for_sql_folder() -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
-    let _ = dotenvy::dotenv();
+    config::load_dotenv();
     let command = Cli::command()
         .name("migrations-rs")
         .about("Apply, revert and inspect the SQL migrations of a folder (--sql-dir, default `migrations`)");
