@@ -9,6 +9,12 @@ use std::path::Path;
 use std::process::{Command, Output};
 use support::{TestDb, example_binary};
 
+/// `cli::main` ends the process with the exit code itself, so no form of
+/// calling it (`fn main() { cli::main(); }` included) can drop the code; the
+/// exit codes of the programs below, built that way, show it at run time.
+const _: fn() -> ! = migrations_rs::cli::main;
+const _: fn() -> ! = migrations_rs::cli::main_for_sql_folder;
+
 /// Runs `program` in `dir` with `args`, no DATABASE_URL and no colours.
 fn cli(program: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(example_binary(program));
@@ -440,11 +446,8 @@ fn create_writes_a_migration_that_compiles_and_registers() {
         ),
     )
     .unwrap();
-    std::fs::write(
-        root.join("src/main.rs"),
-        "mod migrations;\n\nfn main() -> std::process::ExitCode {\n    migrations_rs::cli::main()\n}\n",
-    )
-    .unwrap();
+    std::fs::write(root.join("src/main.rs"), "mod migrations;\n\nfn main() {\n    migrations_rs::cli::main()\n}\n")
+        .unwrap();
 
     let first =
         ok(cli("migrate", root, &["create", "add_avatars", "--dir", "src/migrations", "--risk", "schema"], &[]));

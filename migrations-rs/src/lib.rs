@@ -29,7 +29,7 @@
 //!     }
 //! }
 //!
-//! fn main() -> std::process::ExitCode {
+//! fn main() {
 //!     migrations_rs::cli::main()
 //! }
 //! ```
