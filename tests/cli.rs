@@ -497,8 +497,25 @@ fn create_writes_a_migration_that_compiles_and_registers() {
         .output()
         .expect("run cargo");
     assert_eq!(build.status.code(), Some(3), "builds, runs, and has two pending migrations: {}", stderr(&build));
+    assert!(!stderr(&build).contains("warning"), "the template compiles without warnings: {}", stderr(&build));
     let value: serde_json::Value = serde_json::from_slice(&build.stdout).unwrap();
     let names: Vec<&str> =
         value["status"]["migrations"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["add_avatars", "backfill_avatars"]);
+
+    // Their `up` is still empty: `up` refuses them rather than record them as done.
+    let database = format!("sqlite://{}?mode=rwc", root.join("created.db").display());
+    let up = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--", "up", "--database-url", &database])
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", target.join("created-app"))
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run cargo");
+    assert_eq!(up.status.code(), Some(1), "{}", stderr(&up));
+    assert!(
+        stderr(&up).contains("2 pending migration(s) have an empty `up`") && stderr(&up).contains("add_avatars ("),
+        "{}",
+        stderr(&up)
+    );
 }

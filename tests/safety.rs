@@ -92,7 +92,8 @@ mod fails_halfway {
         required_column, set_not_null, drop_not_null, fk_validating, check_validating, unique_or_pk,
         index_not_concurrent, drop_index_not_concurrent, drop_fk, not_in_transaction, blocking_maintenance,
         tx_control, enum_change, mysql_copy_lock, sqlite_pragma_in_tx, opaque_sql, undeclared_risk
-    ]
+    ],
+    empty
 )]
 mod acknowledges_everything {
     use super::*;

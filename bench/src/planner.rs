@@ -79,6 +79,7 @@ pub fn records(count: usize, edges: Edges, seed: u64) -> Vec<&'static Migration>
                 risk: &[Risk::Schema],
                 allow: &[],
                 irreversible: false,
+                empty_up: false,
                 transaction: true,
                 checksum: Checksum::from_bytes([0; 32]),
                 legacy_checksum: None,

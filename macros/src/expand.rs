@@ -79,6 +79,7 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
     let name = module.name();
     let mod_ident = module.item.ident.clone();
     let has_down = module.function("down").is_some();
+    let empty_up = module.up_is_empty() && args.empty.is_none();
     let up_span = module.function("up").map_or(Span::call_site(), |f| f.sig.span());
     let down_span = module.function("down").map_or(Span::call_site(), |f| f.sig.span());
 
@@ -108,6 +109,7 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
         risk: &risk,
         allow: args.allow.iter().map(|rule| rule.unraw().to_string()).collect(),
         irreversible: args.irreversible.is_some(),
+        empty_up,
         transaction: args.transaction.unwrap_or(true),
         checksum: checksums.current,
         legacy_checksum: (checksums.legacy != checksums.current).then_some(checksums.legacy),

@@ -70,6 +70,7 @@ fn record(files: layout::SqlMigrationFiles, span: Span) -> syn::Result<TokenStre
         risk: &sql.header.risk,
         allow: sql.header.allow.clone(),
         irreversible: sql.irreversible(),
+        empty_up: sql.empty_up(),
         transaction: sql.transaction(),
         checksum: sql.checksum,
         legacy_checksum: None,

@@ -47,13 +47,13 @@ pub mod http;
 
 pub use migrations_rs_macros::{migration, sql_migrations};
 pub use migrations_rs_runtime::{
-    AdoptReport, AdoptedMigration, Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions, Checksum,
-    Connection, Database, DatabaseUrl, Db, DirtyMigration, Error, FailedMigration, Finding, Health, LastApplied, Level,
-    LockHolder, LockOptions, LockStatus, LockStrategy, MatchedBy, Migration, MigrationAnalysis, MigrationState,
-    MigrationStatus, Migrator, OnFailure, OurMigration, Refusal, Registry, RegistryProblem, Rehearsal,
-    RehearsalOutcome, RehearsedStep, Result, RevertReport, RevertTarget, Risk, Row, Rule, Scope, Severity, Source,
-    Startup, StartupFailure, StartupOutcome, StartupReport, Statement, Status, StepReport, Tables, Tool, Version,
-    analysis, engine, foreign, sea_query, sql, sqlx,
+    Action, AdoptReport, AdoptedMigration, Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions,
+    Checksum, ChecksumMismatch, Connection, Database, DatabaseUrl, Db, DirtyMigration, Error, FailedMigration, Finding,
+    Health, LastApplied, Level, LockHolder, LockOptions, LockStatus, LockStrategy, LogQuery, LogRecord, MatchedBy,
+    Migration, MigrationAnalysis, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, Refusal,
+    Registry, RegistryProblem, Rehearsal, RehearsalOutcome, RehearsedStep, Result, RevertReport, RevertTarget, Risk,
+    Row, Rule, Scope, Severity, Source, Startup, StartupFailure, StartupOutcome, StartupReport, Statement, Status,
+    StepReport, Tables, Tool, Version, analysis, engine, foreign, sea_query, sql, sqlx,
 };
 
 /// What a migration file needs: the attribute, the `Db` handle, `Result`,

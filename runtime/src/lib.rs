@@ -35,7 +35,7 @@ pub use engine::{
     RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup, StartupFailure, StartupOutcome,
     StartupReport, Status, StepReport, StepSql, Validation,
 };
-pub use error::{Error, Result};
+pub use error::{ChecksumMismatch, Error, Result};
 pub use foreign::{ForeignMigration, Source, Tool};
 pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};
 pub use lock::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism};

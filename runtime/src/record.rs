@@ -30,6 +30,9 @@ pub struct Migration {
     /// Risk-analysis rules the migration acknowledges, by `allow` name, such as `drop_column`.
     pub allow: &'static [&'static str],
     pub irreversible: bool,
+    /// `up` does nothing (as `create` writes it) and the migration is not
+    /// marked `empty`: `up` refuses to apply it and `lint` reports it.
+    pub empty_up: bool,
     /// Whether the body runs in a transaction with its history row.
     pub transaction: bool,
     pub checksum: Checksum,
@@ -104,6 +107,7 @@ impl fmt::Debug for Migration {
             .field("risk", &self.risk)
             .field("allow", &self.allow)
             .field("irreversible", &self.irreversible)
+            .field("empty_up", &self.empty_up)
             .field("transaction", &self.transaction)
             .field("checksum", &self.checksum)
             .finish_non_exhaustive()

@@ -160,6 +160,7 @@ mod tests {
             risk: &[],
             allow: &[],
             irreversible: false,
+            empty_up: false,
             transaction: true,
             checksum: Checksum::from_bytes([0; 32]),
             legacy_checksum: None,

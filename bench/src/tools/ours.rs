@@ -48,6 +48,7 @@ pub fn records(workload: &Workload) -> Vec<&'static Migration> {
                 risk: &[Risk::Schema],
                 allow: &[],
                 irreversible: true,
+                empty_up: false,
                 transaction: true,
                 checksum: checksum(spec.version),
                 legacy_checksum: None,

@@ -198,6 +198,14 @@ impl Analyzer {
         });
     }
 
+    /// Reports that the migration's `up` does nothing and is not marked `empty`.
+    pub(crate) fn empty_migration(&mut self) {
+        let detail = "empty migration: its `up` does nothing, as `create` wrote it, and `up` refuses to apply it \
+                      (it would be recorded as done without changing anything)"
+            .to_owned();
+        self.push(Rule::EmptyMigration, "", detail);
+    }
+
     /// The findings so far.
     pub fn findings(&self) -> &[Finding] {
         &self.findings

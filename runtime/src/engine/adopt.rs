@@ -235,6 +235,7 @@ mod tests {
             allow: &[],
             irreversible: false,
             transaction: true,
+            empty_up: false,
             checksum: Checksum::from_bytes([0; 32]),
             legacy_checksum: None,
             up: Body::Sql(""),

@@ -385,6 +385,15 @@ impl Migrator {
         self.refuse_dirty(&rows)?;
         self.verify_checksums(&rows)?;
         let plan = self.plan_scope(&rows, scope)?;
+        let empty: Vec<String> = plan
+            .iter()
+            .filter_map(|s| self.registry.get(s.version))
+            .filter(|m| m.empty_up)
+            .map(|m| format!("{} ({})", m.label(), m.location()))
+            .collect();
+        if !empty.is_empty() {
+            return Err(Error::EmptyMigration { migrations: empty });
+        }
         if self.strict_order {
             let late: Vec<String> = plan
                 .iter()

@@ -115,6 +115,9 @@ async fn analyze(migration: &'static Migration, backend: Backend) -> MigrationAn
         Err(error) => Some(format!("its up failed without a database ({error}); the rest is checked as it runs")),
     };
     let mut analyzer = Analyzer::for_migration(backend, migration);
+    if migration.empty_up {
+        analyzer.empty_migration();
+    }
     for statement in &statements {
         analyzer.sql(statement);
     }

@@ -74,6 +74,7 @@ fn migration(files: SqlMigrationFiles, module: &'static str) -> Result<(Migratio
         risk: Box::leak(risk.into_boxed_slice()),
         allow: Box::leak(allow.into_boxed_slice()),
         irreversible: sql.irreversible(),
+        empty_up: sql.empty_up(),
         transaction: sql.transaction(),
         checksum: Checksum::from_bytes(sql.checksum),
         legacy_checksum: None,
