@@ -74,7 +74,7 @@ impl Tables {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableName {
     schema: Option<String>,
-    name: String,
+    pub(crate) name: String,
 }
 
 impl TableName {

@@ -80,6 +80,7 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
     }
     ctx.err.line(ctx.err.paint(Tone::Dim, &format!("database: {} (from {})", ctx.settings.url, ctx.settings.source)));
     let progress = Progress::new(ctx.err.is_terminal_with_color() && !cli.json && !cli.quiet);
+    ctx.err.share_with(&progress);
     let migrator = migrator(ctx, &progress)?;
     let mut conn = Connection::connect(&ctx.settings.url).await?;
     let result = run(ctx, &migrator, &mut conn).await;

@@ -160,12 +160,19 @@ fn render_rehearsal(ctx: &Context<'_>, rehearsal: &Rehearsal) -> String {
 pub(crate) fn report_backup(ctx: &Context<'_>, backup: Option<&Backup>) {
     let Some(backup) = backup else { return };
     let line = match backup {
-        Backup::Snapshot { path, reason } => {
-            ctx.err.paint(Tone::Dim, &format!("backup: {} (taken before {reason})", path.display()))
-        }
-        Backup::Command { reason } => {
-            ctx.err.paint(Tone::Dim, &format!("backup: the backup command succeeded before {reason}"))
-        }
+        Backup::Snapshot { path, reason } => ctx.err.paint(
+            Tone::Dim,
+            &format!(
+                "backup: {}, a snapshot taken before this run changed anything; the run includes {reason}",
+                path.display()
+            ),
+        ),
+        Backup::Command { reason } => ctx.err.paint(
+            Tone::Dim,
+            &format!(
+                "backup: the backup command succeeded before this run changed anything; the run includes {reason}"
+            ),
+        ),
         Backup::Skipped { reason } => ctx.err.paint(Tone::Warning, &format!("warning: no backup taken: {reason}")),
     };
     ctx.err.line(line);

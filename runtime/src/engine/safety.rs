@@ -41,7 +41,7 @@ impl Migrator {
     pub(crate) async fn prepare_apply(&self, conn: &mut Connection, versions: &[Version]) -> Result<Option<Backup>> {
         let analyses = self.refuse_unacknowledged(conn.backend(), versions).await?;
         match analyses.iter().find(|analysis| analysis.is_risky()) {
-            Some(first) => Ok(Some(self.backup_before(conn, &first.label()).await?)),
+            Some(first) => self.backup_before(conn, &first.label()).await,
             None => Ok(None),
         }
     }
@@ -74,17 +74,23 @@ impl Migrator {
             .filter_map(|version| self.registry.get(*version))
             .find(|migration| migration.risk.contains(&Risk::Data));
         match first_risky {
-            Some(migration) => Ok(Some(self.backup_before(conn, &format!("reverting {}", migration.label())).await?)),
+            Some(migration) => self.backup_before(conn, &format!("reverting {}", migration.label())).await,
             None => Ok(None),
         }
     }
 
-    async fn backup_before(&self, conn: &mut Connection, reason: &str) -> Result<Backup> {
-        let backup = backup::take(conn, &self.backup, reason).await?;
+    /// The backup before `reason`; `None` when the database holds nothing to back up.
+    async fn backup_before(&self, conn: &mut Connection, reason: &str) -> Result<Option<Backup>> {
+        let bookkeeping =
+            [self.tables.history.name.as_str(), self.tables.log.name.as_str(), self.tables.lock.name.as_str()];
+        let backup = backup::take(conn, &self.backup, reason, &bookkeeping).await?;
         match &backup {
-            Backup::Snapshot { path, .. } => tracing::info!(path = %path.display(), reason, "database snapshot taken"),
-            Backup::Command { .. } => tracing::info!(reason, "backup command succeeded"),
-            Backup::Skipped { reason: why } => tracing::warn!(reason, why = why.as_str(), "no backup taken"),
+            Some(Backup::Snapshot { path, .. }) => {
+                tracing::info!(path = %path.display(), reason, "database snapshot taken")
+            }
+            Some(Backup::Command { .. }) => tracing::info!(reason, "backup command succeeded"),
+            Some(Backup::Skipped { reason: why }) => tracing::warn!(reason, why = why.as_str(), "no backup taken"),
+            None => tracing::info!(reason, "no backup taken: the database holds no data yet"),
         }
         Ok(backup)
     }
