@@ -424,8 +424,8 @@ fn named_environments_dotenv_and_confirmation() {
         &["status", "--env", "production", "--database-url", "sqlite://flag.db?mode=rwc"],
         &[],
     );
-    assert_eq!(flag_wins.status.code(), Some(3), "a new database has everything pending");
-    assert!(stderr(&flag_wins).contains("(from --database-url)"), "{}", stderr(&flag_wins));
+    assert_eq!(flag_wins.status.code(), Some(1), "status creates no database");
+    assert!(stderr(&flag_wins).contains("flag.db does not exist (from --database-url)"), "{}", stderr(&flag_wins));
     let json_error = cli("migrate", dir.path(), &["status", "--json", "--env", "qa"], &[]);
     let value: serde_json::Value = serde_json::from_slice(&json_error.stderr).expect("errors are JSON with --json");
     assert!(value["error"].as_str().unwrap().contains("qa"));
@@ -518,4 +518,66 @@ fn create_writes_a_migration_that_compiles_and_registers() {
         "{}",
         stderr(&up)
     );
+}
+
+/// Verbs that only read open no database they would create: a missing SQLite
+/// file is an error naming it and `up`; offline verbs touch no database at all.
+#[test]
+fn read_only_and_offline_verbs_create_no_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("migrations.db");
+    let read_only: [&[&str]; 8] = [
+        &["status"],
+        &["history"],
+        &["validate"],
+        &["plan"],
+        &["graph"],
+        &["lock", "status"],
+        &["lint", "--pending"],
+        &["sql"],
+    ];
+    for verb in read_only {
+        let output = cli("migrate", dir.path(), verb, &[]);
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{verb:?}: {text}");
+        assert!(
+            text.contains(&format!("the SQLite database {} does not exist", file.display()))
+                && text.contains(&format!("`{}` only reads and creates nothing: `up` creates it", verb.join(" "))),
+            "{verb:?}: {text}"
+        );
+        assert!(!file.exists(), "{verb:?} created the database");
+    }
+    let lint = ok(cli("migrate", dir.path(), &["lint", "--backend", "sqlite"], &[]));
+    assert!(stdout(&lint).contains("migration(s) analysed"), "{}", stdout(&lint));
+    let sql = ok(cli("migrate", dir.path(), &["sql", "--backend", "postgres"], &[]));
+    assert!(stdout(&sql).contains("CREATE TABLE \"users\""), "every migration is rendered: {}", stdout(&sql));
+    assert!(!stderr(&sql).contains("database:"), "no database is opened: {}", stderr(&sql));
+    assert!(!file.exists(), "offline verbs created the database");
+
+    // Once `up` created it, the same verbs read it.
+    ok(cli("migrate", dir.path(), &["up"], &[]));
+    ok(cli("migrate", dir.path(), &["validate"], &[]));
+}
+
+/// The operator in the history: USER, else LOGNAME, else the user id, with the host.
+#[test]
+fn the_operator_falls_back_to_logname_then_the_user_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let mut command = Command::new(example_binary("migrate"));
+        command.args(["up"]).current_dir(dir.path()).env_remove("DATABASE_URL").env_remove("USER");
+        command.env_remove("LOGNAME").env_remove("USERNAME").env("NO_COLOR", "1");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        ok(command.output().unwrap());
+        let history = ok(cli("migrate", dir.path(), &["history", "--json"], &[]));
+        json(&history)
+    };
+    let by_logname = run(&[("LOGNAME", "ada")]);
+    let first = by_logname.to_string();
+    assert!(first.contains("\"ada@"), "{first}");
+    std::fs::remove_file(dir.path().join("migrations.db")).unwrap();
+    let by_id = run(&[]).to_string();
+    assert!(by_id.contains("\"uid ") && !by_id.contains("unknown@"), "{by_id}");
 }

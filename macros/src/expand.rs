@@ -52,11 +52,18 @@ fn private_path(args: &Args) -> TokenStream {
     }
 }
 
+/// The module's version, as the associated constant of a marker type that a
+/// `depends_on` naming the module finds (see [`dependency_path`]).
 fn version_const(private: &TokenStream, version: u64) -> TokenStream {
     quote! {
         #[doc(hidden)]
-        #[allow(dead_code)]
-        pub const __MIGRATIONS_RS_VERSION: #private::Version = #private::Version::from_checked(#version);
+        #[allow(dead_code, non_camel_case_types)]
+        pub struct __MIGRATIONS_RS_MIGRATION;
+
+        impl __MIGRATIONS_RS_MIGRATION {
+            #[doc(hidden)]
+            pub const VERSION: #private::Version = #private::Version::from_checked(#version);
+        }
     }
 }
 
@@ -92,7 +99,7 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
     push_items(&mut item, hidden);
 
     let dependencies = args.depends_on.iter().map(|dependency| match dependency {
-        Dependency::Path(path) => dependency_path(path),
+        Dependency::Path(path) => dependency_path(path, private),
         Dependency::Version(version) => {
             let value = version.value;
             quote_spanned!(version.literal.span()=> #private::Version::from_checked(#value))
@@ -139,7 +146,28 @@ fn entry_point(private: &TokenStream, name: &str, span: Span) -> TokenStream {
     }
 }
 
-/// `path::__MIGRATIONS_RS_VERSION`, spanned at the user's path so a typo is reported there.
-fn dependency_path(path: &Path) -> TokenStream {
-    quote_spanned!(path.span()=> #path::__MIGRATIONS_RS_VERSION)
+/// The version of the migration module at `path`, spanned at the user's path
+/// so mistakes are reported there. The module's items are glob-imported into
+/// an inner block; when `path` is a module but not a migration, the marker
+/// type of the outer block is found instead, and its constant fails to
+/// evaluate with "`path` is not a #[migration] module". (An unused associated
+/// constant is never evaluated, so a real migration costs nothing.)
+fn dependency_path(path: &Path, private: &TokenStream) -> TokenStream {
+    let shown = quote!(#path).to_string().replace(' ', "");
+    let message = format!("`{shown}` is not a #[migration] module");
+    quote_spanned! {path.span()=>
+        {
+            #[allow(dead_code, non_camel_case_types)]
+            struct __MIGRATIONS_RS_MIGRATION;
+            impl __MIGRATIONS_RS_MIGRATION {
+                #[allow(dead_code)]
+                const VERSION: #private::Version = ::core::panic!(#message);
+            }
+            {
+                #[allow(unused_imports)]
+                use #path::*;
+                __MIGRATIONS_RS_MIGRATION::VERSION
+            }
+        }
+    }
 }

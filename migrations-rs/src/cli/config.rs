@@ -66,6 +66,8 @@ pub(crate) struct Settings {
     pub url: DatabaseUrl,
     /// Where the URL came from, to say so.
     pub source: String,
+    /// No database was named anywhere: the URL is [`DEFAULT_DATABASE_URL`].
+    pub is_default: bool,
     /// Changes need confirmation (or `--yes`), and are refused without a terminal.
     pub protected: bool,
     pub lock: LockKind,
@@ -119,7 +121,8 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
                 .to_owned(),
         )
     };
-    Ok(Settings { url: DatabaseUrl::parse(&raw)?, source, protected, lock, backup_command })
+    let is_default = raw == DEFAULT_DATABASE_URL;
+    Ok(Settings { url: DatabaseUrl::parse(&raw)?, source, is_default, protected, lock, backup_command })
 }
 
 fn load_environment(path: &str, name: &str) -> Result<Environment, Error> {

@@ -429,7 +429,7 @@ impl Migrator {
         plan: &[crate::plan::PlannedStep],
         keep_going: bool,
     ) -> Result<ApplyReport> {
-        let batch = next_batch(rows);
+        let batch = next_batch(conn, &self.tables, rows).await?;
         let last_seq = rows.iter().map(|a| a.seq).max().unwrap_or(0);
         let versions: Vec<Version> = plan.iter().map(|s| s.version).collect();
         let backup = self.prepare_apply(conn, &versions).await?;
@@ -498,7 +498,7 @@ impl Migrator {
         if !self.revert_modified {
             self.verify_checksums(rows.iter().filter(|a| plan.contains(&a.version)))?;
         }
-        let batch = next_batch(rows);
+        let batch = next_batch(conn, &self.tables, rows).await?;
         let backup = self.prepare_revert(conn, &plan).await?;
         let warnings = plan
             .iter()
@@ -629,8 +629,11 @@ fn last_batch(rows: &[AppliedMigration]) -> Vec<Version> {
     rows.iter().filter(|r| Some(r.batch) == last).map(|r| r.version).collect()
 }
 
-fn next_batch(rows: &[AppliedMigration]) -> i64 {
-    rows.iter().map(|a| a.batch).max().unwrap_or(0) + 1
+/// The batch number of the next run: above every batch in the history and in
+/// the audit log, so a number is never given twice, even after a revert.
+async fn next_batch(conn: &mut Connection, tables: &Tables, rows: &[AppliedMigration]) -> Result<i64> {
+    let logged = history::max_logged_batch(conn.as_ref(), tables).await?;
+    Ok(rows.iter().map(|a| a.batch).max().unwrap_or(0).max(logged) + 1)
 }
 
 /// Releases the lock, then returns the outcome or resumes the panic.

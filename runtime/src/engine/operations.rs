@@ -157,7 +157,7 @@ impl Migrator {
                 let step = Step {
                     migration,
                     action: StepAction::Apply,
-                    batch: next_batch(rows),
+                    batch: next_batch(conn, &self.tables, rows).await?,
                     seq: rows.iter().map(|r| r.seq).max().unwrap_or(0) + 1,
                 };
                 history::insert_applied(conn.as_ref(), &self.tables, &step.history_row(RowState::Applied, 0)).await?;
