@@ -41,6 +41,8 @@
 //! [`Startup`] migrates a service as it starts. With the `http` feature,
 //! `http::HttpApi` serves the state and operator actions as an axum router.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 #[cfg(feature = "http")]
 pub mod http;

@@ -9,6 +9,17 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// All registered migrations, keyed by version, with their dependency graph.
+///
+/// ```no_run
+/// # fn list() -> migrations_rs_runtime::Result<()> {
+/// use migrations_rs_runtime::Registry;
+///
+/// let registry = Registry::from_linked()?; // refused if versions clash or dependencies are missing
+/// for migration in registry.in_order() {
+///     println!("{} ({})", migration.label(), migration.location());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Registry {
     migrations: BTreeMap<Version, &'static Migration>,

@@ -42,7 +42,22 @@ use std::fmt;
 use std::panic::AssertUnwindSafe;
 use step::{Step, StepFailure};
 
-/// Applies and reverts the migrations of one registry.
+/// Applies and reverts the migrations of one registry: what the command
+/// line does, from code.
+///
+/// ```no_run
+/// # async fn migrate() -> migrations_rs_runtime::Result<()> {
+/// use migrations_rs_runtime::{Connection, DatabaseUrl, Migrator, RevertTarget};
+///
+/// let migrator = Migrator::from_linked()?; // every #[migration] linked into this program
+/// let mut conn = Connection::connect(&DatabaseUrl::parse("sqlite://app.db?mode=rwc")?).await?;
+/// let report = migrator.up(&mut conn, None).await?;
+/// println!("{} applied in batch {:?}", report.applied.len(), report.batch);
+/// if !migrator.status(&mut conn).await?.is_up_to_date() {
+///     migrator.down(&mut conn, RevertTarget::Steps(1)).await?;
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Migrator {
     registry: Registry,
     tables: Tables,
