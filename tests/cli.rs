@@ -581,3 +581,36 @@ fn the_operator_falls_back_to_logname_then_the_user_id() {
     let by_id = run(&[]).to_string();
     assert!(by_id.contains("\"uid ") && !by_id.contains("unknown@"), "{by_id}");
 }
+
+/// On a terminal (a pseudo-terminal from `script`) the backup line is printed
+/// on a line of its own, not glued to the progress bar's.
+#[test]
+fn on_a_terminal_the_backup_line_is_not_glued_to_the_progress_bar() {
+    let dir = tempfile::tempdir().unwrap();
+    // A database that holds data, so the run that includes seed_users takes a snapshot.
+    ok(cli("migrate", dir.path(), &["up", "--to", "20240115093000"], &[]));
+    let command = format!("{} up", example_binary("migrate").display());
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir.path())
+        .env_remove("NO_COLOR")
+        .env_remove("DATABASE_URL")
+        .env("TERM", "xterm-256color")
+        .output()
+        .expect("run script (util-linux)");
+    let raw = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{raw}");
+    let at = raw.find("backup: ").unwrap_or_else(|| panic!("a backup line: {raw:?}"));
+    // What precedes it, colour codes aside, ends a line or clears the bar's.
+    let mut before = raw[..at].to_owned();
+    while let Some(start) = before.rfind("\x1b[")
+        && before[start..].ends_with('m')
+    {
+        before.truncate(start);
+    }
+    assert!(
+        before.ends_with('\n') || before.ends_with('\r') || before.ends_with("\x1b[2K") || before.ends_with("\x1b[K"),
+        "the backup line starts a line: {:?}",
+        &raw[at.saturating_sub(80)..(at + 40).min(raw.len())]
+    );
+}
