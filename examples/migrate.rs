@@ -198,6 +198,6 @@ mod index_orders_by_time {
     }
 }
 
-fn main() -> std::process::ExitCode {
+fn main() {
     migrations_rs::cli::main()
 }

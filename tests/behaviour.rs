@@ -244,6 +244,9 @@ async fn reverts_by_steps_and_to_a_target_then_reapplies(backend: Backend) {
 
     let reapplied = migrator().up(&mut conn, None).await.unwrap();
     assert_eq!(reapplied.applied.len(), ALL - 1);
+    // Batches 1 and 2 applied, 3 and 4 reverted: a number is never given twice.
+    assert_eq!(reapplied.batch, Some(5), "batch numbers are not reused after a revert");
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE batch = 2").await, 1);
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, ALL as i64);
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'revert'").await, 2);
 }

@@ -9,6 +9,12 @@ use std::path::Path;
 use std::process::{Command, Output};
 use support::{TestDb, example_binary};
 
+/// `cli::main` ends the process with the exit code itself, so no form of
+/// calling it (`fn main() { cli::main(); }` included) can drop the code; the
+/// exit codes of the programs below, built that way, show it at run time.
+const _: fn() -> ! = migrations_rs::cli::main;
+const _: fn() -> ! = migrations_rs::cli::main_for_sql_folder;
+
 /// Runs `program` in `dir` with `args`, no DATABASE_URL and no colours.
 fn cli(program: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(example_binary(program));
@@ -60,7 +66,71 @@ on_every_backend!(
     plan_and_graph,
     sql_is_rendered_offline,
     lock_status_as_json,
+    a_panicking_migration_fails_like_any_other,
+    dotenv_is_read_from_the_working_directory_only,
 );
+
+/// A `.env` in a parent directory is ignored; one in the working directory is
+/// read, and the output names it as the URL's source.
+async fn dotenv_is_read_from_the_working_directory_only(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let parent = tempfile::tempdir().unwrap();
+    let project = parent.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    let wrong = parent.path().join("wrong.db");
+    std::fs::write(parent.path().join(".env"), format!("DATABASE_URL=sqlite://{}?mode=rwc\n", wrong.display()))
+        .unwrap();
+
+    let output = ok(cli("migrate", &project, &["up"], &[]));
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(said.contains("(from the default"), "the parent's .env is not read: {said}");
+    assert!(!wrong.exists(), "the parent's database was not touched");
+    assert!(project.join("migrations.db").exists());
+
+    let dotenv = project.join(".env");
+    std::fs::write(&dotenv, format!("# the team's database\nDATABASE_URL={}\n", db.url.expose())).unwrap();
+    let output = ok(cli("migrate", &project, &["up"], &[]));
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(said.contains(&format!("(from DATABASE_URL in {})", dotenv.display())), "names the file: {said}");
+    let mut inspect = db.inspect().await;
+    assert!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await > 0, "the .env's database was migrated");
+}
+
+/// A panic in a body: exit 1 naming the migration, the panic's message and
+/// location in the message and in the audit log, the step rolled back where it
+/// can be, and on MariaDB (whose DDL commits at once) the dirty state stated.
+async fn a_panicking_migration_fails_like_any_other(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let args = ["up", "--database-url", db.url.expose()];
+    let output = cli("test-fixture", Path::new("."), &args, &[("FIXTURE_PANIC", "1")]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("migration 20240104000000 crash_point ("), "names the migration: {text}");
+    assert!(
+        text.contains("failed while applying: panicked at ")
+            && text.contains("tests/fixture/main.rs:88:")
+            && text.contains("the fixture was asked to panic inside crash_point"),
+        "the panic's location and message: {text}"
+    );
+    assert!(!text.contains("thread 'main' panicked"), "reported once, as an error: {text}");
+    let mut inspect = db.inspect().await;
+    let logged = inspect
+        .strings("SELECT error FROM migrations_rs_log WHERE version = 20240104000000 AND action = 'apply_failed'")
+        .await;
+    assert_eq!(logged.len(), 1, "one failure in the audit log: {logged:?}");
+    assert!(logged[0].contains("tests/fixture/main.rs:88:") && logged[0].contains("asked to panic"), "{}", logged[0]);
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE state = 'applied'").await, 3);
+    let left = inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE version = 20240104000000").await;
+    if backend == Backend::MySql {
+        assert!(text.contains("recorded as dirty") && text.contains("mark-applied 20240104000000"), "{text}");
+        assert_eq!(left, 1, "the unfinished row stays");
+        assert!(inspect.table_exists("crash_probe").await, "MariaDB's DDL committed at once");
+    } else {
+        assert!(text.contains("nothing of it was kept"), "{text}");
+        assert_eq!(left, 0);
+        assert!(!inspect.table_exists("crash_probe").await, "rolled back");
+    }
+}
 
 async fn up_dry_run_rehearses_the_plan_and_changes_nothing(backend: Backend) {
     let db = TestDb::new(backend).await;
@@ -322,7 +392,10 @@ fn named_environments_dotenv_and_confirmation() {
 
     let from_dotenv = ok(cli("migrate", dir.path(), &["up"], &[]));
     assert!(
-        stderr(&from_dotenv).contains("database: sqlite://from_dotenv.db?mode=rwc (from DATABASE_URL)"),
+        stderr(&from_dotenv).contains(&format!(
+            "database: sqlite://from_dotenv.db?mode=rwc (from DATABASE_URL in {})",
+            dir.path().join(".env").display()
+        )),
         "{}",
         stderr(&from_dotenv)
     );
@@ -372,8 +445,8 @@ fn named_environments_dotenv_and_confirmation() {
         &["status", "--env", "production", "--database-url", "sqlite://flag.db?mode=rwc"],
         &[],
     );
-    assert_eq!(flag_wins.status.code(), Some(3), "a new database has everything pending");
-    assert!(stderr(&flag_wins).contains("(from --database-url)"), "{}", stderr(&flag_wins));
+    assert_eq!(flag_wins.status.code(), Some(1), "status creates no database");
+    assert!(stderr(&flag_wins).contains("flag.db does not exist (from --database-url)"), "{}", stderr(&flag_wins));
     let json_error = cli("migrate", dir.path(), &["status", "--json", "--env", "qa"], &[]);
     let value: serde_json::Value = serde_json::from_slice(&json_error.stderr).expect("errors are JSON with --json");
     assert!(value["message"].as_str().unwrap().contains("qa"));
@@ -394,11 +467,8 @@ fn create_writes_a_migration_that_compiles_and_registers() {
         ),
     )
     .unwrap();
-    std::fs::write(
-        root.join("src/main.rs"),
-        "mod migrations;\n\nfn main() -> std::process::ExitCode {\n    migrations_rs::cli::main()\n}\n",
-    )
-    .unwrap();
+    std::fs::write(root.join("src/main.rs"), "mod migrations;\n\nfn main() {\n    migrations_rs::cli::main()\n}\n")
+        .unwrap();
 
     let first =
         ok(cli("migrate", root, &["create", "add_avatars", "--dir", "src/migrations", "--risk", "schema"], &[]));
@@ -445,10 +515,120 @@ fn create_writes_a_migration_that_compiles_and_registers() {
         .output()
         .expect("run cargo");
     assert_eq!(build.status.code(), Some(3), "builds, runs, and has two pending migrations: {}", stderr(&build));
+    assert!(!stderr(&build).contains("warning"), "the template compiles without warnings: {}", stderr(&build));
     let value: serde_json::Value = serde_json::from_slice(&build.stdout).unwrap();
     let names: Vec<&str> =
         value["status"]["migrations"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["add_avatars", "backfill_avatars"]);
+
+    // Their `up` is still empty: `up` refuses them rather than record them as done.
+    let database = format!("sqlite://{}?mode=rwc", root.join("created.db").display());
+    let up = support::nested_cargo(root)
+        .args(["run", "--quiet", "--", "up", "--database-url", &database])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run cargo");
+    assert_eq!(up.status.code(), Some(1), "{}", stderr(&up));
+    assert!(
+        stderr(&up).contains("2 pending migration(s) have an empty `up`") && stderr(&up).contains("add_avatars ("),
+        "{}",
+        stderr(&up)
+    );
+}
+
+/// Verbs that only read open no database they would create: a missing SQLite
+/// file is an error naming it and `up`; offline verbs touch no database at all.
+#[test]
+fn read_only_and_offline_verbs_create_no_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("migrations.db");
+    let read_only: [&[&str]; 8] = [
+        &["status"],
+        &["history"],
+        &["validate"],
+        &["plan"],
+        &["graph"],
+        &["lock", "status"],
+        &["lint", "--pending"],
+        &["sql"],
+    ];
+    for verb in read_only {
+        let output = cli("migrate", dir.path(), verb, &[]);
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{verb:?}: {text}");
+        assert!(
+            text.contains(&format!("the SQLite database {} does not exist", file.display()))
+                && text.contains(&format!("`{}` only reads and creates nothing: `up` creates it", verb.join(" "))),
+            "{verb:?}: {text}"
+        );
+        assert!(!file.exists(), "{verb:?} created the database");
+    }
+    let lint = ok(cli("migrate", dir.path(), &["lint", "--backend", "sqlite"], &[]));
+    assert!(stdout(&lint).contains("migration(s) analysed"), "{}", stdout(&lint));
+    let sql = ok(cli("migrate", dir.path(), &["sql", "--backend", "postgres"], &[]));
+    assert!(stdout(&sql).contains("CREATE TABLE \"users\""), "every migration is rendered: {}", stdout(&sql));
+    assert!(!stderr(&sql).contains("database:"), "no database is opened: {}", stderr(&sql));
+    assert!(!file.exists(), "offline verbs created the database");
+
+    // Once `up` created it, the same verbs read it.
+    ok(cli("migrate", dir.path(), &["up"], &[]));
+    ok(cli("migrate", dir.path(), &["validate"], &[]));
+}
+
+/// The operator in the history: USER, else LOGNAME, else the user id, with the host.
+#[test]
+fn the_operator_falls_back_to_logname_then_the_user_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let mut command = Command::new(example_binary("migrate"));
+        command.args(["up"]).current_dir(dir.path()).env_remove("DATABASE_URL").env_remove("USER");
+        command.env_remove("LOGNAME").env_remove("USERNAME").env("NO_COLOR", "1");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        ok(command.output().unwrap());
+        let history = ok(cli("migrate", dir.path(), &["history", "--json"], &[]));
+        json(&history)
+    };
+    let by_logname = run(&[("LOGNAME", "ada")]);
+    let first = by_logname.to_string();
+    assert!(first.contains("\"ada@"), "{first}");
+    std::fs::remove_file(dir.path().join("migrations.db")).unwrap();
+    let by_id = run(&[]).to_string();
+    assert!(by_id.contains("\"uid ") && !by_id.contains("unknown@"), "{by_id}");
+}
+
+/// On a terminal (a pseudo-terminal from `script`) the backup line is printed
+/// on a line of its own, not glued to the progress bar's.
+#[test]
+fn on_a_terminal_the_backup_line_is_not_glued_to_the_progress_bar() {
+    let dir = tempfile::tempdir().unwrap();
+    // A database that holds data, so the run that includes seed_users takes a snapshot.
+    ok(cli("migrate", dir.path(), &["up", "--to", "20240115093000"], &[]));
+    let command = format!("{} up", example_binary("migrate").display());
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir.path())
+        .env_remove("NO_COLOR")
+        .env_remove("DATABASE_URL")
+        .env("TERM", "xterm-256color")
+        .output()
+        .expect("run script (util-linux)");
+    let raw = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{raw}");
+    let at = raw.find("backup: ").unwrap_or_else(|| panic!("a backup line: {raw:?}"));
+    // What precedes it, colour codes aside, ends a line or clears the bar's.
+    let mut before = raw[..at].to_owned();
+    while let Some(start) = before.rfind("\x1b[")
+        && before[start..].ends_with('m')
+    {
+        before.truncate(start);
+    }
+    assert!(
+        before.ends_with('\n') || before.ends_with('\r') || before.ends_with("\x1b[2K") || before.ends_with("\x1b[K"),
+        "the backup line starts a line: {:?}",
+        &raw[at.saturating_sub(80)..(at + 40).min(raw.len())]
+    );
 }
 
 /// Every form of password sqlx accepts, a URL without a scheme, and a URL given

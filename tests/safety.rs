@@ -92,7 +92,8 @@ mod fails_halfway {
         required_column, set_not_null, drop_not_null, fk_validating, check_validating, unique_or_pk,
         index_not_concurrent, drop_index_not_concurrent, drop_fk, not_in_transaction, blocking_maintenance,
         tx_control, enum_change, mysql_copy_lock, sqlite_pragma_in_tx, opaque_sql, undeclared_risk
-    ]
+    ],
+    empty
 )]
 mod acknowledges_everything {
     use super::*;
@@ -263,6 +264,8 @@ async fn sqlite_snapshot_is_taken_before_a_risky_migration() {
     let Some(Backup::Snapshot { path, reason }) = &report.backup else { panic!("{:?}", report.backup) };
     assert_eq!(reason, "20240303000000 drop_note_acknowledged");
     assert!(path.starts_with(snapshots.path()));
+    let name = path.file_name().unwrap().to_string_lossy();
+    assert!(name.starts_with("test.backup-") && name.ends_with(".db"), "`*.backup-*.db` covers it: {name}");
     // The snapshot holds the column the migration then dropped.
     let copy = migrations_rs::DatabaseUrl::parse(&format!("sqlite://{}", path.display())).unwrap();
     let mut copy = migrations_rs::Connection::connect(&copy).await.unwrap();
@@ -278,6 +281,29 @@ async fn sqlite_snapshot_is_taken_before_a_risky_migration() {
     );
     assert_eq!(raw.strings("SELECT note FROM ledger").await, vec!["kept"]);
     assert!(!db.inspect().await.schema().await.iter().any(|l| l.contains("note")));
+}
+
+#[tokio::test]
+async fn sqlite_takes_no_snapshot_of_an_empty_database() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut conn = db.connect().await;
+    let report = migrator(&[LEDGER, DROP_ACKNOWLEDGED]).up(&mut conn, None).await.unwrap();
+    assert_eq!(report.applied.len(), 2);
+    assert_eq!(report.backup, None, "the database held nothing but our own tables");
+    let file = sqlite_file(&db);
+    let beside: Vec<String> = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("backup"))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
+}
+
+/// The file of a SQLite test database.
+fn sqlite_file(db: &TestDb) -> std::path::PathBuf {
+    let url = db.url.expose();
+    let path = url.strip_prefix("sqlite://").unwrap().split('?').next().unwrap();
+    std::path::PathBuf::from(path)
 }
 
 #[tokio::test]
@@ -423,6 +449,26 @@ mod command_line {
         let migrations = value["migrations"].as_array().unwrap();
         let delete = migrations.iter().find(|m| m["name"] == "read_then_delete_everything").unwrap();
         assert!(delete["incomplete"].as_str().unwrap().contains("checked as they run"), "{delete}");
+    }
+
+    #[test]
+    fn the_backup_line_says_the_snapshot_was_taken_before_the_run() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let db = runtime.block_on(TestDb::new(Backend::Sqlite));
+        let (code, _, err) = run(&["up", "--to", "20240301000000", "--database-url", db.url.expose()]);
+        assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+        assert!(!err.contains("backup"), "no snapshot of an empty database: {err}");
+        let (code, _, err) = run(&["up", "--to", "20240303000000", "--database-url", db.url.expose()]);
+        assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+        let line = err.lines().find(|l| l.contains("snapshot")).unwrap_or_else(|| panic!("{err}"));
+        let dir = super::sqlite_file(&db).parent().unwrap().display().to_string();
+        assert!(line.starts_with(&format!("backup: {dir}/test.backup-")), "on a line of its own: {line}");
+        assert!(
+            line.ends_with(
+                ".db, a snapshot taken before this run changed anything; the run includes 20240303000000 drop_note_acknowledged"
+            ),
+            "{line}"
+        );
     }
 
     #[test]

@@ -151,5 +151,13 @@ fn standalone_binary_scaffolds_sql_migrations() {
     let taken = standalone(dir.path(), &["create", "add_avatars"]);
     assert_eq!(taken.status.code(), Some(1), "a taken name is refused");
     let status = standalone(dir.path(), &["status"]);
-    assert_eq!(status.status.code(), Some(3), "one pending migration in the default SQLite file");
+    let said = String::from_utf8_lossy(&status.stderr).into_owned();
+    assert_eq!(status.status.code(), Some(1), "status creates no database: {said}");
+    assert!(said.contains("migrations.db does not exist") && said.contains("`up` creates it"), "{said}");
+    // The new migration holds no statement yet: `up` refuses it rather than record it as done.
+    let up = standalone(dir.path(), &["up"]);
+    let said = String::from_utf8_lossy(&up.stderr).into_owned();
+    assert_eq!(up.status.code(), Some(1), "{said}");
+    assert!(said.contains("1 pending migration(s) have an empty `up`") && said.contains("add_avatars"), "{said}");
+    assert!(said.contains("`-- migrations-rs: empty` in a SQL file"), "{said}");
 }

@@ -30,7 +30,7 @@ mod create_things {
     }
 }
 
-#[migration(version = 2024_01_02_000000, depends_on = [create_things], risk = [data])]
+#[migration(version = 2024_01_02_000000, depends_on = [create_things], risk = [data], empty)]
 mod refuse_to_revert {
     use super::*;
 

@@ -79,8 +79,10 @@ pub fn records(count: usize, edges: Edges, seed: u64) -> Vec<&'static Migration>
                 risk: &[Risk::Schema],
                 allow: &[],
                 irreversible: false,
+                empty_up: false,
                 transaction: true,
                 checksum: Checksum::from_bytes([0; 32]),
+                legacy_checksum: None,
                 up: Body::Rust(noop),
                 down: Some(Body::Rust(noop)),
             };

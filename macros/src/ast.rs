@@ -32,6 +32,18 @@ impl MigrationModule {
         })
     }
 
+    /// Whether `up` does nothing: its body is empty or only `Ok(())`, as `create` writes it.
+    pub(crate) fn up_is_empty(&self) -> bool {
+        self.function("up").is_some_and(|up| match up.block.stmts.as_slice() {
+            [] => true,
+            [syn::Stmt::Expr(syn::Expr::Call(call), None)] => {
+                matches!(&*call.func, syn::Expr::Path(p) if p.path.is_ident("Ok"))
+                    && matches!(call.args.iter().collect::<Vec<_>>().as_slice(), [syn::Expr::Tuple(t)] if t.elems.is_empty())
+            }
+            _ => false,
+        })
+    }
+
     pub(crate) fn items(&self) -> &[Item] {
         self.item.content.as_ref().map_or(&[], |(_, items)| items)
     }

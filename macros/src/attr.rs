@@ -12,7 +12,8 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Ident, Lit, LitInt, Path, Token};
 
-pub(crate) const KEYS: &[&str] = &["version", "depends_on", "risk", "allow", "irreversible", "transaction", "crate"];
+pub(crate) const KEYS: &[&str] =
+    &["version", "depends_on", "risk", "allow", "irreversible", "transaction", "empty", "crate"];
 pub(crate) const RISK_TAGS: &[&str] = &["schema", "data", "index", "constraint"];
 /// The risk analysis's rules, as `allow = [...]` names them (the runtime's `Rule::allow_name`).
 pub(crate) const RULES: &[&str] = &[
@@ -53,6 +54,8 @@ pub(crate) struct Args {
     /// Risk-analysis rules the migration acknowledges.
     pub allow: Vec<Ident>,
     pub irreversible: Option<Ident>,
+    /// `empty`: the migration is meant to change nothing, so its empty `up` may be applied.
+    pub empty: Option<Ident>,
     /// `transaction = false` opts out of the per-migration transaction.
     pub transaction: Option<bool>,
     pub krate: Option<Path>,
@@ -139,6 +142,14 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
                 Some(value) => {
                     if let Some(true) = boolean(&value, "irreversible", errors) {
                         args.irreversible = Some(key);
+                    }
+                }
+            },
+            "empty" => match value {
+                None => args.empty = Some(key),
+                Some(value) => {
+                    if let Some(true) = boolean(&value, "empty", errors) {
+                        args.empty = Some(key);
                     }
                 }
             },

@@ -35,7 +35,8 @@ pub(crate) fn migration(args: TokenStream, item: TokenStream) -> TokenStream {
         }
         return fallback(item.into_token_stream(), &errors);
     }
-    generate(&args, module, &private, checksum::of_tokens(item))
+    let checksums = Checksums { current: checksum::of_tokens(item.clone()), legacy: checksum::legacy::of_tokens(item) };
+    generate(&args, module, &private, checksums)
 }
 
 /// The user's item, unchanged, beside every error.
@@ -51,11 +52,18 @@ fn private_path(args: &Args) -> TokenStream {
     }
 }
 
+/// The module's version, as the associated constant of a marker type that a
+/// `depends_on` naming the module finds (see [`dependency_path`]).
 fn version_const(private: &TokenStream, version: u64) -> TokenStream {
     quote! {
         #[doc(hidden)]
-        #[allow(dead_code)]
-        pub const __MIGRATIONS_RS_VERSION: #private::Version = #private::Version::from_checked(#version);
+        #[allow(dead_code, non_camel_case_types)]
+        pub struct __MIGRATIONS_RS_MIGRATION;
+
+        impl __MIGRATIONS_RS_MIGRATION {
+            #[doc(hidden)]
+            pub const VERSION: #private::Version = #private::Version::from_checked(#version);
+        }
     }
 }
 
@@ -66,12 +74,19 @@ fn push_items(item: &mut syn::ItemMod, tokens: TokenStream) {
     }
 }
 
-/// `checksum` is taken over the tokens as the user wrote them, not as syn prints them back.
-fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksum: [u8; 32]) -> TokenStream {
+/// Both checksums of a migration, taken over the tokens as the user wrote them.
+struct Checksums {
+    current: [u8; 32],
+    /// The checksum earlier versions recorded, when it differs from `current`.
+    legacy: [u8; 32],
+}
+
+fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksums: Checksums) -> TokenStream {
     let version = args.version.as_ref().expect("validated: version present").value;
     let name = module.name();
     let mod_ident = module.item.ident.clone();
     let has_down = module.function("down").is_some();
+    let empty_up = module.up_is_empty() && args.empty.is_none();
     let up_span = module.function("up").map_or(Span::call_site(), |f| f.sig.span());
     let down_span = module.function("down").map_or(Span::call_site(), |f| f.sig.span());
 
@@ -84,7 +99,7 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
     push_items(&mut item, hidden);
 
     let dependencies = args.depends_on.iter().map(|dependency| match dependency {
-        Dependency::Path(path) => dependency_path(path),
+        Dependency::Path(path) => dependency_path(path, private),
         Dependency::Version(version) => {
             let value = version.value;
             quote_spanned!(version.literal.span()=> #private::Version::from_checked(#value))
@@ -101,8 +116,10 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
         risk: &risk,
         allow: args.allow.iter().map(|rule| rule.unraw().to_string()).collect(),
         irreversible: args.irreversible.is_some(),
+        empty_up,
         transaction: args.transaction.unwrap_or(true),
-        checksum,
+        checksum: checksums.current,
+        legacy_checksum: (checksums.legacy != checksums.current).then_some(checksums.legacy),
         up: quote!(#private::Body::Rust(#mod_ident::__migrations_rs_up)),
         down: has_down.then(|| quote!(#private::Body::Rust(#mod_ident::__migrations_rs_down))),
     }
@@ -129,7 +146,28 @@ fn entry_point(private: &TokenStream, name: &str, span: Span) -> TokenStream {
     }
 }
 
-/// `path::__MIGRATIONS_RS_VERSION`, spanned at the user's path so a typo is reported there.
-fn dependency_path(path: &Path) -> TokenStream {
-    quote_spanned!(path.span()=> #path::__MIGRATIONS_RS_VERSION)
+/// The version of the migration module at `path`, spanned at the user's path
+/// so mistakes are reported there. The module's items are glob-imported into
+/// an inner block; when `path` is a module but not a migration, the marker
+/// type of the outer block is found instead, and its constant fails to
+/// evaluate with "`path` is not a #[migration] module". (An unused associated
+/// constant is never evaluated, so a real migration costs nothing.)
+fn dependency_path(path: &Path, private: &TokenStream) -> TokenStream {
+    let shown = quote!(#path).to_string().replace(' ', "");
+    let message = format!("`{shown}` is not a #[migration] module");
+    quote_spanned! {path.span()=>
+        {
+            #[allow(dead_code, non_camel_case_types)]
+            struct __MIGRATIONS_RS_MIGRATION;
+            impl __MIGRATIONS_RS_MIGRATION {
+                #[allow(dead_code)]
+                const VERSION: #private::Version = ::core::panic!(#message);
+            }
+            {
+                #[allow(unused_imports)]
+                use #path::*;
+                __MIGRATIONS_RS_MIGRATION::VERSION
+            }
+        }
+    }
 }

@@ -21,7 +21,6 @@ mod valid;
 
 use proc_macro::TokenStream;
 
-/// Declares a migration. See the `migrations-rs` crate documentation.
 /// Embeds a folder of SQL migrations, in our layout, sqlx's or diesel's,
 /// into the same graph as the `#[migration]` modules:
 /// `migrations_rs::sql_migrations!("migrations");` at item level.
@@ -30,6 +29,41 @@ pub fn sql_migrations(input: TokenStream) -> TokenStream {
     sql_folder::sql_migrations(input.into()).into()
 }
 
+/// Declares a migration: an inline module with `pub async fn up(db: &mut Db<'_>) -> Result<()>`
+/// and, unless the migration is `irreversible`, a `down` of the same shape.
+///
+/// ```ignore
+/// use migrations_rs::prelude::*;
+///
+/// #[migration(version = 2024_01_15_093000, depends_on = [create_users], risk = [schema])]
+/// mod add_avatars {
+///     use super::*;
+///
+///     pub async fn up(db: &mut Db<'_>) -> Result<()> {
+///         db.exec(Table::alter().table("users").add_column(ColumnDef::new("avatar").string())).await
+///     }
+///
+///     pub async fn down(db: &mut Db<'_>) -> Result<()> {
+///         db.exec(Table::alter().table("users").drop_column("avatar")).await
+///     }
+/// }
+/// ```
+///
+/// The keys:
+/// - `version = YYYY_MM_DD_HHMMSS` (required): a UTC timestamp, unique in the program;
+/// - `depends_on = [module_path, 2024_01_01_000000]`: migrations that must be applied
+///   first, by module path (checked by the compiler) or by version (checked when the
+///   registry loads);
+/// - `risk = [schema, data, index, constraint]`: the kinds of change it makes;
+/// - `allow = [drop_column, ...]`: risk-analysis rules it acknowledges;
+/// - `irreversible`: it has no `down`, and is never reverted;
+/// - `transaction = false`: the body does not run in a transaction with its history row;
+/// - `empty`: `up` is meant to change nothing (otherwise an empty `up` is refused);
+/// - `crate = path`: where migrations-rs is, when it is not `::migrations_rs`.
+///
+/// Every mistake is a compile error at the tokens at fault. The module's
+/// checksum (recorded when it is applied) does not change when `cargo fmt`
+/// reformats it.
 #[proc_macro_attribute]
 pub fn migration(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::migration(args.into(), item.into()).into()

@@ -17,8 +17,12 @@ pub(crate) struct Record<'a> {
     pub risk: &'a [String],
     pub allow: Vec<String>,
     pub irreversible: bool,
+    /// `up` does nothing and the migration is not marked `empty`.
+    pub empty_up: bool,
     pub transaction: bool,
     pub checksum: [u8; 32],
+    /// The checksum earlier versions computed for the same code, when it differs.
+    pub legacy_checksum: Option<[u8; 32]>,
     /// `Body` expressions.
     pub up: TokenStream,
     pub down: Option<TokenStream>,
@@ -27,9 +31,26 @@ pub(crate) struct Record<'a> {
 impl Record<'_> {
     /// `inventory::submit!` of the record.
     pub(crate) fn submit(&self) -> TokenStream {
-        let Record { private, version, name, file, line, depends_on, allow, irreversible, transaction, up, .. } = self;
+        let Record {
+            private,
+            version,
+            name,
+            file,
+            line,
+            depends_on,
+            allow,
+            irreversible,
+            empty_up,
+            transaction,
+            up,
+            ..
+        } = self;
         let risk = self.risk.iter().map(|tag| risk_variant(private, tag));
         let checksum = self.checksum;
+        let legacy_checksum = match self.legacy_checksum {
+            Some(bytes) => quote!(::core::option::Option::Some(#private::Checksum::from_bytes([#(#bytes),*]))),
+            None => quote!(::core::option::Option::None),
+        };
         let down = match &self.down {
             Some(body) => quote!(::core::option::Option::Some(#body)),
             None => quote!(::core::option::Option::None),
@@ -47,8 +68,10 @@ impl Record<'_> {
                     risk: &[#(#risk),*],
                     allow: &[#(#allow),*],
                     irreversible: #irreversible,
+                    empty_up: #empty_up,
                     transaction: #transaction,
                     checksum: #private::Checksum::from_bytes([#(#checksum),*]),
+                    legacy_checksum: #legacy_checksum,
                     up: #up,
                     down: #down,
                 }

@@ -86,8 +86,10 @@ fn record(files: layout::SqlMigrationFiles, span: Span) -> syn::Result<TokenStre
         risk: &sql.header.risk,
         allow: sql.header.allow.clone(),
         irreversible: sql.irreversible(),
+        empty_up: sql.empty_up(),
         transaction: sql.transaction(),
         checksum: sql.checksum,
+        legacy_checksum: None,
         up: quote!(#private::Body::Sql(::core::include_str!(#file))),
         down,
     };

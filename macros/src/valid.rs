@@ -62,6 +62,12 @@ fn check_functions(args: &Args, module: &MigrationModule, errors: &mut Errors) {
             format!("migration `{}` has no `up`: add `pub async fn up(db: &mut Db<'_>) -> Result<()>`", module.name()),
         ),
     }
+    if let Some(flag) = &args.empty
+        && module.function("up").is_some()
+        && !module.up_is_empty()
+    {
+        errors.spanned(flag, "`empty` says this migration changes nothing, but its `up` has code: remove `empty`");
+    }
     match (module.function("down"), &args.irreversible) {
         (Some(down), None) => check_signature(down, errors),
         (Some(down), Some(flag)) => {

@@ -29,7 +29,7 @@
 //!     }
 //! }
 //!
-//! fn main() -> std::process::ExitCode {
+//! fn main() {
 //!     migrations_rs::cli::main()
 //! }
 //! ```
@@ -41,6 +41,8 @@
 //! [`Startup`] migrates a service as it starts. With the `http` feature,
 //! `http::HttpApi` serves the state and operator actions as an axum router.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 #[cfg(feature = "http")]
 pub mod http;
@@ -49,13 +51,13 @@ pub use migrations_rs_macros::{migration, sql_migrations};
 /// Test databases already migrated, cloned from a template in milliseconds.
 pub use migrations_rs_runtime::testing;
 pub use migrations_rs_runtime::{
-    AdoptReport, AdoptedMigration, Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions, Checksum,
-    Connection, Database, DatabaseUrl, Db, DirtyMigration, Error, FailedMigration, Finding, Health, LastApplied, Level,
-    LockHolder, LockOptions, LockStatus, LockStrategy, MatchedBy, Migration, MigrationAnalysis, MigrationState,
-    MigrationStatus, Migrator, OnFailure, OurMigration, Refusal, Registry, RegistryProblem, Rehearsal,
-    RehearsalOutcome, RehearsedStep, Result, RevertReport, RevertTarget, Risk, Row, Rule, Scope, Severity, Source,
-    Startup, StartupFailure, StartupOutcome, StartupReport, Statement, StatementError, Status, StepReport, Tables,
-    Tool, Version, analysis, engine, foreign, sea_query, sql, sqlx,
+    Action, AdoptReport, AdoptedMigration, Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions,
+    Checksum, ChecksumMismatch, Connection, Database, DatabaseUrl, Db, DirtyMigration, Error, FailedMigration, Finding,
+    Health, LastApplied, Level, LockHolder, LockOptions, LockStatus, LockStrategy, LogQuery, LogRecord, MatchedBy,
+    Migration, MigrationAnalysis, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, Refusal,
+    Registry, RegistryProblem, Rehearsal, RehearsalOutcome, RehearsedStep, Result, RevertReport, RevertTarget, Risk,
+    Row, Rule, Scope, Severity, Source, Startup, StartupFailure, StartupOutcome, StartupReport, Statement, StatementError, Status,
+    StepReport, Tables, Tool, Version, analysis, engine, foreign, sea_query, sql, sqlx,
 };
 
 /// What a migration file needs: the attribute, the `Db` handle, `Result`,

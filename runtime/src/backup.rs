@@ -53,23 +53,43 @@ pub enum Backup {
     Disabled,
 }
 
-/// Backs up the database of `conn` before `reason` (the first risky migration) runs.
-pub(crate) async fn take(conn: &mut Connection, options: &BackupOptions, reason: &str) -> Result<Backup> {
+/// Backs up the database of `conn` before `reason` (the first risky migration)
+/// runs; `None` for a SQLite database that holds nothing but `bookkeeping`
+/// tables (migrations-rs's own), where there is nothing to back up.
+pub(crate) async fn take(
+    conn: &mut Connection,
+    options: &BackupOptions,
+    reason: &str,
+    bookkeeping: &[&str],
+) -> Result<Option<Backup>> {
     if !options.enabled {
-        return Ok(Backup::Disabled);
+        return Ok(Some(Backup::Disabled));
     }
     match conn.backend() {
-        Backend::Sqlite => snapshot(conn, options, reason).await,
+        Backend::Sqlite if holds_no_data(conn, bookkeeping).await? => Ok(None),
+        Backend::Sqlite => snapshot(conn, options, reason).await.map(Some),
         Backend::Postgres | Backend::MySql => match &options.command {
-            Some(command) => run_command(conn, command, options.timeout, reason).await,
-            None => Ok(Backup::Skipped {
+            Some(command) => run_command(conn, command, options.timeout, reason).await.map(Some),
+            None => Ok(Some(Backup::Skipped {
                 reason: format!(
                     "no backup command is configured for {}: set --backup-command or `backup_command` in migrations.toml",
                     conn.backend()
                 ),
-            }),
+            })),
         },
     }
+}
+
+/// Whether a SQLite database has no table or view besides `bookkeeping`.
+async fn holds_no_data(conn: &mut Connection, bookkeeping: &[&str]) -> Result<bool> {
+    let names: Vec<String> = dispatch!(conn.as_ref(), ConnRef, c => {
+        sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'",
+        )
+        .fetch_all(&mut *c)
+        .await
+    })?;
+    Ok(names.iter().all(|name| bookkeeping.contains(&name.as_str())))
 }
 
 async fn snapshot(conn: &mut Connection, options: &BackupOptions, reason: &str) -> Result<Backup> {
@@ -150,15 +170,16 @@ fn kill_group(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// `<name>.backup-<unix time>[-n]` in `directory`, not taken yet.
+/// `<stem>.backup-<unix time>[-n].db` in `directory`, not taken yet: one
+/// `.gitignore` line, `*.backup-*.db`, covers every snapshot.
 fn free_path(directory: &Path, file: &Path) -> PathBuf {
-    let stem = file.file_name().map_or_else(|| "database".into(), |n| n.to_string_lossy().into_owned());
+    let stem = file.file_stem().map_or_else(|| "database".into(), |n| n.to_string_lossy().into_owned());
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let mut path = directory.join(format!("{stem}.backup-{secs}"));
+    let mut path = directory.join(format!("{stem}.backup-{secs}.db"));
     let mut n = 1;
     while path.exists() {
         n += 1;
-        path = directory.join(format!("{stem}.backup-{secs}-{n}"));
+        path = directory.join(format!("{stem}.backup-{secs}-{n}.db"));
     }
     path
 }

@@ -168,8 +168,10 @@ mod tests {
             risk: &[],
             allow: &[],
             irreversible: true,
+            empty_up: false,
             transaction: true,
             checksum: Checksum::from_bytes([0; 32]),
+            legacy_checksum: None,
             up: Body::Sql(up),
             down: None,
         }

@@ -22,6 +22,23 @@ use std::fmt;
 
 /// The database as a migration body sees it. Inside a transactional
 /// migration every statement runs in the migration's transaction.
+///
+/// ```no_run
+/// # use migrations_rs_runtime::{Backend, Db, Result};
+/// # use migrations_rs_runtime::sea_query::{ColumnDef, Expr, ExprTrait, Query, Table};
+/// async fn up(db: &mut Db<'_>) -> Result<()> {
+///     // sea-query statements are rendered for the connected backend, values bound.
+///     db.exec(Table::alter().table("users").add_column(ColumnDef::new("active").boolean().default(true))).await?;
+///     // Plain SQL runs as written; guard backend-specific SQL with `db.backend()`.
+///     if db.backend() == Backend::Postgres {
+///         db.exec("CREATE INDEX CONCURRENTLY users_by_email ON users (email)").await?;
+///     }
+///     // Rows can be read, to backfill in batches for example.
+///     let rows = db.fetch_all(Query::select().column("id").from("users").and_where(Expr::col("active").eq(true))).await?;
+///     let _ids: Vec<i64> = rows.iter().map(|row| row.get("id")).collect::<Result<_>>()?;
+///     Ok(())
+/// }
+/// ```
 pub struct Db<'c> {
     target: Target<'c>,
     executed: usize,

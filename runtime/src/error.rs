@@ -99,6 +99,16 @@ pub enum Error {
     )]
     SomeFailed { applied: Vec<Version>, failed: Vec<String>, skipped: Vec<String> },
 
+    #[error(
+        "nothing was applied: {} pending migration(s) have an empty `up`, as `create` wrote it:{}\n\
+         applying one would record it as done without changing anything. Write its change, or, if it is meant \
+         to change nothing, say `empty` in its attribute (`#[migration(.., empty)]`, or `-- migrations-rs: empty` \
+         in a SQL file)",
+        migrations.len(),
+        list(migrations)
+    )]
+    EmptyMigration { migrations: Vec<String> },
+
     #[error("{version} is already recorded as applied; nothing to mark")]
     AlreadyApplied { version: Version },
 
@@ -247,6 +257,10 @@ pub enum Error {
     #[error("{0}")]
     Statement(Box<StatementError>),
 
+    /// A migration body panicked; the step failed like on any other error.
+    #[error("panicked at {location}: {message}")]
+    Panicked { message: String, location: String },
+
     /// An error raised by a migration body with [`Error::msg`].
     #[error("{message}")]
     Migration { message: String },
@@ -279,8 +293,11 @@ impl fmt::Display for ChecksumMismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} {} ({}) was applied with checksum {} but the code now has {}; \
-             restore the applied code and put the change in a new migration",
+            "{} {} ({}) was applied with checksum {} but the code now has {}. Either restore the applied code \
+             and put the change in a new migration (right once others have applied it); or, if the database should \
+             get the new code (it was applied before it was finished, and only here), revert it with \
+             `down --force` (with --steps or --to reaching it; the new `down` runs) and run `up` again; or, if the \
+             database already matches the new code, accept it with `repair`",
             self.version,
             self.name,
             self.location,

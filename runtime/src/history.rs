@@ -75,7 +75,7 @@ impl Tables {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableName {
     schema: Option<String>,
-    name: String,
+    pub(crate) name: String,
 }
 
 impl TableName {
@@ -418,6 +418,14 @@ pub(crate) async fn read_summaries(conn: ConnRef<'_>, tables: &Tables) -> Result
     Ok(Some(summaries))
 }
 
+/// The highest batch number the audit log has seen (0 when none): with the
+/// history's, it keeps a reverted run's batch number from being given again.
+pub(crate) async fn max_logged_batch(conn: ConnRef<'_>, tables: &Tables) -> Result<i64> {
+    let query = Query::select().expr_as(Expr::cust("COALESCE(MAX(batch), 0)"), "top").from(tables.log.sea()).to_owned();
+    let Some(rows) = missing_table_as_none(Db::new(conn).fetch_all(&query).await)? else { return Ok(0) };
+    rows.first().map_or(Ok(0), |row| row.get("top"))
+}
+
 /// Audit log entries matching `query`, newest first; none when the log does not exist yet.
 pub(crate) async fn read_log(conn: ConnRef<'_>, tables: &Tables, query: &LogQuery) -> Result<Vec<LogRecord>> {
     let mut select = Query::select();
@@ -560,10 +568,34 @@ pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
-/// Who runs the migrations: `user@host`, from the environment.
+/// Who runs the migrations: `user@host`. The user is `USER`, else `LOGNAME`
+/// (else `USERNAME` on Windows), else the operating system's user id
+/// (`uid 1000`), else `unknown`.
 pub(crate) fn operator() -> String {
-    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".to_owned());
-    format!("{user}@{}", host())
+    format!("{}@{}", user(|name| std::env::var(name).ok(), os_user_id), host())
+}
+
+fn user(var: impl Fn(&str) -> Option<String>, os_user_id: impl Fn() -> Option<u32>) -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .into_iter()
+        .filter_map(&var)
+        .map(|value| value.trim().to_owned())
+        .find(|value| !value.is_empty())
+        .or_else(|| os_user_id().map(|id| format!("uid {id}")))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The id of the user running this process, where the system says.
+#[cfg(unix)]
+fn os_user_id() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    // The process's own entry in /proc belongs to its user.
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+#[cfg(not(unix))]
+fn os_user_id() -> Option<u32> {
+    None
 }
 
 /// This machine's name, for the history and the lock.
@@ -575,4 +607,21 @@ pub(crate) fn host() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown-host".to_owned())
+}
+
+#[cfg(test)]
+mod operator_tests {
+    use super::user;
+
+    #[test]
+    fn the_operator_is_user_else_logname_else_the_user_id_else_unknown() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        };
+        assert_eq!(user(env(&[("USER", "ada"), ("LOGNAME", "bob")]), || Some(7)), "ada");
+        assert_eq!(user(env(&[("LOGNAME", "bob")]), || Some(7)), "bob");
+        assert_eq!(user(env(&[("USER", " "), ("LOGNAME", "bob")]), || Some(7)), "bob");
+        assert_eq!(user(env(&[]), || Some(1000)), "uid 1000");
+        assert_eq!(user(env(&[]), || None), "unknown");
+    }
 }

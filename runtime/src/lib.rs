@@ -43,7 +43,7 @@ pub use engine::{
     Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup, StartupFailure,
     StartupOutcome, StartupReport, Status, StepReport, StepSql, Validation,
 };
-pub use error::{Error, Result};
+pub use error::{ChecksumMismatch, Error, Result};
 pub use foreign::{ForeignMigration, ForeignTable, Source, Tool};
 pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};
 pub use lock::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism};

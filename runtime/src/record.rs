@@ -30,9 +30,16 @@ pub struct Migration {
     /// Risk-analysis rules the migration acknowledges, by `allow` name, such as `drop_column`.
     pub allow: &'static [&'static str],
     pub irreversible: bool,
+    /// `up` does nothing (as `create` writes it) and the migration is not
+    /// marked `empty`: `up` refuses to apply it and `lint` reports it.
+    pub empty_up: bool,
     /// Whether the body runs in a transaction with its history row.
     pub transaction: bool,
     pub checksum: Checksum,
+    /// The checksum earlier versions of migrations-rs recorded for the same code, when it
+    /// differs: a history row holding it is accepted and re-recorded with
+    /// [`Migration::checksum`].
+    pub legacy_checksum: Option<Checksum>,
     pub up: Body,
     pub down: Option<Body>,
 }
@@ -72,6 +79,17 @@ impl Migration {
         format!("{}:{}", self.file, self.line)
     }
 
+    /// Whether `hex`, a checksum recorded in the history table, is this
+    /// migration's checksum or the legacy form of it.
+    pub fn matches_recorded(&self, hex: &str) -> bool {
+        self.checksum.matches_hex(hex) || self.is_legacy_record(hex)
+    }
+
+    /// Whether `hex` is the legacy form of this migration's checksum (and not the current one).
+    pub fn is_legacy_record(&self, hex: &str) -> bool {
+        !self.checksum.matches_hex(hex) && self.legacy_checksum.is_some_and(|legacy| legacy.matches_hex(hex))
+    }
+
     /// `20240115093000 create_users`, the way people refer to it.
     pub fn label(&self) -> String {
         format!("{} {}", self.version, self.name)
@@ -89,6 +107,7 @@ impl fmt::Debug for Migration {
             .field("risk", &self.risk)
             .field("allow", &self.allow)
             .field("irreversible", &self.irreversible)
+            .field("empty_up", &self.empty_up)
             .field("transaction", &self.transaction)
             .field("checksum", &self.checksum)
             .finish_non_exhaustive()

@@ -9,6 +9,17 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// All registered migrations, keyed by version, with their dependency graph.
+///
+/// ```no_run
+/// # fn list() -> migrations_rs_runtime::Result<()> {
+/// use migrations_rs_runtime::Registry;
+///
+/// let registry = Registry::from_linked()?; // refused if versions clash or dependencies are missing
+/// for migration in registry.in_order() {
+///     println!("{} ({})", migration.label(), migration.location());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Registry {
     migrations: BTreeMap<Version, &'static Migration>,
@@ -160,8 +171,10 @@ mod tests {
             risk: &[],
             allow: &[],
             irreversible: false,
+            empty_up: false,
             transaction: true,
             checksum: Checksum::from_bytes([0; 32]),
+            legacy_checksum: None,
             up: Body::Rust(noop),
             down: Some(Body::Rust(noop)),
         }))

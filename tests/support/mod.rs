@@ -56,6 +56,8 @@ impl TestDb {
         if backend == Backend::Sqlite {
             let dir = tempfile::tempdir().expect("temporary directory");
             let path = dir.path().join("test.db");
+            // An empty database, as a new one on a server is: verbs that only read refuse a missing file.
+            std::fs::File::create(&path).expect("create the SQLite file");
             let url = DatabaseUrl::parse(&format!("sqlite://{}?mode=rwc", path.display())).unwrap();
             return TestDb { url, backend, name, _dir: Some(dir) };
         }

@@ -48,8 +48,10 @@ pub fn records(workload: &Workload) -> Vec<&'static Migration> {
                 risk: &[Risk::Schema],
                 allow: &[],
                 irreversible: true,
+                empty_up: false,
                 transaction: true,
                 checksum: checksum(spec.version),
+                legacy_checksum: None,
                 up: Body::Rust(up),
                 down: None,
             };

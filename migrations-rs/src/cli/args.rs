@@ -10,7 +10,7 @@ use migrations_rs_runtime::{Action, Version};
     version,
     about = "Apply, revert and inspect the migrations linked into this program",
     after_help = "The database: --database-url, else the URL of --env NAME from the config file, else DATABASE_URL \
-                  (also read from a .env file), else the SQLite file migrations.db in the working directory.\n\
+                  (also read from a .env file in the working directory), else the SQLite file migrations.db in the working directory.\n\
                   Exit codes: 0 success; 1 failure (reason on standard error); 2 wrong arguments; \
                   3 `status` or `validate` found the database not up to date or not valid."
 )]

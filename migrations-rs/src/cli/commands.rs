@@ -7,11 +7,13 @@ use crate::cli::output::{Output, Progress, Tone};
 use crate::cli::{adopt, create, render, safety};
 use migrations_rs_runtime::engine::{Progress as StepProgress, StepAction};
 use migrations_rs_runtime::sql;
+use migrations_rs_runtime::sqlx::sqlite::SqliteConnectOptions;
 use migrations_rs_runtime::{
     Backend, BackupOptions, Compat, Connection, Error, Hooks, LockOptions, LockStrategy, LogQuery, Migrator, Preview,
-    Registry, RevertTarget, Risk, Scope,
+    Registry, RevertTarget, Risk, Scope, Version,
 };
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Exit code of `status` and `validate` when the database is not up to date or not valid.
@@ -78,14 +80,69 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
         let backend = backend.map_or_else(|| ctx.settings.url.backend(), backend_of);
         return Ok(safety::lint(ctx, &migrator.analyze_all(backend).await, backend));
     }
+    if let Command::Sql { backend: Some(backend), to } = &cli.command
+        && ctx.settings.is_default
+    {
+        // No database named: every migration (up to --to) is pending, and no SQLite file is opened.
+        let migrator = Migrator::new(registry(ctx)?);
+        let planned = migrator.registry().graph().plan_apply(&[], *to).map_err(|_| match to {
+            Some(version) => Error::UnknownVersion { version: *version },
+            None => Error::msg("the migrations cannot be planned"),
+        })?;
+        let versions: Vec<Version> = planned.iter().map(|step| step.version).collect();
+        let backend = backend_of(*backend);
+        let steps = migrator.sql(backend, &versions).await?;
+        ctx.print(&steps, |s| render::sql(s, backend));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(verb) = read_only_verb(&cli.command) {
+        refuse_to_create(ctx, verb)?;
+    }
     ctx.err.line(ctx.err.paint(Tone::Dim, &format!("database: {} (from {})", ctx.settings.url, ctx.settings.source)));
     let progress = Progress::new(ctx.err.is_terminal_with_color() && !cli.json && !cli.quiet);
+    ctx.err.share_with(&progress);
     let migrator = migrator(ctx, &progress)?;
     let mut conn = Connection::connect(&ctx.settings.url).await?.with_init_sql(ctx.settings.init_sql.clone()).await?;
     let result = run(ctx, &migrator, &mut conn).await;
     progress.clear();
     let _ = conn.close().await;
     result
+}
+
+/// The verbs that only read the database, by name.
+fn read_only_verb(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Status { .. } => Some("status"),
+        Command::History { .. } => Some("history"),
+        Command::Validate => Some("validate"),
+        Command::Plan { .. } => Some("plan"),
+        Command::Graph { .. } => Some("graph"),
+        Command::Lint { .. } => Some("lint --pending"),
+        Command::Sql { .. } => Some("sql"),
+        Command::Lock(LockCommand::Status) => Some("lock status"),
+        _ => None,
+    }
+}
+
+/// A verb that only reads does not create a SQLite file that is not there
+/// (`mode=rwc` would): it says so instead, and which verb creates it.
+fn refuse_to_create(ctx: &Context<'_>, verb: &str) -> Result<(), Error> {
+    let url = &ctx.settings.url;
+    if url.backend() != Backend::Sqlite || url.expose().contains("memory") {
+        return Ok(());
+    }
+    let options = SqliteConnectOptions::from_str(url.expose()).map_err(|e| Error::msg(e.to_string()))?;
+    let file = options.get_filename();
+    if file.exists() {
+        return Ok(());
+    }
+    let file = std::env::current_dir().map_or_else(|_| file.to_path_buf(), |dir| dir.join(file));
+    Err(Error::msg(format!(
+        "the SQLite database {} does not exist (from {}); `{verb}` only reads and creates nothing: \
+         `up` creates it, or check --database-url / DATABASE_URL",
+        file.display(),
+        ctx.settings.source
+    )))
 }
 
 fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {

@@ -1,6 +1,6 @@
 //! Where the database is and how careful to be: `--database-url`, a named
 //! environment from the config file, `DATABASE_URL` (also from a `.env`
-//! file), or the SQLite default, in that order.
+//! file in the working directory), or the SQLite default, in that order.
 //!
 //! ```toml
 //! # migrations.toml
@@ -17,6 +17,29 @@ use crate::cli::args::{Cli, CompatTool, LockKind};
 use migrations_rs_runtime::{DatabaseUrl, Error, Version};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// The `.env` file `DATABASE_URL` was read from, when it was.
+static DATABASE_URL_FROM_DOTENV: OnceLock<PathBuf> = OnceLock::new();
+
+/// Reads `.env` in the working directory, and only there (never a parent
+/// directory's, which could point a run at the wrong database): its variables
+/// are set unless the environment already has them.
+pub(crate) fn load_dotenv() {
+    let Ok(path) = std::env::current_dir().map(|dir| dir.join(".env")) else { return };
+    if !path.is_file() {
+        return;
+    }
+    let url_was_set = std::env::var_os("DATABASE_URL").is_some();
+    if let Err(error) = dotenvy::from_path(&path) {
+        eprintln!("warning: {} was not read: {error}", path.display());
+        return;
+    }
+    if !url_was_set && std::env::var_os("DATABASE_URL").is_some() {
+        let _ = DATABASE_URL_FROM_DOTENV.set(path);
+    }
+}
 
 /// Used when no database is named anywhere.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://migrations.db?mode=rwc";
@@ -58,6 +81,8 @@ pub(crate) struct Settings {
     pub url: DatabaseUrl,
     /// Where the URL came from, to say so.
     pub source: String,
+    /// No database was named anywhere: the URL is [`DEFAULT_DATABASE_URL`].
+    pub is_default: bool,
     /// Changes need confirmation (or `--yes`), and are refused without a terminal.
     pub protected: bool,
     pub lock: LockKind,
@@ -107,7 +132,11 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
             }
         }
     } else if let Ok(url) = std::env::var("DATABASE_URL") {
-        (url, "DATABASE_URL".to_owned())
+        let source = match DATABASE_URL_FROM_DOTENV.get() {
+            Some(path) => format!("DATABASE_URL in {}", path.display()),
+            None => "DATABASE_URL".to_owned(),
+        };
+        (url, source)
     } else {
         (
             DEFAULT_DATABASE_URL.to_owned(),
@@ -117,9 +146,11 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
         )
     };
     let checks_from = checks_from(&cli.config)?;
+    let is_default = raw == DEFAULT_DATABASE_URL;
     Ok(Settings {
         url: DatabaseUrl::parse(&raw)?,
         source,
+        is_default,
         protected,
         lock,
         backup_command,

@@ -50,7 +50,11 @@ pub(crate) fn create(
     if !module.ends_with('\n') && !module.is_empty() {
         module.push('\n');
     }
-    let _ = writeln!(module, "mod m{version}_{name};\npub use m{version}_{name}::{name};");
+    let _ = writeln!(
+        module,
+        "mod m{version}_{name};\n#[allow(unused_imports)] // lets other migrations say `depends_on = [super::{name}]`\n\
+         pub use m{version}_{name}::{name};"
+    );
     std::fs::write(&module_file, module)
         .map_err(|e| Error::msg(format!("cannot write {}: {e}", module_file.display())))?;
     Ok(Created { version, file, module_file: Some(module_file), down_file: None, new_folder })
@@ -82,7 +86,10 @@ pub(crate) fn create_sql(
     } else {
         format!("-- migrations-rs: {}", header.join(", "))
     };
-    let up_text = format!("{header}\n-- Say what this migration changes, and why. Statements end with `;`.\n\n");
+    let up_text = format!(
+        "{header}\n-- Say what this migration changes, and why. Statements end with `;`.\n\
+         -- Until it holds a statement, `up` refuses it; one meant to change nothing says `empty` in the header.\n\n"
+    );
     let down_text = "-- Undo what the up file did. Delete this file if the migration cannot be undone.\n";
     for (path, text) in [(&up, up_text.as_str()), (&down, down_text)] {
         std::fs::write(path, text).map_err(|e| Error::msg(format!("cannot write {}: {e}", path.display())))?;
@@ -197,6 +204,9 @@ pub mod {name} {{
 
     /// Rename `_db` to `db` and make the change, for example
     /// `db.exec(Table::alter().table("users").add_column(ColumnDef::new("avatar").string())).await`.
+    /// While `up` is only `Ok(())`, `lint` reports an empty migration and `up`
+    /// refuses to apply it; a migration meant to change nothing says `empty`
+    /// in its attribute.
     pub async fn up(_db: &mut Db<'_>) -> Result<()> {{
         Ok(())
     }}

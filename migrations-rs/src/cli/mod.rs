@@ -1,14 +1,20 @@
 //! The command line, run from the program that links the migrations:
 //!
 //! ```no_run
-//! fn main() -> std::process::ExitCode {
+//! fn main() {
 //!     migrations_rs::cli::main()
 //! }
 //! ```
 //!
+//! [`main`] ends the process itself with the exit code, so no form of the call
+//! can drop it; [`run`] returns it instead, for tests and embedding.
+//!
 //! Exit codes: 0 success; 1 failure (the reason is printed on standard
 //! error); 2 wrong arguments; 3 `status` or `validate` found the database not
 //! up to date or not valid, so a deploy can be gated on them.
+
+// The example above is the whole `main.rs` of a program.
+#![allow(clippy::needless_doctest_main)]
 
 mod adopt;
 mod args;
@@ -31,39 +37,54 @@ use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-/// Runs the command line with the process's arguments on the terminal.
-pub fn main() -> ExitCode {
-    let _ = dotenvy::dotenv();
-    match Cli::try_parse() {
+/// Runs the command line with the process's arguments on the terminal, then
+/// ends the process with the exit code.
+pub fn main() -> ! {
+    config::load_dotenv();
+    let code = match Cli::try_parse() {
         Ok(cli) => {
             let (out, err) = (Output::stdout(cli.quiet), Output::stderr(cli.quiet || cli.json));
             execute(cli, &out, &err)
         }
         Err(error) => usage_error(&error, &Output::stdout(false), &Output::stderr(false)),
-    }
+    };
+    exit(code)
 }
 
 /// The standalone `migrations-rs` program: every verb over a folder of SQL
 /// migrations, `--sql-dir` (default `migrations`), for projects without
 /// Rust migrations. Installed by `cargo install --path migrations-rs`.
-pub fn main_for_sql_folder() -> ExitCode {
+/// Ends the process with the exit code.
+pub fn main_for_sql_folder() -> ! {
     use clap::{CommandFactory, FromArgMatches};
-    let _ = dotenvy::dotenv();
+    config::load_dotenv();
     let command = Cli::command()
         .name("migrations-rs")
         .about("Apply, revert and inspect the SQL migrations of a folder (--sql-dir, default `migrations`)");
-    match command.try_get_matches().and_then(|matches| Cli::from_arg_matches(&matches)) {
+    let code = match command.try_get_matches().and_then(|matches| Cli::from_arg_matches(&matches)) {
         Ok(mut cli) => {
             cli.sql_dir.get_or_insert_with(|| "migrations".into());
             let (out, err) = (Output::stdout(cli.quiet), Output::stderr(cli.quiet || cli.json));
             execute(cli, &out, &err)
         }
         Err(error) => usage_error(&error, &Output::stdout(false), &Output::stderr(false)),
-    }
+    };
+    exit(code)
+}
+
+/// Flushes the output and ends the process with `code`.
+fn exit(code: ExitCode) -> ! {
+    let _ = io::stdout().flush();
+    let _ = io::stderr().flush();
+    // `ExitCode` has no stable accessor for its number: find the byte it was made from.
+    let number = (0..=u8::MAX).find(|n| ExitCode::from(*n) == code).map_or(1, i32::from);
+    std::process::exit(number)
 }
 
 /// Runs the command line with `args` (the first is the program name),
-/// writing results to `out` and diagnostics to `err` as they happen, without colours.
+/// writing results to `out` and diagnostics to `err` as they happen, without
+/// colours, and returns the exit code.
+#[must_use = "the exit code says whether the command succeeded"]
 pub fn run<I, T>(args: I, out: impl Write + Send + 'static, err: impl Write + Send + 'static) -> ExitCode
 where
     I: IntoIterator<Item = T>,

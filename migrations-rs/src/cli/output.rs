@@ -13,6 +13,8 @@ pub(crate) struct Output {
     writer: Arc<Mutex<Box<dyn Write + Send>>>,
     color: bool,
     quiet: bool,
+    /// The progress bar drawn on this stream: lines go above it, never onto its line.
+    bar: Arc<Mutex<Option<ProgressBar>>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +30,7 @@ impl Output {
     /// `terminal` says whether the writer is one; colours need it and no NO_COLOR.
     pub(crate) fn new(writer: impl Write + Send + 'static, terminal: bool, quiet: bool) -> Self {
         let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        Output { writer: Arc::new(Mutex::new(Box::new(writer))), color, quiet }
+        Output { writer: Arc::new(Mutex::new(Box::new(writer))), color, quiet, bar: Arc::default() }
     }
 
     pub(crate) fn stdout(quiet: bool) -> Self {
@@ -43,8 +45,21 @@ impl Output {
         self.color
     }
 
+    /// Writes every later line above `progress`'s bar, which is drawn on this stream.
+    pub(crate) fn share_with(&self, progress: &Progress) {
+        *self.bar.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = progress.bar.clone();
+    }
+
     /// Writes text as it is, even with `--quiet` (for errors and requested data).
     pub(crate) fn write_always(&self, text: &str) {
+        let bar = self.bar.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        match bar {
+            Some(bar) if !bar.is_hidden() => bar.suspend(|| self.write_raw(text)),
+            _ => self.write_raw(text),
+        }
+    }
+
+    fn write_raw(&self, text: &str) {
         let mut writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // A closed pipe (`migrate status | head`) is not worth a panic.
         let _ = writer.write_all(text.as_bytes()).and_then(|()| writer.flush());

@@ -213,12 +213,19 @@ fn render_rehearsal(ctx: &Context<'_>, rehearsal: &Rehearsal) -> String {
 /// Says which backup the run took, on standard error.
 pub(crate) fn report_backup(err: &Output, backup: &Backup) {
     let line = match backup {
-        Backup::Snapshot { path, reason } => {
-            err.paint(Tone::Dim, &format!("backup: {} (taken before {reason})", path.display()))
-        }
-        Backup::Command { reason } => {
-            err.paint(Tone::Dim, &format!("backup: the backup command succeeded before {reason}"))
-        }
+        Backup::Snapshot { path, reason } => err.paint(
+            Tone::Dim,
+            &format!(
+                "backup: {}, a snapshot taken before this run changed anything; the run includes {reason}",
+                path.display()
+            ),
+        ),
+        Backup::Command { reason } => err.paint(
+            Tone::Dim,
+            &format!(
+                "backup: the backup command succeeded before this run changed anything; the run includes {reason}"
+            ),
+        ),
         Backup::Skipped { reason } => err.paint(Tone::Warning, &format!("warning: no backup taken: {reason}")),
         Backup::Disabled => err.paint(Tone::Dim, "backup: none, as --no-backup asks"),
     };

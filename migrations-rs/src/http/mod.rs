@@ -117,6 +117,8 @@ impl HttpApi {
         self
     }
 
+    /// The axum router: `GET /health`, `/status`, `/history`, `/lock` and
+    /// `/startup`, and `POST /up`, `/down` and `/lock/release`.
     pub fn router(self) -> Router {
         Router::new()
             .route("/health", get(handlers::health))

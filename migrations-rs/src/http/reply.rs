@@ -28,6 +28,7 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    /// The HTTP status the error is answered with.
     pub fn status(&self) -> StatusCode {
         self.status
     }

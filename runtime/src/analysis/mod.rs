@@ -292,17 +292,12 @@ impl Analyzer {
         });
     }
 
-    /// Reports a body of SQL that holds no statement at all (an empty file, or
-    /// only comments): applying it would record a migration that did nothing.
-    pub fn empty_sql(&mut self) {
-        self.push(
-            Rule::OpaqueSql,
-            "",
-            "empty migration: its SQL holds no statement, so applying it would record a change that was never \
-             made; write its SQL, or delete the file"
-                .to_owned(),
-            Vec::new(),
-        );
+    /// Reports that the migration's `up` does nothing and is not marked `empty`.
+    pub(crate) fn empty_migration(&mut self) {
+        let detail = "empty migration: its `up` does nothing, as `create` wrote it, and `up` refuses to apply it \
+                      (it would be recorded as done without changing anything)"
+            .to_owned();
+        self.push(Rule::EmptyMigration, "", detail, Vec::new());
     }
 
     /// The findings so far.

@@ -33,6 +33,9 @@ pub enum Rule {
     SqlitePragmaInTransaction,
     OpaqueSql,
     UndeclaredRisk,
+    /// `up` does nothing, as `create` wrote it. Not in [`Rule::ALL`]: it is
+    /// answered with `empty` in the attribute, not acknowledged with `allow`.
+    EmptyMigration,
 }
 
 /// How a finding can hurt.
@@ -119,6 +122,7 @@ impl Rule {
             Rule::SqlitePragmaInTransaction => "sqlite-pragma-in-tx",
             Rule::OpaqueSql => "opaque-sql",
             Rule::UndeclaredRisk => "undeclared-risk",
+            Rule::EmptyMigration => "empty-migration",
         }
     }
 
@@ -154,7 +158,7 @@ impl Rule {
             }
             Rule::EnumChange => &[BackwardIncompatible, BlockingLock],
             Rule::OpaqueSql => &[DataLoss, BlockingLock, BackwardIncompatible, CanFailOnExistingData],
-            Rule::UndeclaredRisk => &[],
+            Rule::UndeclaredRisk | Rule::EmptyMigration => &[],
         }
     }
 
@@ -167,7 +171,9 @@ impl Rule {
     pub const fn level(self) -> Level {
         match self {
             _ if self.refused_unless_allowed() => Level::Error,
-            Rule::NotInTransaction | Rule::TransactionControl | Rule::UndeclaredRisk => Level::Error,
+            Rule::NotInTransaction | Rule::TransactionControl | Rule::UndeclaredRisk | Rule::EmptyMigration => {
+                Level::Error
+            }
             _ => Level::Warning,
         }
     }
@@ -230,6 +236,10 @@ impl Rule {
             }
             Rule::OpaqueSql => "check the statement by hand, then acknowledge it with `allow = [opaque_sql]`",
             Rule::UndeclaredRisk => "declare every kind of change the migration makes in its `risk = [...]`",
+            Rule::EmptyMigration => {
+                "write the change in `up`; if the migration is meant to change nothing, say `empty` in its attribute \
+                 (`-- migrations-rs: empty` in a SQL file)"
+            }
         }
     }
 }

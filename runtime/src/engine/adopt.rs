@@ -79,7 +79,8 @@ impl Migrator {
             self.refuse_dirty(&rows)?;
             let applied: HashSet<Version> = rows.iter().map(|r| r.version).collect();
             let report = adoption(&self.registry, &history, &applied, false);
-            let (batch, last_seq) = (next_batch(&rows), rows.iter().map(|r| r.seq).max().unwrap_or(0));
+            let (batch, last_seq) =
+                (next_batch(conn, &self.tables, &rows).await?, rows.iter().map(|r| r.seq).max().unwrap_or(0));
             let mut tx = conn.begin().await?;
             for (offset, adopted) in report.recorded.iter().enumerate() {
                 let migration = self.registry.get(adopted.version).expect("matched versions are registered");
@@ -232,8 +233,10 @@ mod tests {
             risk: &[],
             allow: &[],
             irreversible: false,
+            empty_up: false,
             transaction: true,
             checksum: Checksum::from_bytes([0; 32]),
+            legacy_checksum: None,
             up: Body::Sql(""),
             down: Some(Body::Sql("")),
         }))

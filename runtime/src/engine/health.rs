@@ -245,7 +245,7 @@ impl Migrator {
             .collect();
         let modified: Vec<Version> = applied
             .iter()
-            .filter(|r| self.registry.get(r.version).is_some_and(|m| m.checksum.to_hex() != r.checksum))
+            .filter(|r| self.registry.get(r.version).is_some_and(|m| !m.matches_recorded(&r.checksum)))
             .map(|r| r.version)
             .collect();
         let pending = self.registry.in_order().filter(|m| !recorded.contains(&m.version)).count();

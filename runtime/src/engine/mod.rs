@@ -11,6 +11,7 @@ mod approval;
 mod health;
 mod hooks;
 mod operations;
+mod panic;
 mod preview;
 mod rehearsal;
 mod report;
@@ -48,7 +49,22 @@ use std::fmt;
 use std::panic::AssertUnwindSafe;
 use step::{Step, StepFailure};
 
-/// Applies and reverts the migrations of one registry.
+/// Applies and reverts the migrations of one registry: what the command
+/// line does, from code.
+///
+/// ```no_run
+/// # async fn migrate() -> migrations_rs_runtime::Result<()> {
+/// use migrations_rs_runtime::{Connection, DatabaseUrl, Migrator, RevertTarget};
+///
+/// let migrator = Migrator::from_linked()?; // every #[migration] linked into this program
+/// let mut conn = Connection::connect(&DatabaseUrl::parse("sqlite://app.db?mode=rwc")?).await?;
+/// let report = migrator.up(&mut conn, None).await?;
+/// println!("{} applied in batch {:?}", report.applied.len(), report.batch);
+/// if !migrator.status(&mut conn).await?.is_up_to_date() {
+///     migrator.down(&mut conn, RevertTarget::Steps(1)).await?;
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Migrator {
     registry: Registry,
     tables: Tables,
@@ -265,7 +281,7 @@ impl Migrator {
                         applied_by: row.applied_by.clone(),
                         execution_ms: row.execution_ms,
                         batch: row.batch,
-                        checksum_matches: migration.checksum.matches_hex(&row.checksum),
+                        checksum_matches: migration.matches_recorded(&row.checksum),
                     },
                     Some(row) => MigrationState::Dirty {
                         since: row.applied_at.clone(),
@@ -464,12 +480,15 @@ impl Migrator {
     }
 
     /// Creates the tables if needed and reads every history row in one query.
+    /// Rows recorded with a migration's legacy checksum get its current one.
     async fn read_state(&self, conn: &mut Connection) -> Result<Vec<AppliedMigration>> {
         history::ensure_tables(conn.as_ref(), &self.tables).await?;
         if let Some(compat) = self.compat {
             compat::ensure_table(conn.as_ref(), compat).await?;
         }
-        Ok(history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default())
+        let mut rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
+        self.upgrade_legacy_checksums(conn, &mut rows).await?;
+        Ok(rows)
     }
 
     async fn up_locked(
@@ -495,6 +514,15 @@ impl Migrator {
         self.refuse_dirty(&rows)?;
         self.verify_checksums(&rows)?;
         let plan = self.plan_scope(&rows, scope)?;
+        let empty: Vec<String> = plan
+            .iter()
+            .filter_map(|s| self.registry.get(s.version))
+            .filter(|m| m.empty_up)
+            .map(|m| format!("{} ({})", m.label(), m.location()))
+            .collect();
+        if !empty.is_empty() {
+            return Err(Error::EmptyMigration { migrations: empty });
+        }
         if self.strict_order {
             let late: Vec<String> = plan
                 .iter()
@@ -530,7 +558,7 @@ impl Migrator {
         plan: &[crate::plan::PlannedStep],
         keep_going: bool,
     ) -> Result<ApplyReport> {
-        let batch = next_batch(rows);
+        let batch = next_batch(conn, &self.tables, rows).await?;
         let last_seq = rows.iter().map(|a| a.seq).max().unwrap_or(0);
         let versions: Vec<Version> = plan.iter().map(|s| s.version).collect();
         let backup = self.prepare_apply(conn, &versions).await?;
@@ -610,7 +638,7 @@ impl Migrator {
         if !self.revert_modified {
             self.verify_checksums(rows.iter().filter(|a| plan.contains(&a.version)))?;
         }
-        let batch = next_batch(rows);
+        let batch = next_batch(conn, &self.tables, rows).await?;
         let backup = self.prepare_revert(conn, &plan).await?;
         let warnings = plan
             .iter()
@@ -747,7 +775,7 @@ impl Migrator {
             .into_iter()
             .filter_map(|row| {
                 let migration = self.registry.get(row.version)?;
-                (!migration.checksum.matches_hex(&row.checksum)).then(|| ChecksumMismatch {
+                (!migration.matches_recorded(&row.checksum)).then(|| ChecksumMismatch {
                     version: row.version,
                     name: migration.name.to_owned(),
                     location: migration.location(),
@@ -813,8 +841,11 @@ fn last_batch(rows: &[AppliedMigration]) -> Vec<Version> {
     rows.iter().filter(|r| Some(r.batch) == last).map(|r| r.version).collect()
 }
 
-fn next_batch(rows: &[AppliedMigration]) -> i64 {
-    rows.iter().map(|a| a.batch).max().unwrap_or(0) + 1
+/// The batch number of the next run: above every batch in the history and in
+/// the audit log, so a number is never given twice, even after a revert.
+async fn next_batch(conn: &mut Connection, tables: &Tables, rows: &[AppliedMigration]) -> Result<i64> {
+    let logged = history::max_logged_batch(conn.as_ref(), tables).await?;
+    Ok(rows.iter().map(|a| a.batch).max().unwrap_or(0).max(logged) + 1)
 }
 
 /// Releases the lock, then returns the outcome or resumes the panic.

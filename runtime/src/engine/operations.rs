@@ -186,7 +186,7 @@ impl Migrator {
                 let step = Step {
                     migration,
                     action: StepAction::Apply,
-                    batch: next_batch(rows),
+                    batch: next_batch(conn, &self.tables, rows).await?,
                     seq: rows.iter().map(|r| r.seq).max().unwrap_or(0) + 1,
                 };
                 history::insert_applied(conn.as_ref(), &self.tables, &step.history_row(RowState::Applied, 0)).await?;
@@ -196,6 +196,32 @@ impl Migrator {
             compat::record_applied(conn.as_ref(), compat, migration, 0).await?;
         }
         self.log_manual(conn, version, migration.name, action, None).await
+    }
+
+    /// Records the current checksum of every applied migration whose row
+    /// holds the checksum earlier versions computed for the same code, and
+    /// says so in the audit log.
+    pub(super) async fn upgrade_legacy_checksums(
+        &self,
+        conn: &mut Connection,
+        rows: &mut [AppliedMigration],
+    ) -> Result<()> {
+        for row in rows.iter_mut() {
+            let Some(migration) = self.registry.get(row.version) else { continue };
+            if !migration.is_legacy_record(&row.checksum) {
+                continue;
+            }
+            let current = migration.checksum.to_hex();
+            history::set_checksum(conn.as_ref(), &self.tables, row.version, &current).await?;
+            let note = format!(
+                "checksum {current} recorded in place of {}, the same code's checksum in the form earlier versions computed",
+                row.checksum
+            );
+            tracing::info!(version = %row.version, "{note}");
+            self.log_manual(conn, row.version, &row.name, Action::Repair, Some(&note)).await?;
+            row.checksum = current;
+        }
+        Ok(())
     }
 
     async fn log_manual(

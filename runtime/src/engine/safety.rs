@@ -42,7 +42,7 @@ impl Migrator {
     pub(crate) async fn prepare_apply(&self, conn: &mut Connection, versions: &[Version]) -> Result<Option<Backup>> {
         let analyses = self.refuse_unacknowledged(conn, versions).await?;
         match analyses.iter().find(|analysis| analysis.is_risky()) {
-            Some(first) => Ok(Some(self.backup_before(conn, &first.label()).await?)),
+            Some(first) => self.backup_before(conn, &first.label()).await,
             None => Ok(None),
         }
     }
@@ -88,7 +88,7 @@ impl Migrator {
         for version in versions {
             let migration = self.registry.get(*version).ok_or(Error::UnknownVersion { version: *version })?;
             if let Some(down) = migration.down {
-                analyses.push(analyze_body(migration, down, backend).await);
+                analyses.push(analyze_body(migration, down, backend, false).await);
             }
         }
         refuse_transaction_control(&analyses)
@@ -102,21 +102,24 @@ impl Migrator {
             .filter_map(|version| self.registry.get(*version))
             .find(|migration| migration.risk.contains(&Risk::Data));
         match first_risky {
-            Some(migration) => Ok(Some(self.backup_before(conn, &format!("reverting {}", migration.label())).await?)),
+            Some(migration) => self.backup_before(conn, &format!("reverting {}", migration.label())).await,
             None => Ok(None),
         }
     }
 
-    async fn backup_before(&self, conn: &mut Connection, reason: &str) -> Result<Backup> {
-        let backup = backup::take(conn, &self.backup, reason).await?;
+    /// The backup before `reason`; `None` when the database holds nothing to back up.
+    async fn backup_before(&self, conn: &mut Connection, reason: &str) -> Result<Option<Backup>> {
+        let bookkeeping =
+            [self.tables.history.name.as_str(), self.tables.log.name.as_str(), self.tables.lock.name.as_str()];
+        let backup = backup::take(conn, &self.backup, reason, &bookkeeping).await?;
         match &backup {
-            Backup::Snapshot { path, .. } => tracing::info!(path = %path.display(), reason, "database snapshot taken"),
-            Backup::Command { .. } => tracing::info!(reason, "backup command succeeded"),
-            Backup::Skipped { reason: why } => tracing::warn!(reason, why = why.as_str(), "no backup taken"),
-            Backup::Disabled => tracing::info!(reason, "no backup taken: backups are turned off"),
-        }
-        if let Some(report) = &self.backup_taken {
-            report(&backup);
+            Some(Backup::Snapshot { path, .. }) => {
+                tracing::info!(path = %path.display(), reason, "database snapshot taken")
+            }
+            Some(Backup::Command { .. }) => tracing::info!(reason, "backup command succeeded"),
+            Some(Backup::Skipped { reason: why }) => tracing::warn!(reason, why = why.as_str(), "no backup taken"),
+            Some(Backup::Disabled) => tracing::info!(reason, "no backup taken: backups are turned off"),
+            None => tracing::info!(reason, "no backup taken: the database holds no data yet"),
         }
         Ok(backup)
     }
@@ -156,19 +159,19 @@ pub(crate) fn refuse_transaction_control(analyses: &[MigrationAnalysis]) -> Resu
 
 /// Analyses one migration's `up` offline.
 async fn analyze(migration: &'static Migration, backend: Backend) -> MigrationAnalysis {
-    analyze_body(migration, migration.up, backend).await
+    analyze_body(migration, migration.up, backend, migration.empty_up).await
 }
 
 /// Analyses one body of a migration (its `up` or its `down`) offline.
-async fn analyze_body(migration: &'static Migration, body: Body, backend: Backend) -> MigrationAnalysis {
+async fn analyze_body(migration: &'static Migration, body: Body, backend: Backend, empty: bool) -> MigrationAnalysis {
     let mut analyzer = Analyzer::for_migration(backend, migration);
+    if empty {
+        analyzer.empty_migration();
+    }
     let incomplete = match body {
         // A SQL file is read with its comments, which can acknowledge statements.
         Body::Sql(script) => {
             analyze_script(&mut analyzer, backend, script);
-            if crate::sql::split(backend, script).is_ok_and(|statements| statements.is_empty()) {
-                analyzer.empty_sql();
-            }
             None
         }
         Body::Rust(_) => {

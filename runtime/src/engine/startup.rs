@@ -42,7 +42,31 @@ pub enum OnFailure {
     Continue,
 }
 
-/// Migrates a database at start-up. See the [module docs](self).
+/// Migrates a database when a service starts: one call that is safe when
+/// many replicas start at once and cheap when there is nothing to do.
+///
+/// The state is read once, without the lock. If nothing is pending, dirty or
+/// modified, that single read is all a start-up costs. Otherwise the lock is
+/// taken, the state read again under it (another replica may have applied
+/// everything meanwhile) and what is still pending applied. By default a
+/// failure is returned as an error ([`OnFailure::Fail`]); with
+/// [`Startup::continue_on_failure`] the report names it and the service
+/// starts anyway.
+///
+/// ```no_run
+/// # async fn start() -> migrations_rs_runtime::Result<()> {
+/// use migrations_rs_runtime::Startup;
+/// use std::time::Duration;
+///
+/// let pool = sqlx::PgPool::connect("postgres://app@db/shop").await?;
+/// let report = Startup::new(&pool)
+///     .environment("production")
+///     .lock_timeout(Duration::from_secs(60))
+///     .run()
+///     .await?;
+/// println!("{report:?}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Startup {
     database: Database,

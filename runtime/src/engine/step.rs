@@ -11,7 +11,7 @@
 
 use crate::backend::{ConnRef, Connection, Tx};
 use crate::db::Db;
-use crate::engine::{Migrator, StepAction};
+use crate::engine::{Migrator, StepAction, panic};
 use crate::error::{Error, Result};
 use crate::history::{self, Action, AppliedMigration, LogEntry, RowState};
 use crate::lock::LockGuard;
@@ -111,7 +111,7 @@ impl Migrator {
                 let mut undone_by_rollback = false;
                 let in_tx = async {
                     let mut db = self.db_for(step, tx.conn());
-                    let ran = step.body().run(&mut db).await;
+                    let ran = panic::catch(step.body().run(&mut db)).await;
                     undone_by_rollback = !db.sent_implicit_commit();
                     notes = db.take_notes();
                     ran?;
@@ -131,7 +131,7 @@ impl Migrator {
                 outcome
             } else {
                 let mut db = self.db_for(step, conn.as_ref());
-                let ran = step.body().run(&mut db).await;
+                let ran = panic::catch(step.body().run(&mut db)).await;
                 notes = db.take_notes();
                 ran?;
                 let mut tx = conn.begin().await?;

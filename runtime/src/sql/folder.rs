@@ -85,8 +85,10 @@ fn migration(files: SqlMigrationFiles, module: &'static str) -> Result<(Migratio
         risk: Box::leak(risk.into_boxed_slice()),
         allow: Box::leak(allow.into_boxed_slice()),
         irreversible: sql.irreversible(),
+        empty_up: sql.empty_up(),
         transaction: sql.transaction(),
         checksum: Checksum::from_bytes(sql.checksum),
+        legacy_checksum: None,
         up: Body::Sql(leak(sql.up)),
         down: sql.down.map(|text| Body::Sql(leak(text))),
     };

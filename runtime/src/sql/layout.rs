@@ -125,6 +125,11 @@ impl SqlMigration {
         self.down.is_none()
     }
 
+    /// The up file holds no statement and the header does not say `empty`.
+    pub fn empty_up(&self) -> bool {
+        is_empty_sql(&self.up) && !self.header.empty
+    }
+
     pub fn transaction(&self) -> bool {
         !(self.files.no_transaction || self.header.no_transaction)
     }
@@ -163,6 +168,8 @@ pub struct Header {
     pub allow: Vec<String>,
     pub no_transaction: bool,
     pub irreversible: bool,
+    /// `empty`: the migration is meant to change nothing.
+    pub empty: bool,
 }
 
 /// A folder or file that cannot be read as migrations.
@@ -415,10 +422,11 @@ pub fn header(sql: &str) -> Result<Header, String> {
                 ("transaction", Some(value)) if value == "false" => header.no_transaction = true,
                 ("transaction", Some(value)) if value == "true" => header.no_transaction = false,
                 ("irreversible", None) => header.irreversible = true,
+                ("empty", None) => header.empty = true,
                 (key, _) => {
                     return Err(line_error(format!(
                         "cannot read `{key}` here; the keys are depends_on = [versions], risk = [tags], \
-                         allow = [rules], transaction = false and irreversible"
+                         allow = [rules], transaction = false, irreversible and empty"
                     )));
                 }
             }

@@ -4,7 +4,7 @@
 #[path = "../migrations.rs"]
 mod migrations;
 
-fn main() -> std::process::ExitCode {
+fn main() {
     assert_eq!(billing::currency(), "EUR");
     migrations_rs::cli::main()
 }

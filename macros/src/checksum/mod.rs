@@ -1,0 +1,46 @@
+//! The checksum of a migration: SHA-256 over a canonical text of its code that
+//! `cargo fmt` cannot change, whatever the project's rustfmt settings.
+//!
+//! Two passes build the text. [`syntax`] rewrites the parsed module where
+//! rustfmt may choose between equivalent forms (a match arm's body with or
+//! without braces, `use` trees merged, split or reordered, `x: x` in a struct
+//! literal, `return` with or without its `;` at the end of a block, ...), and
+//! [`text`] then writes the tokens one by one, leaving out what is formatting
+//! at the token level (comments, docs, a trailing comma before a closing
+//! delimiter, how a literal is spelled). Anything else, any change of a token
+//! that carries meaning, changes the checksum.
+//!
+//! [`legacy`] is the checksum of earlier versions, still emitted so that
+//! history rows recorded with it are recognised once and re-recorded.
+
+pub(crate) mod legacy;
+mod syntax;
+mod text;
+mod uses;
+
+#[cfg(test)]
+mod rustfmt_tests;
+#[cfg(test)]
+mod tests;
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use sha2::{Digest, Sha256};
+
+/// The checksum of the item under `#[migration]`, as the user wrote it.
+pub(crate) fn of_tokens(tokens: TokenStream) -> [u8; 32] {
+    Sha256::digest(canonical_text(tokens).as_bytes()).into()
+}
+
+/// The text the checksum is taken over. Tokens that do not parse as an item
+/// (the attribute refuses them anyway) get the token-level pass only.
+pub(crate) fn canonical_text(tokens: TokenStream) -> String {
+    let tokens = match syn::parse2::<syn::Item>(tokens.clone()) {
+        Ok(mut item) => {
+            syntax::canonicalise(&mut item);
+            item.into_token_stream()
+        }
+        Err(_) => tokens,
+    };
+    text::write(tokens)
+}
