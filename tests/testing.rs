@@ -17,8 +17,10 @@ mod create_customers {
     use super::*;
 
     pub async fn up(db: &mut Db<'_>) -> Result<()> {
-        db.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, full_name VARCHAR(100) NOT NULL, first_name VARCHAR(50))")
-            .await
+        db.exec(
+            "CREATE TABLE customers (id INTEGER PRIMARY KEY, full_name VARCHAR(100) NOT NULL, first_name VARCHAR(50))",
+        )
+        .await
     }
 
     pub async fn down(db: &mut Db<'_>) -> Result<()> {
@@ -46,8 +48,12 @@ mod split_names {
 
     pub async fn up(db: &mut Db<'_>) -> Result<()> {
         let sql = match db.backend() {
-            Backend::MySql => "UPDATE customers SET first_name = SUBSTRING_INDEX(full_name, ' ', 1) WHERE first_name IS NULL",
-            Backend::Postgres => "UPDATE customers SET first_name = split_part(full_name, ' ', 1) WHERE first_name IS NULL",
+            Backend::MySql => {
+                "UPDATE customers SET first_name = SUBSTRING_INDEX(full_name, ' ', 1) WHERE first_name IS NULL"
+            }
+            Backend::Postgres => {
+                "UPDATE customers SET first_name = split_part(full_name, ' ', 1) WHERE first_name IS NULL"
+            }
             Backend::Sqlite => {
                 "UPDATE customers SET first_name = substr(full_name, 1, instr(full_name, ' ') - 1) WHERE first_name IS NULL"
             }
@@ -88,8 +94,10 @@ mod create_orders {
                      BEGIN INSERT INTO order_audit (order_id) VALUES (NEW.id); RETURN NEW; END $$",
                 )
                 .await?;
-                db.exec("CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION audit_order()")
-                    .await
+                db.exec(
+                    "CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION audit_order()",
+                )
+                .await
             }
             Backend::MySql => {
                 db.exec("CREATE FUNCTION twice(x INTEGER) RETURNS INTEGER DETERMINISTIC RETURN x * 2").await?;
@@ -160,9 +168,17 @@ async fn a_clone_has_what_migrating_from_scratch_gives(backend: Backend) {
         1,
         "ids continue after the copied rows, and the generated column is computed"
     );
-    assert_eq!(clone.scalar("SELECT COUNT(*) FROM order_audit WHERE order_id = 2").await, 1, "the trigger wrote an audit row");
+    assert_eq!(
+        clone.scalar("SELECT COUNT(*) FROM order_audit WHERE order_id = 2").await,
+        1,
+        "the trigger wrote an audit row"
+    );
     if backend == Backend::MySql {
-        assert_eq!(clone.scalar("SELECT COUNT(*) FROM orders WHERE twice(quantity) = doubled").await, 2, "routines are copied");
+        assert_eq!(
+            clone.scalar("SELECT COUNT(*) FROM orders WHERE twice(quantity) = doubled").await,
+            2,
+            "routines are copied"
+        );
     }
     if backend == Backend::Sqlite {
         clone.execute("PRAGMA foreign_keys = ON").await;
@@ -229,7 +245,9 @@ async fn exists(backend: Backend, name: &str) -> bool {
         }
         Backend::MySql => {
             let mut admin = Inspect::connect_raw(backend, &support::server_url(backend)).await;
-            admin.scalar(&format!("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'")).await
+            admin
+                .scalar(&format!("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'"))
+                .await
                 == 1
         }
     }

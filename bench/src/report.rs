@@ -52,7 +52,9 @@ impl Scenario {
             Scenario::Planner => "Planner alone (random dependency edges, no database)",
             Scenario::CompileClean => "Compile time, clean build of the crate",
             Scenario::CompileIncremental => "Compile time, incremental after touching one file",
-            Scenario::TestDatabase => "A migrated test database: cloned from the template against migrated from scratch",
+            Scenario::TestDatabase => {
+                "A migrated test database: cloned from the template against migrated from scratch"
+            }
         }
     }
 }

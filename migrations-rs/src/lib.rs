@@ -56,8 +56,8 @@ pub use migrations_rs_runtime::{
     Health, LastApplied, Level, LockHolder, LockOptions, LockStatus, LockStrategy, LogQuery, LogRecord, MatchedBy,
     Migration, MigrationAnalysis, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, Refusal,
     Registry, RegistryProblem, Rehearsal, RehearsalOutcome, RehearsedStep, Result, RevertReport, RevertTarget, Risk,
-    Row, Rule, Scope, Severity, Source, Startup, StartupFailure, StartupOutcome, StartupReport, Statement, StatementError, Status,
-    StepReport, Tables, Tool, Version, analysis, engine, foreign, sea_query, sql, sqlx,
+    Row, Rule, Scope, Severity, Source, Startup, StartupFailure, StartupOutcome, StartupReport, Statement,
+    StatementError, Status, StepReport, Tables, Tool, Version, analysis, engine, foreign, sea_query, sql, sqlx,
 };
 
 /// What a migration file needs: the attribute, the `Db` handle, `Result`,

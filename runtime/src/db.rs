@@ -300,11 +300,8 @@ impl<'c> Db<'c> {
             if !control.is_empty() {
                 return Err(Error::TransactionControl { refusals: control, before_run: false });
             }
-            let destructive: Vec<Finding> = findings
-                .iter()
-                .filter(|f| guard.destructive && f.refuses())
-                .cloned()
-                .collect();
+            let destructive: Vec<Finding> =
+                findings.iter().filter(|f| guard.destructive && f.refuses()).cloned().collect();
             let mut refusals = Vec::new();
             for finding in destructive {
                 let loses_nothing = match &mut self.target {

@@ -24,8 +24,8 @@ pub mod plan;
 pub mod record;
 pub mod registry;
 pub mod sql;
-pub mod testing;
 pub mod table_rows;
+pub mod testing;
 pub mod url;
 pub mod version;
 
@@ -39,9 +39,8 @@ pub use db::{Db, Row, Statement};
 pub use engine::{
     AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, Hook, Hooks,
     LastApplied, MatchedBy, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, PlanApproval, Preview,
-    PreviewStep,
-    Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup, StartupFailure,
-    StartupOutcome, StartupReport, Status, StepReport, StepSql, Validation,
+    PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup,
+    StartupFailure, StartupOutcome, StartupReport, Status, StepReport, StepSql, Validation,
 };
 pub use error::{ChecksumMismatch, Error, Result};
 pub use foreign::{ForeignMigration, ForeignTable, Source, Tool};

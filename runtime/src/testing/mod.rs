@@ -237,10 +237,8 @@ impl TestDatabaseBuilder {
         };
         let migrator = match self.migrator {
             Some(migrator) => migrator,
-            None => Migrator::from_linked().map_err(|cause| TestDatabaseError::Migrate {
-                template: "(none yet)".to_owned(),
-                cause,
-            })?,
+            None => Migrator::from_linked()
+                .map_err(|cause| TestDatabaseError::Migrate { template: "(none yet)".to_owned(), cause })?,
         };
         let migrator = Arc::new(migrator.with_backup(BackupOptions { enabled: false, ..BackupOptions::default() }));
         let key = TemplateKey::of(&migrator, server.backend(), self.target);
@@ -292,7 +290,8 @@ impl TemplateKey {
                 graph.update(dependency.to_string());
             }
         }
-        let hex = |digest: &[u8], len: usize| digest.iter().take(len / 2).map(|b| format!("{b:02x}")).collect::<String>();
+        let hex =
+            |digest: &[u8], len: usize| digest.iter().take(len / 2).map(|b| format!("{b:02x}")).collect::<String>();
         TemplateKey { backend, family: hex(&family.finalize(), 8), graph: hex(&graph.finalize(), 16) }
     }
 

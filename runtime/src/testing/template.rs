@@ -42,8 +42,11 @@ pub(super) async fn clone(
         Backend::Sqlite => {
             let template = sqlite_dir().join(format!("{}.db", key.template_name()));
             let copy = sqlite_dir().join(format!("{name}.db"));
-            std::fs::copy(&template, &copy)
-                .map_err(|cause| TestDatabaseError::File { action: "cannot copy the template to", path: copy.clone(), cause })?;
+            std::fs::copy(&template, &copy).map_err(|cause| TestDatabaseError::File {
+                action: "cannot copy the template to",
+                path: copy.clone(),
+                cause,
+            })?;
             Ok((sqlite_url(&copy, "rw")?, copy.display().to_string()))
         }
         Backend::Postgres => {
@@ -118,7 +121,12 @@ pub(super) async fn drop_database(server: &DatabaseUrl, name: &str) -> Result<()
 }
 
 /// Applies the migrations to the database at `url`.
-async fn migrate(url: &DatabaseUrl, template: &str, migrator: &Migrator, target: Option<Version>) -> Result<(), TestDatabaseError> {
+async fn migrate(
+    url: &DatabaseUrl,
+    template: &str,
+    migrator: &Migrator,
+    target: Option<Version>,
+) -> Result<(), TestDatabaseError> {
     let failed = |cause| TestDatabaseError::Migrate { template: template.to_owned(), cause };
     let mut conn = Connection::connect(url).await.map_err(failed)?;
     let applied = migrator.up(&mut conn, target).await.map(drop).map_err(failed);
@@ -137,14 +145,21 @@ fn sqlite_url(path: &Path, mode: &str) -> Result<DatabaseUrl, TestDatabaseError>
     DatabaseUrl::parse(&format!("sqlite://{}?mode={mode}", path.display())).map_err(TestDatabaseError::Url)
 }
 
-async fn ensure_sqlite(key: &TemplateKey, migrator: &Migrator, target: Option<Version>) -> Result<bool, TestDatabaseError> {
+async fn ensure_sqlite(
+    key: &TemplateKey,
+    migrator: &Migrator,
+    target: Option<Version>,
+) -> Result<bool, TestDatabaseError> {
     let dir = sqlite_dir();
     let template = dir.join(format!("{}.db", key.template_name()));
     if template.exists() {
         return Ok(true);
     }
-    std::fs::create_dir_all(&dir)
-        .map_err(|cause| TestDatabaseError::File { action: "cannot create the directory", path: dir.clone(), cause })?;
+    std::fs::create_dir_all(&dir).map_err(|cause| TestDatabaseError::File {
+        action: "cannot create the directory",
+        path: dir.clone(),
+        cause,
+    })?;
     let building = dir.join(format!("{}", key.clone_name()));
     let building_db = building.with_extension("building.db");
     let finished = building.with_extension("finished.db");
@@ -161,12 +176,19 @@ async fn ensure_sqlite(key: &TemplateKey, migrator: &Migrator, target: Option<Ve
         let vacuum = format!("VACUUM INTO '{}'", finished.display().to_string().replace('\'', "''"));
         conn.execute(AssertSqlSafe(vacuum)).await.map_err(file_error)?;
         let _ = conn.close().await;
-        std::fs::rename(&finished, &template)
-            .map_err(|cause| TestDatabaseError::File { action: "cannot move the template into place at", path: template.clone(), cause })
+        std::fs::rename(&finished, &template).map_err(|cause| TestDatabaseError::File {
+            action: "cannot move the template into place at",
+            path: template.clone(),
+            cause,
+        })
     }
     .await;
     for leftover in [&building_db, &finished] {
-        let _ = drop_database(&DatabaseUrl::parse("sqlite::memory:").map_err(TestDatabaseError::Url)?, &leftover.display().to_string()).await;
+        let _ = drop_database(
+            &DatabaseUrl::parse("sqlite::memory:").map_err(TestDatabaseError::Url)?,
+            &leftover.display().to_string(),
+        )
+        .await;
     }
     result?;
     // Templates of the same crates for an older graph.
@@ -185,8 +207,9 @@ async fn ensure_sqlite(key: &TemplateKey, migrator: &Migrator, target: Option<Ve
 
 /// Whether `name` is a finished template of `key`'s family for another graph.
 fn is_other_template(name: &str, key: &TemplateKey) -> bool {
-    name.strip_prefix(&key.family_prefix())
-        .is_some_and(|graph| graph.len() == key.graph.len() && graph.bytes().all(|b| b.is_ascii_hexdigit()) && graph != key.graph)
+    name.strip_prefix(&key.family_prefix()).is_some_and(|graph| {
+        graph.len() == key.graph.len() && graph.bytes().all(|b| b.is_ascii_hexdigit()) && graph != key.graph
+    })
 }
 
 // PostgreSQL
@@ -224,11 +247,15 @@ async fn ensure_postgres(
         }
         migrate(&database_url(server, &building)?, &template, migrator, target).await?;
         let rename = format!("ALTER DATABASE {building} RENAME TO {template}");
-        admin.execute(AssertSqlSafe(rename)).await.map_err(|cause| server_error("ALTER DATABASE … RENAME", server, cause))?;
-        let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'mrs\\_tpl\\_%'")
-            .fetch_all(&mut admin)
+        admin
+            .execute(AssertSqlSafe(rename))
             .await
-            .map_err(|cause| server_error("reading pg_database", server, cause))?;
+            .map_err(|cause| server_error("ALTER DATABASE … RENAME", server, cause))?;
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'mrs\\_tpl\\_%'")
+                .fetch_all(&mut admin)
+                .await
+                .map_err(|cause| server_error("reading pg_database", server, cause))?;
         for old in names.iter().filter(|name| is_other_template(name, key)) {
             let _ = admin.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)"))).await;
         }
@@ -277,12 +304,13 @@ async fn ensure_mysql(
         });
     }
     let result = async {
-        let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?, ?)")
-            .bind(&template)
-            .bind(&marker)
-            .fetch_one(&mut admin)
-            .await
-            .map_err(|cause| server_error("reading information_schema", server, cause))?;
+        let found: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?, ?)")
+                .bind(&template)
+                .bind(&marker)
+                .fetch_one(&mut admin)
+                .await
+                .map_err(|cause| server_error("reading information_schema", server, cause))?;
         if found == 2 {
             return Ok(true);
         }
@@ -293,11 +321,12 @@ async fn ensure_mysql(
         create_mysql(&mut admin, &template, server).await?;
         migrate(&database_url(server, &template)?, &template, migrator, target).await?;
         create_mysql(&mut admin, &marker, server).await?;
-        let names: Vec<String> =
-            sqlx::query_scalar("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'mrs\\_tpl\\_%'")
-                .fetch_all(&mut admin)
-                .await
-                .map_err(|cause| server_error("reading information_schema", server, cause))?;
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'mrs\\_tpl\\_%'",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .map_err(|cause| server_error("reading information_schema", server, cause))?;
         for old in &names {
             let stem = old.strip_suffix("_ok").unwrap_or(old);
             if is_other_template(stem, key) {
@@ -314,7 +343,12 @@ async fn ensure_mysql(
 
 /// Copies every table (definition and rows), view, trigger and routine of
 /// database `from` into the empty database `to` on the same server.
-async fn copy_mysql(admin: &mut MySqlConnection, from: &str, to: &str, server: &DatabaseUrl) -> Result<(), TestDatabaseError> {
+async fn copy_mysql(
+    admin: &mut MySqlConnection,
+    from: &str,
+    to: &str,
+    server: &DatabaseUrl,
+) -> Result<(), TestDatabaseError> {
     let failed = |what: &str| {
         let what = what.to_owned();
         move |cause| server_error(&format!("copying the template ({what})"), server, cause)
@@ -330,11 +364,13 @@ async fn copy_mysql(admin: &mut MySqlConnection, from: &str, to: &str, server: &
     .await
     .map_err(failed("tables"))?;
     if tables.is_empty() {
-        let gone = sqlx::Error::Protocol(format!("the template {from} has no tables: it was dropped, or never migrated"));
+        let gone =
+            sqlx::Error::Protocol(format!("the template {from} has no tables: it was dropped, or never migrated"));
         return Err(failed("tables")(gone));
     }
     for table in &tables {
-        let create = show_create(admin, &format!("SHOW CREATE TABLE `{from}`.`{table}`"), 1).await.map_err(failed(table))?;
+        let create =
+            show_create(admin, &format!("SHOW CREATE TABLE `{from}`.`{table}`"), 1).await.map_err(failed(table))?;
         admin.execute(AssertSqlSafe(create)).await.map_err(failed(table))?;
         let columns: Vec<String> = sqlx::query_scalar(
             "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS \
@@ -350,18 +386,20 @@ async fn copy_mysql(admin: &mut MySqlConnection, from: &str, to: &str, server: &
         admin.execute(AssertSqlSafe(copy)).await.map_err(failed(table))?;
     }
     // Views may read other views: create them in rounds until none is left.
-    let mut views =
-        names("SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME")
-            .fetch_all(&mut *admin)
-            .await
-            .map_err(failed("views"))?;
+    let mut views = names(
+        "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    .map_err(failed("views"))?;
     let qualified_from = format!("`{from}`.");
     let qualified_to = format!("`{to}`.");
     while !views.is_empty() {
         let mut left = Vec::new();
         let mut last_error = None;
         for view in views.iter() {
-            let create = show_create(admin, &format!("SHOW CREATE VIEW `{from}`.`{view}`"), 1).await.map_err(failed(view))?;
+            let create =
+                show_create(admin, &format!("SHOW CREATE VIEW `{from}`.`{view}`"), 1).await.map_err(failed(view))?;
             if let Err(error) = admin.execute(AssertSqlSafe(create.replace(&qualified_from, &qualified_to))).await {
                 last_error = Some(error);
                 left.push(view.clone());
@@ -377,7 +415,9 @@ async fn copy_mysql(admin: &mut MySqlConnection, from: &str, to: &str, server: &
         .await
         .map_err(failed("triggers"))?;
     for trigger in &triggers {
-        let create = show_create(admin, &format!("SHOW CREATE TRIGGER `{from}`.`{trigger}`"), 2).await.map_err(failed(trigger))?;
+        let create = show_create(admin, &format!("SHOW CREATE TRIGGER `{from}`.`{trigger}`"), 2)
+            .await
+            .map_err(failed(trigger))?;
         admin.execute(AssertSqlSafe(create)).await.map_err(failed(trigger))?;
     }
     let routines: Vec<(String, String)> = sqlx::query_as(
@@ -388,7 +428,9 @@ async fn copy_mysql(admin: &mut MySqlConnection, from: &str, to: &str, server: &
     .await
     .map_err(failed("routines"))?;
     for (kind, routine) in &routines {
-        let create = show_create(admin, &format!("SHOW CREATE {kind} `{from}`.`{routine}`"), 2).await.map_err(failed(routine))?;
+        let create = show_create(admin, &format!("SHOW CREATE {kind} `{from}`.`{routine}`"), 2)
+            .await
+            .map_err(failed(routine))?;
         admin.execute(AssertSqlSafe(create)).await.map_err(failed(routine))?;
     }
     admin.execute("SET FOREIGN_KEY_CHECKS = 1").await.map_err(failed("session"))?;
@@ -428,6 +470,7 @@ fn sqlstate(error: &sqlx::Error) -> Option<String> {
 fn server_error(action: &str, server: &DatabaseUrl, cause: sqlx::Error) -> TestDatabaseError {
     // PostgreSQL 42501 insufficient_privilege; MySQL 1044 access denied to a database.
     let code = sqlstate(&cause);
-    let needs_create_privilege = action.contains("DATABASE") && matches!(code.as_deref(), Some("42501" | "1044" | "42000"));
+    let needs_create_privilege =
+        action.contains("DATABASE") && matches!(code.as_deref(), Some("42501" | "1044" | "42000"));
     TestDatabaseError::Server { action: action.to_owned(), server: server.redacted(), cause, needs_create_privilege }
 }
