@@ -128,7 +128,7 @@ pub enum Error {
     LockLost { label: String, reason: String },
 
     #[error("{option} is {given_ms} ms: it must be at least {minimum_ms} ms, several heartbeats of the lock")]
-    StaleAfterTooShort { option: &'static str, given_ms: u128, minimum_ms: u128 },
+    StaleAfterTooShort { option: &'static str, given_ms: u64, minimum_ms: u64 },
 
     #[error("{url} is not a database URL migrations-rs can use: {reason}")]
     UnsupportedUrl { url: String, reason: String },

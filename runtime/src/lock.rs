@@ -85,8 +85,8 @@ impl LockOptions {
         if self.stale_after < MIN_STALE_AFTER {
             return Err(Error::StaleAfterTooShort {
                 option: "LockOptions::stale_after",
-                given_ms: self.stale_after.as_millis(),
-                minimum_ms: MIN_STALE_AFTER.as_millis(),
+                given_ms: u64::try_from(self.stale_after.as_millis()).unwrap_or(u64::MAX),
+                minimum_ms: u64::try_from(MIN_STALE_AFTER.as_millis()).unwrap_or(u64::MAX),
             });
         }
         Ok(())

@@ -55,14 +55,14 @@ use std::time::{Duration, Instant};
 pub enum TestDatabaseError {
     /// The server URL cannot be used.
     #[error("{0}")]
-    Url(crate::Error),
+    Url(Box<crate::Error>),
     /// The migrations could not be read or applied to the template.
     #[error("cannot migrate the template database {template}: {cause}")]
     Migrate {
         /// The template's name.
         template: String,
         /// What went wrong.
-        cause: crate::Error,
+        cause: Box<crate::Error>,
     },
     /// The server refused a statement, such as `CREATE DATABASE` without the privilege.
     #[error(
@@ -91,7 +91,7 @@ pub enum TestDatabaseError {
     },
     /// A migration after the template's target could not be applied to the test database.
     #[error("{0}")]
-    Apply(crate::Error),
+    Apply(Box<crate::Error>),
 }
 
 /// A database of its own for one test, migrated to the head of the graph (or
@@ -173,7 +173,7 @@ impl TestDatabase {
 
     /// A new connection to the test database.
     pub async fn connect(&self) -> Result<Connection, TestDatabaseError> {
-        Connection::connect(&self.url).await.map_err(TestDatabaseError::Apply)
+        Connection::connect(&self.url).await.map_err(|e| TestDatabaseError::Apply(Box::new(e)))
     }
 
     /// The migrator this database was built with, to run other commands on it.
@@ -184,7 +184,7 @@ impl TestDatabase {
     /// Applies the pending migrations up to `target` (all of them for `None`).
     pub async fn up(&self, target: Option<Version>) -> Result<ApplyReport, TestDatabaseError> {
         let mut conn = self.connect().await?;
-        let report = self.migrator.up(&mut conn, target).await.map_err(TestDatabaseError::Apply);
+        let report = self.migrator.up(&mut conn, target).await.map_err(|e| TestDatabaseError::Apply(Box::new(e)));
         let _ = conn.close().await;
         report
     }
@@ -231,14 +231,16 @@ impl TestDatabaseBuilder {
     pub async fn create(self) -> Result<TestDatabase, TestDatabaseError> {
         let started = Instant::now();
         let server = if self.server == "sqlite:" || self.server == "sqlite://" {
-            DatabaseUrl::parse("sqlite::memory:").map_err(TestDatabaseError::Url)?
+            DatabaseUrl::parse("sqlite::memory:").map_err(|e| TestDatabaseError::Url(Box::new(e)))?
         } else {
-            DatabaseUrl::parse(&self.server).map_err(TestDatabaseError::Url)?
+            DatabaseUrl::parse(&self.server).map_err(|e| TestDatabaseError::Url(Box::new(e)))?
         };
         let migrator = match self.migrator {
             Some(migrator) => migrator,
-            None => Migrator::from_linked()
-                .map_err(|cause| TestDatabaseError::Migrate { template: "(none yet)".to_owned(), cause })?,
+            None => Migrator::from_linked().map_err(|cause| TestDatabaseError::Migrate {
+                template: "(none yet)".to_owned(),
+                cause: Box::new(cause),
+            })?,
         };
         let migrator = Arc::new(migrator.with_backup(BackupOptions { enabled: false, ..BackupOptions::default() }));
         let key = TemplateKey::of(&migrator, server.backend(), self.target);

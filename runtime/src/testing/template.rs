@@ -127,7 +127,7 @@ async fn migrate(
     migrator: &Migrator,
     target: Option<Version>,
 ) -> Result<(), TestDatabaseError> {
-    let failed = |cause| TestDatabaseError::Migrate { template: template.to_owned(), cause };
+    let failed = |cause| TestDatabaseError::Migrate { template: template.to_owned(), cause: Box::new(cause) };
     let mut conn = Connection::connect(url).await.map_err(failed)?;
     let applied = migrator.up(&mut conn, target).await.map(drop).map_err(failed);
     let _ = conn.close().await;
@@ -142,7 +142,8 @@ fn sqlite_dir() -> PathBuf {
 }
 
 fn sqlite_url(path: &Path, mode: &str) -> Result<DatabaseUrl, TestDatabaseError> {
-    DatabaseUrl::parse(&format!("sqlite://{}?mode={mode}", path.display())).map_err(TestDatabaseError::Url)
+    DatabaseUrl::parse(&format!("sqlite://{}?mode={mode}", path.display()))
+        .map_err(|e| TestDatabaseError::Url(Box::new(e)))
 }
 
 async fn ensure_sqlite(
@@ -160,7 +161,7 @@ async fn ensure_sqlite(
         path: dir.clone(),
         cause,
     })?;
-    let building = dir.join(format!("{}", key.clone_name()));
+    let building = dir.join(key.clone_name());
     let building_db = building.with_extension("building.db");
     let finished = building.with_extension("finished.db");
     let result = async {
@@ -185,7 +186,7 @@ async fn ensure_sqlite(
     .await;
     for leftover in [&building_db, &finished] {
         let _ = drop_database(
-            &DatabaseUrl::parse("sqlite::memory:").map_err(TestDatabaseError::Url)?,
+            &DatabaseUrl::parse("sqlite::memory:").map_err(|e| TestDatabaseError::Url(Box::new(e)))?,
             &leftover.display().to_string(),
         )
         .await;
@@ -460,7 +461,7 @@ fn database_url(server: &DatabaseUrl, name: &str) -> Result<DatabaseUrl, TestDat
         Some(query) => format!("{prefix}/{name}?{query}"),
         None => format!("{prefix}/{name}"),
     };
-    DatabaseUrl::parse(&url).map_err(TestDatabaseError::Url)
+    DatabaseUrl::parse(&url).map_err(|e| TestDatabaseError::Url(Box::new(e)))
 }
 
 fn sqlstate(error: &sqlx::Error) -> Option<String> {
