@@ -207,6 +207,8 @@ async fn every_bad_input_fails_cleanly_and_changes_nothing(backend: Backend) {
     let setup = run(&args(&["up", "--to", "20240101000000", U, "{url}"]), &url, workdir.path());
     assert_eq!(setup.0, Some(0), "{}", setup.1);
     let mut inspect = db.inspect().await;
+    // A row, so that dropping the table loses data and is refused.
+    inspect.execute("INSERT INTO items (label) VALUES ('kept')").await;
     let before = snapshot(&mut inspect).await;
     let mut failures = Vec::new();
     for case in CASES {

@@ -104,11 +104,16 @@ async fn a_panicking_migration_fails_like_any_other(backend: Backend) {
     let args = ["up", "--database-url", db.url.expose()];
     let output = cli("test-fixture", Path::new("."), &args, &[("FIXTURE_PANIC", "1")]);
     let text = stderr(&output);
+    // Where the fixture panics: `tests/fixture/main.rs:<line>:`.
+    let fixture =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixture/main.rs")).unwrap();
+    let line = fixture.lines().position(|l| l.contains("asked to panic inside crash_point")).expect("the panic") + 1;
+    let location = format!("tests/fixture/main.rs:{line}:");
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("migration 20240104000000 crash_point ("), "names the migration: {text}");
     assert!(
         text.contains("failed while applying: panicked at ")
-            && text.contains("tests/fixture/main.rs:88:")
+            && text.contains(&location)
             && text.contains("the fixture was asked to panic inside crash_point"),
         "the panic's location and message: {text}"
     );
@@ -118,7 +123,7 @@ async fn a_panicking_migration_fails_like_any_other(backend: Backend) {
         .strings("SELECT error FROM migrations_rs_log WHERE version = 20240104000000 AND action = 'apply_failed'")
         .await;
     assert_eq!(logged.len(), 1, "one failure in the audit log: {logged:?}");
-    assert!(logged[0].contains("tests/fixture/main.rs:88:") && logged[0].contains("asked to panic"), "{}", logged[0]);
+    assert!(logged[0].contains(&location) && logged[0].contains("asked to panic"), "{}", logged[0]);
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE state = 'applied'").await, 3);
     let left = inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE version = 20240104000000").await;
     if backend == Backend::MySql {

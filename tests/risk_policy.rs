@@ -142,8 +142,14 @@ async fn comments_in_the_sql_acknowledge_statements() {
     let mut inspect = db.inspect().await;
     assert_eq!(inspect.scalar("SELECT count(*) FROM t WHERE c = 0").await, 1);
 
+    // On the first line of a file, before any statement, too.
+    folder.write("3_first.up.sql", "-- migrations-rs: allow drop_column\nALTER TABLE t DROP COLUMN c;\n");
+    folder.run(&db, &["up"]).ok();
+    let columns = "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'c'";
+    assert_eq!(inspect.scalar(columns).await, 0, "the acknowledged drop ran");
+
     // An unknown rule in such a comment is named with its line.
-    folder.write("3_typo.up.sql", "SELECT 1;\n-- migrations-rs: allow drop_colum\nALTER TABLE t DROP COLUMN c;\n");
+    folder.write("4_typo.up.sql", "SELECT 1;\n-- migrations-rs: allow drop_colum\nALTER TABLE t DROP COLUMN id;\n");
     let typo = folder.run(&db, &["up"]);
     assert_eq!(typo.code, Some(1), "{}", typo.all());
     assert!(typo.stderr.contains("line 2: `-- migrations-rs: allow drop_colum` names no rule"), "{}", typo.all());

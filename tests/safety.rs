@@ -284,6 +284,37 @@ async fn sqlite_snapshot_is_taken_before_a_risky_migration() {
 }
 
 #[tokio::test]
+async fn sqlite_keeps_only_the_newest_snapshots() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut conn = db.connect().await;
+    migrator(&[LEDGER])
+        .with_backup(BackupOptions { enabled: false, ..Default::default() })
+        .up(&mut conn, None)
+        .await
+        .unwrap();
+    let snapshots = tempfile::tempdir().unwrap();
+    // Earlier snapshots of this database, and files that are not its snapshots.
+    for name in
+        ["test.backup-1000.db", "test.backup-1001.db", "test.backup-1001-2.db", "other.backup-5.db", "test.backup-x.db"]
+    {
+        std::fs::write(snapshots.path().join(name), b"").unwrap();
+    }
+    let options = BackupOptions { directory: Some(snapshots.path().to_owned()), keep: 2, ..Default::default() };
+    let report = migrator(&[LEDGER, DROP_ACKNOWLEDGED]).with_backup(options).up(&mut conn, None).await.unwrap();
+    let Some(Backup::Snapshot { path, .. }) = &report.backup else { panic!("{:?}", report.backup) };
+    let mut left: Vec<String> = std::fs::read_dir(snapshots.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    let newest = path.file_name().unwrap().to_string_lossy().into_owned();
+    let mut expected =
+        vec!["other.backup-5.db".to_owned(), "test.backup-1001-2.db".to_owned(), "test.backup-x.db".to_owned(), newest];
+    expected.sort();
+    assert_eq!(left, expected, "the new snapshot and the newest earlier one are kept; other files are left alone");
+}
+
+#[tokio::test]
 async fn sqlite_takes_no_snapshot_of_an_empty_database() {
     let db = TestDb::new(Backend::Sqlite).await;
     let mut conn = db.connect().await;

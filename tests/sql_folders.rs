@@ -276,7 +276,10 @@ async fn down_files_of_comments_revert_and_a_revert_stops_at_an_irreversible_ste
     let mut inspect = db.inspect().await;
     let up = ok(dir.path(), &db, &["up"]);
     assert!(up.contains("5 migration(s) applied"), "{up}");
-    assert!(up.contains("3_create_b.down.sql is empty"), "the 0-byte down is named: {up}");
+    assert!(
+        up.contains("1 down file is empty") && up.contains("3_create_b.down.sql"),
+        "the 0-byte down is named: {up}"
+    );
     assert!(!up.contains("2_seed_a.down.sql") && !up.contains("5_seed_more.down.sql"), "{up}");
 
     let (code, strict) = run(dir.path(), &db, &["down", "--steps", "5", "--strict"]);

@@ -28,14 +28,27 @@ pub struct BackupOptions {
     /// How long the command may run; then it is killed, with every process it
     /// started, and the run stops before anything changes.
     pub timeout: Duration,
+    /// How many SQLite snapshots of one database to keep in the snapshot
+    /// folder: after a new one is written, the oldest beyond this many are
+    /// deleted. At least 1.
+    pub keep: usize,
 }
+
+/// How many SQLite snapshots of one database are kept unless told otherwise.
+pub const DEFAULT_KEEP_SNAPSHOTS: usize = 5;
 
 /// How long a backup command may run unless told otherwise: an hour.
 pub const DEFAULT_BACKUP_TIMEOUT: Duration = Duration::from_secs(3600);
 
 impl Default for BackupOptions {
     fn default() -> Self {
-        BackupOptions { enabled: true, directory: None, command: None, timeout: DEFAULT_BACKUP_TIMEOUT }
+        BackupOptions {
+            enabled: true,
+            directory: None,
+            command: None,
+            timeout: DEFAULT_BACKUP_TIMEOUT,
+            keep: DEFAULT_KEEP_SNAPSHOTS,
+        }
     }
 }
 
@@ -109,7 +122,37 @@ async fn snapshot(conn: &mut Connection, options: &BackupOptions, reason: &str) 
         sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *c).await.map(drop)
     })
     .map_err(|cause| Error::Backup { detail: format!("VACUUM INTO {} failed: {cause}", path.display()) })?;
+    prune_snapshots(&directory, &file, options.keep.max(1));
     Ok(Backup::Snapshot { path, reason: reason.to_owned() })
+}
+
+/// Deletes the oldest snapshots of `file` in `directory` beyond the newest
+/// `keep`. Only files named as [`free_path`] names them are touched; one that
+/// cannot be deleted is left, with a warning in the log.
+fn prune_snapshots(directory: &Path, file: &Path, keep: usize) {
+    let stem = file.file_stem().map_or_else(|| "database".into(), |n| n.to_string_lossy().into_owned());
+    let prefix = format!("{stem}.backup-");
+    let Ok(entries) = std::fs::read_dir(directory) else { return };
+    let mut snapshots: Vec<(u64, u64, PathBuf)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let taken = name.strip_prefix(&prefix)?.strip_suffix(".db")?;
+            // `<unix time>` or `<unix time>-<n>`, as free_path writes them.
+            let (secs, n) = match taken.split_once('-') {
+                Some((secs, n)) => (secs.parse().ok()?, n.parse().ok()?),
+                None => (taken.parse().ok()?, 1),
+            };
+            Some((secs, n, entry.path()))
+        })
+        .collect();
+    snapshots.sort();
+    let excess = snapshots.len().saturating_sub(keep);
+    for (_, _, old) in snapshots.into_iter().take(excess) {
+        if let Err(error) = std::fs::remove_file(&old) {
+            tracing::warn!(path = %old.display(), %error, "could not delete an old snapshot");
+        }
+    }
 }
 
 /// Runs `process` to its end, or kills its process group after `timeout`.

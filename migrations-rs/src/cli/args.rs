@@ -95,6 +95,15 @@ pub(crate) struct BackupArgs {
     /// Take no backup before risky migrations
     #[arg(long, global = true)]
     pub no_backup: bool,
+    /// SQLite snapshots of one database to keep in the snapshot folder; older ones are deleted
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..=10_000)
+    )]
+    pub keep_backups: u64,
     /// Seconds the backup command may run before it is killed and the run stops
     #[arg(
         long,

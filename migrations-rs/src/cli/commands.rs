@@ -199,6 +199,7 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
             directory: cli.backup.backup_dir.clone(),
             command: ctx.settings.backup_command.clone(),
             timeout: Duration::from_secs(cli.backup.backup_timeout),
+            keep: usize::try_from(cli.backup.keep_backups).unwrap_or(usize::MAX),
         })
         .on_progress(move |event| match event {
             StepProgress::Started { action, migration, index, total } => {

@@ -38,7 +38,7 @@ use crate::error::{ChecksumMismatch, Error, Result};
 use crate::foreign::{self, ForeignTable};
 use crate::history::{self, AppliedMigration, LogQuery, LogRecord, RowState, Tables};
 use crate::lock::{self, LockGuard, LockHolder, LockOptions, LockStatus, LockWait};
-use crate::plan::{PlanError, RevertTarget};
+use crate::plan::{PlanError, PlannedStep, RevertTarget};
 use crate::registry::Registry;
 use crate::sql::layout::HookPoint;
 use crate::version::Version;
@@ -333,10 +333,23 @@ impl Migrator {
     /// any table, holds statements the run would refuse: a refusal then leaves
     /// the database exactly as it was, bookkeeping tables included. The run
     /// under the lock reads the plan again and checks it again.
+    /// Refuses a plan that would apply migrations whose `up` does nothing and
+    /// that do not say `empty`: they would be recorded as done.
+    fn refuse_empty(&self, plan: &[PlannedStep]) -> Result<()> {
+        let empty: Vec<String> = plan
+            .iter()
+            .filter_map(|s| self.registry.get(s.version))
+            .filter(|m| m.empty_up)
+            .map(|m| format!("{} ({})", m.label(), m.location()))
+            .collect();
+        if empty.is_empty() { Ok(()) } else { Err(Error::EmptyMigration { migrations: empty }) }
+    }
+
     async fn refuse_before_lock(&self, conn: &mut Connection, scope: &Scope) -> Result<()> {
         let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
         // A plan that cannot be made is reported by the run under the lock, with the state it reads there.
         if let Ok(plan) = self.plan_scope(&rows, scope) {
+            self.refuse_empty(&plan)?;
             let versions: Vec<Version> = plan.iter().map(|s| s.version).collect();
             self.refuse_unacknowledged(conn, &versions).await?;
         }
@@ -514,15 +527,7 @@ impl Migrator {
         self.refuse_dirty(&rows)?;
         self.verify_checksums(&rows)?;
         let plan = self.plan_scope(&rows, scope)?;
-        let empty: Vec<String> = plan
-            .iter()
-            .filter_map(|s| self.registry.get(s.version))
-            .filter(|m| m.empty_up)
-            .map(|m| format!("{} ({})", m.label(), m.location()))
-            .collect();
-        if !empty.is_empty() {
-            return Err(Error::EmptyMigration { migrations: empty });
-        }
+        self.refuse_empty(&plan)?;
         if self.strict_order {
             let late: Vec<String> = plan
                 .iter()
@@ -546,7 +551,7 @@ impl Migrator {
     ) -> Result<ApplyReport> {
         let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
         let plan = self.registry.graph().plan_apply(&applied, None).map_err(|e| self.plan_error(e, rows))?;
-        let plan: Vec<crate::plan::PlannedStep> = plan.into_iter().filter(|s| versions.contains(&s.version)).collect();
+        let plan: Vec<PlannedStep> = plan.into_iter().filter(|s| versions.contains(&s.version)).collect();
         self.apply_plan(conn, guard, rows, &plan, false).await
     }
 

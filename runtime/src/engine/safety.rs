@@ -121,6 +121,9 @@ impl Migrator {
             Some(Backup::Disabled) => tracing::info!(reason, "no backup taken: backups are turned off"),
             None => tracing::info!(reason, "no backup taken: the database holds no data yet"),
         }
+        if let (Some(report), Some(backup)) = (&self.backup_taken, &backup) {
+            report(backup);
+        }
         Ok(backup)
     }
 }

@@ -151,8 +151,10 @@ pub fn read(files: SqlMigrationFiles) -> Result<SqlMigration, LayoutError> {
     }
     let mut hasher = Sha256::new();
     hasher.update(up.as_bytes());
-    // A down of comments only is left out, as it was when it counted as no down file.
-    if let Some(down) = down.as_deref().filter(|sql| !is_empty_sql(sql)) {
+    // A down of `--` comments only is left out, as it was when it counted as
+    // no down file (the rule of that time, so recorded checksums stay valid).
+    let line_comments_only = |sql: &str| sql.lines().map(str::trim).all(|l| l.is_empty() || l.starts_with("--"));
+    if let Some(down) = down.as_deref().filter(|sql| !line_comments_only(sql)) {
         hasher.update([0]);
         hasher.update(down.as_bytes());
     }
@@ -404,6 +406,10 @@ pub fn header(sql: &str) -> Result<Header, String> {
         let Some(comment) = line.strip_prefix("--") else { break };
         let comment = comment.trim();
         let Some(settings) = comment.strip_prefix("migrations-rs:") else { continue };
+        // `-- migrations-rs: allow <rule>` acknowledges the statement after it, not the file.
+        if settings.trim_start().strip_prefix("allow").is_some_and(|rest| rest.starts_with(char::is_whitespace)) {
+            continue;
+        }
         for (key, value) in entries(settings).map_err(|e| format!("line {}: {e}", index + 1))? {
             let line_error = |message: String| format!("line {}: {message}", index + 1);
             match (key.as_str(), value) {
@@ -468,7 +474,42 @@ fn list(value: &str) -> Vec<String> {
     inner.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
-/// Whether SQL holds no statement: empty, or only comments and whitespace.
+/// Whether SQL holds no statement: empty, or only comments (`--` lines and
+/// `/* … */` blocks, nested as PostgreSQL nests them) and whitespace. An
+/// unclosed block comment is not empty: the lexer reports it.
 pub fn is_empty_sql(sql: &str) -> bool {
-    sql.lines().map(str::trim).all(|line| line.is_empty() || line.starts_with("--"))
+    let mut rest = sql.trim_start();
+    while !rest.is_empty() {
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment.split_once('\n').map_or("", |(_, after)| after);
+        } else if rest.starts_with("/*") {
+            let mut depth = 0usize;
+            let mut end = None;
+            let bytes = rest.as_bytes();
+            let mut i = 0;
+            while i + 1 < bytes.len() {
+                match (bytes[i], bytes[i + 1]) {
+                    (b'/', b'*') => {
+                        depth += 1;
+                        i += 2;
+                    }
+                    (b'*', b'/') => {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            end = Some(i);
+                            break;
+                        }
+                    }
+                    _ => i += 1,
+                }
+            }
+            let Some(end) = end else { return false };
+            rest = &rest[end..];
+        } else {
+            return false;
+        }
+        rest = rest.trim_start();
+    }
+    true
 }
