@@ -407,7 +407,11 @@ pub fn header(sql: &str) -> Result<Header, String> {
         let comment = comment.trim();
         let Some(settings) = comment.strip_prefix("migrations-rs:") else { continue };
         // `-- migrations-rs: allow <rule>` acknowledges the statement after it, not the file.
-        if settings.trim_start().strip_prefix("allow").is_some_and(|rest| rest.starts_with(char::is_whitespace)) {
+        let inline_allow = settings
+            .trim_start()
+            .strip_prefix("allow")
+            .is_some_and(|rest| rest.starts_with(char::is_whitespace) && !rest.trim_start().starts_with('='));
+        if inline_allow {
             continue;
         }
         for (key, value) in entries(settings).map_err(|e| format!("line {}: {e}", index + 1))? {
