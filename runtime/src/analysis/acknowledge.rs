@@ -41,9 +41,14 @@ pub fn acknowledgements(script: &str, statements: &[SqlStatement<'_>]) -> Result
     let mut out = Vec::with_capacity(statements.len());
     let mut in_block = false;
     let mut gap_start = 0;
+    // The line `gap_start` is on, counted as the gaps advance: counting from
+    // the start for every statement made a long script quadratic.
+    let (mut first_line, mut counted_to) = (1, 0);
     for statement in statements {
         let gap = script.get(gap_start..statement.range.start).unwrap_or("");
-        let first_line = script[..gap_start.min(script.len())].matches('\n').count() + 1;
+        let upto = gap_start.min(script.len()).max(counted_to);
+        first_line += script.get(counted_to..upto).unwrap_or("").matches('\n').count();
+        counted_to = upto;
         let mut rules = Vec::new();
         for (offset, line) in gap.lines().enumerate() {
             let Some(comment) = line.trim().strip_prefix("--") else { continue };
@@ -110,5 +115,10 @@ mod tests {
     fn an_unknown_rule_is_named_with_its_line() {
         let error = of("SELECT 1;\n\n-- migrations-rs: allow drop_everything\nDROP TABLE t;").unwrap_err();
         assert_eq!(error, UnknownRule { line: 3, name: "drop_everything".to_owned() });
+        let later = of(
+            "SELECT 1;\nSELECT 2; SELECT 3;\n\n/* two\nlines */ SELECT 4;\n-- migrations-rs: allow nope\nDROP TABLE t;",
+        )
+        .unwrap_err();
+        assert_eq!(later, UnknownRule { line: 6, name: "nope".to_owned() }, "lines counted across several statements");
     }
 }
