@@ -8,8 +8,7 @@
 mod support;
 
 use migrations_rs::Backend;
-use std::path::Path;
-use std::process::Command;
+use support::sql_dir::{folder, run, run_in};
 use support::{Inspect, TestDb};
 
 on_every_backend!(
@@ -17,37 +16,6 @@ on_every_backend!(
     compat_sqlx_keeps_its_table_in_step,
     compat_diesel_keeps_its_table_in_step_under_a_trigger,
 );
-
-/// Writes `files` (relative path, text) under a new temporary folder.
-fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    dir
-}
-
-/// Runs the standalone binary in `cwd` with `args` and `--sql-dir dir`: exit code and all output.
-fn run_in(cwd: &Path, dir: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_migrations-rs"))
-        .args(args)
-        .args(["--sql-dir", &dir.display().to_string()])
-        .current_dir(cwd)
-        .env_remove("DATABASE_URL")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run migrations-rs");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    (output.status.code(), text)
-}
-
-fn run(dir: &Path, db: &TestDb, verb: &[&str]) -> (Option<i32>, String) {
-    let mut args = verb.to_vec();
-    args.extend(["--database-url", db.url.expose()]);
-    run_in(Path::new("."), dir, &args)
-}
 
 /// The tools' own DDL, as in tests/adopt.rs.
 async fn sqlx_table(inspect: &mut Inspect, backend: Backend) {

@@ -10,46 +10,14 @@
 mod support;
 
 use migrations_rs::Backend;
-use std::path::Path;
-use std::process::Command;
 use support::TestDb;
+use support::sql_dir::{folder, run, run_in};
 
 on_every_backend!(
     init_sql_runs_on_every_connection_the_migrator_opens,
     a_failing_init_sql_is_named,
     a_view_schema_is_rebuilt_around_each_run,
 );
-
-/// Writes `files` (relative path, text) under a new temporary folder.
-fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    dir
-}
-
-/// Runs the standalone binary in `cwd` with `args`, then `--sql-dir dir`: exit code and all output.
-fn run_in(cwd: &Path, dir: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_migrations-rs"))
-        .args(args)
-        .args(["--sql-dir", &dir.display().to_string()])
-        .current_dir(cwd)
-        .env_remove("DATABASE_URL")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run migrations-rs");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    (output.status.code(), text)
-}
-
-fn run(dir: &Path, db: &TestDb, verb: &[&str]) -> (Option<i32>, String) {
-    let mut args = verb.to_vec();
-    args.extend(["--database-url", db.url.expose()]);
-    run_in(Path::new("."), dir, &args)
-}
 
 async fn init_sql_runs_on_every_connection_the_migrator_opens(backend: Backend) {
     let dir = folder(&[("1_create_a.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);")]);

@@ -13,6 +13,7 @@ mod support;
 use migrations_rs::Backend;
 use std::path::Path;
 use std::process::{Command, Output};
+use support::sql_dir::folder;
 use support::{Inspect, TestDb};
 
 on_every_backend!(
@@ -23,17 +24,6 @@ on_every_backend!(
     a_sqlx_folder_installs_like_the_databases_client,
     a_row_recorded_under_the_old_14_digit_reading_is_explained,
 );
-
-/// Writes `files` (relative path, text) under a new temporary folder.
-fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    dir
-}
 
 /// A diesel folder in the styles real projects mix. In the order of the
 /// numbers, `2024-03-13_170000_add_email` (version `20240313`) would run

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod sql_dir;
 
 use migrations_rs::sqlx::{self, Connection as _, MySqlConnection, PgConnection, SqliteConnection};
 use migrations_rs::{Backend, Connection, DatabaseUrl};
