@@ -86,8 +86,13 @@ impl fmt::Debug for Db<'_> {
 
 impl<'c> Db<'c> {
     pub(crate) fn new(conn: ConnRef<'c>) -> Self {
+        Self::on(Target::Live(conn))
+    }
+
+    /// A handle with nothing run yet, no guard, and the database's errors as they are.
+    fn on(target: Target<'c>) -> Self {
         Db {
-            target: Target::Live(conn),
+            target,
             executed: 0,
             committed: false,
             guard: None,
@@ -110,16 +115,7 @@ impl<'c> Db<'c> {
 
     /// A handle that records the SQL of each statement instead of running it.
     pub(crate) fn recording(backend: Backend, statements: &'c mut Vec<String>) -> Self {
-        Db {
-            target: Target::Recording { backend, statements },
-            executed: 0,
-            committed: false,
-            guard: None,
-            whole_errors: false,
-            acknowledged: Acknowledged::Nothing,
-            notes: Vec::new(),
-            packet_limit: None,
-        }
+        Self::on(Target::Recording { backend, statements })
     }
 
     fn live(&mut self, what: &'static str) -> Result<&mut ConnRef<'c>> {

@@ -87,18 +87,7 @@ pub(super) async fn clone(
 /// Drops a test database (deletes the file on SQLite).
 pub(super) async fn drop_database(server: &DatabaseUrl, name: &str) -> Result<(), TestDatabaseError> {
     match server.backend() {
-        Backend::Sqlite => {
-            for suffix in ["", "-wal", "-shm", "-journal"] {
-                let path = PathBuf::from(format!("{name}{suffix}"));
-                match std::fs::remove_file(&path) {
-                    Err(cause) if cause.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(TestDatabaseError::File { action: "cannot delete", path, cause });
-                    }
-                    _ => {}
-                }
-            }
-            Ok(())
-        }
+        Backend::Sqlite => remove_sqlite_files(name),
         Backend::Postgres => {
             let mut admin = pg_admin(server).await?;
             admin
@@ -118,6 +107,20 @@ pub(super) async fn drop_database(server: &DatabaseUrl, name: &str) -> Result<()
             Ok(())
         }
     }
+}
+
+/// Deletes a SQLite database file and the journal files beside it.
+fn remove_sqlite_files(path: &str) -> Result<(), TestDatabaseError> {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let path = PathBuf::from(format!("{path}{suffix}"));
+        match std::fs::remove_file(&path) {
+            Err(cause) if cause.kind() != std::io::ErrorKind::NotFound => {
+                return Err(TestDatabaseError::File { action: "cannot delete", path, cause });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Applies the migrations to the database at `url`.
@@ -185,11 +188,7 @@ async fn ensure_sqlite(
     }
     .await;
     for leftover in [&building_db, &finished] {
-        let _ = drop_database(
-            &DatabaseUrl::parse("sqlite::memory:").map_err(|e| TestDatabaseError::Url(Box::new(e)))?,
-            &leftover.display().to_string(),
-        )
-        .await;
+        let _ = remove_sqlite_files(&leftover.display().to_string());
     }
     result?;
     // Templates of the same crates for an older graph.
