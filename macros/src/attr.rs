@@ -5,6 +5,8 @@
 use crate::ctxt::Errors;
 use crate::suggest::nearest;
 use crate::timestamp;
+use migrations_rs_core::Risk;
+use migrations_rs_core::analysis::Rule;
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
@@ -14,34 +16,15 @@ use syn::{Expr, ExprLit, Ident, Lit, LitInt, Path, Token};
 
 pub(crate) const KEYS: &[&str] =
     &["version", "depends_on", "risk", "allow", "irreversible", "transaction", "empty", "crate"];
-pub(crate) const RISK_TAGS: &[&str] = &["schema", "data", "index", "constraint"];
-/// The risk analysis's rules, as `allow = [...]` names them (the runtime's `Rule::allow_name`).
-pub(crate) const RULES: &[&str] = &[
-    "drop_table",
-    "drop_column",
-    "truncate",
-    "unbounded_dml",
-    "rename_table",
-    "rename_column",
-    "change_type",
-    "required_column",
-    "set_not_null",
-    "drop_not_null",
-    "fk_validating",
-    "check_validating",
-    "unique_or_pk",
-    "index_not_concurrent",
-    "drop_index_not_concurrent",
-    "drop_fk",
-    "not_in_transaction",
-    "blocking_maintenance",
-    "tx_control",
-    "enum_change",
-    "mysql_copy_lock",
-    "sqlite_pragma_in_tx",
-    "opaque_sql",
-    "undeclared_risk",
-];
+/// The risk tags, as `risk = [...]` names them.
+pub(crate) fn risk_tags() -> Vec<&'static str> {
+    Risk::ALL.iter().map(|risk| risk.as_str()).collect()
+}
+
+/// The risk analysis's rules, as `allow = [...]` names them.
+pub(crate) fn rule_names() -> Vec<String> {
+    Rule::ALL.iter().map(|rule| rule.allow_name()).collect()
+}
 
 /// The attribute's arguments, each with the tokens it came from.
 #[derive(Default)]
@@ -129,12 +112,14 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             }
             "risk" => {
                 if let Some(value) = required(&key, value, errors) {
-                    args.risk = distinct_names(value, RISK_TAGS, ("risk tag", "tag"), errors);
+                    args.risk = distinct_names(value, &risk_tags(), ("risk tag", "tag"), errors);
                 }
             }
             "allow" => {
                 if let Some(value) = required(&key, value, errors) {
-                    args.allow = distinct_names(value, RULES, ("rule", "rule"), errors);
+                    let rules = rule_names();
+                    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+                    args.allow = distinct_names(value, &rules, ("rule", "rule"), errors);
                 }
             }
             "irreversible" => match value {

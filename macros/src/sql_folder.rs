@@ -4,16 +4,13 @@
 //! rebuilds the crate. A name that fits no layout, an unreadable file or a
 //! bad header is a compile error naming the file.
 
-use crate::attr::{RISK_TAGS, RULES};
+use crate::attr::{risk_tags, rule_names};
 use crate::record::Record;
+use migrations_rs_core::sql::layout;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use std::path::{Path, PathBuf};
 use syn::LitStr;
-
-#[path = "../../runtime/src/sql/layout.rs"]
-#[allow(dead_code)]
-mod layout;
 
 pub(crate) fn sql_migrations(input: TokenStream) -> TokenStream {
     let root = std::env::var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_default();
@@ -55,13 +52,13 @@ fn record(files: layout::SqlMigrationFiles, span: Span) -> syn::Result<TokenStre
     let sql = layout::read(files).map_err(|e| syn::Error::new(span, e.to_string()))?;
     let fail = |message: String| syn::Error::new(span, format!("{}: {message}", sql.files.up.display()));
     for tag in &sql.header.risk {
-        if !RISK_TAGS.contains(&tag.as_str()) {
-            return Err(fail(format!("unknown risk tag `{tag}`: known tags are {}", RISK_TAGS.join(", "))));
+        if !risk_tags().contains(&tag.as_str()) {
+            return Err(fail(format!("unknown risk tag `{tag}`: known tags are {}", risk_tags().join(", "))));
         }
     }
     for rule in &sql.header.allow {
-        if !RULES.contains(&rule.as_str()) {
-            return Err(fail(format!("unknown rule `{rule}` in allow: known rules are {}", RULES.join(", "))));
+        if !rule_names().contains(rule) {
+            return Err(fail(format!("unknown rule `{rule}` in allow: known rules are {}", rule_names().join(", "))));
         }
     }
     let private = quote!(::migrations_rs::__private);

@@ -2,11 +2,10 @@
 //! rendered for the connected backend, raw SQL, rows, and the sqlx connection
 //! itself for typed queries.
 
-use crate::analysis::{Acknowledged, Analyzer, Finding, Refusal, Rule, acknowledgements, commits_implicitly};
+use crate::analysis::{Acknowledged, Analyzer, Finding, Origin, Refusal, Rule, acknowledgements, commits_implicitly};
 use crate::backend::{Backend, ConnRef, dispatch};
 use crate::database_error::StatementError;
 use crate::error::{Error, Result};
-use crate::record::Migration;
 use crate::table_rows::all_without_rows;
 use sea_query::{
     ForeignKeyCreateStatement, ForeignKeyDropStatement, IndexCreateStatement, IndexDropStatement, MysqlQueryBuilder,
@@ -62,7 +61,7 @@ pub struct Db<'c> {
 const PACKET_CHECK_FROM: usize = 64 * 1024;
 
 struct Guard {
-    migration: &'static Migration,
+    origin: Origin,
     analyzer: Analyzer,
     /// Whether destructive statements the migration does not acknowledge are
     /// refused too (an apply that is not forced); transaction control always is.
@@ -107,9 +106,8 @@ impl<'c> Db<'c> {
     /// runner opened for it: statements that would end that transaction are
     /// refused before they are sent, and so, when `destructive` is set, are
     /// destructive statements the migration does not acknowledge.
-    pub(crate) fn guarded(conn: ConnRef<'c>, migration: &'static Migration, destructive: bool) -> Self {
-        let analyzer = Analyzer::for_migration(conn.backend(), migration);
-        let guard = Guard { migration, analyzer, destructive };
+    pub(crate) fn guarded(conn: ConnRef<'c>, origin: Origin, analyzer: Analyzer, destructive: bool) -> Self {
+        let guard = Guard { origin, analyzer, destructive };
         Db { guard: Some(guard), whole_errors: true, ..Self::new(conn) }
     }
 
@@ -291,8 +289,7 @@ impl<'c> Db<'c> {
         if let Some(guard) = &mut self.guard {
             let findings = guard.analyzer.sql_acknowledged(sql, &self.acknowledged);
             let refused = |f: &&Finding| f.rule == Rule::TransactionControl;
-            let control: Vec<Refusal> =
-                findings.iter().filter(refused).map(|f| Refusal::new(guard.migration, f)).collect();
+            let control: Vec<Refusal> = findings.iter().filter(refused).map(|f| guard.origin.refusal(f)).collect();
             if !control.is_empty() {
                 return Err(Error::TransactionControl { refusals: control, before_run: false });
             }
@@ -310,7 +307,7 @@ impl<'c> Db<'c> {
                 if loses_nothing {
                     self.notes.push(empty_table_note(&finding));
                 } else {
-                    refusals.push(Refusal::new(guard.migration, &finding));
+                    refusals.push(guard.origin.refusal(&finding));
                 }
             }
             if !refusals.is_empty() {
@@ -494,5 +491,30 @@ impl Row {
     /// The value of `column`, decoded as `T`.
     pub fn get<T: Decodable>(&self, column: &str) -> Result<T> {
         Ok(dispatch!(self, Row, row => row.try_get::<T, _>(column)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Statement;
+    use crate::analysis::{Analyzer, Rule, Rule::*};
+    use crate::backend::Backend::*;
+
+    #[test]
+    fn sea_query_statements_are_classified_from_their_rendering() {
+        use sea_query::{Alias, ColumnDef, Table};
+        let drop_column = Table::alter().table(Alias::new("users")).drop_column(Alias::new("email")).to_owned();
+        let add_required = Table::alter()
+            .table(Alias::new("users"))
+            .add_column(ColumnDef::new(Alias::new("age")).integer().not_null())
+            .to_owned();
+        for backend in [Postgres, MySql, Sqlite] {
+            let mut analyzer = Analyzer::new(backend, true, &[]);
+            analyzer.sql(&drop_column.to_inline_sql(backend));
+            analyzer.sql(&add_required.to_inline_sql(backend));
+            analyzer.sql(&Table::drop().table(Alias::new("users")).to_owned().to_inline_sql(backend));
+            let found: Vec<Rule> = analyzer.findings().iter().map(|f| f.rule).collect();
+            assert_eq!(found, vec![DropColumn, RequiredColumn, DropTable], "{backend}");
+        }
     }
 }

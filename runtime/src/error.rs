@@ -5,7 +5,7 @@ use crate::analysis::Refusal;
 use crate::database_error::StatementError;
 use crate::engine::StepReport;
 use crate::registry::RegistryProblem;
-use crate::version::Version;
+use crate::version::{ParseVersionError, Version};
 use std::fmt;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -16,8 +16,8 @@ pub enum Error {
     #[error("the registered migrations are inconsistent:{}", list(problems))]
     InvalidRegistry { problems: Vec<RegistryProblem> },
 
-    #[error("`{input}` is not a migration version: {reason}")]
-    InvalidVersion { input: String, reason: String },
+    #[error(transparent)]
+    InvalidVersion(#[from] ParseVersionError),
 
     #[error("no migration has version {version}; run `status` to list the known versions")]
     UnknownVersion { version: Version },

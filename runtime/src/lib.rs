@@ -7,7 +7,6 @@
 //! steps on one [`backend`], writing the [`history`] table and the audit log.
 //! Nothing here prints: every call returns data for the caller to show.
 
-pub mod analysis;
 pub mod backend;
 pub mod backup;
 pub mod compat;
@@ -20,14 +19,14 @@ pub mod error;
 pub mod foreign;
 pub mod history;
 pub mod lock;
-pub mod plan;
 pub mod record;
 pub mod registry;
 pub mod sql;
 pub mod table_rows;
 pub mod testing;
 pub mod url;
-pub mod version;
+
+pub use migrations_rs_core::{analysis, plan, version};
 
 pub use analysis::{Analyzer, Finding, Level, MigrationAnalysis, Refusal, Rule, Severity};
 pub use backend::{Backend, Connection};

@@ -1,9 +1,12 @@
 //! The record `#[migration]` registers for each migration: `const` data plus
 //! the entry points of its `up` and `down` bodies.
 
+use crate::analysis::{Analyzer, Origin};
+use crate::backend::Backend;
 use crate::db::Db;
 use crate::error::Result;
 use crate::version::Version;
+pub use migrations_rs_core::Risk;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -74,6 +77,16 @@ impl fmt::Debug for Body {
 inventory::collect!(Migration);
 
 impl Migration {
+    /// This migration as its risk findings name it.
+    pub fn origin(&self) -> Origin {
+        Origin { migration: self.label(), location: self.location(), sql_file: matches!(self.up, Body::Sql(_)) }
+    }
+
+    /// An analyzer of this migration's statements on `backend`, knowing what it acknowledges.
+    pub fn analyzer(&self, backend: Backend) -> Analyzer {
+        Analyzer::new(backend, self.transaction, self.allow)
+    }
+
     /// `file:line` of the definition.
     pub fn location(&self) -> String {
         format!("{}:{}", self.file, self.line)
@@ -111,39 +124,6 @@ impl fmt::Debug for Migration {
             .field("transaction", &self.transaction)
             .field("checksum", &self.checksum)
             .finish_non_exhaustive()
-    }
-}
-
-/// What kind of change a migration makes; drives the safety checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[non_exhaustive]
-#[serde(rename_all = "lowercase")]
-pub enum Risk {
-    Schema,
-    Data,
-    Index,
-    Constraint,
-}
-
-impl Risk {
-    /// The tag `name` stands for, such as `schema`.
-    pub fn from_name(name: &str) -> Option<Risk> {
-        [Risk::Schema, Risk::Data, Risk::Index, Risk::Constraint].into_iter().find(|r| r.as_str() == name)
-    }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Risk::Schema => "schema",
-            Risk::Data => "data",
-            Risk::Index => "index",
-            Risk::Constraint => "constraint",
-        }
-    }
-}
-
-impl fmt::Display for Risk {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -4,6 +4,7 @@ use crate::http::BearerToken;
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use migrations_rs_runtime::version::ParseVersionError;
 use migrations_rs_runtime::{Error, StepReport};
 use subtle::ConstantTimeEq;
 
@@ -31,6 +32,12 @@ impl ApiError {
     /// The HTTP status the error is answered with.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+}
+
+impl From<ParseVersionError> for ApiError {
+    fn from(error: ParseVersionError) -> Self {
+        Error::from(error).into()
     }
 }
 

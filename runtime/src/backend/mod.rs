@@ -1,6 +1,8 @@
 //! The database backends behind one enum: connecting, transactions and the
 //! few places where SQLite, PostgreSQL and MySQL/MariaDB differ.
 
+pub use migrations_rs_core::Backend;
+
 use crate::error::{Error, Result};
 use crate::url::DatabaseUrl;
 use sqlx::mysql::MySqlConnection;
@@ -11,36 +13,6 @@ use sqlx::{ConnectOptions as _, Connection as _, MySql, Pool, Postgres, Sqlite};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-
-/// Which kind of database a connection talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-    MySql,
-}
-
-impl Backend {
-    /// Whether DDL can be rolled back, so a migration and its history row commit together.
-    /// MySQL and MariaDB commit DDL implicitly.
-    pub const fn transactional_ddl(self) -> bool {
-        !matches!(self, Backend::MySql)
-    }
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "SQLite",
-            Backend::Postgres => "PostgreSQL",
-            Backend::MySql => "MySQL/MariaDB",
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Runs `$body` with `$conn` bound to the backend-specific value inside `$value`.
 macro_rules! dispatch {

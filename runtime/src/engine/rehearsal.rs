@@ -194,7 +194,9 @@ impl Migrator {
                     StepAction::Apply => migration.up,
                     StepAction::Revert => migration.down.expect("the planner refuses irreversible migrations"),
                 };
-                let mut db = Db::guarded(tx.conn(), migration, action == StepAction::Apply && !self.force);
+                let analyzer = migration.analyzer(tx.conn().backend());
+                let destructive = action == StepAction::Apply && !self.force;
+                let mut db = Db::guarded(tx.conn(), migration.origin(), analyzer, destructive);
                 let ran = body.run(&mut db).await;
                 let statements = db.executed();
                 drop(db);

@@ -70,7 +70,7 @@ impl Migrator {
                 let loses_nothing_now = finding.loses_only_rows()
                     && all_without_rows(&mut conn.as_ref(), &finding.tables).await.unwrap_or(false);
                 if !loses_nothing_now {
-                    refusals.push(Refusal::new(migration, finding));
+                    refusals.push(migration.origin().refusal(finding));
                 }
             }
         }
@@ -167,7 +167,7 @@ async fn analyze(migration: &'static Migration, backend: Backend) -> MigrationAn
 
 /// Analyses one body of a migration (its `up` or its `down`) offline.
 async fn analyze_body(migration: &'static Migration, body: Body, backend: Backend, empty: bool) -> MigrationAnalysis {
-    let mut analyzer = Analyzer::for_migration(backend, migration);
+    let mut analyzer = migration.analyzer(backend);
     if empty {
         analyzer.empty_migration();
     }

@@ -204,7 +204,8 @@ impl Migrator {
     /// transaction are refused as they are sent, and so are an applying body's
     /// destructive statements, unless the run is forced.
     fn db_for<'c>(&self, step: &Step, conn: ConnRef<'c>) -> Db<'c> {
-        Db::guarded(conn, step.migration, step.action == StepAction::Apply && !self.force)
+        let analyzer = step.migration.analyzer(conn.backend());
+        Db::guarded(conn, step.migration.origin(), analyzer, step.action == StepAction::Apply && !self.force)
     }
 
     /// Records a step that cannot be atomic as started, in its own commit.

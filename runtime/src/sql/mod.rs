@@ -1,13 +1,9 @@
-//! Raw SQL read without a server: a lexer per dialect and a statement
-//! splitter built on it, which the risk analysis and SQL-file migrations
-//! use; and the layouts of SQL migration folders.
+//! SQL migrations at run time: the folder loader, which turns a folder's
+//! files into migrations. The lexer, the splitter and the folder layouts it
+//! reads by are the core crate's, re-exported here.
 
 pub mod folder;
-pub mod layout;
-pub mod lexer;
-pub mod split;
 
-pub use lexer::{LexError, Lexer, Token, TokenKind, tokenize};
-pub use split::{SqlStatement, split};
+pub use migrations_rs_core::sql::{LexError, Lexer, SqlStatement, Token, TokenKind, layout, lexer, split, tokenize};
 #[cfg(test)]
 mod order_tests;

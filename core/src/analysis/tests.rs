@@ -1,7 +1,7 @@
 //! The catalogue: SQL inputs with the findings each backend must report.
 
 use super::{Analyzer, Rule};
-use crate::backend::Backend;
+use crate::dialect::Backend;
 
 const PG: Backend = Backend::Postgres;
 const MY: Backend = Backend::MySql;
@@ -187,30 +187,11 @@ fn acknowledged_findings_are_kept_but_do_not_refuse() {
 fn declared_risk_is_compared_with_what_the_statements_do() {
     let mut analyzer = Analyzer::new(PG, true, &[]);
     analyzer.sql("ALTER TABLE users DROP COLUMN email");
-    let (findings, detected, statements) = analyzer.finish(&[crate::record::Risk::Index]);
+    let (findings, detected, statements) = analyzer.finish(&[crate::risk::Risk::Index]);
     assert_eq!(statements, 1);
-    assert_eq!(detected, vec![crate::record::Risk::Schema, crate::record::Risk::Data]);
+    assert_eq!(detected, vec![crate::risk::Risk::Schema, crate::risk::Risk::Data]);
     let undeclared = findings.iter().find(|f| f.rule == UndeclaredRisk).expect("undeclared risk reported");
     assert!(undeclared.detail.contains("`risk = [schema, data, index]`"), "{}", undeclared.detail);
-}
-
-#[test]
-fn sea_query_statements_are_classified_from_their_rendering() {
-    use crate::db::Statement;
-    use sea_query::{Alias, ColumnDef, Table};
-    let drop_column = Table::alter().table(Alias::new("users")).drop_column(Alias::new("email")).to_owned();
-    let add_required = Table::alter()
-        .table(Alias::new("users"))
-        .add_column(ColumnDef::new(Alias::new("age")).integer().not_null())
-        .to_owned();
-    for backend in [PG, MY, SL] {
-        let mut analyzer = Analyzer::new(backend, true, &[]);
-        analyzer.sql(&drop_column.to_inline_sql(backend));
-        analyzer.sql(&add_required.to_inline_sql(backend));
-        analyzer.sql(&Table::drop().table(Alias::new("users")).to_owned().to_inline_sql(backend));
-        let found: Vec<Rule> = analyzer.findings().iter().map(|f| f.rule).collect();
-        assert_eq!(found, vec![DropColumn, RequiredColumn, DropTable], "{backend}");
-    }
 }
 
 #[test]

@@ -22,22 +22,22 @@ mod tests;
 pub use acknowledge::{Acknowledged, UnknownRule, acknowledgements};
 pub use rules::{Level, Rule, Severity};
 
-use crate::backend::Backend;
-use crate::record::{Migration, Risk};
+use crate::dialect::Backend;
+use crate::risk::Risk;
 use crate::sql;
 use crate::version::Version;
 use classify::{Context, classify};
-use serde::Serialize;
 use std::collections::HashSet;
 use std::fmt;
 
 /// One dangerous statement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Finding {
     pub rule: Rule,
     pub level: Level,
     pub severities: &'static [Severity],
-    #[serde(serialize_with = "serialize_backend")]
+    #[cfg_attr(feature = "serde", serde(serialize_with = "serialize_backend"))]
     pub backend: Backend,
     /// The statement as it would be sent (empty for findings about the whole migration).
     pub statement: String,
@@ -48,7 +48,7 @@ pub struct Finding {
     pub allowed: bool,
     /// The tables whose rows the statement can destroy, as the database
     /// resolves their names: `up` asks the live database whether they hold any.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub tables: Vec<String>,
 }
 
@@ -75,6 +75,7 @@ impl Finding {
     }
 }
 
+#[cfg(feature = "serde")]
 fn serialize_backend<S: serde::Serializer>(backend: &Backend, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(backend.name())
 }
@@ -101,7 +102,8 @@ pub fn commits_implicitly(backend: Backend, sql: &str) -> bool {
 }
 
 /// A destructive statement that a migration runs without acknowledging it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Refusal {
     pub migration: String,
     pub location: String,
@@ -110,13 +112,25 @@ pub struct Refusal {
     pub sql_file: bool,
 }
 
-impl Refusal {
-    pub fn new(migration: &Migration, finding: &Finding) -> Self {
+/// The migration findings belong to, as a [`Refusal`] names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The migration's label: its version and name.
+    pub migration: String,
+    /// Where it is defined: a source file and line, or a SQL file.
+    pub location: String,
+    /// The migration is a SQL file, acknowledged in its header comment rather than an attribute.
+    pub sql_file: bool,
+}
+
+impl Origin {
+    /// The refusal of `finding` in this migration.
+    pub fn refusal(&self, finding: &Finding) -> Refusal {
         Refusal {
-            migration: migration.label(),
-            location: migration.location(),
+            migration: self.migration.clone(),
+            location: self.location.clone(),
             finding: finding.clone(),
-            sql_file: matches!(migration.up, crate::record::Body::Sql(_)),
+            sql_file: self.sql_file,
         }
     }
 }
@@ -188,10 +202,6 @@ impl Analyzer {
             findings: Vec::new(),
             statements: 0,
         }
-    }
-
-    pub fn for_migration(backend: Backend, migration: &Migration) -> Self {
-        Self::new(backend, migration.transaction, migration.allow)
     }
 
     /// Analyses SQL text, which may hold several statements, and returns the findings it added.
@@ -293,7 +303,7 @@ impl Analyzer {
     }
 
     /// Reports that the migration's `up` does nothing and is not marked `empty`.
-    pub(crate) fn empty_migration(&mut self) {
+    pub fn empty_migration(&mut self) {
         let detail = "empty migration: its `up` does nothing, as `create` wrote it, and `up` refuses to apply it \
                       (it would be recorded as done without changing anything)"
             .to_owned();
@@ -335,13 +345,14 @@ impl Analyzer {
 }
 
 /// The analysis of one migration's `up`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MigrationAnalysis {
     pub version: Version,
     pub name: &'static str,
     pub module: &'static str,
     pub location: String,
-    #[serde(serialize_with = "serialize_backend")]
+    #[cfg_attr(feature = "serde", serde(serialize_with = "serialize_backend"))]
     pub backend: Backend,
     pub declared: &'static [Risk],
     pub detected: Vec<Risk>,

@@ -80,7 +80,7 @@ pub fn acknowledgements(script: &str, statements: &[SqlStatement<'_>]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Backend;
+    use crate::dialect::Backend;
 
     fn of(script: &str) -> Result<Vec<Acknowledged>, UnknownRule> {
         acknowledgements(script, &crate::sql::split(Backend::Postgres, script).unwrap())

@@ -4,7 +4,7 @@
 //! `#` comments. Every byte of the input belongs to exactly one token, so
 //! the tokens always join back into the input.
 
-use crate::backend::Backend;
+use crate::dialect::Backend;
 use std::fmt;
 
 /// What a token is.

@@ -1,7 +1,7 @@
 //! Reading a statement's significant tokens left to right: keywords,
 //! possibly qualified names, and what lies outside parentheses.
 
-use crate::backend::Backend;
+use crate::dialect::Backend;
 use crate::sql::{Token, TokenKind};
 
 /// Index of the first of `keywords` outside parentheses.

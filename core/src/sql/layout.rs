@@ -1,7 +1,7 @@
 //! The layouts of SQL migration folders, the header comment that gives a
 //! SQL migration its metadata, and what a migration's files amount to (its
-//! texts and checksum). `std` and `sha2` only: the `#[migration]` crate
-//! compiles this same file to embed a folder at build time, so a folder
+//! texts and checksum). The `sql_migrations!` macro reads a folder with
+//! this module at build time and the runtime at run time, so a folder
 //! embedded and a folder loaded at run time are read alike.
 //!
 //! Layouts, each read by its tool's own rules (README has the table):

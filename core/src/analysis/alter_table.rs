@@ -4,8 +4,8 @@
 use super::classify::{Classified, Context};
 use super::cursor::Cursor;
 use super::rules::Rule;
-use crate::backend::Backend;
-use crate::record::Risk;
+use crate::dialect::Backend;
+use crate::risk::Risk;
 
 pub(super) fn alter_table_action(
     mut a: Cursor<'_, '_>,

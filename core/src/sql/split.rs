@@ -5,7 +5,7 @@
 //! `BEGIN … END` body of a trigger, function, procedure or event. MySQL's
 //! client command `DELIMITER` is understood and never sent to the server.
 
-use crate::backend::Backend;
+use crate::dialect::Backend;
 use crate::sql::lexer::{LexError, Lexer, Token, TokenKind};
 use std::ops::Range;
 

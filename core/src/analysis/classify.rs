@@ -5,8 +5,8 @@
 use super::alter_table::alter_table_action;
 use super::cursor::{Cursor, top_level_position};
 use super::rules::Rule;
-use crate::backend::Backend;
-use crate::record::Risk;
+use crate::dialect::Backend;
+use crate::risk::Risk;
 use crate::sql::{Token, TokenKind};
 use std::collections::HashSet;
 

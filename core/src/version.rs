@@ -2,7 +2,6 @@
 //! migration, any number up to `i64::MAX` for a SQL migration (diesel's
 //! 18-digit `-0000` versions, sqlx's `0001`).
 
-use crate::error::Error;
 use std::fmt;
 
 /// A migration's version: a 14-digit UTC timestamp such as `20240115093000`
@@ -10,8 +9,8 @@ use std::fmt;
 /// [`Version::MAX`], the largest the history table's integer column holds.
 ///
 /// Versions order migrations only where the dependency graph leaves a choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct Version(u64);
 
 impl Version {
@@ -24,6 +23,7 @@ impl Version {
         Version(value)
     }
 
+    /// The version as a number.
     pub const fn as_u64(self) -> u64 {
         self.0
     }
@@ -31,9 +31,9 @@ impl Version {
     /// Reads a version typed by a person, such as `20240115093000`,
     /// `2024_01_15_093000` or diesel's 18-digit `202401150930000000`. Only
     /// the shape is checked: whether the version exists is the registry's question.
-    pub fn parse(input: &str) -> Result<Self, Error> {
+    pub fn parse(input: &str) -> Result<Self, ParseVersionError> {
         let digits: String = input.trim().chars().filter(|c| *c != '_').collect();
-        let invalid = |reason: String| Error::InvalidVersion { input: input.to_owned(), reason };
+        let invalid = |reason: String| ParseVersionError { input: input.to_owned(), reason };
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid("a version is a number such as 20240115093000 (a UTC timestamp)".to_owned()));
         }
@@ -51,10 +51,10 @@ impl fmt::Display for Version {
 }
 
 impl TryFrom<i64> for Version {
-    type Error = Error;
+    type Error = ParseVersionError;
 
-    fn try_from(value: i64) -> Result<Self, Error> {
-        u64::try_from(value).map(Version).map_err(|_| Error::InvalidVersion {
+    fn try_from(value: i64) -> Result<Self, ParseVersionError> {
+        u64::try_from(value).map(Version).map_err(|_| ParseVersionError {
             input: value.to_string(),
             reason: "versions are never negative".to_owned(),
         })
@@ -90,3 +90,20 @@ mod tests {
         }
     }
 }
+
+/// Text or a number that is not a migration version, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseVersionError {
+    /// What was given, as given.
+    pub input: String,
+    /// What a version must be instead.
+    pub reason: String,
+}
+
+impl fmt::Display for ParseVersionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` is not a migration version: {}", self.input, self.reason)
+    }
+}
+
+impl std::error::Error for ParseVersionError {}
