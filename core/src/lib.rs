@@ -20,6 +20,8 @@
 //! assert_eq!(findings[0].rule.id(), "drop-column");
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod analysis;
 pub mod dialect;
 pub mod plan;

@@ -13,23 +13,32 @@ use std::collections::{BinaryHeap, HashMap};
 /// One migration as the planner sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
+    /// The migration's version.
     pub version: Version,
+    /// The versions it must run after.
     pub depends_on: Vec<Version>,
+    /// Whether it has a `down`.
     pub reversible: bool,
 }
 
 /// Why a set of nodes is not a graph the planner can order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GraphProblem {
+    /// Two migrations have the same version.
     Duplicate {
+        /// The version given twice.
         version: Version,
     },
+    /// A migration depends on a version no migration has.
     UnknownDependency {
+        /// The migration that names the dependency.
         version: Version,
+        /// The version it names.
         missing: Version,
     },
     /// `path[0]` depends on `path[1]`, ..., and the last depends on `path[0]`.
     Cycle {
+        /// The versions on the cycle, in dependency order.
         path: Vec<Version>,
     },
 }
@@ -37,8 +46,11 @@ pub enum GraphProblem {
 /// Why a plan cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanError {
+    /// The target is not a migration of the graph.
     UnknownVersion(Version),
+    /// The target is not applied, so there is nothing to revert to.
     NotApplied(Version),
+    /// The plan would revert this irreversible migration.
     Irreversible(Version),
     /// An applied migration the plan would revert is not in the graph.
     NotInGraph(Version),
@@ -58,11 +70,13 @@ pub enum RevertTarget {
 /// One migration to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlannedStep {
+    /// The migration's version.
     pub version: Version,
     /// Older than a migration that is already applied.
     pub out_of_order: bool,
 }
 
+/// The dependency graph of the migrations, checked to be acyclic.
 #[derive(Debug, Clone)]
 pub struct Graph {
     /// Sorted: a node's index is found by binary search.
@@ -131,14 +145,17 @@ impl Graph {
         self.versions.binary_search(version).ok()
     }
 
+    /// How many migrations the graph holds.
     pub fn len(&self) -> usize {
         self.versions.len()
     }
 
+    /// Whether the graph holds no migration.
     pub fn is_empty(&self) -> bool {
         self.versions.is_empty()
     }
 
+    /// Whether `version` is a migration of the graph.
     pub fn contains(&self, version: Version) -> bool {
         self.index_of(&version).is_some()
     }

@@ -10,14 +10,17 @@ use crate::sql::SqlStatement;
 /// What the comments before one statement acknowledge.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Acknowledged {
+    /// No comment acknowledges anything.
     #[default]
     Nothing,
+    /// `-- migrations-rs: allow <rule>` acknowledges these rules.
     Rules(Vec<Rule>),
     /// Inside a `safety-assured` block.
     Everything,
 }
 
 impl Acknowledged {
+    /// Whether `rule` is acknowledged.
     pub fn covers(&self, rule: Rule) -> bool {
         match self {
             Acknowledged::Nothing => false,
@@ -32,6 +35,7 @@ impl Acknowledged {
 pub struct UnknownRule {
     /// 1-based line of the script.
     pub line: usize,
+    /// The name as written.
     pub name: String,
 }
 

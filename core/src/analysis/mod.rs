@@ -34,15 +34,20 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Finding {
+    /// The rule the statement breaks.
     pub rule: Rule,
+    /// Whether the finding fails `lint` or only warns.
     pub level: Level,
+    /// What can go wrong when the statement runs.
     pub severities: &'static [Severity],
+    /// The backend the statement was analysed for.
     #[cfg_attr(feature = "serde", serde(serialize_with = "serialize_backend"))]
     pub backend: Backend,
     /// The statement as it would be sent (empty for findings about the whole migration).
     pub statement: String,
     /// What the statement does that the rule is about.
     pub detail: String,
+    /// What to do instead, on this backend.
     pub safe_alternative: &'static str,
     /// Acknowledged by the migration's `allow = [...]`, or by a comment in the SQL.
     pub allowed: bool,
@@ -70,6 +75,7 @@ impl Finding {
         self.level == Level::Error && !self.allowed
     }
 
+    /// The severities as one comma-separated text, such as `data-loss, blocking-lock`.
     pub fn severity_text(&self) -> String {
         self.severities.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
     }
@@ -105,8 +111,11 @@ pub fn commits_implicitly(backend: Backend, sql: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Refusal {
+    /// The migration's label: its version and name.
     pub migration: String,
+    /// Where the migration is defined.
     pub location: String,
+    /// The finding that refused it.
     pub finding: Finding,
     /// The migration is a SQL file, acknowledged in its header comment rather than an attribute.
     pub sql_file: bool,
@@ -348,16 +357,26 @@ impl Analyzer {
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MigrationAnalysis {
+    /// The migration's version.
     pub version: Version,
+    /// The migration's name.
     pub name: &'static str,
+    /// The module (crate or folder) the migration belongs to.
     pub module: &'static str,
+    /// Where the migration is defined.
     pub location: String,
+    /// The backend the statements were analysed for.
     #[cfg_attr(feature = "serde", serde(serialize_with = "serialize_backend"))]
     pub backend: Backend,
+    /// The risk tags the migration declares.
     pub declared: &'static [Risk],
+    /// The risk tags its statements show.
     pub detected: Vec<Risk>,
+    /// The rules the migration acknowledges, by `allow` name.
     pub allow: &'static [&'static str],
+    /// How many statements were analysed.
     pub statements: usize,
+    /// Every finding, acknowledged ones included.
     pub findings: Vec<Finding>,
     /// Set when the body reads from the database, so the statements after
     /// the first read could not be seen offline. `up` still checks them as they run.
@@ -367,6 +386,7 @@ pub struct MigrationAnalysis {
 }
 
 impl MigrationAnalysis {
+    /// The migration's version and name, as reports show them.
     pub fn label(&self) -> String {
         format!("{} {}", self.version, self.name)
     }
@@ -376,10 +396,12 @@ impl MigrationAnalysis {
         self.findings.iter().filter(|f| f.refuses())
     }
 
+    /// How many findings fail `lint`.
     pub fn lint_errors(&self) -> usize {
         self.findings.iter().filter(|f| f.fails_lint()).count()
     }
 
+    /// How many findings are warnings that are not acknowledged.
     pub fn warnings(&self) -> usize {
         self.findings.iter().filter(|f| !f.allowed && f.level == Level::Warning).count()
     }

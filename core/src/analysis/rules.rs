@@ -9,29 +9,53 @@ use std::fmt;
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum Rule {
+    /// `DROP TABLE`: the table and its rows are gone.
     DropTable,
+    /// `DROP COLUMN`: the column's values are gone.
     DropColumn,
+    /// `TRUNCATE`: every row is gone.
     Truncate,
+    /// `UPDATE` or `DELETE` without `WHERE`.
     UnboundedDml,
+    /// Renaming a table breaks code that still uses the old name.
     RenameTable,
+    /// Renaming a column breaks code that still uses the old name.
     RenameColumn,
+    /// Changing a column's type, which may rewrite the table or lose precision.
     ChangeType,
+    /// Adding a `NOT NULL` column without a default.
     RequiredColumn,
+    /// `SET NOT NULL` on an existing column, which scans the table under a lock.
     SetNotNull,
+    /// `DROP NOT NULL`, which older code may rely on.
     DropNotNull,
+    /// A foreign key validated as it is added, which locks both tables.
     ForeignKeyValidating,
+    /// A check constraint validated as it is added.
     CheckValidating,
+    /// A unique constraint or primary key added to an existing table.
     UniqueOrPrimaryKey,
+    /// An index built without `CONCURRENTLY`, which blocks writes.
     IndexNotConcurrent,
+    /// An index dropped without `CONCURRENTLY`.
     DropIndexNotConcurrent,
+    /// Dropping a foreign key.
     DropForeignKey,
+    /// A statement that cannot run inside a transaction.
     NotInTransaction,
+    /// `VACUUM FULL`, `CLUSTER` and the like, which lock the table.
     BlockingMaintenance,
+    /// `BEGIN`, `COMMIT` or `ROLLBACK` inside a migration the runner wraps in a transaction.
     TransactionControl,
+    /// Changing an enum type.
     EnumChange,
+    /// A MySQL `ALTER TABLE` that copies the table.
     MysqlCopyLock,
+    /// A SQLite `PRAGMA` that has no effect inside a transaction.
     SqlitePragmaInTransaction,
+    /// SQL the analysis cannot read, so it cannot say it is safe.
     OpaqueSql,
+    /// The statements show a risk the migration does not declare.
     UndeclaredRisk,
     /// `up` does nothing, as `create` wrote it. Not in [`Rule::ALL`]: it is
     /// answered with `empty` in the attribute, not acknowledged with `allow`.
@@ -43,13 +67,18 @@ pub enum Rule {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum Severity {
+    /// Rows or values are lost.
     DataLoss,
+    /// A lock blocks reads or writes while the statement runs.
     BlockingLock,
+    /// Code running against the old schema breaks.
     BackwardIncompatible,
+    /// The statement fails if existing rows break the new rule.
     CanFailOnExistingData,
 }
 
 impl Severity {
+    /// The severity's name in reports, such as `data-loss`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Severity::DataLoss => "data loss",
@@ -65,11 +94,14 @@ impl Severity {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Level {
+    /// Fails `lint`.
     Error,
+    /// Reported, but does not fail `lint`.
     Warning,
 }
 
 impl Rule {
+    /// Every rule a migration can acknowledge, in catalogue order.
     pub const ALL: &'static [Rule] = &[
         Rule::DropTable,
         Rule::DropColumn,
@@ -139,6 +171,7 @@ impl Rule {
         Rule::ALL.iter().copied().find(|rule| rule.id() == id)
     }
 
+    /// What can go wrong when a statement breaking the rule runs.
     pub const fn severities(self) -> &'static [Severity] {
         use Severity::*;
         match self {
@@ -170,6 +203,7 @@ impl Rule {
         matches!(self, Rule::DropTable | Rule::DropColumn | Rule::Truncate | Rule::UnboundedDml | Rule::OpaqueSql)
     }
 
+    /// Whether a finding of this rule fails `lint`.
     pub const fn level(self) -> Level {
         match self {
             _ if self.refused_unless_allowed() => Level::Error,

@@ -38,10 +38,15 @@ use std::path::{Path, PathBuf};
 /// One SQL migration found in a folder, before its files are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlMigrationFiles {
+    /// The version read from the name.
     pub version: u64,
+    /// The layout the name follows.
     pub layout: Layout,
+    /// The name part after the version.
     pub name: String,
+    /// The file applied by `up`.
     pub up: PathBuf,
+    /// The file applied by `down`, if there is one.
     pub down: Option<PathBuf>,
     /// diesel's `metadata.toml` says `run_in_transaction = false`.
     pub no_transaction: bool,
@@ -91,6 +96,7 @@ pub enum HookPoint {
 }
 
 impl HookPoint {
+    /// Every hook point, in the order a run reaches them.
     pub const ALL: [HookPoint; 4] =
         [HookPoint::BeforeRun, HookPoint::AfterRun, HookPoint::BeforeEach, HookPoint::AfterEach];
 
@@ -108,8 +114,11 @@ impl HookPoint {
 /// One SQL migration with its files read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlMigration {
+    /// Where the migration's files are.
     pub files: SqlMigrationFiles,
+    /// What its header comment says.
     pub header: Header,
+    /// The up file's text.
     pub up: String,
     /// The down file's text; `None` without one, or when it is empty or blank.
     /// A down of comments only is kept: it runs nothing, on purpose.
@@ -121,6 +130,7 @@ pub struct SqlMigration {
 }
 
 impl SqlMigration {
+    /// Whether the migration has no `down`: no down file, or an empty one.
     pub fn irreversible(&self) -> bool {
         self.down.is_none()
     }
@@ -130,6 +140,7 @@ impl SqlMigration {
         is_empty_sql(&self.up) && !self.header.empty
     }
 
+    /// Whether the migration runs inside a transaction.
     pub fn transaction(&self) -> bool {
         !(self.files.no_transaction || self.header.no_transaction)
     }
@@ -165,10 +176,15 @@ pub fn read(files: SqlMigrationFiles) -> Result<SqlMigration, LayoutError> {
 /// Metadata from the header comment of an up file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Header {
+    /// `depends_on = [versions]`.
     pub depends_on: Vec<u64>,
+    /// `risk = [tags]`.
     pub risk: Vec<String>,
+    /// `allow = [rules]`.
     pub allow: Vec<String>,
+    /// `transaction = false`, or sqlx's `-- no-transaction`, or diesel's `run_in_transaction = false`.
     pub no_transaction: bool,
+    /// `irreversible`.
     pub irreversible: bool,
     /// `empty`: the migration is meant to change nothing.
     pub empty: bool,
@@ -177,7 +193,9 @@ pub struct Header {
 /// A folder or file that cannot be read as migrations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayoutError {
+    /// The file or folder the problem is in.
     pub path: PathBuf,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -357,6 +375,7 @@ fn diesel_folder(path: &Path, folder: &str) -> Result<Option<(String, SqlMigrati
 /// Why a run of characters is not a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VersionProblem {
+    /// Characters other than digits.
     NotDigits,
     /// Digits, but a number above [`MAX_VERSION`].
     TooLarge,

@@ -16,24 +16,31 @@ pub enum TokenKind {
     QuotedIdent,
     /// A string literal, dollar-quoted bodies included.
     String,
+    /// A numeric literal.
     Number,
     /// `$1`, `?`.
     Param,
     /// Any other single character, such as `(`, `,` or `;`.
     Punct,
+    /// A `--` or `/* */` comment.
     Comment,
+    /// Spaces, tabs and line breaks.
     Whitespace,
 }
 
 /// One token and where it starts in the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token<'a> {
+    /// What kind of token it is.
     pub kind: TokenKind,
+    /// The token's text, as in the input.
     pub text: &'a str,
+    /// Byte offset of the token's first character.
     pub start: usize,
 }
 
 impl Token<'_> {
+    /// Byte offset just past the token.
     pub fn end(&self) -> usize {
         self.start + self.text.len()
     }
@@ -43,6 +50,7 @@ impl Token<'_> {
         self.kind == TokenKind::Word && self.text.eq_ignore_ascii_case(keyword)
     }
 
+    /// Whether the token is the punctuation character `c`.
     pub fn is_punct(&self, c: char) -> bool {
         self.kind == TokenKind::Punct && self.text.starts_with(c)
     }
@@ -68,10 +76,13 @@ impl Token<'_> {
 /// Input the lexer cannot read, such as a string that is never closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LexError {
+    /// What is not closed.
     pub message: &'static str,
     /// Byte offset of the construct that is not closed.
     pub offset: usize,
+    /// The line of `offset`, from 1.
     pub line: usize,
+    /// The column of `offset`, from 1.
     pub column: usize,
 }
 
@@ -92,6 +103,7 @@ pub struct Lexer<'a> {
 }
 
 impl<'a> Lexer<'a> {
+    /// A lexer of `src` written in `backend`'s dialect.
     pub fn new(backend: Backend, src: &'a str) -> Self {
         Lexer { src, pos: 0, backend }
     }

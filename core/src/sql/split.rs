@@ -13,7 +13,9 @@ use std::ops::Range;
 /// delimiter left out) and where it is in the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlStatement<'a> {
+    /// The statement's text, without the `;` that ends it.
     pub sql: &'a str,
+    /// Where the statement is in the script, in bytes.
     pub range: Range<usize>,
     /// 1-based line where the statement starts.
     pub line: usize,
