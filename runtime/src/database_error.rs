@@ -5,10 +5,7 @@
 //! points at; the migration's location for a Rust body). What sqlx adds to a
 //! PostgreSQL message, the line of PostgreSQL's own C source, is left out.
 
-use crate::backend::Backend;
-use crate::engine::StepAction;
-use crate::error::Error;
-use crate::record::{Body, Migration};
+use migrations_rs_core::Backend;
 use serde::Serialize;
 use std::fmt;
 
@@ -174,50 +171,6 @@ fn mysql_line(message: &str) -> Option<usize> {
     after.trim().parse().ok()
 }
 
-/// The file of a SQL migration's down, from its up file: `up.sql` beside
-/// `down.sql` (diesel), `.up.sql` beside `.down.sql` (sqlx), `.sql` beside
-/// `.down.sql` (ours).
-pub fn down_file_of(up_file: &str) -> String {
-    if let Some(folder) = up_file.strip_suffix("up.sql").filter(|f| f.is_empty() || f.ends_with(['/', '\\'])) {
-        format!("{folder}down.sql")
-    } else if let Some(stem) = up_file.strip_suffix(".up.sql") {
-        format!("{stem}.down.sql")
-    } else {
-        format!("{}.down.sql", up_file.strip_suffix(".sql").unwrap_or(up_file))
-    }
-}
-
-/// Where a step's body is: the SQL file that runs (the down file when
-/// reverting), or the Rust migration's `file:line`.
-pub(crate) fn body_location(migration: &Migration, action: StepAction) -> String {
-    match (action, migration.up, migration.down) {
-        (StepAction::Revert, Body::Sql(_), Some(Body::Sql(_))) => down_file_of(migration.file),
-        (_, Body::Sql(_), _) => migration.file.to_owned(),
-        _ => migration.location(),
-    }
-}
-
-/// Puts the file of the step's body into a database error its statement raised.
-pub(crate) fn locate(error: &mut Error, migration: &Migration, action: StepAction) {
-    let Error::Statement(statement) = error else { return };
-    let body = match action {
-        StepAction::Apply => Some(migration.up),
-        StepAction::Revert => migration.down,
-    };
-    match body {
-        Some(Body::Sql(_)) => {
-            statement.file = Some(body_location(migration, action));
-        }
-        _ => {
-            // A line of raw SQL inside Rust code is not a line of the file.
-            statement.file = Some(migration.file.to_owned());
-            statement.line = Some(migration.line as usize);
-            statement.error_line = None;
-            statement.error_column = None;
-        }
-    }
-}
-
 /// A sqlx error as text, without the line of PostgreSQL's C source that
 /// sqlx appends to a server's message.
 pub(crate) fn describe(error: &sqlx::Error) -> String {
@@ -240,14 +193,6 @@ mod tests {
         assert_eq!(line_and_column("SELECT x", 1), Some((1, 1)));
         assert_eq!(line_and_column("SELECT x", 0), None);
         assert_eq!(mysql_line("You have an error ... near 'FROM' at line 3"), Some(3));
-    }
-
-    #[test]
-    fn down_files_sit_beside_their_up_files() {
-        assert_eq!(down_file_of("m/2024-01-01-000000_a/up.sql"), "m/2024-01-01-000000_a/down.sql");
-        assert_eq!(down_file_of("m/1_a.up.sql"), "m/1_a.down.sql");
-        assert_eq!(down_file_of("m/V1__a.sql"), "m/V1__a.down.sql");
-        assert_eq!(down_file_of("m/V1__setup.sql"), "m/V1__setup.down.sql");
     }
 
     #[test]

@@ -166,7 +166,7 @@ impl<'c> Db<'c> {
     /// backend's lexer (quotes, dollar quotes, trigger bodies and MySQL's
     /// `DELIMITER` are understood), so each is checked and reported on its own.
     pub async fn exec_script(&mut self, script: &str) -> Result<()> {
-        let statements = match crate::sql::split(self.backend(), script) {
+        let statements = match migrations_rs_core::sql::split(self.backend(), script) {
             Ok(statements) => statements,
             Err(error) => {
                 // Written down whole, so the risk analysis reports it as `opaque-sql`; never sent.

@@ -536,3 +536,29 @@ pub fn is_empty_sql(sql: &str) -> bool {
     }
     true
 }
+
+/// The file of a SQL migration's down, from its up file: `up.sql` beside
+/// `down.sql` (diesel), `.up.sql` beside `.down.sql` (sqlx), `.sql` beside
+/// `.down.sql` (ours).
+pub fn down_file_of(up_file: &str) -> String {
+    if let Some(folder) = up_file.strip_suffix("up.sql").filter(|f| f.is_empty() || f.ends_with(['/', '\\'])) {
+        format!("{folder}down.sql")
+    } else if let Some(stem) = up_file.strip_suffix(".up.sql") {
+        format!("{stem}.down.sql")
+    } else {
+        format!("{}.down.sql", up_file.strip_suffix(".sql").unwrap_or(up_file))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::down_file_of;
+
+    #[test]
+    fn down_files_sit_beside_their_up_files() {
+        assert_eq!(down_file_of("m/2024-01-01-000000_a/up.sql"), "m/2024-01-01-000000_a/down.sql");
+        assert_eq!(down_file_of("m/1_a.up.sql"), "m/1_a.down.sql");
+        assert_eq!(down_file_of("m/V1__a.sql"), "m/V1__a.down.sql");
+        assert_eq!(down_file_of("m/V1__setup.sql"), "m/V1__setup.down.sql");
+    }
+}

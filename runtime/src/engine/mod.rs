@@ -10,6 +10,7 @@ mod adopt;
 mod approval;
 mod health;
 mod hooks;
+mod location;
 mod operations;
 mod panic;
 mod preview;
@@ -20,10 +21,10 @@ mod scope;
 mod startup;
 mod step;
 
+pub use crate::sql::hooks::{Hook, Hooks};
 pub use adopt::{AdoptReport, AdoptedMigration, MatchedBy, OurMigration};
 pub use approval::PlanApproval;
 pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
-pub use hooks::{Hook, Hooks};
 pub use operations::{RepairReport, Validation};
 pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
 pub use rehearsal::{Rehearsal, RehearsalOutcome, RehearsedStep};
@@ -820,7 +821,7 @@ impl Migrator {
         Error::MigrationFailed {
             version: migration.version,
             label: migration.label(),
-            location: crate::database_error::body_location(migration, step.action),
+            location: crate::engine::location::body_location(migration, step.action),
             action: step.action.verb(),
             dirty: failure.dirty,
             not_logged: failure.not_logged.map(Box::new),

@@ -229,8 +229,8 @@ impl Migrator {
                     }
                     Err(mut error) => {
                         failed = true;
-                        crate::database_error::locate(&mut error, migration, action);
-                        let location = crate::database_error::body_location(migration, action);
+                        crate::engine::location::locate(&mut error, migration, action);
+                        let location = crate::engine::location::body_location(migration, action);
                         let database = match &error {
                             Error::Statement(refused) => Some(refused.clone()),
                             _ => None,

@@ -147,7 +147,7 @@ impl Migrator {
                 Ok((duration, notes))
             }
             Err(mut error) => {
-                crate::database_error::locate(&mut error, migration, step.action);
+                crate::engine::location::locate(&mut error, migration, step.action);
                 // A step that failed after its lock was lost failed because of it, most likely
                 // (another process ran it too): the report says so first.
                 let error = match (guard.lost_reason(), error) {

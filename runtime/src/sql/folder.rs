@@ -3,9 +3,9 @@
 //! migration like the ones `#[migration]` and `sql_migrations!` build in.
 
 use crate::analysis::Rule;
-use crate::engine::{Hook, Hooks};
 use crate::error::{Error, Result};
 use crate::record::{Body, Checksum, Migration, Risk};
+use crate::sql::hooks::{Hook, Hooks};
 use crate::sql::layout::{self, SqlMigrationFiles};
 use crate::version::Version;
 use std::path::{Path, PathBuf};

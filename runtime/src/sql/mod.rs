@@ -3,6 +3,7 @@
 //! reads by are the core crate's, re-exported here.
 
 pub mod folder;
+pub mod hooks;
 
 pub use migrations_rs_core::sql::{LexError, Lexer, SqlStatement, Token, TokenKind, layout, lexer, split, tokenize};
 #[cfg(test)]
