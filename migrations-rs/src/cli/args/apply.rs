@@ -17,7 +17,7 @@ pub(crate) struct UpArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Run destructive statements that their migrations do not acknowledge with `allow = [...]`
-    #[arg(long = "force")]
+    #[arg(long, visible_alias = "force")]
     pub allow_destructive: bool,
     /// After a failure, still apply every pending migration that does not depend on it
     #[arg(long)]
@@ -61,8 +61,8 @@ pub(crate) struct DownArgs {
     /// on MySQL/MariaDB show the SQL instead. Exits 1 if the real run would fail
     #[arg(long)]
     pub dry_run: bool,
-    /// Revert migrations whose code changed since they were applied
-    #[arg(long = "force")]
+    /// Revert migrations whose code changed since they were applied, with their new down
+    #[arg(long, visible_alias = "force")]
     pub revert_modified: bool,
     /// Refuse before reverting anything when the plan meets an irreversible
     /// migration (by default everything newer is reverted and the run stops there)

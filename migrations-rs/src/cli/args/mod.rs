@@ -152,13 +152,13 @@ pub(crate) enum Command {
     #[command(
         after_help = "Examples:\n  migrate up\n  migrate up --to 20240115093000\n  migrate up --module billing\n  \
                             migrate up --dry-run\n  migrate up --keep-going\n  migrate up --strict\n  \
-                            migrate up --force"
+                            migrate up --allow-destructive"
     )]
     Up(UpArgs),
     /// Revert applied migrations, dependents first (one step by default)
     #[command(
         after_help = "Examples:\n  migrate down\n  migrate down --steps 2\n  migrate down --to 20240115093000\n  \
-                            migrate down --last-batch --dry-run"
+                            migrate down --last-batch --dry-run\n  migrate down --to 20240115093000 --revert-modified"
     )]
     Down(DownArgs),
     /// Revert the last N applied migrations and apply them again
