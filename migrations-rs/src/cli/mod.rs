@@ -16,6 +16,10 @@
 // The example above is the whole `main.rs` of a program.
 #![allow(clippy::needless_doctest_main)]
 
+// The layers, lowest first, each using only those below it: `args`,
+// `config`, `output`, `render`, `error_json` and `new_migration`; `context`,
+// what every handler shares; `report`, results that take more than a line;
+// `run`, the handlers of the verbs.
 mod args;
 mod config;
 mod context;

@@ -20,7 +20,7 @@ pub(super) async fn up(args: &UpArgs, ctx: &Context<'_>) -> Result<ExitCode, Err
         if args.dry_run {
             return Ok(show_rehearsal(ctx, &migrator.rehearse_up_scoped(conn, &scope).await?));
         }
-        // In a protected environment the plan is confirmed under the lock (see `Context::on_database`).
+        // In a protected environment the plan is confirmed under the lock (see `context::approval`).
         let report = migrator.up_scoped(conn, &scope, args.keep_going).await?;
         for step in &report.applied {
             for note in &step.notes {
