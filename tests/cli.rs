@@ -3,6 +3,8 @@
 
 #[macro_use]
 mod support;
+#[path = "support/standalone.rs"]
+mod standalone;
 
 use migrations_rs::Backend;
 use std::path::Path;
@@ -68,6 +70,7 @@ on_every_backend!(
     lock_status_as_json,
     a_panicking_migration_fails_like_any_other,
     dotenv_is_read_from_the_working_directory_only,
+    force_splits_into_allow_destructive_and_revert_modified,
 );
 
 /// A `.env` in a parent directory is ignored; one in the working directory is
@@ -671,5 +674,48 @@ async fn no_output_shows_a_password_in_any_url_form() {
         let misplaced = cli("migrate", Path::new("."), &["status", url], &[]);
         assert_eq!(misplaced.status.code(), Some(2));
         assert!(!stderr(&misplaced).contains(secret), "{}", stderr(&misplaced));
+    }
+}
+
+/// The two meanings `--force` had, each a flag of its own: `up
+/// --allow-destructive` runs destructive statements no migration
+/// acknowledges, `down --revert-modified` reverts a migration whose code
+/// changed since it was applied. `--force` still means each on its verb.
+async fn force_splits_into_allow_destructive_and_revert_modified(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let folder = standalone::Folder::new(&[
+        ("1_users.up.sql", "CREATE TABLE users (id int PRIMARY KEY, legacy int);\n"),
+        ("1_users.down.sql", "DROP TABLE users;\n"),
+    ]);
+    let up = folder.run(&db, &["up"]);
+    assert_eq!(up.code, Some(0), "{}", up.all());
+    let mut inspect = db.inspect().await;
+    inspect.execute("INSERT INTO users (id, legacy) VALUES (1, 7)").await;
+    folder.write("2_drop_legacy.up.sql", "ALTER TABLE users DROP COLUMN legacy;\n");
+    folder.write("2_drop_legacy.down.sql", "ALTER TABLE users ADD COLUMN legacy int;\n");
+    for allow in ["--allow-destructive", "--force"] {
+        let refused = folder.run(&db, &["up"]);
+        assert_eq!(refused.code, Some(1), "a drop on a table with rows: {}", refused.all());
+        let up = folder.run(&db, &["up", allow]);
+        assert_eq!(up.code, Some(0), "{allow}: {}", up.all());
+        assert!(up.stdout.contains("1 migration(s) applied"), "{allow}: {}", up.all());
+        assert_eq!(folder.run(&db, &["down"]).code, Some(0));
+    }
+    for (n, revert) in ["--revert-modified", "--force"].into_iter().enumerate() {
+        folder.write("2_drop_legacy.down.sql", &format!("-- changed {n}\nALTER TABLE users ADD COLUMN legacy int;\n"));
+        let up = folder.run(&db, &["up", "--allow-destructive"]);
+        assert_eq!(up.code, Some(0), "{}", up.all());
+        folder.write("2_drop_legacy.up.sql", &format!("-- edited {n}\nALTER TABLE users DROP COLUMN legacy;\n"));
+        let refused = folder.run(&db, &["down"]);
+        assert_eq!(refused.code, Some(1), "a changed migration is not reverted: {}", refused.all());
+        assert!(refused.stderr.contains("was applied with checksum"), "{}", refused.all());
+        let down = folder.run(&db, &["down", revert]);
+        assert_eq!(down.code, Some(0), "{revert}: {}", down.all());
+        assert!(down.stdout.contains("1 migration(s) reverted"), "{revert}: {}", down.all());
+    }
+    let meanings = [("up", "--revert-modified"), ("down", "--allow-destructive")];
+    for (verb, other) in meanings {
+        let wrong = folder.run(&db, &[verb, other]);
+        assert_eq!(wrong.code, Some(2), "{verb} has no {other}: {}", wrong.all());
     }
 }

@@ -1,5 +1,5 @@
 //! The risk policy on real folders: destructive statements on tables that
-//! hold no rows run on a fresh install without --force (and say so), the
+//! hold no rows run on a fresh install without --allow-destructive (and say so), the
 //! same statements on tables with rows are refused, comments in the SQL
 //! acknowledge statements, and `lint` reports migrations before the cut-off
 //! as history.
@@ -31,13 +31,13 @@ fn destructive_history(backend: Backend, upto: usize) -> Folder {
 }
 
 on_every_backend!(
-    destructive_steps_apply_on_a_fresh_database_without_force,
-    a_diesel_folder_with_destructive_steps_applies_without_force,
+    destructive_steps_apply_on_a_fresh_database_without_allow_destructive,
+    a_diesel_folder_with_destructive_steps_applies_without_allow_destructive,
     the_same_drop_on_a_table_with_rows_is_refused,
     rows_written_earlier_in_the_same_run_are_seen
 );
 
-async fn destructive_steps_apply_on_a_fresh_database_without_force(backend: Backend) {
+async fn destructive_steps_apply_on_a_fresh_database_without_allow_destructive(backend: Backend) {
     let db = TestDb::new(backend).await;
     let folder = destructive_history(backend, 5);
     let up = folder.run(&db, &["up"]);
@@ -56,7 +56,7 @@ async fn destructive_steps_apply_on_a_fresh_database_without_force(backend: Back
     assert_eq!(json.code, Some(0), "{}", json.all());
 }
 
-async fn a_diesel_folder_with_destructive_steps_applies_without_force(backend: Backend) {
+async fn a_diesel_folder_with_destructive_steps_applies_without_allow_destructive(backend: Backend) {
     let db = TestDb::new(backend).await;
     let sqlx_layout = destructive_history(backend, 5);
     let folder = Folder::new(&[]);
@@ -96,8 +96,8 @@ async fn the_same_drop_on_a_table_with_rows_is_refused(backend: Backend) {
     assert!(!text.contains("drop-table"), "the empty table's drop is not refused: {text}");
     assert_eq!(inspect.schema().await, before, "nothing changed");
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, 2);
-    // --force still runs it.
-    folder.run(&db, &["up", "--force"]).ok();
+    // --allow-destructive still runs it.
+    folder.run(&db, &["up", "--allow-destructive"]).ok();
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, 5);
 }
 

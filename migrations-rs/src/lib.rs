@@ -44,6 +44,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+mod history_filter;
 #[cfg(feature = "http")]
 pub mod http;
 

@@ -16,18 +16,20 @@
 // The example above is the whole `main.rs` of a program.
 #![allow(clippy::needless_doctest_main)]
 
-mod adopt;
+// The layers, lowest first, each using only those below it: `args`,
+// `config`, `output`, `render`, `error_json` and `new_migration`; `context`,
+// what every handler shares; `report`, results that take more than a line;
+// `run`, the handlers of the verbs.
 mod args;
-mod commands;
 mod config;
-mod create;
+mod context;
 mod error_json;
+mod new_migration;
 mod output;
 mod render;
-mod safety;
+mod report;
+mod run;
 
-#[cfg(feature = "http")]
-pub(crate) use commands::parse_since;
 pub use config::DEFAULT_DATABASE_URL;
 
 use args::Cli;
@@ -136,8 +138,8 @@ where
         Err(error) => return (1, migrations_rs_runtime::url::redact_text(&error.to_string())),
     };
     let mut text = format!("database: {} (from {})", settings.url, settings.source);
-    if let args::Command::History { since: Some(since), .. } = &cli.command {
-        match commands::parse_since(since, &format!("--since {since}")) {
+    if let args::Command::History(args::HistoryArgs { since: Some(since), .. }) = &cli.command {
+        match crate::history_filter::parse_since(since, &format!("--since {since}")) {
             Ok(moment) => text.push_str(&format!(
                 "
 since {moment}"
@@ -171,8 +173,8 @@ fn execute(cli: Cli, out: &Output, err: &Output) -> ExitCode {
             return failed(&migrations_rs_runtime::Error::msg(format!("cannot start the async runtime: {error}")));
         }
     };
-    let context = commands::Context { cli: &cli, settings: &settings, out, err };
-    match runtime.block_on(commands::execute(&context)) {
+    let context = context::Context { cli: &cli, settings: &settings, out, err };
+    match runtime.block_on(run::execute(&context)) {
         Ok(code) => code,
         Err(error) => failed(&error),
     }

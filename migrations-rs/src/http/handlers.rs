@@ -1,6 +1,7 @@
 //! One handler per endpoint: parse, check the token for changes, call the
 //! migrator on a connection of its own, answer JSON.
 
+use crate::history_filter;
 use crate::http::HttpApi;
 use crate::http::reply::{ApiError, authorize};
 use axum::Json;
@@ -10,8 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use migrations_rs_runtime::{
-    Action, ApplyReport, Connection, LockHolder, LockStatus, LogQuery, LogRecord, RevertReport, RevertTarget, Status,
-    Version,
+    ApplyReport, Connection, LockHolder, LockStatus, LogQuery, LogRecord, RevertReport, RevertTarget, Status, Version,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -95,10 +95,10 @@ pub(crate) fn history_query(params: Result<Query<HistoryParams>, QueryRejection>
     }
     let action = match params.action.as_deref() {
         None => None,
-        Some(text) => Some(Action::parse(text).ok_or_else(|| {
-            let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
-            ApiError::bad_request(format!("action={text}: use one of {}", known.join(", ")))
-        })?),
+        Some(text) => Some(
+            history_filter::parse_action(text)
+                .map_err(|unknown| ApiError::bad_request(format!("action={text}: use one of {}", unknown.names())))?,
+        ),
     };
     let query = LogQuery {
         // One more than a page, to know whether another page follows.
@@ -106,7 +106,7 @@ pub(crate) fn history_query(params: Result<Query<HistoryParams>, QueryRejection>
         since: params
             .since
             .as_deref()
-            .map(|since| crate::cli::parse_since(since, &format!("since={since}")))
+            .map(|since| history_filter::parse_since(since, &format!("since={since}")))
             .transpose()
             .map_err(|error| ApiError::bad_request(error.to_string()))?,
         version: params.version.as_deref().map(Version::parse).transpose()?,

@@ -29,7 +29,7 @@ const KEYWORDS: &[&str] = &[
     "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
 ];
 
-pub(crate) fn create(
+pub(crate) fn create_rust(
     registry: &Registry,
     dir: &Path,
     name: &str,
