@@ -263,9 +263,11 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
 
 /// `cargo` for a crate that the tests build themselves (the fixture workspace,
 /// the crate that `create` is tried on), run in `dir`. They depend on
-/// migrations-rs alike, share one target folder (`<target>/nested`), build
-/// without debug information and, where they have no lock file of their own,
-/// take the fixture workspace's: their dependencies compile once for both.
+/// migrations-rs alike and build into the suite's own target folder, without
+/// debug information (as the suite builds its dependencies) and, where they
+/// have no lock file of their own, with the fixture workspace's (a subset of
+/// the workspace's, same versions): a dependency the suite already compiled
+/// with the same features is not compiled again.
 pub fn nested_cargo(dir: &std::path::Path) -> std::process::Command {
     let lock = dir.join("Cargo.lock");
     if !lock.exists() {
@@ -280,9 +282,9 @@ pub fn nested_cargo(dir: &std::path::Path) -> std::process::Command {
     cargo
 }
 
-/// The target folder of [`nested_cargo`]: `<target>/nested`.
+/// The target folder of [`nested_cargo`]: the suite's own `<target>`.
 pub fn nested_target() -> std::path::PathBuf {
     // <target>/<profile>/deps/<this test>
     let test_binary = std::env::current_exe().expect("test binary path");
-    test_binary.ancestors().nth(3).expect("the target folder").join("nested")
+    test_binary.ancestors().nth(3).expect("the target folder").to_path_buf()
 }
