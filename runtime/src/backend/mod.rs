@@ -112,6 +112,42 @@ pub(crate) fn cast_to_integer(backend: Backend, column: &str) -> String {
     format!("CAST({column} AS {integer})")
 }
 
+/// `table` (possibly qualified with `.`) quoted for `backend`, part by part.
+pub(crate) fn quote_table(backend: Backend, table: &str) -> String {
+    let quote = |part: &str| match backend {
+        Backend::MySql => mysql::quote(part),
+        Backend::Postgres | Backend::Sqlite => quote_standard(part),
+    };
+    table.split('.').map(quote).collect::<Vec<_>>().join(".")
+}
+
+/// An identifier in standard SQL's double quotes.
+fn quote_standard(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl ConnRef<'_> {
+    /// Whether `table` (a name as the database resolves it, possibly
+    /// qualified with `.`) exists, looked up in the catalogue: a query of a
+    /// missing table would abort a PostgreSQL transaction.
+    pub(crate) async fn table_exists(&mut self, table: &str) -> Result<bool> {
+        match self {
+            ConnRef::Postgres(c) => postgres::table_exists(c, &quote_table(Backend::Postgres, table)).await,
+            ConnRef::MySql(c) => mysql::table_exists(c, table).await,
+            ConnRef::Sqlite(c) => sqlite::table_exists(c, table).await,
+        }
+    }
+
+    /// The size of the largest statement the server takes, where it drops
+    /// the connection over a larger one (MySQL/MariaDB); `None` elsewhere.
+    pub(crate) async fn max_statement_bytes(&mut self) -> Result<Option<u64>> {
+        match self {
+            ConnRef::MySql(c) => mysql::max_statement_bytes(c).await.map(Some),
+            ConnRef::Postgres(_) | ConnRef::Sqlite(_) => Ok(None),
+        }
+    }
+}
+
 /// A lock the server keeps for one session until it is released or the
 /// session ends, seen from a connection: PostgreSQL's advisory lock,
 /// MySQL/MariaDB's named lock. SQLite has none.

@@ -61,6 +61,34 @@ fn syntax_error_line(message: &str) -> Option<usize> {
     after.trim().parse().ok()
 }
 
+/// An identifier quoted with backticks.
+pub(super) fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// Whether `table` (`name`, or `database.name`) exists; unqualified, in the current database.
+pub(super) async fn table_exists(c: &mut MySqlConnection, table: &str) -> Result<bool> {
+    let (schema, name) = match table.split('.').collect::<Vec<_>>().as_slice() {
+        [schema, name] => (Some(*schema), *name),
+        _ => (None, table),
+    };
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = coalesce(?, DATABASE()) AND table_name = ?",
+    )
+    .bind(schema)
+    .bind(name)
+    .fetch_one(c)
+    .await?;
+    Ok(count > 0)
+}
+
+/// The largest statement the server accepts (`max_allowed_packet`): a larger
+/// one is answered by dropping the connection.
+pub(super) async fn max_statement_bytes(c: &mut MySqlConnection) -> Result<u64> {
+    let text: String = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS CHAR)").fetch_one(c).await?;
+    Ok(text.trim().parse().unwrap_or(u64::MAX))
+}
+
 /// A named lock: `name@database`, at most 64 characters as `GET_LOCK` allows.
 #[derive(Debug, Clone)]
 pub(crate) struct NamedLock {

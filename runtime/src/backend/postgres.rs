@@ -71,6 +71,12 @@ fn line_and_column(text: &str, position: usize) -> Option<(usize, usize)> {
     Some((line, column))
 }
 
+/// Whether `quoted` (a table name, quoted, possibly schema-qualified)
+/// exists, resolved on the search path as a statement would.
+pub(super) async fn table_exists(c: &mut PgConnection, quoted: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL").bind(quoted).fetch_one(c).await?)
+}
+
 /// A session advisory lock, keyed by a hash of its name.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AdvisoryLock {

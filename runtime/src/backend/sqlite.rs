@@ -51,6 +51,20 @@ pub(super) fn code_text(code: &str) -> String {
     format!("code {code}")
 }
 
+/// Whether `table` (`name`, or `schema.name` for an attached database) exists;
+/// unqualified, in `main`. Names are matched without regard to case, as SQLite does.
+pub(super) async fn table_exists(c: &mut SqliteConnection, table: &str) -> Result<bool> {
+    let (schema, name) = match table.split('.').collect::<Vec<_>>().as_slice() {
+        [schema, name] => (*schema, *name),
+        _ => ("main", table),
+    };
+    let catalogue = format!(
+        "SELECT count(*) FROM {}.sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+        super::quote_standard(schema)
+    );
+    Ok(sqlx::query_scalar::<_, i64>(AssertSqlSafe(catalogue)).bind(name).fetch_one(c).await? > 0)
+}
+
 /// A SQLite database, for what only SQLite has: its write lock and busy
 /// timeout, and its file.
 pub(crate) struct SqliteDatabase<'c> {
