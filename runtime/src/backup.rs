@@ -3,15 +3,13 @@
 //! operator's choosing on PostgreSQL and MySQL/MariaDB. A backup that fails
 //! stops the run before anything changes.
 
-use crate::backend::{Backend, ConnRef, Connection, dispatch};
+use crate::backend::Connection;
+use crate::backend::sqlite::SqliteDatabase;
 use crate::error::{Error, Result};
 use serde::Serialize;
-use sqlx::AssertSqlSafe;
-use sqlx::sqlite::SqliteConnectOptions;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
-use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How to back up before risky migrations.
@@ -78,50 +76,36 @@ pub(crate) async fn take(
     if !options.enabled {
         return Ok(Some(Backup::Disabled));
     }
-    match conn.backend() {
-        Backend::Sqlite if holds_no_data(conn, bookkeeping).await? => Ok(None),
-        Backend::Sqlite => snapshot(conn, options, reason).await.map(Some),
-        Backend::Postgres | Backend::MySql => match &options.command {
-            Some(command) => run_command(conn, command, options.timeout, reason).await.map(Some),
-            None => Ok(Some(Backup::Skipped {
-                reason: format!(
-                    "no backup command is configured for {}: set --backup-command or `backup_command` in migrations.toml",
-                    conn.backend()
-                ),
-            })),
-        },
+    if let Some(mut sqlite) = conn.sqlite() {
+        // Nothing but migrations-rs's own tables: nothing to back up.
+        let tables = sqlite.tables().await?;
+        if tables.iter().all(|name| bookkeeping.contains(&name.as_str())) {
+            return Ok(None);
+        }
+        return snapshot(sqlite, options, reason).await.map(Some);
+    }
+    match &options.command {
+        Some(command) => run_command(conn, command, options.timeout, reason).await.map(Some),
+        None => Ok(Some(Backup::Skipped {
+            reason: format!(
+                "no backup command is configured for {}: set --backup-command or `backup_command` in migrations.toml",
+                conn.backend()
+            ),
+        })),
     }
 }
 
-/// Whether a SQLite database has no table or view besides `bookkeeping`.
-async fn holds_no_data(conn: &mut Connection, bookkeeping: &[&str]) -> Result<bool> {
-    let names: Vec<String> = dispatch!(conn.as_ref(), ConnRef, c => {
-        sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'",
-        )
-        .fetch_all(&mut *c)
-        .await
-    })?;
-    Ok(names.iter().all(|name| bookkeeping.contains(&name.as_str())))
-}
-
-async fn snapshot(conn: &mut Connection, options: &BackupOptions, reason: &str) -> Result<Backup> {
-    let database = SqliteConnectOptions::from_str(conn.url().expose())
-        .map_err(|cause| Error::Backup { detail: format!("cannot read the SQLite URL: {cause}") })?;
-    let file = database.get_filename().to_path_buf();
-    if !file.is_file() {
+/// A copy of the SQLite database's file beside it (or in the configured directory).
+async fn snapshot(mut sqlite: SqliteDatabase<'_>, options: &BackupOptions, reason: &str) -> Result<Backup> {
+    let Some(file) = sqlite.file()? else {
         return Ok(Backup::Skipped { reason: "the SQLite database is in memory; there is no file to copy".to_owned() });
-    }
+    };
     let directory = options.directory.clone().unwrap_or_else(|| file.parent().unwrap_or(Path::new(".")).to_path_buf());
     std::fs::create_dir_all(&directory).map_err(|cause| Error::Backup {
         detail: format!("cannot create the backup directory {}: {cause}", directory.display()),
     })?;
     let path = free_path(&directory, &file);
-    let sql = format!("VACUUM INTO '{}'", path.display().to_string().replace('\'', "''"));
-    dispatch!(conn.as_ref(), ConnRef, c => {
-        sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *c).await.map(drop)
-    })
-    .map_err(|cause| Error::Backup { detail: format!("VACUUM INTO {} failed: {cause}", path.display()) })?;
+    sqlite.copy_to(&path).await?;
     prune_snapshots(&directory, &file, options.keep.max(1));
     Ok(Backup::Snapshot { path, reason: reason.to_owned() })
 }

@@ -5,6 +5,7 @@
 //! points at; the migration's location for a Rust body). What sqlx adds to a
 //! PostgreSQL message, the line of PostgreSQL's own C source, is left out.
 
+use crate::backend::{self, ErrorDetails};
 use migrations_rs_core::Backend;
 use serde::Serialize;
 use std::fmt;
@@ -48,34 +49,27 @@ impl StatementError {
     /// one the database returned (a broken connection, a decoding error).
     pub(crate) fn from_sqlx(backend: Backend, error: &sqlx::Error, statement: &str) -> Option<Self> {
         let database = error.as_database_error()?;
-        let mut out = StatementError {
+        let ErrorDetails { code, sqlstate, detail, hint, position } = backend::error_details(database, statement);
+        Some(StatementError {
             backend: backend.name(),
             dialect: backend,
-            code: database.code().map(|c| c.into_owned()),
-            sqlstate: None,
+            code,
+            sqlstate,
             message: database.message().to_owned(),
-            detail: None,
-            hint: None,
+            detail,
+            hint,
             file: None,
             line: None,
             error_line: None,
             error_column: None,
             statement: statement.to_owned(),
-            in_statement: None,
-        };
-        if let Some(pg) = database.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-            out.detail = pg.detail().map(str::to_owned);
-            out.hint = pg.hint().map(str::to_owned);
-            if let Some(sqlx::postgres::PgErrorPosition::Original(position)) = pg.position() {
-                out.in_statement = line_and_column(statement, position);
-            }
-        } else if let Some(mysql) = database.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-            out.code = Some(mysql.number().to_string());
-            out.sqlstate = mysql.code().map(str::to_owned);
-            // Syntax errors end with "at line N", a line of the statement.
-            out.in_statement = mysql_line(mysql.message()).map(|line| (line, 0));
-        }
-        Some(out)
+            in_statement: position,
+        })
+    }
+
+    /// The backend whose database refused the statement.
+    pub(crate) fn dialect(&self) -> Backend {
+        self.dialect
     }
 
     /// Sets where the statement starts in its SQL text (1-based).
@@ -99,14 +93,7 @@ impl StatementError {
 
     fn code_text(&self) -> Option<String> {
         let code = self.code.as_deref()?;
-        Some(match self.dialect {
-            Backend::Postgres => format!("SQLSTATE {code}"),
-            Backend::MySql => match &self.sqlstate {
-                Some(state) => format!("error {code}, SQLSTATE {state}"),
-                None => format!("error {code}"),
-            },
-            Backend::Sqlite => format!("code {code}"),
-        })
+        Some(backend::code_text(self.dialect, code, self.sqlstate.as_deref()))
     }
 }
 
@@ -157,20 +144,6 @@ fn excerpt(statement: &str, at: Option<(usize, usize)>) -> String {
     out
 }
 
-/// The 1-based line and column of the 1-based character `position` of `text`.
-fn line_and_column(text: &str, position: usize) -> Option<(usize, usize)> {
-    let before: String = text.chars().take(position.checked_sub(1)?).collect();
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |last| last.chars().count()) + 1;
-    Some((line, column))
-}
-
-/// N of a MySQL/MariaDB message ending in "at line N".
-fn mysql_line(message: &str) -> Option<usize> {
-    let (_, after) = message.rsplit_once(" at line ")?;
-    after.trim().parse().ok()
-}
-
 /// A sqlx error as text, without the line of PostgreSQL's C source that
 /// sqlx appends to a server's message.
 pub(crate) fn describe(error: &sqlx::Error) -> String {
@@ -186,14 +159,6 @@ pub(crate) fn describe(error: &sqlx::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn positions_map_to_lines_and_columns() {
-        assert_eq!(line_and_column("SELECT\n  x FROM t", 10), Some((2, 3)));
-        assert_eq!(line_and_column("SELECT x", 1), Some((1, 1)));
-        assert_eq!(line_and_column("SELECT x", 0), None);
-        assert_eq!(mysql_line("You have an error ... near 'FROM' at line 3"), Some(3));
-    }
 
     #[test]
     fn long_statements_show_the_lines_around_the_error() {

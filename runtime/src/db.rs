@@ -254,13 +254,11 @@ impl<'c> Db<'c> {
         if sql.len() < PACKET_CHECK_FROM {
             return Ok(());
         }
-        let Target::Live(ConnRef::MySql(c)) = &mut self.target else { return Ok(()) };
+        let Target::Live(conn) = &mut self.target else { return Ok(()) };
         let limit = match self.packet_limit {
             Some(limit) => limit,
             None => {
-                let text: String =
-                    sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS CHAR)").fetch_one(&mut **c).await?;
-                let limit = text.trim().parse().unwrap_or(u64::MAX);
+                let Some(limit) = conn.max_statement_bytes().await? else { return Ok(()) };
                 self.packet_limit = Some(limit);
                 limit
             }

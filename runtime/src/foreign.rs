@@ -3,7 +3,7 @@
 //! which of them a database has, and what each says is applied. Read only;
 //! adoption (`Migrator::adopt`) decides what to record from it.
 
-use crate::backend::{Backend, Connection, missing_table_as_none};
+use crate::backend::{Connection, cast_to_integer, cast_to_text, missing_table_as_none};
 use crate::db::{Db, Row};
 use crate::error::{Error, Result};
 use std::fmt;
@@ -151,15 +151,8 @@ pub async fn read(conn: &mut Connection, source: Source) -> Result<ForeignHistor
 /// Every row of `tool`'s table in version order; `None` when it has no table here.
 async fn read_tool(conn: &mut Connection, tool: Tool) -> Result<Option<Vec<ForeignMigration>>> {
     let backend = conn.backend();
-    let text = |column: &str| match backend {
-        Backend::MySql => format!("CAST({column} AS CHAR)"),
-        Backend::Postgres | Backend::Sqlite => format!("CAST({column} AS TEXT)"),
-    };
-    let integer = |column: &str| match backend {
-        Backend::MySql => format!("CAST({column} AS SIGNED)"),
-        Backend::Postgres => format!("CAST({column} AS BIGINT)"),
-        Backend::Sqlite => format!("CAST({column} AS INTEGER)"),
-    };
+    let text = |column: &str| cast_to_text(backend, column);
+    let integer = |column: &str| cast_to_integer(backend, column);
     let sql = match tool {
         Tool::Sqlx => format!(
             "SELECT {} AS version, description, {} AS succeeded, {} AS applied_at FROM _sqlx_migrations ORDER BY version",

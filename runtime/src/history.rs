@@ -1,7 +1,7 @@
 //! The history table (what is applied) and the append-only audit log (every
 //! apply, revert and failure), written with backend-neutral sea-query.
 
-use crate::backend::{Backend, ConnRef, missing_table_as_none};
+use crate::backend::{Backend, ConnRef, has_schemas, missing_table_as_none};
 use crate::damage::name_damage;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -59,7 +59,7 @@ impl Tables {
     /// Refuses schema-qualified names where the backend has no schemas to qualify them with.
     pub(crate) fn check_backend(&self, backend: Backend) -> Result<()> {
         for table in [&self.history, &self.log, &self.lock] {
-            if table.schema.is_some() && backend != Backend::Postgres {
+            if table.schema.is_some() && !has_schemas(backend) {
                 return Err(Error::InvalidTableName {
                     name: table.to_string(),
                     reason: format!("schema-qualified names work on PostgreSQL only, and this database is {backend}"),

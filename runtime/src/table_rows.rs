@@ -6,7 +6,7 @@
 //! in the catalogue first (PostgreSQL aborts a transaction on a query of a
 //! missing table), and only an existing table is read, one row at most.
 
-use crate::backend::{Backend, ConnRef};
+use crate::backend::{ConnRef, dispatch, quote_table};
 use crate::error::Result;
 use sqlx::AssertSqlSafe;
 
@@ -22,52 +22,11 @@ pub enum TableRows {
 /// Whether `table` (a name as the database resolves it, possibly qualified
 /// with `.`) holds rows, on `conn`, inside its transaction if it has one.
 pub(crate) async fn table_rows(conn: &mut ConnRef<'_>, table: &str) -> Result<TableRows> {
-    let parts: Vec<&str> = table.split('.').collect();
-    let backend = conn.backend();
-    let quoted = parts.iter().map(|part| quote(backend, part)).collect::<Vec<_>>().join(".");
-    let exists = match conn {
-        ConnRef::Postgres(c) => {
-            sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")
-                .bind(&quoted)
-                .fetch_one(&mut **c)
-                .await?
-        }
-        ConnRef::MySql(c) => {
-            let (schema, name) = match parts.as_slice() {
-                [schema, name] => (Some(*schema), *name),
-                _ => (None, table),
-            };
-            sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM information_schema.tables \
-                 WHERE table_schema = coalesce(?, DATABASE()) AND table_name = ?",
-            )
-            .bind(schema)
-            .bind(name)
-            .fetch_one(&mut **c)
-            .await?
-                > 0
-        }
-        ConnRef::Sqlite(c) => {
-            let (schema, name) = match parts.as_slice() {
-                [schema, name] => (*schema, *name),
-                _ => ("main", table),
-            };
-            let catalogue = format!(
-                "SELECT count(*) FROM {}.sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
-                quote(backend, schema)
-            );
-            sqlx::query_scalar::<_, i64>(AssertSqlSafe(catalogue)).bind(name).fetch_one(&mut **c).await? > 0
-        }
-    };
-    if !exists {
+    if !conn.table_exists(table).await? {
         return Ok(TableRows::Missing);
     }
-    let probe = AssertSqlSafe(format!("SELECT 1 FROM {quoted} LIMIT 1"));
-    let found = match conn {
-        ConnRef::Postgres(c) => sqlx::query(probe).fetch_optional(&mut **c).await?.is_some(),
-        ConnRef::MySql(c) => sqlx::query(probe).fetch_optional(&mut **c).await?.is_some(),
-        ConnRef::Sqlite(c) => sqlx::query(probe).fetch_optional(&mut **c).await?.is_some(),
-    };
+    let probe = AssertSqlSafe(format!("SELECT 1 FROM {} LIMIT 1", quote_table(conn.backend(), table)));
+    let found = dispatch!(conn, ConnRef, c => sqlx::query(probe).fetch_optional(&mut **c).await?.is_some());
     Ok(if found { TableRows::HasRows } else { TableRows::Empty })
 }
 
@@ -79,11 +38,4 @@ pub(crate) async fn all_without_rows(conn: &mut ConnRef<'_>, tables: &[String]) 
         }
     }
     Ok(true)
-}
-
-fn quote(backend: Backend, name: &str) -> String {
-    match backend {
-        Backend::MySql => format!("`{}`", name.replace('`', "``")),
-        _ => format!("\"{}\"", name.replace('"', "\"\"")),
-    }
 }

@@ -1,18 +1,27 @@
-//! The database backends behind one enum: connecting, transactions and the
-//! few places where SQLite, PostgreSQL and MySQL/MariaDB differ.
+//! The database backends behind one enum. Everything one backend does its
+//! own way is in its file (`postgres`, `mysql`, `sqlite`); this module is the
+//! one place that picks the file for a connection, an error or a backend:
+//! connections and transactions, error codes, casts, the clock, schemas,
+//! session locks, and what only SQLite has.
 
 pub use migrations_rs_core::Backend;
 
 use crate::error::{Error, Result};
-use crate::url::DatabaseUrl;
-use sqlx::mysql::MySqlConnection;
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::PgConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{ConnectOptions as _, Connection as _, MySql, Pool, Postgres, Sqlite};
-use std::fmt;
-use std::str::FromStr;
-use std::sync::Arc;
+
+mod connection;
+pub(crate) mod mysql;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+pub use connection::Connection;
+pub(crate) use connection::{AnyPool, ConnRef, Tx};
+
+use connection::{Conn, Handle};
+use sea_query::Expr;
+use sqlx::error::DatabaseError;
+use sqlx::mysql::{MySqlConnection, MySqlDatabaseError};
+use sqlx::postgres::{PgConnection, PgDatabaseError};
+use sqlx::sqlite::SqliteError;
 
 /// Runs `$body` with `$conn` bound to the backend-specific value inside `$value`.
 macro_rules! dispatch {
@@ -26,243 +35,236 @@ macro_rules! dispatch {
 }
 pub(crate) use dispatch;
 
-/// One open connection to the database being migrated, with the URL it
-/// came from (the lock opens its own connection to the same database).
-pub struct Connection {
-    url: DatabaseUrl,
-    inner: Conn,
-    /// The application's pool this connection was borrowed from, if any.
-    pool: Option<AnyPool>,
-    /// Session settings run on this connection and on every one opened from it.
-    init_sql: Arc<[String]>,
+/// Opens a connection to `url` the way its backend connects.
+async fn open(url: &crate::url::DatabaseUrl) -> Result<Conn> {
+    Ok(match url.backend() {
+        Backend::Sqlite => Conn::Sqlite(Handle::Own(sqlite::connect(url).await?)),
+        Backend::Postgres => Conn::Postgres(Handle::Own(postgres::connect(url).await?)),
+        Backend::MySql => Conn::MySql(Handle::Own(mysql::connect(url).await?)),
+    })
 }
 
-enum Conn {
-    Sqlite(SqliteConnection),
-    Postgres(PgConnection),
-    MySql(MySqlConnection),
-    /// Borrowed from the application's pool, and given back to it when dropped.
-    Pooled(PooledConn),
-}
-
-enum PooledConn {
-    Sqlite(PoolConnection<Sqlite>),
-    Postgres(PoolConnection<Postgres>),
-    MySql(PoolConnection<MySql>),
-}
-
-/// A pool of the application's, of any backend.
-#[derive(Clone, Debug)]
-pub(crate) enum AnyPool {
-    Sqlite(Pool<Sqlite>),
-    Postgres(Pool<Postgres>),
-    MySql(Pool<MySql>),
-}
-
-impl AnyPool {
-    pub(crate) fn backend(&self) -> Backend {
-        match self {
-            AnyPool::Sqlite(_) => Backend::Sqlite,
-            AnyPool::Postgres(_) => Backend::Postgres,
-            AnyPool::MySql(_) => Backend::MySql,
-        }
-    }
-
-    /// The URL the pool connects with, as sqlx writes it back (password included: never print it).
-    pub(crate) fn url(&self) -> Result<DatabaseUrl> {
-        let url = dispatch!(self, AnyPool, pool => pool.connect_options().to_url_lossy());
-        DatabaseUrl::parse(url.as_str())
+/// Whether tables can be qualified as `schema.table` (PostgreSQL only).
+pub(crate) fn has_schemas(backend: Backend) -> bool {
+    match backend {
+        Backend::Postgres => postgres::SCHEMAS,
+        Backend::MySql => mysql::SCHEMAS,
+        Backend::Sqlite => sqlite::SCHEMAS,
     }
 }
 
-impl fmt::Debug for Connection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Connection({})", self.url)
+/// The database's clock, in milliseconds since 1970, as SQL: lease times are
+/// written and compared by it, never by a client's clock.
+pub(crate) fn now_ms_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => postgres::NOW_MS,
+        Backend::MySql => mysql::NOW_MS,
+        Backend::Sqlite => sqlite::NOW_MS,
     }
 }
 
-impl Connection {
-    /// Connects to `url`. A SQLite file is created if it does not exist yet.
-    pub async fn connect(url: &DatabaseUrl) -> Result<Self> {
-        let connect_error = |cause| Error::Connect { url: url.redacted(), cause };
-        let inner = match url.backend() {
-            Backend::Sqlite => {
-                let options = SqliteConnectOptions::from_str(url.expose())
-                    .map_err(connect_error)?
-                    .create_if_missing(true)
-                    .busy_timeout(std::time::Duration::from_secs(30));
-                Conn::Sqlite(SqliteConnection::connect_with(&options).await.map_err(connect_error)?)
-            }
-            Backend::Postgres => Conn::Postgres(PgConnection::connect(url.expose()).await.map_err(connect_error)?),
-            Backend::MySql => Conn::MySql(MySqlConnection::connect(url.expose()).await.map_err(connect_error)?),
-        };
-        Ok(Connection { url: url.clone(), inner, pool: None, init_sql: Arc::new([]) })
-    }
-
-    /// Runs `statements` on this connection now, in order, and on every
-    /// connection opened from it later (the lock's): session settings a
-    /// project's migrations rely on, such as MySQL's `SET FOREIGN_KEY_CHECKS = 0`
-    /// or SQLite's `PRAGMA foreign_keys = OFF`. A statement that fails is an
-    /// error naming it.
-    pub async fn with_init_sql(mut self, statements: Vec<String>) -> Result<Self> {
-        self.init_sql = statements.into();
-        let init_sql = self.init_sql.clone();
-        run_init_sql(&mut self, &init_sql).await?;
-        Ok(self)
-    }
-
-    /// The statements run on every connection opened from this one.
-    pub fn init_sql(&self) -> &[String] {
-        &self.init_sql
-    }
-
-    /// Borrows a connection from the application's pool; dropped, it goes back to the pool.
-    pub(crate) async fn from_pool(pool: &AnyPool) -> Result<Self> {
-        let url = pool.url()?;
-        let connect_error = |cause| Error::Connect { url: url.redacted(), cause };
-        let inner = match pool {
-            AnyPool::Sqlite(p) => PooledConn::Sqlite(p.acquire().await.map_err(connect_error)?),
-            AnyPool::Postgres(p) => PooledConn::Postgres(p.acquire().await.map_err(connect_error)?),
-            AnyPool::MySql(p) => PooledConn::MySql(p.acquire().await.map_err(connect_error)?),
-        };
-        Ok(Connection { url, inner: Conn::Pooled(inner), pool: Some(pool.clone()), init_sql: Arc::new([]) })
-    }
-
-    /// Another connection to the same database, outside any pool, with the
-    /// pool's connect options when this one came from a pool. The lock holds
-    /// one: a session lock must never go back to a pool with its connection.
-    /// The init SQL of this one runs on it too.
-    pub(crate) async fn open_unpooled(&self) -> Result<Self> {
-        let mut opened = match &self.pool {
-            None => Self::connect(&self.url).await?,
-            Some(pool) => {
-                let connect_error = |cause| Error::Connect { url: self.url.redacted(), cause };
-                let inner = match pool {
-                    AnyPool::Sqlite(p) => Conn::Sqlite(p.connect_options().connect().await.map_err(connect_error)?),
-                    AnyPool::Postgres(p) => Conn::Postgres(p.connect_options().connect().await.map_err(connect_error)?),
-                    AnyPool::MySql(p) => Conn::MySql(p.connect_options().connect().await.map_err(connect_error)?),
-                };
-                Connection { url: self.url.clone(), inner, pool: None, init_sql: Arc::new([]) }
-            }
-        };
-        opened.init_sql = self.init_sql.clone();
-        run_init_sql(&mut opened, &self.init_sql).await?;
-        Ok(opened)
-    }
-
-    pub fn url(&self) -> &DatabaseUrl {
-        &self.url
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.url.backend()
-    }
-
-    pub(crate) fn as_ref(&mut self) -> ConnRef<'_> {
-        match &mut self.inner {
-            Conn::Sqlite(c) => c.into(),
-            Conn::Postgres(c) => c.into(),
-            Conn::MySql(c) => c.into(),
-            Conn::Pooled(pooled) => dispatch!(pooled, PooledConn, c => (&mut **c).into()),
-        }
-    }
-
-    /// Starts a transaction on this connection.
-    pub(crate) async fn begin(&mut self) -> Result<Tx<'_>> {
-        Ok(match self.as_ref() {
-            ConnRef::Sqlite(c) => Tx::Sqlite(c.begin().await?),
-            ConnRef::Postgres(c) => Tx::Postgres(c.begin().await?),
-            ConnRef::MySql(c) => Tx::MySql(c.begin().await?),
-        })
-    }
-
-    /// Closes the connection; one borrowed from a pool goes back to it instead.
-    pub async fn close(self) -> Result<()> {
-        match self.inner {
-            Conn::Sqlite(c) => c.close().await?,
-            Conn::Postgres(c) => c.close().await?,
-            Conn::MySql(c) => c.close().await?,
-            Conn::Pooled(pooled) => drop(pooled),
-        }
-        Ok(())
-    }
+/// `column` (any SQL expression) cast to text, as SQL.
+pub(crate) fn cast_to_text(backend: Backend, column: &str) -> String {
+    let text = match backend {
+        Backend::Postgres => postgres::TEXT,
+        Backend::MySql => mysql::TEXT,
+        Backend::Sqlite => sqlite::TEXT,
+    };
+    format!("CAST({column} AS {text})")
 }
 
-/// Runs each init statement as it is, outside any transaction.
-async fn run_init_sql(conn: &mut Connection, statements: &[String]) -> Result<()> {
-    for sql in statements {
-        let result = dispatch!(conn.as_ref(), ConnRef, c => {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(&mut *c).await.map(drop)
-        });
-        result.map_err(|cause| Error::InitSql { sql: sql.clone(), cause })?;
-    }
-    Ok(())
+/// `column` (any SQL expression) cast to a 64-bit integer, as SQL.
+pub(crate) fn cast_to_integer(backend: Backend, column: &str) -> String {
+    let integer = match backend {
+        Backend::Postgres => postgres::INTEGER,
+        Backend::MySql => mysql::INTEGER,
+        Backend::Sqlite => sqlite::INTEGER,
+    };
+    format!("CAST({column} AS {integer})")
 }
 
-/// A borrowed connection, inside a transaction or not.
-pub(crate) enum ConnRef<'c> {
-    Sqlite(&'c mut SqliteConnection),
-    Postgres(&'c mut PgConnection),
-    MySql(&'c mut MySqlConnection),
+/// `table` (possibly qualified with `.`) quoted for `backend`, part by part.
+pub(crate) fn quote_table(backend: Backend, table: &str) -> String {
+    let quote = |part: &str| match backend {
+        Backend::MySql => mysql::quote(part),
+        Backend::Postgres | Backend::Sqlite => quote_standard(part),
+    };
+    table.split('.').map(quote).collect::<Vec<_>>().join(".")
 }
 
-impl<'c> From<&'c mut SqliteConnection> for ConnRef<'c> {
-    fn from(c: &'c mut SqliteConnection) -> Self {
-        ConnRef::Sqlite(c)
-    }
-}
-
-impl<'c> From<&'c mut PgConnection> for ConnRef<'c> {
-    fn from(c: &'c mut PgConnection) -> Self {
-        ConnRef::Postgres(c)
-    }
-}
-
-impl<'c> From<&'c mut MySqlConnection> for ConnRef<'c> {
-    fn from(c: &'c mut MySqlConnection) -> Self {
-        ConnRef::MySql(c)
-    }
+/// An identifier in standard SQL's double quotes.
+fn quote_standard(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 impl ConnRef<'_> {
-    /// The same connection, borrowed again for one more statement.
-    pub(crate) fn reborrow(&mut self) -> ConnRef<'_> {
+    /// Whether `table` (a name as the database resolves it, possibly
+    /// qualified with `.`) exists, looked up in the catalogue: a query of a
+    /// missing table would abort a PostgreSQL transaction.
+    pub(crate) async fn table_exists(&mut self, table: &str) -> Result<bool> {
         match self {
-            ConnRef::Sqlite(c) => ConnRef::Sqlite(c),
-            ConnRef::Postgres(c) => ConnRef::Postgres(c),
-            ConnRef::MySql(c) => ConnRef::MySql(c),
+            ConnRef::Postgres(c) => postgres::table_exists(c, &quote_table(Backend::Postgres, table)).await,
+            ConnRef::MySql(c) => mysql::table_exists(c, table).await,
+            ConnRef::Sqlite(c) => sqlite::table_exists(c, table).await,
         }
     }
 
-    pub(crate) fn backend(&self) -> Backend {
+    /// The size of the largest statement the server takes, where it drops
+    /// the connection over a larger one (MySQL/MariaDB); `None` elsewhere.
+    pub(crate) async fn max_statement_bytes(&mut self) -> Result<Option<u64>> {
         match self {
-            ConnRef::Sqlite(_) => Backend::Sqlite,
-            ConnRef::Postgres(_) => Backend::Postgres,
-            ConnRef::MySql(_) => Backend::MySql,
+            ConnRef::MySql(c) => mysql::max_statement_bytes(c).await.map(Some),
+            ConnRef::Postgres(_) | ConnRef::Sqlite(_) => Ok(None),
         }
     }
 }
 
-/// An open transaction; dropped without `commit`, it rolls back.
-pub(crate) enum Tx<'c> {
-    Sqlite(sqlx::Transaction<'c, Sqlite>),
-    Postgres(sqlx::Transaction<'c, Postgres>),
-    MySql(sqlx::Transaction<'c, MySql>),
+/// A lock the server keeps for one session until it is released or the
+/// session ends, seen from a connection: PostgreSQL's advisory lock,
+/// MySQL/MariaDB's named lock. SQLite has none.
+pub(crate) enum SessionLock<'c> {
+    Postgres(&'c mut PgConnection, postgres::AdvisoryLock),
+    MySql(&'c mut MySqlConnection, mysql::NamedLock),
 }
 
-impl Tx<'_> {
-    pub(crate) fn conn(&mut self) -> ConnRef<'_> {
-        dispatch!(self, Tx, tx => (&mut **tx).into())
+impl<'c> ConnRef<'c> {
+    /// The session lock called `name` on this connection's database; `None`
+    /// on SQLite, which has no session locks.
+    pub(crate) async fn session_lock(self, name: &str) -> Result<Option<SessionLock<'c>>> {
+        Ok(match self {
+            ConnRef::Postgres(c) => Some(SessionLock::Postgres(c, postgres::AdvisoryLock::named(name))),
+            ConnRef::MySql(c) => {
+                let lock = mysql::NamedLock::named(c, name).await?;
+                Some(SessionLock::MySql(c, lock))
+            }
+            ConnRef::Sqlite(_) => None,
+        })
+    }
+}
+
+impl SessionLock<'_> {
+    /// Takes the lock if it is free, without waiting.
+    pub(crate) async fn try_lock(&mut self) -> Result<bool> {
+        match self {
+            SessionLock::Postgres(c, lock) => lock.try_lock(c).await,
+            SessionLock::MySql(c, lock) => lock.try_lock(c).await,
+        }
     }
 
-    pub(crate) async fn commit(self) -> Result<()> {
-        dispatch!(self, Tx, tx => tx.commit().await?);
-        Ok(())
+    pub(crate) async fn unlock(&mut self) -> Result<()> {
+        match self {
+            SessionLock::Postgres(c, lock) => lock.unlock(c).await,
+            SessionLock::MySql(c, lock) => lock.unlock(c).await,
+        }
     }
 
-    pub(crate) async fn rollback(self) -> Result<()> {
-        dispatch!(self, Tx, tx => tx.rollback().await?);
-        Ok(())
+    /// The server session (backend pid, connection id) holding the lock.
+    pub(crate) async fn holder_session(&mut self) -> Result<Option<i64>> {
+        match self {
+            SessionLock::Postgres(c, lock) => lock.holder_session(c).await,
+            SessionLock::MySql(c, lock) => lock.holder_session(c).await,
+        }
+    }
+
+    /// `None` while this connection's own session holds the lock, else why not.
+    pub(crate) async fn still_held(&mut self) -> Result<Option<String>> {
+        match self {
+            SessionLock::Postgres(c, lock) => lock.still_held(c).await,
+            SessionLock::MySql(c, lock) => lock.still_held(c).await,
+        }
+    }
+
+    /// Ends the server session `session`, and with it the locks it holds.
+    pub(crate) async fn end_session(&mut self, session: i64) -> Result<()> {
+        match self {
+            SessionLock::Postgres(c, _) => postgres::end_session(c, session).await,
+            SessionLock::MySql(c, _) => mysql::end_session(c, session).await,
+        }
+    }
+}
+
+/// A connection of its own that takes its server's session lock, and holds
+/// it while the connection stays open.
+pub(crate) enum SessionLockConnection {
+    Postgres(Handle<sqlx::Postgres>, postgres::AdvisoryLock),
+    MySql(Handle<sqlx::MySql>, mysql::NamedLock),
+}
+
+impl Connection {
+    /// This connection, made the one that takes the session lock called
+    /// `name`; given back on SQLite, which has no session locks.
+    pub(crate) async fn into_session_lock(self, name: &str) -> Result<Result<SessionLockConnection, Connection>> {
+        let Connection { url, inner, pool, init_sql } = self;
+        Ok(Ok(match inner {
+            Conn::Postgres(c) => SessionLockConnection::Postgres(c, postgres::AdvisoryLock::named(name)),
+            Conn::MySql(mut c) => {
+                let lock = mysql::NamedLock::named(c.get(), name).await?;
+                SessionLockConnection::MySql(c, lock)
+            }
+            inner @ Conn::Sqlite(_) => return Ok(Err(Connection { url, inner, pool, init_sql })),
+        }))
+    }
+
+    /// The SQLite database, for what only SQLite has; `None` on a server.
+    pub(crate) fn sqlite(&mut self) -> Option<sqlite::SqliteDatabase<'_>> {
+        match &mut self.inner {
+            Conn::Sqlite(c) => Some(sqlite::SqliteDatabase { conn: c.get(), url: &self.url }),
+            Conn::Postgres(_) | Conn::MySql(_) => None,
+        }
+    }
+}
+
+impl SessionLockConnection {
+    /// The lock, on this connection.
+    pub(crate) fn lock(&mut self) -> SessionLock<'_> {
+        match self {
+            SessionLockConnection::Postgres(c, lock) => SessionLock::Postgres(c.get(), *lock),
+            SessionLockConnection::MySql(c, lock) => SessionLock::MySql(c.get(), lock.clone()),
+        }
+    }
+
+    pub(crate) fn as_ref(&mut self) -> ConnRef<'_> {
+        match self {
+            SessionLockConnection::Postgres(c, _) => c.get().into(),
+            SessionLockConnection::MySql(c, _) => c.get().into(),
+        }
+    }
+
+    /// Closes the connection, and with it the session and its lock.
+    pub(crate) async fn close(self) -> Result<()> {
+        match self {
+            SessionLockConnection::Postgres(c, _) => c.close().await,
+            SessionLockConnection::MySql(c, _) => c.close().await,
+        }
+    }
+}
+
+/// A SQL expression, a nonzero integer while some session holds the session
+/// lock called `name`, for reading the lock in one statement with other
+/// tables; `None` on SQLite, which has no session locks.
+pub(crate) fn session_lock_held_sql(backend: Backend, name: &str) -> Option<Expr> {
+    match backend {
+        Backend::Postgres => Some(postgres::AdvisoryLock::named(name).held_in_sql()),
+        Backend::MySql => Some(mysql::held_in_sql(name)),
+        Backend::Sqlite => None,
+    }
+}
+
+/// The database error inside `error`, by the backend that raised it.
+enum Raised<'e> {
+    Postgres(&'e PgDatabaseError),
+    MySql(&'e MySqlDatabaseError),
+    Sqlite(&'e SqliteError),
+}
+
+fn raised(error: &sqlx::Error) -> Option<Raised<'_>> {
+    let database = error.as_database_error()?;
+    if let Some(error) = database.try_downcast_ref::<PgDatabaseError>() {
+        Some(Raised::Postgres(error))
+    } else if let Some(error) = database.try_downcast_ref::<MySqlDatabaseError>() {
+        Some(Raised::MySql(error))
+    } else {
+        database.try_downcast_ref::<SqliteError>().map(Raised::Sqlite)
     }
 }
 
@@ -278,26 +280,89 @@ pub(crate) fn missing_table_as_none<T>(result: Result<T>) -> Result<Option<T>> {
 
 /// Whether `error` says a table does not exist.
 fn is_missing_table(error: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(database) = error else { return false };
-    match database.code().as_deref() {
-        Some("42P01") | Some("1146") | Some("42S02") => true,
-        _ => database.message().contains("no such table"),
+    match raised(error) {
+        Some(Raised::Postgres(error)) => postgres::is_missing_table(error),
+        Some(Raised::MySql(error)) => mysql::is_missing_table(error),
+        Some(Raised::Sqlite(error)) => sqlite::is_missing_table(error),
+        None => false,
     }
 }
 
 /// Whether `error` says a column does not exist: a table created by an older version.
 pub(crate) fn is_missing_column(error: &Error) -> bool {
-    let Error::Database(sqlx::Error::Database(database)) = error else { return false };
-    match database.code().as_deref() {
-        Some("42703") | Some("1054") | Some("42S22") => true,
-        _ => database.message().contains("no such column"),
+    let Error::Database(error) = error else { return false };
+    match raised(error) {
+        Some(Raised::Postgres(error)) => postgres::is_missing_column(error),
+        Some(Raised::MySql(error)) => mysql::is_missing_column(error),
+        Some(Raised::Sqlite(error)) => sqlite::is_missing_column(error),
+        None => false,
     }
 }
 
 /// Whether `error` is SQLite's "database is locked": another connection
-/// writes, and the busy timeout ran out waiting for it.
+/// writes, and the busy timeout ran out waiting for it. The servers wait
+/// for their locks instead.
 pub(crate) fn is_busy(error: &Error) -> bool {
-    let Error::Database(sqlx::Error::Database(database)) = error else { return false };
-    matches!(database.code().as_deref(), Some("5") | Some("6") | Some("261") | Some("517"))
-        || database.message().contains("database is locked")
+    let Error::Database(error) = error else { return false };
+    matches!(raised(error), Some(Raised::Sqlite(error)) if sqlite::is_busy(error))
+}
+
+/// What a database error says beside its message, read the way the backend
+/// that raised it writes it.
+#[derive(Debug, Default)]
+pub(crate) struct ErrorDetails {
+    /// The SQLSTATE on PostgreSQL, the error number on MySQL/MariaDB, the
+    /// extended result code on SQLite.
+    pub(crate) code: Option<String>,
+    /// The SQLSTATE MySQL/MariaDB sends beside its error number.
+    pub(crate) sqlstate: Option<String>,
+    /// PostgreSQL's DETAIL and HINT.
+    pub(crate) detail: Option<String>,
+    pub(crate) hint: Option<String>,
+    /// Where in the statement the database points: 1-based line and column
+    /// (column 0 when it names a line only).
+    pub(crate) position: Option<(usize, usize)>,
+}
+
+/// The details of the database error `error`, raised by `statement`.
+pub(crate) fn error_details(error: &dyn DatabaseError, statement: &str) -> ErrorDetails {
+    let mut out = ErrorDetails { code: error.code().map(|c| c.into_owned()), ..ErrorDetails::default() };
+    if let Some(error) = error.try_downcast_ref::<PgDatabaseError>() {
+        postgres::details(error, statement, &mut out);
+    } else if let Some(error) = error.try_downcast_ref::<MySqlDatabaseError>() {
+        mysql::details(error, &mut out);
+    }
+    out
+}
+
+/// An error's code as its backend names it: `SQLSTATE 42P01`,
+/// `error 1146, SQLSTATE 42S02`, `code 1`.
+pub(crate) fn code_text(backend: Backend, code: &str, sqlstate: Option<&str>) -> String {
+    match backend {
+        Backend::Postgres => postgres::code_text(code),
+        Backend::MySql => mysql::code_text(code, sqlstate),
+        Backend::Sqlite => sqlite::code_text(code),
+    }
+}
+
+/// Whether a refused statement used an enum value in the transaction that
+/// added it, which only PostgreSQL refuses.
+pub(crate) fn is_new_enum_value_used(backend: Backend, code: Option<&str>) -> bool {
+    match backend {
+        Backend::Postgres => code.is_some_and(postgres::is_new_enum_value_used),
+        Backend::MySql | Backend::Sqlite => false,
+    }
+}
+
+/// Whether a refusal is one a step that did not run before could explain:
+/// an object missing or already there, another depending on it, an enum
+/// value not added. PostgreSQL says so in its SQLSTATE; the others in the message.
+pub(crate) fn explained_by_earlier_step(backend: Backend, code: Option<&str>, message: &str) -> bool {
+    match backend {
+        Backend::Postgres => code.is_some_and(postgres::explained_by_earlier_step),
+        Backend::MySql | Backend::Sqlite => {
+            let message = message.to_ascii_lowercase();
+            message.contains("no such") || message.contains("already exists")
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! lock table's record, the newest audit log entry and, for a session lock,
 //! whether the server says a session holds it.
 
-use crate::backend::{Connection, missing_table_as_none};
+use crate::backend::{Backend, Connection, is_missing_column, missing_table_as_none};
 use crate::db::{Db, Row};
 use crate::engine::Migrator;
 use crate::error::{Error, Result};
@@ -109,7 +109,7 @@ impl Migrator {
         let statement = self.health_statement(conn.backend(), session_lock);
         let fetched = match Db::new(conn.as_ref()).fetch_all(&statement).await {
             // A lock table of an older version, without the holder's stale-after: read apart.
-            Err(error) if crate::backend::is_missing_column(&error) => None,
+            Err(error) if is_missing_column(&error) => None,
             result => missing_table_as_none(result)?,
         };
         let (history, failure, lock) = match fetched {
@@ -134,7 +134,7 @@ impl Migrator {
         Ok(self.health_from(history, failure, lock))
     }
 
-    fn health_statement(&self, backend: crate::backend::Backend, held: Option<Expr>) -> SelectStatement {
+    fn health_statement(&self, backend: Backend, held: Option<Expr>) -> SelectStatement {
         let null = || Expr::cust("NULL");
         let mut rows = Query::select();
         for column in HISTORY {
@@ -272,13 +272,7 @@ impl Migrator {
     }
 }
 
-/// The `lock_held` column of a session lock, typed as each server returns it.
+/// The `lock_held` column of a session lock: a nonzero integer while held.
 fn session_held(row: &Row) -> Result<bool> {
-    use sqlx::Row as _;
-    let held = match row {
-        Row::Sqlite(_) => None,
-        Row::Postgres(row) => row.try_get::<Option<bool>, _>("lock_held")?,
-        Row::MySql(row) => row.try_get::<Option<i64>, _>("lock_held")?.map(|held| held != 0),
-    };
-    Ok(held.unwrap_or(false))
+    Ok(row.get::<Option<i64>>("lock_held")?.is_some_and(|held| held != 0))
 }

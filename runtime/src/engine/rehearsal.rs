@@ -5,7 +5,7 @@
 //! SQL and says why it cannot run it.
 
 use crate::analysis::Finding;
-use crate::backend::{Backend, Connection};
+use crate::backend::{self, Backend, Connection};
 use crate::db::Db;
 use crate::engine::safety::refuse_transaction_control;
 use crate::engine::{Migrator, Scope, StepAction};
@@ -262,8 +262,7 @@ impl Migrator {
 
 /// PostgreSQL's "unsafe use of new value": an enum value used in the transaction that added it.
 fn is_new_enum_value_used(error: &Error) -> bool {
-    matches!(error, Error::Statement(refused) if refused.backend == Backend::Postgres.name()
-        && refused.code.as_deref() == Some("55P04"))
+    matches!(error, Error::Statement(refused) if backend::is_new_enum_value_used(refused.dialect(), refused.code.as_deref()))
 }
 
 /// Whether `error` is one a step that did not run before could explain: an
@@ -271,15 +270,7 @@ fn is_new_enum_value_used(error: &Error) -> bool {
 /// not added.
 fn could_depend_on_an_earlier_step(error: &Error) -> bool {
     let Error::Statement(refused) = error else { return false };
-    if refused.backend == Backend::Postgres.name() {
-        // undefined table, column, object, function; duplicate table, object,
-        // column, schema; dependent objects; an enum value not there; new enum value.
-        const CODES: &[&str] =
-            &["42P01", "42703", "42704", "42883", "42P07", "42710", "42701", "42P06", "2BP01", "22P02", "55P04"];
-        return refused.code.as_deref().is_some_and(|code| CODES.contains(&code));
-    }
-    let message = refused.message.to_ascii_lowercase();
-    message.contains("no such") || message.contains("already exists")
+    backend::explained_by_earlier_step(refused.dialect(), refused.code.as_deref(), &refused.message)
 }
 
 /// The database's message, without the statement, for a reason in one line.

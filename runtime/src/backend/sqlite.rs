@@ -1,0 +1,124 @@
+//! What SQLite does its own way: connecting (the file is created if
+//! missing), its result codes and messages, busy waits on another writer,
+//! its type names in casts, its clock in SQL, no schemas and no session lock
+//! (the lock is a lease row here), and backups that are copies of its file.
+
+use crate::error::{Error, Result};
+use crate::url::DatabaseUrl;
+use sqlx::error::DatabaseError;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection as _};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub(super) async fn connect(url: &DatabaseUrl) -> Result<SqliteConnection> {
+    let connect_error = |cause| Error::Connect { url: url.redacted(), cause };
+    let options = SqliteConnectOptions::from_str(url.expose())
+        .map_err(connect_error)?
+        .create_if_missing(true)
+        .busy_timeout(Duration::from_secs(30));
+    SqliteConnection::connect_with(&options).await.map_err(connect_error)
+}
+
+/// An attached database is not a schema: a name qualified with one is refused.
+pub(super) const SCHEMAS: bool = false;
+
+/// The database library's clock in milliseconds since 1970.
+pub(super) const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+
+/// The types a column is cast to for reading it as text and as a 64-bit integer.
+pub(super) const TEXT: &str = "TEXT";
+pub(super) const INTEGER: &str = "INTEGER";
+
+/// SQLite has one code for most errors: the message says what it was.
+pub(super) fn is_missing_table(error: &dyn DatabaseError) -> bool {
+    error.message().contains("no such table")
+}
+
+pub(super) fn is_missing_column(error: &dyn DatabaseError) -> bool {
+    error.message().contains("no such column")
+}
+
+/// SQLITE_BUSY, SQLITE_LOCKED and their extended codes: another connection
+/// writes, and the busy timeout ran out waiting for it.
+pub(super) fn is_busy(error: &dyn DatabaseError) -> bool {
+    matches!(error.code().as_deref(), Some("5") | Some("6") | Some("261") | Some("517"))
+        || error.message().contains("database is locked")
+}
+
+pub(super) fn code_text(code: &str) -> String {
+    format!("code {code}")
+}
+
+/// Whether `table` (`name`, or `schema.name` for an attached database) exists;
+/// unqualified, in `main`. Names are matched without regard to case, as SQLite does.
+pub(super) async fn table_exists(c: &mut SqliteConnection, table: &str) -> Result<bool> {
+    let (schema, name) = match table.split('.').collect::<Vec<_>>().as_slice() {
+        [schema, name] => (*schema, *name),
+        _ => ("main", table),
+    };
+    let catalogue = format!(
+        "SELECT count(*) FROM {}.sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+        super::quote_standard(schema)
+    );
+    Ok(sqlx::query_scalar::<_, i64>(AssertSqlSafe(catalogue)).bind(name).fetch_one(c).await? > 0)
+}
+
+/// A SQLite database, for what only SQLite has: its write lock and busy
+/// timeout, and its file.
+pub(crate) struct SqliteDatabase<'c> {
+    pub(super) conn: &'c mut SqliteConnection,
+    pub(super) url: &'c DatabaseUrl,
+}
+
+impl SqliteDatabase<'_> {
+    /// How long a statement on this connection waits for another writer.
+    pub(crate) async fn set_busy_timeout(&mut self, timeout: Duration) -> Result<()> {
+        let sql = format!("PRAGMA busy_timeout = {}", timeout.as_millis());
+        sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *self.conn).await?;
+        Ok(())
+    }
+
+    /// Whether another connection holds the database's write lock right now:
+    /// tries to take it without waiting, and gives it back at once.
+    pub(crate) async fn write_locked(&mut self) -> Result<bool> {
+        let c = &mut *self.conn;
+        let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&mut *c).await?;
+        sqlx::raw_sql("PRAGMA busy_timeout = 0").execute(&mut *c).await?;
+        let began = sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *c).await;
+        if began.is_ok() {
+            sqlx::raw_sql("ROLLBACK").execute(&mut *c).await?;
+        }
+        sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA busy_timeout = {timeout}"))).execute(&mut *c).await?;
+        match began {
+            Ok(_) => Ok(false),
+            Err(sqlx::Error::Database(error)) if is_busy(&*error) => Ok(true),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The names of the tables and views, SQLite's own left out.
+    pub(crate) async fn tables(&mut self) -> Result<Vec<String>> {
+        let sql = "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'";
+        Ok(sqlx::query_scalar(sql).fetch_all(&mut *self.conn).await?)
+    }
+
+    /// The database's file; `None` for a database in memory.
+    pub(crate) fn file(&self) -> Result<Option<PathBuf>> {
+        let options = SqliteConnectOptions::from_str(self.url.expose())
+            .map_err(|cause| Error::Backup { detail: format!("cannot read the SQLite URL: {cause}") })?;
+        let file = options.get_filename().to_path_buf();
+        Ok(file.is_file().then_some(file))
+    }
+
+    /// Writes a copy of the database to `path`, consistent as of one moment.
+    pub(crate) async fn copy_to(&mut self, path: &Path) -> Result<()> {
+        let sql = format!("VACUUM INTO '{}'", path.display().to_string().replace('\'', "''"));
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *self.conn)
+            .await
+            .map(drop)
+            .map_err(|cause| Error::Backup { detail: format!("VACUUM INTO {} failed: {cause}", path.display()) })
+    }
+}

@@ -1,0 +1,230 @@
+//! A held lock: its own connection, the heartbeat that proves on it that
+//! the lock is still held (and renews a lease), the check before every step,
+//! and releasing it.
+
+use super::table::{clear_holder, read_holder, renew};
+use crate::backend::{ConnRef, Connection, SessionLockConnection, is_busy};
+use crate::error::{Error, Result};
+use crate::history::Tables;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A held lock. Release it with [`LockGuard::release`]; dropped instead, an
+/// advisory or named lock goes with its connection, and a lease is deleted in
+/// the background or, failing that, goes stale.
+///
+/// A heartbeat checks the lock on its own connection every
+/// [`LockOptions::heartbeat_interval`](super::LockOptions::heartbeat_interval):
+/// a session lock must still be held by that connection's session, a lease
+/// row must still name this holder (and is renewed). The engine checks it
+/// again before every step.
+pub(crate) struct LockGuard {
+    id: String,
+    tables: Tables,
+    held: Option<Held>,
+    lost: Lost,
+}
+
+struct Held {
+    conn: Arc<tokio::sync::Mutex<LockConnection>>,
+    lease: bool,
+    stop: oneshot::Sender<()>,
+    heartbeat: JoinHandle<()>,
+}
+
+/// The lock's own connection: the one holding a session lock, or the one
+/// that renews a lease.
+pub(super) enum LockConnection {
+    Session(SessionLockConnection),
+    Lease(Connection),
+}
+
+impl LockConnection {
+    fn as_ref(&mut self) -> ConnRef<'_> {
+        match self {
+            LockConnection::Session(c) => c.as_ref(),
+            LockConnection::Lease(c) => c.as_ref(),
+        }
+    }
+
+    async fn close(self) -> Result<()> {
+        match self {
+            LockConnection::Session(c) => c.close().await,
+            LockConnection::Lease(c) => c.close().await,
+        }
+    }
+}
+
+/// Why the lock was lost, once a check found it lost.
+#[derive(Clone, Default)]
+struct Lost(Arc<std::sync::Mutex<Option<String>>>);
+
+impl Lost {
+    fn set(&self, reason: String) {
+        let mut slot = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.get_or_insert(reason);
+    }
+
+    fn reason(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+}
+
+impl LockGuard {
+    /// Guards the lock `id`, taken on `conn`, with a heartbeat every `interval`.
+    pub(super) fn held(id: String, tables: &Tables, conn: LockConnection, interval: Duration) -> Self {
+        let lease = matches!(conn, LockConnection::Lease(_));
+        let conn = Arc::new(tokio::sync::Mutex::new(conn));
+        let lost = Lost::default();
+        let (stop, heartbeat) = spawn_heartbeat(conn.clone(), tables.clone(), id.clone(), interval, lost.clone());
+        LockGuard { id, tables: tables.clone(), held: Some(Held { conn, lease, stop, heartbeat }), lost }
+    }
+
+    /// Why the lock was lost, if a check found it lost.
+    pub(crate) fn lost_reason(&self) -> Option<String> {
+        self.lost.reason()
+    }
+
+    fn lost_error(&self, label: &str) -> Result<()> {
+        match self.lost.reason() {
+            Some(reason) => Err(Error::LockLost { label: label.to_owned(), reason }),
+            None => Ok(()),
+        }
+    }
+
+    /// Before a step: checks on the lock's own connection that this process
+    /// still holds the lock, and fails naming `label` if it does not.
+    pub(crate) async fn check(&self, label: &str) -> Result<()> {
+        if let Some(held) = &self.held
+            && self.lost.reason().is_none()
+        {
+            let mut conn = held.conn.lock().await;
+            if let Some(reason) = still_held(&mut conn, &self.tables, &self.id).await {
+                tracing::error!(lock = %self.id, %reason, "the migration lock was lost");
+                self.lost.set(reason);
+            }
+        }
+        self.lost_error(label)
+    }
+
+    /// In the transaction that records a step, before it commits: a lease is
+    /// renewed there, so a process that lost its lease commits nothing. An
+    /// `atomic` step whose lock is gone fails and rolls back; a step that was
+    /// not atomic has already changed the database, so its record is written
+    /// as it happened, and the check before the next step stops the run.
+    pub(crate) async fn confirm_in_step(&self, mut conn: ConnRef<'_>, label: &str, atomic: bool) -> Result<()> {
+        let Some(held) = &self.held else { return Ok(()) };
+        if held.lease {
+            if self.lost.reason().is_none() && renew(conn.reborrow(), &self.tables, &self.id).await? == 0 {
+                self.lost.set(lease_lost_reason(conn, &self.tables).await?);
+            }
+        } else if atomic {
+            return self.check(label).await;
+        }
+        if atomic { self.lost_error(label) } else { Ok(()) }
+    }
+
+    pub(crate) async fn release(mut self) -> Result<()> {
+        let Some(held) = self.held.take() else { return Ok(()) };
+        let _ = held.stop.send(());
+        let _ = held.heartbeat.await;
+        let mut conn = held.conn.lock().await;
+        let cleared = clear_holder(conn.as_ref(), &self.tables, Some(&self.id)).await;
+        let unlocked = match &mut *conn {
+            LockConnection::Session(c) => c.lock().unlock().await,
+            LockConnection::Lease(_) => Ok(()),
+        };
+        drop(conn);
+        if let Ok(conn) = Arc::try_unwrap(held.conn) {
+            let _ = conn.into_inner().close().await;
+        }
+        if self.lost.reason().is_some() {
+            // Nothing left to free, and the connection may be gone with it.
+            return Ok(());
+        }
+        cleared.and(unlocked)
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let Some(held) = self.held.take() else { return };
+        let _ = held.stop.send(());
+        if held.lease {
+            let (tables, id) = (self.tables.clone(), self.id.clone());
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = held.heartbeat.await;
+                    let mut conn = held.conn.lock().await;
+                    let _ = clear_holder(conn.as_ref(), &tables, Some(&id)).await;
+                });
+            }
+        }
+        // A session lock goes with its connection, closed when the heartbeat ends.
+    }
+}
+
+/// `None` while this process holds the lock, else why it does not.
+async fn still_held(conn: &mut LockConnection, tables: &Tables, id: &str) -> Option<String> {
+    let checked = match conn {
+        LockConnection::Session(c) => c.lock().still_held().await,
+        LockConnection::Lease(c) => lease_still_held(c.as_ref(), tables, id).await,
+    };
+    match checked {
+        Ok(reason) => reason,
+        // SQLite: another connection writes, most likely this process's own migration.
+        Err(error) if is_busy(&error) => None,
+        Err(error) => Some(format!(
+            "the lock's own database connection failed ({error}): it was closed on the server \
+             (killed, or freed by `lock release`) or lost on the network"
+        )),
+    }
+}
+
+/// Renews the lease; `Some` with the reason when the row no longer names this holder.
+async fn lease_still_held(mut conn: ConnRef<'_>, tables: &Tables, id: &str) -> Result<Option<String>> {
+    if renew(conn.reborrow(), tables, id).await? == 1 {
+        return Ok(None);
+    }
+    Ok(Some(lease_lost_reason(conn, tables).await?))
+}
+
+/// Why a lease that no longer names this holder was lost.
+async fn lease_lost_reason(conn: ConnRef<'_>, tables: &Tables) -> Result<String> {
+    Ok(match read_holder(conn, tables, Duration::ZERO).await? {
+        Some(holder) => format!("the lease is now held by {holder}: it was taken over as stale"),
+        None => "the lease row was deleted (`lock release` from another process)".to_owned(),
+    })
+}
+
+fn spawn_heartbeat(
+    conn: Arc<tokio::sync::Mutex<LockConnection>>,
+    tables: Tables,
+    id: String,
+    interval: Duration,
+    lost: Lost,
+) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    let heartbeat = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                () = tokio::time::sleep(interval) => {
+                    let mut conn = conn.lock().await;
+                    if let Some(reason) = still_held(&mut conn, &tables, &id).await {
+                        tracing::error!(lock = %id, %reason, "the migration lock was lost");
+                        lost.set(reason);
+                        break;
+                    }
+                    if let LockConnection::Session(c) = &mut *conn {
+                        // The record's heartbeat shows waiting processes that the holder is alive.
+                        let _ = renew(c.as_ref(), &tables, &id).await;
+                    }
+                }
+            }
+        }
+    });
+    (stop, heartbeat)
+}
