@@ -23,6 +23,7 @@ mod config;
 mod create;
 mod error_json;
 mod output;
+mod remedy;
 mod render;
 mod safety;
 
@@ -157,8 +158,15 @@ fn execute(cli: Cli, out: &Output, err: &Output) -> ExitCode {
             err.line_always(migrations_rs_runtime::url::redact_text(&object));
             return ExitCode::FAILURE;
         }
-        let error = migrations_rs_runtime::url::redact_text(&error.to_string());
-        err.line_always(format!("{} {error}", err.paint(output::Tone::Bad, "error:")));
+        let message = migrations_rs_runtime::url::redact_text(&error.to_string());
+        err.line_always(format!("{} {message}", err.paint(output::Tone::Bad, "error:")));
+        for (_, text) in remedy::texts(error) {
+            err.line_always(format!(
+                "{} {}",
+                err.paint(output::Tone::Strong, "help:"),
+                migrations_rs_runtime::url::redact_text(&text)
+            ));
+        }
         ExitCode::FAILURE
     };
     let settings = match config::resolve(&cli) {
