@@ -83,6 +83,8 @@ async fn a_failed_start_up_reports_what_it_applied_before_the_failure(backend: B
     assert_eq!(failure.version, Some(v(20240103000000)));
     assert!(failure.error.contains("20240103000000 create_notes"), "{}", failure.error);
     assert_eq!(failure.dirty, !backend.transactional_ddl());
+    let next = if failure.dirty { Remedy::ResolveDirty { version: v(20240103000000) } } else { Remedy::FixAndRetry };
+    assert!(failure.remedies.contains(&next), "{failure:?}");
 
     let error = Startup::new(&db.url).run().await.unwrap_err();
     if backend.transactional_ddl() {

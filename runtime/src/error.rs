@@ -321,14 +321,7 @@ impl Error {
             _ => Vec::new(),
         };
         // A cause's remedies and the error's own may repeat one another.
-        let mut seen = Vec::with_capacity(remedies.len());
-        remedies.retain(|remedy| {
-            let new = !seen.contains(remedy);
-            if new {
-                seen.push(remedy.clone());
-            }
-            new
-        });
+        crate::remedy::dedup(&mut remedies);
         remedies
     }
 }

@@ -69,6 +69,12 @@ pub enum Remedy {
     /// The backup before a risky run failed: fix how backups are taken, or
     /// run without one.
     FixBackup,
+    /// An applied migration is no longer in the code: restore it, or record
+    /// it as reverted.
+    RestoreOrForget { version: Version },
+    /// An applied migration is recorded under `recorded`, but its code now has
+    /// `version`: record it under `version`, then forget `recorded`.
+    Rerecord { recorded: Version, version: Version },
 }
 
 impl Remedy {
@@ -95,6 +101,8 @@ impl Remedy {
             Remedy::AcknowledgeRule { .. } => "acknowledge_rule",
             Remedy::OverrideRefusal => "override_refusal",
             Remedy::FixBackup => "fix_backup",
+            Remedy::RestoreOrForget { .. } => "restore_or_forget",
+            Remedy::Rerecord { .. } => "rerecord",
         }
     }
 
@@ -108,13 +116,25 @@ impl Remedy {
                 acknowledge_advice(*rule, *sql_file)
             )),
             Remedy::RestoreCode { versions } => Some(format!(
-                "restore the code of {} as it was applied, and put the change in a new migration \
+                "restore the applied code of {} and put the change in a new migration \
                  (right once other databases have applied it)",
                 versions_text(versions)
             )),
             _ => None,
         }
     }
+}
+
+/// Drops the remedies that repeat an earlier one, keeping the order.
+pub fn dedup(remedies: &mut Vec<Remedy>) {
+    let mut seen = Vec::with_capacity(remedies.len());
+    remedies.retain(|remedy| {
+        let new = !seen.contains(remedy);
+        if new {
+            seen.push(remedy.clone());
+        }
+        new
+    });
 }
 
 /// The versions as `a, b and c`, for the wording of remedies.
@@ -196,6 +216,14 @@ impl fmt::Display for Remedy {
                 "fix the backup (`BackupOptions::command`), or turn backups off (`BackupOptions::enabled`) in \
                  `Migrator::with_backup`",
             ),
+            Remedy::RestoreOrForget { version } => {
+                write!(f, "restore it to the code, or record it as reverted with `Migrator::mark_reverted({version})`")
+            }
+            Remedy::Rerecord { recorded, version } => write!(
+                f,
+                "record it under {version} with `Migrator::mark_applied({version})`, then \
+                 `Migrator::mark_reverted({recorded})`"
+            ),
             Remedy::AcknowledgeRule { .. } | Remedy::RestoreCode { .. } => Ok(()),
         }
     }
@@ -229,6 +257,8 @@ mod tests {
             Remedy::AcknowledgeRule { migration: "1 drop".to_owned(), rule: Rule::DropTable, sql_file: false },
             Remedy::OverrideRefusal,
             Remedy::FixBackup,
+            Remedy::RestoreOrForget { version },
+            Remedy::Rerecord { recorded: version, version },
         ];
         for remedy in &every {
             let text = remedy.to_string();

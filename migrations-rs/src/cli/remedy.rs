@@ -17,6 +17,11 @@ pub(crate) fn texts(error: &Error) -> Vec<(Remedy, String)> {
         .collect()
 }
 
+/// `remedies` as the lines the command line prints under what they remedy.
+pub(crate) fn help_lines(remedies: &[Remedy]) -> String {
+    remedies.iter().map(|remedy| format!("\nhelp: {}", text(remedy))).collect()
+}
+
 /// `remedy` as the command line words it.
 pub(crate) fn text(remedy: &Remedy) -> String {
     if let Some(text) = remedy.face_independent_text() {
@@ -62,6 +67,12 @@ pub(crate) fn text(remedy: &Remedy) -> String {
         Remedy::FixInitSql { .. } => "fix it in --init-sql or `init_sql` of the environment".to_owned(),
         Remedy::OverrideRefusal => "or run again with --force".to_owned(),
         Remedy::FixBackup => "fix the backup command, or pass --no-backup".to_owned(),
+        Remedy::RestoreOrForget { version } => {
+            format!("restore it to the code, or record it as reverted with `mark-reverted {version}`")
+        }
+        Remedy::Rerecord { recorded, version } => {
+            format!("record it under {version} with `mark-applied {version}`, then `mark-reverted {recorded}`")
+        }
         // A remedy of a newer runtime: its library wording.
         other => other.to_string(),
     }

@@ -66,6 +66,10 @@ pub(crate) fn text(remedy: &Remedy) -> String {
         Remedy::OverrideRefusal => "or run it anyway from a service whose Migrator is built with `force(true)`; \
                                     no request field overrides the refusal"
             .to_owned(),
+        Remedy::RestoreOrForget { version } => format!(
+            "restore it to the service's code, or record it as reverted with `Migrator::mark_reverted({version})` \
+             (no route of this API does it)"
+        ),
         // No route adopts, baselines, connects or backs up: the service's own calls, in the library's words.
         other => other.to_string(),
     }
