@@ -367,7 +367,8 @@ async fn a_changed_migration_stops_up_before_anything_runs(backend: Backend) {
     let text = error.to_string();
     assert!(text.contains("20240101000000 create_accounts"), "{text}");
     assert!(text.contains("tests/behaviour.rs:"), "names where the migration is: {text}");
-    assert!(text.contains("put the change in a new migration"), "says what to do: {text}");
+    let remedies: Vec<String> = error.remedies().iter().map(ToString::to_string).collect();
+    assert!(remedies[0].contains("put the change in a new migration"), "says what to do: {remedies:?}");
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, 1, "nothing else ran");
     let status = migrator().status(&mut conn).await.unwrap();
     assert!(!status.is_up_to_date());
