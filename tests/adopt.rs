@@ -6,7 +6,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{AdoptReport, Backend, MatchedBy, Migrator, Source};
+use migrations_rs::{AdoptReport, Backend, MatchedBy, Migrator, Remedy, Source};
 use std::path::Path;
 use std::process::{Command, Output};
 use support::{Inspect, TestDb, example_binary};
@@ -236,8 +236,9 @@ async fn finds_one_tool_or_says_why_not(backend: Backend) {
     let mut inspect = db.inspect().await;
     diesel_table(&mut inspect).await;
     refinery_table(&mut inspect).await;
-    let several = migrator.adopt(&mut conn, Source::Auto).await.unwrap_err().to_string();
-    assert!(several.contains("several tools") && several.contains("--from"), "{several}");
+    let several = migrator.adopt(&mut conn, Source::Auto).await.unwrap_err();
+    assert!(several.to_string().contains("several tools"), "{several}");
+    assert!(matches!(several.remedies()[..], [Remedy::ChooseTool { .. }]), "{several}");
     let chosen = migrator.adopt(&mut conn, Source::Diesel).await.unwrap();
     assert_eq!((chosen.found, chosen.recorded.len(), chosen.pending.len()), (0, 0, 3));
 }

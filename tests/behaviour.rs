@@ -6,7 +6,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Error, MigrationState, Migrator, RevertTarget, Tables, Version};
+use migrations_rs::{Backend, Error, MigrationState, Migrator, Remedy, RevertTarget, Tables, Version};
 use support::TestDb;
 
 #[migration(version = 2024_01_01_000000, risk = [schema])]
@@ -284,15 +284,14 @@ async fn a_failing_migration_is_rolled_back_or_left_dirty(backend: Backend) {
     } else {
         // MariaDB committed the CREATE TABLE: the migration is recorded as dirty and blocks every run.
         assert!(dirty, "{error}");
-        assert!(error.to_string().contains("mark-reverted 20240103000000"), "{error}");
+        let resolve = Remedy::ResolveDirty { version: Version::parse("20240103000000").unwrap() };
+        assert!(error.remedies().contains(&resolve), "{error}");
+        assert!(resolve.to_string().contains("Migrator::mark_reverted(20240103000000)"), "{resolve}");
         assert!(inspect.table_exists("notes").await);
         let blocked = migrator().up(&mut conn, None).await.unwrap_err();
         assert!(matches!(blocked, Error::Dirty { .. }), "{blocked}");
-        let text = blocked.to_string();
-        assert!(
-            text.contains("mark-applied 20240103000000") && text.contains("mark-reverted 20240103000000"),
-            "{text}"
-        );
+        assert_eq!(blocked.remedies(), [resolve], "{blocked}");
+        assert!(!blocked.to_string().contains("mark-applied"), "no command-line words: {blocked}");
         let status = migrator().status(&mut conn).await.unwrap();
         let notes = status.migrations.iter().find(|m| m.name == "create_notes").unwrap();
         assert!(matches!(notes.state, MigrationState::Dirty { reverting: false, .. }), "{:?}", notes.state);
@@ -368,7 +367,8 @@ async fn a_changed_migration_stops_up_before_anything_runs(backend: Backend) {
     let text = error.to_string();
     assert!(text.contains("20240101000000 create_accounts"), "{text}");
     assert!(text.contains("tests/behaviour.rs:"), "names where the migration is: {text}");
-    assert!(text.contains("put the change in a new migration"), "says what to do: {text}");
+    let remedies: Vec<String> = error.remedies().iter().map(ToString::to_string).collect();
+    assert!(remedies[0].contains("put the change in a new migration"), "says what to do: {remedies:?}");
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, 1, "nothing else ran");
     let status = migrator().status(&mut conn).await.unwrap();
     assert!(!status.is_up_to_date());

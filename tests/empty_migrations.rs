@@ -6,7 +6,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Migrator, Registry, Rule, Version};
+use migrations_rs::{Backend, Migrator, Registry, Remedy, Rule, Version};
 use support::TestDb;
 
 /// As `create` writes it, never filled in.
@@ -80,7 +80,7 @@ async fn lint_reports_an_empty_migration_as_an_error() {
 
 #[test]
 fn the_modified_error_names_every_way_out() {
-    let mismatch = migrations_rs::Error::ChecksumMismatch {
+    let error = migrations_rs::Error::ChecksumMismatch {
         mismatches: vec![migrations_rs::ChecksumMismatch {
             version: Version::parse("20240501000000").unwrap(),
             name: "unwritten".to_owned(),
@@ -88,9 +88,21 @@ fn the_modified_error_names_every_way_out() {
             applied: "a".repeat(64),
             current: "b".repeat(64),
         }],
-    }
-    .to_string();
-    for way_out in ["put the change in a new migration", "`down --force`", "run `up` again", "`repair`"] {
-        assert!(mismatch.contains(way_out), "names {way_out}: {mismatch}");
+    };
+    let versions = vec![Version::parse("20240501000000").unwrap()];
+    assert_eq!(
+        error.remedies(),
+        [
+            Remedy::RestoreCode { versions: versions.clone() },
+            Remedy::RevertModified { versions: versions.clone() },
+            Remedy::AcceptModified { versions }
+        ],
+        "{error}"
+    );
+    let library: String = error.remedies().iter().map(|remedy| format!("{remedy}\n")).collect();
+    for way_out in
+        ["put the change in a new migration", "`revert_modified(true)`", "`Migrator::up` again", "`Migrator::repair`"]
+    {
+        assert!(library.contains(way_out), "names {way_out}: {library}");
     }
 }

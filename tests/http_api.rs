@@ -236,7 +236,8 @@ async fn a_held_lock_or_a_dirty_database_is_a_conflict(backend: Backend) {
         .await;
     let (status, answer) = client.post("/up", Some(TOKEN), None).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("dirty")), "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("mark-applied 20240102000000"), "{answer}");
+    assert_eq!(answer["remedies"][0]["kind"], "resolve_dirty", "{answer}");
+    assert!(answer["remedies"][0]["text"].as_str().unwrap().contains("mark_applied(20240102000000)"), "{answer}");
     let (status, health) = client.get("/health").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
     assert_eq!(health["dirty"][0]["version"], 20240102000000u64);

@@ -8,7 +8,7 @@ mod support;
 
 use migrations_rs::prelude::*;
 use migrations_rs::{
-    Backend, Backup, BackupOptions, Error, Migrator, Registry, RehearsalOutcome, RevertTarget, Rule, Version,
+    Backend, Backup, BackupOptions, Error, Migrator, Registry, RehearsalOutcome, Remedy, RevertTarget, Rule, Version,
 };
 use support::TestDb;
 
@@ -151,7 +151,8 @@ async fn a_destructive_statement_is_refused_before_anything_changes(backend: Bac
     assert!(text.contains("drop-column: drops column `ledger`.`note` and its data"), "{text}");
     assert!(text.contains("DROP COLUMN"), "the statement is named: {text}");
     assert!(text.contains("add `allow = [drop_column]` to its #[migration]"), "{text}");
-    assert!(text.contains("the statement was not run") && text.contains("--force"), "{text}");
+    assert!(text.contains("the statement was not run") && !text.contains("--force"), "{text}");
+    assert!(error.remedies().contains(&Remedy::OverrideRefusal), "{error}");
     assert_eq!(inspect.strings("SELECT note FROM ledger").await, vec!["kept"]);
 
     // With the table holding a row, the refusal comes before the run and leaves
@@ -417,7 +418,7 @@ mod backup_command {
         let db = TestDb::new(Backend::Postgres).await;
         let mut conn = db.connect().await;
         let report = migrator(&[LEDGER]).up(&mut conn, None).await.unwrap();
-        let Some(Backup::Skipped { reason }) = &report.backup else { panic!("{:?}", report.backup) };
+        let Some(Backup::Skipped { reason, .. }) = &report.backup else { panic!("{:?}", report.backup) };
         assert!(reason.contains("no backup command is configured for PostgreSQL"), "{reason}");
     }
 }

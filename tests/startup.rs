@@ -7,7 +7,7 @@ mod support;
 
 use migrations_rs::prelude::*;
 use migrations_rs::{
-    Backend, Database, LockOptions, LockStrategy, Migrator, Startup, StartupOutcome, StartupReport, Version,
+    Backend, Database, LockOptions, LockStrategy, Migrator, Remedy, Startup, StartupOutcome, StartupReport, Version,
 };
 use std::time::{Duration, Instant};
 use support::TestDb;
@@ -83,13 +83,15 @@ async fn a_failed_start_up_reports_what_it_applied_before_the_failure(backend: B
     assert_eq!(failure.version, Some(v(20240103000000)));
     assert!(failure.error.contains("20240103000000 create_notes"), "{}", failure.error);
     assert_eq!(failure.dirty, !backend.transactional_ddl());
+    let next = if failure.dirty { Remedy::ResolveDirty { version: v(20240103000000) } } else { Remedy::FixAndRetry };
+    assert!(failure.remedies.contains(&next), "{failure:?}");
 
     let error = Startup::new(&db.url).run().await.unwrap_err();
     if backend.transactional_ddl() {
         assert!(matches!(error, Error::MigrationFailed { dirty: false, .. }), "{error}");
     } else {
         assert!(matches!(error, Error::Dirty { .. }), "MariaDB left it dirty: {error}");
-        assert!(error.to_string().contains("mark-reverted 20240103000000"), "{error}");
+        assert_eq!(error.remedies(), [Remedy::ResolveDirty { version: v(20240103000000) }], "{error}");
     }
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE state = 'applied'").await, 2);
 }

@@ -41,6 +41,26 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// A database error's code as the backend's own manual writes it:
+    /// `SQLSTATE 42P01` (PostgreSQL), `error 1146, SQLSTATE 42S02`
+    /// (MySQL/MariaDB, which sends both), `code 1` (SQLite's result code).
+    ///
+    /// ```
+    /// use migrations_rs_core::Backend;
+    /// assert_eq!(Backend::MySql.error_code_text("1146", Some("42S02")), "error 1146, SQLSTATE 42S02");
+    /// assert_eq!(Backend::Postgres.error_code_text("42P01", None), "SQLSTATE 42P01");
+    /// ```
+    pub fn error_code_text(self, code: &str, sqlstate: Option<&str>) -> String {
+        match (self, sqlstate) {
+            (Backend::Postgres, _) => format!("SQLSTATE {code}"),
+            (Backend::MySql, Some(state)) => format!("error {code}, SQLSTATE {state}"),
+            (Backend::MySql, None) => format!("error {code}"),
+            (Backend::Sqlite, _) => format!("code {code}"),
+        }
+    }
+}
+
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

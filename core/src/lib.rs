@@ -9,7 +9,8 @@
 //! - [`risk`]: the risk tags a migration declares;
 //! - [`plan`]: the planner, from a dependency graph and a history to ordered steps;
 //! - [`sql`]: the lexer and statement splitter for each dialect, and the layouts of SQL folders;
-//! - [`analysis`]: the risk analysis, from SQL text to findings.
+//! - [`analysis`]: the risk analysis, from SQL text to findings;
+//! - [`tool`]: the migration tools a project may come from, and their history tables.
 //!
 //! ```
 //! use migrations_rs_core::{Backend, Version, analysis::Analyzer};
@@ -27,6 +28,7 @@ pub mod dialect;
 pub mod plan;
 pub mod risk;
 pub mod sql;
+pub mod tool;
 pub mod version;
 
 pub use dialect::Backend;

@@ -6,6 +6,7 @@
 use crate::backend::Connection;
 use crate::backend::sqlite::SqliteDatabase;
 use crate::error::{Error, Result};
+use crate::remedy::Remedy;
 use serde::Serialize;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -59,7 +60,13 @@ pub enum Backup {
     /// The backup command ran and succeeded.
     Command { reason: String },
     /// No backup was taken, and why; the run went on.
-    Skipped { reason: String },
+    Skipped {
+        /// Why no backup was taken.
+        reason: String,
+        /// What would make the next run take one, when something would.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        remedy: Option<Remedy>,
+    },
     /// Backups are turned off ([`BackupOptions::enabled`] is false, `--no-backup`): nothing to warn about.
     Disabled,
 }
@@ -87,10 +94,8 @@ pub(crate) async fn take(
     match &options.command {
         Some(command) => run_command(conn, command, options.timeout, reason).await.map(Some),
         None => Ok(Some(Backup::Skipped {
-            reason: format!(
-                "no backup command is configured for {}: set --backup-command or `backup_command` in migrations.toml",
-                conn.backend()
-            ),
+            reason: format!("no backup command is configured for {}", conn.backend()),
+            remedy: Some(Remedy::ConfigureBackupCommand),
         })),
     }
 }
@@ -98,7 +103,10 @@ pub(crate) async fn take(
 /// A copy of the SQLite database's file beside it (or in the configured directory).
 async fn snapshot(mut sqlite: SqliteDatabase<'_>, options: &BackupOptions, reason: &str) -> Result<Backup> {
     let Some(file) = sqlite.file()? else {
-        return Ok(Backup::Skipped { reason: "the SQLite database is in memory; there is no file to copy".to_owned() });
+        return Ok(Backup::Skipped {
+            reason: "the SQLite database is in memory; there is no file to copy".to_owned(),
+            remedy: None,
+        });
     };
     let directory = options.directory.clone().unwrap_or_else(|| file.parent().unwrap_or(Path::new(".")).to_path_buf());
     std::fs::create_dir_all(&directory).map_err(|cause| Error::Backup {

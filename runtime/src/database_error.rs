@@ -5,7 +5,6 @@
 //! points at; the migration's location for a Rust body). What sqlx adds to a
 //! PostgreSQL message, the line of PostgreSQL's own C source, is left out.
 
-use crate::backend::{self, ErrorDetails};
 use migrations_rs_core::Backend;
 use serde::Serialize;
 use std::fmt;
@@ -44,18 +43,34 @@ pub struct StatementError {
     in_statement: Option<(usize, usize)>,
 }
 
+/// What a database error says beside its message, read the way the backend
+/// that raised it writes it.
+#[derive(Debug, Default)]
+pub(crate) struct ErrorDetails {
+    /// The SQLSTATE on PostgreSQL, the error number on MySQL/MariaDB, the
+    /// extended result code on SQLite.
+    pub(crate) code: Option<String>,
+    /// The SQLSTATE MySQL/MariaDB sends beside its error number.
+    pub(crate) sqlstate: Option<String>,
+    /// PostgreSQL's DETAIL and HINT.
+    pub(crate) detail: Option<String>,
+    pub(crate) hint: Option<String>,
+    /// Where in the statement the database points: 1-based line and column
+    /// (column 0 when it names a line only).
+    pub(crate) position: Option<(usize, usize)>,
+}
+
 impl StatementError {
-    /// The database's error for `statement`, or `None` when `error` is not
-    /// one the database returned (a broken connection, a decoding error).
-    pub(crate) fn from_sqlx(backend: Backend, error: &sqlx::Error, statement: &str) -> Option<Self> {
-        let database = error.as_database_error()?;
-        let ErrorDetails { code, sqlstate, detail, hint, position } = backend::error_details(database, statement);
-        Some(StatementError {
+    /// The error the database gave for `statement`: its `message` and the
+    /// `details` its backend adds.
+    pub(crate) fn new(backend: Backend, message: &str, details: ErrorDetails, statement: &str) -> Self {
+        let ErrorDetails { code, sqlstate, detail, hint, position } = details;
+        StatementError {
             backend: backend.name(),
             dialect: backend,
             code,
             sqlstate,
-            message: database.message().to_owned(),
+            message: message.to_owned(),
             detail,
             hint,
             file: None,
@@ -64,7 +79,7 @@ impl StatementError {
             error_column: None,
             statement: statement.to_owned(),
             in_statement: position,
-        })
+        }
     }
 
     /// The backend whose database refused the statement.
@@ -93,7 +108,7 @@ impl StatementError {
 
     fn code_text(&self) -> Option<String> {
         let code = self.code.as_deref()?;
-        Some(backend::code_text(self.dialect, code, self.sqlstate.as_deref()))
+        Some(self.dialect.error_code_text(code, self.sqlstate.as_deref()))
     }
 }
 

@@ -4,7 +4,6 @@
 
 use crate::analysis::{Acknowledged, Analyzer, Finding, Origin, Refusal, Rule, acknowledgements, commits_implicitly};
 use crate::backend::{Backend, ConnRef, dispatch};
-use crate::database_error::StatementError;
 use crate::error::{Error, Result};
 use crate::table_rows::all_without_rows;
 use sea_query::{
@@ -274,7 +273,7 @@ impl<'c> Db<'c> {
     /// The database's refusal of `statement`, whole in a migration body;
     /// other errors (a broken connection) as they are.
     fn statement_error(&self, backend: Backend, error: sqlx::Error, statement: &str) -> Error {
-        match StatementError::from_sqlx(backend, &error, statement) {
+        match crate::backend::statement_error(backend, &error, statement) {
             Some(refused) if self.whole_errors => Error::Statement(Box::new(refused)),
             _ => Error::Database(error),
         }

@@ -6,43 +6,7 @@
 use crate::backend::{Connection, cast_to_integer, cast_to_text, missing_table_as_none};
 use crate::db::{Db, Row};
 use crate::error::{Error, Result};
-use std::fmt;
-
-/// A migration tool whose history can be adopted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tool {
-    Sqlx,
-    Diesel,
-    Refinery,
-}
-
-impl Tool {
-    pub const ALL: [Tool; 3] = [Tool::Sqlx, Tool::Diesel, Tool::Refinery];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Tool::Sqlx => "sqlx",
-            Tool::Diesel => "diesel",
-            Tool::Refinery => "refinery",
-        }
-    }
-
-    /// The table the tool keeps its history in, by default.
-    pub const fn table(self) -> &'static str {
-        match self {
-            Tool::Sqlx => "_sqlx_migrations",
-            Tool::Diesel => "__diesel_schema_migrations",
-            Tool::Refinery => "refinery_schema_history",
-        }
-    }
-}
-
-impl fmt::Display for Tool {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use migrations_rs_core::tool::{ForeignTable, Tool};
 
 /// Where to adopt history from: one tool's table, or whichever one the database has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -94,20 +58,6 @@ impl ForeignMigration {
 pub struct ForeignHistory {
     pub tool: Tool,
     pub migrations: Vec<ForeignMigration>,
-}
-
-/// Another tool's history table found in a database, with how many rows it holds.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ForeignTable {
-    pub tool: Tool,
-    pub table: &'static str,
-    pub rows: i64,
-}
-
-impl fmt::Display for ForeignTable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}'s history table {} ({} row(s))", self.tool, self.table, self.rows)
-    }
 }
 
 /// The other tools' history tables this database holds that record at least one migration.

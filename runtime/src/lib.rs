@@ -21,7 +21,9 @@ pub mod history;
 pub mod lock;
 pub mod record;
 pub mod registry;
+pub mod remedy;
 pub mod sql;
+pub mod step_report;
 pub mod table_rows;
 pub mod testing;
 pub mod url;
@@ -48,6 +50,7 @@ pub use lock::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mech
 pub use plan::RevertTarget;
 pub use record::{Body, BoxFuture, Checksum, Migration, MigrationFn, Risk};
 pub use registry::{Registry, RegistryProblem};
+pub use remedy::Remedy;
 pub use url::DatabaseUrl;
 pub use version::Version;
 

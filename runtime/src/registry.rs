@@ -1,12 +1,13 @@
 //! The registry: every migration linked into the program, checked as a whole
 //! (duplicate versions, unknown dependencies, cycles) and ordered.
 
+pub use crate::error::RegistryProblem;
+
 use crate::error::{Error, Result};
 use crate::plan::{Graph, GraphProblem, Node};
 use crate::record::Migration;
 use crate::version::Version;
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// All registered migrations, keyed by version, with their dependency graph.
 ///
@@ -24,46 +25,6 @@ use std::fmt;
 pub struct Registry {
     migrations: BTreeMap<Version, &'static Migration>,
     graph: Graph,
-}
-
-/// One thing wrong with the registered migrations, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RegistryProblem {
-    DuplicateVersion {
-        version: Version,
-        first: String,
-        second: String,
-    },
-    UnknownDependency {
-        migration: String,
-        location: String,
-        missing: Version,
-    },
-    /// Each entry is `version name (file:line)`; the first depends on the second, and so on round.
-    Cycle {
-        path: Vec<String>,
-    },
-}
-
-impl fmt::Display for RegistryProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RegistryProblem::DuplicateVersion { version, first, second } => {
-                write!(f, "version {version} is used twice, by {first} and by {second}; give one of them a new version")
-            }
-            RegistryProblem::UnknownDependency { migration, location, missing } => write!(
-                f,
-                "{migration} ({location}) depends on version {missing}, which no migration has; \
-                 fix the version, or link the crate that defines it (a crate the program never names is \
-                 dropped by the linker: keep it with `use that_crate as _;`)"
-            ),
-            RegistryProblem::Cycle { path } => {
-                write!(f, "dependency cycle: {}", path.join(" -> "))?;
-                write!(f, " -> {}; remove one of these dependencies", path[0])
-            }
-        }
-    }
 }
 
 impl Registry {

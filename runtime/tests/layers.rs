@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// The runtime's top-level modules, lowest layer first. A module may use
 /// modules of its own layer and of the layers below.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("errors", &["error", "database_error", "serialize"]),
+    ("errors", &["error", "database_error", "remedy", "step_report", "serialize"]),
     ("connections", &["url", "backend", "database", "table_rows", "db"]),
     ("records", &["record", "registry", "sql"]),
     ("bookkeeping", &["history", "damage", "lock", "backup", "foreign", "compat"]),

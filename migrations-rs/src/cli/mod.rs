@@ -26,6 +26,7 @@ mod context;
 mod error_json;
 mod new_migration;
 mod output;
+mod remedy;
 mod render;
 mod report;
 mod run;
@@ -159,8 +160,15 @@ fn execute(cli: Cli, out: &Output, err: &Output) -> ExitCode {
             err.line_always(migrations_rs_runtime::url::redact_text(&object));
             return ExitCode::FAILURE;
         }
-        let error = migrations_rs_runtime::url::redact_text(&error.to_string());
-        err.line_always(format!("{} {error}", err.paint(output::Tone::Bad, "error:")));
+        let message = migrations_rs_runtime::url::redact_text(&error.to_string());
+        err.line_always(format!("{} {message}", err.paint(output::Tone::Bad, "error:")));
+        for (_, text) in remedy::texts(error) {
+            err.line_always(format!(
+                "{} {}",
+                err.paint(output::Tone::Strong, "help:"),
+                migrations_rs_runtime::url::redact_text(&text)
+            ));
+        }
         ExitCode::FAILURE
     };
     let settings = match config::resolve(&cli) {

@@ -15,7 +15,9 @@
 //! `POST` requests need `Authorization: Bearer <token>` (the scheme in any
 //! case) and are refused
 //! with 403 unless the service configured a token; a missing or wrong token
-//! gets 401. Errors are JSON, `{"error": "...", "code": "..."}`: 400 for bad
+//! gets 401. Errors are JSON, `{"error": "...", "code": "...", "remedies": [...]}`
+//! (each remedy a `kind`, its data and a `text` naming the route or method
+//! that acts on it): 400 for bad
 //! parameters, 409 when the lock is held or the database is dirty or
 //! otherwise in the way, 500 for a failed migration or a database error
 //! (with `applied_before_failure` or, for a revert, `reverted_before_failure`
@@ -35,6 +37,7 @@
 //! ```
 
 mod handlers;
+mod remedy;
 mod reply;
 
 use axum::Router;

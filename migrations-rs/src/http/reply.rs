@@ -1,4 +1,6 @@
 //! Errors as JSON with the status code that fits, and the bearer token check.
+//! An error body says what happened (`error`), what kind of error it is
+//! (`code`) and what can be done next (`remedies`, in this API's words).
 
 use crate::http::BearerToken;
 use axum::Json;
@@ -8,12 +10,16 @@ use migrations_rs_runtime::version::ParseVersionError;
 use migrations_rs_runtime::{Error, StepReport};
 use subtle::ConstantTimeEq;
 
-/// An error answer: `{"error": "...", "code": "..."}` with its status code.
+/// An error answer: `{"error": "...", "code": "...", "remedies": [...]}` with
+/// its status code. Each remedy has a `kind`, its data and a `text` naming
+/// the route and body field to send.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// What can be done next, each as `{"kind": ..., "text": ..., <data>}`.
+    remedies: Vec<serde_json::Value>,
     /// For a failed migration: what the run applied (or reverted) before it.
     completed: Vec<StepReport>,
     /// Whether the failed run was reverting, so `completed` lists reverted steps.
@@ -22,7 +28,14 @@ pub struct ApiError {
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), completed: Vec::new(), reverting: false }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            remedies: Vec::new(),
+            completed: Vec::new(),
+            reverting: false,
+        }
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
@@ -68,14 +81,15 @@ impl From<Error> for ApiError {
             _ => (Vec::new(), false),
         };
         // Every URL inside the runtime's messages is already redacted.
-        ApiError { status, code, message: error.to_string(), completed, reverting }
+        let remedies = crate::http::remedy::remedies_json(&error);
+        ApiError { status, code, message: error.to_string(), remedies, completed, reverting }
     }
 }
 
 impl ApiError {
     /// The JSON body of the answer.
     pub(crate) fn body(&self) -> serde_json::Value {
-        let mut body = serde_json::json!({ "error": self.message, "code": self.code });
+        let mut body = serde_json::json!({ "error": self.message, "code": self.code, "remedies": self.remedies });
         if !self.completed.is_empty() {
             let key = if self.reverting { "reverted_before_failure" } else { "applied_before_failure" };
             body[key] = serde_json::json!(self.completed);

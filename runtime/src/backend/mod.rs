@@ -6,6 +6,7 @@
 
 pub use migrations_rs_core::Backend;
 
+use crate::database_error::{ErrorDetails, StatementError};
 use crate::error::{Error, Result};
 
 mod connection;
@@ -307,25 +308,16 @@ pub(crate) fn is_busy(error: &Error) -> bool {
     matches!(raised(error), Some(Raised::Sqlite(error)) if sqlite::is_busy(error))
 }
 
-/// What a database error says beside its message, read the way the backend
-/// that raised it writes it.
-#[derive(Debug, Default)]
-pub(crate) struct ErrorDetails {
-    /// The SQLSTATE on PostgreSQL, the error number on MySQL/MariaDB, the
-    /// extended result code on SQLite.
-    pub(crate) code: Option<String>,
-    /// The SQLSTATE MySQL/MariaDB sends beside its error number.
-    pub(crate) sqlstate: Option<String>,
-    /// PostgreSQL's DETAIL and HINT.
-    pub(crate) detail: Option<String>,
-    pub(crate) hint: Option<String>,
-    /// Where in the statement the database points: 1-based line and column
-    /// (column 0 when it names a line only).
-    pub(crate) position: Option<(usize, usize)>,
+/// The database's error for `statement`, with everything its backend says
+/// about it, or `None` when `error` is not one the database returned (a
+/// broken connection, a decoding error).
+pub(crate) fn statement_error(backend: Backend, error: &sqlx::Error, statement: &str) -> Option<StatementError> {
+    let database = error.as_database_error()?;
+    Some(StatementError::new(backend, database.message(), error_details(database, statement), statement))
 }
 
 /// The details of the database error `error`, raised by `statement`.
-pub(crate) fn error_details(error: &dyn DatabaseError, statement: &str) -> ErrorDetails {
+fn error_details(error: &dyn DatabaseError, statement: &str) -> ErrorDetails {
     let mut out = ErrorDetails { code: error.code().map(|c| c.into_owned()), ..ErrorDetails::default() };
     if let Some(error) = error.try_downcast_ref::<PgDatabaseError>() {
         postgres::details(error, statement, &mut out);
@@ -333,16 +325,6 @@ pub(crate) fn error_details(error: &dyn DatabaseError, statement: &str) -> Error
         mysql::details(error, &mut out);
     }
     out
-}
-
-/// An error's code as its backend names it: `SQLSTATE 42P01`,
-/// `error 1146, SQLSTATE 42S02`, `code 1`.
-pub(crate) fn code_text(backend: Backend, code: &str, sqlstate: Option<&str>) -> String {
-    match backend {
-        Backend::Postgres => postgres::code_text(code),
-        Backend::MySql => mysql::code_text(code, sqlstate),
-        Backend::Sqlite => sqlite::code_text(code),
-    }
 }
 
 /// Whether a refused statement used an enum value in the transaction that

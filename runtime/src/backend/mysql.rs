@@ -48,13 +48,6 @@ pub(super) fn details(error: &MySqlDatabaseError, out: &mut ErrorDetails) {
     out.position = syntax_error_line(DatabaseError::message(error)).map(|line| (line, 0));
 }
 
-pub(super) fn code_text(code: &str, sqlstate: Option<&str>) -> String {
-    match sqlstate {
-        Some(state) => format!("error {code}, SQLSTATE {state}"),
-        None => format!("error {code}"),
-    }
-}
-
 /// N of a message ending in "at line N".
 fn syntax_error_line(message: &str) -> Option<usize> {
     let (_, after) = message.rsplit_once(" at line ")?;

@@ -59,10 +59,6 @@ pub(super) fn details(error: &PgDatabaseError, statement: &str, out: &mut ErrorD
     }
 }
 
-pub(super) fn code_text(code: &str) -> String {
-    format!("SQLSTATE {code}")
-}
-
 /// The 1-based line and column of the 1-based character `position` of `text`.
 fn line_and_column(text: &str, position: usize) -> Option<(usize, usize)> {
     let before: String = text.chars().take(position.checked_sub(1)?).collect();

@@ -47,10 +47,6 @@ pub(super) fn is_busy(error: &dyn DatabaseError) -> bool {
         || error.message().contains("database is locked")
 }
 
-pub(super) fn code_text(code: &str) -> String {
-    format!("code {code}")
-}
-
 /// Whether `table` (`name`, or `schema.name` for an attached database) exists;
 /// unqualified, in `main`. Names are matched without regard to case, as SQLite does.
 pub(super) async fn table_exists(c: &mut SqliteConnection, table: &str) -> Result<bool> {

@@ -628,6 +628,11 @@ impl Migrator {
             applied: report.applied.iter().map(|s| s.version).collect(),
             failed: failed.iter().map(|(version, error)| format!("{}: {}", label(version), cause_of(error))).collect(),
             skipped: skipped.iter().map(label).collect(),
+            dirty: failed
+                .iter()
+                .filter(|(_, error)| matches!(error, Error::MigrationFailed { dirty: true, .. }))
+                .map(|(version, _)| *version)
+                .collect(),
         })
     }
 
@@ -834,9 +839,9 @@ impl Migrator {
 /// The database's or the body's own error inside a failed step, for lists of failures.
 fn cause_of(error: &Error) -> String {
     match error {
-        Error::MigrationFailed { cause, dirty: true, version, .. } => format!(
-            "{cause} (left dirty: fix the database, then `mark-applied {version}` or `mark-reverted {version}`)"
-        ),
+        Error::MigrationFailed { cause, dirty: true, .. } => {
+            format!("{cause} (left dirty: the database must be put right by hand)")
+        }
         Error::MigrationFailed { cause, .. } => cause.to_string(),
         other => other.to_string(),
     }

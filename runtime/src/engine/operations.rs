@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::foreign;
 use crate::history::{self, Action, AppliedMigration, LogEntry, RowState};
 use crate::lock::LockGuard;
+use crate::remedy::Remedy;
 use crate::version::Version;
 
 /// What `repair` changed.
@@ -29,6 +30,8 @@ pub struct RepairReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Validation {
     pub problems: Vec<String>,
+    /// What can be done about the problems, each once.
+    pub remedies: Vec<Remedy>,
 }
 
 impl Validation {
@@ -130,20 +133,21 @@ impl Migrator {
     pub async fn validate(&self, conn: &mut Connection) -> Result<Validation> {
         self.tables.check_backend(conn.backend())?;
         let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
-        let mut problems = Vec::new();
+        let (mut problems, mut remedies) = (Vec::new(), Vec::new());
         if let Err(error) = self.refuse_dirty(&rows) {
             problems.push(error.to_string());
+            remedies.extend(error.remedies());
         }
-        if let Err(Error::ChecksumMismatch { mismatches }) = self.verify_checksums(&rows) {
-            problems.extend(mismatches.iter().map(ToString::to_string));
+        if let Err(error @ Error::ChecksumMismatch { .. }) = self.verify_checksums(&rows) {
+            if let Error::ChecksumMismatch { mismatches } = &error {
+                problems.extend(mismatches.iter().map(ToString::to_string));
+            }
+            remedies.extend(error.remedies());
         }
         if rows.is_empty() {
             for table in foreign::tables_with_rows(conn).await? {
-                problems.push(format!(
-                    "this database holds {table} but no history of migrations-rs: run `adopt --from {}` to \
-                     record what it applied",
-                    table.tool
-                ));
+                problems.push(format!("this database holds {table} but no history of migrations-rs"));
+                remedies.push(Remedy::Adopt { tool: table.tool.name() });
             }
         }
         for missing in self.missing_from_code(&rows) {
@@ -158,16 +162,21 @@ impl Migrator {
             problems.push(match renamed {
                 Some(now) => format!(
                     "{} {} (module {}) is recorded under its 14-digit version, but its diesel folder's version is \
-                     {now}; record it under that with `mark-applied {now}`, then `mark-reverted {}`",
-                    missing.version, missing.name, missing.module, missing.version
+                     {now}",
+                    missing.version, missing.name, missing.module
                 ),
                 None => format!(
-                    "{} {} (module {}) is applied but no longer in the code; restore it, or record it as reverted with `mark-reverted {}`",
-                    missing.version, missing.name, missing.module, missing.version
+                    "{} {} (module {}) is applied but no longer in the code",
+                    missing.version, missing.name, missing.module
                 ),
             });
+            remedies.push(match renamed {
+                Some(now) => Remedy::Rerecord { recorded: missing.version, version: now },
+                None => Remedy::RestoreOrForget { version: missing.version },
+            });
         }
-        Ok(Validation { problems })
+        crate::remedy::dedup(&mut remedies);
+        Ok(Validation { problems, remedies })
     }
 
     /// Writes (or completes) the history row of `version` without running it.

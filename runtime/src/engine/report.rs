@@ -4,6 +4,7 @@ use crate::backup::Backup;
 use crate::engine::StepAction;
 use crate::history::AppliedMigration;
 use crate::record::{Migration, Risk};
+pub use crate::step_report::StepReport;
 use crate::version::Version;
 use std::time::Duration;
 
@@ -12,21 +13,6 @@ use std::time::Duration;
 pub enum Progress<'a> {
     Started { action: StepAction, migration: &'a Migration, index: usize, total: usize },
     Finished { action: StepAction, migration: &'a Migration, index: usize, total: usize, duration: Duration },
-}
-
-/// One migration applied or reverted by a run.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct StepReport {
-    pub version: Version,
-    pub name: &'static str,
-    #[serde(rename = "duration_ms", serialize_with = "crate::serialize::millis")]
-    pub duration: Duration,
-    /// Applied although a newer migration was already applied.
-    pub out_of_order: bool,
-    /// What the step ran that the risk policy would refuse elsewhere, and why
-    /// it ran here: a destructive statement on tables that held no rows.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
 }
 
 /// What `up` did.

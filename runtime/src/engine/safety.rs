@@ -117,7 +117,7 @@ impl Migrator {
                 tracing::info!(path = %path.display(), reason, "database snapshot taken")
             }
             Some(Backup::Command { .. }) => tracing::info!(reason, "backup command succeeded"),
-            Some(Backup::Skipped { reason: why }) => tracing::warn!(reason, why = why.as_str(), "no backup taken"),
+            Some(Backup::Skipped { reason: why, .. }) => tracing::warn!(reason, why = why.as_str(), "no backup taken"),
             Some(Backup::Disabled) => tracing::info!(reason, "no backup taken: backups are turned off"),
             None => tracing::info!(reason, "no backup taken: the database holds no data yet"),
         }

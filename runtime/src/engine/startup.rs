@@ -23,10 +23,12 @@
 
 use crate::backend::Connection;
 use crate::database::Database;
-use crate::engine::{ApplyReport, Migrator, Scope, StepReport};
+use crate::engine::{ApplyReport, Migrator, Scope};
 use crate::error::{Error, Result};
 use crate::history::AppliedMigration;
 use crate::lock::LockGuard;
+use crate::remedy::Remedy;
+use crate::step_report::StepReport;
 use crate::version::Version;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -114,6 +116,8 @@ pub struct StartupFailure {
     pub error: String,
     /// The failed migration is recorded as partly done: nothing runs until it is resolved.
     pub dirty: bool,
+    /// What can be done about it ([`Error::remedies`]).
+    pub remedies: Vec<Remedy>,
 }
 
 impl StartupReport {
@@ -250,15 +254,12 @@ async fn migrate(
 }
 
 fn failure_of(error: &Error) -> StartupFailure {
-    match error {
-        Error::MigrationFailed { version, dirty, .. } => {
-            StartupFailure { version: Some(*version), error: error.to_string(), dirty: *dirty }
-        }
-        Error::Dirty { version, .. } => {
-            StartupFailure { version: Some(*version), error: error.to_string(), dirty: true }
-        }
-        _ => StartupFailure { version: None, error: error.to_string(), dirty: false },
-    }
+    let (version, dirty) = match error {
+        Error::MigrationFailed { version, dirty, .. } => (Some(*version), *dirty),
+        Error::Dirty { version, .. } => (Some(*version), true),
+        _ => (None, false),
+    };
+    StartupFailure { version, error: error.to_string(), dirty, remedies: error.remedies() }
 }
 
 impl Migrator {

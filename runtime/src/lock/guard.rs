@@ -178,7 +178,7 @@ async fn still_held(conn: &mut LockConnection, tables: &Tables, id: &str) -> Opt
         Err(error) if is_busy(&error) => None,
         Err(error) => Some(format!(
             "the lock's own database connection failed ({error}): it was closed on the server \
-             (killed, or freed by `lock release`) or lost on the network"
+             (killed, or freed by a forced release of the lock) or lost on the network"
         )),
     }
 }
@@ -195,7 +195,7 @@ async fn lease_still_held(mut conn: ConnRef<'_>, tables: &Tables, id: &str) -> R
 async fn lease_lost_reason(conn: ConnRef<'_>, tables: &Tables) -> Result<String> {
     Ok(match read_holder(conn, tables, Duration::ZERO).await? {
         Some(holder) => format!("the lease is now held by {holder}: it was taken over as stale"),
-        None => "the lease row was deleted (`lock release` from another process)".to_owned(),
+        None => "the lease row was deleted (the lock was released by force from another process)".to_owned(),
     })
 }
 

@@ -180,7 +180,11 @@ fn report_backup(err: &Output, backup: &Backup) {
                 "backup: the backup command succeeded before this run changed anything; the run includes {reason}"
             ),
         ),
-        Backup::Skipped { reason } => err.paint(Tone::Warning, &format!("warning: no backup taken: {reason}")),
+        Backup::Skipped { reason, remedy } => {
+            let help =
+                remedy.as_ref().map_or_else(String::new, |remedy| format!("; {}", crate::cli::remedy::text(remedy)));
+            err.paint(Tone::Warning, &format!("warning: no backup taken: {reason}{help}"))
+        }
         Backup::Disabled => err.paint(Tone::Dim, "backup: none, as --no-backup asks"),
     };
     err.line(line);

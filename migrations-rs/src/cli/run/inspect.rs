@@ -73,9 +73,10 @@ pub(super) async fn validate(ctx: &Context<'_>) -> Result<ExitCode, Error> {
                 "valid: the code and the database agree".to_owned()
             } else {
                 format!(
-                    "{} problem(s):\n{}",
+                    "{} problem(s):\n{}{}",
                     v.problems.len(),
-                    v.problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+                    v.problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"),
+                    crate::cli::remedy::help_lines(&v.remedies)
                 )
             }
         });

@@ -1,12 +1,17 @@
 //! The one error type of the runtime. Each message says which migration,
-//! what went wrong and what to do about it.
+//! what went wrong and why; what to do about it is data, [`Error::remedies`],
+//! which each face words for its reader (see [`crate::remedy`]).
 
 use crate::analysis::Refusal;
 use crate::database_error::StatementError;
-use crate::engine::StepReport;
-use crate::registry::RegistryProblem;
+use crate::remedy::Remedy;
+use crate::step_report::StepReport;
 use crate::version::{ParseVersionError, Version};
 use std::fmt;
+
+mod registry;
+
+pub use registry::RegistryProblem;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -19,18 +24,13 @@ pub enum Error {
     #[error(transparent)]
     InvalidVersion(#[from] ParseVersionError),
 
-    #[error("no migration has version {version}; run `status` to list the known versions")]
+    #[error("no migration has version {version}")]
     UnknownVersion { version: Version },
 
-    #[error(
-        "migration {version} is not applied, so there is nothing to revert to; run `status` to see what is applied"
-    )]
+    #[error("migration {version} is not applied, so there is nothing to revert to")]
     NotApplied { version: Version },
 
-    #[error(
-        "migration {label} ({location}) is irreversible, and the plan would revert it; \
-         revert fewer steps, or use `down --to` with a version that comes after it"
-    )]
+    #[error("migration {label} ({location}) is irreversible, and the plan would revert it")]
     Irreversible { label: String, location: String },
 
     #[error(
@@ -52,7 +52,7 @@ pub enum Error {
 
     #[error(
         "migration {label} ({location}) failed while {action}: {cause}\n{}{}{}",
-        failure_note(*dirty, *version, cause),
+        failure_note(*dirty),
         completed_note(completed),
         not_logged.as_ref().map_or_else(String::new, |why| format!(
             "\nthis failure could not be written to the audit log ({why}): keep this message as its record"
@@ -77,27 +77,31 @@ pub enum Error {
 
     #[error(
         "migration {label} was left partly {} at {since} (a run failed or was killed before it finished), \
-         so nothing more runs until it is resolved. Either finish its change by hand and run `mark-applied {version}`, \
-         or undo what it did by hand and run `mark-reverted {version}`",
+         so nothing more runs until it is resolved by hand",
         if *reverting { "reverted" } else { "applied" }
     )]
     Dirty { version: Version, label: String, since: String, reverting: bool },
 
     #[error(
-        "pending migrations are older than applied ones:{}\nrun without strict ordering to apply them in graph order, \
-         or give them versions newer than the applied migrations",
+        "pending migrations are older than applied ones, and strict ordering refuses to apply them:{}",
         list(pending)
     )]
     OutOfOrder { pending: Vec<String> },
 
     #[error(
-        "{} migration(s) failed:{}{}\n{} applied; fix the failures and run `up` again",
+        "{} migration(s) failed:{}{}\n{} applied",
         failed.len(),
         list(failed),
         if skipped.is_empty() { String::new() } else { format!("\nskipped because they depend on a failure:{}", list(skipped)) },
         applied.len()
     )]
-    SomeFailed { applied: Vec<Version>, failed: Vec<String>, skipped: Vec<String> },
+    SomeFailed {
+        applied: Vec<Version>,
+        failed: Vec<String>,
+        skipped: Vec<String>,
+        /// The failed migrations left partly done, which block later runs until resolved.
+        dirty: Vec<Version>,
+    },
 
     #[error(
         "nothing was applied: {} pending migration(s) have an empty `up`, as `create` wrote it:{}\n\
@@ -115,15 +119,12 @@ pub enum Error {
     #[error("`{name}` cannot name a migrations-rs table: {reason}")]
     InvalidTableName { name: String, reason: String },
 
-    #[error(
-        "gave up waiting for the migration lock after {waited_secs} s: it is held by {holder}. \
-         If that process is gone, run `lock release`; otherwise wait for it or allow a longer wait with --lock-timeout"
-    )]
+    #[error("gave up waiting for the migration lock after {waited_secs} s: it is held by {holder}")]
     LockTimeout { waited_secs: u64, holder: String },
 
     #[error(
         "the migration lock was lost: {reason}. The run stopped at {label}: nothing of it was committed and no \
-         later step ran. Another process may hold the lock now; run `status` to see what is applied, then run again"
+         later step ran. Another process may hold the lock now"
     )]
     LockLost { label: String, reason: String },
 
@@ -137,19 +138,16 @@ pub enum Error {
     Connect { url: String, cause: sqlx::Error },
 
     #[error(
-        "this database holds {} but no history of migrations-rs: `up` would run every migration again. \
-         Run `adopt` (or `adopt --from {tool}`) first to record what {tool} applied; if that table is \
-         unrelated, pass `up --ignore-foreign-history`",
+        "this database holds {} but no history of migrations-rs: applying would run every migration again, \
+         over what {tool} applied",
         found.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     )]
-    NotAdopted { tool: &'static str, found: Vec<crate::foreign::ForeignTable> },
+    NotAdopted { tool: &'static str, found: Vec<migrations_rs_core::tool::ForeignTable> },
 
     #[error("the hook {hook} failed (around {version}): {cause}; nothing after it ran")]
     HookFailed { hook: String, version: Version, cause: Box<Error> },
 
-    #[error(
-        "the init SQL `{sql}` failed on a new connection: {cause}; fix it in --init-sql or `init_sql` of the environment"
-    )]
+    #[error("the init SQL `{sql}` failed on a new connection: {cause}")]
     InitSql { sql: String, cause: sqlx::Error },
 
     #[error(
@@ -177,13 +175,7 @@ pub enum Error {
         "{} statement(s) can destroy data, and their migration does not acknowledge it:{}\n{}",
         refusals.len(),
         list(refusals),
-        if *before_run {
-            "nothing was changed. If the change is intended, acknowledge each rule in its migration's attribute \
-             as shown, or run again with --force"
-        } else {
-            "the statement was not run. If the change is intended, acknowledge the rule in the migration's \
-             attribute as shown, or run again with --force"
-        }
+        if *before_run { "nothing was changed" } else { "the statement was not run" }
     )]
     Refused { refusals: Vec<Refusal>, before_run: bool },
 
@@ -205,22 +197,15 @@ pub enum Error {
     Backup { detail: String },
 
     #[error(
-        "this database has no history table of another tool to adopt: looked for{}\ncheck the database URL; \
-         a database without any is adopted with `baseline` instead",
+        "this database has no history table of another tool to adopt: looked for{}\ncheck the database URL",
         list(looked_for)
     )]
     NoForeignHistory { looked_for: Vec<String> },
 
-    #[error(
-        "this database has no {table} table, so there is no {tool} history to adopt; check the database URL, \
-         or run `adopt` without --from to look for every tool's table"
-    )]
+    #[error("this database has no {table} table, so there is no {tool} history to adopt; check the database URL")]
     ForeignHistoryMissing { tool: &'static str, table: &'static str },
 
-    #[error(
-        "this database has the history tables of several tools:{}\nchoose the one to adopt with --from",
-        list(found)
-    )]
+    #[error("this database has the history tables of several tools, so which to adopt is not clear:{}", list(found))]
     SeveralForeignHistories { found: Vec<String> },
 
     #[error(
@@ -277,6 +262,71 @@ impl Error {
     pub fn msg(message: impl fmt::Display) -> Self {
         Error::Migration { message: message.to_string() }
     }
+
+    /// What can be done next about this error, most fitting first; empty
+    /// when the message says it all (correct the named migration, split the
+    /// statement). The `Display` of each [`Remedy`] words it for a program
+    /// that links this crate; the command line and the HTTP API word it for
+    /// their own readers.
+    pub fn remedies(&self) -> Vec<Remedy> {
+        let mut remedies = match self {
+            Error::UnknownVersion { .. } | Error::NotApplied { .. } => vec![Remedy::ListStatus],
+            Error::Irreversible { label, .. } => vec![Remedy::RevertFewer { migration: label.clone() }],
+            Error::ChecksumMismatch { mismatches } => {
+                let versions: Vec<Version> = mismatches.iter().map(|m| m.version).collect();
+                vec![
+                    Remedy::RestoreCode { versions: versions.clone() },
+                    Remedy::RevertModified { versions: versions.clone() },
+                    Remedy::AcceptModified { versions },
+                ]
+            }
+            Error::MigrationFailed { version, cause, dirty, .. } => {
+                let mut remedies = cause.remedies();
+                remedies.push(if *dirty {
+                    Remedy::ResolveDirty { version: *version }
+                } else if matches!(**cause, Error::LockLost { .. }) {
+                    Remedy::RetryWhenLockFree
+                } else {
+                    Remedy::FixAndRetry
+                });
+                remedies
+            }
+            Error::Dirty { version, .. } => vec![Remedy::ResolveDirty { version: *version }],
+            Error::OutOfOrder { .. } => vec![Remedy::AllowOutOfOrder],
+            Error::SomeFailed { dirty, .. } => {
+                let mut remedies: Vec<Remedy> = dirty.iter().map(|&version| Remedy::ResolveDirty { version }).collect();
+                remedies.push(Remedy::FixAndRetry);
+                remedies
+            }
+            Error::LockTimeout { waited_secs, .. } => {
+                vec![Remedy::ReleaseLock, Remedy::WaitLonger { waited_secs: *waited_secs }]
+            }
+            Error::LockLost { .. } => vec![Remedy::ListStatus, Remedy::RetryWhenLockFree],
+            Error::NotAdopted { tool, .. } => vec![Remedy::Adopt { tool }, Remedy::IgnoreForeignHistory],
+            Error::HookFailed { cause, .. } => cause.remedies(),
+            Error::InitSql { sql, .. } => vec![Remedy::FixInitSql { sql: sql.clone() }],
+            Error::Refused { refusals, .. } => {
+                let mut remedies: Vec<Remedy> = refusals
+                    .iter()
+                    .map(|r| Remedy::AcknowledgeRule {
+                        migration: r.migration.clone(),
+                        rule: r.finding.rule,
+                        sql_file: r.sql_file,
+                    })
+                    .collect();
+                remedies.push(Remedy::OverrideRefusal);
+                remedies
+            }
+            Error::Backup { .. } => vec![Remedy::FixBackup],
+            Error::NoForeignHistory { .. } => vec![Remedy::Baseline],
+            Error::ForeignHistoryMissing { .. } => vec![Remedy::AdoptFromAnyTool],
+            Error::SeveralForeignHistories { found } => vec![Remedy::ChooseTool { found: found.clone() }],
+            _ => Vec::new(),
+        };
+        // A cause's remedies and the error's own may repeat one another.
+        crate::remedy::dedup(&mut remedies);
+        remedies
+    }
 }
 
 /// An applied migration whose code no longer matches what was applied.
@@ -293,11 +343,7 @@ impl fmt::Display for ChecksumMismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} {} ({}) was applied with checksum {} but the code now has {}. Either restore the applied code \
-             and put the change in a new migration (right once others have applied it); or, if the database should \
-             get the new code (it was applied before it was finished, and only here), revert it with \
-             `down --force` (with --steps or --to reaching it; the new `down` runs) and run `up` again; or, if the \
-             database already matches the new code, accept it with `repair`",
+            "{} {} ({}) was applied with checksum {} but the code now has {}",
             self.version,
             self.name,
             self.location,
@@ -327,17 +373,12 @@ fn tx_control_list(refusals: &[Refusal]) -> String {
         .collect()
 }
 
-fn failure_note(dirty: bool, version: Version, cause: &Error) -> String {
-    if matches!(cause, Error::LockLost { .. }) && !dirty {
-        "nothing of it was kept; run the command again once the lock is free (`lock status`)".to_owned()
-    } else if dirty {
-        format!(
-            "it could not run atomically and may have been partly done, so it is recorded as dirty and later runs \
-             refuse to start: fix the database by hand, then run `mark-applied {version}` if its change is complete \
-             or `mark-reverted {version}` if it is undone"
-        )
+fn failure_note(dirty: bool) -> &'static str {
+    if dirty {
+        "it could not run atomically and may have been partly done, so it is recorded as dirty and later runs \
+         refuse to start until the database is put right by hand"
     } else {
-        "nothing of it was kept; fix the migration and run the command again".to_owned()
+        "nothing of it was kept"
     }
 }
 
