@@ -6,6 +6,25 @@
 //! into ordered steps (pure code, no I/O), and the [`Migrator`] runs those
 //! steps on one [`backend`], writing the [`history`] table and the audit log.
 //! Nothing here prints: every call returns data for the caller to show.
+//!
+//! # Layers
+//!
+//! Each module uses only modules of its own layer and of the layers below;
+//! `tests/layers.rs` fails when one does not. Lowest first:
+//!
+//! 0. the core crate (`migrations-rs-core`, re-exported here as [`version`],
+//!    [`plan`] and [`analysis`]): everything that needs no database;
+//! 1. errors: [`error`] (with each layer's own errors, such as the registry's
+//!    [`RegistryProblem`]), [`database_error`], [`remedy`], [`step_report`];
+//! 2. connections: [`url`], [`backend`] (one file per backend, and the one
+//!    place that picks it), [`database`], [`table_rows`], [`db`] (the handle a
+//!    migration body gets);
+//! 3. records: [`record`] (a record holds its bodies' entry points, which take
+//!    the `Db` handle, so records sit above connections), [`registry`], [`sql`]
+//!    (SQL folders loaded as records);
+//! 4. bookkeeping: [`history`], [`lock`], [`backup`], [`foreign`], [`compat`];
+//! 5. the [`engine`]: the `Migrator`, the step runner and their reports;
+//! 6. [`testing`]: test databases built with the engine.
 
 pub mod backend;
 pub mod backup;
