@@ -8,6 +8,7 @@
 #[macro_use]
 mod support;
 
+use migrations_rs::error::LockError;
 use migrations_rs::http::HttpApi;
 use migrations_rs::http::axum::Router;
 use migrations_rs::{Backend, Error, LockOptions, LockStrategy, Migrator, Remedy, Version};
@@ -36,7 +37,7 @@ async fn a_held_lock_is_worded_by_each_face(backend: Backend) {
     // The library: what happened in the message, what to do as data.
     let mut conn = db.connect().await;
     let error = lease_migrator().up(&mut conn, None).await.unwrap_err();
-    assert!(matches!(error, Error::LockTimeout { .. }), "{error}");
+    assert!(matches!(error, Error::Lock(LockError::Timeout { .. })), "{error}");
     let message = error.to_string();
     assert!(message.contains("it is held by pid 4242 on replica-b"), "{message}");
     assert!(!message.contains("lock release") && !message.contains("--"), "no command line in {message}");

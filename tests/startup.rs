@@ -5,6 +5,7 @@
 #[macro_use]
 mod support;
 
+use migrations_rs::error::LockError;
 use migrations_rs::prelude::*;
 use migrations_rs::{
     Backend, Database, LockOptions, LockStrategy, Migrator, Remedy, Startup, StartupOutcome, StartupReport, Version,
@@ -128,7 +129,7 @@ async fn a_start_up_gives_up_after_the_lock_timeout(backend: Backend) {
     assert!(failure.error.contains("held by pid 4242 on replica-b"), "{}", failure.error);
 
     let error = Startup::new(&db.url).migrator(lease()).lock_timeout(Duration::from_secs(1)).run().await.unwrap_err();
-    assert!(matches!(error, Error::LockTimeout { .. }), "{error}");
+    assert!(matches!(error, Error::Lock(LockError::Timeout { .. })), "{error}");
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, 1, "nothing ran");
 }
 

@@ -58,7 +58,7 @@ pub use migrations_rs_runtime::{
     Migration, MigrationAnalysis, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, Refusal,
     Registry, RegistryProblem, Rehearsal, RehearsalOutcome, RehearsedStep, Remedy, Result, RevertReport, RevertTarget,
     Risk, Row, Rule, Scope, Severity, Source, Startup, StartupFailure, StartupOutcome, StartupReport, Statement,
-    StatementError, Status, StepReport, Tables, Tool, Version, analysis, engine, foreign, sea_query, sql, sqlx,
+    StatementError, Status, StepReport, Tables, Tool, Version, analysis, engine, error, foreign, sea_query, sql, sqlx,
 };
 
 /// What a migration file needs: the attribute, the `Db` handle, `Result`,

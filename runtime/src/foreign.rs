@@ -5,7 +5,7 @@
 
 use crate::backend::{Connection, cast_to_integer, cast_to_text, missing_table_as_none};
 use crate::db::{Db, Row};
-use crate::error::{Error, Result};
+use crate::error::{AdoptError, Error, Result};
 pub use migrations_rs_core::tool::{ForeignTable, Tool};
 
 /// Where to adopt history from: one tool's table, or whichever one the database has.
@@ -85,16 +85,16 @@ pub async fn read(conn: &mut Connection, source: Source) -> Result<ForeignHistor
     }
     match (source, found.len()) {
         (_, 1) => Ok(found.remove(0)),
-        (Source::Auto, 0) => Err(Error::NoForeignHistory {
+        (Source::Auto, 0) => Err(Error::Adopt(AdoptError::NoForeignHistory {
             looked_for: Tool::ALL.iter().map(|t| format!("{} ({})", t.table(), t.name())).collect(),
-        }),
+        })),
         (_, 0) => {
             let tool = source.tools()[0];
-            Err(Error::ForeignHistoryMissing { tool: tool.name(), table: tool.table() })
+            Err(Error::Adopt(AdoptError::ForeignHistoryMissing { tool: tool.name(), table: tool.table() }))
         }
-        _ => Err(Error::SeveralForeignHistories {
+        _ => Err(Error::Adopt(AdoptError::SeveralForeignHistories {
             found: found.iter().map(|h| format!("{} ({})", h.tool.table(), h.tool.name())).collect(),
-        }),
+        })),
     }
 }
 
@@ -119,7 +119,9 @@ async fn read_tool(conn: &mut Connection, tool: Tool) -> Result<Option<Vec<Forei
         ),
     };
     let Some(rows) = missing_table_as_none(Db::new(conn.as_ref()).fetch_all(sql).await)? else { return Ok(None) };
-    let unreadable = |error: Error| Error::ForeignHistoryUnreadable { table: tool.table(), detail: error.to_string() };
+    let unreadable = |error: Error| {
+        Error::Adopt(AdoptError::ForeignHistoryUnreadable { table: tool.table(), detail: error.to_string() })
+    };
     rows.iter().map(|row| decode(tool, row).map_err(unreadable)).collect::<Result<_>>().map(Some)
 }
 

@@ -6,6 +6,7 @@
 //! DETAIL, HINT, file and line).
 
 use crate::cli::remedy;
+use migrations_rs_runtime::error::{AdoptError, LockError, SqlFolderError};
 use migrations_rs_runtime::{Error, StatementError};
 use serde_json::{Value, json};
 
@@ -49,8 +50,8 @@ fn code(error: &Error) -> &'static str {
         Error::SomeFailed { .. } => "some_failed",
         Error::AlreadyApplied { .. } => "already_applied",
         Error::InvalidTableName { .. } => "invalid_table_name",
-        Error::LockTimeout { .. } => "lock_held",
-        Error::LockLost { .. } => "lock_lost",
+        Error::Lock(LockError::Timeout { .. }) => "lock_held",
+        Error::Lock(LockError::Lost { .. }) => "lock_lost",
         Error::UnsupportedUrl { .. } => "unsupported_url",
         Error::Connect { .. } => "connect",
         Error::WrongBackend { .. } => "wrong_backend",
@@ -60,14 +61,16 @@ fn code(error: &Error) -> &'static str {
         Error::TransactionControl { .. } => "transaction_control",
         Error::StatementTooLarge { .. } => "statement_too_large",
         Error::RevertStopped { .. } => "revert_stopped",
-        Error::NotAdopted { .. } => "not_adopted",
+        Error::Adopt(AdoptError::NotAdopted { .. }) => "not_adopted",
         Error::Backup { .. } => "backup_failed",
-        Error::NoForeignHistory { .. } | Error::ForeignHistoryMissing { .. } => "no_foreign_history",
-        Error::SeveralForeignHistories { .. } => "several_foreign_histories",
-        Error::ForeignDirty { .. } => "foreign_dirty",
-        Error::ForeignHistoryUnreadable { .. } => "foreign_history_unreadable",
+        Error::Adopt(AdoptError::NoForeignHistory { .. }) | Error::Adopt(AdoptError::ForeignHistoryMissing { .. }) => {
+            "no_foreign_history"
+        }
+        Error::Adopt(AdoptError::SeveralForeignHistories { .. }) => "several_foreign_histories",
+        Error::Adopt(AdoptError::ForeignDirty { .. }) => "foreign_dirty",
+        Error::Adopt(AdoptError::ForeignHistoryUnreadable { .. }) => "foreign_history_unreadable",
         Error::UnknownModule { .. } => "unknown_module",
-        Error::SqlFolder { .. } => "sql_folder",
+        Error::SqlFolder(SqlFolderError { .. }) => "sql_folder",
         Error::Statement(_) | Error::Database(_) => "database_error",
         _ => "error",
     }
@@ -95,10 +98,10 @@ fn fallback_remedy(error: &Error) -> &'static str {
             "give the irreversible migration a down file, or revert it by hand and \
                                         `mark-reverted` it"
         }
-        Error::ForeignDirty { .. } => "put the failed migrations right with that tool first",
-        Error::ForeignHistoryUnreadable { .. } => "check that it is that tool's table",
+        Error::Adopt(AdoptError::ForeignDirty { .. }) => "put the failed migrations right with that tool first",
+        Error::Adopt(AdoptError::ForeignHistoryUnreadable { .. }) => "check that it is that tool's table",
         Error::UnknownModule { .. } => "use one of the modules the message lists",
-        Error::SqlFolder { .. } => "correct the file the message names",
+        Error::SqlFolder(SqlFolderError { .. }) => "correct the file the message names",
         Error::Statement(_) => "correct the statement the message names",
         Error::Database(_) => "check the database and run the command again",
         _ => "read the message",
@@ -126,7 +129,7 @@ fn details(error: &Error) -> Value {
         Error::SomeFailed { applied, failed, skipped, dirty } => {
             json!({ "applied": applied, "failed": failed, "skipped": skipped, "dirty": dirty })
         }
-        Error::SqlFolder { path, message } => json!({ "path": path, "problem": message }),
+        Error::SqlFolder(SqlFolderError { path, message }) => json!({ "path": path, "problem": message }),
         Error::UnknownVersion { version } | Error::NotApplied { version } | Error::AlreadyApplied { version } => {
             json!({ "version": version })
         }

@@ -6,6 +6,7 @@ use crate::http::BearerToken;
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use migrations_rs_runtime::error::{AdoptError, LockError};
 use migrations_rs_runtime::version::ParseVersionError;
 use migrations_rs_runtime::{Error, StepReport};
 use subtle::ConstantTimeEq;
@@ -58,7 +59,7 @@ impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         let (status, code) = match &error {
             Error::InvalidVersion { .. } | Error::UnknownVersion { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
-            Error::LockTimeout { .. } => (StatusCode::CONFLICT, "lock_held"),
+            Error::Lock(LockError::Timeout { .. }) => (StatusCode::CONFLICT, "lock_held"),
             Error::Dirty { .. } => (StatusCode::CONFLICT, "dirty"),
             Error::ChecksumMismatch { .. } => (StatusCode::CONFLICT, "modified"),
             Error::Refused { .. } | Error::TransactionControl { .. } => (StatusCode::CONFLICT, "refused"),
@@ -66,12 +67,12 @@ impl From<Error> for ApiError {
             | Error::AlreadyApplied { .. }
             | Error::Irreversible { .. }
             | Error::RevertStopped { .. }
-            | Error::NotAdopted { .. }
+            | Error::Adopt(AdoptError::NotAdopted { .. })
             | Error::MissingFromCode { .. }
             | Error::OutOfOrder { .. } => (StatusCode::CONFLICT, "conflict"),
             Error::MigrationFailed { .. }
             | Error::SomeFailed { .. }
-            | Error::LockLost { .. }
+            | Error::Lock(LockError::Lost { .. })
             | Error::HookFailed { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "migration_failed"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "database"),
         };

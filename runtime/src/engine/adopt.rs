@@ -7,7 +7,7 @@
 use crate::backend::Connection;
 use crate::engine::step::Step;
 use crate::engine::{Migrator, StepAction, next_batch};
-use crate::error::{Error, Result};
+use crate::error::{AdoptError, Error, Result};
 use crate::foreign::{self, ForeignHistory, ForeignMigration, Source, Tool};
 use crate::history::{self, Action, LogEntry, RowState};
 use crate::lock::LockGuard;
@@ -119,7 +119,7 @@ fn refuse_failed(history: &ForeignHistory) -> Result<()> {
     if failed.is_empty() {
         return Ok(());
     }
-    Err(Error::ForeignDirty { tool: history.tool.name(), table: history.tool.table(), failed })
+    Err(Error::Adopt(AdoptError::ForeignDirty { tool: history.tool.name(), table: history.tool.table(), failed }))
 }
 
 /// The audit log's note on an adopted migration: where it came from.

@@ -35,7 +35,7 @@ pub use startup::{OnFailure, Startup, StartupFailure, StartupOutcome, StartupRep
 use crate::backend::Connection;
 use crate::backup::BackupOptions;
 use crate::compat::{self, Compat};
-use crate::error::{ChecksumMismatch, Error, Result};
+use crate::error::{AdoptError, ChecksumMismatch, Error, Result};
 use crate::foreign::{self, ForeignTable};
 use crate::history::{self, AppliedMigration, LogQuery, LogRecord, RowState, Tables};
 use crate::lock::{self, LockGuard, LockHolder, LockOptions, LockStatus, LockWait};
@@ -515,7 +515,7 @@ impl Migrator {
         if !self.ignore_foreign_history {
             let found = self.unadopted_history(conn).await?;
             if !found.is_empty() {
-                return Err(Error::NotAdopted { tool: found[0].tool.name(), found });
+                return Err(Error::Adopt(AdoptError::NotAdopted { tool: found[0].tool.name(), found }));
             }
         }
         let rows = self

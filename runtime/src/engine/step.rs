@@ -12,7 +12,7 @@
 use crate::backend::{ConnRef, Connection, Tx};
 use crate::db::Db;
 use crate::engine::{Migrator, StepAction, panic};
-use crate::error::{Error, Result};
+use crate::error::{Error, LockError, Result};
 use crate::history::{self, Action, AppliedMigration, LogEntry, RowState};
 use crate::lock::LockGuard;
 use crate::record::{Body, Migration};
@@ -151,11 +151,11 @@ impl Migrator {
                 // A step that failed after its lock was lost failed because of it, most likely
                 // (another process ran it too): the report says so first.
                 let error = match (guard.lost_reason(), error) {
-                    (_, error @ Error::LockLost { .. }) => error,
-                    (Some(reason), error) => Error::LockLost {
+                    (_, error @ Error::Lock(LockError::Lost { .. })) => error,
+                    (Some(reason), error) => Error::Lock(LockError::Lost {
                         label: migration.label(),
                         reason: format!("{reason}; the step then failed: {error}"),
-                    },
+                    }),
                     (None, error) => error,
                 };
                 tracing::error!(elapsed_ms = millis(duration), dirty = in_progress, %error, "migration failed");

@@ -9,8 +9,14 @@ use crate::step_report::StepReport;
 use crate::version::{ParseVersionError, Version};
 use std::fmt;
 
+mod adopt;
+mod folder;
+mod lock;
 mod registry;
 
+pub use adopt::AdoptError;
+pub use folder::SqlFolderError;
+pub use lock::LockError;
 pub use registry::RegistryProblem;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -119,30 +125,11 @@ pub enum Error {
     #[error("`{name}` cannot name a migrations-rs table: {reason}")]
     InvalidTableName { name: String, reason: String },
 
-    #[error("gave up waiting for the migration lock after {waited_secs} s: it is held by {holder}")]
-    LockTimeout { waited_secs: u64, holder: String },
-
-    #[error(
-        "the migration lock was lost: {reason}. The run stopped at {label}: nothing of it was committed and no \
-         later step ran. Another process may hold the lock now"
-    )]
-    LockLost { label: String, reason: String },
-
-    #[error("{option} is {given_ms} ms: it must be at least {minimum_ms} ms, several heartbeats of the lock")]
-    StaleAfterTooShort { option: &'static str, given_ms: u64, minimum_ms: u64 },
-
     #[error("{url} is not a database URL migrations-rs can use: {reason}")]
     UnsupportedUrl { url: String, reason: String },
 
     #[error("cannot connect to {url}: {cause}; check the URL and that the server is running and reachable")]
     Connect { url: String, cause: sqlx::Error },
-
-    #[error(
-        "this database holds {} but no history of migrations-rs: applying would run every migration again, \
-         over what {tool} applied",
-        found.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-    )]
-    NotAdopted { tool: &'static str, found: Vec<migrations_rs_core::tool::ForeignTable> },
 
     #[error("the hook {hook} failed (around {version}): {cause}; nothing after it ran")]
     HookFailed { hook: String, version: Version, cause: Box<Error> },
@@ -197,36 +184,10 @@ pub enum Error {
     Backup { detail: String },
 
     #[error(
-        "this database has no history table of another tool to adopt: looked for{}\ncheck the database URL",
-        list(looked_for)
-    )]
-    NoForeignHistory { looked_for: Vec<String> },
-
-    #[error("this database has no {table} table, so there is no {tool} history to adopt; check the database URL")]
-    ForeignHistoryMissing { tool: &'static str, table: &'static str },
-
-    #[error("this database has the history tables of several tools, so which to adopt is not clear:{}", list(found))]
-    SeveralForeignHistories { found: Vec<String> },
-
-    #[error(
-        "{tool} recorded migrations in {table} as failed:{}\nnothing was adopted: a failed migration may have been \
-         applied in part. Put it right with {tool} first (finish or undo it by hand, then re-run it or delete its row), \
-         and adopt again",
-        list(failed)
-    )]
-    ForeignDirty { tool: &'static str, table: &'static str, failed: Vec<String> },
-
-    #[error("the table {table} cannot be read as that tool writes it ({detail}); check that it is that tool's history")]
-    ForeignHistoryUnreadable { table: &'static str, detail: String },
-
-    #[error(
         "no migration belongs to module `{module}`; the modules are: {}",
         if known.is_empty() { "none".to_owned() } else { known.join(", ") }
     )]
     UnknownModule { module: String, known: Vec<String> },
-
-    #[error("{}: {message}", path.display())]
-    SqlFolder { path: std::path::PathBuf, message: String },
 
     #[error(
         "a statement of {bytes} bytes is larger than the server's max_allowed_packet of {limit} bytes, so \
@@ -234,6 +195,18 @@ pub enum Error {
          max_allowed_packet on the server"
     )]
     StatementTooLarge { bytes: u64, limit: u64 },
+
+    /// The migration lock could not be taken or was lost.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+
+    /// Another tool's history could not be adopted, or needs adopting first.
+    #[error(transparent)]
+    Adopt(#[from] AdoptError),
+
+    /// A SQL migration folder could not be read.
+    #[error(transparent)]
+    SqlFolder(#[from] SqlFolderError),
 
     #[error("database error: {}", crate::database_error::describe(.0))]
     Database(sqlx::Error),
@@ -284,7 +257,7 @@ impl Error {
                 let mut remedies = cause.remedies();
                 remedies.push(if *dirty {
                     Remedy::ResolveDirty { version: *version }
-                } else if matches!(**cause, Error::LockLost { .. }) {
+                } else if matches!(**cause, Error::Lock(LockError::Lost { .. })) {
                     Remedy::RetryWhenLockFree
                 } else {
                     Remedy::FixAndRetry
@@ -298,11 +271,13 @@ impl Error {
                 remedies.push(Remedy::FixAndRetry);
                 remedies
             }
-            Error::LockTimeout { waited_secs, .. } => {
+            Error::Lock(LockError::Timeout { waited_secs, .. }) => {
                 vec![Remedy::ReleaseLock, Remedy::WaitLonger { waited_secs: *waited_secs }]
             }
-            Error::LockLost { .. } => vec![Remedy::ListStatus, Remedy::RetryWhenLockFree],
-            Error::NotAdopted { tool, .. } => vec![Remedy::Adopt { tool }, Remedy::IgnoreForeignHistory],
+            Error::Lock(LockError::Lost { .. }) => vec![Remedy::ListStatus, Remedy::RetryWhenLockFree],
+            Error::Adopt(AdoptError::NotAdopted { tool, .. }) => {
+                vec![Remedy::Adopt { tool }, Remedy::IgnoreForeignHistory]
+            }
             Error::HookFailed { cause, .. } => cause.remedies(),
             Error::InitSql { sql, .. } => vec![Remedy::FixInitSql { sql: sql.clone() }],
             Error::Refused { refusals, .. } => {
@@ -318,9 +293,11 @@ impl Error {
                 remedies
             }
             Error::Backup { .. } => vec![Remedy::FixBackup],
-            Error::NoForeignHistory { .. } => vec![Remedy::Baseline],
-            Error::ForeignHistoryMissing { .. } => vec![Remedy::AdoptFromAnyTool],
-            Error::SeveralForeignHistories { found } => vec![Remedy::ChooseTool { found: found.clone() }],
+            Error::Adopt(AdoptError::NoForeignHistory { .. }) => vec![Remedy::Baseline],
+            Error::Adopt(AdoptError::ForeignHistoryMissing { .. }) => vec![Remedy::AdoptFromAnyTool],
+            Error::Adopt(AdoptError::SeveralForeignHistories { found }) => {
+                vec![Remedy::ChooseTool { found: found.clone() }]
+            }
             _ => Vec::new(),
         };
         // A cause's remedies and the error's own may repeat one another.

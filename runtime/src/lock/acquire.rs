@@ -7,7 +7,7 @@ use super::guard::{LockConnection, LockGuard};
 use super::table::{ensure_table, insert_lease, read_holder, read_holder_if_table, record_holder, take_over};
 use super::{LockHolder, LockOptions, LockStrategy, LockWait, lock_name, mechanism};
 use crate::backend::{ConnRef, Connection, SessionLockConnection, is_busy};
-use crate::error::{Error, Result};
+use crate::error::{Error, LockError, Result};
 use crate::history::{self, Tables};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -136,10 +136,10 @@ impl Waiting<'_> {
         let (options, waited) = (self.options, self.started.elapsed());
         (self.on_wait)(LockWait { holder, waited, limit: options.wait });
         if waited >= options.wait {
-            return Err(Error::LockTimeout {
+            return Err(Error::Lock(LockError::Timeout {
                 waited_secs: waited.as_secs(),
                 holder: holder.map_or_else(|| "another process".to_owned(), ToString::to_string),
-            });
+            }));
         }
         tokio::time::sleep(options.poll_interval.min(options.wait - waited)).await;
         Ok(())

@@ -4,7 +4,7 @@
 
 use super::table::{clear_holder, read_holder, renew};
 use crate::backend::{ConnRef, Connection, SessionLockConnection, is_busy};
-use crate::error::{Error, Result};
+use crate::error::{Error, LockError, Result};
 use crate::history::Tables;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +89,7 @@ impl LockGuard {
 
     fn lost_error(&self, label: &str) -> Result<()> {
         match self.lost.reason() {
-            Some(reason) => Err(Error::LockLost { label: label.to_owned(), reason }),
+            Some(reason) => Err(Error::Lock(LockError::Lost { label: label.to_owned(), reason })),
             None => Ok(()),
         }
     }

@@ -32,7 +32,7 @@ pub(crate) use acquire::acquire;
 pub(crate) use guard::LockGuard;
 
 use crate::backend::{self, Backend, Connection};
-use crate::error::{Error, Result};
+use crate::error::{Error, LockError, Result};
 use crate::history::Tables;
 use sea_query::Expr;
 use std::fmt;
@@ -86,11 +86,11 @@ impl LockOptions {
     /// Refuses a [`LockOptions::stale_after`] shorter than [`MIN_STALE_AFTER`].
     pub fn validate(&self) -> Result<()> {
         if self.stale_after < MIN_STALE_AFTER {
-            return Err(Error::StaleAfterTooShort {
+            return Err(Error::Lock(LockError::StaleAfterTooShort {
                 option: "LockOptions::stale_after",
                 given_ms: u64::try_from(self.stale_after.as_millis()).unwrap_or(u64::MAX),
                 minimum_ms: u64::try_from(MIN_STALE_AFTER.as_millis()).unwrap_or(u64::MAX),
-            });
+            }));
         }
         Ok(())
     }

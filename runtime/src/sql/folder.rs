@@ -3,7 +3,7 @@
 //! migration like the ones `#[migration]` and `sql_migrations!` build in.
 
 use crate::analysis::Rule;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SqlFolderError};
 use crate::record::{Body, Checksum, Migration, Risk};
 use crate::sql::hooks::{Hook, Hooks};
 use crate::sql::layout::{self, SqlMigrationFiles};
@@ -25,7 +25,8 @@ pub struct LoadedFolder {
 /// Reads every migration of `dir`. The migrations live as long as the
 /// program: they are registered like compiled-in ones.
 pub fn load(dir: &Path) -> Result<LoadedFolder> {
-    let contents = layout::scan(dir).map_err(|e| Error::SqlFolder { path: e.path, message: e.message })?;
+    let contents =
+        layout::scan(dir).map_err(|e| Error::SqlFolder(SqlFolderError { path: e.path, message: e.message }))?;
     let module: &'static str = leak(
         dir.canonicalize()
             .ok()
@@ -34,8 +35,9 @@ pub fn load(dir: &Path) -> Result<LoadedFolder> {
     );
     let mut hooks = Hooks::default();
     for (point, path) in contents.hooks {
-        let sql = std::fs::read_to_string(&path)
-            .map_err(|e| Error::SqlFolder { path: path.clone(), message: format!("cannot be read: {e}") })?;
+        let sql = std::fs::read_to_string(&path).map_err(|e| {
+            Error::SqlFolder(SqlFolderError { path: path.clone(), message: format!("cannot be read: {e}") })
+        })?;
         hooks.set(point, Hook { name: point.file_name().to_owned(), sql });
     }
     let mut loaded = LoadedFolder { migrations: Vec::new(), ignored: contents.ignored, empty_downs: Vec::new(), hooks };
@@ -52,8 +54,8 @@ pub fn load(dir: &Path) -> Result<LoadedFolder> {
 
 /// The record of one migration, and whether its down file was empty.
 fn migration(files: SqlMigrationFiles, module: &'static str) -> Result<(Migration, bool)> {
-    let sql = layout::read(files).map_err(|e| Error::SqlFolder { path: e.path, message: e.message })?;
-    let fail = |message: String| Error::SqlFolder { path: sql.files.up.clone(), message };
+    let sql = layout::read(files).map_err(|e| Error::SqlFolder(SqlFolderError { path: e.path, message: e.message }))?;
+    let fail = |message: String| Error::SqlFolder(SqlFolderError { path: sql.files.up.clone(), message });
     let risk = sql
         .header
         .risk
