@@ -81,6 +81,38 @@ pub enum Remedy {
 }
 
 impl Remedy {
+    /// One remedy of every kind, with sample data, for the tests of each
+    /// face's wording (add a new kind here). Not for programs.
+    #[doc(hidden)]
+    pub fn one_of_each() -> Vec<Remedy> {
+        let version = Version::from_checked(20240102000000);
+        vec![
+            Remedy::ListStatus,
+            Remedy::RevertFewer { migration: "20240102000000 fill".to_owned() },
+            Remedy::RestoreCode { versions: vec![version] },
+            Remedy::RevertModified { versions: vec![version] },
+            Remedy::AcceptModified { versions: vec![version] },
+            Remedy::ResolveDirty { version },
+            Remedy::AllowOutOfOrder,
+            Remedy::FixAndRetry,
+            Remedy::RetryWhenLockFree,
+            Remedy::ReleaseLock,
+            Remedy::WaitLonger { waited_secs: 3 },
+            Remedy::Adopt { tool: "sqlx" },
+            Remedy::IgnoreForeignHistory,
+            Remedy::ChooseTool { found: vec!["_sqlx_migrations (sqlx)".to_owned()] },
+            Remedy::AdoptFromAnyTool,
+            Remedy::Baseline,
+            Remedy::FixInitSql { sql: "SET x = 1".to_owned() },
+            Remedy::AcknowledgeRule { migration: "1 drop".to_owned(), rule: Rule::DropTable, sql_file: false },
+            Remedy::OverrideRefusal,
+            Remedy::FixBackup,
+            Remedy::ConfigureBackupCommand,
+            Remedy::RestoreOrForget { version },
+            Remedy::Rerecord { recorded: version, version },
+        ]
+    }
+
     /// The variant's name as serialized in `kind`, such as `resolve_dirty`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -243,31 +275,7 @@ mod tests {
     #[test]
     fn the_library_wording_names_methods_and_no_command_line_flag() {
         let version = Version::parse("20240102000000").unwrap();
-        let every = [
-            Remedy::ListStatus,
-            Remedy::RevertFewer { migration: "20240102000000 fill".to_owned() },
-            Remedy::RestoreCode { versions: vec![version] },
-            Remedy::RevertModified { versions: vec![version] },
-            Remedy::AcceptModified { versions: vec![version] },
-            Remedy::ResolveDirty { version },
-            Remedy::AllowOutOfOrder,
-            Remedy::FixAndRetry,
-            Remedy::RetryWhenLockFree,
-            Remedy::ReleaseLock,
-            Remedy::WaitLonger { waited_secs: 3 },
-            Remedy::Adopt { tool: "sqlx" },
-            Remedy::IgnoreForeignHistory,
-            Remedy::ChooseTool { found: vec!["_sqlx_migrations (sqlx)".to_owned()] },
-            Remedy::AdoptFromAnyTool,
-            Remedy::Baseline,
-            Remedy::FixInitSql { sql: "SET x = 1".to_owned() },
-            Remedy::AcknowledgeRule { migration: "1 drop".to_owned(), rule: Rule::DropTable, sql_file: false },
-            Remedy::OverrideRefusal,
-            Remedy::FixBackup,
-            Remedy::ConfigureBackupCommand,
-            Remedy::RestoreOrForget { version },
-            Remedy::Rerecord { recorded: version, version },
-        ];
+        let every = Remedy::one_of_each();
         for remedy in &every {
             let text = remedy.to_string();
             assert!(!text.is_empty() && !text.contains("--"), "{}: {text}", remedy.kind());

@@ -93,5 +93,9 @@ mod tests {
         assert!(text(&Remedy::WaitLonger { waited_secs: 1 }).contains("--lock-timeout"));
         assert!(text(&Remedy::OverrideRefusal).contains("--allow-destructive"));
         assert!(text(&Remedy::RevertModified { versions: vec![version] }).contains("`down --revert-modified`"));
+        for remedy in Remedy::one_of_each() {
+            let text = text(&remedy);
+            assert!(!text.is_empty() && !text.contains("Migrator::"), "{}: {text}", remedy.kind());
+        }
     }
 }

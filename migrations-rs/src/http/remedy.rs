@@ -83,25 +83,7 @@ mod tests {
     #[test]
     fn the_http_api_names_routes_and_no_command_line_flag() {
         let version = Version::parse("20240102000000").unwrap();
-        let every = [
-            Remedy::ListStatus,
-            Remedy::RevertFewer { migration: "20240102000000 fill".to_owned() },
-            Remedy::RevertModified { versions: vec![version] },
-            Remedy::AcceptModified { versions: vec![version] },
-            Remedy::ResolveDirty { version },
-            Remedy::AllowOutOfOrder,
-            Remedy::FixAndRetry,
-            Remedy::RetryWhenLockFree,
-            Remedy::ReleaseLock,
-            Remedy::WaitLonger { waited_secs: 5 },
-            Remedy::Adopt { tool: "sqlx" },
-            Remedy::IgnoreForeignHistory,
-            Remedy::AdoptFromAnyTool,
-            Remedy::Baseline,
-            Remedy::OverrideRefusal,
-            Remedy::FixBackup,
-            Remedy::ConfigureBackupCommand,
-        ];
+        let every = Remedy::one_of_each();
         for remedy in &every {
             let text = text(remedy);
             assert!(!text.contains("--"), "{}: {text}", remedy.kind());
