@@ -375,7 +375,7 @@ async fn a_stale_after_shorter_than_several_heartbeats_is_refused(backend: Backe
         stale_after: Duration::ZERO,
         ..migrations_rs::LockOptions::default()
     });
-    let error = migrator.down(&mut db.connect().await, migrations_rs::RevertTarget::Steps(1)).await.unwrap_err();
+    let error = migrator.down(&mut db.connect().await, migrations_rs::RevertScope::Steps(1)).await.unwrap_err();
     assert!(error.to_string().contains("LockOptions::stale_after is 0 ms: it must be at least 2000 ms"), "{error}");
     assert!(!inspect.table_exists("migrations_rs_lock").await, "nothing was created");
 }

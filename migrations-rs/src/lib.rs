@@ -55,7 +55,7 @@ pub use migrations_rs_runtime::{
     Checksum, ChecksumMismatch, Connection, Database, DatabaseUrl, Db, DirtyMigration, Error, FailedMigration, Finding,
     Health, LastApplied, Level, LockHolder, LockOptions, LockStatus, LockStrategy, LogQuery, LogRecord, MatchedBy,
     Migration, MigrationAnalysis, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, Refusal,
-    Registry, RegistryProblem, Rehearsal, RehearsalOutcome, RehearsedStep, Result, RevertReport, RevertTarget, Risk,
+    Registry, RegistryProblem, Rehearsal, RehearsalOutcome, RehearsedStep, Result, RevertReport, RevertScope, Risk,
     Row, Rule, Scope, Severity, Source, Startup, StartupFailure, StartupOutcome, StartupReport, Statement,
     StatementError, Status, StepReport, Tables, Tool, Version, analysis, engine, foreign, sea_query, sql, sqlx,
 };

@@ -10,7 +10,7 @@ use migrations_rs_runtime::sql;
 use migrations_rs_runtime::sqlx::sqlite::SqliteConnectOptions;
 use migrations_rs_runtime::{
     Backend, BackupOptions, Compat, Connection, Error, Hooks, LockOptions, LockStrategy, LogQuery, Migrator, Preview,
-    Registry, RevertTarget, Risk, Scope, Version,
+    Registry, RevertScope, Risk, Scope, Version,
 };
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -150,6 +150,7 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
     let strict = matches!(cli.command, Command::Up { strict: true, .. });
     let strict_revert = matches!(cli.command, Command::Down { strict: true, .. });
     let ignore_foreign_history = matches!(cli.command, Command::Up { ignore_foreign_history: true, .. });
+    let keep_going = matches!(cli.command, Command::Up { keep_going: true, .. });
     let compat = ctx.settings.compat.map(|tool| match tool {
         CompatTool::Sqlx => Compat::Sqlx,
         CompatTool::Diesel => Compat::Diesel,
@@ -190,6 +191,7 @@ fn migrator(ctx: &Context<'_>, progress: &Progress) -> Result<Migrator, Error> {
         })
         .strict_order(strict)
         .strict_revert(strict_revert)
+        .keep_going(keep_going)
         .ignore_foreign_history(ignore_foreign_history)
         .compat(compat)
         .revert_modified(force)
@@ -315,13 +317,13 @@ fn verb(action: StepAction) -> &'static str {
 async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> Result<ExitCode, Error> {
     let cli = ctx.cli;
     match &cli.command {
-        Command::Up { to, module, dry_run, keep_going, .. } => {
+        Command::Up { to, module, dry_run, .. } => {
             let scope = scope(*to, module);
             if *dry_run {
-                return Ok(safety::rehearsal(ctx, &migrator.rehearse_up_scoped(conn, &scope).await?));
+                return Ok(safety::rehearsal(ctx, &migrator.rehearse_up(conn, scope).await?));
             }
             // In a protected environment the plan is confirmed under the lock (see `migrator`).
-            let report = migrator.up_scoped(conn, &scope, *keep_going).await?;
+            let report = migrator.up(conn, scope).await?;
             for step in &report.applied {
                 for note in &step.notes {
                     ctx.err.line(ctx.err.paint(Tone::Dim, &format!("note: {} {}: {note}", step.version, step.name)));
@@ -350,23 +352,22 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
         }
         Command::Down { steps, to, last_batch, dry_run, .. } => {
             let target = match (to, last_batch) {
-                (Some(version), _) => RevertTarget::To(*version),
-                (None, true) => RevertTarget::Versions(migrator.last_batch(conn).await?),
-                (None, false) => RevertTarget::Steps(steps.unwrap_or(1)),
+                (Some(version), _) => RevertScope::To(*version),
+                (None, true) => RevertScope::LastBatch,
+                (None, false) => RevertScope::Steps(steps.unwrap_or(1)),
             };
             if *dry_run {
                 return Ok(safety::rehearsal(ctx, &migrator.rehearse_down(conn, target).await?));
             }
             warn_data_loss(ctx, &migrator.preview_down(conn, target.clone()).await?);
-            let report =
-                if *last_batch { migrator.down_last_batch(conn).await? } else { migrator.down(conn, target).await? };
+            let report = migrator.down(conn, target).await?;
             ctx.print(&report, |r| match r.reverted.len() {
                 0 => "nothing to revert".to_owned(),
                 n => format!("{n} migration(s) reverted"),
             });
         }
         Command::Redo { steps } => {
-            warn_data_loss(ctx, &migrator.preview_down(conn, RevertTarget::Steps(*steps)).await?);
+            warn_data_loss(ctx, &migrator.preview_down(conn, RevertScope::Steps(*steps)).await?);
             let (reverted, applied) = migrator.redo(conn, *steps).await?;
             ctx.print(&serde_json::json!({ "reverted": reverted, "applied": applied }), |_| {
                 format!("{} migration(s) reverted and applied again", applied.applied.len())
@@ -479,7 +480,7 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
             ctx.print(version, |v| format!("{v} recorded as not applied, without running its down"));
         }
         Command::Plan { to, module } => {
-            let preview = migrator.preview_up_scoped(conn, &scope(*to, module)).await?;
+            let preview = migrator.preview_up(conn, scope(*to, module)).await?;
             ctx.print(&preview, render::preview);
         }
         Command::Graph { format } => {
@@ -495,12 +496,14 @@ async fn run(ctx: &Context<'_>, migrator: &Migrator, conn: &mut Connection) -> R
         }
         Command::Lint { backend, .. } => {
             let backend = backend.map_or_else(|| conn.backend(), backend_of);
-            let pending: Vec<_> = migrator.preview_up(conn, None).await?.steps.iter().map(|s| s.version).collect();
+            let pending: Vec<_> =
+                migrator.preview_up(conn, Scope::All).await?.steps.iter().map(|s| s.version).collect();
             return Ok(safety::lint(ctx, &migrator.analyze(backend, &pending).await?, backend));
         }
         Command::Sql { backend, to } => {
             let backend = backend.map_or_else(|| conn.backend(), backend_of);
-            let pending: Vec<_> = migrator.preview_up(conn, *to).await?.steps.iter().map(|s| s.version).collect();
+            let pending: Vec<_> =
+                migrator.preview_up(conn, Scope::from(*to)).await?.steps.iter().map(|s| s.version).collect();
             let steps = migrator.sql(backend, &pending).await?;
             ctx.print(&steps, |s| render::sql(s, backend));
         }

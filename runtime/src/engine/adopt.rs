@@ -5,6 +5,7 @@
 //! left as it was.
 
 use crate::backend::Connection;
+use crate::engine::bound::Bound;
 use crate::engine::step::Step;
 use crate::engine::{Migrator, StepAction, next_batch};
 use crate::error::{Error, Result};
@@ -72,9 +73,10 @@ impl Migrator {
     /// transaction, each with an `adopt` entry in the audit log. Refused when
     /// their table records a failed migration. Adopting twice records nothing new.
     pub async fn adopt(&self, conn: &mut Connection, source: Source) -> Result<AdoptReport> {
+        let conn = &mut self.bind(conn)?;
         let history = foreign::read(conn, source).await?;
         refuse_failed(&history)?;
-        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+        self.locked(conn, async |conn: &mut Bound<'_>, _guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
             self.refuse_dirty(&rows)?;
             let applied: HashSet<Version> = rows.iter().map(|r| r.version).collect();
@@ -104,7 +106,7 @@ impl Migrator {
 
     /// What [`Migrator::adopt`] would record, without the lock and without changing anything.
     pub async fn plan_adoption(&self, conn: &mut Connection, source: Source) -> Result<AdoptReport> {
-        self.tables.check_backend(conn.backend())?;
+        let conn = &mut self.bind(conn)?;
         let history = foreign::read(conn, source).await?;
         refuse_failed(&history)?;
         let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();

@@ -103,7 +103,7 @@ impl Migrator {
     /// finds no tables; the history and the lock are then read apart (one
     /// more statement for the history, one to three for the lock by backend).
     pub async fn health(&self, conn: &mut Connection) -> Result<Health> {
-        self.tables.check_backend(conn.backend())?;
+        let conn = &mut self.bind(conn)?;
         let session_lock = lock::held_in_sql(conn.backend(), &self.tables, &self.lock);
         let reads_session = session_lock.is_some();
         let statement = self.health_statement(conn.backend(), session_lock);

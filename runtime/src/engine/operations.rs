@@ -4,6 +4,7 @@
 
 use crate::backend::Connection;
 use crate::compat;
+use crate::engine::bound::Bound;
 use crate::engine::step::Step;
 use crate::engine::{Migrator, StepAction, next_batch};
 use crate::error::{Error, Result};
@@ -42,7 +43,8 @@ impl Migrator {
     /// by hand after a failed run, or one that already has the change.
     pub async fn mark_applied(&self, conn: &mut Connection, version: Version) -> Result<()> {
         self.registry.get(version).ok_or(Error::UnknownVersion { version })?;
-        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+        let conn = &mut self.bind(conn)?;
+        self.locked(conn, async |conn: &mut Bound<'_>, _guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
             self.record_applied(conn, &rows, version, Action::MarkApplied).await
         })
@@ -52,7 +54,8 @@ impl Migrator {
     /// Records `version` as not applied without running its `down`: for a
     /// database whose change was undone by hand.
     pub async fn mark_reverted(&self, conn: &mut Connection, version: Version) -> Result<()> {
-        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+        let conn = &mut self.bind(conn)?;
+        self.locked(conn, async |conn: &mut Bound<'_>, _guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
             let row = rows.iter().find(|r| r.version == version).ok_or(Error::NotApplied { version })?;
             history::delete_applied(conn.as_ref(), &self.tables, version).await?;
@@ -69,7 +72,8 @@ impl Migrator {
     /// has that schema. Returns the versions it recorded.
     pub async fn baseline(&self, conn: &mut Connection, target: Version) -> Result<Vec<Version>> {
         self.registry.get(target).ok_or(Error::UnknownVersion { version: target })?;
-        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+        let conn = &mut self.bind(conn)?;
+        self.locked(conn, async |conn: &mut Bound<'_>, _guard: &LockGuard| {
             let mut rows = self.read_state(conn).await?;
             self.refuse_dirty(&rows)?;
             let mut recorded = Vec::new();
@@ -91,7 +95,8 @@ impl Migrator {
     /// Accepts the current checksum of every modified applied migration and
     /// clears unfinished runs, once the operator has put the database right.
     pub async fn repair(&self, conn: &mut Connection) -> Result<RepairReport> {
-        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+        let conn = &mut self.bind(conn)?;
+        self.locked(conn, async |conn: &mut Bound<'_>, _guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
             let mut report = RepairReport::default();
             for row in &rows {
@@ -128,7 +133,7 @@ impl Migrator {
     /// runs, and applied migrations missing from the code. Pending migrations
     /// are not problems. Takes no lock and changes nothing.
     pub async fn validate(&self, conn: &mut Connection) -> Result<Validation> {
-        self.tables.check_backend(conn.backend())?;
+        let conn = &mut self.bind(conn)?;
         let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
         let mut problems = Vec::new();
         if let Err(error) = self.refuse_dirty(&rows) {

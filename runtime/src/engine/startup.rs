@@ -21,12 +21,10 @@
 //! # Ok(()) }
 //! ```
 
-use crate::backend::Connection;
 use crate::database::Database;
-use crate::engine::{ApplyReport, Migrator, Scope, StepReport};
+use crate::engine::{Migrator, Scope, StepReport};
 use crate::error::{Error, Result};
 use crate::history::AppliedMigration;
-use crate::lock::LockGuard;
 use crate::version::Version;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -239,7 +237,7 @@ async fn migrate(
     report: &mut StartupReport,
 ) -> Result<()> {
     let mut conn = database.connect().await?;
-    let outcome = migrator.up_if_needed(&mut conn, target).await;
+    let outcome = migrator.apply(&mut conn, &Scope::from(target)).await;
     let _ = conn.close().await;
     let (applied, took_lock) = outcome?;
     report.took_lock = took_lock;
@@ -258,23 +256,5 @@ fn failure_of(error: &Error) -> StartupFailure {
             StartupFailure { version: Some(*version), error: error.to_string(), dirty: true }
         }
         _ => StartupFailure { version: None, error: error.to_string(), dirty: false },
-    }
-}
-
-impl Migrator {
-    /// Like [`Migrator::up`], but reads the state once without the lock
-    /// first, and takes the lock only if that read finds work to do: pending,
-    /// dirty or modified migrations. Returns whether it took the lock.
-    pub async fn up_if_needed(&self, conn: &mut Connection, target: Option<Version>) -> Result<(ApplyReport, bool)> {
-        let scope = Scope::from(target);
-        if let Some(report) = self.nothing_pending(conn, &scope).await? {
-            return Ok((report, false));
-        }
-        let report = self
-            .locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
-                self.up_locked(conn, guard, &scope, false).await
-            })
-            .await?;
-        Ok((report, true))
     }
 }
