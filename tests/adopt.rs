@@ -6,7 +6,10 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{AdoptReport, Backend, MatchedBy, Migrator, Scope, Source};
+use migrations_rs::{
+    Backend, Migrator, Scope,
+    adopt::{AdoptReport, MatchedBy, Source},
+};
 use std::path::Path;
 use std::process::{Command, Output};
 use support::{Inspect, TestDb, example_binary};

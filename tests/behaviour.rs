@@ -6,7 +6,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Error, MigrationState, Migrator, RevertScope, Scope, Tables, Version};
+use migrations_rs::{Backend, Error, Migrator, RevertScope, Scope, Version, history::Tables, report::MigrationState};
 use support::TestDb;
 
 #[migration(version = 2024_01_01_000000, risk = [schema])]

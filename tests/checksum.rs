@@ -5,7 +5,11 @@
 #[macro_use]
 mod support;
 
-use migrations_rs::{Backend, Checksum, MigrationState, Migrator, Registry, RevertScope, Scope, Version};
+use migrations_rs::{
+    Backend, Migrator, RevertScope, Scope, Version,
+    registry::{Checksum, Registry},
+    report::MigrationState,
+};
 use support::TestDb;
 
 mod original {

@@ -9,7 +9,7 @@ mod support;
 mod standalone;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Migrator, Scope, StatementError};
+use migrations_rs::{Backend, Migrator, Scope, error::StatementError};
 use standalone::Folder;
 use support::TestDb;
 

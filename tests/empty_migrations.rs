@@ -6,7 +6,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Migrator, Registry, Rule, Scope, Version};
+use migrations_rs::{Backend, Migrator, Scope, Version, analysis::Rule, registry::Registry};
 use support::TestDb;
 
 /// As `create` writes it, never filled in.
@@ -37,7 +37,7 @@ mod release_marker {
     }
 }
 
-fn migration(version: u64) -> &'static migrations_rs::Migration {
+fn migration(version: u64) -> &'static migrations_rs::registry::Migration {
     Registry::from_linked().unwrap().get(Version::parse(&version.to_string()).unwrap()).unwrap()
 }
 
@@ -81,7 +81,7 @@ async fn lint_reports_an_empty_migration_as_an_error() {
 #[test]
 fn the_modified_error_names_every_way_out() {
     let mismatch = migrations_rs::Error::ChecksumMismatch {
-        mismatches: vec![migrations_rs::ChecksumMismatch {
+        mismatches: vec![migrations_rs::error::ChecksumMismatch {
             version: Version::parse("20240501000000").unwrap(),
             name: "unwritten".to_owned(),
             location: "src/migrations/m20240501000000_unwritten.rs:4".to_owned(),

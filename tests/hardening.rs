@@ -9,7 +9,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, BackupOptions, Error, Migrator, Registry, Scope};
+use migrations_rs::{Backend, Error, Migrator, Scope, backup::BackupOptions, registry::Registry};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use support::{TestDb, example_binary};

@@ -8,7 +8,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Database, Health, Migrator, Scope, Startup, Version};
+use migrations_rs::{Backend, Database, Migrator, Scope, Startup, Version, report::Health};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use support::{QueryCounter, TestDb};

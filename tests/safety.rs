@@ -8,7 +8,11 @@ mod support;
 
 use migrations_rs::prelude::*;
 use migrations_rs::{
-    Backend, Backup, BackupOptions, Error, Migrator, Registry, RehearsalOutcome, RevertScope, Rule, Scope, Version,
+    Backend, Error, Migrator, RevertScope, Scope, Version,
+    analysis::Rule,
+    backup::{Backup, BackupOptions},
+    registry::Registry,
+    report::RehearsalOutcome,
 };
 use support::TestDb;
 

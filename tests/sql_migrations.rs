@@ -6,7 +6,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Migrator, Registry, Scope, Version};
+use migrations_rs::{Backend, Migrator, Scope, Version, registry::Registry};
 use std::path::Path;
 use std::process::{Command, Output};
 use support::TestDb;
@@ -60,7 +60,7 @@ fn embedded_records_match_the_files() {
     assert_eq!(fill.module, "migrations-rs");
     assert_eq!(fill.depends_on, &[Version::from_checked(20240601000000)]);
     assert!(fill.down.is_some() && fill.transaction && !fill.irreversible);
-    let loaded = migrations_rs::sql::folder::load(Path::new(EMBEDDED)).unwrap();
+    let loaded = migrations_rs_runtime::sql::folder::load(Path::new(EMBEDDED)).unwrap();
     assert_eq!(loaded.migrations.len(), 2);
     for at_runtime in &loaded.migrations {
         let compiled = registry.get(at_runtime.version).unwrap();

@@ -7,7 +7,9 @@ mod support;
 
 use migrations_rs::prelude::*;
 use migrations_rs::{
-    Backend, Database, LockOptions, LockStrategy, Migrator, Startup, StartupOutcome, StartupReport, Version,
+    Backend, Database, Migrator, Startup, Version,
+    lock::{LockOptions, LockStrategy},
+    startup::{StartupOutcome, StartupReport},
 };
 use std::time::{Duration, Instant};
 use support::TestDb;

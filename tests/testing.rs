@@ -9,7 +9,7 @@ mod support;
 
 use migrations_rs::prelude::*;
 use migrations_rs::testing::TestDatabase;
-use migrations_rs::{Backend, Migrator, Registry, Scope, Tables, Version};
+use migrations_rs::{Backend, Migrator, Scope, Version, history::Tables, registry::Registry};
 use support::{Inspect, TestDb};
 
 #[migration(version = 2024_05_01_000000, risk = [schema])]
@@ -222,7 +222,8 @@ async fn migrate_to_a_version_seed_and_migrate_further(backend: Backend) {
 async fn a_changed_graph_replaces_its_template(backend: Backend) {
     // Table names of their own: another family than the other tests' templates.
     let tables = || Tables::new("tpl_history", "tpl_log", "tpl_lock").unwrap();
-    let linked: Vec<&'static migrations_rs::Migration> = Registry::from_linked().unwrap().in_order().collect();
+    let linked: Vec<&'static migrations_rs::registry::Migration> =
+        Registry::from_linked().unwrap().in_order().collect();
     let smaller = Migrator::new(Registry::new(linked[..1].iter().copied()).unwrap()).with_tables(tables());
     let larger = Migrator::new(Registry::new(linked[..2].iter().copied()).unwrap()).with_tables(tables());
 

@@ -7,7 +7,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Error, Migrator, Registry, RehearsalOutcome, RevertScope, Scope};
+use migrations_rs::{Backend, Error, Migrator, RevertScope, Scope, registry::Registry, report::RehearsalOutcome};
 use std::path::Path;
 use std::process::{Command, Output};
 use support::TestDb;

@@ -461,8 +461,11 @@ query_statements!(
 /// A row returned by [`Db::fetch_all`].
 #[derive(Debug)]
 pub enum Row {
+    /// A row from SQLite.
     Sqlite(SqliteRow),
+    /// A row from PostgreSQL.
     Postgres(PgRow),
+    /// A row from MySQL or MariaDB.
     MySql(MySqlRow),
 }
 

@@ -30,18 +30,27 @@ pub struct Registry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegistryProblem {
+    /// Two migrations have the same version.
     DuplicateVersion {
+        /// The version they share.
         version: Version,
+        /// The first, as `name (file:line)`.
         first: String,
+        /// The second, the same way.
         second: String,
     },
+    /// A migration depends on a version no migration has.
     UnknownDependency {
+        /// The migration, as `version name`.
         migration: String,
+        /// Where it is defined.
         location: String,
+        /// The version it names.
         missing: Version,
     },
     /// Each entry is `version name (file:line)`; the first depends on the second, and so on round.
     Cycle {
+        /// The migrations of the cycle.
         path: Vec<String>,
     },
 }
@@ -123,18 +132,22 @@ impl Registry {
         }
     }
 
+    /// The migration with this version, if there is one.
     pub fn get(&self, version: Version) -> Option<&'static Migration> {
         self.migrations.get(&version).copied()
     }
 
+    /// How many migrations there are.
     pub fn len(&self) -> usize {
         self.migrations.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.migrations.is_empty()
     }
 
+    /// The dependency graph the planner orders them by.
     pub fn graph(&self) -> &Graph {
         &self.graph
     }

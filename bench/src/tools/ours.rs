@@ -10,7 +10,7 @@
 
 use super::sql::{SqlConn, insert_rows};
 use crate::workload::Workload;
-use migrations_rs::{Backend, Connection, DatabaseUrl, Db, Migrator, Registry, Scope, Version};
+use migrations_rs::{Backend, Connection, DatabaseUrl, Db, Migrator, Scope, Version, registry::Registry};
 use migrations_rs_runtime::{Body, BoxFuture, Checksum, Migration, Risk};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -128,5 +128,9 @@ pub async fn status(url: &str, records: &[&'static Migration]) -> super::Result<
     let migrator = Migrator::new(Registry::new(records.iter().copied())?);
     let status = migrator.status(&mut conn).await?;
     conn.close().await?;
-    Ok(status.migrations.iter().map(|m| matches!(m.state, migrations_rs::MigrationState::Applied { .. })).collect())
+    Ok(status
+        .migrations
+        .iter()
+        .map(|m| matches!(m.state, migrations_rs::report::MigrationState::Applied { .. }))
+        .collect())
 }

@@ -19,7 +19,9 @@ use std::collections::{HashMap, HashSet};
 /// What adoption found in the other tool's table and what it recorded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AdoptReport {
+    /// The tool whose history was read.
     pub tool: Tool,
+    /// Its history table.
     pub table: &'static str,
     /// Nothing was recorded: this is what adoption would do.
     pub dry_run: bool,
@@ -41,10 +43,15 @@ pub struct AdoptReport {
 /// One of their migrations and the migration of ours it matched.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AdoptedMigration {
+    /// Our migration's version.
     pub version: Version,
+    /// Our migration's name.
     pub name: &'static str,
+    /// The module (crate) that defines our migration.
     pub module: &'static str,
+    /// How their row was matched to it.
     pub matched_by: MatchedBy,
+    /// Their row.
     pub theirs: ForeignMigration,
 }
 
@@ -62,8 +69,11 @@ pub enum MatchedBy {
 /// A migration of ours, by version, name and module.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OurMigration {
+    /// Its version.
     pub version: Version,
+    /// Its name.
     pub name: &'static str,
+    /// The module (crate) that defines it.
     pub module: &'static str,
 }
 

@@ -19,6 +19,7 @@ use std::time::Instant;
 pub struct Hook {
     /// The file's name, such as `afterMigrate.sql`: the audit log names the hook by it.
     pub name: String,
+    /// The SQL it runs, as one script.
     pub sql: String,
 }
 
@@ -57,6 +58,7 @@ impl Hooks {
         *slot = Some(hook);
     }
 
+    /// Whether there is no hook at all.
     pub fn is_empty(&self) -> bool {
         HookPoint::ALL.iter().all(|point| self.at(*point).is_none())
     }

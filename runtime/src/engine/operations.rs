@@ -29,10 +29,12 @@ pub struct RepairReport {
 /// Everything `validate` found wrong; empty when the code and the database agree.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Validation {
+    /// Each problem, in words.
     pub problems: Vec<String>,
 }
 
 impl Validation {
+    /// Whether nothing was found wrong.
     pub fn is_valid(&self) -> bool {
         self.problems.is_empty()
     }

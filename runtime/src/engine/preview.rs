@@ -16,13 +16,21 @@ use std::collections::HashSet;
 /// One step of a plan, and why it is in the plan.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PreviewStep {
+    /// The migration's version.
     pub version: Version,
+    /// Its name.
     pub name: &'static str,
+    /// The module (crate) that defines it.
     pub module: &'static str,
+    /// Why it is in the plan.
     pub reason: String,
+    /// It is older than a migration already applied.
     pub out_of_order: bool,
+    /// Its body runs in a transaction with its history row.
     pub transaction: bool,
+    /// It has no `down`.
     pub irreversible: bool,
+    /// The kinds of change it declares.
     pub risk: &'static [Risk],
 }
 
@@ -31,24 +39,33 @@ pub struct PreviewStep {
 pub struct Preview {
     /// `apply` or `revert`.
     pub action: &'static str,
+    /// The steps, in the order they would run.
     pub steps: Vec<PreviewStep>,
 }
 
 /// A migration in the dependency graph.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GraphNode {
+    /// The migration's version.
     pub version: Version,
+    /// Its name.
     pub name: &'static str,
+    /// The module (crate) that defines it.
     pub module: &'static str,
+    /// The migrations it depends on.
     pub depends_on: Vec<Version>,
+    /// Whether it is applied.
     pub applied: bool,
 }
 
 /// The SQL one migration runs, or why it cannot be shown offline.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StepSql {
+    /// The migration's version.
     pub version: Version,
+    /// Its name.
     pub name: &'static str,
+    /// The statements its `up` sends, in order.
     pub statements: Vec<String>,
     /// Set when the body needs a live database (it reads rows or uses the
     /// sqlx connection); `statements` then holds what it wrote before that.

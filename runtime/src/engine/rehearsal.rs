@@ -21,11 +21,13 @@ use std::time::{Duration, Instant};
 pub struct Rehearsal {
     /// `apply` or `revert`.
     pub action: &'static str,
+    /// The backend it ran on.
     pub backend: &'static str,
     /// Whether the steps ran (and were rolled back); false on MySQL/MariaDB.
     pub rehearsed: bool,
     /// Why the steps did not run, when they did not.
     pub not_rehearsed_because: Option<String>,
+    /// Each step of the plan, in order.
     pub steps: Vec<RehearsedStep>,
 }
 
@@ -39,8 +41,11 @@ impl Rehearsal {
 /// One step of a rehearsal.
 #[derive(Debug, Clone, Serialize)]
 pub struct RehearsedStep {
+    /// The migration's version.
     pub version: Version,
+    /// Its name.
     pub name: &'static str,
+    /// How the step went.
     #[serde(flatten)]
     pub outcome: RehearsalOutcome,
     /// The risk analysis of an applied step.
@@ -51,19 +56,26 @@ pub struct RehearsedStep {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RehearsalOutcome {
+    /// The step ran, and was rolled back with the rest.
     Succeeded {
+        /// How many statements it sent.
         statements: usize,
+        /// How long it took.
         #[serde(serialize_with = "crate::serialize::millis")]
         duration: Duration,
     },
     /// The error the real run would stop at.
     Failed {
+        /// The error, with where in the migration it happened.
         error: String,
         /// The database's error, whole, when a statement was refused.
         database: Option<Box<crate::database_error::StatementError>>,
     },
     /// A `transaction = false` step, which cannot run inside the rehearsal's transaction.
-    Skipped { reason: String },
+    Skipped {
+        /// Why it was skipped.
+        reason: String,
+    },
     /// After a failure: the transaction is aborted, so nothing more runs.
     NotReached,
     /// The step could not be rehearsed faithfully, and its failure here says
@@ -71,9 +83,15 @@ pub enum RehearsalOutcome {
     /// rehearsal's one transaction (PostgreSQL forbids that; the real run
     /// commits each migration on its own), or it met a missing or existing
     /// object that a skipped or unrehearsed step before it would have dealt with.
-    NotRehearsed { reason: String },
+    NotRehearsed {
+        /// Why it could not be rehearsed.
+        reason: String,
+    },
     /// On MySQL/MariaDB: the SQL the step would send.
-    NotRun { statements: Vec<String> },
+    NotRun {
+        /// The statements, in order.
+        statements: Vec<String>,
+    },
 }
 
 impl Migrator {

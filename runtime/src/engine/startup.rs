@@ -78,22 +78,27 @@ pub struct Startup {
 /// What a start-up did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StartupReport {
+    /// The deployment environment, when one was named.
     pub environment: Option<String>,
     /// Where the database is, without its password.
     pub database: String,
+    /// Whether the start-up found the database up to date, migrated it, or failed.
     pub outcome: StartupOutcome,
     /// What this start-up applied, with how long each took, including what it
     /// applied before a failure.
     pub applied: Vec<StepReport>,
+    /// Why it failed, when it did.
     pub failure: Option<StartupFailure>,
     /// Whether the migration lock was taken: only when the first read found work to do.
     pub took_lock: bool,
     /// Applied migrations this program does not have (a newer release may have applied them).
     pub missing_from_code: Vec<AppliedMigration>,
+    /// How long the start-up took, connecting included.
     #[serde(rename = "total_ms", serialize_with = "crate::serialize::millis")]
     pub total: Duration,
 }
 
+/// How a start-up ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StartupOutcome {
@@ -101,6 +106,7 @@ pub enum StartupOutcome {
     UpToDate,
     /// Pending migrations were applied.
     Migrated,
+    /// Migrating failed: see the report's `failure`.
     Failed,
 }
 
@@ -109,12 +115,14 @@ pub enum StartupOutcome {
 pub struct StartupFailure {
     /// The migration that failed, when one did (not for a lock timeout or a connection error).
     pub version: Option<Version>,
+    /// The error, in words.
     pub error: String,
     /// The failed migration is recorded as partly done: nothing runs until it is resolved.
     pub dirty: bool,
 }
 
 impl StartupReport {
+    /// Whether the start-up did not fail.
     pub fn is_success(&self) -> bool {
         self.failure.is_none()
     }
@@ -159,6 +167,7 @@ impl Startup {
         self
     }
 
+    /// What to do when migrating fails (by default, [`OnFailure::Fail`]).
     pub fn on_failure(mut self, on_failure: OnFailure) -> Self {
         self.on_failure = on_failure;
         self
