@@ -11,8 +11,8 @@ use std::fmt;
 /// All registered migrations, keyed by version, with their dependency graph.
 ///
 /// ```no_run
-/// # fn list() -> migrations_rs_runtime::Result<()> {
-/// use migrations_rs_runtime::Registry;
+/// # fn list() -> migrations_rs::Result<()> {
+/// use migrations_rs::registry::Registry;
 ///
 /// let registry = Registry::from_linked()?; // refused if versions clash or dependencies are missing
 /// for migration in registry.in_order() {

@@ -121,8 +121,8 @@ impl Migrator {
     /// more statement for the history, one to three for the lock by backend).
     ///
     /// ```no_run
-    /// # async fn check(migrator: &migrations_rs_runtime::Migrator, conn: &mut migrations_rs_runtime::Connection)
-    /// # -> migrations_rs_runtime::Result<()> {
+    /// # async fn check(migrator: &migrations_rs::Migrator, conn: &mut migrations_rs::Connection)
+    /// # -> migrations_rs::Result<()> {
     /// let health = migrator.health(conn).await?;
     /// if !health.healthy {
     ///     eprintln!("migrations need attention: {} dirty, last failure {:?}", health.dirty.len(), health.last_failure);

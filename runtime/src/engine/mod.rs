@@ -58,8 +58,8 @@ use std::panic::AssertUnwindSafe;
 /// to work on, and `up` and `down` what to apply or revert.
 ///
 /// ```no_run
-/// # async fn migrate() -> migrations_rs_runtime::Result<()> {
-/// use migrations_rs_runtime::{Connection, DatabaseUrl, Migrator, RevertScope, Scope};
+/// # async fn migrate() -> migrations_rs::Result<()> {
+/// use migrations_rs::{Connection, DatabaseUrl, Migrator, RevertScope, Scope};
 ///
 /// let migrator = Migrator::from_linked()?; // every #[migration] linked into this program
 /// let mut conn = Connection::connect(&DatabaseUrl::parse("sqlite://app.db?mode=rwc")?).await?;
@@ -279,8 +279,8 @@ impl Migrator {
     /// The state of every migration, read in one query; takes no lock and changes nothing.
     ///
     /// ```no_run
-    /// # async fn show(migrator: &migrations_rs_runtime::Migrator, conn: &mut migrations_rs_runtime::Connection)
-    /// # -> migrations_rs_runtime::Result<()> {
+    /// # async fn show(migrator: &migrations_rs::Migrator, conn: &mut migrations_rs::Connection)
+    /// # -> migrations_rs::Result<()> {
     /// let status = migrator.status(conn).await?;
     /// for migration in status.pending() {
     ///     println!("pending: {} {}", migration.version, migration.name);

@@ -22,8 +22,8 @@ impl Migrator {
     /// pending, dirty or modified, that read is all the call costs.
     ///
     /// ```no_run
-    /// # async fn migrate() -> migrations_rs_runtime::Result<()> {
-    /// use migrations_rs_runtime::{Connection, DatabaseUrl, Migrator, Scope};
+    /// # async fn migrate() -> migrations_rs::Result<()> {
+    /// use migrations_rs::{Connection, DatabaseUrl, Migrator, Scope};
     ///
     /// let migrator = Migrator::from_linked()?;
     /// let mut conn = Connection::connect(&DatabaseUrl::parse("sqlite://app.db?mode=rwc")?).await?;
@@ -41,8 +41,8 @@ impl Migrator {
     /// they depend on.
     ///
     /// ```no_run
-    /// # async fn undo() -> migrations_rs_runtime::Result<()> {
-    /// use migrations_rs_runtime::{Connection, DatabaseUrl, Migrator, RevertScope};
+    /// # async fn undo() -> migrations_rs::Result<()> {
+    /// use migrations_rs::{Connection, DatabaseUrl, Migrator, RevertScope};
     ///
     /// let migrator = Migrator::from_linked()?;
     /// let mut conn = Connection::connect(&DatabaseUrl::parse("sqlite://app.db")?).await?;

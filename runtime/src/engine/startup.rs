@@ -7,11 +7,11 @@
 //! everything meanwhile) and what is still pending applied.
 //!
 //! ```no_run
-//! # async fn start() -> migrations_rs_runtime::Result<()> {
-//! use migrations_rs_runtime::Startup;
+//! # async fn start() -> migrations_rs::Result<()> {
+//! use migrations_rs::Startup;
 //! use std::time::Duration;
 //!
-//! let pool = sqlx::PgPool::connect("postgres://app@db/shop").await?;
+//! let pool = migrations_rs::sqlx::PgPool::connect("postgres://app@db/shop").await?;
 //! let report = Startup::new(&pool)
 //!     .environment("production")
 //!     .lock_timeout(Duration::from_secs(60))
@@ -52,11 +52,11 @@ pub enum OnFailure {
 /// starts anyway.
 ///
 /// ```no_run
-/// # async fn start() -> migrations_rs_runtime::Result<()> {
-/// use migrations_rs_runtime::Startup;
+/// # async fn start() -> migrations_rs::Result<()> {
+/// use migrations_rs::Startup;
 /// use std::time::Duration;
 ///
-/// let pool = sqlx::PgPool::connect("postgres://app@db/shop").await?;
+/// let pool = migrations_rs::sqlx::PgPool::connect("postgres://app@db/shop").await?;
 /// let report = Startup::new(&pool)
 ///     .environment("production")
 ///     .lock_timeout(Duration::from_secs(60))
