@@ -22,7 +22,7 @@
 use migrations_rs::http::HttpApi;
 use migrations_rs::http::axum::{Router, routing::get};
 use migrations_rs::prelude::*;
-use migrations_rs::{Database, OnFailure, Startup};
+use migrations_rs::{Database, Startup, startup::OnFailure};
 use std::process::ExitCode;
 use std::time::Duration;
 

@@ -6,7 +6,11 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{AdoptReport, Backend, MatchedBy, Migrator, Remedy, Source};
+use migrations_rs::{
+    Backend, Migrator, Scope,
+    adopt::{AdoptReport, MatchedBy, Source},
+    error::Remedy,
+};
 use std::path::Path;
 use std::process::{Command, Output};
 use support::{Inspect, TestDb, example_binary};
@@ -155,7 +159,7 @@ async fn adopt_then_up(db: &TestDb, source: Source, by: MatchedBy, unknown: &[&s
     let note = inspect.strings("SELECT error FROM migrations_rs_log WHERE version = 20240115093000").await;
     assert!(note[0].starts_with(&format!("adopted from {}", report.tool)), "{note:?}");
 
-    let applied = migrator.up(&mut conn, None).await.unwrap();
+    let applied = migrator.up(&mut conn, Scope::All).await.unwrap();
     let names: Vec<&str> = applied.applied.iter().map(|s| s.name).collect();
     assert_eq!(names, ["add_post_titles"], "only the new migration runs");
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, 3);

@@ -5,7 +5,7 @@
 #[macro_use]
 mod support;
 
-use migrations_rs::{Backend, Error, Migrator, RevertTarget, Version};
+use migrations_rs::{Backend, Error, Migrator, RevertScope, Scope, Version};
 use std::sync::{Arc, Mutex};
 use support::{Inspect, TestDb};
 
@@ -44,9 +44,9 @@ async fn the_approver_is_asked_under_the_lock_about_every_step(backend: Backend)
         }
     });
     let mut conn = db.connect().await;
-    let applied = migrator.up(&mut conn, None).await.unwrap();
+    let applied = migrator.up(&mut conn, Scope::All).await.unwrap();
     assert_eq!(applied.applied.len(), 3);
-    migrator.down(&mut conn, RevertTarget::Steps(2)).await.unwrap();
+    migrator.down(&mut conn, RevertScope::Steps(2)).await.unwrap();
     migrator.redo(&mut conn, 1).await.unwrap();
     let all = [version("20240101000000"), version("20240102000000"), version("20240103000000")];
     assert_eq!(
@@ -66,7 +66,7 @@ async fn a_refused_plan_changes_nothing(backend: Backend) {
         .unwrap()
         .approve_plans_with(|_| Box::pin(async { Err(Error::msg("not confirmed; nothing changed")) }));
     let mut conn = db.connect().await;
-    let error = migrator.up(&mut conn, None).await.unwrap_err();
+    let error = migrator.up(&mut conn, Scope::All).await.unwrap_err();
     assert!(error.to_string().contains("not confirmed"), "{error}");
     let mut inspect = db.inspect().await;
     assert!(!inspect.table_exists("items").await);
@@ -79,7 +79,7 @@ async fn a_refused_plan_changes_nothing(backend: Backend) {
 async fn a_plan_that_changed_while_it_was_approved_is_asked_about_again(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    Migrator::from_linked().unwrap().up(&mut conn, Some(version("20240102000000"))).await.unwrap();
+    Migrator::from_linked().unwrap().up(&mut conn, Scope::UpTo(version("20240102000000"))).await.unwrap();
     let checksum =
         Migrator::from_linked().unwrap().registry().get(version("20240103000000")).unwrap().checksum.to_hex();
     let other_deploy: Arc<tokio::sync::Mutex<Option<Inspect>>> =
@@ -108,7 +108,7 @@ async fn a_plan_that_changed_while_it_was_approved_is_asked_about_again(backend:
             })
         }
     });
-    let reverted = migrator.down(&mut conn, RevertTarget::Steps(1)).await.unwrap();
+    let reverted = migrator.down(&mut conn, RevertScope::Steps(1)).await.unwrap();
     assert_eq!(
         *seen.lock().unwrap(),
         [

@@ -9,6 +9,7 @@
 mod support;
 
 use migrations_rs::Backend;
+use migrations_rs::Scope;
 use migrations_rs::http::HttpApi;
 use migrations_rs::http::axum::Router;
 use reqwest::StatusCode;
@@ -245,7 +246,7 @@ async fn every_bad_request_is_a_client_error(backend: Backend) {
     let (url, mysql_user) = url_with_password(&db).await;
     let url = migrations_rs::DatabaseUrl::parse(&url).unwrap();
     let mut conn = migrations_rs::Connection::connect(&url).await.unwrap();
-    migrations_rs::Migrator::from_linked().unwrap().up(&mut conn, None).await.unwrap();
+    migrations_rs::Migrator::from_linked().unwrap().up(&mut conn, Scope::All).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let app = Router::new().nest("/m", HttpApi::new(&url).unwrap().bearer_token(TOKEN).router());

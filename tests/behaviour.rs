@@ -6,7 +6,9 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Error, MigrationState, Migrator, Remedy, RevertTarget, Tables, Version};
+use migrations_rs::{
+    Backend, Error, Migrator, RevertScope, Scope, Version, error::Remedy, history::Tables, report::MigrationState,
+};
 use support::TestDb;
 
 #[migration(version = 2024_01_01_000000, risk = [schema])]
@@ -160,7 +162,7 @@ on_every_backend!(
 async fn applies_everything_in_graph_order_and_records_it(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    let report = migrator().up(&mut conn, None).await.unwrap();
+    let report = migrator().up(&mut conn, Scope::All).await.unwrap();
     let applied: Vec<&str> = report.applied.iter().map(|s| s.name).collect();
     assert_eq!(
         applied,
@@ -203,7 +205,7 @@ async fn applies_everything_in_graph_order_and_records_it(backend: Backend) {
     assert_eq!(inspect.scalar("SELECT seq FROM migrations_rs_history WHERE version = 20240103000000").await, 3);
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await, ALL as i64);
 
-    let again = migrator().up(&mut conn, None).await.unwrap();
+    let again = migrator().up(&mut conn, Scope::All).await.unwrap();
     assert!(again.applied.is_empty(), "a second up is a no-op");
     assert_eq!(again.batch, None);
     let status = migrator().status(&mut conn).await.unwrap();
@@ -219,30 +221,30 @@ async fn applies_everything_in_graph_order_and_records_it(backend: Backend) {
 async fn applies_up_to_a_target_and_its_dependencies_only(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    let report = migrator().up(&mut conn, Some(v(20240103000000))).await.unwrap();
+    let report = migrator().up(&mut conn, Scope::UpTo(v(20240103000000))).await.unwrap();
     let applied: Vec<&str> = report.applied.iter().map(|s| s.name).collect();
     assert_eq!(applied, ["create_accounts", "create_notes"]);
-    let error = migrator().up(&mut conn, Some(v(20991231000000))).await.unwrap_err();
+    let error = migrator().up(&mut conn, Scope::UpTo(v(20991231000000))).await.unwrap_err();
     assert!(matches!(error, Error::UnknownVersion { .. }), "{error}");
 }
 
 async fn reverts_by_steps_and_to_a_target_then_reapplies(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    migrator().up(&mut conn, Some(v(20240103000000))).await.unwrap();
-    migrator().up(&mut conn, Some(v(20240102000000))).await.unwrap();
+    migrator().up(&mut conn, Scope::UpTo(v(20240103000000))).await.unwrap();
+    migrator().up(&mut conn, Scope::UpTo(v(20240102000000))).await.unwrap();
 
-    let reverted = migrator().down(&mut conn, RevertTarget::Steps(1)).await.unwrap();
+    let reverted = migrator().down(&mut conn, RevertScope::Steps(1)).await.unwrap();
     assert_eq!(reverted.reverted.iter().map(|s| s.name).collect::<Vec<_>>(), ["seed_accounts"]);
     let mut inspect = db.inspect().await;
     assert_eq!(inspect.scalar("SELECT count(*) FROM accounts").await, 0, "down removed the seeded rows");
 
-    let reverted = migrator().down(&mut conn, RevertTarget::To(v(20240101000000))).await.unwrap();
+    let reverted = migrator().down(&mut conn, RevertScope::To(v(20240101000000))).await.unwrap();
     assert_eq!(reverted.reverted.iter().map(|s| s.name).collect::<Vec<_>>(), ["create_notes"]);
     assert!(!inspect.table_exists("notes").await);
     assert!(inspect.table_exists("accounts").await);
 
-    let reapplied = migrator().up(&mut conn, None).await.unwrap();
+    let reapplied = migrator().up(&mut conn, Scope::All).await.unwrap();
     assert_eq!(reapplied.applied.len(), ALL - 1);
     // Batches 1 and 2 applied, 3 and 4 reverted: a number is never given twice.
     assert_eq!(reapplied.batch, Some(5), "batch numbers are not reused after a revert");
@@ -254,11 +256,11 @@ async fn reverts_by_steps_and_to_a_target_then_reapplies(backend: Backend) {
 async fn a_failing_migration_is_rolled_back_or_left_dirty(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    migrator().up(&mut conn, Some(v(20240102000000))).await.unwrap();
+    migrator().up(&mut conn, Scope::UpTo(v(20240102000000))).await.unwrap();
     let mut inspect = db.inspect().await;
     inspect.execute(LONG_SWITCH).await;
 
-    let error = migrator().up(&mut conn, None).await.unwrap_err();
+    let error = migrator().up(&mut conn, Scope::All).await.unwrap_err();
     let Error::MigrationFailed { label, completed, cause, dirty, .. } = &error else { panic!("unexpected {error}") };
     assert_eq!(label, "20240103000000 create_notes");
     assert!(completed.is_empty(), "create_notes is the first step of this run");
@@ -288,7 +290,7 @@ async fn a_failing_migration_is_rolled_back_or_left_dirty(backend: Backend) {
         assert!(error.remedies().contains(&resolve), "{error}");
         assert!(resolve.to_string().contains("Migrator::mark_reverted(20240103000000)"), "{resolve}");
         assert!(inspect.table_exists("notes").await);
-        let blocked = migrator().up(&mut conn, None).await.unwrap_err();
+        let blocked = migrator().up(&mut conn, Scope::All).await.unwrap_err();
         assert!(matches!(blocked, Error::Dirty { .. }), "{blocked}");
         assert_eq!(blocked.remedies(), [resolve], "{blocked}");
         assert!(!blocked.to_string().contains("mark-applied"), "no command-line words: {blocked}");
@@ -300,17 +302,17 @@ async fn a_failing_migration_is_rolled_back_or_left_dirty(backend: Backend) {
         inspect.execute("DELETE FROM switches").await;
         migrator().mark_reverted(&mut conn, v(20240103000000)).await.unwrap();
     }
-    let report = migrator().up(&mut conn, None).await.unwrap();
+    let report = migrator().up(&mut conn, Scope::All).await.unwrap();
     assert_eq!(report.applied.len(), ALL - 2, "after the fix the rest applies");
 }
 
 async fn a_failure_later_in_a_run_reports_what_was_done_before_it(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    migrator().up(&mut conn, Some(v(20240101000000))).await.unwrap();
+    migrator().up(&mut conn, Scope::UpTo(v(20240101000000))).await.unwrap();
     let mut inspect = db.inspect().await;
     inspect.execute(LONG_SWITCH).await;
-    let error = migrator().up(&mut conn, None).await.unwrap_err();
+    let error = migrator().up(&mut conn, Scope::All).await.unwrap_err();
     let Error::MigrationFailed { completed, .. } = &error else { panic!("unexpected {error}") };
     assert_eq!(
         completed.iter().map(|s| (s.version, s.name)).collect::<Vec<_>>(),
@@ -323,12 +325,12 @@ async fn a_failure_later_in_a_run_reports_what_was_done_before_it(backend: Backe
 async fn a_failing_migration_without_transaction_is_left_dirty_until_resolved(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    migrator().up(&mut conn, None).await.unwrap();
-    migrator().down(&mut conn, RevertTarget::Steps(1)).await.unwrap();
+    migrator().up(&mut conn, Scope::All).await.unwrap();
+    migrator().down(&mut conn, RevertScope::Steps(1)).await.unwrap();
     let mut inspect = db.inspect().await;
     inspect.execute(LONG_SWITCH).await;
 
-    let error = migrator().up(&mut conn, None).await.unwrap_err();
+    let error = migrator().up(&mut conn, Scope::All).await.unwrap_err();
     assert!(matches!(error, Error::MigrationFailed { dirty: true, .. }), "{error}");
     assert!(inspect.table_exists("switch_archive").await, "what ran before the failure stays: no transaction held it");
     assert_eq!(
@@ -336,7 +338,7 @@ async fn a_failing_migration_without_transaction_is_left_dirty_until_resolved(ba
         ["applying"]
     );
 
-    let blocked = migrator().down(&mut conn, RevertTarget::Steps(1)).await.unwrap_err();
+    let blocked = migrator().down(&mut conn, RevertScope::Steps(1)).await.unwrap_err();
     assert!(matches!(blocked, Error::Dirty { .. }), "down is blocked too: {blocked}");
 
     inspect.execute("DELETE FROM switches").await;
@@ -355,13 +357,13 @@ async fn a_failing_migration_without_transaction_is_left_dirty_until_resolved(ba
 async fn a_changed_migration_stops_up_before_anything_runs(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    migrator().up(&mut conn, Some(v(20240101000000))).await.unwrap();
+    migrator().up(&mut conn, Scope::UpTo(v(20240101000000))).await.unwrap();
     let mut inspect = db.inspect().await;
     inspect
         .execute("UPDATE migrations_rs_history SET checksum = 'aaaaaaaaaaaaaaaa' WHERE version = 20240101000000")
         .await;
 
-    let error = migrator().up(&mut conn, None).await.unwrap_err();
+    let error = migrator().up(&mut conn, Scope::All).await.unwrap_err();
     let Error::ChecksumMismatch { mismatches } = &error else { panic!("unexpected {error}") };
     assert_eq!(mismatches.len(), 1);
     let text = error.to_string();
@@ -378,17 +380,17 @@ async fn a_changed_migration_stops_up_before_anything_runs(backend: Backend) {
 async fn an_irreversible_migration_is_never_reverted(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    migrator().up(&mut conn, None).await.unwrap();
+    migrator().up(&mut conn, Scope::All).await.unwrap();
     let mut inspect = db.inspect().await;
 
     // Strict: the plan is refused before anything is reverted.
-    let error = migrator().strict_revert(true).down(&mut conn, RevertTarget::Steps(5)).await.unwrap_err();
+    let error = migrator().strict_revert(true).down(&mut conn, RevertScope::Steps(5)).await.unwrap_err();
     assert!(error.to_string().contains("20240104000000 uppercase_names"), "{error}");
     assert!(matches!(error, Error::Irreversible { .. }));
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, ALL as i64, "nothing was reverted");
 
     // By default everything newer is reverted, and the run stops there.
-    let error = migrator().down(&mut conn, RevertTarget::Steps(5)).await.unwrap_err();
+    let error = migrator().down(&mut conn, RevertScope::Steps(5)).await.unwrap_err();
     let Error::RevertStopped { label, reverted, .. } = &error else { panic!("{error:?}") };
     assert_eq!(label, "20240104000000 uppercase_names");
     let reverted: Vec<u64> = reverted.iter().map(|s| s.version.as_u64()).collect();
@@ -405,7 +407,7 @@ async fn an_irreversible_migration_is_never_reverted(backend: Backend) {
 async fn applied_migrations_missing_from_the_code_are_reported(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    migrator().up(&mut conn, Some(v(20240101000000))).await.unwrap();
+    migrator().up(&mut conn, Scope::UpTo(v(20240101000000))).await.unwrap();
     let mut inspect = db.inspect().await;
     inspect
         .execute(
@@ -419,7 +421,7 @@ async fn applied_migrations_missing_from_the_code_are_reported(backend: Backend)
     assert_eq!(status.missing_from_code.len(), 1);
     assert_eq!(status.missing_from_code[0].name, "removed_long_ago");
     assert!(!status.is_up_to_date());
-    let report = migrator().up(&mut conn, None).await.unwrap();
+    let report = migrator().up(&mut conn, Scope::All).await.unwrap();
     assert_eq!(report.missing_from_code.len(), 1, "up reports it too");
     assert_eq!(report.applied.len(), ALL - 1, "and still applies what is pending");
 }
@@ -427,11 +429,11 @@ async fn applied_migrations_missing_from_the_code_are_reported(backend: Backend)
 async fn an_older_pending_migration_is_applied_and_reported_out_of_order(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    migrator().up(&mut conn, Some(v(20240103000000))).await.unwrap();
+    migrator().up(&mut conn, Scope::UpTo(v(20240103000000))).await.unwrap();
     let status = migrator().status(&mut conn).await.unwrap();
     let seed = status.migrations.iter().find(|m| m.name == "seed_accounts").unwrap();
     assert_eq!(seed.state, MigrationState::Pending { out_of_order: true });
-    let report = migrator().up(&mut conn, None).await.unwrap();
+    let report = migrator().up(&mut conn, Scope::All).await.unwrap();
     let seed = report.applied.iter().find(|s| s.name == "seed_accounts").unwrap();
     assert!(seed.out_of_order);
     assert!(!report.applied.iter().find(|s| s.name == "index_notes").unwrap().out_of_order);
@@ -440,8 +442,8 @@ async fn an_older_pending_migration_is_applied_and_reported_out_of_order(backend
 async fn strict_ordering_refuses_an_older_pending_migration(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    migrator().up(&mut conn, Some(v(20240103000000))).await.unwrap();
-    let error = migrator().strict_order(true).up(&mut conn, None).await.unwrap_err();
+    migrator().up(&mut conn, Scope::UpTo(v(20240103000000))).await.unwrap();
+    let error = migrator().strict_order(true).up(&mut conn, Scope::All).await.unwrap_err();
     assert!(matches!(error, Error::OutOfOrder { .. }), "{error}");
     assert!(error.to_string().contains("20240102000000 seed_accounts"), "{error}");
     let mut inspect = db.inspect().await;
@@ -476,7 +478,7 @@ async fn custom_table_names_are_used_and_checked(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
     let tables = Tables::new("ops_history", "ops_log", "ops_lock").unwrap();
-    migrator().with_tables(tables).up(&mut conn, Some(v(20240101000000))).await.unwrap();
+    migrator().with_tables(tables).up(&mut conn, Scope::UpTo(v(20240101000000))).await.unwrap();
     let mut inspect = db.inspect().await;
     assert_eq!(inspect.scalar("SELECT count(*) FROM ops_history").await, 1);
     assert_eq!(inspect.scalar("SELECT count(*) FROM ops_log").await, 1);
@@ -487,12 +489,12 @@ async fn custom_table_names_are_used_and_checked(backend: Backend) {
         let fresh = TestDb::new(backend).await;
         let mut inspect = fresh.inspect().await;
         inspect.execute("CREATE SCHEMA audit").await;
-        migrator().with_tables(qualified).up(&mut fresh.connect().await, Some(v(20240102000000))).await.unwrap();
+        migrator().with_tables(qualified).up(&mut fresh.connect().await, Scope::UpTo(v(20240102000000))).await.unwrap();
         assert_eq!(inspect.scalar("SELECT count(*) FROM audit.history").await, 2);
         assert_eq!(inspect.scalar("SELECT count(*) FROM audit.log").await, 2);
         assert!(!inspect.table_exists("migrations_rs_history").await);
     } else {
-        let error = migrator().with_tables(qualified).up(&mut conn, None).await.unwrap_err();
+        let error = migrator().with_tables(qualified).up(&mut conn, Scope::All).await.unwrap_err();
         assert!(error.to_string().contains("schema-qualified names work on PostgreSQL only"), "{error}");
     }
     for bad in ["history; DROP TABLE x", "1history", "a.b.c", "", "naïve"] {

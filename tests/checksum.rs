@@ -5,7 +5,11 @@
 #[macro_use]
 mod support;
 
-use migrations_rs::{Backend, Checksum, MigrationState, Migrator, Registry, RevertTarget, Version};
+use migrations_rs::{
+    Backend, Migrator, RevertScope, Scope, Version,
+    registry::{Checksum, Registry},
+    report::MigrationState,
+};
 use support::TestDb;
 
 mod original {
@@ -117,7 +121,7 @@ async fn a_legacy_checksum_is_accepted_and_re_recorded(backend: Backend) {
     let migrator = Migrator::new(Registry::new([tags]).unwrap());
     let legacy = tags.legacy_checksum.expect("the trailing comma made the legacy checksum differ").to_hex();
     let current = tags.checksum.to_hex();
-    migrator.up(&mut conn, None).await.unwrap();
+    migrator.up(&mut conn, Scope::All).await.unwrap();
 
     // As an earlier version recorded it.
     let mut inspect = db.inspect().await;
@@ -131,7 +135,7 @@ async fn a_legacy_checksum_is_accepted_and_re_recorded(backend: Backend) {
     );
     assert!(migrator.validate(&mut conn).await.unwrap().problems.is_empty());
 
-    migrator.up(&mut conn, None).await.expect("up accepts the legacy checksum");
+    migrator.up(&mut conn, Scope::All).await.expect("up accepts the legacy checksum");
     let recorded = inspect.strings(&format!("SELECT checksum FROM migrations_rs_history WHERE version = {TAGS}")).await;
     assert_eq!(recorded, vec![current.clone()], "up re-records the current checksum");
     let notes = inspect
@@ -143,7 +147,7 @@ async fn a_legacy_checksum_is_accepted_and_re_recorded(backend: Backend) {
     // Recorded legacy again, `down` accepts it too.
     inspect.execute(&format!("UPDATE migrations_rs_history SET checksum = '{legacy}' WHERE version = {TAGS}")).await;
     migrator
-        .down(&mut conn, RevertTarget::Versions(vec![tags.version]))
+        .down(&mut conn, RevertScope::Versions(vec![tags.version]))
         .await
         .expect("down accepts the legacy checksum");
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, 0);

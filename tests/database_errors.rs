@@ -9,7 +9,7 @@ mod support;
 mod standalone;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Migrator, StatementError};
+use migrations_rs::{Backend, Migrator, Scope, error::StatementError};
 use standalone::Folder;
 use support::TestDb;
 
@@ -137,7 +137,7 @@ on_every_backend!(a_rust_migration_names_its_location_and_the_statement);
 async fn a_rust_migration_names_its_location_and_the_statement(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    let error = Migrator::from_linked().unwrap().up(&mut conn, None).await.unwrap_err();
+    let error = Migrator::from_linked().unwrap().up(&mut conn, Scope::All).await.unwrap_err();
     let migrations_rs::Error::MigrationFailed { cause, .. } = &error else { panic!("{error}") };
     let migrations_rs::Error::Statement(refused) = cause.as_ref() else { panic!("{cause:?}") };
     let refused: &StatementError = refused;

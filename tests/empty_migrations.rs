@@ -6,7 +6,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Migrator, Registry, Remedy, Rule, Version};
+use migrations_rs::{Backend, Migrator, Scope, Version, analysis::Rule, error::Remedy, registry::Registry};
 use support::TestDb;
 
 /// As `create` writes it, never filled in.
@@ -37,7 +37,7 @@ mod release_marker {
     }
 }
 
-fn migration(version: u64) -> &'static migrations_rs::Migration {
+fn migration(version: u64) -> &'static migrations_rs::registry::Migration {
     Registry::from_linked().unwrap().get(Version::parse(&version.to_string()).unwrap()).unwrap()
 }
 
@@ -45,7 +45,7 @@ async fn up_refuses_an_empty_migration_unless_it_says_empty(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
     let both = Migrator::new(Registry::new([migration(20240501000000), migration(20240502000000)]).unwrap());
-    let error = both.up(&mut conn, None).await.expect_err("the unwritten migration is refused").to_string();
+    let error = both.up(&mut conn, Scope::All).await.expect_err("the unwritten migration is refused").to_string();
     assert!(error.contains("nothing was applied: 1 pending migration(s) have an empty `up`"), "{error}");
     assert!(error.contains("20240501000000 unwritten (") && error.contains("tests/empty_migrations.rs"), "{error}");
     assert!(!error.contains("release_marker"), "{error}");
@@ -58,7 +58,7 @@ async fn up_refuses_an_empty_migration_unless_it_says_empty(backend: Backend) {
     );
 
     let marker = Migrator::new(Registry::new([migration(20240502000000)]).unwrap());
-    let report = marker.up(&mut conn, None).await.expect("a migration marked `empty` applies");
+    let report = marker.up(&mut conn, Scope::All).await.expect("a migration marked `empty` applies");
     assert_eq!(report.applied.len(), 1);
 }
 
@@ -81,7 +81,7 @@ async fn lint_reports_an_empty_migration_as_an_error() {
 #[test]
 fn the_modified_error_names_every_way_out() {
     let error = migrations_rs::Error::ChecksumMismatch {
-        mismatches: vec![migrations_rs::ChecksumMismatch {
+        mismatches: vec![migrations_rs::error::ChecksumMismatch {
             version: Version::parse("20240501000000").unwrap(),
             name: "unwritten".to_owned(),
             location: "src/migrations/m20240501000000_unwritten.rs:4".to_owned(),

@@ -9,7 +9,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, BackupOptions, Error, Migrator, Registry};
+use migrations_rs::{Backend, Error, Migrator, Scope, backup::BackupOptions, registry::Registry};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use support::{TestDb, example_binary};
@@ -153,7 +153,7 @@ fn backend_arg(backend: Backend) -> &'static str {
 async fn a_refused_run_creates_no_bookkeeping_table(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    let error = migrator(&[20240701000000, 20240709000000]).up(&mut conn, None).await.expect_err("refused");
+    let error = migrator(&[20240701000000, 20240709000000]).up(&mut conn, Scope::All).await.expect_err("refused");
     assert!(matches!(error, Error::Refused { before_run: true, .. }), "{error:?}");
     assert!(error.to_string().contains("nothing was changed"), "{error}");
     let mut inspect = db.inspect().await;
@@ -164,12 +164,12 @@ async fn a_missing_column_or_a_wrong_type_names_the_table(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
     let migrator = migrator(&[20240701000000]);
-    migrator.up(&mut conn, None).await.unwrap();
+    migrator.up(&mut conn, Scope::All).await.unwrap();
     let mut inspect = db.inspect().await;
     inspect.execute("ALTER TABLE migrations_rs_history DROP COLUMN checksum").await;
     for error in [
         migrator.status(&mut conn).await.expect_err("damaged"),
-        migrator.up(&mut conn, None).await.expect_err("damaged"),
+        migrator.up(&mut conn, Scope::All).await.expect_err("damaged"),
     ] {
         let text = error.to_string();
         assert!(matches!(error, Error::DamagedTable { .. }), "{error:?}");
@@ -200,7 +200,7 @@ async fn a_version_recorded_twice_is_corruption_naming_it(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
     let migrator = migrator(&[20240701000000]);
-    migrator.up(&mut conn, None).await.unwrap();
+    migrator.up(&mut conn, Scope::All).await.unwrap();
     let mut inspect = db.inspect().await;
     // A copy without the primary key, as a hand-made restore would leave it, with the row twice.
     inspect.execute("CREATE TABLE history_copy AS SELECT * FROM migrations_rs_history").await;
@@ -209,7 +209,7 @@ async fn a_version_recorded_twice_is_corruption_naming_it(backend: Backend) {
     inspect.execute("ALTER TABLE history_copy RENAME TO migrations_rs_history").await;
     for error in [
         migrator.status(&mut conn).await.expect_err("corrupt"),
-        migrator.up(&mut conn, None).await.expect_err("corrupt"),
+        migrator.up(&mut conn, Scope::All).await.expect_err("corrupt"),
     ] {
         let text = error.to_string();
         assert!(matches!(error, Error::CorruptHistory { .. }), "{error:?}");
@@ -221,7 +221,7 @@ async fn a_version_recorded_twice_is_corruption_naming_it(backend: Backend) {
 async fn a_failure_on_a_dead_connection_reaches_the_audit_log(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    let error = migrator(&[20240702000000]).up(&mut conn, None).await.expect_err("the connection died");
+    let error = migrator(&[20240702000000]).up(&mut conn, Scope::All).await.expect_err("the connection died");
     assert!(matches!(error, Error::MigrationFailed { .. }), "{error:?}");
     assert!(!error.to_string().contains("could not be written to the audit log"), "{error}");
     let mut inspect = db.inspect().await;
@@ -244,7 +244,7 @@ async fn mysql_statement_over_the_packet_limit_names_the_limit() {
     let db = TestDb::new(Backend::MySql).await;
     let mut conn = db.connect().await;
     let limit = db.inspect().await.strings("SELECT CAST(@@max_allowed_packet AS CHAR)").await.remove(0);
-    let error = migrator(&[20240703000000]).up(&mut conn, None).await.expect_err("too large");
+    let error = migrator(&[20240703000000]).up(&mut conn, Scope::All).await.expect_err("too large");
     let Error::MigrationFailed { cause, .. } = &error else { panic!("{error:?}") };
     assert!(matches!(**cause, Error::StatementTooLarge { .. }), "{cause:?}");
     let text = error.to_string();
@@ -303,7 +303,7 @@ async fn a_hanging_backup_command_times_out_and_frees_the_lock(backend: Backend)
     };
     let run = migrator(&[20240705000000]).with_backup(hanging);
     let started = Instant::now();
-    let error = run.up(&mut conn, None).await.expect_err("the backup timed out");
+    let error = run.up(&mut conn, Scope::All).await.expect_err("the backup timed out");
     assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
     assert!(matches!(error, Error::Backup { .. }), "{error:?}");
     assert!(error.to_string().contains("still running after 1 s") && error.to_string().contains("--backup-timeout"));
@@ -312,7 +312,7 @@ async fn a_hanging_backup_command_times_out_and_frees_the_lock(backend: Backend)
     std::thread::sleep(Duration::from_secs(4));
     assert!(!survivor.exists(), "what the command started was killed too");
     let working = BackupOptions { command: Some("true".to_owned()), ..Default::default() };
-    migrator(&[20240705000000]).with_backup(working).up(&mut conn, None).await.unwrap();
+    migrator(&[20240705000000]).with_backup(working).up(&mut conn, Scope::All).await.unwrap();
 }
 
 #[migration(version = 2024_07_05_000000, risk = [schema, data])]

@@ -8,7 +8,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Database, Health, Migrator, Startup, Version};
+use migrations_rs::{Backend, Database, Migrator, Scope, Startup, Version, report::Health};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use support::{QueryCounter, TestDb};
@@ -108,14 +108,14 @@ async fn check_backend(backend: Backend, counter: &QueryCounter) {
     assert!(fresh.healthy && !fresh.up_to_date && !fresh.lock.held, "{backend}: {fresh:?}");
 
     // A migrator holds the lock, paused inside `wait_here`.
-    migrator.up(&mut conn, Some(v(20240101000000))).await.unwrap();
+    migrator.up(&mut conn, Scope::UpTo(v(20240101000000))).await.unwrap();
     HOLD.store(true, Ordering::SeqCst);
     INSIDE.store(false, Ordering::SeqCst);
     let running = {
         let url = db.url.clone();
         tokio::spawn(async move {
             let mut conn = migrations_rs::Connection::connect(&url).await.unwrap();
-            Migrator::from_linked().unwrap().up(&mut conn, Some(v(20240102000000))).await
+            Migrator::from_linked().unwrap().up(&mut conn, Scope::UpTo(v(20240102000000))).await
         })
     };
     let mut waited = Duration::ZERO;
@@ -155,7 +155,7 @@ async fn check_backend(backend: Backend, counter: &QueryCounter) {
 
     // The last run failed: reported until something else is recorded.
     FAIL.store(true, Ordering::SeqCst);
-    migrator.up(&mut conn, None).await.unwrap_err();
+    migrator.up(&mut conn, Scope::All).await.unwrap_err();
     FAIL.store(false, Ordering::SeqCst);
     let (failed, queries) = counted(counter, &migrator, &mut conn).await;
     assert_eq!(queries, 1, "{backend}");
@@ -165,7 +165,7 @@ async fn check_backend(backend: Backend, counter: &QueryCounter) {
     assert!(!failed.healthy, "{backend}");
     // The body failed before sending anything, so even on MariaDB nothing is left dirty.
     assert!(failed.dirty.is_empty() && failed.pending == 1, "{backend}: {failed:?}");
-    migrator.up(&mut conn, None).await.unwrap();
+    migrator.up(&mut conn, Scope::All).await.unwrap();
 
     let (done, queries) = counted(counter, &migrator, &mut conn).await;
     assert_eq!(queries, 1, "{backend}");
@@ -174,11 +174,11 @@ async fn check_backend(backend: Backend, counter: &QueryCounter) {
     let last = done.last_applied.as_ref().unwrap();
     assert_eq!((last.version, last.name.as_str()), (v(20240103000000), "fail_on_request"));
 
-    // A start-up with nothing to do reads the state once and takes no lock, on a connection or through a pool.
+    // With nothing to do, `up` and a start-up read the state once and take no lock, on a connection or through a pool.
     let before = counter.count();
-    let (report, took_lock) = migrator.up_if_needed(&mut conn, None).await.unwrap();
-    assert_eq!(counter.count() - before, 1, "{backend}: a start-up with nothing pending sends one statement");
-    assert!(report.applied.is_empty() && !took_lock);
+    let report = migrator.up(&mut conn, Scope::All).await.unwrap();
+    assert_eq!(counter.count() - before, 1, "{backend}: an up with nothing pending sends one statement, no lock");
+    assert!(report.applied.is_empty());
     let before = counter.count();
     let report = Startup::new(pool.clone()).run().await.unwrap();
     assert_eq!(counter.count() - before, 1, "{backend}: the same through the application's pool");

@@ -7,7 +7,10 @@ mod support;
 
 use migrations_rs::http::HttpApi;
 use migrations_rs::http::axum::Router;
-use migrations_rs::{Backend, LockOptions, LockStrategy, Migrator};
+use migrations_rs::{
+    Backend, Migrator,
+    lock::{LockOptions, LockStrategy},
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;

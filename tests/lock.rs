@@ -344,10 +344,11 @@ async fn a_lock_table_of_the_previous_version_gains_its_new_column(backend: Back
     let lock: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!((lock["held"].as_bool(), lock["holder"]["pid"].as_i64()), (Some(false), Some(4242)), "{lock}");
     assert_eq!(lock["holder"]["stale_after_ms"], 30000, "judged by the reader's setting: {lock}");
-    let migrator = migrations_rs::Migrator::from_linked().unwrap().with_lock_options(migrations_rs::LockOptions {
-        strategy: migrations_rs::LockStrategy::Lease,
-        ..migrations_rs::LockOptions::default()
-    });
+    let migrator =
+        migrations_rs::Migrator::from_linked().unwrap().with_lock_options(migrations_rs::lock::LockOptions {
+            strategy: migrations_rs::lock::LockStrategy::Lease,
+            ..migrations_rs::lock::LockOptions::default()
+        });
     let health = migrator.health(&mut db.connect().await).await.expect("health reads an old lock table");
     assert_eq!((health.lock.held, health.lock.holder.map(|h| h.pid)), (false, Some(4242)));
 
@@ -371,11 +372,12 @@ async fn a_stale_after_shorter_than_several_heartbeats_is_refused(backend: Backe
     }
     let mut inspect = db.inspect().await;
     assert!(!inspect.table_exists("migrations_rs_history").await, "nothing was created");
-    let migrator = migrations_rs::Migrator::from_linked().unwrap().with_lock_options(migrations_rs::LockOptions {
-        stale_after: Duration::ZERO,
-        ..migrations_rs::LockOptions::default()
-    });
-    let error = migrator.down(&mut db.connect().await, migrations_rs::RevertTarget::Steps(1)).await.unwrap_err();
+    let migrator =
+        migrations_rs::Migrator::from_linked().unwrap().with_lock_options(migrations_rs::lock::LockOptions {
+            stale_after: Duration::ZERO,
+            ..migrations_rs::lock::LockOptions::default()
+        });
+    let error = migrator.down(&mut db.connect().await, migrations_rs::RevertScope::Steps(1)).await.unwrap_err();
     assert!(error.to_string().contains("LockOptions::stale_after is 0 ms: it must be at least 2000 ms"), "{error}");
     assert!(!inspect.table_exists("migrations_rs_lock").await, "nothing was created");
 }

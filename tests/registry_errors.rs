@@ -3,7 +3,7 @@
 //! refused when it loads, every problem at once with its source locations.
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Error, Migrator, RegistryProblem};
+use migrations_rs::{Error, Migrator, registry::RegistryProblem};
 
 #[migration(version = 2024_01_01_000000, risk = [schema])]
 mod first {

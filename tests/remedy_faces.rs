@@ -9,9 +9,11 @@
 mod support;
 
 use migrations_rs::error::LockError;
+use migrations_rs::error::Remedy;
 use migrations_rs::http::HttpApi;
 use migrations_rs::http::axum::Router;
-use migrations_rs::{Backend, Error, LockOptions, LockStrategy, Migrator, Remedy, Version};
+use migrations_rs::lock::{LockOptions, LockStrategy};
+use migrations_rs::{Backend, Error, Migrator, Scope, Version};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::process::ExitCode;
@@ -36,7 +38,7 @@ async fn a_held_lock_is_worded_by_each_face(backend: Backend) {
 
     // The library: what happened in the message, what to do as data.
     let mut conn = db.connect().await;
-    let error = lease_migrator().up(&mut conn, None).await.unwrap_err();
+    let error = lease_migrator().up(&mut conn, Scope::All).await.unwrap_err();
     assert!(matches!(error, Error::Lock(LockError::Timeout { .. })), "{error}");
     let message = error.to_string();
     assert!(message.contains("it is held by pid 4242 on replica-b"), "{message}");
@@ -85,7 +87,7 @@ async fn a_dirty_migration_is_worded_by_each_face(backend: Backend) {
 
     // The library.
     let mut conn = db.connect().await;
-    let error = lease_migrator().up(&mut conn, None).await.unwrap_err();
+    let error = lease_migrator().up(&mut conn, Scope::All).await.unwrap_err();
     assert!(matches!(error, Error::Dirty { .. }), "{error}");
     assert!(!error.to_string().contains("mark-applied"), "no command line in {error}");
     assert_eq!(error.remedies(), [Remedy::ResolveDirty { version }]);

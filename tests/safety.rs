@@ -8,7 +8,12 @@ mod support;
 
 use migrations_rs::prelude::*;
 use migrations_rs::{
-    Backend, Backup, BackupOptions, Error, Migrator, Registry, RehearsalOutcome, Remedy, RevertTarget, Rule, Version,
+    Backend, Error, Migrator, RevertScope, Scope, Version,
+    analysis::Rule,
+    backup::{Backup, BackupOptions},
+    error::Remedy,
+    registry::Registry,
+    report::RehearsalOutcome,
 };
 use support::TestDb;
 
@@ -143,7 +148,7 @@ async fn a_destructive_statement_is_refused_before_anything_changes(backend: Bac
 
     // From an empty database the table does not exist yet, so the drop is
     // checked when it is sent: by then the first migration has written a row.
-    let error = migrator.up(&mut conn, None).await.expect_err("refused");
+    let error = migrator.up(&mut conn, Scope::All).await.expect_err("refused");
     let Error::MigrationFailed { cause, .. } = &error else { panic!("{error:?}") };
     assert!(matches!(**cause, Error::Refused { before_run: false, .. }), "{cause:?}");
     let text = error.to_string();
@@ -160,7 +165,7 @@ async fn a_destructive_statement_is_refused_before_anything_changes(backend: Bac
     let schema = inspect.schema().await;
     let history = inspect.scalar("SELECT count(*) FROM migrations_rs_history").await;
     let log = inspect.scalar("SELECT count(*) FROM migrations_rs_log").await;
-    let error = migrator.up(&mut conn, None).await.expect_err("refused");
+    let error = migrator.up(&mut conn, Scope::All).await.expect_err("refused");
     assert!(matches!(error, Error::Refused { before_run: true, .. }), "{error:?}");
     assert!(error.to_string().contains("nothing was changed"), "{error}");
     assert_eq!(inspect.schema().await, schema);
@@ -172,7 +177,7 @@ async fn a_destructive_statement_is_refused_before_anything_changes(backend: Bac
 async fn an_acknowledged_drop_runs(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    let report = migrator(&[LEDGER, DROP_ACKNOWLEDGED]).up(&mut conn, None).await.unwrap();
+    let report = migrator(&[LEDGER, DROP_ACKNOWLEDGED]).up(&mut conn, Scope::All).await.unwrap();
     assert_eq!(report.applied.len(), 2);
     let schema = db.inspect().await.schema().await;
     assert!(!schema.iter().any(|line| line.contains("note")), "{schema:?}");
@@ -181,7 +186,7 @@ async fn an_acknowledged_drop_runs(backend: Backend) {
 async fn force_runs_an_unacknowledged_drop(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    migrator(&[LEDGER, DROP_UNACKNOWLEDGED]).force(true).up(&mut conn, None).await.unwrap();
+    migrator(&[LEDGER, DROP_UNACKNOWLEDGED]).force(true).up(&mut conn, Scope::All).await.unwrap();
     let schema = db.inspect().await.schema().await;
     assert!(!schema.iter().any(|line| line.contains("note")), "{schema:?}");
 }
@@ -192,7 +197,7 @@ async fn statements_after_a_read_are_checked_as_they_run(backend: Backend) {
     let migrator = migrator(&[LEDGER, READ_THEN_DELETE]);
     let analysis = migrator.analyze(backend, &[v(READ_THEN_DELETE)]).await.unwrap();
     assert!(analysis[0].incomplete.is_some(), "the read stops the offline analysis");
-    let error = migrator.up(&mut conn, None).await.expect_err("refused as it runs");
+    let error = migrator.up(&mut conn, Scope::All).await.expect_err("refused as it runs");
     let Error::MigrationFailed { cause, dirty, .. } = &error else { panic!("{error:?}") };
     assert!(matches!(**cause, Error::Refused { before_run: false, .. }), "{cause:?}");
     assert!(cause.to_string().contains("unbounded-dml: DELETE without WHERE touches every row"), "{cause}");
@@ -201,7 +206,7 @@ async fn statements_after_a_read_are_checked_as_they_run(backend: Backend) {
     let mut inspect = db.inspect().await;
     assert_eq!(inspect.scalar("SELECT count(*) FROM ledger").await, 1);
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, 1, "only the ledger is applied");
-    migrator.up(&mut conn, None).await.expect_err("still refused, not blocked by a dirty row");
+    migrator.up(&mut conn, Scope::All).await.expect_err("still refused, not blocked by a dirty row");
 }
 
 async fn rehearsal_meets_the_real_error_and_changes_nothing(backend: Backend) {
@@ -209,7 +214,7 @@ async fn rehearsal_meets_the_real_error_and_changes_nothing(backend: Backend) {
     let mut conn = db.connect().await;
     let mut inspect = db.inspect().await;
     let before = inspect.schema().await;
-    let rehearsal = migrator(&[LEDGER, FAILS_HALFWAY]).rehearse_up(&mut conn, None).await.unwrap();
+    let rehearsal = migrator(&[LEDGER, FAILS_HALFWAY]).rehearse_up(&mut conn, Scope::All).await.unwrap();
     assert_eq!(rehearsal.steps.len(), 2);
     if backend == Backend::MySql {
         assert!(!rehearsal.rehearsed);
@@ -229,10 +234,10 @@ async fn rehearsal_of_down_changes_nothing(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
     let migrator = migrator(&[LEDGER]);
-    migrator.up(&mut conn, None).await.unwrap();
+    migrator.up(&mut conn, Scope::All).await.unwrap();
     let mut inspect = db.inspect().await;
     let before = inspect.schema().await;
-    let rehearsal = migrator.rehearse_down(&mut conn, RevertTarget::Steps(1)).await.unwrap();
+    let rehearsal = migrator.rehearse_down(&mut conn, RevertScope::Steps(1)).await.unwrap();
     assert_eq!(rehearsal.steps.len(), 1);
     assert_eq!(rehearsal.rehearsed, backend != Backend::MySql);
     assert!(!rehearsal.failed(), "{rehearsal:?}");
@@ -244,8 +249,8 @@ async fn reverting_a_data_migration_warns(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
     let migrator = migrator(&[LEDGER]).with_backup(BackupOptions { enabled: false, ..BackupOptions::default() });
-    migrator.up(&mut conn, None).await.unwrap();
-    let report = migrator.down(&mut conn, RevertTarget::Steps(1)).await.unwrap();
+    migrator.up(&mut conn, Scope::All).await.unwrap();
+    let report = migrator.down(&mut conn, RevertScope::Steps(1)).await.unwrap();
     assert_eq!(report.warnings.len(), 1);
     assert!(report.warnings[0].contains("20240301000000 create_ledger is tagged `data`"), "{:?}", report.warnings);
 }
@@ -256,12 +261,12 @@ async fn sqlite_snapshot_is_taken_before_a_risky_migration() {
     let mut conn = db.connect().await;
     migrator(&[LEDGER])
         .with_backup(BackupOptions { enabled: false, ..Default::default() })
-        .up(&mut conn, None)
+        .up(&mut conn, Scope::All)
         .await
         .unwrap();
     let snapshots = tempfile::tempdir().unwrap();
     let options = BackupOptions { directory: Some(snapshots.path().to_owned()), ..Default::default() };
-    let report = migrator(&[LEDGER, DROP_ACKNOWLEDGED]).with_backup(options).up(&mut conn, None).await.unwrap();
+    let report = migrator(&[LEDGER, DROP_ACKNOWLEDGED]).with_backup(options).up(&mut conn, Scope::All).await.unwrap();
     let Some(Backup::Snapshot { path, reason }) = &report.backup else { panic!("{:?}", report.backup) };
     assert_eq!(reason, "20240303000000 drop_note_acknowledged");
     assert!(path.starts_with(snapshots.path()));
@@ -290,7 +295,7 @@ async fn sqlite_keeps_only_the_newest_snapshots() {
     let mut conn = db.connect().await;
     migrator(&[LEDGER])
         .with_backup(BackupOptions { enabled: false, ..Default::default() })
-        .up(&mut conn, None)
+        .up(&mut conn, Scope::All)
         .await
         .unwrap();
     let snapshots = tempfile::tempdir().unwrap();
@@ -301,7 +306,7 @@ async fn sqlite_keeps_only_the_newest_snapshots() {
         std::fs::write(snapshots.path().join(name), b"").unwrap();
     }
     let options = BackupOptions { directory: Some(snapshots.path().to_owned()), keep: 2, ..Default::default() };
-    let report = migrator(&[LEDGER, DROP_ACKNOWLEDGED]).with_backup(options).up(&mut conn, None).await.unwrap();
+    let report = migrator(&[LEDGER, DROP_ACKNOWLEDGED]).with_backup(options).up(&mut conn, Scope::All).await.unwrap();
     let Some(Backup::Snapshot { path, .. }) = &report.backup else { panic!("{:?}", report.backup) };
     let mut left: Vec<String> = std::fs::read_dir(snapshots.path())
         .unwrap()
@@ -319,7 +324,7 @@ async fn sqlite_keeps_only_the_newest_snapshots() {
 async fn sqlite_takes_no_snapshot_of_an_empty_database() {
     let db = TestDb::new(Backend::Sqlite).await;
     let mut conn = db.connect().await;
-    let report = migrator(&[LEDGER, DROP_ACKNOWLEDGED]).up(&mut conn, None).await.unwrap();
+    let report = migrator(&[LEDGER, DROP_ACKNOWLEDGED]).up(&mut conn, Scope::All).await.unwrap();
     assert_eq!(report.applied.len(), 2);
     assert_eq!(report.backup, None, "the database held nothing but our own tables");
     let file = sqlite_file(&db);
@@ -342,7 +347,7 @@ fn sqlite_file(db: &TestDb) -> std::path::PathBuf {
 async fn sqlite_takes_no_snapshot_when_nothing_is_risky() {
     let db = TestDb::new(Backend::Sqlite).await;
     let mut conn = db.connect().await;
-    let report = migrator(&[ACKNOWLEDGES_EVERYTHING]).up(&mut conn, None).await.unwrap();
+    let report = migrator(&[ACKNOWLEDGES_EVERYTHING]).up(&mut conn, Scope::All).await.unwrap();
     assert_eq!(report.backup, None);
 }
 
@@ -360,7 +365,7 @@ mod backup_command {
             command: Some("echo 'pg_dump: connection refused' >&2; exit 3".to_owned()),
             ..Default::default()
         };
-        let error = migrator(&[LEDGER]).with_backup(failing).up(&mut conn, None).await.expect_err("backup fails");
+        let error = migrator(&[LEDGER]).with_backup(failing).up(&mut conn, Scope::All).await.expect_err("backup fails");
         let text = error.to_string();
         assert!(matches!(error, Error::Backup { .. }), "{error:?}");
         assert!(text.contains("no migration was run") && text.contains("exit status: 3"), "{text}");
@@ -372,7 +377,7 @@ mod backup_command {
             marker.display()
         );
         let working = BackupOptions { command: Some(command), ..Default::default() };
-        let report = migrator(&[LEDGER]).with_backup(working).up(&mut conn, None).await.unwrap();
+        let report = migrator(&[LEDGER]).with_backup(working).up(&mut conn, Scope::All).await.unwrap();
         assert_eq!(report.backup, Some(Backup::Command { reason: "20240301000000 create_ledger".to_owned() }));
         let written = std::fs::read_to_string(&marker).unwrap();
         assert_eq!(written.trim(), format!("{} 20240301000000 create_ledger", backend.name()));
@@ -395,7 +400,7 @@ mod backup_command {
         let command = "echo \"dumping $MIGRATIONS_RS_DATABASE_URL\"; echo 'password Hunter#2-Secret Other!Secret' >&2; \
                        echo \"pg_dump: error: $MIGRATIONS_RS_DATABASE_URL refused\" >&2; exit 4";
         let failing = BackupOptions { command: Some(command.to_owned()), ..Default::default() };
-        let error = migrator(&[LEDGER]).with_backup(failing).up(&mut conn, None).await.expect_err("backup fails");
+        let error = migrator(&[LEDGER]).with_backup(failing).up(&mut conn, Scope::All).await.expect_err("backup fails");
         let text = error.to_string();
         for secret in ["Hunter%232-Secret", "Hunter#2-Secret", "Other%21Secret", "Other!Secret"] {
             assert!(!text.contains(secret), "{secret} shown: {text}");
@@ -417,7 +422,7 @@ mod backup_command {
     async fn without_a_command_the_run_goes_on_and_says_why() {
         let db = TestDb::new(Backend::Postgres).await;
         let mut conn = db.connect().await;
-        let report = migrator(&[LEDGER]).up(&mut conn, None).await.unwrap();
+        let report = migrator(&[LEDGER]).up(&mut conn, Scope::All).await.unwrap();
         let Some(Backup::Skipped { reason, .. }) = &report.backup else { panic!("{:?}", report.backup) };
         assert!(reason.contains("no backup command is configured for PostgreSQL"), "{reason}");
     }

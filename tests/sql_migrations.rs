@@ -6,7 +6,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Migrator, Registry, Version};
+use migrations_rs::{Backend, Migrator, Scope, Version, registry::Registry};
 use std::path::Path;
 use std::process::{Command, Output};
 use support::TestDb;
@@ -40,7 +40,7 @@ async fn embedded_sql_runs_in_one_graph_with_rust_migrations(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
     let migrator = Migrator::from_linked().unwrap();
-    let report = migrator.up(&mut conn, None).await.unwrap();
+    let report = migrator.up(&mut conn, Scope::All).await.unwrap();
     let order: Vec<&str> = report.applied.iter().map(|s| s.name).collect();
     assert_eq!(order, ["create_embedded_notes", "embedded_fill", "sqlx_style_index"]);
     let mut inspect = db.inspect().await;
@@ -49,7 +49,7 @@ async fn embedded_sql_runs_in_one_graph_with_rust_migrations(backend: Backend) {
         ["from SQL; with a semicolon", "and a second statement"]
     );
     // The index migration has no down file: reverting through it is refused, naming it.
-    let error = migrator.down(&mut conn, migrations_rs::RevertTarget::Steps(1)).await.unwrap_err();
+    let error = migrator.down(&mut conn, migrations_rs::RevertScope::Steps(1)).await.unwrap_err();
     assert!(error.to_string().contains("20240601000200 sqlx_style_index"), "{error}");
 }
 
@@ -60,7 +60,7 @@ fn embedded_records_match_the_files() {
     assert_eq!(fill.module, "migrations-rs");
     assert_eq!(fill.depends_on, &[Version::from_checked(20240601000000)]);
     assert!(fill.down.is_some() && fill.transaction && !fill.irreversible);
-    let loaded = migrations_rs::sql::folder::load(Path::new(EMBEDDED)).unwrap();
+    let loaded = migrations_rs_runtime::sql::folder::load(Path::new(EMBEDDED)).unwrap();
     assert_eq!(loaded.migrations.len(), 2);
     for at_runtime in &loaded.migrations {
         let compiled = registry.get(at_runtime.version).unwrap();

@@ -8,7 +8,10 @@ mod support;
 use migrations_rs::error::LockError;
 use migrations_rs::prelude::*;
 use migrations_rs::{
-    Backend, Database, LockOptions, LockStrategy, Migrator, Remedy, Startup, StartupOutcome, StartupReport, Version,
+    Backend, Database, Migrator, Startup, Version,
+    error::Remedy,
+    lock::{LockOptions, LockStrategy},
+    startup::{StartupOutcome, StartupReport},
 };
 use std::time::{Duration, Instant};
 use support::TestDb;

@@ -7,7 +7,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Migrator};
+use migrations_rs::{Backend, Migrator, Scope};
 use support::{QueryCounter, TestDb};
 
 #[migration(version = 2024_01_01_000000, risk = [schema])]
@@ -33,9 +33,9 @@ fn status_and_an_up_with_nothing_pending_read_the_state_in_one_query_with_10000_
             let db = TestDb::new(backend).await;
             let mut conn = db.connect().await;
             let migrator = Migrator::from_linked().unwrap();
-            migrator.up(&mut conn, None).await.unwrap();
+            migrator.up(&mut conn, Scope::All).await.unwrap();
             let before = counter.count();
-            assert!(migrator.up(&mut conn, None).await.unwrap().applied.is_empty());
+            assert!(migrator.up(&mut conn, Scope::All).await.unwrap().applied.is_empty());
             assert_eq!(counter.count() - before, 1, "{backend}: up with nothing pending sends one query, no lock");
             let mut inspect = db.inspect().await;
             inspect
@@ -58,7 +58,7 @@ fn status_and_an_up_with_nothing_pending_read_the_state_in_one_query_with_10000_
             assert_eq!(status.migrations.len(), 1);
 
             let before = counter.count();
-            let report = migrator.up(&mut conn, None).await.unwrap();
+            let report = migrator.up(&mut conn, Scope::All).await.unwrap();
             assert!(report.applied.is_empty());
             assert_eq!(report.missing_from_code.len(), 10_000);
             assert_eq!(

@@ -9,7 +9,7 @@ mod support;
 
 use migrations_rs::prelude::*;
 use migrations_rs::testing::TestDatabase;
-use migrations_rs::{Backend, Migrator, Registry, Tables, Version};
+use migrations_rs::{Backend, Migrator, Scope, Version, history::Tables, registry::Registry};
 use support::{Inspect, TestDb};
 
 #[migration(version = 2024_05_01_000000, risk = [schema])]
@@ -143,7 +143,7 @@ async fn inspect(db: &TestDatabase) -> Inspect {
 async fn a_clone_has_what_migrating_from_scratch_gives(backend: Backend) {
     let scratch = TestDb::new(backend).await;
     let mut conn = scratch.connect().await;
-    Migrator::from_linked().unwrap().up(&mut conn, None).await.unwrap();
+    Migrator::from_linked().unwrap().up(&mut conn, Scope::All).await.unwrap();
     let mut reference = scratch.inspect().await;
 
     let first = TestDatabase::new(&server(backend)).await.unwrap();
@@ -212,7 +212,7 @@ async fn migrate_to_a_version_seed_and_migrate_further(backend: Backend) {
     let mut rows = inspect(&db).await;
     assert!(!rows.table_exists("orders").await, "only what 20240502000000 needs is applied");
     rows.execute("INSERT INTO customers (id, full_name) VALUES (3, 'Grace Hopper')").await;
-    let report = db.up(None).await.unwrap();
+    let report = db.up(Scope::All).await.unwrap();
     assert_eq!(report.applied.len(), 2, "{report:?}");
     let first_names = rows.strings("SELECT first_name FROM customers ORDER BY id").await;
     assert_eq!(first_names, ["Ada", "Alan", "Grace"], "the data migration ran over the seeded row too");
@@ -222,7 +222,8 @@ async fn migrate_to_a_version_seed_and_migrate_further(backend: Backend) {
 async fn a_changed_graph_replaces_its_template(backend: Backend) {
     // Table names of their own: another family than the other tests' templates.
     let tables = || Tables::new("tpl_history", "tpl_log", "tpl_lock").unwrap();
-    let linked: Vec<&'static migrations_rs::Migration> = Registry::from_linked().unwrap().in_order().collect();
+    let linked: Vec<&'static migrations_rs::registry::Migration> =
+        Registry::from_linked().unwrap().in_order().collect();
     let smaller = Migrator::new(Registry::new(linked[..1].iter().copied()).unwrap()).with_tables(tables());
     let larger = Migrator::new(Registry::new(linked[..2].iter().copied()).unwrap()).with_tables(tables());
 

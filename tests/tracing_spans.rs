@@ -8,7 +8,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Migrator, RevertTarget, Startup, Version};
+use migrations_rs::{Backend, Migrator, RevertScope, Startup, Version};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use support::TestDb;
@@ -115,7 +115,7 @@ fn every_step_has_a_span_and_an_event_with_its_elapsed_time() {
             events.iter().filter(|e| e.fields.get("message").is_some_and(|m| m == message)).cloned().collect()
         };
 
-        migrator.down(&mut conn, RevertTarget::Steps(1)).await.unwrap_err();
+        migrator.down(&mut conn, RevertScope::Steps(1)).await.unwrap_err();
         let failed = messages("migration failed");
         assert_eq!(failed.len(), 1, "{failed:#?}");
         let (span, fields) = &failed[0].spans[0];
@@ -126,7 +126,7 @@ fn every_step_has_a_span_and_an_event_with_its_elapsed_time() {
         assert!(failed[0].fields["error"].contains("refuses to be reverted"), "{:?}", failed[0].fields);
 
         migrator.mark_reverted(&mut conn, Version::parse("20240102000000").unwrap()).await.unwrap();
-        migrator.down(&mut conn, RevertTarget::Steps(1)).await.unwrap();
+        migrator.down(&mut conn, RevertScope::Steps(1)).await.unwrap();
         let reverted = messages("migration reverted");
         assert_eq!(reverted.len(), 1, "{reverted:#?}");
         assert_eq!(reverted[0].spans[0].1["name"], "create_things");

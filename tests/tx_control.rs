@@ -7,7 +7,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Error, Migrator, Registry, RehearsalOutcome, RevertTarget};
+use migrations_rs::{Backend, Error, Migrator, RevertScope, Scope, registry::Registry, report::RehearsalOutcome};
 use std::path::Path;
 use std::process::{Command, Output};
 use support::TestDb;
@@ -160,10 +160,10 @@ async fn up_and_its_rehearsal_refuse_before_anything_runs(backend: Backend) {
         (20240505000000, "RELEASE SAVEPOINT _sqlx_savepoint_1"),
     ] {
         let migrator = migrator(&[version]);
-        let error = migrator.up(&mut conn, None).await.expect_err("refused");
+        let error = migrator.up(&mut conn, Scope::All).await.expect_err("refused");
         assert_refused(&error, statement);
         assert!(error.to_string().contains("nothing was run"), "{error}");
-        let error = migrator.rehearse_up(&mut conn, None).await.expect_err("the rehearsal is refused too");
+        let error = migrator.rehearse_up(&mut conn, Scope::All).await.expect_err("the rehearsal is refused too");
         assert_refused(&error, statement);
         assert_eq!(snapshot(&db).await, before, "{version}: nothing changed");
     }
@@ -175,7 +175,7 @@ async fn a_statement_after_a_read_is_refused_as_it_is_sent(backend: Backend) {
     let migrator = migrator(&[20240503000000]);
     if backend != Backend::MySql {
         let before = snapshot(&db).await;
-        let rehearsal = migrator.rehearse_up(&mut conn, None).await.unwrap();
+        let rehearsal = migrator.rehearse_up(&mut conn, Scope::All).await.unwrap();
         let RehearsalOutcome::Failed { error, .. } = &rehearsal.steps[0].outcome else {
             panic!("the step that would commit fails: {:?}", rehearsal.steps[0].outcome)
         };
@@ -183,7 +183,7 @@ async fn a_statement_after_a_read_is_refused_as_it_is_sent(backend: Backend) {
         assert!(rehearsal.failed(), "never reported as rolled back");
         assert_eq!(snapshot(&db).await, before);
     }
-    let error = migrator.up(&mut conn, None).await.expect_err("refused as it is sent");
+    let error = migrator.up(&mut conn, Scope::All).await.expect_err("refused as it is sent");
     assert_refused(&error, "COMMIT");
     assert!(error.to_string().contains("the statement was not sent"), "{error}");
     let mut inspect = db.inspect().await;
@@ -196,7 +196,7 @@ async fn force_does_not_let_it_through(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
     let before = snapshot(&db).await;
-    let error = migrator(&[20240501000000]).force(true).up(&mut conn, None).await.expect_err("still refused");
+    let error = migrator(&[20240501000000]).force(true).up(&mut conn, Scope::All).await.expect_err("still refused");
     assert_refused(&error, "ROLLBACK");
     assert_eq!(snapshot(&db).await, before);
     assert!(!db.inspect().await.table_exists("tx_rolled_back").await);
@@ -205,7 +205,7 @@ async fn force_does_not_let_it_through(backend: Backend) {
 async fn own_savepoints_and_non_transactional_migrations_run(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
-    let report = migrator(&[20240504000000, 20240507000000]).up(&mut conn, None).await.unwrap();
+    let report = migrator(&[20240504000000, 20240507000000]).up(&mut conn, Scope::All).await.unwrap();
     assert_eq!(report.applied.len(), 2);
 }
 
@@ -213,11 +213,11 @@ async fn down_and_its_rehearsal_refuse_a_committing_down(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
     let migrator = migrator(&[20240506000000]);
-    migrator.up(&mut conn, None).await.unwrap();
+    migrator.up(&mut conn, Scope::All).await.unwrap();
     let before = snapshot(&db).await;
-    let error = migrator.down(&mut conn, RevertTarget::Steps(1)).await.expect_err("refused");
+    let error = migrator.down(&mut conn, RevertScope::Steps(1)).await.expect_err("refused");
     assert_refused(&error, "COMMIT");
-    let error = migrator.rehearse_down(&mut conn, RevertTarget::Steps(1)).await.expect_err("refused");
+    let error = migrator.rehearse_down(&mut conn, RevertScope::Steps(1)).await.expect_err("refused");
     assert_refused(&error, "COMMIT");
     assert_eq!(snapshot(&db).await, before, "the table and its record stay");
     assert!(db.inspect().await.table_exists("tx_kept").await);

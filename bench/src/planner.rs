@@ -7,7 +7,7 @@
 use crate::measure::Summary;
 use crate::report::{Row, Scenario};
 use crate::workload::version;
-use migrations_rs::{Db, Registry, Version};
+use migrations_rs::{Db, Version, registry::Registry};
 use migrations_rs_runtime::{Body, BoxFuture, Checksum, Migration, Risk};
 use std::time::Instant;
 

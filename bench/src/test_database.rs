@@ -8,7 +8,7 @@ use crate::report::{Row, Scenario, ratios};
 use crate::scratch::Scratch;
 use crate::tools::{Prepared, Result, Tool};
 use migrations_rs::testing::TestDatabase;
-use migrations_rs::{Backend, Migrator, Registry};
+use migrations_rs::{Backend, Migrator, registry::Registry};
 use std::time::Instant;
 
 /// The names the two ways are reported under.

@@ -31,11 +31,33 @@ pub fn sql_migrations(input: TokenStream) -> TokenStream {
 
 /// Declares a migration: an inline module with `pub async fn up(db: &mut Db<'_>) -> Result<()>`
 /// and, unless the migration is `irreversible`, a `down` of the same shape.
+/// The attribute registers it at link time: every program that links the
+/// module finds it in `Migrator::from_linked()`.
 ///
-/// ```ignore
+/// ```
 /// use migrations_rs::prelude::*;
 ///
-/// #[migration(version = 2024_01_15_093000, depends_on = [create_users], risk = [schema])]
+/// /// Accounts that can sign in.
+/// #[migration(version = 2024_01_15_093000, risk = [schema])]
+/// mod create_users {
+///     use super::*;
+///
+///     pub async fn up(db: &mut Db<'_>) -> Result<()> {
+///         db.exec(
+///             Table::create()
+///                 .table("users")
+///                 .col(ColumnDef::new("id").big_integer().not_null().primary_key().auto_increment())
+///                 .col(ColumnDef::new("email").string().not_null()),
+///         )
+///         .await
+///     }
+///
+///     pub async fn down(db: &mut Db<'_>) -> Result<()> {
+///         db.exec(Table::drop().table("users")).await
+///     }
+/// }
+///
+/// #[migration(version = 2024_01_16_093000, depends_on = [create_users], risk = [schema])]
 /// mod add_avatars {
 ///     use super::*;
 ///
@@ -46,6 +68,12 @@ pub fn sql_migrations(input: TokenStream) -> TokenStream {
 ///     pub async fn down(db: &mut Db<'_>) -> Result<()> {
 ///         db.exec(Table::alter().table("users").drop_column("avatar")).await
 ///     }
+/// }
+///
+/// fn main() {
+///     let migrator = migrations_rs::Migrator::from_linked().expect("a valid graph");
+///     let order: Vec<&str> = migrator.registry().in_order().map(|m| m.name).collect();
+///     assert_eq!(order, ["create_users", "add_avatars"]);
 /// }
 /// ```
 ///

@@ -40,6 +40,12 @@
 //! program that links them; [`Migrator`] does the same from code, and
 //! [`Startup`] migrates a service as it starts. With the `http` feature,
 //! `http::HttpApi` serves the state and operator actions as an axum router.
+//!
+//! The root holds what most programs name; the rest is grouped by concept:
+//! [`report`] (what runs and reads return), [`startup`], [`migrator`] (hooks,
+//! progress and approval), [`lock`], [`history`], [`backup`], [`adopt`]
+//! (other tools' histories), [`analysis`] (the risk analysis), [`registry`]
+//! (the migration records), [`db`], [`error`] and [`testing`].
 
 #![warn(missing_docs)]
 
@@ -49,22 +55,94 @@ mod history_filter;
 pub mod http;
 
 pub use migrations_rs_macros::{migration, sql_migrations};
-/// Test databases already migrated, cloned from a template in milliseconds.
-pub use migrations_rs_runtime::testing;
+/// The sea-query this crate builds statements with, so migrations name the same version.
+pub use migrations_rs_runtime::sea_query;
+/// The sqlx this crate connects with, so programs name the same version.
+pub use migrations_rs_runtime::sqlx;
 pub use migrations_rs_runtime::{
-    Action, AdoptReport, AdoptedMigration, Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions,
-    Checksum, ChecksumMismatch, Connection, Database, DatabaseUrl, Db, DirtyMigration, Error, FailedMigration, Finding,
-    Health, LastApplied, Level, LockHolder, LockOptions, LockStatus, LockStrategy, LogQuery, LogRecord, MatchedBy,
-    Migration, MigrationAnalysis, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, Refusal,
-    Registry, RegistryProblem, Rehearsal, RehearsalOutcome, RehearsedStep, Remedy, Result, RevertReport, RevertTarget,
-    Risk, Row, Rule, Scope, Severity, Source, Startup, StartupFailure, StartupOutcome, StartupReport, Statement,
-    StatementError, Status, StepReport, Tables, Tool, Version, analysis, engine, error, foreign, sea_query, sql, sqlx,
+    Backend, Connection, Database, DatabaseUrl, Db, Error, Migrator, Result, RevertScope, Scope, Startup, Version,
 };
+
+/// What runs and reads return: the status of every migration, the reports
+/// of `up`, `down` and `repair`, the health report, previews and rehearsals.
+pub mod report {
+    pub use migrations_rs_runtime::{
+        ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, LastApplied, MigrationState, MigrationStatus,
+        Preview, PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Status,
+        StepReport, StepSql, Validation,
+    };
+}
+
+/// Migrating as a service starts: what [`Startup`] reports,
+/// and what it does on failure.
+pub mod startup {
+    pub use migrations_rs_runtime::{OnFailure, StartupFailure, StartupOutcome, StartupReport};
+}
+
+/// What a [`Migrator`] is built with besides its options:
+/// SQL hooks around runs and steps, progress events, and plan approval.
+pub mod migrator {
+    pub use migrations_rs_runtime::engine::{Progress, StepAction};
+    pub use migrations_rs_runtime::{Hook, Hooks, PlanApproval};
+}
+
+/// The migration lock: how it is taken, and who holds it.
+pub mod lock {
+    pub use migrations_rs_runtime::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism};
+}
+
+/// The bookkeeping tables: the history of applied migrations and the audit log.
+pub mod history {
+    pub use migrations_rs_runtime::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};
+}
+
+/// Backups before risky runs.
+pub mod backup {
+    pub use migrations_rs_runtime::{Backup, BackupOptions};
+}
+
+/// Moving over from sqlx, diesel or refinery: their history tables, adopting
+/// what they applied, and keeping their table in step.
+pub mod adopt {
+    pub use migrations_rs_runtime::{
+        AdoptReport, AdoptedMigration, Compat, ForeignMigration, ForeignTable, MatchedBy, OurMigration, Source, Tool,
+    };
+}
+
+/// The risk analysis of what a migration sends: findings, rules and refusals.
+pub mod analysis {
+    pub use migrations_rs_runtime::{Analyzer, Finding, Level, MigrationAnalysis, Refusal, Rule, Severity};
+}
+
+/// The migration records `#[migration]` and `sql_migrations!` register, and
+/// the checked registry a [`Migrator`] runs.
+pub mod registry {
+    pub use migrations_rs_runtime::{
+        Body, BoxFuture, Checksum, Migration, MigrationFn, Registry, RegistryProblem, Risk,
+    };
+}
+
+/// What a migration body sends and reads through its [`Db`].
+pub mod db {
+    pub use migrations_rs_runtime::{Row, Statement};
+}
+
+/// The details an [`Error`] carries.
+pub mod error {
+    pub use migrations_rs_runtime::error::{AdoptError, LockError, RegistryProblem, SqlFolderError};
+    pub use migrations_rs_runtime::{ChecksumMismatch, Remedy, StatementError};
+}
+
+/// Test databases already migrated, cloned from a template in milliseconds.
+pub mod testing {
+    pub use migrations_rs_runtime::testing::{TestDatabase, TestDatabaseBuilder, TestDatabaseError};
+}
 
 /// What a migration file needs: the attribute, the `Db` handle, `Result`,
 /// and the sea-query builders.
 pub mod prelude {
-    pub use crate::{Backend, Db, Error, Result, Row, migration};
+    pub use crate::db::Row;
+    pub use crate::{Backend, Db, Error, Result, migration};
     pub use migrations_rs_runtime::sea_query::{
         self, Alias, ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, Order, Query, Table,
     };
@@ -82,3 +160,50 @@ pub mod __private {
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+#[cfg(test)]
+mod tests {
+    /// The root stays small: at most 15 names besides modules. A check of
+    /// this file's source: the names of its root-level (first column) `pub
+    /// use` lines that are types or macros, and its root-level `pub` items
+    /// other than modules and what only doctests build.
+    #[test]
+    fn the_root_has_at_most_15_names_besides_modules() {
+        let source = include_str!("lib.rs");
+        let mut names: Vec<String> = Vec::new();
+        let mut statement = String::new();
+        let mut previous = "";
+        for line in source.lines() {
+            let item = ["pub struct ", "pub enum ", "pub fn ", "pub type ", "pub trait ", "pub const ", "pub static "]
+                .iter()
+                .find_map(|keyword| line.strip_prefix(keyword));
+            if let Some(rest) = item
+                && previous != "#[cfg(doctest)]"
+            {
+                names.push(rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or(rest).to_owned());
+            }
+            previous = line;
+            if statement.is_empty() && !line.starts_with("pub use ") {
+                continue;
+            }
+            statement.push_str(line);
+            if !line.trim_end().ends_with(';') {
+                continue;
+            }
+            let list = statement.trim_start_matches("pub use ").trim_end_matches(';');
+            let list = match list.find('{') {
+                Some(open) => &list[open + 1..list.rfind('}').unwrap_or(list.len())],
+                None => list.rsplit("::").next().unwrap_or(list),
+            };
+            let used = list.split(',').map(str::trim).filter(|name| !name.is_empty());
+            names.extend(
+                used.filter(|name| name.starts_with(char::is_uppercase) || MACROS.contains(name)).map(str::to_owned),
+            );
+            statement.clear();
+        }
+        assert!(names.len() <= 15, "{} names at the root of migrations_rs: {names:?}", names.len());
+        assert!(names.iter().any(|name| name == "Migrator"), "the root's `pub use` lines were not read: {names:?}");
+    }
+
+    const MACROS: [&str; 2] = ["migration", "sql_migrations"];
+}

@@ -20,11 +20,14 @@ use std::path::Path;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compat {
+    /// sqlx's `_sqlx_migrations`.
     Sqlx,
+    /// diesel's `__diesel_schema_migrations`.
     Diesel,
 }
 
 impl Compat {
+    /// The tool whose table this keeps in step.
     pub const fn tool(self) -> Tool {
         match self {
             Compat::Sqlx => Tool::Sqlx,
@@ -32,6 +35,7 @@ impl Compat {
         }
     }
 
+    /// The name of that tool's history table.
     pub const fn table(self) -> &'static str {
         self.tool().table()
     }

@@ -26,6 +26,7 @@ impl Database {
         Ok(DatabaseUrl::parse(raw)?.into())
     }
 
+    /// The backend the database runs on.
     pub fn backend(&self) -> Backend {
         match &self.source {
             Source::Url(url) => url.backend(),

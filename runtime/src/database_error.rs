@@ -33,8 +33,9 @@ pub struct StatementError {
     /// The line of `file` where the failing statement starts (for a Rust
     /// migration, where the migration is defined).
     pub line: Option<usize>,
-    /// Where in `file` the database points, when it says: line and column.
+    /// Where in `file` the database points, when it says: the line…
     pub error_line: Option<usize>,
+    /// …and the column.
     pub error_column: Option<usize>,
     /// The statement as it was sent.
     pub statement: String,

@@ -22,8 +22,8 @@ use std::fmt;
 /// migration every statement runs in the migration's transaction.
 ///
 /// ```no_run
-/// # use migrations_rs_runtime::{Backend, Db, Result};
-/// # use migrations_rs_runtime::sea_query::{ColumnDef, Expr, ExprTrait, Query, Table};
+/// # use migrations_rs::{Backend, Db, Result};
+/// # use migrations_rs::sea_query::{ColumnDef, Expr, ExprTrait, Query, Table};
 /// async fn up(db: &mut Db<'_>) -> Result<()> {
 ///     // sea-query statements are rendered for the connected backend, values bound.
 ///     db.exec(Table::alter().table("users").add_column(ColumnDef::new("active").boolean().default(true))).await?;
@@ -458,8 +458,11 @@ query_statements!(
 /// A row returned by [`Db::fetch_all`].
 #[derive(Debug)]
 pub enum Row {
+    /// A row from SQLite.
     Sqlite(SqliteRow),
+    /// A row from PostgreSQL.
     Postgres(PgRow),
+    /// A row from MySQL or MariaDB.
     MySql(MySqlRow),
 }
 

@@ -59,7 +59,7 @@ pub use db::{Db, Row, Statement};
 pub use engine::{
     AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, Hook, Hooks,
     LastApplied, MatchedBy, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, PlanApproval, Preview,
-    PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup,
+    PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, RevertScope, Scope, Startup,
     StartupFailure, StartupOutcome, StartupReport, Status, StepReport, StepSql, Validation,
 };
 pub use error::{ChecksumMismatch, Error, Result};

@@ -19,6 +19,7 @@ pub type MigrationFn = for<'a, 'c> fn(&'a mut Db<'c>) -> BoxFuture<'a>;
 
 /// One migration as registered at link time. Built by `#[migration]`.
 pub struct Migration {
+    /// Its version: a UTC timestamp, unique in the program.
     pub version: Version,
     /// The module's name, such as `create_users`.
     pub name: &'static str,
@@ -26,24 +27,32 @@ pub struct Migration {
     pub module: &'static str,
     /// That crate's version.
     pub module_version: &'static str,
+    /// The source file that defines it.
     pub file: &'static str,
+    /// The line of the module's name in that file (1 for a SQL file).
     pub line: u32,
+    /// The migrations that must be applied before it.
     pub depends_on: &'static [Version],
+    /// The kinds of change it declares.
     pub risk: &'static [Risk],
     /// Risk-analysis rules the migration acknowledges, by `allow` name, such as `drop_column`.
     pub allow: &'static [&'static str],
+    /// It has no `down`, and is never reverted.
     pub irreversible: bool,
     /// `up` does nothing (as `create` writes it) and the migration is not
     /// marked `empty`: `up` refuses to apply it and `lint` reports it.
     pub empty_up: bool,
     /// Whether the body runs in a transaction with its history row.
     pub transaction: bool,
+    /// The checksum of its code, recorded when it is applied.
     pub checksum: Checksum,
     /// The checksum earlier versions of migrations-rs recorded for the same code, when it
     /// differs: a history row holding it is accepted and re-recorded with
     /// [`Migration::checksum`].
     pub legacy_checksum: Option<Checksum>,
+    /// What applying it runs.
     pub up: Body,
+    /// What reverting it runs; `None` when it is irreversible.
     pub down: Option<Body>,
 }
 
@@ -57,6 +66,7 @@ pub enum Body {
 }
 
 impl Body {
+    /// Runs the body on `db`.
     pub fn run<'a, 'c>(self, db: &'a mut Db<'c>) -> BoxFuture<'a> {
         match self {
             Body::Rust(body) => body(db),
@@ -134,10 +144,12 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 pub struct Checksum([u8; 32]);
 
 impl Checksum {
+    /// The checksum with these 32 bytes.
     pub const fn from_bytes(bytes: [u8; 32]) -> Self {
         Checksum(bytes)
     }
 
+    /// The checksum as 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
         let mut hex = String::with_capacity(64);
         for byte in self.0 {

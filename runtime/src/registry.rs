@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 /// All registered migrations, keyed by version, with their dependency graph.
 ///
 /// ```no_run
-/// # fn list() -> migrations_rs_runtime::Result<()> {
-/// use migrations_rs_runtime::Registry;
+/// # fn list() -> migrations_rs::Result<()> {
+/// use migrations_rs::registry::Registry;
 ///
 /// let registry = Registry::from_linked()?; // refused if versions clash or dependencies are missing
 /// for migration in registry.in_order() {
@@ -84,18 +84,22 @@ impl Registry {
         }
     }
 
+    /// The migration with this version, if there is one.
     pub fn get(&self, version: Version) -> Option<&'static Migration> {
         self.migrations.get(&version).copied()
     }
 
+    /// How many migrations there are.
     pub fn len(&self) -> usize {
         self.migrations.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.migrations.is_empty()
     }
 
+    /// The dependency graph the planner orders them by.
     pub fn graph(&self) -> &Graph {
         &self.graph
     }

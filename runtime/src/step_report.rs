@@ -8,8 +8,11 @@ use std::time::Duration;
 /// One migration applied or reverted by a run.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StepReport {
+    /// The migration's version.
     pub version: Version,
+    /// Its name.
     pub name: &'static str,
+    /// How long the step took.
     #[serde(rename = "duration_ms", serialize_with = "crate::serialize::millis")]
     pub duration: Duration,
     /// Applied although a newer migration was already applied.

@@ -15,7 +15,9 @@ use sqlx::AssertSqlSafe;
 pub enum TableRows {
     /// There is no such table (yet): nothing of it can be lost.
     Missing,
+    /// The table exists and holds no row.
     Empty,
+    /// The table holds at least one row.
     HasRows,
 }
 

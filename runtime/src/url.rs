@@ -12,6 +12,7 @@ pub struct DatabaseUrl {
 }
 
 impl DatabaseUrl {
+    /// Reads a `sqlite:`, `postgres:` (or `postgresql:`) or `mysql:` (or `mariadb:`) URL.
     pub fn parse(raw: &str) -> Result<Self> {
         let scheme = raw.split_once(':').map(|(scheme, _)| scheme.to_ascii_lowercase());
         let backend = match scheme.as_deref() {
@@ -28,6 +29,7 @@ impl DatabaseUrl {
         Ok(DatabaseUrl { raw: raw.to_owned(), backend })
     }
 
+    /// The backend the URL names.
     pub fn backend(&self) -> Backend {
         self.backend
     }

@@ -10,7 +10,7 @@
 
 use super::sql::{SqlConn, insert_rows};
 use crate::workload::Workload;
-use migrations_rs::{Backend, Connection, DatabaseUrl, Db, Migrator, Registry, Version};
+use migrations_rs::{Backend, Connection, DatabaseUrl, Db, Migrator, Scope, Version, registry::Registry};
 use migrations_rs_runtime::{Body, BoxFuture, Checksum, Migration, Risk};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -81,7 +81,7 @@ pub async fn apply(url: &str, workload: &Workload, records: &[&'static Migration
     queue(workload);
     let mut conn = connect(url).await?;
     let migrator = Migrator::new(Registry::new(records.iter().copied())?);
-    let report = migrator.up(&mut conn, None).await?;
+    let report = migrator.up(&mut conn, Scope::All).await?;
     conn.close().await?;
     let left = SCRIPTS.lock().expect("script queue").len();
     if report.applied.len() != workload.len() || left != 0 {
@@ -95,7 +95,7 @@ pub async fn apply(url: &str, workload: &Workload, records: &[&'static Migration
 /// Records every migration of the workload as applied, as `up` would have.
 pub async fn seed(backend: Backend, url: &str, workload: &Workload) -> super::Result<()> {
     let mut conn = connect(url).await?;
-    Migrator::new(Registry::new([])?).up(&mut conn, None).await?;
+    Migrator::new(Registry::new([])?).up(&mut conn, Scope::All).await?;
     conn.close().await?;
     let mut conn = SqlConn::connect(backend, url).await?;
     let rows = workload.migrations.iter().enumerate().map(|(index, m)| {
@@ -117,7 +117,7 @@ pub async fn seed(backend: Backend, url: &str, workload: &Workload) -> super::Re
 pub async fn startup(url: &str, records: &[&'static Migration]) -> super::Result<usize> {
     let mut conn = connect(url).await?;
     let migrator = Migrator::new(Registry::new(records.iter().copied())?);
-    let report = migrator.up(&mut conn, None).await?;
+    let report = migrator.up(&mut conn, Scope::All).await?;
     conn.close().await?;
     Ok(report.applied.len())
 }
@@ -128,5 +128,9 @@ pub async fn status(url: &str, records: &[&'static Migration]) -> super::Result<
     let migrator = Migrator::new(Registry::new(records.iter().copied())?);
     let status = migrator.status(&mut conn).await?;
     conn.close().await?;
-    Ok(status.migrations.iter().map(|m| matches!(m.state, migrations_rs::MigrationState::Applied { .. })).collect())
+    Ok(status
+        .migrations
+        .iter()
+        .map(|m| matches!(m.state, migrations_rs::report::MigrationState::Applied { .. }))
+        .collect())
 }

@@ -11,7 +11,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use migrations_rs_runtime::{
-    ApplyReport, Connection, LockHolder, LockStatus, LogQuery, LogRecord, RevertReport, RevertTarget, Status, Version,
+    ApplyReport, Connection, LockHolder, LockStatus, LogQuery, LogRecord, RevertReport, RevertScope, Scope, Status,
+    Version,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -158,7 +159,7 @@ pub(crate) async fn up(State(api): Api, headers: HeaderMap, body: Bytes) -> Resu
     let target = request.to.as_ref().map(VersionParam::parse).transpose()?;
     tracing::info!(target = ?target.map(|v| v.to_string()), "up requested over HTTP");
     let mut conn = api.connect().await?;
-    let result = api.migrator.up(&mut conn, target).await;
+    let result = api.migrator.up(&mut conn, Scope::from(target)).await;
     Ok(Json(done(conn, result).await?))
 }
 
@@ -176,17 +177,14 @@ pub(crate) async fn down(State(api): Api, headers: HeaderMap, body: Bytes) -> Re
     let request: DownRequest = parse_body(&body)?;
     let target = match (request.steps, &request.to, request.last_batch) {
         (Some(0), None, false) => return Err(ApiError::bad_request("steps=0 reverts nothing: give 1 or more")),
-        (steps, None, false) => Some(RevertTarget::Steps(steps.unwrap_or(1))),
-        (None, Some(to), false) => Some(RevertTarget::To(to.parse()?)),
-        (None, None, true) => None,
+        (steps, None, false) => RevertScope::Steps(steps.unwrap_or(1)),
+        (None, Some(to), false) => RevertScope::To(to.parse()?),
+        (None, None, true) => RevertScope::LastBatch,
         _ => return Err(ApiError::bad_request("give one of `steps`, `to` and `last_batch`, not several")),
     };
     tracing::info!(?target, "down requested over HTTP");
     let mut conn = api.connect().await?;
-    let result = match target {
-        Some(target) => api.migrator.down(&mut conn, target).await,
-        None => api.migrator.down_last_batch(&mut conn).await,
-    };
+    let result = api.migrator.down(&mut conn, target).await;
     Ok(Json(done(conn, result).await?))
 }
 

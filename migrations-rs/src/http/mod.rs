@@ -3,7 +3,7 @@
 //!
 //! | method and path | what |
 //! | --- | --- |
-//! | `GET /health` | the [`Health`](crate::Health) report, one statement; 200 when healthy, 503 when not |
+//! | `GET /health` | the [`Health`](crate::report::Health) report, one statement; 200 when healthy, 503 when not |
 //! | `GET /status` | every migration and its state |
 //! | `GET /history?limit=&before=&version=&action=&since=` | the audit log, newest first, a page at a time |
 //! | `GET /lock` | who holds the migration lock |

@@ -5,6 +5,7 @@
 //! left as it was.
 
 use crate::backend::Connection;
+use crate::engine::bound::Bound;
 use crate::engine::step::Step;
 use crate::engine::{Migrator, StepAction, next_batch};
 use crate::error::{AdoptError, Error, Result};
@@ -18,7 +19,9 @@ use std::collections::{HashMap, HashSet};
 /// What adoption found in the other tool's table and what it recorded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AdoptReport {
+    /// The tool whose history was read.
     pub tool: Tool,
+    /// Its history table.
     pub table: &'static str,
     /// Nothing was recorded: this is what adoption would do.
     pub dry_run: bool,
@@ -40,10 +43,15 @@ pub struct AdoptReport {
 /// One of their migrations and the migration of ours it matched.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AdoptedMigration {
+    /// Our migration's version.
     pub version: Version,
+    /// Our migration's name.
     pub name: &'static str,
+    /// The module (crate) that defines our migration.
     pub module: &'static str,
+    /// How their row was matched to it.
     pub matched_by: MatchedBy,
+    /// Their row.
     pub theirs: ForeignMigration,
 }
 
@@ -61,8 +69,11 @@ pub enum MatchedBy {
 /// A migration of ours, by version, name and module.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OurMigration {
+    /// Its version.
     pub version: Version,
+    /// Its name.
     pub name: &'static str,
+    /// The module (crate) that defines it.
     pub module: &'static str,
 }
 
@@ -72,9 +83,10 @@ impl Migrator {
     /// transaction, each with an `adopt` entry in the audit log. Refused when
     /// their table records a failed migration. Adopting twice records nothing new.
     pub async fn adopt(&self, conn: &mut Connection, source: Source) -> Result<AdoptReport> {
+        let conn = &mut self.bind(conn)?;
         let history = foreign::read(conn, source).await?;
         refuse_failed(&history)?;
-        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+        self.locked(conn, async |conn: &mut Bound<'_>, _guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
             self.refuse_dirty(&rows)?;
             let applied: HashSet<Version> = rows.iter().map(|r| r.version).collect();
@@ -104,7 +116,7 @@ impl Migrator {
 
     /// What [`Migrator::adopt`] would record, without the lock and without changing anything.
     pub async fn plan_adoption(&self, conn: &mut Connection, source: Source) -> Result<AdoptReport> {
-        self.tables.check_backend(conn.backend())?;
+        let conn = &mut self.bind(conn)?;
         let history = foreign::read(conn, source).await?;
         refuse_failed(&history)?;
         let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();

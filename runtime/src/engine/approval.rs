@@ -4,7 +4,7 @@
 //! still gives the same plan; otherwise the approver is asked again.
 
 use crate::analysis::MigrationAnalysis;
-use crate::backend::Connection;
+use crate::engine::bound::Bound;
 use crate::engine::{Migrator, Preview};
 use crate::error::Result;
 use crate::history::{self, AppliedMigration};
@@ -14,7 +14,9 @@ use crate::record::BoxFuture;
 /// each step's `up` in the same order.
 #[derive(Debug, Clone, Copy)]
 pub struct PlanApproval<'a> {
+    /// Every step of the plan, in order, and why it is in the plan.
     pub preview: &'a Preview,
+    /// The risk analysis of each step's `up`, in the preview's order.
     pub analyses: &'a [MigrationAnalysis],
 }
 
@@ -40,11 +42,11 @@ impl Migrator {
     /// needed. Nothing is created before the answer.
     pub(crate) async fn approved_rows(
         &self,
-        conn: &mut Connection,
+        conn: &mut Bound<'_>,
         plan_of: impl Fn(&[AppliedMigration]) -> Result<Preview>,
     ) -> Result<Vec<AppliedMigration>> {
         let Some(approve) = &self.approve else { return self.read_state(conn).await };
-        let mut rows = self.all_rows(conn).await?;
+        let mut rows = self.rows(conn).await?;
         loop {
             let preview = plan_of(&rows)?;
             if preview.steps.is_empty() {
@@ -53,7 +55,7 @@ impl Migrator {
             let versions: Vec<_> = preview.steps.iter().map(|s| s.version).collect();
             let analyses = self.analyze(conn.backend(), &versions).await?;
             approve(PlanApproval { preview: &preview, analyses: &analyses }).await?;
-            let again = self.all_rows(conn).await?;
+            let again = self.rows(conn).await?;
             let unchanged = plan_of(&again).is_ok_and(|now| now == preview);
             rows = again;
             if unchanged {
@@ -63,10 +65,5 @@ impl Migrator {
         }
         history::ensure_tables(conn.as_ref(), &self.tables).await?;
         Ok(rows)
-    }
-
-    /// Every history row, unfinished ones included, read without creating anything.
-    async fn all_rows(&self, conn: &mut Connection) -> Result<Vec<AppliedMigration>> {
-        Ok(history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default())
     }
 }

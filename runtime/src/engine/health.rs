@@ -25,7 +25,9 @@ pub struct Health {
     pub up_to_date: bool,
     /// The newest applied version.
     pub current_version: Option<Version>,
+    /// How many migrations are applied.
     pub applied: usize,
+    /// How many migrations of this program are not recorded at all.
     pub pending: usize,
     /// Migrations a run started and did not finish; nothing runs until they are resolved.
     pub dirty: Vec<DirtyMigration>,
@@ -36,13 +38,18 @@ pub struct Health {
     pub modified: Vec<Version>,
     /// Applied migrations this program does not have (a newer release may have applied them).
     pub missing_from_code: usize,
+    /// The migration applied last, if any.
     pub last_applied: Option<LastApplied>,
+    /// Who holds the migration lock, if anyone.
     pub lock: LockStatus,
 }
 
+/// A migration a run started and did not finish.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DirtyMigration {
+    /// Its version.
     pub version: Version,
+    /// Its name.
     pub name: String,
     /// When the unfinished run started it.
     pub since: String,
@@ -50,21 +57,31 @@ pub struct DirtyMigration {
     pub reverting: bool,
 }
 
+/// The failure the newest audit log entry records.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FailedMigration {
+    /// The version of the migration that failed.
     pub version: Version,
+    /// Its name.
     pub name: String,
     /// `apply_failed` or `revert_failed`.
     pub action: String,
+    /// When it failed.
     pub at: String,
+    /// The error, as the audit log recorded it.
     pub error: Option<String>,
 }
 
+/// The migration applied last.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LastApplied {
+    /// Its version.
     pub version: Version,
+    /// Its name.
     pub name: String,
+    /// When it was applied.
     pub applied_at: String,
+    /// How long it took, in milliseconds.
     pub execution_ms: i64,
 }
 
@@ -102,8 +119,19 @@ impl Migrator {
     /// nothing. On a database that has never been migrated the statement
     /// finds no tables; the history and the lock are then read apart (one
     /// more statement for the history, one to three for the lock by backend).
+    ///
+    /// ```no_run
+    /// # async fn check(migrator: &migrations_rs::Migrator, conn: &mut migrations_rs::Connection)
+    /// # -> migrations_rs::Result<()> {
+    /// let health = migrator.health(conn).await?;
+    /// if !health.healthy {
+    ///     eprintln!("migrations need attention: {} dirty, last failure {:?}", health.dirty.len(), health.last_failure);
+    /// }
+    /// println!("{} applied, {} pending, at {:?}", health.applied, health.pending, health.current_version);
+    /// # Ok(()) }
+    /// ```
     pub async fn health(&self, conn: &mut Connection) -> Result<Health> {
-        self.tables.check_backend(conn.backend())?;
+        let conn = &mut self.bind(conn)?;
         let session_lock = lock::held_in_sql(conn.backend(), &self.tables, &self.lock);
         let reads_session = session_lock.is_some();
         let statement = self.health_statement(conn.backend(), session_lock);

@@ -4,6 +4,7 @@
 
 use crate::backend::Connection;
 use crate::compat;
+use crate::engine::bound::Bound;
 use crate::engine::step::Step;
 use crate::engine::{Migrator, StepAction, next_batch};
 use crate::error::{Error, Result};
@@ -29,12 +30,14 @@ pub struct RepairReport {
 /// Everything `validate` found wrong; empty when the code and the database agree.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Validation {
+    /// Each problem, in words.
     pub problems: Vec<String>,
     /// What can be done about the problems, each once.
     pub remedies: Vec<Remedy>,
 }
 
 impl Validation {
+    /// Whether nothing was found wrong.
     pub fn is_valid(&self) -> bool {
         self.problems.is_empty()
     }
@@ -45,7 +48,8 @@ impl Migrator {
     /// by hand after a failed run, or one that already has the change.
     pub async fn mark_applied(&self, conn: &mut Connection, version: Version) -> Result<()> {
         self.registry.get(version).ok_or(Error::UnknownVersion { version })?;
-        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+        let conn = &mut self.bind(conn)?;
+        self.locked(conn, async |conn: &mut Bound<'_>, _guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
             self.record_applied(conn, &rows, version, Action::MarkApplied).await
         })
@@ -55,7 +59,8 @@ impl Migrator {
     /// Records `version` as not applied without running its `down`: for a
     /// database whose change was undone by hand.
     pub async fn mark_reverted(&self, conn: &mut Connection, version: Version) -> Result<()> {
-        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+        let conn = &mut self.bind(conn)?;
+        self.locked(conn, async |conn: &mut Bound<'_>, _guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
             let row = rows.iter().find(|r| r.version == version).ok_or(Error::NotApplied { version })?;
             history::delete_applied(conn.as_ref(), &self.tables, version).await?;
@@ -72,7 +77,8 @@ impl Migrator {
     /// has that schema. Returns the versions it recorded.
     pub async fn baseline(&self, conn: &mut Connection, target: Version) -> Result<Vec<Version>> {
         self.registry.get(target).ok_or(Error::UnknownVersion { version: target })?;
-        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+        let conn = &mut self.bind(conn)?;
+        self.locked(conn, async |conn: &mut Bound<'_>, _guard: &LockGuard| {
             let mut rows = self.read_state(conn).await?;
             self.refuse_dirty(&rows)?;
             let mut recorded = Vec::new();
@@ -94,7 +100,8 @@ impl Migrator {
     /// Accepts the current checksum of every modified applied migration and
     /// clears unfinished runs, once the operator has put the database right.
     pub async fn repair(&self, conn: &mut Connection) -> Result<RepairReport> {
-        self.locked(conn, async |conn: &mut Connection, _guard: &LockGuard| {
+        let conn = &mut self.bind(conn)?;
+        self.locked(conn, async |conn: &mut Bound<'_>, _guard: &LockGuard| {
             let rows = self.read_state(conn).await?;
             let mut report = RepairReport::default();
             for row in &rows {
@@ -131,7 +138,7 @@ impl Migrator {
     /// runs, and applied migrations missing from the code. Pending migrations
     /// are not problems. Takes no lock and changes nothing.
     pub async fn validate(&self, conn: &mut Connection) -> Result<Validation> {
-        self.tables.check_backend(conn.backend())?;
+        let conn = &mut self.bind(conn)?;
         let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
         let (mut problems, mut remedies) = (Vec::new(), Vec::new());
         if let Err(error) = self.refuse_dirty(&rows) {

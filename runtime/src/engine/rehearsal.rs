@@ -7,11 +7,10 @@
 use crate::analysis::Finding;
 use crate::backend::{self, Backend, Connection};
 use crate::db::Db;
+use crate::engine::bound::Bound;
 use crate::engine::safety::refuse_transaction_control;
-use crate::engine::{Migrator, Scope, StepAction};
+use crate::engine::{Migrator, RevertScope, Scope, StepAction};
 use crate::error::{Error, Result};
-use crate::history::{self, AppliedMigration};
-use crate::plan::RevertTarget;
 use crate::record::Migration;
 use crate::version::Version;
 use serde::Serialize;
@@ -22,11 +21,13 @@ use std::time::{Duration, Instant};
 pub struct Rehearsal {
     /// `apply` or `revert`.
     pub action: &'static str,
+    /// The backend it ran on.
     pub backend: &'static str,
     /// Whether the steps ran (and were rolled back); false on MySQL/MariaDB.
     pub rehearsed: bool,
     /// Why the steps did not run, when they did not.
     pub not_rehearsed_because: Option<String>,
+    /// Each step of the plan, in order.
     pub steps: Vec<RehearsedStep>,
 }
 
@@ -40,8 +41,11 @@ impl Rehearsal {
 /// One step of a rehearsal.
 #[derive(Debug, Clone, Serialize)]
 pub struct RehearsedStep {
+    /// The migration's version.
     pub version: Version,
+    /// Its name.
     pub name: &'static str,
+    /// How the step went.
     #[serde(flatten)]
     pub outcome: RehearsalOutcome,
     /// The risk analysis of an applied step.
@@ -52,19 +56,26 @@ pub struct RehearsedStep {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RehearsalOutcome {
+    /// The step ran, and was rolled back with the rest.
     Succeeded {
+        /// How many statements it sent.
         statements: usize,
+        /// How long it took.
         #[serde(serialize_with = "crate::serialize::millis")]
         duration: Duration,
     },
     /// The error the real run would stop at.
     Failed {
+        /// The error, with where in the migration it happened.
         error: String,
         /// The database's error, whole, when a statement was refused.
         database: Option<Box<crate::database_error::StatementError>>,
     },
     /// A `transaction = false` step, which cannot run inside the rehearsal's transaction.
-    Skipped { reason: String },
+    Skipped {
+        /// Why it was skipped.
+        reason: String,
+    },
     /// After a failure: the transaction is aborted, so nothing more runs.
     NotReached,
     /// The step could not be rehearsed faithfully, and its failure here says
@@ -72,77 +83,61 @@ pub enum RehearsalOutcome {
     /// rehearsal's one transaction (PostgreSQL forbids that; the real run
     /// commits each migration on its own), or it met a missing or existing
     /// object that a skipped or unrehearsed step before it would have dealt with.
-    NotRehearsed { reason: String },
+    NotRehearsed {
+        /// Why it could not be rehearsed.
+        reason: String,
+    },
     /// On MySQL/MariaDB: the SQL the step would send.
-    NotRun { statements: Vec<String> },
+    NotRun {
+        /// The statements, in order.
+        statements: Vec<String>,
+    },
 }
 
 impl Migrator {
-    /// Rehearses `up`: runs the plan inside one transaction, then rolls it back.
-    pub async fn rehearse_up(&self, conn: &mut Connection, target: Option<Version>) -> Result<Rehearsal> {
-        self.rehearse_up_scoped(conn, &Scope::from(target)).await
+    /// Rehearses [`Migrator::up`] of `scope`: runs the plan inside one
+    /// transaction, then rolls it back.
+    ///
+    /// It takes no lock: taking it writes the holder's row, and a rehearsal
+    /// must leave the database exactly as it was. The rehearsal's
+    /// transaction meets a concurrent run's locks instead.
+    pub async fn rehearse_up(&self, conn: &mut Connection, scope: Scope) -> Result<Rehearsal> {
+        let conn = &mut self.bind(conn)?;
+        let rows = self.rows(conn).await?;
+        self.refuse_dirty(&rows)?;
+        let plan = self.plan_scope(&rows, &scope)?;
+        let migrations: Vec<&'static Migration> = plan.iter().map(|s| s.migration).collect();
+        self.rehearse_steps(conn, StepAction::Apply, &migrations).await
     }
 
-    /// Rehearses [`Migrator::up_scoped`] the same way.
-    pub async fn rehearse_up_scoped(&self, conn: &mut Connection, scope: &Scope) -> Result<Rehearsal> {
-        self.rehearse(conn, async |this: &Migrator, conn: &mut Connection| {
-            let rows = this.rows_without_creating(conn).await?;
-            this.refuse_dirty(&rows)?;
-            let plan = this.plan_scope(&rows, scope)?;
-            let versions: Vec<Version> = plan.iter().map(|s| s.version).collect();
-            this.rehearse_steps(conn, StepAction::Apply, &versions).await
-        })
-        .await
-    }
-
-    /// Rehearses `down`: runs the reverts inside one transaction, then rolls them back.
-    pub async fn rehearse_down(&self, conn: &mut Connection, target: RevertTarget) -> Result<Rehearsal> {
-        self.rehearse(conn, async |this: &Migrator, conn: &mut Connection| {
-            let rows = this.rows_without_creating(conn).await?;
-            this.refuse_dirty(&rows)?;
-            let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
-            let plan = this.registry.graph().plan_revert(&applied, target).map_err(|e| this.plan_error(e, &rows))?;
-            this.rehearse_steps(conn, StepAction::Revert, &plan).await
-        })
-        .await
-    }
-
-    /// Runs `work` without the migration lock: taking it writes the holder's
-    /// row, and a rehearsal must leave the database exactly as it was. The
-    /// rehearsal's transaction meets a concurrent run's locks instead.
-    async fn rehearse(
-        &self,
-        conn: &mut Connection,
-        work: impl AsyncFnOnce(&Migrator, &mut Connection) -> Result<Rehearsal>,
-    ) -> Result<Rehearsal> {
-        self.tables.check_backend(conn.backend())?;
-        work(self, conn).await
-    }
-
-    async fn rows_without_creating(&self, conn: &mut Connection) -> Result<Vec<AppliedMigration>> {
-        Ok(history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default())
+    /// Rehearses [`Migrator::down`] of `scope` the same way: runs the
+    /// reverts inside one transaction, then rolls them back.
+    pub async fn rehearse_down(&self, conn: &mut Connection, scope: RevertScope) -> Result<Rehearsal> {
+        let conn = &mut self.bind(conn)?;
+        let rows = self.rows(conn).await?;
+        self.refuse_dirty(&rows)?;
+        let plan = self.plan_revert(&rows, &scope, true)?;
+        self.rehearse_steps(conn, StepAction::Revert, &plan.steps).await
     }
 
     async fn rehearse_steps(
         &self,
-        conn: &mut Connection,
+        conn: &mut Bound<'_>,
         action: StepAction,
-        versions: &[Version],
+        migrations: &[&'static Migration],
     ) -> Result<Rehearsal> {
         let backend = conn.backend();
-        let migrations: Vec<&'static Migration> =
-            versions.iter().map(|v| self.registry.get(*v).expect("planned versions are registered")).collect();
         // A step that would commit or end the rehearsal's transaction is refused
         // before anything runs: the rehearsal could not roll it back.
         let mut findings = match action {
             StepAction::Apply => {
-                let analyses = self.analyze(backend, versions).await?;
+                let analyses = self.analyze_records(backend, migrations).await;
                 refuse_transaction_control(&analyses)?;
                 analyses.into_iter().map(|a| a.findings).collect()
             }
             StepAction::Revert => {
-                self.refuse_transaction_control_in_downs(backend, versions).await?;
-                vec![Vec::new(); versions.len()]
+                self.refuse_transaction_control_in_downs(backend, migrations).await?;
+                vec![Vec::new(); migrations.len()]
             }
         };
         let mut rehearsal = Rehearsal {
@@ -153,7 +148,7 @@ impl Migrator {
             backend: backend.name(),
             rehearsed: backend.transactional_ddl(),
             not_rehearsed_because: None,
-            steps: Vec::with_capacity(versions.len()),
+            steps: Vec::with_capacity(migrations.len()),
         };
         if !backend.transactional_ddl() {
             rehearsal.not_rehearsed_because = Some(format!(

@@ -11,13 +11,36 @@ use std::time::Duration;
 /// Reported as each step starts and ends, for progress displays.
 #[derive(Debug, Clone, Copy)]
 pub enum Progress<'a> {
-    Started { action: StepAction, migration: &'a Migration, index: usize, total: usize },
-    Finished { action: StepAction, migration: &'a Migration, index: usize, total: usize, duration: Duration },
+    /// A step is about to run.
+    Started {
+        /// Whether it applies or reverts.
+        action: StepAction,
+        /// The migration it runs.
+        migration: &'a Migration,
+        /// Its place in the run, from 0.
+        index: usize,
+        /// How many steps the run has.
+        total: usize,
+    },
+    /// A step finished.
+    Finished {
+        /// Whether it applied or reverted.
+        action: StepAction,
+        /// The migration it ran.
+        migration: &'a Migration,
+        /// Its place in the run, from 0.
+        index: usize,
+        /// How many steps the run has.
+        total: usize,
+        /// How long it took.
+        duration: Duration,
+    },
 }
 
 /// What `up` did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ApplyReport {
+    /// The migrations applied, in order.
     pub applied: Vec<StepReport>,
     /// The batch number the applied migrations share, if any were applied.
     pub batch: Option<i64>,
@@ -30,6 +53,7 @@ pub struct ApplyReport {
 /// What `down` did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RevertReport {
+    /// The migrations reverted, in order.
     pub reverted: Vec<StepReport>,
     /// The backup taken before reverting a `data` migration, if the run had one.
     pub backup: Option<Backup>,
@@ -40,7 +64,9 @@ pub struct RevertReport {
 /// Every migration with its state, and what the database holds that the code does not.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Status {
+    /// Every migration of this program, in the migration order.
     pub migrations: Vec<MigrationStatus>,
+    /// Applied migrations this program does not have (a newer release may have applied them).
     pub missing_from_code: Vec<AppliedMigration>,
     /// Other tools' history tables with rows, when ours records nothing:
     /// what they applied is not adopted yet (`adopt`).
@@ -55,37 +81,56 @@ impl Status {
             && self.migrations.iter().all(|m| matches!(m.state, MigrationState::Applied { checksum_matches: true, .. }))
     }
 
+    /// The migrations not applied yet, in the migration order.
     pub fn pending(&self) -> impl Iterator<Item = &MigrationStatus> {
         self.migrations.iter().filter(|m| matches!(m.state, MigrationState::Pending { .. }))
     }
 }
 
+/// One migration and its state in the database.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MigrationStatus {
+    /// Its version.
     pub version: Version,
+    /// Its name.
     pub name: &'static str,
+    /// The module (crate) that defines it.
     pub module: &'static str,
+    /// Where it is defined: `file:line`, or its SQL file.
     pub location: String,
+    /// The kinds of change it declares.
     pub risk: &'static [Risk],
+    /// Whether it is applied, pending or left unfinished.
     pub state: MigrationState,
 }
 
+/// The state of one migration in the database.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum MigrationState {
+    /// Applied, as the history records it.
     Applied {
+        /// When it was applied.
         applied_at: String,
+        /// Who applied it: user and host.
         applied_by: String,
+        /// How long it took, in milliseconds.
         execution_ms: i64,
+        /// The batch (the run) that applied it.
         batch: i64,
+        /// Whether its code is still what was applied.
         checksum_matches: bool,
     },
+    /// Not applied yet.
     Pending {
+        /// It is older than a migration already applied.
         out_of_order: bool,
     },
     /// A run that could not be atomic started this migration and did not finish.
     Dirty {
+        /// When the unfinished run started it.
         since: String,
+        /// A revert, rather than an apply, did not finish.
         reverting: bool,
     },
 }

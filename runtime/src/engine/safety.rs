@@ -29,43 +29,57 @@ impl Migrator {
 
     /// The risk analysis of the `up` of each migration in `versions`, for `backend`.
     pub async fn analyze(&self, backend: Backend, versions: &[Version]) -> Result<Vec<MigrationAnalysis>> {
-        let mut out = Vec::with_capacity(versions.len());
-        for version in versions {
-            let migration = self.registry.get(*version).ok_or(Error::UnknownVersion { version: *version })?;
+        let migrations = versions
+            .iter()
+            .map(|version| self.registry.get(*version).ok_or(Error::UnknownVersion { version: *version }))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.analyze_records(backend, &migrations).await)
+    }
+
+    /// The risk analysis of the `up` of each of `migrations`, for `backend`.
+    pub(crate) async fn analyze_records(
+        &self,
+        backend: Backend,
+        migrations: &[&'static Migration],
+    ) -> Vec<MigrationAnalysis> {
+        let mut out = Vec::with_capacity(migrations.len());
+        for migration in migrations {
             out.push(analyze(migration, backend).await);
         }
-        Ok(out)
+        out
     }
 
     /// Refuses, unless forced, to apply migrations with destructive statements
     /// they do not acknowledge; then backs up if any of them is risky.
-    pub(crate) async fn prepare_apply(&self, conn: &mut Connection, versions: &[Version]) -> Result<Option<Backup>> {
-        let analyses = self.refuse_unacknowledged(conn, versions).await?;
+    pub(crate) async fn prepare_apply(
+        &self,
+        conn: &mut Connection,
+        migrations: &[&'static Migration],
+    ) -> Result<Option<Backup>> {
+        let analyses = self.refuse_unacknowledged(conn, migrations).await?;
         match analyses.iter().find(|analysis| analysis.is_risky()) {
             Some(first) => self.backup_before(conn, &first.label()).await,
             None => Ok(None),
         }
     }
 
-    /// The analyses of `versions`, or, unless forced, the refusal of the
-    /// destructive statements among them that their migrations do not
-    /// acknowledge. A statement that destroys only the rows of tables that
-    /// hold none now (or do not exist yet) is not refused here: it is checked
-    /// again against the live database when it is sent, after the steps
-    /// before it have run.
+    /// The analyses of `migrations`, or, unless forced, the refusal of the
+    /// destructive statements among them that they do not acknowledge. A
+    /// statement that destroys only the rows of tables that hold none now
+    /// (or do not exist yet) is not refused here: it is checked again against
+    /// the live database when it is sent, after the steps before it have run.
     pub(crate) async fn refuse_unacknowledged(
         &self,
         conn: &mut Connection,
-        versions: &[Version],
+        migrations: &[&'static Migration],
     ) -> Result<Vec<MigrationAnalysis>> {
-        let analyses = self.analyze(conn.backend(), versions).await?;
+        let analyses = self.analyze_records(conn.backend(), migrations).await;
         refuse_transaction_control(&analyses)?;
         if self.force {
             return Ok(analyses);
         }
         let mut refusals = Vec::new();
-        for analysis in &analyses {
-            let migration = self.registry.get(analysis.version).expect("analysed versions are registered");
+        for (migration, analysis) in migrations.iter().zip(&analyses) {
             for finding in analysis.refusals() {
                 let loses_nothing_now = finding.loses_only_rows()
                     && all_without_rows(&mut conn.as_ref(), &finding.tables).await.unwrap_or(false);
@@ -82,11 +96,10 @@ impl Migrator {
     pub(crate) async fn refuse_transaction_control_in_downs(
         &self,
         backend: Backend,
-        versions: &[Version],
+        migrations: &[&'static Migration],
     ) -> Result<()> {
-        let mut analyses = Vec::with_capacity(versions.len());
-        for version in versions {
-            let migration = self.registry.get(*version).ok_or(Error::UnknownVersion { version: *version })?;
+        let mut analyses = Vec::with_capacity(migrations.len());
+        for migration in migrations {
             if let Some(down) = migration.down {
                 analyses.push(analyze_body(migration, down, backend, false).await);
             }
@@ -95,12 +108,13 @@ impl Migrator {
     }
 
     /// Backs up before reverting a `data` migration, whose revert may lose data.
-    pub(crate) async fn prepare_revert(&self, conn: &mut Connection, versions: &[Version]) -> Result<Option<Backup>> {
-        self.refuse_transaction_control_in_downs(conn.backend(), versions).await?;
-        let first_risky = versions
-            .iter()
-            .filter_map(|version| self.registry.get(*version))
-            .find(|migration| migration.risk.contains(&Risk::Data));
+    pub(crate) async fn prepare_revert(
+        &self,
+        conn: &mut Connection,
+        migrations: &[&'static Migration],
+    ) -> Result<Option<Backup>> {
+        self.refuse_transaction_control_in_downs(conn.backend(), migrations).await?;
+        let first_risky = migrations.iter().find(|migration| migration.risk.contains(&Risk::Data));
         match first_risky {
             Some(migration) => self.backup_before(conn, &format!("reverting {}", migration.label())).await,
             None => Ok(None),

@@ -7,11 +7,11 @@
 //! everything meanwhile) and what is still pending applied.
 //!
 //! ```no_run
-//! # async fn start() -> migrations_rs_runtime::Result<()> {
-//! use migrations_rs_runtime::Startup;
+//! # async fn start() -> migrations_rs::Result<()> {
+//! use migrations_rs::Startup;
 //! use std::time::Duration;
 //!
-//! let pool = sqlx::PgPool::connect("postgres://app@db/shop").await?;
+//! let pool = migrations_rs::sqlx::PgPool::connect("postgres://app@db/shop").await?;
 //! let report = Startup::new(&pool)
 //!     .environment("production")
 //!     .lock_timeout(Duration::from_secs(60))
@@ -21,12 +21,10 @@
 //! # Ok(()) }
 //! ```
 
-use crate::backend::Connection;
 use crate::database::Database;
-use crate::engine::{ApplyReport, Migrator, Scope};
+use crate::engine::{Migrator, Scope};
 use crate::error::{Error, Result};
 use crate::history::AppliedMigration;
-use crate::lock::LockGuard;
 use crate::remedy::Remedy;
 use crate::step_report::StepReport;
 use crate::version::Version;
@@ -56,11 +54,11 @@ pub enum OnFailure {
 /// starts anyway.
 ///
 /// ```no_run
-/// # async fn start() -> migrations_rs_runtime::Result<()> {
-/// use migrations_rs_runtime::Startup;
+/// # async fn start() -> migrations_rs::Result<()> {
+/// use migrations_rs::Startup;
 /// use std::time::Duration;
 ///
-/// let pool = sqlx::PgPool::connect("postgres://app@db/shop").await?;
+/// let pool = migrations_rs::sqlx::PgPool::connect("postgres://app@db/shop").await?;
 /// let report = Startup::new(&pool)
 ///     .environment("production")
 ///     .lock_timeout(Duration::from_secs(60))
@@ -82,22 +80,27 @@ pub struct Startup {
 /// What a start-up did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StartupReport {
+    /// The deployment environment, when one was named.
     pub environment: Option<String>,
     /// Where the database is, without its password.
     pub database: String,
+    /// Whether the start-up found the database up to date, migrated it, or failed.
     pub outcome: StartupOutcome,
     /// What this start-up applied, with how long each took, including what it
     /// applied before a failure.
     pub applied: Vec<StepReport>,
+    /// Why it failed, when it did.
     pub failure: Option<StartupFailure>,
     /// Whether the migration lock was taken: only when the first read found work to do.
     pub took_lock: bool,
     /// Applied migrations this program does not have (a newer release may have applied them).
     pub missing_from_code: Vec<AppliedMigration>,
+    /// How long the start-up took, connecting included.
     #[serde(rename = "total_ms", serialize_with = "crate::serialize::millis")]
     pub total: Duration,
 }
 
+/// How a start-up ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StartupOutcome {
@@ -105,6 +108,7 @@ pub enum StartupOutcome {
     UpToDate,
     /// Pending migrations were applied.
     Migrated,
+    /// Migrating failed: see the report's `failure`.
     Failed,
 }
 
@@ -113,6 +117,7 @@ pub enum StartupOutcome {
 pub struct StartupFailure {
     /// The migration that failed, when one did (not for a lock timeout or a connection error).
     pub version: Option<Version>,
+    /// The error, in words.
     pub error: String,
     /// The failed migration is recorded as partly done: nothing runs until it is resolved.
     pub dirty: bool,
@@ -121,6 +126,7 @@ pub struct StartupFailure {
 }
 
 impl StartupReport {
+    /// Whether the start-up did not fail.
     pub fn is_success(&self) -> bool {
         self.failure.is_none()
     }
@@ -165,6 +171,7 @@ impl Startup {
         self
     }
 
+    /// What to do when migrating fails (by default, [`OnFailure::Fail`]).
     pub fn on_failure(mut self, on_failure: OnFailure) -> Self {
         self.on_failure = on_failure;
         self
@@ -243,7 +250,7 @@ async fn migrate(
     report: &mut StartupReport,
 ) -> Result<()> {
     let mut conn = database.connect().await?;
-    let outcome = migrator.up_if_needed(&mut conn, target).await;
+    let outcome = migrator.apply(&mut conn, &Scope::from(target)).await;
     let _ = conn.close().await;
     let (applied, took_lock) = outcome?;
     report.took_lock = took_lock;
@@ -260,22 +267,4 @@ fn failure_of(error: &Error) -> StartupFailure {
         _ => (None, false),
     };
     StartupFailure { version, error: error.to_string(), dirty, remedies: error.remedies() }
-}
-
-impl Migrator {
-    /// Like [`Migrator::up`], but reads the state once without the lock
-    /// first, and takes the lock only if that read finds work to do: pending,
-    /// dirty or modified migrations. Returns whether it took the lock.
-    pub async fn up_if_needed(&self, conn: &mut Connection, target: Option<Version>) -> Result<(ApplyReport, bool)> {
-        let scope = Scope::from(target);
-        if let Some(report) = self.nothing_pending(conn, &scope).await? {
-            return Ok((report, false));
-        }
-        let report = self
-            .locked(conn, async |conn: &mut Connection, guard: &LockGuard| {
-                self.up_locked(conn, guard, &scope, false).await
-            })
-            .await?;
-        Ok((report, true))
-    }
 }

@@ -10,12 +10,15 @@
 //! (only rows changed on MySQL/MariaDB): then its row is cleared again.
 
 use crate::backend::{ConnRef, Connection, Tx};
+use crate::compat::{self, Compat};
 use crate::db::Db;
-use crate::engine::{Migrator, StepAction, panic};
+use crate::engine::report::Progress;
+use crate::engine::{Migrator, ProgressCallback, StepAction, panic};
 use crate::error::{Error, LockError, Result};
-use crate::history::{self, Action, AppliedMigration, LogEntry, RowState};
+use crate::history::{self, Action, AppliedMigration, LogEntry, RowState, Tables};
 use crate::lock::LockGuard;
 use crate::record::{Body, Migration};
+use crate::step_report::StepReport;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -67,12 +70,90 @@ pub(crate) struct StepFailure {
     pub not_logged: Option<String>,
 }
 
+impl StepFailure {
+    /// The error a run returns for this failure of `step`, after the steps in `done`.
+    pub(crate) fn into_error(self, step: &Step, done: &[StepReport]) -> Error {
+        let migration = step.migration;
+        Error::MigrationFailed {
+            version: migration.version,
+            label: migration.label(),
+            location: crate::engine::location::body_location(migration, step.action),
+            action: step.action.verb(),
+            dirty: self.dirty,
+            not_logged: self.not_logged.map(Box::new),
+            cause: Box::new(self.error),
+            completed: done.to_vec(),
+        }
+    }
+}
+
+/// Runs the steps of one run under its lock: each body on the run's
+/// connection, its history change and audit log entry beside it.
+pub(crate) struct StepRunner<'a> {
+    tables: &'a Tables,
+    compat: Option<Compat>,
+    /// Whether an applying body's unacknowledged destructive statements are sent anyway.
+    force: bool,
+    guard: &'a LockGuard,
+    progress: Option<&'a ProgressCallback>,
+}
+
 impl Migrator {
-    /// Runs one step; on failure writes the failure to the audit log.
-    pub(crate) async fn run_step(
+    /// The runner of the steps of a run holding `guard`.
+    pub(crate) fn step_runner<'a>(&'a self, guard: &'a LockGuard) -> StepRunner<'a> {
+        StepRunner {
+            tables: &self.tables,
+            compat: self.compat,
+            force: self.force,
+            guard,
+            progress: self.progress.as_ref(),
+        }
+    }
+}
+
+impl StepRunner<'_> {
+    /// Runs one step between its progress reports, once the lock is confirmed held.
+    pub(crate) async fn run(
         &self,
         conn: &mut Connection,
-        guard: &LockGuard,
+        step: &Step,
+        index: usize,
+        total: usize,
+    ) -> std::result::Result<(Duration, Vec<String>), StepFailure> {
+        let (action, migration) = (step.action, step.migration);
+        if let Err(error) = self.guard.check(&migration.label()).await {
+            self.log_lock_lost(conn, step, &error).await;
+            return Err(StepFailure { error, dirty: false, not_logged: None });
+        }
+        if let Some(report) = self.progress {
+            report(Progress::Started { action, migration, index, total });
+        }
+        let (duration, notes) = self.run_step(conn, step).await?;
+        if let Some(report) = self.progress {
+            report(Progress::Finished { action, migration, index, total, duration });
+        }
+        Ok((duration, notes))
+    }
+
+    /// Records in the audit log that the run stopped before `step` because its lock was lost.
+    async fn log_lock_lost(&self, conn: &mut Connection, step: &Step, error: &Error) {
+        let entry = LogEntry {
+            version: step.migration.version,
+            name: step.migration.name.to_owned(),
+            action: Action::LockLost,
+            duration_ms: 0,
+            batch: step.batch,
+            error: Some(error.to_string()),
+        };
+        if let Err(log_error) = history::append_log(conn.as_ref(), self.tables, &entry).await {
+            tracing::error!(%log_error, "could not write the lost lock to the audit log");
+        }
+    }
+
+    /// Runs one step; on failure writes the failure to the audit log.
+    async fn run_step(
+        &self,
+        conn: &mut Connection,
         step: &Step,
     ) -> std::result::Result<(Duration, Vec<String>), StepFailure> {
         let migration = step.migration;
@@ -84,15 +165,15 @@ impl Migrator {
             direction = step.action.direction(),
             batch = step.batch,
         );
-        self.run_step_in_span(conn, guard, step).instrument(span).await
+        self.run_step_in_span(conn, step).instrument(span).await
     }
 
     async fn run_step_in_span(
         &self,
         conn: &mut Connection,
-        guard: &LockGuard,
         step: &Step,
     ) -> std::result::Result<(Duration, Vec<String>), StepFailure> {
+        let guard = self.guard;
         let migration = step.migration;
         let atomic = step.is_atomic(conn);
         let started = Instant::now();
@@ -115,7 +196,7 @@ impl Migrator {
                     undone_by_rollback = !db.sent_implicit_commit();
                     notes = db.take_notes();
                     ran?;
-                    self.record(&mut tx, guard, step, atomic, started).await
+                    self.record(&mut tx, step, atomic, started).await
                 }
                 .await;
                 let outcome = finish(tx, in_tx).await;
@@ -135,7 +216,7 @@ impl Migrator {
                 notes = db.take_notes();
                 ran?;
                 let mut tx = conn.begin().await?;
-                let recorded = self.record(&mut tx, guard, step, atomic, started).await;
+                let recorded = self.record(&mut tx, step, atomic, started).await;
                 finish(tx, recorded).await
             }
         }
@@ -182,20 +263,20 @@ impl Migrator {
     /// Writes a failure to the audit log on the run's connection, or, when
     /// that connection died with the step, on a new one.
     async fn log_failure(&self, conn: &mut Connection, entry: &LogEntry) -> Result<()> {
-        let Err(first) = history::append_log(conn.as_ref(), &self.tables, entry).await else { return Ok(()) };
+        let Err(first) = history::append_log(conn.as_ref(), self.tables, entry).await else { return Ok(()) };
         tracing::warn!(%first, "writing the failure to the audit log on a new connection");
         let mut fresh = conn.open_unpooled().await?;
-        let written = history::append_log(fresh.as_ref(), &self.tables, entry).await;
+        let written = history::append_log(fresh.as_ref(), self.tables, entry).await;
         let _ = fresh.close().await;
         written
     }
 
-    /// Undoes [`Migrator::mark_in_progress`] after a step whose changes were all rolled back.
+    /// Undoes [`StepRunner::mark_in_progress`] after a step whose changes were all rolled back.
     async fn clear_in_progress(&self, conn: &mut Connection, step: &Step) -> Result<()> {
         match step.action {
-            StepAction::Apply => history::delete_applied(conn.as_ref(), &self.tables, step.migration.version).await,
+            StepAction::Apply => history::delete_applied(conn.as_ref(), self.tables, step.migration.version).await,
             StepAction::Revert => {
-                history::set_state(conn.as_ref(), &self.tables, step.migration.version, RowState::Applied).await
+                history::set_state(conn.as_ref(), self.tables, step.migration.version, RowState::Applied).await
             }
         }
     }
@@ -212,36 +293,29 @@ impl Migrator {
     async fn mark_in_progress(&self, conn: &mut Connection, step: &Step) -> Result<()> {
         match step.action {
             StepAction::Apply => {
-                history::insert_applied(conn.as_ref(), &self.tables, &step.history_row(RowState::Applying, 0)).await
+                history::insert_applied(conn.as_ref(), self.tables, &step.history_row(RowState::Applying, 0)).await
             }
             StepAction::Revert => {
-                history::set_state(conn.as_ref(), &self.tables, step.migration.version, RowState::Reverting).await
+                history::set_state(conn.as_ref(), self.tables, step.migration.version, RowState::Reverting).await
             }
         }
     }
 
     /// Writes the history change and the log entry of a finished step, after
     /// checking that this process still holds the lock.
-    async fn record(
-        &self,
-        tx: &mut Tx<'_>,
-        guard: &LockGuard,
-        step: &Step,
-        atomic: bool,
-        started: Instant,
-    ) -> Result<()> {
+    async fn record(&self, tx: &mut Tx<'_>, step: &Step, atomic: bool, started: Instant) -> Result<()> {
         let migration = step.migration;
-        guard.confirm_in_step(tx.conn(), &migration.label(), atomic).await?;
+        self.guard.confirm_in_step(tx.conn(), &migration.label(), atomic).await?;
         let duration_ms = millis(started.elapsed());
         match (step.action, atomic) {
             (StepAction::Apply, true) => {
-                history::insert_applied(tx.conn(), &self.tables, &step.history_row(RowState::Applied, duration_ms))
+                history::insert_applied(tx.conn(), self.tables, &step.history_row(RowState::Applied, duration_ms))
                     .await?
             }
             (StepAction::Apply, false) => {
-                history::finish_applied(tx.conn(), &self.tables, migration.version, duration_ms).await?
+                history::finish_applied(tx.conn(), self.tables, migration.version, duration_ms).await?
             }
-            (StepAction::Revert, _) => history::delete_applied(tx.conn(), &self.tables, migration.version).await?,
+            (StepAction::Revert, _) => history::delete_applied(tx.conn(), self.tables, migration.version).await?,
         }
         self.record_compat(tx.conn(), step, duration_ms).await?;
         let entry = LogEntry {
@@ -255,7 +329,19 @@ impl Migrator {
             batch: step.batch,
             error: None,
         };
-        history::append_log(tx.conn(), &self.tables, &entry).await
+        history::append_log(tx.conn(), self.tables, &entry).await
+    }
+}
+
+impl StepRunner<'_> {
+    /// Writes or deletes the row of the tool kept in step (`compat`) for a
+    /// finished step, on the connection (and in the transaction) of our own row.
+    async fn record_compat(&self, conn: ConnRef<'_>, step: &Step, duration_ms: i64) -> Result<()> {
+        let Some(compat) = self.compat else { return Ok(()) };
+        match step.action {
+            StepAction::Apply => compat::record_applied(conn, compat, step.migration, duration_ms).await,
+            StepAction::Revert => compat::record_reverted(conn, compat, step.migration).await,
+        }
     }
 }
 

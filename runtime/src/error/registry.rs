@@ -8,18 +8,27 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegistryProblem {
+    /// Two migrations have the same version.
     DuplicateVersion {
+        /// The version they share.
         version: Version,
+        /// The first, as `name (file:line)`.
         first: String,
+        /// The second, the same way.
         second: String,
     },
+    /// A migration depends on a version no migration has.
     UnknownDependency {
+        /// The migration, as `version name`.
         migration: String,
+        /// Where it is defined.
         location: String,
+        /// The version it names.
         missing: Version,
     },
     /// Each entry is `version name (file:line)`; the first depends on the second, and so on round.
     Cycle {
+        /// The migrations of the cycle.
         path: Vec<String>,
     },
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 /// The migrations of a folder, and what in it is not a migration.
 #[derive(Debug)]
 pub struct LoadedFolder {
+    /// The migrations, in the order of their folders.
     pub migrations: Vec<&'static Migration>,
     /// Files that are not migrations, left alone.
     pub ignored: Vec<PathBuf>,

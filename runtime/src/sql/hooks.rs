@@ -8,7 +8,7 @@ use crate::sql::layout::HookPoint;
 pub struct Hook {
     /// The file's name, such as `afterMigrate.sql`: the audit log names the hook by it.
     pub name: String,
-    /// The SQL the hook runs.
+    /// The SQL it runs, as one script.
     pub sql: String,
 }
 
@@ -47,7 +47,7 @@ impl Hooks {
         *slot = Some(hook);
     }
 
-    /// Whether no hook is set.
+    /// Whether there is no hook at all.
     pub fn is_empty(&self) -> bool {
         HookPoint::ALL.iter().all(|point| self.at(*point).is_none())
     }

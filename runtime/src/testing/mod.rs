@@ -27,12 +27,12 @@
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use migrations_rs_runtime::testing::TestDatabase;
-//! use migrations_rs_runtime::Version;
+//! use migrations_rs_runtime::{Scope, Version};
 //!
 //! let before = Version::parse("20240120110000")?;
 //! let db = TestDatabase::builder("sqlite:").to(before).create().await?;
 //! // seed rows in the shape the schema has at `before` …
-//! db.up(None).await?; // … migrate to the head, then assert on what the data migration did
+//! db.up(Scope::All).await?; // … migrate to the head, then assert on what the data migration did
 //! # Ok(()) }
 //! ```
 
@@ -40,7 +40,7 @@ mod template;
 
 use crate::backend::{Backend, Connection};
 use crate::backup::BackupOptions;
-use crate::engine::{ApplyReport, Migrator};
+use crate::engine::{ApplyReport, Migrator, Scope};
 use crate::url::DatabaseUrl;
 use crate::version::Version;
 use sha2::{Digest, Sha256};
@@ -181,10 +181,10 @@ impl TestDatabase {
         &self.migrator
     }
 
-    /// Applies the pending migrations up to `target` (all of them for `None`).
-    pub async fn up(&self, target: Option<Version>) -> Result<ApplyReport, TestDatabaseError> {
+    /// Applies the pending migrations `scope` names, as [`Migrator::up`] does.
+    pub async fn up(&self, scope: Scope) -> Result<ApplyReport, TestDatabaseError> {
         let mut conn = self.connect().await?;
-        let report = self.migrator.up(&mut conn, target).await.map_err(|e| TestDatabaseError::Apply(Box::new(e)));
+        let report = self.migrator.up(&mut conn, scope).await.map_err(|e| TestDatabaseError::Apply(Box::new(e)));
         let _ = conn.close().await;
         report
     }

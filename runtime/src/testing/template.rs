@@ -9,7 +9,7 @@
 
 use super::{TemplateKey, TestDatabaseError};
 use crate::backend::{Backend, Connection};
-use crate::engine::Migrator;
+use crate::engine::{Migrator, Scope};
 use crate::url::DatabaseUrl;
 use crate::version::Version;
 use sqlx::{AssertSqlSafe, Connection as _, Executor as _, MySqlConnection, PgConnection, Row as _, SqliteConnection};
@@ -132,7 +132,7 @@ async fn migrate(
 ) -> Result<(), TestDatabaseError> {
     let failed = |cause| TestDatabaseError::Migrate { template: template.to_owned(), cause: Box::new(cause) };
     let mut conn = Connection::connect(url).await.map_err(failed)?;
-    let applied = migrator.up(&mut conn, target).await.map(drop).map_err(failed);
+    let applied = migrator.up(&mut conn, Scope::from(target)).await.map(drop).map_err(failed);
     let _ = conn.close().await;
     applied
 }

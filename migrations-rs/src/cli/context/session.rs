@@ -37,6 +37,8 @@ pub(crate) struct RunRules {
     pub revert_modified: bool,
     /// `up --allow-destructive`: run destructive statements their migrations do not acknowledge.
     pub allow_destructive: bool,
+    /// `up --keep-going`: apply what does not depend on a failed migration.
+    pub keep_going: bool,
 }
 
 impl Context<'_> {
@@ -116,6 +118,7 @@ impl Context<'_> {
             .compat(compat)
             .revert_modified(rules.revert_modified)
             .force(rules.allow_destructive)
+            .keep_going(rules.keep_going)
             .with_backup(BackupOptions {
                 enabled: !cli.backup.no_backup,
                 directory: cli.backup.backup_dir.clone(),

@@ -5,7 +5,7 @@ use crate::cli::args::{DownArgs, RedoArgs, UpArgs};
 use crate::cli::context::{Access, Context, RunRules};
 use crate::cli::output::Tone;
 use crate::cli::report::show_rehearsal;
-use migrations_rs_runtime::{Error, Preview, RevertTarget, Risk};
+use migrations_rs_runtime::{Error, Preview, RevertScope, Risk};
 use std::process::ExitCode;
 
 pub(super) async fn up(args: &UpArgs, ctx: &Context<'_>) -> Result<ExitCode, Error> {
@@ -13,15 +13,16 @@ pub(super) async fn up(args: &UpArgs, ctx: &Context<'_>) -> Result<ExitCode, Err
         strict_order: args.strict,
         ignore_foreign_history: args.ignore_foreign_history,
         allow_destructive: args.allow_destructive,
+        keep_going: args.keep_going,
         ..RunRules::default()
     };
     ctx.on_database(Access::Changes, rules, async |migrator, conn| {
         let scope = args.scope();
         if args.dry_run {
-            return Ok(show_rehearsal(ctx, &migrator.rehearse_up_scoped(conn, &scope).await?));
+            return Ok(show_rehearsal(ctx, &migrator.rehearse_up(conn, scope).await?));
         }
         // In a protected environment the plan is confirmed under the lock (see `context::approval`).
-        let report = migrator.up_scoped(conn, &scope, args.keep_going).await?;
+        let report = migrator.up(conn, scope).await?;
         for step in &report.applied {
             for note in &step.notes {
                 ctx.say(Tone::Dim, &format!("note: {} {}: {note}", step.version, step.name));
@@ -56,16 +57,15 @@ pub(super) async fn down(args: &DownArgs, ctx: &Context<'_>) -> Result<ExitCode,
     let rules = RunRules { strict_revert: args.strict, revert_modified: args.revert_modified, ..RunRules::default() };
     ctx.on_database(Access::Changes, rules, async |migrator, conn| {
         let target = match (args.to, args.last_batch) {
-            (Some(version), _) => RevertTarget::To(version),
-            (None, true) => RevertTarget::Versions(migrator.last_batch(conn).await?),
-            (None, false) => RevertTarget::Steps(args.steps.unwrap_or(1)),
+            (Some(version), _) => RevertScope::To(version),
+            (None, true) => RevertScope::LastBatch,
+            (None, false) => RevertScope::Steps(args.steps.unwrap_or(1)),
         };
         if args.dry_run {
             return Ok(show_rehearsal(ctx, &migrator.rehearse_down(conn, target).await?));
         }
         warn_data_loss(ctx, &migrator.preview_down(conn, target.clone()).await?);
-        let report =
-            if args.last_batch { migrator.down_last_batch(conn).await? } else { migrator.down(conn, target).await? };
+        let report = migrator.down(conn, target).await?;
         ctx.print(&report, |r| match r.reverted.len() {
             0 => "nothing to revert".to_owned(),
             n => format!("{n} migration(s) reverted"),
@@ -77,7 +77,7 @@ pub(super) async fn down(args: &DownArgs, ctx: &Context<'_>) -> Result<ExitCode,
 
 pub(super) async fn redo(args: &RedoArgs, ctx: &Context<'_>) -> Result<ExitCode, Error> {
     ctx.on_database(Access::Changes, RunRules::default(), async |migrator, conn| {
-        warn_data_loss(ctx, &migrator.preview_down(conn, RevertTarget::Steps(args.steps)).await?);
+        warn_data_loss(ctx, &migrator.preview_down(conn, RevertScope::Steps(args.steps)).await?);
         let (reverted, applied) = migrator.redo(conn, args.steps).await?;
         ctx.print(&serde_json::json!({ "reverted": reverted, "applied": applied }), |_| {
             format!("{} migration(s) reverted and applied again", applied.applied.len())

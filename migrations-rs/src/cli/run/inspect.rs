@@ -87,7 +87,7 @@ pub(super) async fn validate(ctx: &Context<'_>) -> Result<ExitCode, Error> {
 
 pub(super) async fn plan(args: &PlanArgs, ctx: &Context<'_>) -> Result<ExitCode, Error> {
     ctx.on_database(Access::Reads("plan"), RunRules::default(), async |migrator, conn| {
-        let preview = migrator.preview_up_scoped(conn, &args.scope()).await?;
+        let preview = migrator.preview_up(conn, args.scope()).await?;
         ctx.print(&preview, render::preview);
         Ok(ExitCode::SUCCESS)
     })

@@ -7,7 +7,7 @@ use crate::cli::args::{LintArgs, SqlArgs};
 use crate::cli::context::{Access, Context, RunRules};
 use crate::cli::render;
 use crate::cli::report::show_lint;
-use migrations_rs_runtime::{Backend, Error, Migrator, Version};
+use migrations_rs_runtime::{Backend, Error, Migrator, Scope, Version};
 use std::process::ExitCode;
 
 pub(super) async fn lint(args: &LintArgs, ctx: &Context<'_>) -> Result<ExitCode, Error> {
@@ -18,7 +18,7 @@ pub(super) async fn lint(args: &LintArgs, ctx: &Context<'_>) -> Result<ExitCode,
     }
     ctx.on_database(Access::Reads("lint --pending"), RunRules::default(), async |migrator, conn| {
         let backend = args.backend.map_or_else(|| conn.backend(), Backend::from);
-        let pending: Vec<_> = migrator.preview_up(conn, None).await?.steps.iter().map(|s| s.version).collect();
+        let pending: Vec<_> = migrator.preview_up(conn, Scope::All).await?.steps.iter().map(|s| s.version).collect();
         Ok(show_lint(ctx, &migrator.analyze(backend, &pending).await?, backend))
     })
     .await
@@ -39,7 +39,8 @@ pub(super) async fn sql(args: &SqlArgs, ctx: &Context<'_>) -> Result<ExitCode, E
     }
     ctx.on_database(Access::Reads("sql"), RunRules::default(), async |migrator, conn| {
         let backend = args.backend.map_or_else(|| conn.backend(), Backend::from);
-        let pending: Vec<_> = migrator.preview_up(conn, args.to).await?.steps.iter().map(|s| s.version).collect();
+        let pending: Vec<_> =
+            migrator.preview_up(conn, Scope::from(args.to)).await?.steps.iter().map(|s| s.version).collect();
         show_sql(ctx, migrator, backend, &pending).await
     })
     .await
