@@ -20,20 +20,10 @@ static INSIDE: AtomicBool = AtomicBool::new(false);
 /// While set, `fail_on_request` fails.
 static FAIL: AtomicBool = AtomicBool::new(false);
 
-#[migration(version = 2024_01_01_000000, risk = [schema])]
-mod create_things {
-    use super::*;
+#[path = "shared/things.rs"]
+mod things;
 
-    pub async fn up(db: &mut Db<'_>) -> Result<()> {
-        db.exec(Table::create().table("things").col(ColumnDef::new("id").integer().primary_key())).await
-    }
-
-    pub async fn down(db: &mut Db<'_>) -> Result<()> {
-        db.exec(Table::drop().table("things")).await
-    }
-}
-
-#[migration(version = 2024_01_02_000000, depends_on = [create_things], risk = [schema])]
+#[migration(version = 2024_01_02_000000, depends_on = [things::create_things], risk = [schema])]
 mod wait_here {
     use super::*;
 

@@ -17,7 +17,6 @@ use migrations_rs::{Backend, Error, Migrator, Scope, Version};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{Inspect, TestDb};
 
@@ -208,13 +207,7 @@ impl Http {
 /// output and standard error.
 async fn cli(args: &[&str]) -> (ExitCode, String, String) {
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let (out, err) = (Captured::default(), Captured::default());
-        let code = migrations_rs::cli::run(std::iter::once("migrate".to_owned()).chain(args), out.clone(), err.clone());
-        (code, out.text(), err.text())
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || support::cli_in_process(&args)).await.unwrap()
 }
 
 /// The `--json` error object the command line prints on standard error.
@@ -222,24 +215,4 @@ async fn cli_json(args: &[&str]) -> Value {
     let (code, _, err) = cli(args).await;
     assert_eq!(code, ExitCode::FAILURE, "{err}");
     serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("{e}: {err}"))
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
 }

@@ -441,33 +441,9 @@ fn every_rule_can_be_acknowledged_by_name() {
 /// The command line in this process: `lint` and `up` over every migration of this file.
 mod command_line {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Captured {
-        fn text(&self) -> String {
-            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-        }
-    }
 
     fn run(args: &[&str]) -> (std::process::ExitCode, String, String) {
-        let (out, err) = (Captured::default(), Captured::default());
-        let code =
-            migrations_rs::cli::run(std::iter::once("migrate").chain(args.iter().copied()), out.clone(), err.clone());
-        (code, out.text(), err.text())
+        support::cli_in_process(args)
     }
 
     #[test]

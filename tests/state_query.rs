@@ -6,22 +6,11 @@
 #[macro_use]
 mod support;
 
-use migrations_rs::prelude::*;
 use migrations_rs::{Backend, Migrator, Scope};
 use support::{QueryCounter, TestDb};
 
-#[migration(version = 2024_01_01_000000, risk = [schema])]
-mod create_things {
-    use super::*;
-
-    pub async fn up(db: &mut Db<'_>) -> Result<()> {
-        db.exec(Table::create().table("things").col(ColumnDef::new("id").integer().primary_key())).await
-    }
-
-    pub async fn down(db: &mut Db<'_>) -> Result<()> {
-        db.exec(Table::drop().table("things")).await
-    }
-}
+#[path = "shared/things.rs"]
+mod things;
 
 #[test]
 fn status_and_an_up_with_nothing_pending_read_the_state_in_one_query_with_10000_applied() {

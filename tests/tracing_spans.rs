@@ -17,20 +17,10 @@ use tracing::span::{Attributes, Id};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
-#[migration(version = 2024_01_01_000000, risk = [schema])]
-mod create_things {
-    use super::*;
+#[path = "shared/things.rs"]
+mod things;
 
-    pub async fn up(db: &mut Db<'_>) -> Result<()> {
-        db.exec(Table::create().table("things").col(ColumnDef::new("id").integer().primary_key())).await
-    }
-
-    pub async fn down(db: &mut Db<'_>) -> Result<()> {
-        db.exec(Table::drop().table("things")).await
-    }
-}
-
-#[migration(version = 2024_01_02_000000, depends_on = [create_things], risk = [data], empty)]
+#[migration(version = 2024_01_02_000000, depends_on = [things::create_things], risk = [data], empty)]
 mod refuse_to_revert {
     use super::*;
 

@@ -7,8 +7,8 @@ pub mod sql_dir;
 
 use migrations_rs::sqlx::{self, Connection as _, MySqlConnection, PgConnection, SqliteConnection};
 use migrations_rs::{Backend, Connection, DatabaseUrl};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -287,4 +287,35 @@ pub fn nested_target() -> std::path::PathBuf {
     // <target>/<profile>/deps/<this test>
     let test_binary = std::env::current_exe().expect("test binary path");
     test_binary.ancestors().nth(3).expect("the target folder").to_path_buf()
+}
+
+/// Runs the command line in this process, over the migrations linked into
+/// the test binary, as a program named `migrate`: exit code, standard output
+/// and standard error.
+pub fn cli_in_process(args: &[impl AsRef<str>]) -> (std::process::ExitCode, String, String) {
+    let (out, err) = (Captured::default(), Captured::default());
+    let args = std::iter::once("migrate".to_owned()).chain(args.iter().map(|a| a.as_ref().to_owned()));
+    let code = migrations_rs::cli::run(args, out.clone(), err.clone());
+    (code, out.text(), err.text())
+}
+
+/// Output written to a shared buffer, read back as text.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
 }
