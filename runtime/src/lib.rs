@@ -22,7 +22,8 @@
 //! 3. records: [`record`] (a record holds its bodies' entry points, which take
 //!    the `Db` handle, so records sit above connections), [`registry`], [`sql`]
 //!    (SQL folders loaded as records);
-//! 4. bookkeeping: [`history`], [`lock`], [`backup`], [`foreign`], [`compat`];
+//! 4. bookkeeping: [`history`], [`lock`], [`backup`], [`foreign`], [`compat`],
+//!    [`scratch`] (databases beside the target for `verify` and `drift`);
 //! 5. the [`engine`]: the `Migrator`, the step runner and their reports;
 //! 6. [`testing`]: test databases built with the engine.
 
@@ -41,6 +42,7 @@ pub mod lock;
 pub mod record;
 pub mod registry;
 pub mod remedy;
+pub mod scratch;
 pub mod sql;
 pub mod step_report;
 pub mod table_rows;
@@ -57,10 +59,11 @@ pub use database::Database;
 pub use database_error::StatementError;
 pub use db::{Db, Row, Statement};
 pub use engine::{
-    AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, Hook, Hooks,
-    LastApplied, MatchedBy, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, PlanApproval, Preview,
-    PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, Scope, Startup,
-    StartupFailure, StartupOutcome, StartupReport, Status, StepReport, StepSql, Validation,
+    AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, Drift, DriftOptions, FailedMigration, GraphNode,
+    Health, Hook, Hooks, LastApplied, MatchedBy, MigrationCheck, MigrationState, MigrationStatus, Migrator, OnFailure,
+    OurMigration, PlanApproval, Preview, PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport,
+    RevertReport, Scope, Startup, StartupFailure, StartupOutcome, StartupReport, Status, StepReport, StepSql,
+    Validation, Verification, VerifyFinding, VerifyOptions,
 };
 pub use error::{ChecksumMismatch, Error, Result};
 pub use foreign::{ForeignMigration, ForeignTable, Source, Tool};

@@ -11,7 +11,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("errors", &["error", "database_error", "remedy", "step_report", "serialize"]),
     ("connections", &["url", "backend", "database", "table_rows", "db"]),
     ("records", &["record", "registry", "sql"]),
-    ("bookkeeping", &["history", "damage", "lock", "backup", "foreign", "compat"]),
+    ("bookkeeping", &["history", "damage", "lock", "backup", "foreign", "compat", "scratch"]),
     ("engine", &["engine"]),
     ("test databases", &["testing"]),
 ];
