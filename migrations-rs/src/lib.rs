@@ -53,12 +53,13 @@ pub use migrations_rs_macros::{migration, sql_migrations};
 pub use migrations_rs_runtime::testing;
 pub use migrations_rs_runtime::{
     Action, AdoptReport, AdoptedMigration, Analyzer, AppliedMigration, ApplyReport, Backend, Backup, BackupOptions,
-    Checksum, ChecksumMismatch, Connection, Database, DatabaseUrl, Db, DirtyMigration, Error, FailedMigration, Finding,
-    Health, LastApplied, Level, LockHolder, LockOptions, LockStatus, LockStrategy, LogQuery, LogRecord, MatchedBy,
-    Migration, MigrationAnalysis, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, Refusal,
-    Registry, RegistryProblem, Rehearsal, RehearsalOutcome, RehearsedStep, Remedy, Result, RevertReport, RevertTarget,
-    Risk, Row, Rule, Scope, Severity, Source, Startup, StartupFailure, StartupOutcome, StartupReport, Statement,
-    StatementError, Status, StepReport, Tables, Tool, Version, analysis, engine, foreign, sea_query, sql, sqlx,
+    Checksum, ChecksumMismatch, Connection, Database, DatabaseUrl, Db, DirtyMigration, Drift, DriftOptions, Error,
+    FailedMigration, Finding, Health, LastApplied, Level, LockHolder, LockOptions, LockStatus, LockStrategy, LogQuery,
+    LogRecord, MatchedBy, Migration, MigrationAnalysis, MigrationState, MigrationStatus, Migrator, OnFailure,
+    OurMigration, Refusal, Registry, RegistryProblem, Rehearsal, RehearsalOutcome, RehearsedStep, Remedy, Result,
+    RevertReport, RevertTarget, Risk, Row, Rule, Scope, Severity, Source, Startup, StartupFailure, StartupOutcome,
+    StartupReport, Statement, StatementError, Status, StepReport, Tables, Tool, Verification, VerifyFinding,
+    VerifyOptions, Version, analysis, engine, foreign, sea_query, sql, sqlx,
 };
 
 /// What a migration file needs: the attribute, the `Db` handle, `Result`,
