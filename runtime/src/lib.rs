@@ -13,7 +13,7 @@
 //! `tests/layers.rs` fails when one does not. Lowest first:
 //!
 //! 0. the core crate (`migrations-rs-core`, re-exported here as [`version`],
-//!    [`plan`] and [`analysis`]): everything that needs no database;
+//!    [`plan`], [`analysis`] and [`schema`]): everything that needs no database;
 //! 1. errors: [`error`] (with each layer's own errors, such as the registry's
 //!    [`RegistryProblem`]), [`database_error`], [`remedy`], [`step_report`];
 //! 2. connections: [`url`], [`backend`] (one file per backend, and the one
@@ -49,7 +49,7 @@ pub mod table_rows;
 pub mod testing;
 pub mod url;
 
-pub use migrations_rs_core::{analysis, plan, version};
+pub use migrations_rs_core::{analysis, plan, schema, version};
 
 pub use analysis::{Analyzer, Finding, Level, MigrationAnalysis, Refusal, Rule, Severity};
 pub use backend::{Backend, Connection};

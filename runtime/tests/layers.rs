@@ -17,7 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// Modules of the core crate the runtime re-exports: below every layer.
-const CORE: &[&str] = &["analysis", "plan", "version"];
+const CORE: &[&str] = &["analysis", "plan", "schema", "version"];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|(_, modules)| modules.contains(&module))

@@ -154,3 +154,17 @@ mod tests {
         assert_eq!(syntax_error_line("Table 't' doesn't exist"), None);
     }
 }
+
+pub(super) use introspection::schema;
+
+/// Reading the schema of a MySQL or MariaDB database from its `information_schema`.
+mod introspection {
+    use crate::error::Result;
+    use migrations_rs_core::schema::Schema;
+    use sqlx::mysql::MySqlConnection;
+
+    /// The schema of the current database.
+    pub(in crate::backend) async fn schema(_c: &mut MySqlConnection, _exclude: &[String]) -> Result<Schema> {
+        Ok(Schema::default())
+    }
+}
