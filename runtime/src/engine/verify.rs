@@ -271,7 +271,7 @@ impl Migrator {
 
 /// Each change of `diff` in words.
 pub(crate) fn differences(diff: &SchemaDiff) -> Vec<String> {
-    diff.changes().iter().map(ToString::to_string).collect()
+    diff.changes.iter().map(ToString::to_string).collect()
 }
 
 /// Runs the seed one statement at a time, skipping those that fail, and
