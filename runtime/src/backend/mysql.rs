@@ -157,14 +157,299 @@ mod tests {
 
 pub(super) use introspection::schema;
 
-/// Reading the schema of a MySQL or MariaDB database from its `information_schema`.
+/// Reading the schema of a MySQL or MariaDB database from its
+/// `information_schema`, in one query for each kind of object across all
+/// tables. Every value is cast to `CHAR` or `SIGNED`: the two servers (and
+/// their versions) give these columns different types.
 mod introspection {
     use crate::error::Result;
-    use migrations_rs_core::schema::Schema;
+    use migrations_rs_core::schema::{
+        Check, Column, ForeignKey, Function, Generated, Index, Key, Schema, Table, Trigger, View,
+    };
     use sqlx::mysql::MySqlConnection;
+    use std::collections::HashMap;
 
-    /// The schema of the current database.
-    pub(in crate::backend) async fn schema(_c: &mut MySqlConnection, _exclude: &[String]) -> Result<Schema> {
-        Ok(Schema::default())
+    /// The schema of the current database, without the tables named in `exclude`.
+    pub(in crate::backend) async fn schema(c: &mut MySqlConnection, exclude: &[String]) -> Result<Schema> {
+        let database: Option<String> = sqlx::query_scalar("SELECT CAST(DATABASE() AS CHAR)").fetch_one(&mut *c).await?;
+        let database = database.unwrap_or_default();
+        let excluded = |name: &str| {
+            exclude
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(name) || e.eq_ignore_ascii_case(&format!("{database}.{name}")))
+        };
+        let mut schema = Schema::default();
+        schema.tables = tables(c).await?;
+        schema.tables.retain(|t| !excluded(&t.name));
+        let position: HashMap<String, usize> =
+            schema.tables.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+        let carriers = keys(c, &mut schema.tables, &position).await?;
+        checks(c, &mut schema.tables, &position).await?;
+        indexes(c, &mut schema.tables, &position, &carriers).await?;
+        schema.views = views(c, &database).await?;
+        schema.views.retain(|v| !excluded(&v.name));
+        schema.triggers = triggers(c).await?;
+        schema.triggers.retain(|t| !excluded(&t.table));
+        schema.functions = functions(c).await?;
+        Ok(schema.sorted())
+    }
+
+    type ColumnRow =
+        (String, String, String, String, Option<String>, String, Option<String>, Option<String>, Option<String>);
+
+    async fn tables(c: &mut MySqlConnection) -> Result<Vec<Table>> {
+        let rows: Vec<ColumnRow> = sqlx::query_as(
+            "SELECT CAST(c.TABLE_NAME AS CHAR), CAST(c.COLUMN_NAME AS CHAR), CAST(c.COLUMN_TYPE AS CHAR), \
+                    CAST(c.IS_NULLABLE AS CHAR), CAST(c.COLUMN_DEFAULT AS CHAR), CAST(c.EXTRA AS CHAR), \
+                    CAST(c.GENERATION_EXPRESSION AS CHAR), CAST(c.COLLATION_NAME AS CHAR), \
+                    CAST(t.TABLE_COLLATION AS CHAR) \
+             FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
+               ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
+             WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' \
+             ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
+        )
+        .fetch_all(&mut *c)
+        .await?;
+        let mut tables: Vec<Table> = Vec::new();
+        for (table, name, data_type, nullable, default, extra, expression, collation, table_collation) in rows {
+            if tables.last().is_none_or(|t| t.name != table) {
+                tables.push(Table { name: table, ..Table::default() });
+            }
+            let extra = extra.to_ascii_uppercase();
+            let generated = (extra.contains("GENERATED") && !extra.contains("DEFAULT_GENERATED"))
+                .then(|| expression.filter(|e| !e.is_empty()))
+                .flatten()
+                .map(|expression| Generated {
+                    expression,
+                    stored: extra.contains("STORED") || extra.contains("PERSISTENT"),
+                });
+            let default = if generated.is_some() { None } else { default };
+            tables.last_mut().expect("pushed above").columns.push(Column {
+                name,
+                data_type,
+                nullable: nullable == "YES",
+                default,
+                generated,
+                identity: extra.contains("AUTO_INCREMENT").then(|| "AUTO_INCREMENT".to_owned()),
+                collation: collation.filter(|c| Some(c) != table_collation.as_ref()),
+            });
+        }
+        Ok(tables)
+    }
+
+    type KeyRow = (String, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
+
+    /// Reads the primary keys, unique constraints and foreign keys; returns
+    /// the names of the indexes that carry a key, by table.
+    async fn keys(
+        c: &mut MySqlConnection,
+        tables: &mut [Table],
+        position: &HashMap<String, usize>,
+    ) -> Result<Vec<(String, String)>> {
+        let rows: Vec<KeyRow> = sqlx::query_as(
+            "SELECT CAST(tc.TABLE_NAME AS CHAR), CAST(tc.CONSTRAINT_NAME AS CHAR), CAST(tc.CONSTRAINT_TYPE AS CHAR), \
+                    CAST(k.COLUMN_NAME AS CHAR), CAST(k.REFERENCED_TABLE_NAME AS CHAR), \
+                    CAST(k.REFERENCED_COLUMN_NAME AS CHAR), CAST(r.DELETE_RULE AS CHAR), CAST(r.UPDATE_RULE AS CHAR) \
+             FROM information_schema.TABLE_CONSTRAINTS tc \
+             JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA \
+               AND k.TABLE_NAME = tc.TABLE_NAME AND k.CONSTRAINT_NAME = tc.CONSTRAINT_NAME \
+             LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA \
+               AND r.TABLE_NAME = tc.TABLE_NAME AND r.CONSTRAINT_NAME = tc.CONSTRAINT_NAME \
+             WHERE tc.CONSTRAINT_SCHEMA = DATABASE() AND tc.TABLE_SCHEMA = DATABASE() \
+               AND tc.CONSTRAINT_TYPE IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY') \
+             ORDER BY tc.TABLE_NAME, tc.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+        )
+        .fetch_all(&mut *c)
+        .await?;
+        let mut carriers = Vec::new();
+        let mut last: Option<(String, String)> = None;
+        for (table, name, kind, column, ref_table, ref_column, on_delete, on_update) in rows {
+            let Some(&i) = position.get(&table) else { continue };
+            let table_ = &mut tables[i];
+            let continued = last.as_ref().is_some_and(|(t, n)| *t == table && *n == name);
+            match kind.as_str() {
+                "PRIMARY KEY" => {
+                    let key =
+                        table_.primary_key.get_or_insert_with(|| Key { name: Some(name.clone()), columns: vec![] });
+                    key.columns.push(column);
+                }
+                "UNIQUE" => {
+                    if !continued {
+                        table_.uniques.push(Key { name: Some(name.clone()), columns: vec![] });
+                    }
+                    table_.uniques.last_mut().expect("pushed above").columns.push(column);
+                }
+                _ => {
+                    if !continued {
+                        table_.foreign_keys.push(ForeignKey {
+                            name: Some(name.clone()),
+                            referenced_table: ref_table.unwrap_or_default(),
+                            on_delete: on_delete.unwrap_or_else(|| "NO ACTION".to_owned()),
+                            on_update: on_update.unwrap_or_else(|| "NO ACTION".to_owned()),
+                            ..ForeignKey::default()
+                        });
+                    }
+                    let key = table_.foreign_keys.last_mut().expect("pushed above");
+                    key.columns.push(column);
+                    key.referenced_columns.extend(ref_column);
+                }
+            }
+            if !continued && kind != "FOREIGN KEY" {
+                carriers.push((table.clone(), name.clone()));
+            }
+            last = Some((table, name));
+        }
+        Ok(carriers)
+    }
+
+    /// Reads the check constraints, where the server keeps them (MySQL
+    /// 8.0.16 and later, MariaDB 10.2 and later). MariaDB names them per
+    /// table and says which; MySQL names them per database.
+    async fn checks(c: &mut MySqlConnection, tables: &mut [Table], position: &HashMap<String, usize>) -> Result<()> {
+        let has = |column: &'static str| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'CHECK_CONSTRAINTS' AND COLUMN_NAME = ?",
+            )
+            .bind(column)
+        };
+        if has("CHECK_CLAUSE").fetch_one(&mut *c).await? == 0 {
+            return Ok(());
+        }
+        let per_table = has("TABLE_NAME").fetch_one(&mut *c).await? > 0;
+        let sql = if per_table {
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(CONSTRAINT_NAME AS CHAR), CAST(CHECK_CLAUSE AS CHAR) \
+             FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() \
+             ORDER BY TABLE_NAME, CONSTRAINT_NAME"
+        } else {
+            "SELECT CAST(tc.TABLE_NAME AS CHAR), CAST(cc.CONSTRAINT_NAME AS CHAR), CAST(cc.CHECK_CLAUSE AS CHAR) \
+             FROM information_schema.CHECK_CONSTRAINTS cc JOIN information_schema.TABLE_CONSTRAINTS tc \
+               ON tc.CONSTRAINT_SCHEMA = cc.CONSTRAINT_SCHEMA AND tc.CONSTRAINT_NAME = cc.CONSTRAINT_NAME \
+              AND tc.CONSTRAINT_TYPE = 'CHECK' \
+             WHERE cc.CONSTRAINT_SCHEMA = DATABASE() ORDER BY tc.TABLE_NAME, cc.CONSTRAINT_NAME"
+        };
+        let rows: Vec<(String, String, String)> = sqlx::query_as(sql).fetch_all(&mut *c).await?;
+        for (table, name, expression) in rows {
+            let Some(&i) = position.get(&table) else { continue };
+            tables[i].checks.push(Check { name: Some(name), expression });
+        }
+        Ok(())
+    }
+
+    type IndexRow = (String, String, i64, Option<String>, Option<i64>, Option<String>, String);
+
+    /// Reads the indexes that carry no key; an expression key where the
+    /// server says (MySQL 8.0.13 and later).
+    async fn indexes(
+        c: &mut MySqlConnection,
+        tables: &mut [Table],
+        position: &HashMap<String, usize>,
+        carriers: &[(String, String)],
+    ) -> Result<()> {
+        let expressions: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'STATISTICS' AND COLUMN_NAME = 'EXPRESSION'",
+        )
+        .fetch_one(&mut *c)
+        .await?;
+        let expression = if expressions > 0 { "CAST(EXPRESSION AS CHAR)" } else { "NULL" };
+        let sql = format!(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), CAST(NON_UNIQUE AS SIGNED), \
+                    CAST(COLUMN_NAME AS CHAR), CAST(SUB_PART AS SIGNED), {expression}, CAST(INDEX_TYPE AS CHAR) \
+             FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+             ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+        );
+        let rows: Vec<IndexRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
+        for (table, name, non_unique, column, prefix, expression, method) in rows {
+            let Some(&i) = position.get(&table) else { continue };
+            if carriers.iter().any(|(t, n)| *t == table && *n == name) {
+                continue;
+            }
+            let key = match (column, prefix, expression) {
+                (Some(column), Some(prefix), _) => format!("{column}({prefix})"),
+                (Some(column), None, _) => column,
+                (None, _, Some(expression)) => expression,
+                (None, _, None) => String::new(),
+            };
+            let indexes = &mut tables[i].indexes;
+            match indexes.last_mut() {
+                Some(last) if last.name == name => last.columns.push(key),
+                _ => indexes.push(Index {
+                    name,
+                    columns: vec![key],
+                    unique: non_unique == 0,
+                    predicate: None,
+                    method: Some(method),
+                }),
+            }
+        }
+        Ok(())
+    }
+
+    /// The views, their queries without the database's name before each table
+    /// and column (the server writes it in).
+    async fn views(c: &mut MySqlConnection, database: &str) -> Result<Vec<View>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(VIEW_DEFINITION AS CHAR) FROM information_schema.VIEWS \
+             WHERE TABLE_SCHEMA = DATABASE()",
+        )
+        .fetch_all(&mut *c)
+        .await?;
+        let qualifier = format!("{}.", super::quote(database));
+        Ok(rows
+            .into_iter()
+            .map(|(name, definition)| View {
+                name,
+                definition: definition.replace(&qualifier, ""),
+                materialized: false,
+            })
+            .collect())
+    }
+
+    async fn triggers(c: &mut MySqlConnection) -> Result<Vec<Trigger>> {
+        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+            "SELECT CAST(TRIGGER_NAME AS CHAR), CAST(EVENT_OBJECT_TABLE AS CHAR), CAST(ACTION_TIMING AS CHAR), \
+                    CAST(EVENT_MANIPULATION AS CHAR), CAST(ACTION_STATEMENT AS CHAR) \
+             FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()",
+        )
+        .fetch_all(&mut *c)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, table, timing, event, statement)| Trigger {
+                definition: format!("{timing} {event} ON {table} FOR EACH ROW {statement}"),
+                name,
+                table,
+            })
+            .collect())
+    }
+
+    async fn functions(c: &mut MySqlConnection) -> Result<Vec<Function>> {
+        let rows: Vec<(String, String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT CAST(r.ROUTINE_NAME AS CHAR), CAST(r.ROUTINE_TYPE AS CHAR), CAST(r.DTD_IDENTIFIER AS CHAR), \
+                    CAST(r.ROUTINE_DEFINITION AS CHAR), CAST(p.arguments AS CHAR) \
+             FROM information_schema.ROUTINES r LEFT JOIN ( \
+                 SELECT SPECIFIC_NAME, \
+                        GROUP_CONCAT(DTD_IDENTIFIER ORDER BY ORDINAL_POSITION SEPARATOR ', ') AS arguments \
+                 FROM information_schema.PARAMETERS \
+                 WHERE SPECIFIC_SCHEMA = DATABASE() AND ORDINAL_POSITION > 0 GROUP BY SPECIFIC_NAME \
+             ) p ON p.SPECIFIC_NAME = r.SPECIFIC_NAME \
+             WHERE r.ROUTINE_SCHEMA = DATABASE()",
+        )
+        .fetch_all(&mut *c)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, kind, returns, body, arguments)| Function {
+                name,
+                arguments: arguments.unwrap_or_default(),
+                definition: match returns {
+                    Some(returns) if kind == "FUNCTION" => {
+                        format!("FUNCTION RETURNS {returns} {}", body.unwrap_or_default())
+                    }
+                    _ => format!("{kind} {}", body.unwrap_or_default()),
+                },
+            })
+            .collect())
     }
 }
