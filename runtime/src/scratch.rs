@@ -398,7 +398,7 @@ fn drop_statements_sql(backend: Backend) -> &'static str {
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
                AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') \
-               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') \
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('e', 'a', 'i')) \
              UNION ALL \
              SELECT format('DROP TYPE IF EXISTS %I.%I CASCADE', n.nspname, t.typname) \
              FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
@@ -437,7 +437,9 @@ async fn count_objects(url: &DatabaseUrl) -> Result<usize> {
     Ok(found?.len())
 }
 
-/// Drops every object of a given scratch database.
+/// Drops every object of a given scratch database. Dropping one object can
+/// drop others, or fail while another depends on it: the statements are run
+/// in rounds, each failure left for the next, until nothing is left.
 async fn empty(url: &DatabaseUrl) -> Result<()> {
     let mut conn = Plain::connect(url).await?;
     let result = async {
@@ -446,11 +448,22 @@ async fn empty(url: &DatabaseUrl) -> Result<()> {
             Backend::Sqlite => conn.execute("PRAGMA foreign_keys = OFF".to_owned()).await?,
             Backend::Postgres => {}
         }
-        // Dropping one object can drop others (CASCADE); `IF EXISTS` lets the later statements pass.
-        for statement in conn.strings(drop_statements_sql(url.backend())).await? {
-            conn.execute(statement).await?;
+        let mut last_error = None;
+        for _ in 0..5 {
+            let statements = conn.strings(drop_statements_sql(url.backend())).await?;
+            if statements.is_empty() {
+                return Ok(());
+            }
+            for statement in statements {
+                if let Err(error) = conn.execute(statement).await {
+                    last_error = Some(error);
+                }
+            }
         }
-        Ok(())
+        match last_error {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
     .await;
     conn.close().await;

@@ -6,7 +6,8 @@
 //! again, a snapshot compared with the one after the first `up`. What differs
 //! is reported in words, as are a `down` that fails and an `up` that cannot
 //! run again after its `down`. Irreversible migrations are applied once and
-//! skipped, with the reason.
+//! skipped, with the reason. After a failure the run goes on: the migrations
+//! that depend on one a failure left unapplied are skipped, the others checked.
 //!
 //! Data: an optional seed, SQL run before each checked migration's `up`, one
 //! statement at a time (a statement that fails, such as one that writes a
@@ -77,9 +78,7 @@ pub struct Verification {
     pub unchecked: Vec<Version>,
     /// Every migration from the first one checked, in plan order.
     pub migrations: Vec<MigrationCheck>,
-    /// Why the migrations after the last one listed were not checked, when they were not.
-    pub stopped: Option<String>,
-    /// No finding, and every migration reached.
+    /// No finding.
     pub passed: bool,
 }
 
@@ -96,7 +95,8 @@ pub struct MigrationCheck {
     pub version: Version,
     pub name: &'static str,
     pub location: String,
-    /// Why it was not checked (it is irreversible): it was applied once.
+    /// Why it was not checked: it is irreversible (it was applied once), or
+    /// it depends on a migration a failure left unapplied.
     pub skipped: Option<String>,
     pub findings: Vec<VerifyFinding>,
 }
@@ -165,9 +165,9 @@ impl Migrator {
         let _ = conn.close().await;
         let name = scratch.name();
         scratch.finish().await?;
-        let (unchecked, migrations, stopped) = result?;
-        let passed = stopped.is_none() && migrations.iter().all(|m| m.findings.is_empty());
-        Ok(Verification { backend: target.backend().name(), scratch: name, unchecked, migrations, stopped, passed })
+        let (unchecked, migrations) = result?;
+        let passed = migrations.iter().all(|m| m.findings.is_empty());
+        Ok(Verification { backend: target.backend().name(), scratch: name, unchecked, migrations, passed })
     }
 
     async fn verify_on(
@@ -176,7 +176,7 @@ impl Migrator {
         order: &[Version],
         first_checked: usize,
         options: &VerifyOptions,
-    ) -> Result<(Vec<Version>, Vec<MigrationCheck>, Option<String>)> {
+    ) -> Result<(Vec<Version>, Vec<MigrationCheck>)> {
         let migrator = self.for_scratch()?;
         let exclude = self.bookkeeping_tables(&[]);
         let unchecked = order[..first_checked].to_vec();
@@ -184,6 +184,8 @@ impl Migrator {
             migrator.up(conn, Some(*version)).await?;
         }
         let mut checks = Vec::new();
+        // Migrations left unapplied by a failure: what depends on them is not checked.
+        let mut blocked: Vec<Version> = Vec::new();
         for version in &order[first_checked..] {
             let migration = self.registry.get(*version).expect("planned versions are registered");
             let mut check = MigrationCheck {
@@ -193,80 +195,100 @@ impl Migrator {
                 skipped: None,
                 findings: Vec::new(),
             };
-            if migration.irreversible || migration.down.is_none() {
-                check.skipped = Some("irreversible: it has no down, so it was applied once, unchecked".to_owned());
-                let applied = migrator.up(conn, Some(*version)).await;
-                if let Err(error) = applied {
-                    check.findings.push(VerifyFinding::UpFailed { error: cause(&error) });
-                    checks.push(check);
-                    return Ok((unchecked, checks, Some(format!("{} failed to apply", migration.label()))));
-                }
+            if let Some(failed) = self.registry.graph().ancestors(*version).find(|v| blocked.contains(v)) {
+                check.skipped = Some(format!("it depends on {failed}, which could not be applied"));
+                blocked.push(*version);
                 checks.push(check);
                 continue;
             }
-            let seeded = match &options.seed_sql {
-                Some(seed) => seed_tables(conn, seed, &exclude).await?,
-                None => Vec::new(),
-            };
-            let before_up = conn.schema(&exclude).await?;
-            if let Err(error) = migrator.up(conn, Some(*version)).await {
-                check.findings.push(VerifyFinding::UpFailed { error: cause(&error) });
-                checks.push(check);
-                return Ok((unchecked, checks, Some(format!("{} failed to apply", migration.label()))));
+            let irreversible = migration.irreversible || migration.down.is_none();
+            if irreversible {
+                check.skipped = Some("irreversible: it has no down, so it was applied once, unchecked".to_owned());
             }
-            let after_up = conn.schema(&exclude).await?;
-            let rows_after_up = counts_of(conn, &seeded, &exclude).await?;
-            if let Err(error) = migrator.down(conn, RevertTarget::Versions(vec![*version])).await {
-                check.findings.push(VerifyFinding::DownFailed { error: cause(&error) });
-                let still_applied = history::read_applied(conn.as_ref(), &migrator.tables)
-                    .await?
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|row| row.version == *version && row.state == RowState::Applied);
-                checks.push(check);
-                if still_applied {
-                    continue;
-                }
-                return Ok((
-                    unchecked,
-                    checks,
-                    Some(format!("the failed down of {} left the scratch database partly reverted", migration.label())),
-                ));
-            }
-            let after_down = conn.schema(&exclude).await?;
-            let reversed = differences(&before_up.diff(&after_down));
-            if !reversed.is_empty() {
-                check.findings.push(VerifyFinding::DownDoesNotReverse { differences: reversed });
-            }
-            if let Err(error) = migrator.up(conn, Some(*version)).await {
-                check.findings.push(VerifyFinding::UpFailsAfterDown { error: cause(&error) });
-                checks.push(check);
-                return Ok((
-                    unchecked,
-                    checks,
-                    Some(format!("{} could not be applied again after its down", migration.label())),
-                ));
-            }
-            let again = conn.schema(&exclude).await?;
-            let repeated = differences(&after_up.diff(&again));
-            if !repeated.is_empty() {
-                check.findings.push(VerifyFinding::UpAgainDiffers { differences: repeated });
-            }
-            let rows_again = counts_of(conn, &seeded, &exclude).await?;
-            for (table, after_up) in &rows_after_up {
-                let after_down_and_up = rows_again.get(table).copied().unwrap_or(0);
-                if after_down_and_up != *after_up {
-                    check.findings.push(VerifyFinding::RowCountChanged {
-                        table: table.clone(),
-                        after_up: *after_up,
-                        after_down_and_up,
-                    });
-                }
+            self.check_one(&migrator, conn, *version, irreversible, &exclude, options, &mut check).await?;
+            if !applied(&migrator, conn, *version).await? {
+                blocked.push(*version);
             }
             checks.push(check);
         }
-        Ok((unchecked, checks, None))
+        Ok((unchecked, checks))
     }
+
+    /// Applies one migration; unless it is irreversible, then reverts it and
+    /// applies it again, comparing snapshots. Each failure is a finding, after
+    /// which the scratch database's history is repaired so that the run goes on.
+    #[allow(clippy::too_many_arguments)]
+    async fn check_one(
+        &self,
+        migrator: &Migrator,
+        conn: &mut Connection,
+        version: Version,
+        irreversible: bool,
+        exclude: &[String],
+        options: &VerifyOptions,
+        check: &mut MigrationCheck,
+    ) -> Result<()> {
+        let seeded = match &options.seed_sql {
+            Some(seed) if !irreversible => seed_tables(conn, seed, exclude).await?,
+            _ => Vec::new(),
+        };
+        let before_up = conn.schema(exclude).await?;
+        if let Err(error) = migrator.up(conn, Some(version)).await {
+            check.findings.push(VerifyFinding::UpFailed { error: cause(&error) });
+            return repair(migrator, conn).await;
+        }
+        if irreversible {
+            return Ok(());
+        }
+        let after_up = conn.schema(exclude).await?;
+        let rows_after_up = counts_of(conn, &seeded, exclude).await?;
+        if let Err(error) = migrator.down(conn, RevertTarget::Versions(vec![version])).await {
+            check.findings.push(VerifyFinding::DownFailed { error: cause(&error) });
+            return repair(migrator, conn).await;
+        }
+        let after_down = conn.schema(exclude).await?;
+        let reversed = differences(&before_up.diff(&after_down));
+        if !reversed.is_empty() {
+            check.findings.push(VerifyFinding::DownDoesNotReverse { differences: reversed });
+        }
+        if let Err(error) = migrator.up(conn, Some(version)).await {
+            check.findings.push(VerifyFinding::UpFailsAfterDown { error: cause(&error) });
+            return repair(migrator, conn).await;
+        }
+        let again = conn.schema(exclude).await?;
+        let repeated = differences(&after_up.diff(&again));
+        if !repeated.is_empty() {
+            check.findings.push(VerifyFinding::UpAgainDiffers { differences: repeated });
+        }
+        let rows_again = counts_of(conn, &seeded, exclude).await?;
+        for (table, after_up) in &rows_after_up {
+            let after_down_and_up = rows_again.get(table).copied().unwrap_or(0);
+            if after_down_and_up != *after_up {
+                check.findings.push(VerifyFinding::RowCountChanged {
+                    table: table.clone(),
+                    after_up: *after_up,
+                    after_down_and_up,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Clears what a failed step left unfinished in the scratch database's
+/// history (an unfinished apply is recorded as not applied, an unfinished
+/// revert as applied), so that the next migrations can run.
+async fn repair(migrator: &Migrator, conn: &mut Connection) -> Result<()> {
+    migrator.repair(conn).await.map(drop)
+}
+
+/// Whether `version` is recorded as applied on the scratch database.
+async fn applied(migrator: &Migrator, conn: &mut Connection, version: Version) -> Result<bool> {
+    Ok(history::read_applied(conn.as_ref(), &migrator.tables)
+        .await?
+        .unwrap_or_default()
+        .iter()
+        .any(|row| row.version == version && row.state == RowState::Applied))
 }
 
 /// Each change of `diff` in words.

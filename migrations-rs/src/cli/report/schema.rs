@@ -39,9 +39,6 @@ fn render_verification(ctx: &Context<'_>, report: &Verification) -> String {
             lines.push(format!("    {finding}"));
         }
     }
-    if let Some(stopped) = &report.stopped {
-        lines.push(format!("{} {stopped}: the migrations after it were not checked", out.paint(Tone::Bad, "stopped:")));
-    }
     let checked = report.migrations.iter().filter(|m| m.skipped.is_none()).count();
     let wrong = report.migrations.iter().filter(|m| !m.findings.is_empty()).count();
     lines.push(if report.passed {
