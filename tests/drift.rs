@@ -2,7 +2,7 @@
 //! kinds of change made by hand, each found; the schema recorded with
 //! `--write` and compared against later; `up --refuse-drift` (and
 //! `refuse_drift = true` in the environment) refusing to run on a drifted
-//! schema.
+//! schema; `GET /drift` of the HTTP API.
 
 #[macro_use]
 mod support;
@@ -19,6 +19,7 @@ on_every_backend!(
     every_kind_of_manual_change_is_found,
     the_written_schema_file_is_compared_against,
     up_refuses_to_run_on_a_drifted_schema,
+    the_http_api_serves_drift,
 );
 
 /// A schema with something of every kind the changes below touch.
@@ -188,4 +189,29 @@ async fn up_refuses_to_run_on_a_drifted_schema(backend: Backend) {
     db.inspect().await.execute("ALTER TABLE items DROP COLUMN extra").await;
     folder.run(&db, &["up", "--refuse-drift"]).ok();
     assert!(db.inspect().await.table_exists("later").await);
+}
+
+async fn the_http_api_serves_drift(backend: Backend) {
+    use migrations_rs::http::HttpApi;
+    use migrations_rs::{Database, Migrator, Registry};
+    let db = TestDb::new(backend).await;
+    let folder = migrations(backend);
+    folder.run(&db, &["up"]).ok();
+    let loaded = migrations_rs::sql::folder::load(&folder.path()).unwrap();
+    let migrator = Migrator::new(Registry::new(loaded.migrations).unwrap());
+    let api = HttpApi::new(Database::url(db.url.expose()).unwrap()).unwrap().migrator(migrator);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = migrations_rs::http::axum::Router::new().nest("/migrations", api.router());
+    tokio::spawn(async move { migrations_rs::http::axum::serve(listener, app).await.unwrap() });
+    let get = async || {
+        let response = reqwest::get(format!("http://{address}/migrations/drift")).await.unwrap();
+        (response.status().as_u16(), response.json::<Value>().await.unwrap())
+    };
+    let (status, body) = get().await;
+    assert_eq!((status, body["drifted"].clone()), (200, false.into()), "{body:#}");
+    db.inspect().await.execute("CREATE TABLE manual_table (id INTEGER PRIMARY KEY)").await;
+    let (status, body) = get().await;
+    assert_eq!((status, body["drifted"].clone()), (200, true.into()), "{body:#}");
+    assert!(body["changes"].to_string().contains("table manual_table is new"), "{body:#}");
 }
