@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// A database of its own for one test, dropped at the end.
 struct Scratch {
     backend: Backend,
-    url: DatabaseUrl,
     name: String,
     raw: Raw,
     conn: Connection,
@@ -80,7 +79,7 @@ impl Scratch {
         let url = DatabaseUrl::parse(&url).unwrap();
         let raw = Raw::connect(backend, url.expose()).await;
         let conn = Connection::connect(&url).await.expect("connect");
-        Scratch { backend, url, name, raw, conn, _dir: dir }
+        Scratch { backend, name, raw, conn, _dir: dir }
     }
 
     async fn execute(&mut self, sql: &str) {
@@ -110,7 +109,6 @@ impl Drop for Scratch {
             });
         });
         let _ = dropper.join();
-        let _ = &self.url;
     }
 }
 
@@ -129,10 +127,23 @@ macro_rules! on_every_backend {
     };
 }
 
-on_every_backend!(a_fresh_database_does_not_differ_from_itself, own_tables_are_left_out);
+on_every_backend!(
+    a_fresh_database_does_not_differ_from_itself,
+    own_tables_are_left_out,
+    each_manual_change_is_reported,
+    schemas_built_in_another_order_do_not_differ,
+);
 
 fn lines(diff: &SchemaDiff) -> Vec<String> {
     diff.changes.iter().map(ToString::to_string).collect()
+}
+
+impl Scratch {
+    async fn execute_all(&mut self, statements: &[&str]) {
+        for sql in statements {
+            self.execute(sql).await;
+        }
+    }
 }
 
 async fn a_fresh_database_does_not_differ_from_itself(backend: Backend) {
@@ -156,5 +167,212 @@ async fn own_tables_are_left_out(backend: Backend) {
     let schema = db.conn.schema(&exclude).await.unwrap();
     let names: Vec<_> = schema.tables.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["users"]);
-    let _ = ChangeKind::Added;
+}
+
+/// SQLite changes a table by building it again: `items` as it is after a step.
+fn sqlite_items(label: &str, status: &str, constraints: &[&str]) -> String {
+    let mut parts = vec!["id INTEGER PRIMARY KEY".to_owned(), "owner_id INTEGER".to_owned()];
+    parts.push(format!("label {label}"));
+    parts.push(format!("status {status}"));
+    parts.extend(constraints.iter().map(|c| c.to_string()));
+    format!("DROP TABLE items; CREATE TABLE items ({})", parts.join(", "))
+}
+
+/// One change made by hand, and the one difference the diff must report for it.
+struct Step {
+    sql: String,
+    kind: ChangeKind,
+    object: &'static str,
+    detail: Option<&'static str>,
+}
+
+fn step(sql: impl Into<String>, kind: ChangeKind, object: &'static str, detail: Option<&'static str>) -> Step {
+    Step { sql: sql.into(), kind, object, detail }
+}
+
+fn manual_changes(backend: Backend) -> Vec<Step> {
+    use ChangeKind::{Added, Changed, Removed};
+    let by_backend = |postgres: &str, mysql: &str, sqlite: String| match backend {
+        Backend::Postgres => postgres.to_owned(),
+        Backend::MySql => mysql.to_owned(),
+        Backend::Sqlite => sqlite,
+    };
+    let unique = "UNIQUE (status)";
+    let check = "CONSTRAINT items_id_positive CHECK (id > 0)";
+    let foreign_key = "CONSTRAINT items_owner_fk FOREIGN KEY (owner_id) REFERENCES users (id)";
+    vec![
+        step("CREATE TABLE extra (id INTEGER PRIMARY KEY)", Added, "table extra", None),
+        step("DROP TABLE extra", Removed, "table extra", None),
+        step("ALTER TABLE users ADD COLUMN nickname VARCHAR(50)", Added, "column users.nickname", None),
+        step("ALTER TABLE users DROP COLUMN nickname", Removed, "column users.nickname", None),
+        step("CREATE INDEX users_name_idx ON users (name)", Added, "index on users (name)", None),
+        step("CREATE INDEX by_email ON users (email)", Added, "index by_email on users (email)", None),
+        step(
+            by_backend("DROP INDEX by_email", "DROP INDEX by_email ON users", "DROP INDEX by_email".to_owned()),
+            Removed,
+            "index by_email on users (email)",
+            None,
+        ),
+        step("CREATE VIEW named_users AS SELECT id, name FROM users", Added, "view named_users", None),
+        step("DROP VIEW named_users", Removed, "view named_users", None),
+        step(
+            by_backend(
+                "ALTER TABLE items ADD CONSTRAINT items_status_unique UNIQUE (status)",
+                "ALTER TABLE items ADD CONSTRAINT items_status_unique UNIQUE (status)",
+                sqlite_items("VARCHAR(50)", "VARCHAR(20)", &[unique]),
+            ),
+            Added,
+            "unique constraint",
+            None,
+        ),
+        step(
+            by_backend(
+                "ALTER TABLE items ADD CONSTRAINT items_id_positive CHECK (id > 0)",
+                "ALTER TABLE items ADD CONSTRAINT items_id_positive CHECK (id > 0)",
+                sqlite_items("VARCHAR(50)", "VARCHAR(20)", &[unique, check]),
+            ),
+            Added,
+            "check constraint items_id_positive on items",
+            None,
+        ),
+        step(
+            by_backend(
+                "ALTER TABLE items ADD CONSTRAINT items_owner_fk FOREIGN KEY (owner_id) REFERENCES users (id)",
+                "ALTER TABLE items ADD CONSTRAINT items_owner_fk FOREIGN KEY (owner_id) REFERENCES users (id)",
+                sqlite_items("VARCHAR(50)", "VARCHAR(20)", &[unique, check, foreign_key]),
+            ),
+            Added,
+            "foreign key",
+            None,
+        ),
+        step(
+            by_backend(
+                "ALTER TABLE items DROP CONSTRAINT items_status_unique",
+                "ALTER TABLE items DROP INDEX items_status_unique",
+                sqlite_items("VARCHAR(50)", "VARCHAR(20)", &[check, foreign_key]),
+            ),
+            Removed,
+            "unique constraint",
+            None,
+        ),
+        step(
+            by_backend(
+                "ALTER TABLE items ALTER COLUMN label TYPE text",
+                "ALTER TABLE items MODIFY label TEXT",
+                sqlite_items("TEXT", "VARCHAR(20)", &[check, foreign_key]),
+            ),
+            Changed,
+            "column items.label",
+            Some("type "),
+        ),
+        step(
+            by_backend(
+                "ALTER TABLE items ALTER COLUMN label SET NOT NULL",
+                "ALTER TABLE items MODIFY label TEXT NOT NULL",
+                sqlite_items("TEXT NOT NULL", "VARCHAR(20)", &[check, foreign_key]),
+            ),
+            Changed,
+            "column items.label",
+            Some("nullable → not null"),
+        ),
+        step(
+            by_backend(
+                "ALTER TABLE items ALTER COLUMN status SET DEFAULT 'new'",
+                "ALTER TABLE items ALTER COLUMN status SET DEFAULT 'new'",
+                sqlite_items("TEXT NOT NULL", "VARCHAR(20) DEFAULT 'new'", &[check, foreign_key]),
+            ),
+            Changed,
+            "column items.status",
+            Some("default "),
+        ),
+        step(
+            by_backend(
+                "ALTER TABLE items DROP CONSTRAINT items_owner_fk",
+                // The index MySQL made for the foreign key stays: it is dropped on its own.
+                "ALTER TABLE items DROP FOREIGN KEY items_owner_fk; DROP INDEX items_owner_fk ON items",
+                sqlite_items("TEXT NOT NULL", "VARCHAR(20) DEFAULT 'new'", &[check]),
+            ),
+            Removed,
+            "foreign key",
+            None,
+        ),
+    ]
+}
+
+async fn each_manual_change_is_reported(backend: Backend) {
+    let mut db = Scratch::new(backend).await;
+    db.execute_all(&[
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(255) NOT NULL, name VARCHAR(100))",
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, owner_id INTEGER, label VARCHAR(50), status VARCHAR(20))",
+    ])
+    .await;
+    let mut before = db.schema().await;
+    for step in manual_changes(backend) {
+        for sql in step.sql.split("; ") {
+            db.execute(sql).await;
+        }
+        let after = db.schema().await;
+        let diff = before.diff(&after);
+        let [change] = diff.changes.as_slice() else {
+            panic!("{}: expected one change, the diff says:\n{diff}", step.sql);
+        };
+        assert_eq!(change.kind, step.kind, "{}: {change}", step.sql);
+        assert!(change.object.starts_with(step.object), "{}: {change}", step.sql);
+        match step.detail {
+            Some(detail) => {
+                assert!(change.detail.as_deref().is_some_and(|d| d.starts_with(detail)), "{}: {change}", step.sql)
+            }
+            None => assert_eq!(change.detail, None),
+        }
+        // Read the other way round, the same difference is the opposite one.
+        let back = after.diff(&before);
+        assert_eq!(back.len(), 1, "{}: {back}", step.sql);
+        before = after;
+    }
+}
+
+/// The same schema, built in two ways that differ only in what means
+/// nothing: column order, creation order, names the database made up,
+/// spacing and case of a view.
+fn built_two_ways(backend: Backend) -> (Vec<&'static str>, Vec<&'static str>) {
+    let first = vec![
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(255) NOT NULL, name VARCHAR(100) DEFAULT 'x')",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER, total INTEGER, \
+         CHECK (total >= 0), UNIQUE (user_id, total), FOREIGN KEY (user_id) REFERENCES users (id))",
+        "CREATE INDEX orders_total_idx ON orders (total)",
+        "CREATE VIEW big_orders AS SELECT id, total FROM orders WHERE total > 100",
+    ];
+    let second = match backend {
+        Backend::Sqlite => vec![
+            "create   view big_orders as\n  select id,total from \"orders\" where total>100",
+            "CREATE TABLE orders (total INTEGER, user_id INTEGER REFERENCES users (id), id INTEGER PRIMARY KEY, \
+             UNIQUE (user_id, total), CHECK ((total >= 0)))",
+            "CREATE TABLE users (name VARCHAR(100) DEFAULT ('x'), email VARCHAR(255) NOT NULL, id INTEGER PRIMARY KEY)",
+            "CREATE INDEX orders_total_idx1 ON orders (\"total\")",
+        ],
+        Backend::Postgres | Backend::MySql => vec![
+            "CREATE TABLE users (name VARCHAR(100), id INTEGER PRIMARY KEY)",
+            "ALTER TABLE users ADD COLUMN email VARCHAR(255) NOT NULL",
+            "ALTER TABLE users ALTER COLUMN name SET DEFAULT 'x'",
+            "CREATE TABLE orders (total INTEGER, user_id INTEGER, id INTEGER PRIMARY KEY)",
+            "CREATE INDEX orders_total_idx1 ON orders (total)",
+            "ALTER TABLE orders ADD UNIQUE (user_id, total)",
+            "ALTER TABLE orders ADD CHECK (total >= 0)",
+            "ALTER TABLE orders ADD FOREIGN KEY (user_id) REFERENCES users (id)",
+            "create   view big_orders as\n  select id,total from orders where (total>100)",
+        ],
+    };
+    (first, second)
+}
+
+async fn schemas_built_in_another_order_do_not_differ(backend: Backend) {
+    let (first, second) = built_two_ways(backend);
+    let mut one = Scratch::new(backend).await;
+    one.execute_all(&first).await;
+    let mut other = Scratch::new(backend).await;
+    other.execute_all(&second).await;
+    let (one, other) = (one.schema().await, other.schema().await);
+    let diff = one.diff(&other);
+    assert!(diff.is_empty(), "{diff}\n{one:#?}\n{other:#?}");
+    assert!(other.diff(&one).is_empty());
 }
