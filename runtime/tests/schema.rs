@@ -376,3 +376,182 @@ async fn schemas_built_in_another_order_do_not_differ(backend: Backend) {
     assert!(diff.is_empty(), "{diff}\n{one:#?}\n{other:#?}");
     assert!(other.diff(&one).is_empty());
 }
+
+#[tokio::test]
+async fn postgres_objects_are_read_into_the_model() {
+    let mut db = Scratch::new(Backend::Postgres).await;
+    db.execute_all(&[
+        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
+        "CREATE DOMAIN positive AS integer NOT NULL DEFAULT 1 CHECK (VALUE > 0)",
+        "CREATE SEQUENCE invoice_numbers START 1000 INCREMENT 5",
+        "CREATE TABLE users (id serial PRIMARY KEY, email varchar(255) NOT NULL UNIQUE, name text COLLATE \"C\", \
+         status text DEFAULT 'active', feeling mood, score positive, created timestamptz NOT NULL DEFAULT now(), \
+         lower_email text GENERATED ALWAYS AS (lower(email)) STORED)",
+        "CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+         user_id integer NOT NULL REFERENCES users (id) ON DELETE CASCADE, total numeric(10,2) CHECK (total >= 0))",
+        "CREATE INDEX orders_user_idx ON orders (user_id) WHERE total > 0",
+        "CREATE INDEX users_lower_name ON users USING hash (lower(name))",
+        "CREATE VIEW active_users AS SELECT id, email FROM users WHERE status = 'active'",
+        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+        "CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch()",
+    ])
+    .await;
+    let schema = db.schema().await;
+    let users = schema.table("users").expect("users");
+    let email = users.column("email").unwrap();
+    assert_eq!((email.data_type.as_str(), email.nullable), ("character varying(255)", false));
+    assert_eq!(users.column("id").unwrap().default.as_deref(), Some("nextval('users_id_seq'::regclass)"));
+    assert_eq!(users.column("name").unwrap().collation.as_deref(), Some("C"));
+    assert_eq!(users.column("status").unwrap().default.as_deref(), Some("'active'::text"));
+    assert_eq!(users.column("created").unwrap().default.as_deref(), Some("now()"));
+    assert_eq!(users.column("feeling").unwrap().data_type, "mood");
+    let generated = users.column("lower_email").unwrap().generated.clone().expect("generated");
+    assert!(generated.stored && generated.expression.contains("lower("), "{generated:?}");
+    assert_eq!(users.primary_key.as_ref().unwrap().columns, ["id"]);
+    assert_eq!(users.uniques[0].name.as_deref(), Some("users_email_key"));
+    assert_eq!(users.uniques[0].columns, ["email"]);
+    let lower_name = users.index("users_lower_name").unwrap();
+    assert_eq!(
+        (lower_name.columns.as_slice(), lower_name.method.as_deref()),
+        (&["lower(name)".to_owned()][..], Some("hash"))
+    );
+    assert_eq!(users.indexes.len(), 1, "the key's indexes are not listed: {:?}", users.indexes);
+
+    let orders = schema.table("orders").unwrap();
+    assert_eq!(orders.column("id").unwrap().identity.as_deref(), Some("ALWAYS"));
+    let key = &orders.foreign_keys[0];
+    assert_eq!((key.columns.as_slice(), key.referenced_table.as_str()), (&["user_id".to_owned()][..], "users"));
+    assert_eq!((key.referenced_columns.as_slice(), key.on_delete.as_str()), (&["id".to_owned()][..], "CASCADE"));
+    assert_eq!(key.on_update, "NO ACTION");
+    assert!(orders.checks[0].expression.contains("total >="), "{:?}", orders.checks);
+    let partial = orders.index("orders_user_idx").unwrap();
+    assert_eq!(partial.columns, ["user_id"]);
+    assert!(partial.predicate.as_deref().unwrap().contains("total > "), "{partial:?}");
+
+    assert_eq!(schema.views[0].name, "active_users");
+    assert!(schema.views[0].definition.contains("FROM users"), "{:?}", schema.views[0]);
+    let sequences: Vec<_> = schema.sequences.iter().map(|s| (s.name.as_str(), s.start, s.increment)).collect();
+    assert_eq!(sequences, [("invoice_numbers", 1000, 5)], "a column's own sequence is part of the column");
+    assert_eq!(schema.enums[0].values, ["sad", "ok", "happy"]);
+    let domain = &schema.domains[0];
+    assert_eq!((domain.name.as_str(), domain.data_type.as_str(), domain.nullable), ("positive", "integer", false));
+    assert!(domain.checks[0].expression.contains("VALUE > 0"), "{domain:?}");
+    assert_eq!((schema.triggers[0].name.as_str(), schema.triggers[0].table.as_str()), ("users_touch", "users"));
+    assert_eq!((schema.functions[0].name.as_str(), schema.functions[0].arguments.as_str()), ("touch", ""));
+    assert!(schema.functions[0].definition.contains("RETURN NEW"));
+}
+
+#[tokio::test]
+async fn postgres_tables_outside_the_first_schema_are_qualified() {
+    let mut db = Scratch::new(Backend::Postgres).await;
+    db.execute_all(&[
+        "CREATE SCHEMA billing",
+        "CREATE TABLE billing.invoices (id integer PRIMARY KEY)",
+        "CREATE TABLE billing.hidden (id integer PRIMARY KEY)",
+        "CREATE TABLE users (id integer PRIMARY KEY, invoice_id integer REFERENCES billing.invoices (id))",
+    ])
+    .await;
+    let set_path = format!("ALTER DATABASE {} SET search_path = public, billing", db.name);
+    db.execute(&set_path).await;
+    let mut conn = Connection::connect(db.conn.url()).await.unwrap();
+    let schema = conn.schema(&["billing.hidden".to_owned()]).await.unwrap();
+    let names: Vec<_> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["billing.invoices", "users"]);
+    assert_eq!(schema.tables[1].foreign_keys[0].referenced_table, "billing.invoices");
+    let without_billing = conn.schema(&["billing".to_owned()]).await.unwrap();
+    assert_eq!(without_billing.tables.len(), 1);
+}
+
+#[tokio::test]
+async fn mysql_objects_are_read_into_the_model() {
+    let mut db = Scratch::new(Backend::MySql).await;
+    db.execute_all(&[
+        "CREATE TABLE users (id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(255) NOT NULL, \
+         name VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, status VARCHAR(20) DEFAULT 'active', \
+         lower_email VARCHAR(255) AS (LOWER(email)) STORED, UNIQUE KEY users_email_unique (email))",
+        "CREATE TABLE orders (id BIGINT PRIMARY KEY, user_id INT NOT NULL, total DECIMAL(10,2), \
+         CONSTRAINT orders_total_positive CHECK (total >= 0), \
+         CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE)",
+        "CREATE INDEX orders_total_idx ON orders (total, user_id)",
+        "CREATE INDEX users_name_prefix ON users (name(10))",
+        "CREATE VIEW active_users AS SELECT id, email FROM users WHERE status = 'active'",
+        "CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW SET NEW.status = NEW.status",
+        "CREATE FUNCTION twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2",
+    ])
+    .await;
+    let schema = db.schema().await;
+    let users = schema.table("users").expect("users");
+    let id = users.column("id").unwrap();
+    // MariaDB and MySQL before 8.0.19 write a display width: `int(11)`.
+    assert!(id.data_type.starts_with("int"), "{id:?}");
+    assert_eq!((id.nullable, id.identity.as_deref()), (false, Some("AUTO_INCREMENT")));
+    assert_eq!(users.column("email").unwrap().data_type, "varchar(255)");
+    assert_eq!(users.column("name").unwrap().collation.as_deref(), Some("utf8mb4_bin"));
+    assert!(users.column("status").unwrap().default.as_deref().unwrap().contains("active"));
+    let generated = users.column("lower_email").unwrap().generated.clone().expect("generated");
+    // MariaDB writes LOWER back as `lcase`.
+    let expression = generated.expression.to_lowercase();
+    assert!(generated.stored && (expression.contains("lower(") || expression.contains("lcase(")), "{generated:?}");
+    assert_eq!(users.primary_key.as_ref().unwrap().columns, ["id"]);
+    assert_eq!(users.uniques[0].name.as_deref(), Some("users_email_unique"));
+    assert_eq!(users.index("users_name_prefix").unwrap().columns, ["name(10)"]);
+    assert_eq!(users.indexes.len(), 1, "the keys' indexes are not listed: {:?}", users.indexes);
+
+    let orders = schema.table("orders").unwrap();
+    let key = &orders.foreign_keys[0];
+    assert_eq!(key.name.as_deref(), Some("orders_user_fk"));
+    assert_eq!((key.columns.as_slice(), key.referenced_table.as_str()), (&["user_id".to_owned()][..], "users"));
+    assert_eq!((key.on_delete.as_str(), key.on_update.as_str()), ("CASCADE", "RESTRICT"));
+    assert_eq!(orders.checks[0].name.as_deref(), Some("orders_total_positive"));
+    assert!(orders.checks[0].expression.contains(">= 0"), "{:?}", orders.checks);
+    let names: Vec<_> = orders.indexes.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["orders_total_idx"], "the foreign key's index is part of it");
+    assert_eq!(orders.indexes[0].columns, ["total", "user_id"]);
+
+    assert_eq!(schema.views[0].name, "active_users");
+    assert!(!schema.views[0].definition.contains(&db.name), "{:?}", schema.views[0]);
+    assert_eq!((schema.triggers[0].name.as_str(), schema.triggers[0].table.as_str()), ("users_touch", "users"));
+    assert!(schema.triggers[0].definition.starts_with("BEFORE UPDATE ON users"));
+    assert_eq!(schema.functions[0].name, "twice");
+    assert!(schema.functions[0].arguments.starts_with("int"), "{:?}", schema.functions[0]);
+}
+
+#[tokio::test]
+async fn sqlite_objects_are_read_into_the_model() {
+    let mut db = Scratch::new(Backend::Sqlite).await;
+    db.execute_all(&[
+        "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT NOT NULL UNIQUE, \
+         name TEXT COLLATE NOCASE, status TEXT DEFAULT 'active', lower_email TEXT AS (lower(email)) STORED)",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users ON DELETE CASCADE, \
+         total NUMERIC CHECK (total >= 0))",
+        "CREATE INDEX orders_user_idx ON orders (user_id) WHERE total > 0",
+        "CREATE INDEX users_lower_name ON users (lower(name))",
+        "CREATE VIEW active_users AS SELECT id, email FROM users WHERE status = 'active'",
+        "CREATE TRIGGER users_touch AFTER UPDATE ON users BEGIN SELECT 1; END",
+    ])
+    .await;
+    let schema = db.schema().await;
+    let names: Vec<_> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["orders", "users"], "sqlite_sequence is SQLite's own");
+    let users = schema.table("users").unwrap();
+    let id = users.column("id").unwrap();
+    assert_eq!((id.data_type.as_str(), id.identity.as_deref()), ("INTEGER", Some("AUTOINCREMENT")));
+    assert!(!users.column("email").unwrap().nullable);
+    assert_eq!(users.column("name").unwrap().collation.as_deref(), Some("nocase"));
+    assert_eq!(users.column("status").unwrap().default.as_deref(), Some("'active'"));
+    let generated = users.column("lower_email").unwrap().generated.clone().expect("generated");
+    assert_eq!((generated.expression.as_str(), generated.stored), ("lower(email)", true));
+    assert_eq!(users.primary_key.as_ref().unwrap().columns, ["id"]);
+    assert_eq!(users.uniques[0].columns, ["email"]);
+    assert_eq!(users.index("users_lower_name").unwrap().columns, ["lower(name)"]);
+    assert_eq!(users.indexes.len(), 1);
+
+    let orders = schema.table("orders").unwrap();
+    let key = &orders.foreign_keys[0];
+    assert_eq!((key.referenced_table.as_str(), key.referenced_columns.as_slice()), ("users", &["id".to_owned()][..]));
+    assert_eq!((key.on_delete.as_str(), key.on_update.as_str()), ("CASCADE", "NO ACTION"));
+    assert_eq!(orders.checks[0].expression, "total >= 0");
+    assert_eq!(orders.index("orders_user_idx").unwrap().predicate.as_deref(), Some("total > 0"));
+    assert_eq!(schema.views[0].definition, "SELECT id, email FROM users WHERE status = 'active'");
+    assert_eq!((schema.triggers[0].name.as_str(), schema.triggers[0].table.as_str()), ("users_touch", "users"));
+}
