@@ -16,7 +16,7 @@
 //!   (`nextval('users_id_seq1'::regclass)`), and an explicit `NULL` default
 //!   of a nullable column.
 
-use super::normalize::{self, generated_name};
+use super::normalize::{self, generated_name, unwrapped};
 use super::{
     Check, Column, Domain, EnumType, ForeignKey, Function, Index, Key, Schema, Sequence, Table, Trigger, View,
 };
@@ -259,7 +259,7 @@ fn table(out: &mut Changes, expected: &Table, actual: &Table) {
     out.missing_and_new(uniques.removed, uniques.added, key_object);
 
     let check_object =
-        |c: &Check| named("check constraint", c.name.as_deref(), name, &[], &format!("({})", c.expression.trim()));
+        |c: &Check| named("check constraint", c.name.as_deref(), name, &[], &format!("({})", unwrapped(&c.expression)));
     let checks = by_definition(
         &expected.checks,
         &actual.checks,
@@ -269,7 +269,10 @@ fn table(out: &mut Changes, expected: &Table, actual: &Table) {
     );
     for (a, b) in checks.pairs {
         if normalize::sql(&a.expression) != normalize::sql(&b.expression) {
-            out.changed(check_object(a), format!("condition {} → {}", a.expression.trim(), b.expression.trim()));
+            out.changed(
+                check_object(a),
+                format!("condition {} → {}", unwrapped(&a.expression), unwrapped(&b.expression)),
+            );
         }
     }
     out.missing_and_new(checks.removed, checks.added, check_object);

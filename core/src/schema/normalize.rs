@@ -77,6 +77,18 @@ fn unquoted(quoted: &str) -> String {
     if plain { inner.to_owned() } else { quoted.to_owned() }
 }
 
+/// `text` as written, without the spacing around it and the parentheses
+/// that enclose all of it: for showing an expression.
+pub(crate) fn unwrapped(mut text: &str) -> &str {
+    loop {
+        let inner = without_outer_parentheses(text.trim()).trim();
+        if inner == text {
+            return text;
+        }
+        text = inner;
+    }
+}
+
 /// `text` without the parentheses that enclose all of it, however many.
 fn without_outer_parentheses(mut text: &str) -> &str {
     while text.starts_with('(') && text.ends_with(')') && closes_at_end(text) {

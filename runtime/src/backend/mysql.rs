@@ -240,7 +240,8 @@ mod introspection {
     type KeyRow = (String, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
 
     /// Reads the primary keys, unique constraints and foreign keys; returns
-    /// the names of the indexes that carry a key, by table.
+    /// the names of the indexes that carry one (a foreign key's is named
+    /// after it), by table.
     async fn keys(
         c: &mut MySqlConnection,
         tables: &mut [Table],
@@ -294,7 +295,8 @@ mod introspection {
                     key.referenced_columns.extend(ref_column);
                 }
             }
-            if !continued && kind != "FOREIGN KEY" {
+            // The index MySQL makes for a foreign key is named after it, and is part of it.
+            if !continued {
                 carriers.push((table.clone(), name.clone()));
             }
             last = Some((table, name));
