@@ -433,3 +433,30 @@ async fn a_user_without_the_privilege_is_told_which_and_the_way_around_it() {
         assert!(ran.stderr.contains(expected) && ran.stderr.contains("--scratch-url"), "{}", ran.all());
     }
 }
+
+/// A target database that does not exist yet: the scratch database is still
+/// created on its server, and the target is not created.
+#[tokio::test]
+async fn a_target_that_does_not_exist_yet_is_verified_on_its_server() {
+    for backend in [Backend::Postgres, Backend::MySql] {
+        let server = server_url(backend);
+        let missing = format!("mrs_missing_{}", std::process::id());
+        let url = format!("{}/{missing}", server.rsplit_once('/').unwrap().0);
+        let folder = Folder::new(&[
+            ("V20240101000000__t.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);"),
+            ("V20240101000000__t.down.sql", "DROP TABLE t;"),
+        ]);
+        let mut args: Vec<String> = ["verify", "--sql-dir"].map(str::to_owned).to_vec();
+        args.extend([folder.path().display().to_string(), "--database-url".to_owned(), url]);
+        let ran = standalone::run_in(folder.root(), &args);
+        assert_eq!(ran.code, Some(0), "{backend}: {}", ran.all());
+        let sql = match backend {
+            Backend::Postgres => format!("SELECT datname FROM pg_database WHERE datname = '{missing}'"),
+            _ => format!(
+                "SELECT CAST(SCHEMA_NAME AS CHAR) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{missing}'"
+            ),
+        };
+        let mut admin = Inspect::connect_raw(backend, &server).await;
+        assert!(admin.strings(&sql).await.is_empty(), "{backend}: the target was created");
+    }
+}

@@ -250,17 +250,41 @@ enum Admin {
 }
 
 impl Admin {
+    /// Connects to the target's database, or, when that fails (it may not
+    /// exist yet), to a database every server has on the same server.
     async fn connect(server: &DatabaseUrl) -> Result<Self> {
-        let connect_error = |cause| Error::Connect { url: server.redacted(), cause };
-        Ok(match server.backend() {
+        match Self::connect_to(server).await {
+            Ok(admin) => Ok(admin),
+            Err(error) => {
+                let always_there = match server.backend() {
+                    Backend::MySql => "information_schema",
+                    _ => "postgres",
+                };
+                let fallback = database_url(server, always_there)?;
+                Self::connect_to(&fallback).await.map(|admin| admin.serving(server)).map_err(|_| error)
+            }
+        }
+    }
+
+    async fn connect_to(url: &DatabaseUrl) -> Result<Self> {
+        let connect_error = |cause| Error::Connect { url: url.redacted(), cause };
+        Ok(match url.backend() {
             Backend::Postgres => {
-                Admin::Postgres(PgConnection::connect(server.expose()).await.map_err(connect_error)?, server.clone())
+                Admin::Postgres(PgConnection::connect(url.expose()).await.map_err(connect_error)?, url.clone())
             }
             Backend::MySql => {
-                Admin::MySql(MySqlConnection::connect(server.expose()).await.map_err(connect_error)?, server.clone())
+                Admin::MySql(MySqlConnection::connect(url.expose()).await.map_err(connect_error)?, url.clone())
             }
             Backend::Sqlite => unreachable!("SQLite scratch databases are files"),
         })
+    }
+
+    /// The same connection, naming `server` in its errors.
+    fn serving(self, server: &DatabaseUrl) -> Self {
+        match self {
+            Admin::Postgres(conn, _) => Admin::Postgres(conn, server.clone()),
+            Admin::MySql(conn, _) => Admin::MySql(conn, server.clone()),
+        }
     }
 
     async fn execute(&mut self, sql: String) -> std::result::Result<(), sqlx::Error> {
