@@ -391,6 +391,7 @@ async fn postgres_objects_are_read_into_the_model() {
          user_id integer NOT NULL REFERENCES users (id) ON DELETE CASCADE, total numeric(10,2) CHECK (total >= 0))",
         "CREATE INDEX orders_user_idx ON orders (user_id) WHERE total > 0",
         "CREATE INDEX users_lower_name ON users USING hash (lower(name))",
+        "CREATE INDEX orders_recent ON orders (id DESC, total)",
         "CREATE VIEW active_users AS SELECT id, email FROM users WHERE status = 'active'",
         "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
         "CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch()",
@@ -427,6 +428,7 @@ async fn postgres_objects_are_read_into_the_model() {
     let partial = orders.index("orders_user_idx").unwrap();
     assert_eq!(partial.columns, ["user_id"]);
     assert!(partial.predicate.as_deref().unwrap().contains("total > "), "{partial:?}");
+    assert_eq!(orders.index("orders_recent").unwrap().columns, ["id DESC", "total"]);
 
     assert_eq!(schema.views[0].name, "active_users");
     assert!(schema.views[0].definition.contains("FROM users"), "{:?}", schema.views[0]);

@@ -338,7 +338,7 @@ mod introspection {
         Ok(())
     }
 
-    type IndexRow = (String, String, i64, Option<String>, Option<i64>, Option<String>, String);
+    type IndexRow = (String, String, i64, Option<String>, Option<i64>, Option<String>, String, Option<String>);
 
     /// Reads the indexes that carry no key; an expression key where the
     /// server says (MySQL 8.0.13 and later).
@@ -357,12 +357,13 @@ mod introspection {
         let expression = if expressions > 0 { "CAST(EXPRESSION AS CHAR)" } else { "NULL" };
         let sql = format!(
             "SELECT CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), CAST(NON_UNIQUE AS SIGNED), \
-                    CAST(COLUMN_NAME AS CHAR), CAST(SUB_PART AS SIGNED), {expression}, CAST(INDEX_TYPE AS CHAR) \
+                    CAST(COLUMN_NAME AS CHAR), CAST(SUB_PART AS SIGNED), {expression}, CAST(INDEX_TYPE AS CHAR), \
+                    CAST(COLLATION AS CHAR) \
              FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
              ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
         );
         let rows: Vec<IndexRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
-        for (table, name, non_unique, column, prefix, expression, method) in rows {
+        for (table, name, non_unique, column, prefix, expression, method, order) in rows {
             let Some(&i) = position.get(&table) else { continue };
             if carriers.iter().any(|(t, n)| *t == table && *n == name) {
                 continue;
@@ -373,6 +374,8 @@ mod introspection {
                 (None, _, Some(expression)) => expression,
                 (None, _, None) => String::new(),
             };
+            // `D` for a descending key (MySQL 8 and later).
+            let key = if order.as_deref() == Some("D") { format!("{key} DESC") } else { key };
             let indexes = &mut tables[i].indexes;
             match indexes.last_mut() {
                 Some(last) if last.name == name => last.columns.push(key),

@@ -366,6 +366,7 @@ mod introspection {
         let sql = "SELECT n.nspname::text, c.relname::text, i.relname::text, x.indisunique, am.amname::text, \
                           pg_get_expr(x.indpred, x.indrelid), \
                           ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true) \
+                                       || CASE WHEN x.indoption[k - 1] & 1 = 1 THEN ' DESC' ELSE '' END \
                                 FROM generate_series(1, x.indnkeyatts) k ORDER BY k) \
                    FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid \
                    JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = i.relam \
