@@ -178,8 +178,7 @@ mod introspection {
                 .iter()
                 .any(|e| e.eq_ignore_ascii_case(name) || e.eq_ignore_ascii_case(&format!("{database}.{name}")))
         };
-        let mut schema = Schema::default();
-        schema.tables = tables(c).await?;
+        let mut schema = Schema { tables: tables(c).await?, ..Schema::default() };
         schema.tables.retain(|t| !excluded(&t.name));
         let position: HashMap<String, usize> =
             schema.tables.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
@@ -430,7 +429,8 @@ mod introspection {
     }
 
     async fn functions(c: &mut MySqlConnection) -> Result<Vec<Function>> {
-        let rows: Vec<(String, String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        type RoutineRow = (String, String, Option<String>, Option<String>, Option<String>);
+        let rows: Vec<RoutineRow> = sqlx::query_as(
             "SELECT CAST(r.ROUTINE_NAME AS CHAR), CAST(r.ROUTINE_TYPE AS CHAR), CAST(r.DTD_IDENTIFIER AS CHAR), \
                     CAST(r.ROUTINE_DEFINITION AS CHAR), CAST(p.arguments AS CHAR) \
              FROM information_schema.ROUTINES r LEFT JOIN ( \
