@@ -128,6 +128,7 @@ macro_rules! on_every_backend {
 }
 
 on_every_backend!(
+    a_schema_survives_a_round_trip_through_json,
     a_fresh_database_does_not_differ_from_itself,
     own_tables_are_left_out,
     each_manual_change_is_reported,
@@ -391,6 +392,7 @@ async fn postgres_objects_are_read_into_the_model() {
          user_id integer NOT NULL REFERENCES users (id) ON DELETE CASCADE, total numeric(10,2) CHECK (total >= 0))",
         "CREATE INDEX orders_user_idx ON orders (user_id) WHERE total > 0",
         "CREATE INDEX users_lower_name ON users USING hash (lower(name))",
+        "CREATE INDEX orders_recent ON orders (id DESC, total)",
         "CREATE VIEW active_users AS SELECT id, email FROM users WHERE status = 'active'",
         "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
         "CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch()",
@@ -427,6 +429,7 @@ async fn postgres_objects_are_read_into_the_model() {
     let partial = orders.index("orders_user_idx").unwrap();
     assert_eq!(partial.columns, ["user_id"]);
     assert!(partial.predicate.as_deref().unwrap().contains("total > "), "{partial:?}");
+    assert_eq!(orders.index("orders_recent").unwrap().columns, ["id DESC", "total"]);
 
     assert_eq!(schema.views[0].name, "active_users");
     assert!(schema.views[0].definition.contains("FROM users"), "{:?}", schema.views[0]);
@@ -554,4 +557,18 @@ async fn sqlite_objects_are_read_into_the_model() {
     assert_eq!(orders.index("orders_user_idx").unwrap().predicate.as_deref(), Some("total > 0"));
     assert_eq!(schema.views[0].definition, "SELECT id, email FROM users WHERE status = 'active'");
     assert_eq!((schema.triggers[0].name.as_str(), schema.triggers[0].table.as_str()), ("users_touch", "users"));
+}
+
+/// A schema is stored as JSON (`migrations.schema.json`) and read back equal.
+async fn a_schema_survives_a_round_trip_through_json(backend: Backend) {
+    let mut db = Scratch::new(backend).await;
+    let (statements, _) = built_two_ways(backend);
+    db.execute_all(&statements).await;
+    let schema = db.schema().await;
+    let json = serde_json::to_string_pretty(&schema).unwrap();
+    let read: Schema = serde_json::from_str(&json).unwrap();
+    assert_eq!(read, schema);
+    // A field a later version adds is missing from an older file: it takes its default.
+    let without_views: Schema = serde_json::from_str(r#"{"tables": []}"#).unwrap();
+    assert_eq!(without_views, Schema::default());
 }

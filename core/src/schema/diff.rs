@@ -231,15 +231,13 @@ fn table(out: &mut Changes, expected: &Table, actual: &Table) {
     }
     out.missing_and_new(columns.removed, columns.added, |c| format!("column {name}.{}", c.name));
 
+    let primary_key_object = |k: &Key| format!("primary key on {name} {}", list(&k.columns));
     match (&expected.primary_key, &actual.primary_key) {
-        (Some(a), Some(b)) if a.columns != b.columns => out
-            .changed(format!("primary key of {name}"), format!("columns {} → {}", list(&a.columns), list(&b.columns))),
-        (Some(a), None) => {
-            out.missing_and_new(vec![a], vec![], |k| format!("primary key on {name} {}", list(&k.columns)))
+        (Some(a), Some(b)) if a.columns != b.columns => {
+            out.changed(primary_key_object(a), format!("columns {} → {}", list(&a.columns), list(&b.columns)))
         }
-        (None, Some(b)) => {
-            out.missing_and_new(vec![], vec![b], |k| format!("primary key on {name} {}", list(&k.columns)))
-        }
+        (Some(a), None) => out.missing_and_new(vec![a], vec![], primary_key_object),
+        (None, Some(b)) => out.missing_and_new(vec![], vec![b], primary_key_object),
         _ => {}
     }
 
@@ -264,7 +262,8 @@ fn table(out: &mut Changes, expected: &Table, actual: &Table) {
         &expected.checks,
         &actual.checks,
         |c| c.name.as_deref(),
-        |c| c.name.as_deref().is_none_or(|n| generated_name(n, name, &[])),
+        // MariaDB names a column's check after the column.
+        |c| c.name.as_deref().is_none_or(|n| generated_name(n, name, &[]) || expected.column(n).is_some()),
         |a, b| normalize::sql(&a.expression) == normalize::sql(&b.expression),
     );
     for (a, b) in checks.pairs {

@@ -178,13 +178,18 @@ mod introspection {
                 .iter()
                 .any(|e| e.eq_ignore_ascii_case(name) || e.eq_ignore_ascii_case(&format!("{database}.{name}")))
         };
-        let mut schema = Schema::default();
-        schema.tables = tables(c).await?;
+        let mut schema = Schema { tables: tables(c).await?, ..Schema::default() };
         schema.tables.retain(|t| !excluded(&t.name));
         let position: HashMap<String, usize> =
             schema.tables.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
-        let carriers = keys(c, &mut schema.tables, &position).await?;
-        checks(c, &mut schema.tables, &position).await?;
+        let constraints: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(CONSTRAINT_NAME AS CHAR), CAST(CONSTRAINT_TYPE AS CHAR) \
+             FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()",
+        )
+        .fetch_all(&mut *c)
+        .await?;
+        let carriers = keys(c, &constraints, &mut schema.tables, &position).await?;
+        checks(c, &constraints, &mut schema.tables, &position).await?;
         indexes(c, &mut schema.tables, &position, &carriers).await?;
         schema.views = views(c, &database).await?;
         schema.views.retain(|v| !excluded(&v.name));
@@ -194,24 +199,35 @@ mod introspection {
         Ok(schema.sorted())
     }
 
-    type ColumnRow =
-        (String, String, String, String, Option<String>, String, Option<String>, Option<String>, Option<String>);
+    type ColumnRow = (String, String, String, String, Option<String>, String, Option<String>, Option<String>);
 
     async fn tables(c: &mut MySqlConnection) -> Result<Vec<Table>> {
+        // The server answers a join of two `information_schema` tables
+        // several times slower than each alone: they are joined here.
+        let kinds: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(TABLE_TYPE AS CHAR), CAST(TABLE_COLLATION AS CHAR) \
+             FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
+        )
+        .fetch_all(&mut *c)
+        .await?;
+        let collations: HashMap<String, Option<String>> = kinds
+            .into_iter()
+            .filter(|(_, kind, _)| kind == "BASE TABLE")
+            .map(|(name, _, collation)| (name, collation))
+            .collect();
         let rows: Vec<ColumnRow> = sqlx::query_as(
-            "SELECT CAST(c.TABLE_NAME AS CHAR), CAST(c.COLUMN_NAME AS CHAR), CAST(c.COLUMN_TYPE AS CHAR), \
-                    CAST(c.IS_NULLABLE AS CHAR), CAST(c.COLUMN_DEFAULT AS CHAR), CAST(c.EXTRA AS CHAR), \
-                    CAST(c.GENERATION_EXPRESSION AS CHAR), CAST(c.COLLATION_NAME AS CHAR), \
-                    CAST(t.TABLE_COLLATION AS CHAR) \
-             FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
-               ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
-             WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' \
-             ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), \
+                    CAST(IS_NULLABLE AS CHAR), CAST(COLUMN_DEFAULT AS CHAR), CAST(EXTRA AS CHAR), \
+                    CAST(GENERATION_EXPRESSION AS CHAR), CAST(COLLATION_NAME AS CHAR) \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+             ORDER BY TABLE_NAME, ORDINAL_POSITION",
         )
         .fetch_all(&mut *c)
         .await?;
         let mut tables: Vec<Table> = Vec::new();
-        for (table, name, data_type, nullable, default, extra, expression, collation, table_collation) in rows {
+        for (table, name, data_type, nullable, default, extra, expression, collation) in rows {
+            // A view's columns are listed too.
+            let Some(table_collation) = collations.get(&table) else { continue };
             if tables.last().is_none_or(|t| t.name != table) {
                 tables.push(Table { name: table, ..Table::default() });
             }
@@ -237,77 +253,93 @@ mod introspection {
         Ok(tables)
     }
 
-    type KeyRow = (String, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
-
-    /// Reads the primary keys, unique constraints and foreign keys; returns
-    /// the names of the indexes that carry one (a foreign key's is named
-    /// after it), by table.
+    /// Reads the primary keys, unique constraints and foreign keys of
+    /// `constraints` (table, name, type); returns the names of the indexes
+    /// that carry one (a foreign key's is named after it), by table.
     async fn keys(
         c: &mut MySqlConnection,
+        constraints: &[(String, String, String)],
         tables: &mut [Table],
         position: &HashMap<String, usize>,
     ) -> Result<Vec<(String, String)>> {
-        let rows: Vec<KeyRow> = sqlx::query_as(
-            "SELECT CAST(tc.TABLE_NAME AS CHAR), CAST(tc.CONSTRAINT_NAME AS CHAR), CAST(tc.CONSTRAINT_TYPE AS CHAR), \
-                    CAST(k.COLUMN_NAME AS CHAR), CAST(k.REFERENCED_TABLE_NAME AS CHAR), \
-                    CAST(k.REFERENCED_COLUMN_NAME AS CHAR), CAST(r.DELETE_RULE AS CHAR), CAST(r.UPDATE_RULE AS CHAR) \
-             FROM information_schema.TABLE_CONSTRAINTS tc \
-             JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA \
-               AND k.TABLE_NAME = tc.TABLE_NAME AND k.CONSTRAINT_NAME = tc.CONSTRAINT_NAME \
-             LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA \
-               AND r.TABLE_NAME = tc.TABLE_NAME AND r.CONSTRAINT_NAME = tc.CONSTRAINT_NAME \
-             WHERE tc.CONSTRAINT_SCHEMA = DATABASE() AND tc.TABLE_SCHEMA = DATABASE() \
-               AND tc.CONSTRAINT_TYPE IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY') \
-             ORDER BY tc.TABLE_NAME, tc.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+        let kinds: HashMap<(&str, &str), &str> =
+            constraints.iter().map(|(t, n, kind)| ((t.as_str(), n.as_str()), kind.as_str())).collect();
+        type KeyColumnRow = (String, String, String, Option<String>, Option<String>);
+        let columns: Vec<KeyColumnRow> = sqlx::query_as(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(CONSTRAINT_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+                    CAST(REFERENCED_TABLE_NAME AS CHAR), CAST(REFERENCED_COLUMN_NAME AS CHAR) \
+             FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() \
+             ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
         )
         .fetch_all(&mut *c)
         .await?;
+        let rules: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(CONSTRAINT_NAME AS CHAR), CAST(DELETE_RULE AS CHAR), \
+                    CAST(UPDATE_RULE AS CHAR) \
+             FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()",
+        )
+        .fetch_all(&mut *c)
+        .await?;
+        let rules: HashMap<(&str, &str), (&str, &str)> = rules
+            .iter()
+            .map(|(t, n, delete, update)| ((t.as_str(), n.as_str()), (delete.as_str(), update.as_str())))
+            .collect();
         let mut carriers = Vec::new();
-        let mut last: Option<(String, String)> = None;
-        for (table, name, kind, column, ref_table, ref_column, on_delete, on_update) in rows {
-            let Some(&i) = position.get(&table) else { continue };
+        let mut last: Option<(&str, &str)> = None;
+        for (table, name, column, ref_table, ref_column) in &columns {
+            let Some(&i) = position.get(table) else { continue };
+            let Some(&kind) = kinds.get(&(table.as_str(), name.as_str())) else { continue };
             let table_ = &mut tables[i];
-            let continued = last.as_ref().is_some_and(|(t, n)| *t == table && *n == name);
-            match kind.as_str() {
+            let continued = last == Some((table.as_str(), name.as_str()));
+            match kind {
                 "PRIMARY KEY" => {
                     let key =
                         table_.primary_key.get_or_insert_with(|| Key { name: Some(name.clone()), columns: vec![] });
-                    key.columns.push(column);
+                    key.columns.push(column.clone());
                 }
                 "UNIQUE" => {
                     if !continued {
                         table_.uniques.push(Key { name: Some(name.clone()), columns: vec![] });
                     }
-                    table_.uniques.last_mut().expect("pushed above").columns.push(column);
+                    table_.uniques.last_mut().expect("pushed above").columns.push(column.clone());
                 }
-                _ => {
+                "FOREIGN KEY" => {
                     if !continued {
+                        let (on_delete, on_update) =
+                            rules.get(&(table.as_str(), name.as_str())).copied().unwrap_or(("NO ACTION", "NO ACTION"));
                         table_.foreign_keys.push(ForeignKey {
                             name: Some(name.clone()),
-                            referenced_table: ref_table.unwrap_or_default(),
-                            on_delete: on_delete.unwrap_or_else(|| "NO ACTION".to_owned()),
-                            on_update: on_update.unwrap_or_else(|| "NO ACTION".to_owned()),
+                            referenced_table: ref_table.clone().unwrap_or_default(),
+                            on_delete: on_delete.to_owned(),
+                            on_update: on_update.to_owned(),
                             ..ForeignKey::default()
                         });
                     }
                     let key = table_.foreign_keys.last_mut().expect("pushed above");
-                    key.columns.push(column);
-                    key.referenced_columns.extend(ref_column);
+                    key.columns.push(column.clone());
+                    key.referenced_columns.extend(ref_column.clone());
                 }
+                _ => continue,
             }
             // The index MySQL makes for a foreign key is named after it, and is part of it.
             if !continued {
                 carriers.push((table.clone(), name.clone()));
             }
-            last = Some((table, name));
+            last = Some((table.as_str(), name.as_str()));
         }
         Ok(carriers)
     }
 
     /// Reads the check constraints, where the server keeps them (MySQL
     /// 8.0.16 and later, MariaDB 10.2 and later). MariaDB names them per
-    /// table and says which; MySQL names them per database.
-    async fn checks(c: &mut MySqlConnection, tables: &mut [Table], position: &HashMap<String, usize>) -> Result<()> {
+    /// table and says which; MySQL names them per database, and
+    /// `constraints` (table, name, type) says which table has each.
+    async fn checks(
+        c: &mut MySqlConnection,
+        constraints: &[(String, String, String)],
+        tables: &mut [Table],
+        position: &HashMap<String, usize>,
+    ) -> Result<()> {
         let has = |column: &'static str| {
             sqlx::query_scalar::<_, i64>(
                 "SELECT COUNT(*) FROM information_schema.COLUMNS \
@@ -315,30 +347,32 @@ mod introspection {
             )
             .bind(column)
         };
-        if has("CHECK_CLAUSE").fetch_one(&mut *c).await? == 0 {
-            return Ok(());
-        }
-        let per_table = has("TABLE_NAME").fetch_one(&mut *c).await? > 0;
-        let sql = if per_table {
-            "SELECT CAST(TABLE_NAME AS CHAR), CAST(CONSTRAINT_NAME AS CHAR), CAST(CHECK_CLAUSE AS CHAR) \
-             FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() \
-             ORDER BY TABLE_NAME, CONSTRAINT_NAME"
-        } else {
-            "SELECT CAST(tc.TABLE_NAME AS CHAR), CAST(cc.CONSTRAINT_NAME AS CHAR), CAST(cc.CHECK_CLAUSE AS CHAR) \
-             FROM information_schema.CHECK_CONSTRAINTS cc JOIN information_schema.TABLE_CONSTRAINTS tc \
-               ON tc.CONSTRAINT_SCHEMA = cc.CONSTRAINT_SCHEMA AND tc.CONSTRAINT_NAME = cc.CONSTRAINT_NAME \
-              AND tc.CONSTRAINT_TYPE = 'CHECK' \
-             WHERE cc.CONSTRAINT_SCHEMA = DATABASE() ORDER BY tc.TABLE_NAME, cc.CONSTRAINT_NAME"
+        let per_table = match has("TABLE_NAME").fetch_one(&mut *c).await? {
+            0 if has("CHECK_CLAUSE").fetch_one(&mut *c).await? == 0 => return Ok(()),
+            0 => false,
+            _ => true,
         };
-        let rows: Vec<(String, String, String)> = sqlx::query_as(sql).fetch_all(&mut *c).await?;
+        let table = if per_table { "CAST(TABLE_NAME AS CHAR)" } else { "NULL" };
+        let sql = format!(
+            "SELECT {table}, CAST(CONSTRAINT_NAME AS CHAR), CAST(CHECK_CLAUSE AS CHAR) \
+             FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()"
+        );
+        let rows: Vec<(Option<String>, String, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
+        let tables_of: HashMap<&str, &str> = constraints
+            .iter()
+            .filter(|(_, _, kind)| kind == "CHECK")
+            .map(|(table, name, _)| (name.as_str(), table.as_str()))
+            .collect();
         for (table, name, expression) in rows {
-            let Some(&i) = position.get(&table) else { continue };
+            let table = table.as_deref().or_else(|| tables_of.get(name.as_str()).copied());
+            let Some(&i) = table.and_then(|t| position.get(t)) else { continue };
             tables[i].checks.push(Check { name: Some(name), expression });
         }
         Ok(())
     }
 
-    type IndexRow = (String, String, i64, Option<String>, Option<i64>, Option<String>, String);
+    type IndexRow = (String, String, i64, Option<String>, Option<i64>, Option<String>, String, Option<String>);
 
     /// Reads the indexes that carry no key; an expression key where the
     /// server says (MySQL 8.0.13 and later).
@@ -357,12 +391,13 @@ mod introspection {
         let expression = if expressions > 0 { "CAST(EXPRESSION AS CHAR)" } else { "NULL" };
         let sql = format!(
             "SELECT CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), CAST(NON_UNIQUE AS SIGNED), \
-                    CAST(COLUMN_NAME AS CHAR), CAST(SUB_PART AS SIGNED), {expression}, CAST(INDEX_TYPE AS CHAR) \
+                    CAST(COLUMN_NAME AS CHAR), CAST(SUB_PART AS SIGNED), {expression}, CAST(INDEX_TYPE AS CHAR), \
+                    CAST(COLLATION AS CHAR) \
              FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
              ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
         );
         let rows: Vec<IndexRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
-        for (table, name, non_unique, column, prefix, expression, method) in rows {
+        for (table, name, non_unique, column, prefix, expression, method, order) in rows {
             let Some(&i) = position.get(&table) else { continue };
             if carriers.iter().any(|(t, n)| *t == table && *n == name) {
                 continue;
@@ -373,6 +408,8 @@ mod introspection {
                 (None, _, Some(expression)) => expression,
                 (None, _, None) => String::new(),
             };
+            // `D` for a descending key (MySQL 8 and later).
+            let key = if order.as_deref() == Some("D") { format!("{key} DESC") } else { key };
             let indexes = &mut tables[i].indexes;
             match indexes.last_mut() {
                 Some(last) if last.name == name => last.columns.push(key),
@@ -427,24 +464,29 @@ mod introspection {
     }
 
     async fn functions(c: &mut MySqlConnection) -> Result<Vec<Function>> {
-        let rows: Vec<(String, String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT CAST(r.ROUTINE_NAME AS CHAR), CAST(r.ROUTINE_TYPE AS CHAR), CAST(r.DTD_IDENTIFIER AS CHAR), \
-                    CAST(r.ROUTINE_DEFINITION AS CHAR), CAST(p.arguments AS CHAR) \
-             FROM information_schema.ROUTINES r LEFT JOIN ( \
-                 SELECT SPECIFIC_NAME, \
-                        GROUP_CONCAT(DTD_IDENTIFIER ORDER BY ORDINAL_POSITION SEPARATOR ', ') AS arguments \
-                 FROM information_schema.PARAMETERS \
-                 WHERE SPECIFIC_SCHEMA = DATABASE() AND ORDINAL_POSITION > 0 GROUP BY SPECIFIC_NAME \
-             ) p ON p.SPECIFIC_NAME = r.SPECIFIC_NAME \
-             WHERE r.ROUTINE_SCHEMA = DATABASE()",
+        let parameters: Vec<(String, String)> = sqlx::query_as(
+            "SELECT CAST(SPECIFIC_NAME AS CHAR), CAST(DTD_IDENTIFIER AS CHAR) FROM information_schema.PARAMETERS \
+             WHERE SPECIFIC_SCHEMA = DATABASE() AND ORDINAL_POSITION > 0 ORDER BY SPECIFIC_NAME, ORDINAL_POSITION",
+        )
+        .fetch_all(&mut *c)
+        .await?;
+        let mut arguments: HashMap<String, Vec<String>> = HashMap::new();
+        for (routine, data_type) in parameters {
+            arguments.entry(routine).or_default().push(data_type);
+        }
+        type RoutineRow = (String, String, String, Option<String>, Option<String>);
+        let rows: Vec<RoutineRow> = sqlx::query_as(
+            "SELECT CAST(ROUTINE_NAME AS CHAR), CAST(SPECIFIC_NAME AS CHAR), CAST(ROUTINE_TYPE AS CHAR), \
+                    CAST(DTD_IDENTIFIER AS CHAR), CAST(ROUTINE_DEFINITION AS CHAR) \
+             FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()",
         )
         .fetch_all(&mut *c)
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(name, kind, returns, body, arguments)| Function {
+            .map(|(name, specific, kind, returns, body)| Function {
                 name,
-                arguments: arguments.unwrap_or_default(),
+                arguments: arguments.remove(&specific).unwrap_or_default().join(", "),
                 definition: match returns {
                     Some(returns) if kind == "FUNCTION" => {
                         format!("FUNCTION RETURNS {returns} {}", body.unwrap_or_default())

@@ -366,6 +366,7 @@ mod introspection {
         let sql = "SELECT n.nspname::text, c.relname::text, i.relname::text, x.indisunique, am.amname::text, \
                           pg_get_expr(x.indpred, x.indrelid), \
                           ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true) \
+                                       || CASE WHEN x.indoption[k - 1] & 1 = 1 THEN ' DESC' ELSE '' END \
                                 FROM generate_series(1, x.indnkeyatts) k ORDER BY k) \
                    FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid \
                    JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = i.relam \
@@ -373,8 +374,8 @@ mod introspection {
                      AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = x.indexrelid \
                                      AND con.conrelid = x.indrelid AND con.contype IN ('p', 'u', 'x')) \
                    ORDER BY 1, 2, 3";
-        let rows: Vec<(String, String, String, bool, String, Option<String>, Vec<String>)> =
-            sqlx::query_as(sql).bind(&names.schemas).fetch_all(&mut *c).await?;
+        type IndexRow = (String, String, String, bool, String, Option<String>, Vec<String>);
+        let rows: Vec<IndexRow> = sqlx::query_as(sql).bind(&names.schemas).fetch_all(&mut *c).await?;
         for (namespace, table, name, unique, method, predicate, columns) in rows {
             let Some(&i) = position.get(&names.of(&namespace, &table)) else { continue };
             tables[i].indexes.push(Index { name, columns, unique, predicate, method: Some(method) });
@@ -409,8 +410,8 @@ mod introspection {
                    JOIN pg_namespace n ON n.oid = c.relnamespace \
                    WHERE n.nspname = ANY($1) AND NOT EXISTS (SELECT 1 FROM pg_depend d \
                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))";
-        let rows: Vec<(String, String, String, i64, i64, i64, i64, bool)> =
-            sqlx::query_as(sql).bind(&names.schemas).fetch_all(&mut *c).await?;
+        type SequenceRow = (String, String, String, i64, i64, i64, i64, bool);
+        let rows: Vec<SequenceRow> = sqlx::query_as(sql).bind(&names.schemas).fetch_all(&mut *c).await?;
         Ok(rows
             .into_iter()
             .filter(|row| !names.excluded(&row.0, &row.1))
@@ -455,7 +456,8 @@ mod introspection {
              FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
              WHERE t.typtype = 'd' AND n.nspname = ANY($1) AND {NOT_EXTENSION_TYPE}"
         );
-        let rows: Vec<(String, String, String, bool, Option<String>, Vec<String>, Vec<String>)> =
+        type DomainRow = (String, String, String, bool, Option<String>, Vec<String>, Vec<String>);
+        let rows: Vec<DomainRow> =
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&names.schemas).fetch_all(&mut *c).await?;
         Ok(rows
             .into_iter()

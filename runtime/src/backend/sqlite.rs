@@ -167,7 +167,8 @@ mod introspection {
         let position: HashMap<String, usize> =
             schema.tables.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
 
-        let columns: Vec<(String, String, String, bool, Option<String>, i64, i64)> = sqlx::query_as(
+        type ColumnRow = (String, String, String, bool, Option<String>, i64, i64);
+        let columns: Vec<ColumnRow> = sqlx::query_as(
             "SELECT m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk, p.hidden \
              FROM main.sqlite_schema m, pragma_table_xinfo(m.name, 'main') p \
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid",
@@ -236,7 +237,8 @@ mod introspection {
             }
         }
 
-        let foreign_keys: Vec<(String, i64, String, String, Option<String>, String, String)> = sqlx::query_as(
+        type ForeignKeyRow = (String, i64, String, String, Option<String>, String, String);
+        let foreign_keys: Vec<ForeignKeyRow> = sqlx::query_as(
             "SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\", f.on_update, f.on_delete \
              FROM main.sqlite_schema m, pragma_foreign_key_list(m.name, 'main') f \
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, f.id, f.seq",

@@ -90,6 +90,10 @@ fn names_the_database_made_up_mean_nothing() {
     second.foreign_keys[0].name = Some("orders_ibfk_2".to_owned());
     second.checks[0] = Check { name: Some("orders_chk_1".to_owned()), expression: "user_id>0".to_owned() };
     second.indexes[0].name = "orders_user_id_idx1".to_owned();
+    assert!(with_table(first.clone()).diff(&with_table(second.clone())).is_empty());
+
+    // MariaDB names a column's check after the column.
+    second.checks[0].name = Some("user_id".to_owned());
     assert!(with_table(first.clone()).diff(&with_table(second)).is_empty());
 
     // SQLite keeps no names: matched by definition too.
@@ -143,6 +147,12 @@ fn constraints_are_reported_by_what_they_are() {
         ]
     );
     assert_eq!(with_table(with_all.clone()).diff(&with_table(base)).len(), 4);
+    let mut wider = with_all.clone();
+    wider.primary_key = Some(key(Some("orders_pkey"), &["user_id", "id"]));
+    assert_eq!(
+        lines(&with_table(with_all.clone()).diff(&with_table(wider))),
+        ["primary key on orders (user_id): columns (user_id) → (user_id, id)"]
+    );
     let mut cascading = with_all.clone();
     cascading.foreign_keys[0].on_delete = "CASCADE".to_owned();
     cascading.checks[0].expression = "user_id >= 0".to_owned();
