@@ -8,6 +8,7 @@
 
 pub mod compile;
 pub mod databases;
+pub mod introspect;
 pub mod machine;
 pub mod measure;
 pub mod planner;

@@ -9,6 +9,7 @@ use clap::Parser;
 use migrations_rs::Backend;
 use migrations_rs_bench::compile;
 use migrations_rs_bench::databases::{self, Setup};
+use migrations_rs_bench::introspect;
 use migrations_rs_bench::machine::Machine;
 use migrations_rs_bench::measure::{PeakHeap, QueryCounter};
 use migrations_rs_bench::planner;
@@ -49,6 +50,9 @@ struct Args {
     /// Numbers of migrations behind the test databases cloned from a template; 0 skips that scenario.
     #[arg(long, value_delimiter = ',', default_value = "10,100,1000")]
     test_databases: Vec<usize>,
+    /// Numbers of tables in the databases whose schema is read; 0 skips that scenario.
+    #[arg(long, value_delimiter = ',', default_value = "500")]
+    introspect: Vec<usize>,
     /// Where the figures go as JSON; the tables go beside it as Markdown.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results.json"))]
     out: PathBuf,
@@ -114,6 +118,9 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>
         for &size in args.test_databases.iter().filter(|&&size| size > 0) {
             let prepared = Prepared::new(Workload::new(size));
             rows.extend(test_database::measure(&setup, backend, &prepared).await?);
+        }
+        for &tables in args.introspect.iter().filter(|&&tables| tables > 0) {
+            rows.extend(introspect::measure(&setup, backend, tables).await?);
         }
         if args.applied > 0 {
             let prepared = Prepared::new(Workload::new(args.applied));

@@ -41,6 +41,8 @@ pub enum Scenario {
     CompileIncremental,
     /// A migrated test database: cloned from a template, or migrated from scratch.
     TestDatabase,
+    /// Reading the schema of a database of N tables.
+    Introspect,
 }
 
 impl Scenario {
@@ -55,11 +57,14 @@ impl Scenario {
             Scenario::TestDatabase => {
                 "A migrated test database: cloned from the template against migrated from scratch"
             }
+            Scenario::Introspect => {
+                "Reading the schema: N tables of five columns, with an index and a foreign key each"
+            }
         }
     }
 }
 
-const ALL: [Scenario; 7] = [
+const ALL: [Scenario; 8] = [
     Scenario::Apply,
     Scenario::NoopStartup,
     Scenario::Status,
@@ -67,6 +72,7 @@ const ALL: [Scenario; 7] = [
     Scenario::CompileClean,
     Scenario::CompileIncremental,
     Scenario::TestDatabase,
+    Scenario::Introspect,
 ];
 
 /// Markdown tables of the rows, one per scenario that has any.

@@ -10,6 +10,7 @@
 //! - [`plan`]: the planner, from a dependency graph and a history to ordered steps;
 //! - [`sql`]: the lexer and statement splitter for each dialect, and the layouts of SQL folders;
 //! - [`analysis`]: the risk analysis, from SQL text to findings;
+//! - [`schema`]: a database's schema as data, and how two differ in words;
 //! - [`tool`]: the migration tools a project may come from, and their history tables.
 //!
 //! ```
@@ -27,6 +28,7 @@ pub mod analysis;
 pub mod dialect;
 pub mod plan;
 pub mod risk;
+pub mod schema;
 pub mod sql;
 pub mod tool;
 pub mod version;

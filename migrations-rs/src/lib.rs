@@ -133,6 +133,15 @@ pub mod error {
     pub use migrations_rs_runtime::{ChecksumMismatch, Remedy, StatementError};
 }
 
+/// Trusting migrations: `verify` checks that each `down` reverses its `up`
+/// on a scratch database, `drift` compares the live schema with the one the
+/// applied migrations produce, both through the schema as data.
+pub mod check {
+    pub use migrations_rs_runtime::schema::{Change, Schema, SchemaDiff};
+    pub use migrations_rs_runtime::engine::{DEFAULT_SCHEMA_FILE, ExpectedFrom};
+    pub use migrations_rs_runtime::{Drift, DriftOptions, MigrationCheck, Verification, VerifyFinding, VerifyOptions};
+}
+
 /// Test databases already migrated, cloned from a template in milliseconds.
 pub mod testing {
     pub use migrations_rs_runtime::testing::{TestDatabase, TestDatabaseBuilder, TestDatabaseError};

@@ -13,7 +13,7 @@
 //! `tests/layers.rs` fails when one does not. Lowest first:
 //!
 //! 0. the core crate (`migrations-rs-core`, re-exported here as [`version`],
-//!    [`plan`] and [`analysis`]): everything that needs no database;
+//!    [`plan`], [`analysis`] and [`schema`]): everything that needs no database;
 //! 1. errors: [`error`] (with each layer's own errors, such as the registry's
 //!    [`RegistryProblem`]), [`database_error`], [`remedy`], [`step_report`];
 //! 2. connections: [`url`], [`backend`] (one file per backend, and the one
@@ -22,7 +22,8 @@
 //! 3. records: [`record`] (a record holds its bodies' entry points, which take
 //!    the `Db` handle, so records sit above connections), [`registry`], [`sql`]
 //!    (SQL folders loaded as records);
-//! 4. bookkeeping: [`history`], [`lock`], [`backup`], [`foreign`], [`compat`];
+//! 4. bookkeeping: [`history`], [`lock`], [`backup`], [`foreign`], [`compat`],
+//!    [`scratch`] (databases beside the target for `verify` and `drift`);
 //! 5. the [`engine`]: the `Migrator`, the step runner and their reports;
 //! 6. [`testing`]: test databases built with the engine.
 
@@ -41,13 +42,14 @@ pub mod lock;
 pub mod record;
 pub mod registry;
 pub mod remedy;
+pub mod scratch;
 pub mod sql;
 pub mod step_report;
 pub mod table_rows;
 pub mod testing;
 pub mod url;
 
-pub use migrations_rs_core::{analysis, plan, version};
+pub use migrations_rs_core::{analysis, plan, schema, version};
 
 pub use analysis::{Analyzer, Finding, Level, MigrationAnalysis, Refusal, Rule, Severity};
 pub use backend::{Backend, Connection};
@@ -57,10 +59,11 @@ pub use database::Database;
 pub use database_error::StatementError;
 pub use db::{Db, Row, Statement};
 pub use engine::{
-    AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, FailedMigration, GraphNode, Health, Hook, Hooks,
-    LastApplied, MatchedBy, MigrationState, MigrationStatus, Migrator, OnFailure, OurMigration, PlanApproval, Preview,
-    PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport, RevertReport, RevertScope, Scope, Startup,
-    StartupFailure, StartupOutcome, StartupReport, Status, StepReport, StepSql, Validation,
+    AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, Drift, DriftOptions, FailedMigration, GraphNode,
+    Health, Hook, Hooks, LastApplied, MatchedBy, MigrationCheck, MigrationState, MigrationStatus, Migrator, OnFailure,
+    OurMigration, PlanApproval, Preview, PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport,
+    RevertReport, RevertScope, Scope, Startup, StartupFailure, StartupOutcome, StartupReport, Status, StepReport,
+    StepSql, Validation, Verification, VerifyFinding, VerifyOptions,
 };
 pub use error::{ChecksumMismatch, Error, Result};
 pub use foreign::{ForeignMigration, ForeignTable, Source, Tool};

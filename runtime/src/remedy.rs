@@ -78,6 +78,12 @@ pub enum Remedy {
     /// An applied migration is recorded under `recorded`, but its code now has
     /// `version`: record it under `version`, then forget `recorded`.
     Rerecord { recorded: Version, version: Version },
+    /// No scratch database could be created beside the target: grant the
+    /// missing privilege, or name an existing empty database to use instead.
+    GiveScratchDatabase { missing_privilege: Option<String> },
+    /// The live schema drifted: undo the changes made outside the migrations,
+    /// or put them into a new migration.
+    ResolveDrift,
 }
 
 impl Remedy {
@@ -110,6 +116,8 @@ impl Remedy {
             Remedy::ConfigureBackupCommand,
             Remedy::RestoreOrForget { version },
             Remedy::Rerecord { recorded: version, version },
+            Remedy::GiveScratchDatabase { missing_privilege: Some("CREATEDB (PostgreSQL)".to_owned()) },
+            Remedy::ResolveDrift,
         ]
     }
 
@@ -139,6 +147,8 @@ impl Remedy {
             Remedy::ConfigureBackupCommand => "configure_backup_command",
             Remedy::RestoreOrForget { .. } => "restore_or_forget",
             Remedy::Rerecord { .. } => "rerecord",
+            Remedy::GiveScratchDatabase { .. } => "give_scratch_database",
+            Remedy::ResolveDrift => "resolve_drift",
         }
     }
 
@@ -156,6 +166,11 @@ impl Remedy {
                  (right once other databases have applied it)",
                 versions_text(versions)
             )),
+            Remedy::ResolveDrift => Some(
+                "undo the changes made outside the migrations, or put them into a new migration so that every \
+                 database gets them"
+                    .to_owned(),
+            ),
             _ => None,
         }
     }
@@ -181,6 +196,12 @@ pub fn versions_text(versions: &[Version]) -> String {
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
     }
+}
+
+/// `grant <privilege> to the user of the database URL, ` when a privilege is missing.
+pub fn grant_text(missing_privilege: Option<&str>) -> String {
+    missing_privilege
+        .map_or_else(String::new, |privilege| format!("grant {privilege} to the user of the database URL, "))
 }
 
 /// The remedy as a program that links this crate acts on it: the
@@ -263,7 +284,13 @@ impl fmt::Display for Remedy {
                 "record it under {version} with `Migrator::mark_applied({version})`, then \
                  `Migrator::mark_reverted({recorded})`"
             ),
-            Remedy::AcknowledgeRule { .. } | Remedy::RestoreCode { .. } => Ok(()),
+            Remedy::GiveScratchDatabase { missing_privilege } => write!(
+                f,
+                "{}or give an existing empty database to use instead with `VerifyOptions::scratch_url` or \
+                 `DriftOptions::scratch_url`",
+                grant_text(missing_privilege.as_deref())
+            ),
+            Remedy::AcknowledgeRule { .. } | Remedy::RestoreCode { .. } | Remedy::ResolveDrift => Ok(()),
         }
     }
 }

@@ -11,13 +11,13 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("errors", &["error", "database_error", "remedy", "step_report", "serialize"]),
     ("connections", &["url", "backend", "database", "table_rows", "db"]),
     ("records", &["record", "registry", "sql"]),
-    ("bookkeeping", &["history", "damage", "lock", "backup", "foreign", "compat"]),
+    ("bookkeeping", &["history", "damage", "lock", "backup", "foreign", "compat", "scratch"]),
     ("engine", &["engine"]),
     ("test databases", &["testing"]),
 ];
 
 /// Modules of the core crate the runtime re-exports: below every layer.
-const CORE: &[&str] = &["analysis", "plan", "version"];
+const CORE: &[&str] = &["analysis", "plan", "schema", "version"];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|(_, modules)| modules.contains(&module))

@@ -11,6 +11,8 @@
 //! backup_command = "pg_dump \"$MIGRATIONS_RS_DATABASE_URL\" > backup-$(date +%s).sql"
 //! init_sql = ["SET FOREIGN_KEY_CHECKS = 0"]      # run on every connection opened
 //! compat = "sqlx"                               # keep sqlx's (or diesel's) history table in step
+//! refuse_drift = true                           # `up` refuses to run on a drifted schema
+//! drift_exclude = ["sessions"]                  # tables `drift` leaves out
 //! ```
 
 use crate::cli::args::{Cli, CompatTool, LockKind};
@@ -73,6 +75,10 @@ struct Environment {
     #[serde(default)]
     init_sql: Vec<String>,
     compat: Option<CompatTool>,
+    #[serde(default)]
+    refuse_drift: bool,
+    #[serde(default)]
+    drift_exclude: Vec<String>,
 }
 
 /// The database to use and the rules for it.
@@ -94,6 +100,10 @@ pub(crate) struct Settings {
     pub compat: Option<CompatTool>,
     /// `checks_from` of the config file: `lint` reports the findings of older migrations as history.
     pub checks_from: Option<Version>,
+    /// `refuse_drift` of the environment: `up` refuses to run on a drifted schema.
+    pub refuse_drift: bool,
+    /// `drift_exclude` of the environment: tables `drift` leaves out.
+    pub drift_exclude: Vec<String>,
 }
 
 pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
@@ -103,6 +113,8 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
     };
     let lock = cli.lock.lock.or(environment.as_ref().and_then(|(_, env)| env.lock)).unwrap_or(LockKind::Native);
     let protected = environment.as_ref().is_some_and(|(_, env)| env.protected);
+    let refuse_drift = environment.as_ref().is_some_and(|(_, env)| env.refuse_drift);
+    let drift_exclude = environment.as_ref().map(|(_, env)| env.drift_exclude.clone()).unwrap_or_default();
     let backup_command = cli
         .backup
         .backup_command
@@ -157,6 +169,8 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
         init_sql,
         compat,
         checks_from,
+        refuse_drift,
+        drift_exclude,
     })
 }
 

@@ -71,6 +71,8 @@ fn code(error: &Error) -> &'static str {
         Error::Adopt(AdoptError::ForeignHistoryUnreadable { .. }) => "foreign_history_unreadable",
         Error::UnknownModule { .. } => "unknown_module",
         Error::SqlFolder(SqlFolderError { .. }) => "sql_folder",
+        Error::ScratchDatabase { .. } => "scratch_database",
+        Error::Drifted { .. } => "drifted",
         Error::Statement(_) | Error::Database(_) => "database_error",
         _ => "error",
     }
@@ -134,6 +136,10 @@ fn details(error: &Error) -> Value {
             json!({ "version": version })
         }
         Error::Irreversible { label, location } => json!({ "migration": label, "location": location }),
+        Error::ScratchDatabase { action, server, cause, missing_privilege } => json!({
+            "action": action, "server": server, "cause": cause, "missing_privilege": missing_privilege,
+        }),
+        Error::Drifted { changes } => json!({ "changes": changes }),
         _ => json!({}),
     }
 }

@@ -11,7 +11,8 @@
 //!
 //! Exit codes: 0 success; 1 failure (the reason is printed on standard
 //! error); 2 wrong arguments; 3 `status` or `validate` found the database not
-//! up to date or not valid, so a deploy can be gated on them.
+//! up to date or not valid, `verify` found a down that does not reverse its
+//! up, or `drift` found the live schema drifted, so a deploy can be gated on them.
 
 // The example above is the whole `main.rs` of a program.
 #![allow(clippy::needless_doctest_main)]

@@ -74,6 +74,10 @@ pub(crate) fn text(remedy: &Remedy) -> String {
         Remedy::Rerecord { recorded, version } => {
             format!("record it under {version} with `mark-applied {version}`, then `mark-reverted {recorded}`")
         }
+        Remedy::GiveScratchDatabase { missing_privilege } => format!(
+            "{}or point `--scratch-url` at an existing empty database to use instead",
+            migrations_rs_runtime::remedy::grant_text(missing_privilege.as_deref())
+        ),
         // A remedy of a newer runtime: its library wording.
         other => other.to_string(),
     }
@@ -97,5 +101,7 @@ mod tests {
             let text = text(&remedy);
             assert!(!text.is_empty() && !text.contains("Migrator::"), "{}: {text}", remedy.kind());
         }
+        let scratch = text(&Remedy::GiveScratchDatabase { missing_privilege: Some("CREATEDB (PostgreSQL)".into()) });
+        assert!(scratch.contains("CREATEDB") && scratch.contains("--scratch-url"), "{scratch}");
     }
 }

@@ -11,8 +11,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use migrations_rs_runtime::{
-    ApplyReport, Connection, LockHolder, LockStatus, LogQuery, LogRecord, RevertReport, RevertScope, Scope, Status,
-    Version,
+    ApplyReport, Connection, Drift, LockHolder, LockStatus, LogQuery, LogRecord, RevertReport, RevertScope, Scope,
+    Status, Version,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -130,6 +130,12 @@ pub(crate) async fn startup(State(api): Api) -> Result<Response, ApiError> {
     }
 }
 
+pub(crate) async fn drift(State(api): Api) -> Result<Json<Drift>, ApiError> {
+    let mut conn = api.connect().await?;
+    let result = api.migrator.drift(&mut conn, &api.drift).await;
+    Ok(Json(done(conn, result).await?))
+}
+
 /// A version as a JSON string or number.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -207,7 +213,7 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "no endpoint {method} {}: GET health, status, history, lock, startup; POST up, down, lock/release",
+            "no endpoint {method} {}: GET health, status, history, lock, startup, drift; POST up, down, lock/release",
             uri.path()
         ),
     )

@@ -8,6 +8,7 @@
 //! | `GET /history?limit=&before=&version=&action=&since=` | the audit log, newest first, a page at a time |
 //! | `GET /lock` | who holds the migration lock |
 //! | `GET /startup` | the report of this process's start-up, when the service gave it |
+//! | `GET /drift` | the live schema against the one the applied migrations produce ([`Drift`](crate::Drift)), built on a scratch database beside it (or as [`HttpApi::drift_options`] says); 200 either way, `drifted` says which |
 //! | `POST /up` | apply; body `{"to": "20240115093000"}` optional |
 //! | `POST /down` | revert; body `{"steps": 2}`, `{"to": "..."}` or `{"last_batch": true}`, one step by default |
 //! | `POST /lock/release` | free the lock of a holder that died |
@@ -42,7 +43,7 @@ mod reply;
 
 use axum::Router;
 use axum::routing::{get, post};
-use migrations_rs_runtime::{Database, LockOptions, Migrator, Result, StartupReport};
+use migrations_rs_runtime::{Database, DriftOptions, LockOptions, Migrator, Result, StartupReport};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,7 @@ pub struct HttpApi {
     migrator: Migrator,
     token: Option<BearerToken>,
     startup: Option<StartupReport>,
+    drift: DriftOptions,
 }
 
 impl fmt::Debug for HttpApi {
@@ -98,7 +100,7 @@ impl HttpApi {
     pub fn new(database: impl Into<Database>) -> Result<Self> {
         let migrator = Migrator::from_linked()?
             .with_lock_options(LockOptions { wait: DEFAULT_LOCK_WAIT, ..LockOptions::default() });
-        Ok(HttpApi { database: database.into(), migrator, token: None, startup: None })
+        Ok(HttpApi { database: database.into(), migrator, token: None, startup: None, drift: DriftOptions::default() })
     }
 
     /// Uses this migrator (registry, tables, lock options) instead.
@@ -120,8 +122,15 @@ impl HttpApi {
         self
     }
 
-    /// The axum router: `GET /health`, `/status`, `/history`, `/lock` and
-    /// `/startup`, and `POST /up`, `/down` and `/lock/release`.
+    /// Where `GET /drift` builds or reads the expected schema (a scratch
+    /// database beside the target by default), and the tables it leaves out.
+    pub fn drift_options(mut self, options: DriftOptions) -> Self {
+        self.drift = options;
+        self
+    }
+
+    /// The axum router: `GET /health`, `/status`, `/history`, `/lock`,
+    /// `/startup` and `/drift`, and `POST /up`, `/down` and `/lock/release`.
     pub fn router(self) -> Router {
         Router::new()
             .route("/health", get(handlers::health))
@@ -129,6 +138,7 @@ impl HttpApi {
             .route("/history", get(handlers::history))
             .route("/lock", get(handlers::lock_status))
             .route("/startup", get(handlers::startup))
+            .route("/drift", get(handlers::drift))
             .route("/up", post(handlers::up))
             .route("/down", post(handlers::down))
             .route("/lock/release", post(handlers::release_lock))

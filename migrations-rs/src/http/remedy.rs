@@ -70,6 +70,11 @@ pub(crate) fn text(remedy: &Remedy) -> String {
             "restore it to the service's code, or record it as reverted with `Migrator::mark_reverted({version})` \
              (no route of this API does it)"
         ),
+        Remedy::GiveScratchDatabase { missing_privilege } => format!(
+            "{}or give the service an existing empty database to use instead: `DriftOptions::scratch_url` in \
+             `HttpApi::drift_options`",
+            migrations_rs_runtime::remedy::grant_text(missing_privilege.as_deref())
+        ),
         // No route adopts, baselines, connects or backs up: the service's own calls, in the library's words.
         other => other.to_string(),
     }

@@ -348,3 +348,19 @@ pub(crate) fn explained_by_earlier_step(backend: Backend, code: Option<&str>, me
         }
     }
 }
+
+impl Connection {
+    /// The schema of the connected database (PostgreSQL: the schemas on the
+    /// search path, PostgreSQL's own left out; MySQL/MariaDB: the current
+    /// database; SQLite: `main`), without the tables and schemas named in
+    /// `exclude`: migrations-rs's own history, log and lock tables, and any
+    /// the caller leaves out. A name in `exclude` is a table's name, or on
+    /// PostgreSQL `schema.table` or a schema's name.
+    pub async fn schema(&mut self, exclude: &[String]) -> Result<migrations_rs_core::schema::Schema> {
+        match self.as_ref() {
+            ConnRef::Postgres(c) => postgres::schema(c, exclude).await,
+            ConnRef::MySql(c) => mysql::schema(c, exclude).await,
+            ConnRef::Sqlite(c) => sqlite::schema(c, exclude).await,
+        }
+    }
+}

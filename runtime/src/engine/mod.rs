@@ -9,9 +9,11 @@
 mod adopt;
 mod approval;
 mod bound;
+mod drift;
 mod health;
 mod hooks;
 mod location;
+mod on_scratch;
 mod operations;
 mod panic;
 mod plan;
@@ -23,10 +25,12 @@ mod safety;
 mod scope;
 mod startup;
 mod step;
+mod verify;
 
 pub use crate::sql::hooks::{Hook, Hooks};
 pub use adopt::{AdoptReport, AdoptedMigration, MatchedBy, OurMigration};
 pub use approval::PlanApproval;
+pub use drift::{DEFAULT_SCHEMA_FILE, Drift, DriftOptions, ExpectedFrom};
 pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
 pub use operations::{RepairReport, Validation};
 pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
@@ -34,6 +38,7 @@ pub use rehearsal::{Rehearsal, RehearsalOutcome, RehearsedStep};
 pub use report::{ApplyReport, MigrationState, MigrationStatus, Progress, RevertReport, Status, StepReport};
 pub use scope::{RevertScope, Scope};
 pub use startup::{OnFailure, Startup, StartupFailure, StartupOutcome, StartupReport};
+pub use verify::{MigrationCheck, Verification, VerifyFinding, VerifyOptions};
 
 use crate::backend::Connection;
 use crate::backup::BackupOptions;

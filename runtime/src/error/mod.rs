@@ -211,6 +211,20 @@ pub enum Error {
     #[error("database error: {}", crate::database_error::describe(.0))]
     Database(sqlx::Error),
 
+    /// A scratch database (for `verify` or `drift`) could not be created or dropped beside the target.
+    #[error(
+        "cannot {action} a scratch database on {server}: {cause}{}",
+        match missing_privilege {
+            Some(privilege) => format!("; the user of the database URL may not create databases (it needs {privilege})"),
+            None => String::new(),
+        }
+    )]
+    ScratchDatabase { action: &'static str, server: String, cause: String, missing_privilege: Option<String> },
+
+    /// The live schema differs from the schema the applied migrations produce.
+    #[error("the live schema differs from the one the applied migrations produce:{}", list(changes))]
+    Drifted { changes: Vec<String> },
+
     /// A statement the database refused, with everything the database said about it.
     #[error("{0}")]
     Statement(Box<StatementError>),
@@ -298,6 +312,10 @@ impl Error {
             Error::Adopt(AdoptError::SeveralForeignHistories { found }) => {
                 vec![Remedy::ChooseTool { found: found.clone() }]
             }
+            Error::ScratchDatabase { missing_privilege, .. } => {
+                vec![Remedy::GiveScratchDatabase { missing_privilege: missing_privilege.clone() }]
+            }
+            Error::Drifted { .. } => vec![Remedy::ResolveDrift],
             _ => Vec::new(),
         };
         // A cause's remedies and the error's own may repeat one another.

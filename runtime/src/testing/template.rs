@@ -450,17 +450,7 @@ async fn show_create(admin: &mut MySqlConnection, sql: &str, column: usize) -> R
 
 /// `server` with its database replaced by `name`.
 fn database_url(server: &DatabaseUrl, name: &str) -> Result<DatabaseUrl, TestDatabaseError> {
-    let raw = server.expose();
-    let (base, query) = raw.split_once('?').map_or((raw, None), |(base, query)| (base, Some(query)));
-    let prefix = match base.split_once("://") {
-        Some((_, rest)) if rest.contains('/') => &base[..base.rfind('/').expect("a slash")],
-        _ => base,
-    };
-    let url = match query {
-        Some(query) => format!("{prefix}/{name}?{query}"),
-        None => format!("{prefix}/{name}"),
-    };
-    DatabaseUrl::parse(&url).map_err(|e| TestDatabaseError::Url(Box::new(e)))
+    crate::scratch::database_url(server, name).map_err(|e| TestDatabaseError::Url(Box::new(e)))
 }
 
 fn sqlstate(error: &sqlx::Error) -> Option<String> {

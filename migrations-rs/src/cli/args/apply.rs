@@ -29,6 +29,10 @@ pub(crate) struct UpArgs {
     /// (by default refused: `adopt` first, or every migration runs again)
     #[arg(long)]
     pub ignore_foreign_history: bool,
+    /// Refuse to run when the live schema drifted from the one the applied migrations
+    /// produce (`drift`); also `refuse_drift = true` in the environment
+    #[arg(long)]
+    pub refuse_drift: bool,
 }
 
 impl UpArgs {

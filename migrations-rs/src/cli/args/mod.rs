@@ -8,6 +8,7 @@ mod inspect;
 mod lock;
 mod record;
 mod review;
+mod schema;
 mod values;
 
 pub(crate) use apply::{DownArgs, RedoArgs, UpArgs};
@@ -16,6 +17,7 @@ pub(crate) use inspect::{GraphArgs, GraphFormat, HistoryArgs, PlanArgs, StatusAr
 pub(crate) use lock::LockCommand;
 pub(crate) use record::{AdoptArgs, BaselineArgs, VersionArg};
 pub(crate) use review::{LintArgs, SqlArgs};
+pub(crate) use schema::{DriftArgs, VerifyArgs};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -27,7 +29,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     after_help = "The database: --database-url, else the URL of --env NAME from the config file, else DATABASE_URL \
                   (also read from a .env file in the working directory), else the SQLite file migrations.db in the working directory.\n\
                   Exit codes: 0 success; 1 failure (reason on standard error); 2 wrong arguments; \
-                  3 `status` or `validate` found the database not up to date or not valid."
+                  3 `status` or `validate` found the database not up to date or not valid, `verify` found a \
+                  down that does not reverse its up, or `drift` found the live schema drifted."
 )]
 pub(crate) struct Cli {
     /// Database URL: sqlite://file.db, postgres://user@host/db or mysql://user@host/db
@@ -218,6 +221,16 @@ pub(crate) enum Command {
                             migrate create backfill_avatars --depends-on 20240115093000 --risk data\n  \
                             migrations-rs create add_user_avatars --sql-dir migrations")]
     Create(CreateArgs),
+    /// Check on a scratch database that each migration's down reverses its up and that
+    /// up runs again after it; exits 3 on any finding
+    #[command(after_help = "Examples:\n  migrate verify\n  migrate verify --from 20240115093000 --json\n  \
+                            migrate verify --seed-sql seed.sql\n  \
+                            migrate verify --scratch-url postgres://app@db/app_scratch")]
+    Verify(VerifyArgs),
+    /// Compare the live schema with the one the applied migrations produce; exits 3 on drift
+    #[command(after_help = "Examples:\n  migrate drift\n  migrate drift --write\n  migrate drift --scratch --json\n  \
+                            migrate drift --exclude-table sessions")]
+    Drift(DriftArgs),
     /// Inspect or free the migration lock
     #[command(subcommand)]
     Lock(LockCommand),

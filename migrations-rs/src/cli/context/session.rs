@@ -86,12 +86,23 @@ impl Context<'_> {
         )))
     }
 
-    fn migrator(&self, rules: RunRules, progress: &Progress) -> Result<Migrator, Error> {
-        let cli = self.cli;
-        let compat = self.settings.compat.map(|tool| match tool {
+    /// The migrations (linked and of `--sql-dir`), their hooks and `--compat`,
+    /// for a verb that works on scratch databases and never opens the target.
+    pub(crate) fn scratch_migrator(&self) -> Result<Migrator, Error> {
+        let (registry, hooks) = self.registry_and_hooks()?;
+        Ok(Migrator::new(registry).with_hooks(hooks).compat(self.compat()))
+    }
+
+    fn compat(&self) -> Option<Compat> {
+        self.settings.compat.map(|tool| match tool {
             CompatTool::Sqlx => Compat::Sqlx,
             CompatTool::Diesel => Compat::Diesel,
-        });
+        })
+    }
+
+    fn migrator(&self, rules: RunRules, progress: &Progress) -> Result<Migrator, Error> {
+        let cli = self.cli;
+        let compat = self.compat();
         let (registry, hooks) = self.registry_and_hooks()?;
         let migrator = Migrator::new(registry).with_hooks(hooks);
         let migrator = if self.settings.protected {

@@ -3,6 +3,8 @@
 
 mod lint;
 mod rehearsal;
+mod schema;
 
 pub(crate) use lint::show_lint;
 pub(crate) use rehearsal::show_rehearsal;
+pub(crate) use schema::{show_drift, show_verification};

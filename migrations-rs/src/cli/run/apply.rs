@@ -17,6 +17,9 @@ pub(super) async fn up(args: &UpArgs, ctx: &Context<'_>) -> Result<ExitCode, Err
         ..RunRules::default()
     };
     ctx.on_database(Access::Changes, rules, async |migrator, conn| {
+        if args.refuse_drift || ctx.settings.refuse_drift {
+            super::schema::refuse_drift(ctx, migrator, conn).await?;
+        }
         let scope = args.scope();
         if args.dry_run {
             return Ok(show_rehearsal(ctx, &migrator.rehearse_up(conn, scope).await?));

@@ -8,6 +8,7 @@ mod inspect;
 mod lock;
 mod record;
 mod review;
+mod schema;
 
 use crate::cli::args::Command;
 use crate::cli::context::Context;
@@ -32,6 +33,8 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
         Command::Lint(args) => review::lint(args, ctx).await,
         Command::Sql(args) => review::sql(args, ctx).await,
         Command::Create(args) => create::create(args, ctx),
+        Command::Verify(args) => schema::verify(args, ctx).await,
+        Command::Drift(args) => schema::drift(args, ctx).await,
         Command::Lock(command) => lock::lock(command, ctx).await,
     }
 }
