@@ -80,5 +80,5 @@ pub mod __private {
 
 /// The README's code, compiled as a doctest so it stays true.
 #[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub struct ReadmeDoctests;

@@ -7,6 +7,7 @@
 //! everything meanwhile) and what is still pending applied.
 //!
 //! ```no_run
+//! # #[cfg(feature = "postgres")]
 //! # async fn start() -> migrations_rs_runtime::Result<()> {
 //! use migrations_rs_runtime::Startup;
 //! use std::time::Duration;
@@ -56,6 +57,7 @@ pub enum OnFailure {
 /// starts anyway.
 ///
 /// ```no_run
+/// # #[cfg(feature = "postgres")]
 /// # async fn start() -> migrations_rs_runtime::Result<()> {
 /// use migrations_rs_runtime::Startup;
 /// use std::time::Duration;
