@@ -137,8 +137,8 @@ pub mod error {
 /// on a scratch database, `drift` compares the live schema with the one the
 /// applied migrations produce, both through the schema as data.
 pub mod check {
-    pub use migrations_rs_runtime::schema::{Change, Schema, SchemaDiff};
     pub use migrations_rs_runtime::engine::{DEFAULT_SCHEMA_FILE, ExpectedFrom};
+    pub use migrations_rs_runtime::schema::{Change, Schema, SchemaDiff};
     pub use migrations_rs_runtime::{Drift, DriftOptions, MigrationCheck, Verification, VerifyFinding, VerifyOptions};
 }
 
@@ -167,7 +167,7 @@ pub mod __private {
 
 /// The README's code, compiled as a doctest so it stays true.
 #[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub struct ReadmeDoctests;
 
 #[cfg(test)]

@@ -4,14 +4,20 @@
 //! stops the run before anything changes.
 
 use crate::backend::Connection;
+#[cfg(feature = "sqlite")]
 use crate::backend::sqlite::SqliteDatabase;
 use crate::error::{Error, Result};
 use crate::remedy::Remedy;
 use serde::Serialize;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+#[cfg(feature = "sqlite")]
+use {
+    std::path::Path,
+    std::time::{SystemTime, UNIX_EPOCH},
+};
 
 /// How to back up before risky migrations.
 #[derive(Debug, Clone)]
@@ -74,6 +80,7 @@ pub enum Backup {
 /// Backs up the database of `conn` before `reason` (the first risky migration)
 /// runs; `None` for a SQLite database that holds nothing but `bookkeeping`
 /// tables (migrations-rs's own), where there is nothing to back up.
+#[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
 pub(crate) async fn take(
     conn: &mut Connection,
     options: &BackupOptions,
@@ -83,6 +90,7 @@ pub(crate) async fn take(
     if !options.enabled {
         return Ok(Some(Backup::Disabled));
     }
+    #[cfg(feature = "sqlite")]
     if let Some(mut sqlite) = conn.sqlite() {
         // Nothing but migrations-rs's own tables: nothing to back up.
         let tables = sqlite.tables().await?;
@@ -101,6 +109,7 @@ pub(crate) async fn take(
 }
 
 /// A copy of the SQLite database's file beside it (or in the configured directory).
+#[cfg(feature = "sqlite")]
 async fn snapshot(mut sqlite: SqliteDatabase<'_>, options: &BackupOptions, reason: &str) -> Result<Backup> {
     let Some(file) = sqlite.file()? else {
         return Ok(Backup::Skipped {
@@ -121,6 +130,7 @@ async fn snapshot(mut sqlite: SqliteDatabase<'_>, options: &BackupOptions, reaso
 /// Deletes the oldest snapshots of `file` in `directory` beyond the newest
 /// `keep`. Only files named as [`free_path`] names them are touched; one that
 /// cannot be deleted is left, with a warning in the log.
+#[cfg(feature = "sqlite")]
 fn prune_snapshots(directory: &Path, file: &Path, keep: usize) {
     let stem = file.file_stem().map_or_else(|| "database".into(), |n| n.to_string_lossy().into_owned());
     let prefix = format!("{stem}.backup-");
@@ -207,6 +217,7 @@ fn kill_group(child: &mut Child) {
 
 /// `<stem>.backup-<unix time>[-n].db` in `directory`, not taken yet: one
 /// `.gitignore` line, `*.backup-*.db`, covers every snapshot.
+#[cfg(feature = "sqlite")]
 fn free_path(directory: &Path, file: &Path) -> PathBuf {
     let stem = file.file_stem().map_or_else(|| "database".into(), |n| n.to_string_lossy().into_owned());
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());

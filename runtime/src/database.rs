@@ -5,7 +5,12 @@
 use crate::backend::{AnyPool, Backend, Connection};
 use crate::error::Result;
 use crate::url::DatabaseUrl;
-use sqlx::{MySqlPool, PgPool, SqlitePool};
+#[cfg(feature = "mysql")]
+use sqlx::MySqlPool;
+#[cfg(feature = "postgres")]
+use sqlx::PgPool;
+#[cfg(feature = "sqlite")]
+use sqlx::SqlitePool;
 use std::fmt;
 
 /// A database to migrate, by URL or by pool. `Debug` never shows a password.
@@ -76,36 +81,42 @@ impl From<&DatabaseUrl> for Database {
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl From<SqlitePool> for Database {
     fn from(pool: SqlitePool) -> Self {
         Database { source: Source::Pool(AnyPool::Sqlite(pool)) }
     }
 }
 
+#[cfg(feature = "postgres")]
 impl From<PgPool> for Database {
     fn from(pool: PgPool) -> Self {
         Database { source: Source::Pool(AnyPool::Postgres(pool)) }
     }
 }
 
+#[cfg(feature = "mysql")]
 impl From<MySqlPool> for Database {
     fn from(pool: MySqlPool) -> Self {
         Database { source: Source::Pool(AnyPool::MySql(pool)) }
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl From<&SqlitePool> for Database {
     fn from(pool: &SqlitePool) -> Self {
         pool.clone().into()
     }
 }
 
+#[cfg(feature = "postgres")]
 impl From<&PgPool> for Database {
     fn from(pool: &PgPool) -> Self {
         pool.clone().into()
     }
 }
 
+#[cfg(feature = "mysql")]
 impl From<&MySqlPool> for Database {
     fn from(pool: &MySqlPool) -> Self {
         pool.clone().into()

@@ -12,10 +12,13 @@ use sea_query::{
     TableCreateStatement, TableDropStatement, TableRenameStatement, TableTruncateStatement, Values,
 };
 use sea_query_sqlx::SqlxValues;
-use sqlx::mysql::{MySql, MySqlConnection, MySqlRow};
-use sqlx::postgres::{PgConnection, PgRow, Postgres};
-use sqlx::sqlite::{Sqlite, SqliteConnection, SqliteRow};
-use sqlx::{AssertSqlSafe, Decode, Row as _, Type};
+#[cfg(feature = "mysql")]
+use sqlx::mysql::{MySqlConnection, MySqlRow};
+#[cfg(feature = "postgres")]
+use sqlx::postgres::{PgConnection, PgRow};
+#[cfg(feature = "sqlite")]
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::{AssertSqlSafe, Row as _};
 use std::fmt;
 
 /// The database as a migration body sees it. Inside a transactional
@@ -231,14 +234,17 @@ impl<'c> Db<'c> {
         let backend = self.backend();
         let sent = sql.clone();
         let rows = match self.live("rows read from the database")? {
+            #[cfg(feature = "sqlite")]
             ConnRef::Sqlite(c) => sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
                 .fetch_all(&mut **c)
                 .await
                 .map(|rows| rows.into_iter().map(Row::Sqlite).collect()),
+            #[cfg(feature = "postgres")]
             ConnRef::Postgres(c) => sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
                 .fetch_all(&mut **c)
                 .await
                 .map(|rows| rows.into_iter().map(Row::Postgres).collect()),
+            #[cfg(feature = "mysql")]
             ConnRef::MySql(c) => sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
                 .fetch_all(&mut **c)
                 .await
@@ -318,30 +324,36 @@ impl<'c> Db<'c> {
     }
 
     /// The SQLite connection, for typed sqlx queries; an error on another backend.
+    #[cfg(feature = "sqlite")]
     pub fn sqlite(&mut self) -> Result<&mut SqliteConnection> {
         let actual = self.backend().name();
         match self.live("the sqlx connection")? {
             ConnRef::Sqlite(c) => Ok(c),
+            #[allow(unreachable_patterns)]
             _ => Err(Error::WrongBackend { expected: Backend::Sqlite.name(), actual }),
         }
     }
 
     /// The PostgreSQL connection, for typed sqlx queries; an error on another backend.
+    #[cfg(feature = "postgres")]
     pub fn postgres(&mut self) -> Result<&mut PgConnection> {
         let actual = self.backend().name();
         match self.live("the sqlx connection")? {
             ConnRef::Postgres(c) => Ok(c),
+            #[allow(unreachable_patterns)]
             _ => Err(Error::WrongBackend { expected: Backend::Postgres.name(), actual }),
         }
     }
 
     /// The MySQL/MariaDB connection, for typed sqlx queries; an error on another backend.
+    #[cfg(feature = "mysql")]
     pub fn mysql(&mut self) -> Result<&mut MySqlConnection> {
         let actual = self.backend().name();
         // What runs on the raw connection is not seen: assume it may commit.
         self.committed = true;
         match self.live("the sqlx connection")? {
             ConnRef::MySql(c) => Ok(c),
+            #[allow(unreachable_patterns)]
             _ => Err(Error::WrongBackend { expected: Backend::MySql.name(), actual }),
         }
     }
@@ -459,32 +471,44 @@ query_statements!(
 #[derive(Debug)]
 pub enum Row {
     /// A row from SQLite.
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteRow),
     /// A row from PostgreSQL.
+    #[cfg(feature = "postgres")]
     Postgres(PgRow),
     /// A row from MySQL or MariaDB.
+    #[cfg(feature = "mysql")]
     MySql(MySqlRow),
 }
 
-/// A Rust type that every backend can decode, such as `i64`, `String`, `bool`, `f64` or `Option<T>`.
-pub trait Decodable:
-    for<'r> Decode<'r, Sqlite>
-    + Type<Sqlite>
-    + for<'r> Decode<'r, Postgres>
-    + Type<Postgres>
-    + for<'r> Decode<'r, MySql>
-    + Type<MySql>
-{
-}
+/// A Rust type that every backend built in can decode, such as `i64`,
+/// `String`, `bool`, `f64` or `Option<T>`.
+pub trait Decodable: decode::Sqlite + decode::Postgres + decode::MySql {}
 
-impl<T> Decodable for T where
-    T: for<'r> Decode<'r, Sqlite>
-        + Type<Sqlite>
-        + for<'r> Decode<'r, Postgres>
-        + Type<Postgres>
-        + for<'r> Decode<'r, MySql>
-        + Type<MySql>
-{
+impl<T: decode::Sqlite + decode::Postgres + decode::MySql> Decodable for T {}
+
+/// One bound of [`Decodable`] per backend: that the backend decodes the
+/// type, or nothing when the program is built without that backend.
+#[doc(hidden)]
+pub mod decode {
+    use sqlx::{Decode, Type};
+
+    macro_rules! decodes {
+        ($feature:literal, $name:ident, $database:ty) => {
+            #[cfg(feature = $feature)]
+            pub trait $name: for<'r> Decode<'r, $database> + Type<$database> {}
+            #[cfg(feature = $feature)]
+            impl<T: for<'r> Decode<'r, $database> + Type<$database>> $name for T {}
+            #[cfg(not(feature = $feature))]
+            pub trait $name {}
+            #[cfg(not(feature = $feature))]
+            impl<T> $name for T {}
+        };
+    }
+
+    decodes!("sqlite", Sqlite, sqlx::Sqlite);
+    decodes!("postgres", Postgres, sqlx::Postgres);
+    decodes!("mysql", MySql, sqlx::MySql);
 }
 
 impl Row {

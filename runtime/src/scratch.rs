@@ -14,11 +14,11 @@
 //! instead ([`ScratchDatabase::existing`]): it is used as it is, and emptied
 //! again when done, never dropped.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Connection, Server, drop_everything_sql};
+use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::history;
 use crate::url::DatabaseUrl;
-use sqlx::{AssertSqlSafe, Connection as _, Executor as _, MySqlConnection, PgConnection, SqliteConnection};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -50,8 +50,8 @@ impl ScratchDatabase {
     /// killed runs of this host left behind are dropped first.
     pub async fn beside(target: &DatabaseUrl) -> Result<Self> {
         let name = next_name();
-        match target.backend() {
-            Backend::Sqlite => {
+        match Server::of(target.backend()) {
+            None => {
                 let dir = sqlite_dir();
                 std::fs::create_dir_all(&dir).map_err(|e| {
                     Error::msg(format!("cannot create the folder {} for scratch databases: {e}", dir.display()))
@@ -62,8 +62,8 @@ impl ScratchDatabase {
                 let url = DatabaseUrl::parse(&format!("sqlite://{}?mode=rwc", path.display()))?;
                 Ok(ScratchDatabase { url, place: Place::File(path), done: false })
             }
-            Backend::Postgres | Backend::MySql => {
-                let mut admin = Admin::connect(target).await?;
+            Some(server) => {
+                let mut admin = Admin::connect(server, target).await?;
                 admin.drop_leftovers().await;
                 // A database of this name was left by a dead process that had our pid.
                 admin.drop_database(&name).await?;
@@ -148,7 +148,8 @@ async fn clean_up(url: &DatabaseUrl, place: &Place) -> Result<()> {
             Ok(())
         }
         Place::Created { server, name } => {
-            let mut admin = Admin::connect(server).await?;
+            let Some(kind) = Server::of(server.backend()) else { return Ok(()) };
+            let mut admin = Admin::connect(kind, server).await?;
             let dropped = admin.drop_database(name).await;
             admin.close().await;
             dropped
@@ -244,95 +245,45 @@ fn same_database(a: &DatabaseUrl, b: &DatabaseUrl) -> bool {
 }
 
 /// A connection to the server of a target, for creating and dropping databases.
-enum Admin {
-    Postgres(PgConnection, DatabaseUrl),
-    MySql(MySqlConnection, DatabaseUrl),
+struct Admin {
+    server: Server,
+    conn: Connection,
+    /// The target's server, as errors name it.
+    url: DatabaseUrl,
 }
 
 impl Admin {
     /// Connects to the target's database, or, when that fails (it may not
     /// exist yet), to a database every server has on the same server.
-    async fn connect(server: &DatabaseUrl) -> Result<Self> {
-        match Self::connect_to(server).await {
-            Ok(admin) => Ok(admin),
+    async fn connect(server: Server, target: &DatabaseUrl) -> Result<Self> {
+        let conn = match Connection::connect(target).await {
+            Ok(conn) => conn,
             Err(error) => {
-                let always_there = match server.backend() {
-                    Backend::MySql => "information_schema",
-                    _ => "postgres",
-                };
-                let fallback = database_url(server, always_there)?;
-                Self::connect_to(&fallback).await.map(|admin| admin.serving(server)).map_err(|_| error)
+                let fallback = database_url(target, server.always_there())?;
+                Connection::connect(&fallback).await.map_err(|_| error)?
             }
-        }
+        };
+        Ok(Admin { server, conn, url: target.clone() })
     }
 
-    async fn connect_to(url: &DatabaseUrl) -> Result<Self> {
-        let connect_error = |cause| Error::Connect { url: url.redacted(), cause };
-        Ok(match url.backend() {
-            Backend::Postgres => {
-                Admin::Postgres(PgConnection::connect(url.expose()).await.map_err(connect_error)?, url.clone())
-            }
-            Backend::MySql => {
-                Admin::MySql(MySqlConnection::connect(url.expose()).await.map_err(connect_error)?, url.clone())
-            }
-            Backend::Sqlite => unreachable!("SQLite scratch databases are files"),
-        })
-    }
-
-    /// The same connection, naming `server` in its errors.
-    fn serving(self, server: &DatabaseUrl) -> Self {
-        match self {
-            Admin::Postgres(conn, _) => Admin::Postgres(conn, server.clone()),
-            Admin::MySql(conn, _) => Admin::MySql(conn, server.clone()),
-        }
-    }
-
-    async fn execute(&mut self, sql: String) -> std::result::Result<(), sqlx::Error> {
-        match self {
-            Admin::Postgres(conn, _) => conn.execute(AssertSqlSafe(sql)).await.map(drop),
-            Admin::MySql(conn, _) => conn.execute(AssertSqlSafe(sql)).await.map(drop),
-        }
-    }
-
-    fn server(&self) -> &DatabaseUrl {
-        match self {
-            Admin::Postgres(_, server) | Admin::MySql(_, server) => server,
-        }
+    async fn execute(&mut self, sql: &str) -> Result<()> {
+        Db::new(self.conn.as_ref()).execute(sql).await.map(drop)
     }
 
     async fn create_database(&mut self, name: &str) -> Result<()> {
-        let sql = match self {
-            Admin::Postgres(..) => format!("CREATE DATABASE {name}"),
-            Admin::MySql(..) => format!("CREATE DATABASE `{name}`"),
-        };
-        self.execute(sql).await.map_err(|cause| self.refused("create", cause))
+        let sql = self.server.create_database(name);
+        self.execute(&sql).await.map_err(|cause| self.refused("create", cause))
     }
 
     async fn drop_database(&mut self, name: &str) -> Result<()> {
-        let sql = match self {
-            Admin::Postgres(..) => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            Admin::MySql(..) => format!("DROP DATABASE IF EXISTS `{name}`"),
-        };
-        self.execute(sql).await.map_err(|cause| self.refused("drop", cause))
+        let sql = self.server.drop_database(name);
+        self.execute(&sql).await.map_err(|cause| self.refused("drop", cause))
     }
 
     /// Drops every scratch database of this host whose process is gone.
     async fn drop_leftovers(&mut self) {
-        let names: std::result::Result<Vec<String>, sqlx::Error> = match self {
-            Admin::Postgres(conn, _) => {
-                sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'migrations\\_rs\\_scratch\\_%'")
-                    .fetch_all(&mut *conn)
-                    .await
-            }
-            Admin::MySql(conn, _) => {
-                sqlx::query_scalar(
-                    "SELECT CAST(SCHEMA_NAME AS CHAR) FROM information_schema.SCHEMATA \
-                     WHERE SCHEMA_NAME LIKE 'migrations\\_rs\\_scratch\\_%'",
-                )
-                .fetch_all(&mut *conn)
-                .await
-            }
-        };
+        let query = self.server.databases_like(&format!("{}%", PREFIX.replace('_', "\\_")));
+        let names = strings(&mut self.conn, &query, "name").await;
         for name in names.unwrap_or_default().iter().filter(|name| is_leftover(name)) {
             tracing::info!(database = %name, "dropping a scratch database a killed run left");
             if let Err(error) = self.drop_database(name).await {
@@ -342,122 +293,44 @@ impl Admin {
     }
 
     /// The error of a refused `CREATE DATABASE` or `DROP DATABASE`, naming the privilege when it is missing.
-    fn refused(&self, action: &'static str, cause: sqlx::Error) -> Error {
-        let code = cause.as_database_error().and_then(|e| e.code()).map(|code| code.into_owned());
-        let (backend, privilege) = match self {
-            Admin::Postgres(..) => ("PostgreSQL", "CREATEDB"),
-            Admin::MySql(..) => ("MySQL/MariaDB", "CREATE and DROP"),
+    fn refused(&self, action: &'static str, cause: Error) -> Error {
+        let code = match &cause {
+            Error::Database(error) => error.as_database_error().and_then(|e| e.code()).map(|code| code.into_owned()),
+            Error::Statement(statement) => statement.code.clone(),
+            _ => None,
         };
-        // PostgreSQL 42501 insufficient_privilege; MySQL 1044/42000 access denied.
-        let missing = matches!(code.as_deref(), Some("42501" | "1044" | "42000"));
+        let missing = code.is_some_and(|code| self.server.lacks_privilege(&code));
+        let backend = match self.server {
+            Server::Postgres => Backend::Postgres,
+            Server::MySql => Backend::MySql,
+        };
         Error::ScratchDatabase {
             action,
-            server: self.server().redacted(),
-            cause: crate::database_error::describe(&cause),
-            missing_privilege: missing.then(|| format!("{privilege} ({backend})")),
+            server: self.url.redacted(),
+            cause: match &cause {
+                Error::Database(error) => crate::database_error::describe(error),
+                other => other.to_string(),
+            },
+            missing_privilege: missing.then(|| format!("{} ({backend})", self.server.create_privilege())),
         }
     }
 
     async fn close(self) {
-        let _ = match self {
-            Admin::Postgres(conn, _) => conn.close().await,
-            Admin::MySql(conn, _) => conn.close().await,
-        };
+        let _ = self.conn.close().await;
     }
 }
 
-/// One connection of any backend to a given scratch database.
-enum Plain {
-    Sqlite(SqliteConnection),
-    Postgres(PgConnection),
-    MySql(MySqlConnection),
-}
-
-impl Plain {
-    async fn connect(url: &DatabaseUrl) -> Result<Self> {
-        let connect_error = |cause| Error::Connect { url: url.redacted(), cause };
-        Ok(match url.backend() {
-            Backend::Sqlite => Plain::Sqlite(SqliteConnection::connect(url.expose()).await.map_err(connect_error)?),
-            Backend::Postgres => Plain::Postgres(PgConnection::connect(url.expose()).await.map_err(connect_error)?),
-            Backend::MySql => Plain::MySql(MySqlConnection::connect(url.expose()).await.map_err(connect_error)?),
-        })
-    }
-
-    async fn strings(&mut self, sql: &'static str) -> Result<Vec<String>> {
-        Ok(match self {
-            Plain::Sqlite(c) => sqlx::query_scalar(sql).fetch_all(c).await?,
-            Plain::Postgres(c) => sqlx::query_scalar(sql).fetch_all(c).await?,
-            Plain::MySql(c) => sqlx::query_scalar(sql).fetch_all(c).await?,
-        })
-    }
-
-    async fn execute(&mut self, sql: String) -> Result<()> {
-        let sql = AssertSqlSafe(sql);
-        match self {
-            Plain::Sqlite(c) => c.execute(sql).await.map(drop)?,
-            Plain::Postgres(c) => c.execute(sql).await.map(drop)?,
-            Plain::MySql(c) => c.execute(sql).await.map(drop)?,
-        }
-        Ok(())
-    }
-
-    async fn close(self) {
-        let _ = match self {
-            Plain::Sqlite(c) => c.close().await,
-            Plain::Postgres(c) => c.close().await,
-            Plain::MySql(c) => c.close().await,
-        };
-    }
-}
-
-/// The statements that drop every object of a given scratch database, each
-/// from a query of its catalogue: tables, views, sequences, types and
-/// routines (not those of extensions on PostgreSQL).
-fn drop_statements_sql(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Postgres => {
-            "SELECT format('DROP %s IF EXISTS %I.%I CASCADE', CASE c.relkind WHEN 'v' THEN 'VIEW' \
-               WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' \
-               WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END, n.nspname, c.relname) \
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
-               AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') \
-               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('e', 'a', 'i')) \
-             UNION ALL \
-             SELECT format('DROP TYPE IF EXISTS %I.%I CASCADE', n.nspname, t.typname) \
-             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-             WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' AND t.typtype IN ('e', 'd') \
-               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e') \
-             UNION ALL \
-             SELECT format('DROP ROUTINE IF EXISTS %s CASCADE', p.oid::regprocedure) \
-             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-             WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' AND p.prokind IN ('f', 'p') \
-               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')"
-        }
-        Backend::MySql => {
-            "SELECT CAST(CONCAT('DROP ', CASE TABLE_TYPE WHEN 'VIEW' THEN 'VIEW' WHEN 'SEQUENCE' THEN 'SEQUENCE' \
-               ELSE 'TABLE' END, ' IF EXISTS `', REPLACE(TABLE_NAME, '`', '``'), '`') AS CHAR) \
-             FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
-             UNION ALL \
-             SELECT CAST(CONCAT('DROP ', ROUTINE_TYPE, ' IF EXISTS `', REPLACE(ROUTINE_NAME, '`', '``'), '`') AS CHAR) \
-             FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() \
-             UNION ALL \
-             SELECT CAST(CONCAT('DROP EVENT IF EXISTS `', REPLACE(EVENT_NAME, '`', '``'), '`') AS CHAR) \
-             FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()"
-        }
-        Backend::Sqlite => {
-            "SELECT 'DROP ' || upper(type) || ' IF EXISTS \"' || replace(name, '\"', '\"\"') || '\"' \
-             FROM sqlite_master WHERE type IN ('view', 'trigger', 'table') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
-             ORDER BY CASE type WHEN 'view' THEN 0 WHEN 'trigger' THEN 1 ELSE 2 END"
-        }
-    }
+/// The text column `column` of every row `query` returns.
+async fn strings(conn: &mut Connection, query: &str, column: &str) -> Result<Vec<String>> {
+    let rows = Db::new(conn.as_ref()).fetch_all(query).await?;
+    rows.iter().map(|row| row.get::<String>(column)).collect()
 }
 
 /// How many objects a given scratch database holds.
 async fn count_objects(url: &DatabaseUrl) -> Result<usize> {
-    let mut conn = Plain::connect(url).await?;
-    let found = conn.strings(drop_statements_sql(url.backend())).await;
-    conn.close().await;
+    let mut conn = Connection::connect(url).await?;
+    let found = strings(&mut conn, drop_everything_sql(url.backend()), "statement").await;
+    let _ = conn.close().await;
     Ok(found?.len())
 }
 
@@ -465,21 +338,21 @@ async fn count_objects(url: &DatabaseUrl) -> Result<usize> {
 /// drop others, or fail while another depends on it: the statements are run
 /// in rounds, each failure left for the next, until nothing is left.
 async fn empty(url: &DatabaseUrl) -> Result<()> {
-    let mut conn = Plain::connect(url).await?;
+    let mut conn = Connection::connect(url).await?;
     let result = async {
         match url.backend() {
-            Backend::MySql => conn.execute("SET FOREIGN_KEY_CHECKS = 0".to_owned()).await?,
-            Backend::Sqlite => conn.execute("PRAGMA foreign_keys = OFF".to_owned()).await?,
+            Backend::MySql => Db::new(conn.as_ref()).execute("SET FOREIGN_KEY_CHECKS = 0").await.map(drop)?,
+            Backend::Sqlite => Db::new(conn.as_ref()).execute("PRAGMA foreign_keys = OFF").await.map(drop)?,
             Backend::Postgres => {}
         }
         let mut last_error = None;
         for _ in 0..5 {
-            let statements = conn.strings(drop_statements_sql(url.backend())).await?;
+            let statements = strings(&mut conn, drop_everything_sql(url.backend()), "statement").await?;
             if statements.is_empty() {
                 return Ok(());
             }
             for statement in statements {
-                if let Err(error) = conn.execute(statement).await {
+                if let Err(error) = Db::new(conn.as_ref()).execute(statement.as_str()).await {
                     last_error = Some(error);
                 }
             }
@@ -490,7 +363,7 @@ async fn empty(url: &DatabaseUrl) -> Result<()> {
         }
     }
     .await;
-    conn.close().await;
+    let _ = conn.close().await;
     result
 }
 

@@ -87,7 +87,9 @@ fn fallback_remedy(error: &Error) -> &'static str {
         Error::MissingFromCode { .. } => "restore the migration's code to revert it",
         Error::AlreadyApplied { .. } => "nothing to do",
         Error::InvalidTableName { .. } => "use plain identifiers as table names",
-        Error::UnsupportedUrl { .. } => "use a sqlite:, postgres: or mysql: URL",
+        Error::UnsupportedUrl { .. } => {
+            "use a sqlite:, postgres: or mysql: URL of a backend this program is built with"
+        }
         Error::Connect { .. } => "check the URL and that the server is running and reachable",
         Error::WrongBackend { .. } => "check the database URL or guard the code with db.backend()",
         Error::CorruptHistory { .. } => "correct or remove the row by hand",

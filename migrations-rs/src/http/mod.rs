@@ -26,6 +26,7 @@
 //! Nothing shows the database password.
 //!
 //! ```no_run
+//! # #[cfg(feature = "postgres")]
 //! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
 //! use migrations_rs::http::HttpApi;
 //!

@@ -5,11 +5,14 @@
 use super::{Backend, dispatch};
 use crate::error::{Error, Result};
 use crate::url::DatabaseUrl;
-use sqlx::mysql::MySqlConnection;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::PgConnection;
-use sqlx::sqlite::SqliteConnection;
-use sqlx::{ConnectOptions as _, Connection as _, MySql, Pool, Postgres, Sqlite};
+use sqlx::{ConnectOptions as _, Connection as _, Pool};
+#[cfg(feature = "mysql")]
+use sqlx::{MySql, mysql::MySqlConnection};
+#[cfg(feature = "postgres")]
+use sqlx::{PgConnection, Postgres};
+#[cfg(feature = "sqlite")]
+use sqlx::{Sqlite, SqliteConnection};
 use std::fmt;
 use std::sync::Arc;
 
@@ -24,9 +27,13 @@ pub struct Connection {
     pub(super) init_sql: Arc<[String]>,
 }
 
+/// The connection, of one of the backends this program is built with.
 pub(super) enum Conn {
+    #[cfg(feature = "sqlite")]
     Sqlite(Handle<Sqlite>),
+    #[cfg(feature = "postgres")]
     Postgres(Handle<Postgres>),
+    #[cfg(feature = "mysql")]
     MySql(Handle<MySql>),
 }
 
@@ -55,18 +62,21 @@ impl<DB: sqlx::Database> Handle<DB> {
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl From<Handle<Sqlite>> for Conn {
     fn from(handle: Handle<Sqlite>) -> Self {
         Conn::Sqlite(handle)
     }
 }
 
+#[cfg(feature = "postgres")]
 impl From<Handle<Postgres>> for Conn {
     fn from(handle: Handle<Postgres>) -> Self {
         Conn::Postgres(handle)
     }
 }
 
+#[cfg(feature = "mysql")]
 impl From<Handle<MySql>> for Conn {
     fn from(handle: Handle<MySql>) -> Self {
         Conn::MySql(handle)
@@ -76,16 +86,22 @@ impl From<Handle<MySql>> for Conn {
 /// A pool of the application's, of any backend.
 #[derive(Clone, Debug)]
 pub(crate) enum AnyPool {
+    #[cfg(feature = "sqlite")]
     Sqlite(Pool<Sqlite>),
+    #[cfg(feature = "postgres")]
     Postgres(Pool<Postgres>),
+    #[cfg(feature = "mysql")]
     MySql(Pool<MySql>),
 }
 
 impl AnyPool {
     pub(crate) fn backend(&self) -> Backend {
         match self {
+            #[cfg(feature = "sqlite")]
             AnyPool::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
             AnyPool::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
             AnyPool::MySql(_) => Backend::MySql,
         }
     }
@@ -145,12 +161,15 @@ impl Connection {
             Some(pool) => {
                 let connect_error = |cause| Error::Connect { url: self.url.redacted(), cause };
                 let inner = match pool {
+                    #[cfg(feature = "sqlite")]
                     AnyPool::Sqlite(p) => {
                         Conn::Sqlite(Handle::Own(p.connect_options().connect().await.map_err(connect_error)?))
                     }
+                    #[cfg(feature = "postgres")]
                     AnyPool::Postgres(p) => {
                         Conn::Postgres(Handle::Own(p.connect_options().connect().await.map_err(connect_error)?))
                     }
+                    #[cfg(feature = "mysql")]
                     AnyPool::MySql(p) => {
                         Conn::MySql(Handle::Own(p.connect_options().connect().await.map_err(connect_error)?))
                     }
@@ -178,8 +197,11 @@ impl Connection {
     /// Starts a transaction on this connection.
     pub(crate) async fn begin(&mut self) -> Result<Tx<'_>> {
         Ok(match self.as_ref() {
+            #[cfg(feature = "sqlite")]
             ConnRef::Sqlite(c) => Tx::Sqlite(c.begin().await?),
+            #[cfg(feature = "postgres")]
             ConnRef::Postgres(c) => Tx::Postgres(c.begin().await?),
+            #[cfg(feature = "mysql")]
             ConnRef::MySql(c) => Tx::MySql(c.begin().await?),
         })
     }
@@ -203,23 +225,29 @@ async fn run_init_sql(conn: &mut Connection, statements: &[String]) -> Result<()
 
 /// A borrowed connection, inside a transaction or not.
 pub(crate) enum ConnRef<'c> {
+    #[cfg(feature = "sqlite")]
     Sqlite(&'c mut SqliteConnection),
+    #[cfg(feature = "postgres")]
     Postgres(&'c mut PgConnection),
+    #[cfg(feature = "mysql")]
     MySql(&'c mut MySqlConnection),
 }
 
+#[cfg(feature = "sqlite")]
 impl<'c> From<&'c mut SqliteConnection> for ConnRef<'c> {
     fn from(c: &'c mut SqliteConnection) -> Self {
         ConnRef::Sqlite(c)
     }
 }
 
+#[cfg(feature = "postgres")]
 impl<'c> From<&'c mut PgConnection> for ConnRef<'c> {
     fn from(c: &'c mut PgConnection) -> Self {
         ConnRef::Postgres(c)
     }
 }
 
+#[cfg(feature = "mysql")]
 impl<'c> From<&'c mut MySqlConnection> for ConnRef<'c> {
     fn from(c: &'c mut MySqlConnection) -> Self {
         ConnRef::MySql(c)
@@ -229,17 +257,16 @@ impl<'c> From<&'c mut MySqlConnection> for ConnRef<'c> {
 impl ConnRef<'_> {
     /// The same connection, borrowed again for one more statement.
     pub(crate) fn reborrow(&mut self) -> ConnRef<'_> {
-        match self {
-            ConnRef::Sqlite(c) => ConnRef::Sqlite(c),
-            ConnRef::Postgres(c) => ConnRef::Postgres(c),
-            ConnRef::MySql(c) => ConnRef::MySql(c),
-        }
+        dispatch!(self, ConnRef, c => (&mut **c).into())
     }
 
     pub(crate) fn backend(&self) -> Backend {
         match self {
+            #[cfg(feature = "sqlite")]
             ConnRef::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
             ConnRef::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
             ConnRef::MySql(_) => Backend::MySql,
         }
     }
@@ -247,8 +274,11 @@ impl ConnRef<'_> {
 
 /// An open transaction; dropped without `commit`, it rolls back.
 pub(crate) enum Tx<'c> {
+    #[cfg(feature = "sqlite")]
     Sqlite(sqlx::Transaction<'c, Sqlite>),
+    #[cfg(feature = "postgres")]
     Postgres(sqlx::Transaction<'c, Postgres>),
+    #[cfg(feature = "mysql")]
     MySql(sqlx::Transaction<'c, MySql>),
 }
 

@@ -3,11 +3,17 @@
 //! one place that picks the file for a connection, an error or a backend:
 //! connections and transactions, error codes, casts, the clock, schemas,
 //! session locks, and what only SQLite has.
+//!
+//! Each backend's driver is a cargo feature (`sqlite`, `postgres`, `mysql`):
+//! a program built without one has no value of that backend's connection,
+//! and connecting to its URL is [`Error::UnsupportedUrl`] naming the feature.
+//! Its SQL dialect (casts, clock, quoting, lock expressions) is there in
+//! every build, as [`Backend`] is.
 
 pub use migrations_rs_core::Backend;
 
-use crate::database_error::{ErrorDetails, StatementError};
 use crate::error::{Error, Result};
+use crate::url::DatabaseUrl;
 
 mod connection;
 pub(crate) mod mysql;
@@ -17,31 +23,77 @@ pub(crate) mod sqlite;
 pub use connection::Connection;
 pub(crate) use connection::{AnyPool, ConnRef, Tx};
 
+use crate::database_error::{ErrorDetails, StatementError};
 use connection::{Conn, Handle};
 use sea_query::Expr;
 use sqlx::error::DatabaseError;
+#[cfg(feature = "mysql")]
 use sqlx::mysql::{MySqlConnection, MySqlDatabaseError};
+#[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnection, PgDatabaseError};
+#[cfg(feature = "sqlite")]
 use sqlx::sqlite::SqliteError;
 
-/// Runs `$body` with `$conn` bound to the backend-specific value inside `$value`.
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!("migrations-rs needs at least one backend feature: `sqlite`, `postgres` or `mysql`");
+
+/// Runs `$body` with `$conn` bound to the backend-specific value inside
+/// `$value`, for each backend this program is built with.
 macro_rules! dispatch {
     ($value:expr, $enum:ident, $conn:ident => $body:expr) => {
         match $value {
+            #[cfg(feature = "sqlite")]
             $enum::Sqlite($conn) => $body,
+            #[cfg(feature = "postgres")]
             $enum::Postgres($conn) => $body,
+            #[cfg(feature = "mysql")]
             $enum::MySql($conn) => $body,
         }
     };
 }
 pub(crate) use dispatch;
 
+/// The cargo feature of migrations-rs that builds `backend`'s driver.
+pub fn feature(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+        Backend::MySql => "mysql",
+    }
+}
+
+/// Whether this program is built with `backend`'s driver, and so can connect to it.
+pub fn is_built(backend: Backend) -> bool {
+    match backend {
+        Backend::Sqlite => cfg!(feature = "sqlite"),
+        Backend::Postgres => cfg!(feature = "postgres"),
+        Backend::MySql => cfg!(feature = "mysql"),
+    }
+}
+
+/// The error for connecting to `url`, whose backend this program is built without.
+pub(crate) fn not_built(url: &DatabaseUrl) -> Error {
+    Error::UnsupportedUrl {
+        url: url.redacted(),
+        reason: format!(
+            "this program was built without the `{}` feature of migrations-rs: enable it in Cargo.toml",
+            feature(url.backend())
+        ),
+    }
+}
+
 /// Opens a connection to `url` the way its backend connects.
-async fn open(url: &crate::url::DatabaseUrl) -> Result<Conn> {
+async fn open(url: &DatabaseUrl) -> Result<Conn> {
     Ok(match url.backend() {
+        #[cfg(feature = "sqlite")]
         Backend::Sqlite => Conn::Sqlite(Handle::Own(sqlite::connect(url).await?)),
+        #[cfg(feature = "postgres")]
         Backend::Postgres => Conn::Postgres(Handle::Own(postgres::connect(url).await?)),
+        #[cfg(feature = "mysql")]
         Backend::MySql => Conn::MySql(Handle::Own(mysql::connect(url).await?)),
+        // A backend whose feature is off.
+        #[allow(unreachable_patterns)]
+        _ => return Err(not_built(url)),
     })
 }
 
@@ -104,8 +156,11 @@ impl ConnRef<'_> {
     /// missing table would abort a PostgreSQL transaction.
     pub(crate) async fn table_exists(&mut self, table: &str) -> Result<bool> {
         match self {
+            #[cfg(feature = "postgres")]
             ConnRef::Postgres(c) => postgres::table_exists(c, &quote_table(Backend::Postgres, table)).await,
+            #[cfg(feature = "mysql")]
             ConnRef::MySql(c) => mysql::table_exists(c, table).await,
+            #[cfg(feature = "sqlite")]
             ConnRef::Sqlite(c) => sqlite::table_exists(c, table).await,
         }
     }
@@ -114,8 +169,10 @@ impl ConnRef<'_> {
     /// the connection over a larger one (MySQL/MariaDB); `None` elsewhere.
     pub(crate) async fn max_statement_bytes(&mut self) -> Result<Option<u64>> {
         match self {
+            #[cfg(feature = "mysql")]
             ConnRef::MySql(c) => mysql::max_statement_bytes(c).await.map(Some),
-            ConnRef::Postgres(_) | ConnRef::Sqlite(_) => Ok(None),
+            #[allow(unreachable_patterns)]
+            _ => Ok(None),
         }
     }
 }
@@ -124,20 +181,45 @@ impl ConnRef<'_> {
 /// session ends, seen from a connection: PostgreSQL's advisory lock,
 /// MySQL/MariaDB's named lock. SQLite has none.
 pub(crate) enum SessionLock<'c> {
+    #[cfg(feature = "postgres")]
     Postgres(&'c mut PgConnection, postgres::AdvisoryLock),
+    #[cfg(feature = "mysql")]
     MySql(&'c mut MySqlConnection, mysql::NamedLock),
+    /// A build without a server backend has no session lock: never made.
+    #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+    #[expect(dead_code, reason = "a build without a server backend makes none")]
+    Unbuilt(std::convert::Infallible, std::marker::PhantomData<&'c mut ()>),
+}
+
+/// Runs `$body` with `$c` and `$lock` bound to the connection and lock
+/// inside the session lock `$value`.
+macro_rules! on_session_lock {
+    ($value:expr, $c:pat, $lock:pat => $body:expr) => {
+        match $value {
+            #[cfg(feature = "postgres")]
+            SessionLock::Postgres($c, $lock) => $body,
+            #[cfg(feature = "mysql")]
+            SessionLock::MySql($c, $lock) => $body,
+            #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+            SessionLock::Unbuilt(never, _) => match *never {},
+        }
+    };
 }
 
 impl<'c> ConnRef<'c> {
     /// The session lock called `name` on this connection's database; `None`
     /// on SQLite, which has no session locks.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_variables))]
     pub(crate) async fn session_lock(self, name: &str) -> Result<Option<SessionLock<'c>>> {
         Ok(match self {
+            #[cfg(feature = "postgres")]
             ConnRef::Postgres(c) => Some(SessionLock::Postgres(c, postgres::AdvisoryLock::named(name))),
+            #[cfg(feature = "mysql")]
             ConnRef::MySql(c) => {
                 let lock = mysql::NamedLock::named(c, name).await?;
                 Some(SessionLock::MySql(c, lock))
             }
+            #[cfg(feature = "sqlite")]
             ConnRef::Sqlite(_) => None,
         })
     }
@@ -146,40 +228,33 @@ impl<'c> ConnRef<'c> {
 impl SessionLock<'_> {
     /// Takes the lock if it is free, without waiting.
     pub(crate) async fn try_lock(&mut self) -> Result<bool> {
-        match self {
-            SessionLock::Postgres(c, lock) => lock.try_lock(c).await,
-            SessionLock::MySql(c, lock) => lock.try_lock(c).await,
-        }
+        on_session_lock!(self, c, lock => lock.try_lock(c).await)
     }
 
     pub(crate) async fn unlock(&mut self) -> Result<()> {
-        match self {
-            SessionLock::Postgres(c, lock) => lock.unlock(c).await,
-            SessionLock::MySql(c, lock) => lock.unlock(c).await,
-        }
+        on_session_lock!(self, c, lock => lock.unlock(c).await)
     }
 
     /// The server session (backend pid, connection id) holding the lock.
     pub(crate) async fn holder_session(&mut self) -> Result<Option<i64>> {
-        match self {
-            SessionLock::Postgres(c, lock) => lock.holder_session(c).await,
-            SessionLock::MySql(c, lock) => lock.holder_session(c).await,
-        }
+        on_session_lock!(self, c, lock => lock.holder_session(c).await)
     }
 
     /// `None` while this connection's own session holds the lock, else why not.
     pub(crate) async fn still_held(&mut self) -> Result<Option<String>> {
-        match self {
-            SessionLock::Postgres(c, lock) => lock.still_held(c).await,
-            SessionLock::MySql(c, lock) => lock.still_held(c).await,
-        }
+        on_session_lock!(self, c, lock => lock.still_held(c).await)
     }
 
     /// Ends the server session `session`, and with it the locks it holds.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_variables))]
     pub(crate) async fn end_session(&mut self, session: i64) -> Result<()> {
         match self {
+            #[cfg(feature = "postgres")]
             SessionLock::Postgres(c, _) => postgres::end_session(c, session).await,
+            #[cfg(feature = "mysql")]
             SessionLock::MySql(c, _) => mysql::end_session(c, session).await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+            SessionLock::Unbuilt(never, _) => match *never {},
         }
     }
 }
@@ -187,30 +262,41 @@ impl SessionLock<'_> {
 /// A connection of its own that takes its server's session lock, and holds
 /// it while the connection stays open.
 pub(crate) enum SessionLockConnection {
+    #[cfg(feature = "postgres")]
     Postgres(Handle<sqlx::Postgres>, postgres::AdvisoryLock),
+    #[cfg(feature = "mysql")]
     MySql(Handle<sqlx::MySql>, mysql::NamedLock),
+    /// A build without a server backend has no session lock: never made.
+    #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+    #[expect(dead_code, reason = "a build without a server backend makes none")]
+    Unbuilt(std::convert::Infallible),
 }
 
 impl Connection {
     /// This connection, made the one that takes the session lock called
     /// `name`; given back on SQLite, which has no session locks.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_variables))]
     pub(crate) async fn into_session_lock(self, name: &str) -> Result<Result<SessionLockConnection, Connection>> {
-        let Connection { url, inner, pool, init_sql } = self;
-        Ok(Ok(match inner {
-            Conn::Postgres(c) => SessionLockConnection::Postgres(c, postgres::AdvisoryLock::named(name)),
+        Ok(match self.inner {
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => Ok(SessionLockConnection::Postgres(c, postgres::AdvisoryLock::named(name))),
+            #[cfg(feature = "mysql")]
             Conn::MySql(mut c) => {
                 let lock = mysql::NamedLock::named(c.get(), name).await?;
-                SessionLockConnection::MySql(c, lock)
+                Ok(SessionLockConnection::MySql(c, lock))
             }
-            inner @ Conn::Sqlite(_) => return Ok(Err(Connection { url, inner, pool, init_sql })),
-        }))
+            #[cfg(feature = "sqlite")]
+            inner @ Conn::Sqlite(_) => Err(Connection { inner, ..self }),
+        })
     }
 
     /// The SQLite database, for what only SQLite has; `None` on a server.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn sqlite(&mut self) -> Option<sqlite::SqliteDatabase<'_>> {
         match &mut self.inner {
             Conn::Sqlite(c) => Some(sqlite::SqliteDatabase { conn: c.get(), url: &self.url }),
-            Conn::Postgres(_) | Conn::MySql(_) => None,
+            #[allow(unreachable_patterns)]
+            _ => None,
         }
     }
 }
@@ -219,23 +305,35 @@ impl SessionLockConnection {
     /// The lock, on this connection.
     pub(crate) fn lock(&mut self) -> SessionLock<'_> {
         match self {
+            #[cfg(feature = "postgres")]
             SessionLockConnection::Postgres(c, lock) => SessionLock::Postgres(c.get(), *lock),
+            #[cfg(feature = "mysql")]
             SessionLockConnection::MySql(c, lock) => SessionLock::MySql(c.get(), lock.clone()),
+            #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+            SessionLockConnection::Unbuilt(never) => match *never {},
         }
     }
 
     pub(crate) fn as_ref(&mut self) -> ConnRef<'_> {
         match self {
+            #[cfg(feature = "postgres")]
             SessionLockConnection::Postgres(c, _) => c.get().into(),
+            #[cfg(feature = "mysql")]
             SessionLockConnection::MySql(c, _) => c.get().into(),
+            #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+            SessionLockConnection::Unbuilt(never) => match *never {},
         }
     }
 
     /// Closes the connection, and with it the session and its lock.
     pub(crate) async fn close(self) -> Result<()> {
         match self {
+            #[cfg(feature = "postgres")]
             SessionLockConnection::Postgres(c, _) => c.close().await,
+            #[cfg(feature = "mysql")]
             SessionLockConnection::MySql(c, _) => c.close().await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+            SessionLockConnection::Unbuilt(never) => match never {},
         }
     }
 }
@@ -253,20 +351,29 @@ pub(crate) fn session_lock_held_sql(backend: Backend, name: &str) -> Option<Expr
 
 /// The database error inside `error`, by the backend that raised it.
 enum Raised<'e> {
+    #[cfg(feature = "postgres")]
     Postgres(&'e PgDatabaseError),
+    #[cfg(feature = "mysql")]
     MySql(&'e MySqlDatabaseError),
+    #[cfg(feature = "sqlite")]
     Sqlite(&'e SqliteError),
 }
 
 fn raised(error: &sqlx::Error) -> Option<Raised<'_>> {
     let database = error.as_database_error()?;
+    #[cfg(feature = "postgres")]
     if let Some(error) = database.try_downcast_ref::<PgDatabaseError>() {
-        Some(Raised::Postgres(error))
-    } else if let Some(error) = database.try_downcast_ref::<MySqlDatabaseError>() {
-        Some(Raised::MySql(error))
-    } else {
-        database.try_downcast_ref::<SqliteError>().map(Raised::Sqlite)
+        return Some(Raised::Postgres(error));
     }
+    #[cfg(feature = "mysql")]
+    if let Some(error) = database.try_downcast_ref::<MySqlDatabaseError>() {
+        return Some(Raised::MySql(error));
+    }
+    #[cfg(feature = "sqlite")]
+    if let Some(error) = database.try_downcast_ref::<SqliteError>() {
+        return Some(Raised::Sqlite(error));
+    }
+    None
 }
 
 /// `None` when `result` failed because a table does not exist yet: a read of
@@ -282,8 +389,11 @@ pub(crate) fn missing_table_as_none<T>(result: Result<T>) -> Result<Option<T>> {
 /// Whether `error` says a table does not exist.
 fn is_missing_table(error: &sqlx::Error) -> bool {
     match raised(error) {
+        #[cfg(feature = "postgres")]
         Some(Raised::Postgres(error)) => postgres::is_missing_table(error),
+        #[cfg(feature = "mysql")]
         Some(Raised::MySql(error)) => mysql::is_missing_table(error),
+        #[cfg(feature = "sqlite")]
         Some(Raised::Sqlite(error)) => sqlite::is_missing_table(error),
         None => false,
     }
@@ -293,8 +403,11 @@ fn is_missing_table(error: &sqlx::Error) -> bool {
 pub(crate) fn is_missing_column(error: &Error) -> bool {
     let Error::Database(error) = error else { return false };
     match raised(error) {
+        #[cfg(feature = "postgres")]
         Some(Raised::Postgres(error)) => postgres::is_missing_column(error),
+        #[cfg(feature = "mysql")]
         Some(Raised::MySql(error)) => mysql::is_missing_column(error),
+        #[cfg(feature = "sqlite")]
         Some(Raised::Sqlite(error)) => sqlite::is_missing_column(error),
         None => false,
     }
@@ -305,7 +418,11 @@ pub(crate) fn is_missing_column(error: &Error) -> bool {
 /// for their locks instead.
 pub(crate) fn is_busy(error: &Error) -> bool {
     let Error::Database(error) = error else { return false };
-    matches!(raised(error), Some(Raised::Sqlite(error)) if sqlite::is_busy(error))
+    match raised(error) {
+        #[cfg(feature = "sqlite")]
+        Some(Raised::Sqlite(error)) => sqlite::is_busy(error),
+        _ => false,
+    }
 }
 
 /// The database's error for `statement`, with everything its backend says
@@ -317,11 +434,15 @@ pub(crate) fn statement_error(backend: Backend, error: &sqlx::Error, statement: 
 }
 
 /// The details of the database error `error`, raised by `statement`.
+#[cfg_attr(not(feature = "postgres"), allow(unused_variables, unused_mut))]
 fn error_details(error: &dyn DatabaseError, statement: &str) -> ErrorDetails {
     let mut out = ErrorDetails { code: error.code().map(|c| c.into_owned()), ..ErrorDetails::default() };
+    #[cfg(feature = "postgres")]
     if let Some(error) = error.try_downcast_ref::<PgDatabaseError>() {
         postgres::details(error, statement, &mut out);
-    } else if let Some(error) = error.try_downcast_ref::<MySqlDatabaseError>() {
+    }
+    #[cfg(feature = "mysql")]
+    if let Some(error) = error.try_downcast_ref::<MySqlDatabaseError>() {
         mysql::details(error, &mut out);
     }
     out
@@ -349,6 +470,83 @@ pub(crate) fn explained_by_earlier_step(backend: Backend, code: Option<&str>, me
     }
 }
 
+/// A database server, where databases are created and dropped by name:
+/// PostgreSQL and MySQL/MariaDB. SQLite's databases are files, so it has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Server {
+    Postgres,
+    MySql,
+}
+
+impl Server {
+    /// The server `backend` runs on, if it has one.
+    pub(crate) fn of(backend: Backend) -> Option<Server> {
+        match backend {
+            Backend::Postgres => Some(Server::Postgres),
+            Backend::MySql => Some(Server::MySql),
+            Backend::Sqlite => None,
+        }
+    }
+
+    /// A database every server has, to connect to when another does not exist.
+    pub(crate) fn always_there(self) -> &'static str {
+        match self {
+            Server::Postgres => postgres::server::ALWAYS_THERE,
+            Server::MySql => mysql::server::ALWAYS_THERE,
+        }
+    }
+
+    /// The privilege creating (and dropping) a database needs, as the server's manual names it.
+    pub(crate) fn create_privilege(self) -> &'static str {
+        match self {
+            Server::Postgres => postgres::server::CREATE_PRIVILEGE,
+            Server::MySql => mysql::server::CREATE_PRIVILEGE,
+        }
+    }
+
+    /// Whether the error code `code` is a refusal for want of a privilege.
+    pub(crate) fn lacks_privilege(self, code: &str) -> bool {
+        match self {
+            Server::Postgres => postgres::server::NO_PRIVILEGE.contains(&code),
+            Server::MySql => mysql::server::NO_PRIVILEGE.contains(&code),
+        }
+    }
+
+    pub(crate) fn create_database(self, name: &str) -> String {
+        match self {
+            Server::Postgres => postgres::server::create_database(name),
+            Server::MySql => mysql::server::create_database(name),
+        }
+    }
+
+    /// Drops database `name` if it exists.
+    pub(crate) fn drop_database(self, name: &str) -> String {
+        match self {
+            Server::Postgres => postgres::server::drop_database(name),
+            Server::MySql => mysql::server::drop_database(name),
+        }
+    }
+
+    /// A query of the names (column `name`) of the databases whose name is
+    /// `LIKE` `pattern` (backslash escapes `_` and `%`).
+    pub(crate) fn databases_like(self, pattern: &str) -> String {
+        match self {
+            Server::Postgres => postgres::server::databases_like(pattern),
+            Server::MySql => mysql::server::databases_like(pattern),
+        }
+    }
+}
+
+/// A query of one `DROP` statement (column `statement`) for each object of
+/// the connected database.
+pub(crate) fn drop_everything_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => postgres::server::DROP_EVERYTHING,
+        Backend::MySql => mysql::server::DROP_EVERYTHING,
+        Backend::Sqlite => sqlite::DROP_EVERYTHING,
+    }
+}
+
 impl Connection {
     /// The schema of the connected database (PostgreSQL: the schemas on the
     /// search path, PostgreSQL's own left out; MySQL/MariaDB: the current
@@ -358,9 +556,47 @@ impl Connection {
     /// PostgreSQL `schema.table` or a schema's name.
     pub async fn schema(&mut self, exclude: &[String]) -> Result<migrations_rs_core::schema::Schema> {
         match self.as_ref() {
+            #[cfg(feature = "postgres")]
             ConnRef::Postgres(c) => postgres::schema(c, exclude).await,
+            #[cfg(feature = "mysql")]
             ConnRef::MySql(c) => mysql::schema(c, exclude).await,
+            #[cfg(feature = "sqlite")]
             ConnRef::Sqlite(c) => sqlite::schema(c, exclude).await,
         }
+    }
+}
+
+/// Connecting to a backend left out of the build (so only in such a build).
+#[cfg(all(test, not(all(feature = "sqlite", feature = "postgres", feature = "mysql"))))]
+mod tests {
+    use super::*;
+
+    /// Connecting to `url`, of a backend this build is without, is an error
+    /// naming the feature to enable.
+    async fn refused_naming_feature(url: &str, feature: &str) {
+        let url = DatabaseUrl::parse(url).expect("a database URL");
+        assert!(!is_built(url.backend()));
+        let error = Connection::connect(&url).await.expect_err("a backend that is not built");
+        let Error::UnsupportedUrl { reason, .. } = &error else { panic!("not UnsupportedUrl: {error:?}") };
+        assert!(reason.contains(&format!("without the `{feature}` feature of migrations-rs")), "{reason}");
+        assert!(error.to_string().contains("enable it in Cargo.toml"), "{error}");
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[tokio::test]
+    async fn a_postgres_url_names_the_postgres_feature() {
+        refused_naming_feature("postgres://postgres@127.0.0.1:5432/test", "postgres").await;
+    }
+
+    #[cfg(not(feature = "mysql"))]
+    #[tokio::test]
+    async fn a_mysql_url_names_the_mysql_feature() {
+        refused_naming_feature("mysql://root@127.0.0.1:3306/test", "mysql").await;
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    #[tokio::test]
+    async fn a_sqlite_url_names_the_sqlite_feature() {
+        refused_naming_feature("sqlite::memory:", "sqlite").await;
     }
 }

@@ -5,15 +5,22 @@
 //!
 //! The lock functions return `INT` on MariaDB and `BIGINT UNSIGNED` on
 //! MySQL, so every result is cast to a signed `BIGINT`.
+//!
+//! The SQL of the dialect is here whatever the build; what talks to a server
+//! needs the `mysql` feature.
 
-use super::ErrorDetails;
-use crate::error::{Error, Result};
-use crate::url::DatabaseUrl;
 use sea_query::Expr;
-use sqlx::Connection as _;
-use sqlx::error::DatabaseError;
-use sqlx::mysql::{MySqlConnection, MySqlDatabaseError};
+#[cfg(feature = "mysql")]
+use {
+    super::ErrorDetails,
+    crate::error::{Error, Result},
+    crate::url::DatabaseUrl,
+    sqlx::Connection as _,
+    sqlx::error::DatabaseError,
+    sqlx::mysql::{MySqlConnection, MySqlDatabaseError},
+};
 
+#[cfg(feature = "mysql")]
 pub(super) async fn connect(url: &DatabaseUrl) -> Result<MySqlConnection> {
     MySqlConnection::connect(url.expose()).await.map_err(|cause| Error::Connect { url: url.redacted(), cause })
 }
@@ -30,17 +37,20 @@ pub(super) const TEXT: &str = "CHAR";
 pub(super) const INTEGER: &str = "SIGNED";
 
 /// Error 1146, SQLSTATE 42S02: no such table.
+#[cfg(feature = "mysql")]
 pub(super) fn is_missing_table(error: &MySqlDatabaseError) -> bool {
     error.number() == 1146 || error.code() == Some("42S02")
 }
 
 /// Error 1054, SQLSTATE 42S22: unknown column.
+#[cfg(feature = "mysql")]
 pub(super) fn is_missing_column(error: &MySqlDatabaseError) -> bool {
     error.number() == 1054 || error.code() == Some("42S22")
 }
 
 /// The error number as the code, the SQLSTATE beside it, and the line of
 /// the statement a syntax error names.
+#[cfg(feature = "mysql")]
 pub(super) fn details(error: &MySqlDatabaseError, out: &mut ErrorDetails) {
     out.code = Some(error.number().to_string());
     out.sqlstate = error.code().map(str::to_owned);
@@ -49,6 +59,7 @@ pub(super) fn details(error: &MySqlDatabaseError, out: &mut ErrorDetails) {
 }
 
 /// N of a message ending in "at line N".
+#[cfg(feature = "mysql")]
 fn syntax_error_line(message: &str) -> Option<usize> {
     let (_, after) = message.rsplit_once(" at line ")?;
     after.trim().parse().ok()
@@ -60,6 +71,7 @@ pub(super) fn quote(name: &str) -> String {
 }
 
 /// Whether `table` (`name`, or `database.name`) exists; unqualified, in the current database.
+#[cfg(feature = "mysql")]
 pub(super) async fn table_exists(c: &mut MySqlConnection, table: &str) -> Result<bool> {
     let (schema, name) = match table.split('.').collect::<Vec<_>>().as_slice() {
         [schema, name] => (Some(*schema), *name),
@@ -77,17 +89,20 @@ pub(super) async fn table_exists(c: &mut MySqlConnection, table: &str) -> Result
 
 /// The largest statement the server accepts (`max_allowed_packet`): a larger
 /// one is answered by dropping the connection.
+#[cfg(feature = "mysql")]
 pub(super) async fn max_statement_bytes(c: &mut MySqlConnection) -> Result<u64> {
     let text: String = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS CHAR)").fetch_one(c).await?;
     Ok(text.trim().parse().unwrap_or(u64::MAX))
 }
 
 /// A named lock: `name@database`, at most 64 characters as `GET_LOCK` allows.
+#[cfg(feature = "mysql")]
 #[derive(Debug, Clone)]
 pub(crate) struct NamedLock {
     name: String,
 }
 
+#[cfg(feature = "mysql")]
 impl NamedLock {
     pub(super) async fn named(c: &mut MySqlConnection, name: &str) -> Result<Self> {
         let database: Option<String> = sqlx::query_scalar("SELECT DATABASE()").fetch_one(c).await?;
@@ -138,13 +153,169 @@ pub(super) fn held_in_sql(name: &str) -> Expr {
 }
 
 /// Ends the connection with id `connection_id`, and with it the locks it holds.
+#[cfg(feature = "mysql")]
 pub(super) async fn end_session(c: &mut MySqlConnection, connection_id: i64) -> Result<()> {
     // `connection_id` is a number read from the server, not user input.
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL {connection_id}"))).execute(c).await?;
     Ok(())
 }
 
-#[cfg(test)]
+/// Whole databases on the server, for test databases and their templates:
+/// the connection the statements run on is any one to the server. A
+/// database is copied inside the server, as MySQL/MariaDB has no template
+/// databases.
+#[cfg(feature = "mysql")]
+pub(crate) mod databases {
+    use crate::url::DatabaseUrl;
+    use sqlx::{AssertSqlSafe, Connection as _, Executor as _, MySqlConnection, Row as _};
+
+    /// A connection to the server of `server`, to create and drop databases on.
+    pub(crate) async fn admin(server: &DatabaseUrl) -> sqlx::Result<MySqlConnection> {
+        MySqlConnection::connect(server.expose()).await
+    }
+
+    /// Takes the named lock `name`, waiting up to `wait_secs`; `false` when the wait ran out.
+    pub(crate) async fn lock(c: &mut MySqlConnection, name: &str, wait_secs: u32) -> sqlx::Result<bool> {
+        let locked: Option<i64> =
+            sqlx::query_scalar("SELECT CAST(GET_LOCK(?, ?) AS SIGNED)").bind(name).bind(wait_secs).fetch_one(c).await?;
+        Ok(locked == Some(1))
+    }
+
+    pub(crate) async fn unlock(c: &mut MySqlConnection, name: &str) -> sqlx::Result<()> {
+        sqlx::query("SELECT RELEASE_LOCK(?)").bind(name).execute(c).await.map(drop)
+    }
+
+    /// How many of `names` exist.
+    pub(crate) async fn count_existing(c: &mut MySqlConnection, names: [&str; 2]) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?, ?)")
+            .bind(names[0])
+            .bind(names[1])
+            .fetch_one(c)
+            .await
+    }
+
+    /// The databases whose names start with `prefix` (a plain identifier).
+    pub(crate) async fn named_like(c: &mut MySqlConnection, prefix: &str) -> sqlx::Result<Vec<String>> {
+        let pattern = format!("{}%", prefix.replace('_', "\\_"));
+        sqlx::query_scalar("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?")
+            .bind(pattern)
+            .fetch_all(c)
+            .await
+    }
+
+    pub(crate) async fn create(c: &mut MySqlConnection, name: &str) -> sqlx::Result<()> {
+        c.execute(AssertSqlSafe(format!("CREATE DATABASE `{name}`"))).await.map(drop)
+    }
+
+    pub(crate) async fn drop_database(c: &mut MySqlConnection, name: &str) -> sqlx::Result<()> {
+        c.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`"))).await.map(drop)
+    }
+
+    /// Copies every table (definition and rows), view, trigger and routine of
+    /// database `from` into the empty database `to` on the same server. A
+    /// failure names what was being copied.
+    pub(crate) async fn copy(c: &mut MySqlConnection, from: &str, to: &str) -> Result<(), (String, sqlx::Error)> {
+        let failed = |what: &str| {
+            let what = what.to_owned();
+            move |cause| (what, cause)
+        };
+        let names = |sql: &'static str| sqlx::query_scalar::<_, String>(sql).bind(from.to_owned());
+        for sql in ["SET FOREIGN_KEY_CHECKS = 0".to_owned(), format!("USE `{to}`")] {
+            c.execute(AssertSqlSafe(sql)).await.map_err(failed("session"))?;
+        }
+        let tables = names(
+            "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(failed("tables"))?;
+        if tables.is_empty() {
+            let gone =
+                sqlx::Error::Protocol(format!("the template {from} has no tables: it was dropped, or never migrated"));
+            return Err(failed("tables")(gone));
+        }
+        for table in &tables {
+            let create =
+                show_create(c, &format!("SHOW CREATE TABLE `{from}`.`{table}`"), 1).await.map_err(failed(table))?;
+            c.execute(AssertSqlSafe(create)).await.map_err(failed(table))?;
+            let columns: Vec<String> = sqlx::query_scalar(
+                "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COALESCE(GENERATION_EXPRESSION, '') = '' ORDER BY ORDINAL_POSITION",
+            )
+            .bind(from)
+            .bind(table)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(failed(table))?;
+            let columns = columns.iter().map(|c| super::quote(c)).collect::<Vec<_>>().join(", ");
+            let copy = format!("INSERT INTO `{to}`.`{table}` ({columns}) SELECT {columns} FROM `{from}`.`{table}`");
+            c.execute(AssertSqlSafe(copy)).await.map_err(failed(table))?;
+        }
+        // Views may read other views: create them in rounds until none is left.
+        let mut views = names(
+            "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .map_err(failed("views"))?;
+        let qualified_from = format!("`{from}`.");
+        let qualified_to = format!("`{to}`.");
+        while !views.is_empty() {
+            let mut left = Vec::new();
+            let mut last_error = None;
+            for view in views.iter() {
+                let create =
+                    show_create(c, &format!("SHOW CREATE VIEW `{from}`.`{view}`"), 1).await.map_err(failed(view))?;
+                if let Err(error) = c.execute(AssertSqlSafe(create.replace(&qualified_from, &qualified_to))).await {
+                    last_error = Some(error);
+                    left.push(view.clone());
+                }
+            }
+            if left.len() == views.len()
+                && let Some(error) = last_error
+            {
+                return Err(failed("views")(error));
+            }
+            views = left;
+        }
+        let triggers = names("SELECT CAST(TRIGGER_NAME AS CHAR) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME")
+            .fetch_all(&mut *c)
+            .await
+            .map_err(failed("triggers"))?;
+        for trigger in &triggers {
+            let create = show_create(c, &format!("SHOW CREATE TRIGGER `{from}`.`{trigger}`"), 2)
+                .await
+                .map_err(failed(trigger))?;
+            c.execute(AssertSqlSafe(create)).await.map_err(failed(trigger))?;
+        }
+        let routines: Vec<(String, String)> = sqlx::query_as(
+            "SELECT CAST(ROUTINE_TYPE AS CHAR), CAST(ROUTINE_NAME AS CHAR) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_NAME",
+        )
+        .bind(from)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(failed("routines"))?;
+        for (kind, routine) in &routines {
+            let create = show_create(c, &format!("SHOW CREATE {kind} `{from}`.`{routine}`"), 2)
+                .await
+                .map_err(failed(routine))?;
+            c.execute(AssertSqlSafe(create)).await.map_err(failed(routine))?;
+        }
+        c.execute("SET FOREIGN_KEY_CHECKS = 1").await.map_err(failed("session"))?;
+        Ok(())
+    }
+
+    /// The `column`th field of a `SHOW CREATE …` row, as text.
+    async fn show_create(c: &mut MySqlConnection, sql: &str, column: usize) -> sqlx::Result<String> {
+        let row = sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).fetch_one(&mut *c).await?;
+        match row.try_get::<String, _>(column) {
+            Ok(text) => Ok(text),
+            Err(_) => row.try_get::<Vec<u8>, _>(column).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "mysql"))]
 mod tests {
     use super::*;
 
@@ -155,8 +326,48 @@ mod tests {
     }
 }
 
+/// Creating and dropping databases on the server, for scratch databases.
+pub(super) mod server {
+    /// A database every server has, to connect to when the target does not exist yet.
+    pub(in crate::backend) const ALWAYS_THERE: &str = "information_schema";
+    /// The privileges creating and dropping a database need.
+    pub(in crate::backend) const CREATE_PRIVILEGE: &str = "CREATE and DROP";
+    /// The error number and SQLSTATE of a refusal for want of a privilege.
+    pub(in crate::backend) const NO_PRIVILEGE: &[&str] = &["1044", "42000"];
+
+    pub(in crate::backend) fn create_database(name: &str) -> String {
+        format!("CREATE DATABASE `{}`", name.replace('`', "``"))
+    }
+
+    pub(in crate::backend) fn drop_database(name: &str) -> String {
+        format!("DROP DATABASE IF EXISTS `{}`", name.replace('`', "``"))
+    }
+
+    /// A query of the names (column `name`) of the databases whose name is `LIKE` `pattern`.
+    pub(in crate::backend) fn databases_like(pattern: &str) -> String {
+        format!(
+            "SELECT CAST(SCHEMA_NAME AS CHAR) AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '{}'",
+            pattern.replace('\'', "''")
+        )
+    }
+
+    /// One `DROP` statement, as `statement`, for each table, view, sequence,
+    /// routine and event of the connected database.
+    pub(in crate::backend) const DROP_EVERYTHING: &str = "SELECT CAST(CONCAT('DROP ', CASE TABLE_TYPE WHEN 'VIEW' THEN 'VIEW' WHEN 'SEQUENCE' THEN 'SEQUENCE' \
+               ELSE 'TABLE' END, ' IF EXISTS `', REPLACE(TABLE_NAME, '`', '``'), '`') AS CHAR) AS statement \
+             FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+             UNION ALL \
+             SELECT CAST(CONCAT('DROP ', ROUTINE_TYPE, ' IF EXISTS `', REPLACE(ROUTINE_NAME, '`', '``'), '`') AS CHAR) AS statement \
+             FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() \
+             UNION ALL \
+             SELECT CAST(CONCAT('DROP EVENT IF EXISTS `', REPLACE(EVENT_NAME, '`', '``'), '`') AS CHAR) AS statement \
+             FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()";
+}
+
+#[cfg(feature = "mysql")]
 pub(super) use introspection::schema;
 
+#[cfg(feature = "mysql")]
 /// Reading the schema of a MySQL or MariaDB database from its
 /// `information_schema`, in one query for each kind of object across all
 /// tables. Every value is cast to `CHAR` or `SIGNED`: the two servers (and

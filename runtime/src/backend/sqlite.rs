@@ -2,16 +2,23 @@
 //! missing), its result codes and messages, busy waits on another writer,
 //! its type names in casts, its clock in SQL, no schemas and no session lock
 //! (the lock is a lease row here), and backups that are copies of its file.
+//!
+//! The SQL of the dialect is here whatever the build; what opens a database
+//! needs the `sqlite` feature.
 
-use crate::error::{Error, Result};
-use crate::url::DatabaseUrl;
-use sqlx::error::DatabaseError;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{AssertSqlSafe, Connection as _};
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::time::Duration;
+#[cfg(feature = "sqlite")]
+use {
+    crate::error::{Error, Result},
+    crate::url::DatabaseUrl,
+    sqlx::error::DatabaseError,
+    sqlx::sqlite::{SqliteConnectOptions, SqliteConnection},
+    sqlx::{AssertSqlSafe, Connection as _},
+    std::path::{Path, PathBuf},
+    std::str::FromStr,
+    std::time::Duration,
+};
 
+#[cfg(feature = "sqlite")]
 pub(super) async fn connect(url: &DatabaseUrl) -> Result<SqliteConnection> {
     let connect_error = |cause| Error::Connect { url: url.redacted(), cause };
     let options = SqliteConnectOptions::from_str(url.expose())
@@ -32,16 +39,19 @@ pub(super) const TEXT: &str = "TEXT";
 pub(super) const INTEGER: &str = "INTEGER";
 
 /// SQLite has one code for most errors: the message says what it was.
+#[cfg(feature = "sqlite")]
 pub(super) fn is_missing_table(error: &dyn DatabaseError) -> bool {
     error.message().contains("no such table")
 }
 
+#[cfg(feature = "sqlite")]
 pub(super) fn is_missing_column(error: &dyn DatabaseError) -> bool {
     error.message().contains("no such column")
 }
 
 /// SQLITE_BUSY, SQLITE_LOCKED and their extended codes: another connection
 /// writes, and the busy timeout ran out waiting for it.
+#[cfg(feature = "sqlite")]
 pub(super) fn is_busy(error: &dyn DatabaseError) -> bool {
     matches!(error.code().as_deref(), Some("5") | Some("6") | Some("261") | Some("517"))
         || error.message().contains("database is locked")
@@ -49,6 +59,7 @@ pub(super) fn is_busy(error: &dyn DatabaseError) -> bool {
 
 /// Whether `table` (`name`, or `schema.name` for an attached database) exists;
 /// unqualified, in `main`. Names are matched without regard to case, as SQLite does.
+#[cfg(feature = "sqlite")]
 pub(super) async fn table_exists(c: &mut SqliteConnection, table: &str) -> Result<bool> {
     let (schema, name) = match table.split('.').collect::<Vec<_>>().as_slice() {
         [schema, name] => (*schema, *name),
@@ -63,11 +74,13 @@ pub(super) async fn table_exists(c: &mut SqliteConnection, table: &str) -> Resul
 
 /// A SQLite database, for what only SQLite has: its write lock and busy
 /// timeout, and its file.
+#[cfg(feature = "sqlite")]
 pub(crate) struct SqliteDatabase<'c> {
     pub(super) conn: &'c mut SqliteConnection,
     pub(super) url: &'c DatabaseUrl,
 }
 
+#[cfg(feature = "sqlite")]
 impl SqliteDatabase<'_> {
     /// How long a statement on this connection waits for another writer.
     pub(crate) async fn set_busy_timeout(&mut self, timeout: Duration) -> Result<()> {
@@ -119,8 +132,16 @@ impl SqliteDatabase<'_> {
     }
 }
 
+/// One `DROP` statement, as `statement`, for each view, trigger and table of
+/// the connected database, views and triggers first.
+pub(super) const DROP_EVERYTHING: &str = "SELECT 'DROP ' || upper(type) || ' IF EXISTS \"' || replace(name, '\"', '\"\"') || '\"' AS statement \
+             FROM sqlite_master WHERE type IN ('view', 'trigger', 'table') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             ORDER BY CASE type WHEN 'view' THEN 0 WHEN 'trigger' THEN 1 ELSE 2 END";
+
+#[cfg(feature = "sqlite")]
 pub(super) use introspection::schema;
 
+#[cfg(feature = "sqlite")]
 /// Reading the schema of a SQLite database.
 mod introspection {
     use crate::error::Result;
@@ -276,5 +297,36 @@ mod introspection {
             }
         }
         Ok(schema.sorted())
+    }
+}
+
+/// Test databases and their templates, which are files here.
+#[cfg(feature = "sqlite")]
+pub(crate) mod databases {
+    use crate::url::DatabaseUrl;
+    use sqlx::{AssertSqlSafe, Connection as _, Executor as _, SqliteConnection};
+    use std::path::{Path, PathBuf};
+
+    /// Writes the database at `from` to the file `to` as one self-contained
+    /// file, whatever journal mode it uses: `VACUUM INTO`.
+    pub(crate) async fn copy(from: &DatabaseUrl, to: &Path) -> sqlx::Result<()> {
+        let mut c = SqliteConnection::connect(from.expose()).await?;
+        let vacuum = format!("VACUUM INTO '{}'", to.display().to_string().replace('\'', "''"));
+        c.execute(AssertSqlSafe(vacuum)).await?;
+        let _ = c.close().await;
+        Ok(())
+    }
+
+    /// Deletes the database file `path` and the journal files beside it; a
+    /// failure names the file that could not be deleted.
+    pub(crate) fn remove(path: &str) -> Result<(), (PathBuf, std::io::Error)> {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let path = PathBuf::from(format!("{path}{suffix}"));
+            match std::fs::remove_file(&path) {
+                Err(cause) if cause.kind() != std::io::ErrorKind::NotFound => return Err((path, cause)),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }

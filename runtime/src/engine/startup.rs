@@ -7,6 +7,7 @@
 //! everything meanwhile) and what is still pending applied.
 //!
 //! ```no_run
+//! # #[cfg(feature = "postgres")]
 //! # async fn start() -> migrations_rs::Result<()> {
 //! use migrations_rs::Startup;
 //! use std::time::Duration;
@@ -54,6 +55,7 @@ pub enum OnFailure {
 /// starts anyway.
 ///
 /// ```no_run
+/// # #[cfg(feature = "postgres")]
 /// # async fn start() -> migrations_rs::Result<()> {
 /// use migrations_rs::Startup;
 /// use std::time::Duration;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// How long a statement of the lock's own connection waits on SQLite for
 /// another writer, such as the holder's migration, before the lock goes on
 /// polling (and reporting whom it waits for) or the heartbeat tries again.
+#[cfg(feature = "sqlite")]
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// Reports each wait for another process's lock.
@@ -53,6 +54,8 @@ pub(crate) async fn acquire(
     Ok(LockGuard::held(me.id, tables, conn, options.heartbeat_interval()))
 }
 
+// Never called without a server backend, whose session lock it takes.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_variables))]
 async fn take_session_lock(
     mut conn: SessionLockConnection,
     tables: &Tables,
@@ -75,6 +78,7 @@ async fn take_lease(
     me: &LockHolder,
     waiting: &Waiting<'_>,
 ) -> Result<Connection> {
+    #[cfg(feature = "sqlite")]
     if let Some(mut sqlite) = conn.sqlite() {
         sqlite.set_busy_timeout(SQLITE_BUSY_TIMEOUT).await?;
     }

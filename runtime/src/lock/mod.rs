@@ -229,8 +229,8 @@ pub(crate) async fn status(conn: &mut Connection, tables: &Tables, options: &Loc
         Mechanism::LeaseRow => {
             // SQLite: a lease whose heartbeat waits behind the holder's own migration
             // looks stale, but nobody can take it over while that migration writes.
-            let looks_stale = holder.as_ref().is_some_and(|h| h.heartbeat_age > h.stale_after);
-            if looks_stale
+            #[cfg(feature = "sqlite")]
+            if holder.as_ref().is_some_and(|h| h.heartbeat_age > h.stale_after)
                 && let Some(mut sqlite) = conn.sqlite()
                 && sqlite.write_locked().await?
             {

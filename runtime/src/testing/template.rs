@@ -5,16 +5,27 @@
 //! rename of a finished file on SQLite. A template appears only once it is
 //! complete: on PostgreSQL it is migrated under another name and renamed; on
 //! MySQL/MariaDB an empty `<template>_ok` database marks it complete; on SQLite
-//! a finished file is renamed into place.
+//! a finished file is renamed into place. The statements each backend runs
+//! for it are in its `databases` module in `backend/`.
 
 use super::{TemplateKey, TestDatabaseError};
-use crate::backend::{Backend, Connection};
+use crate::backend::{self, Backend, Connection};
 use crate::engine::{Migrator, Scope};
 use crate::url::DatabaseUrl;
 use crate::version::Version;
-use sqlx::{AssertSqlSafe, Connection as _, Executor as _, MySqlConnection, PgConnection, Row as _, SqliteConnection};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+#[cfg(feature = "mysql")]
+use backend::mysql::databases as mysql;
+#[cfg(feature = "postgres")]
+use backend::postgres::databases as postgres;
+#[cfg(feature = "sqlite")]
+use {
+    backend::sqlite::databases as sqlite,
+    std::path::{Path, PathBuf},
+};
+
+/// The prefix of every template's name.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+const TEMPLATES: &str = "mrs_tpl_";
 
 /// Makes sure the template for `key` exists, building it if needed.
 /// Returns whether it already existed.
@@ -25,9 +36,14 @@ pub(super) async fn ensure(
     target: Option<Version>,
 ) -> Result<bool, TestDatabaseError> {
     match key.backend {
+        #[cfg(feature = "sqlite")]
         Backend::Sqlite => ensure_sqlite(key, migrator, target).await,
+        #[cfg(feature = "postgres")]
         Backend::Postgres => ensure_postgres(server, key, migrator, target).await,
+        #[cfg(feature = "mysql")]
         Backend::MySql => ensure_mysql(server, key, migrator, target).await,
+        #[allow(unreachable_patterns)]
+        _ => Err(not_built(server)),
     }
 }
 
@@ -39,6 +55,7 @@ pub(super) async fn clone(
     name: &str,
 ) -> Result<(DatabaseUrl, String), TestDatabaseError> {
     match key.backend {
+        #[cfg(feature = "sqlite")]
         Backend::Sqlite => {
             let template = sqlite_dir().join(format!("{}.db", key.template_name()));
             let copy = sqlite_dir().join(format!("{name}.db"));
@@ -49,78 +66,75 @@ pub(super) async fn clone(
             })?;
             Ok((sqlite_url(&copy, "rw")?, copy.display().to_string()))
         }
+        #[cfg(feature = "postgres")]
         Backend::Postgres => {
-            let mut admin = pg_admin(server).await?;
-            let sql = format!("CREATE DATABASE {name} TEMPLATE {}", key.template_name());
-            let mut tries = 0;
-            loop {
-                match admin.execute(AssertSqlSafe(sql.as_str())).await {
-                    Ok(_) => break,
-                    // 55006: the template is still in use, such as by a connection of the build that is closing.
-                    Err(error) if sqlstate(&error).as_deref() == Some("55006") && tries < 50 => {
-                        tries += 1;
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    Err(cause) => return Err(server_error("CREATE DATABASE … TEMPLATE", server, cause)),
-                }
-            }
-            let _ = admin.close().await;
+            let mut admin = postgres::admin(server).await.map_err(|cause| server_error("connecting", server, cause))?;
+            postgres::copy(&mut admin, &key.template_name(), name)
+                .await
+                .map_err(|cause| server_error("CREATE DATABASE … TEMPLATE", server, cause))?;
+            let _ = sqlx::Connection::close(admin).await;
             Ok((database_url(server, name)?, name.to_owned()))
         }
+        #[cfg(feature = "mysql")]
         Backend::MySql => {
-            let mut admin = mysql_admin(server).await?;
-            let created = create_mysql(&mut admin, name, server).await;
+            let mut admin = mysql::admin(server).await.map_err(|cause| server_error("connecting", server, cause))?;
+            let created =
+                mysql::create(&mut admin, name).await.map_err(|cause| server_error("CREATE DATABASE", server, cause));
             let copied = match created {
-                Ok(()) => copy_mysql(&mut admin, &key.template_name(), name, server).await,
+                Ok(()) => mysql::copy(&mut admin, &key.template_name(), name)
+                    .await
+                    .map_err(|(what, cause)| server_error(&format!("copying the template ({what})"), server, cause)),
                 Err(error) => Err(error),
             };
             if let Err(error) = copied {
-                let _ = admin.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`"))).await;
+                let _ = mysql::drop_database(&mut admin, name).await;
                 return Err(error);
             }
-            let _ = admin.close().await;
+            let _ = sqlx::Connection::close(admin).await;
             Ok((database_url(server, name)?, name.to_owned()))
         }
+        #[allow(unreachable_patterns)]
+        _ => Err(not_built(server)),
     }
 }
 
 /// Drops a test database (deletes the file on SQLite).
 pub(super) async fn drop_database(server: &DatabaseUrl, name: &str) -> Result<(), TestDatabaseError> {
     match server.backend() {
+        #[cfg(feature = "sqlite")]
         Backend::Sqlite => remove_sqlite_files(name),
+        #[cfg(feature = "postgres")]
         Backend::Postgres => {
-            let mut admin = pg_admin(server).await?;
-            admin
-                .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            let mut admin = postgres::admin(server).await.map_err(|cause| server_error("connecting", server, cause))?;
+            postgres::drop_database(&mut admin, name)
                 .await
                 .map_err(|cause| server_error("DROP DATABASE", server, cause))?;
-            let _ = admin.close().await;
+            let _ = sqlx::Connection::close(admin).await;
             Ok(())
         }
+        #[cfg(feature = "mysql")]
         Backend::MySql => {
-            let mut admin = mysql_admin(server).await?;
-            admin
-                .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`")))
+            let mut admin = mysql::admin(server).await.map_err(|cause| server_error("connecting", server, cause))?;
+            mysql::drop_database(&mut admin, name)
                 .await
                 .map_err(|cause| server_error("DROP DATABASE", server, cause))?;
-            let _ = admin.close().await;
+            let _ = sqlx::Connection::close(admin).await;
             Ok(())
         }
+        #[allow(unreachable_patterns)]
+        _ => Err(not_built(server)),
     }
 }
 
+/// The error for a server whose backend this program is built without.
+fn not_built(server: &DatabaseUrl) -> TestDatabaseError {
+    TestDatabaseError::Url(Box::new(backend::not_built(server)))
+}
+
 /// Deletes a SQLite database file and the journal files beside it.
+#[cfg(feature = "sqlite")]
 fn remove_sqlite_files(path: &str) -> Result<(), TestDatabaseError> {
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let path = PathBuf::from(format!("{path}{suffix}"));
-        match std::fs::remove_file(&path) {
-            Err(cause) if cause.kind() != std::io::ErrorKind::NotFound => {
-                return Err(TestDatabaseError::File { action: "cannot delete", path, cause });
-            }
-            _ => {}
-        }
-    }
-    Ok(())
+    sqlite::remove(path).map_err(|(path, cause)| TestDatabaseError::File { action: "cannot delete", path, cause })
 }
 
 /// Applies the migrations to the database at `url`.
@@ -140,15 +154,18 @@ async fn migrate(
 // SQLite
 
 /// `<temporary directory>/migrations-rs-testing`.
+#[cfg(feature = "sqlite")]
 fn sqlite_dir() -> PathBuf {
     std::env::temp_dir().join("migrations-rs-testing")
 }
 
+#[cfg(feature = "sqlite")]
 fn sqlite_url(path: &Path, mode: &str) -> Result<DatabaseUrl, TestDatabaseError> {
     DatabaseUrl::parse(&format!("sqlite://{}?mode={mode}", path.display()))
         .map_err(|e| TestDatabaseError::Url(Box::new(e)))
 }
 
+#[cfg(feature = "sqlite")]
 async fn ensure_sqlite(
     key: &TemplateKey,
     migrator: &Migrator,
@@ -170,16 +187,12 @@ async fn ensure_sqlite(
     let result = async {
         migrate(&sqlite_url(&building_db, "rwc")?, &key.template_name(), migrator, target).await?;
         // One self-contained file, whatever journal mode the migrations chose.
-        let file_error = |cause| TestDatabaseError::Server {
+        sqlite::copy(&sqlite_url(&building_db, "rw")?, &finished).await.map_err(|cause| TestDatabaseError::Server {
             action: "VACUUM INTO".to_owned(),
             server: building_db.display().to_string(),
             cause,
             needs_create_privilege: false,
-        };
-        let mut conn = SqliteConnection::connect(sqlite_url(&building_db, "rw")?.expose()).await.map_err(file_error)?;
-        let vacuum = format!("VACUUM INTO '{}'", finished.display().to_string().replace('\'', "''"));
-        conn.execute(AssertSqlSafe(vacuum)).await.map_err(file_error)?;
-        let _ = conn.close().await;
+        })?;
         std::fs::rename(&finished, &template).map_err(|cause| TestDatabaseError::File {
             action: "cannot move the template into place at",
             path: template.clone(),
@@ -214,10 +227,7 @@ fn is_other_template(name: &str, key: &TemplateKey) -> bool {
 
 // PostgreSQL
 
-async fn pg_admin(server: &DatabaseUrl) -> Result<PgConnection, TestDatabaseError> {
-    PgConnection::connect(server.expose()).await.map_err(|cause| server_error("connecting", server, cause))
-}
-
+#[cfg(feature = "postgres")]
 async fn ensure_postgres(
     server: &DatabaseUrl,
     key: &TemplateKey,
@@ -225,62 +235,41 @@ async fn ensure_postgres(
     target: Option<Version>,
 ) -> Result<bool, TestDatabaseError> {
     let template = key.template_name();
-    let mut admin = pg_admin(server).await?;
+    let mut admin = postgres::admin(server).await.map_err(|cause| server_error("connecting", server, cause))?;
     let lock_key = i64::from_str_radix(&key.graph[..15], 16).unwrap_or_default();
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(lock_key)
-        .execute(&mut admin)
-        .await
-        .map_err(|cause| server_error("pg_advisory_lock", server, cause))?;
+    postgres::lock(&mut admin, lock_key).await.map_err(|cause| server_error("pg_advisory_lock", server, cause))?;
     let result = async {
-        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-            .bind(&template)
-            .fetch_optional(&mut admin)
+        let exists = postgres::exists(&mut admin, &template)
             .await
             .map_err(|cause| server_error("reading pg_database", server, cause))?;
-        if exists.is_some() {
+        if exists {
             return Ok(true);
         }
         let building = format!("{template}_b");
-        for sql in [format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"), format!("CREATE DATABASE {building}")] {
-            admin.execute(AssertSqlSafe(sql)).await.map_err(|cause| server_error("CREATE DATABASE", server, cause))?;
-        }
+        postgres::recreate(&mut admin, &building)
+            .await
+            .map_err(|cause| server_error("CREATE DATABASE", server, cause))?;
         migrate(&database_url(server, &building)?, &template, migrator, target).await?;
-        let rename = format!("ALTER DATABASE {building} RENAME TO {template}");
-        admin
-            .execute(AssertSqlSafe(rename))
+        postgres::rename(&mut admin, &building, &template)
             .await
             .map_err(|cause| server_error("ALTER DATABASE … RENAME", server, cause))?;
-        let names: Vec<String> =
-            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'mrs\\_tpl\\_%'")
-                .fetch_all(&mut admin)
-                .await
-                .map_err(|cause| server_error("reading pg_database", server, cause))?;
+        let names = postgres::named_like(&mut admin, TEMPLATES)
+            .await
+            .map_err(|cause| server_error("reading pg_database", server, cause))?;
         for old in names.iter().filter(|name| is_other_template(name, key)) {
-            let _ = admin.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)"))).await;
+            let _ = postgres::drop_database(&mut admin, old).await;
         }
         Ok(false)
     }
     .await;
-    let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(lock_key).execute(&mut admin).await;
-    let _ = admin.close().await;
+    let _ = postgres::unlock(&mut admin, lock_key).await;
+    let _ = sqlx::Connection::close(admin).await;
     result
 }
 
 // MySQL / MariaDB
 
-async fn mysql_admin(server: &DatabaseUrl) -> Result<MySqlConnection, TestDatabaseError> {
-    MySqlConnection::connect(server.expose()).await.map_err(|cause| server_error("connecting", server, cause))
-}
-
-async fn create_mysql(admin: &mut MySqlConnection, name: &str, server: &DatabaseUrl) -> Result<(), TestDatabaseError> {
-    admin
-        .execute(AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
-        .await
-        .map(drop)
-        .map_err(|cause| server_error("CREATE DATABASE", server, cause))
-}
-
+#[cfg(feature = "mysql")]
 async fn ensure_mysql(
     server: &DatabaseUrl,
     key: &TemplateKey,
@@ -289,13 +278,10 @@ async fn ensure_mysql(
 ) -> Result<bool, TestDatabaseError> {
     let template = key.template_name();
     let marker = format!("{template}_ok");
-    let mut admin = mysql_admin(server).await?;
-    let locked: Option<i64> = sqlx::query_scalar("SELECT CAST(GET_LOCK(?, 300) AS SIGNED)")
-        .bind(&template)
-        .fetch_one(&mut admin)
-        .await
-        .map_err(|cause| server_error("GET_LOCK", server, cause))?;
-    if locked != Some(1) {
+    let mut admin = mysql::admin(server).await.map_err(|cause| server_error("connecting", server, cause))?;
+    let locked =
+        mysql::lock(&mut admin, &template, 300).await.map_err(|cause| server_error("GET_LOCK", server, cause))?;
+    if !locked {
         return Err(TestDatabaseError::Server {
             action: format!("waiting for another process to build the template {template}"),
             server: server.redacted(),
@@ -304,159 +290,49 @@ async fn ensure_mysql(
         });
     }
     let result = async {
-        let found: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?, ?)")
-                .bind(&template)
-                .bind(&marker)
-                .fetch_one(&mut admin)
-                .await
-                .map_err(|cause| server_error("reading information_schema", server, cause))?;
+        let found = mysql::count_existing(&mut admin, [&template, &marker])
+            .await
+            .map_err(|cause| server_error("reading information_schema", server, cause))?;
         if found == 2 {
             return Ok(true);
         }
-        admin
-            .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{template}`")))
+        mysql::drop_database(&mut admin, &template)
             .await
             .map_err(|cause| server_error("DROP DATABASE", server, cause))?;
-        create_mysql(&mut admin, &template, server).await?;
+        mysql::create(&mut admin, &template).await.map_err(|cause| server_error("CREATE DATABASE", server, cause))?;
         migrate(&database_url(server, &template)?, &template, migrator, target).await?;
-        create_mysql(&mut admin, &marker, server).await?;
-        let names: Vec<String> = sqlx::query_scalar(
-            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'mrs\\_tpl\\_%'",
-        )
-        .fetch_all(&mut admin)
-        .await
-        .map_err(|cause| server_error("reading information_schema", server, cause))?;
+        mysql::create(&mut admin, &marker).await.map_err(|cause| server_error("CREATE DATABASE", server, cause))?;
+        let names = mysql::named_like(&mut admin, TEMPLATES)
+            .await
+            .map_err(|cause| server_error("reading information_schema", server, cause))?;
         for old in &names {
             let stem = old.strip_suffix("_ok").unwrap_or(old);
             if is_other_template(stem, key) {
-                let _ = admin.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{old}`"))).await;
+                let _ = mysql::drop_database(&mut admin, old).await;
             }
         }
         Ok(false)
     }
     .await;
-    let _ = sqlx::query("SELECT RELEASE_LOCK(?)").bind(&template).execute(&mut admin).await;
-    let _ = admin.close().await;
+    let _ = mysql::unlock(&mut admin, &template).await;
+    let _ = sqlx::Connection::close(admin).await;
     result
 }
 
-/// Copies every table (definition and rows), view, trigger and routine of
-/// database `from` into the empty database `to` on the same server.
-async fn copy_mysql(
-    admin: &mut MySqlConnection,
-    from: &str,
-    to: &str,
-    server: &DatabaseUrl,
-) -> Result<(), TestDatabaseError> {
-    let failed = |what: &str| {
-        let what = what.to_owned();
-        move |cause| server_error(&format!("copying the template ({what})"), server, cause)
-    };
-    let names = |sql: &'static str| sqlx::query_scalar::<_, String>(sql).bind(from.to_owned());
-    for sql in ["SET FOREIGN_KEY_CHECKS = 0".to_owned(), format!("USE `{to}`")] {
-        admin.execute(AssertSqlSafe(sql)).await.map_err(failed("session"))?;
-    }
-    let tables = names(
-        "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
-    )
-    .fetch_all(&mut *admin)
-    .await
-    .map_err(failed("tables"))?;
-    if tables.is_empty() {
-        let gone =
-            sqlx::Error::Protocol(format!("the template {from} has no tables: it was dropped, or never migrated"));
-        return Err(failed("tables")(gone));
-    }
-    for table in &tables {
-        let create =
-            show_create(admin, &format!("SHOW CREATE TABLE `{from}`.`{table}`"), 1).await.map_err(failed(table))?;
-        admin.execute(AssertSqlSafe(create)).await.map_err(failed(table))?;
-        let columns: Vec<String> = sqlx::query_scalar(
-            "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS \
-             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COALESCE(GENERATION_EXPRESSION, '') = '' ORDER BY ORDINAL_POSITION",
-        )
-        .bind(from)
-        .bind(table)
-        .fetch_all(&mut *admin)
-        .await
-        .map_err(failed(table))?;
-        let columns = columns.iter().map(|c| format!("`{}`", c.replace('`', "``"))).collect::<Vec<_>>().join(", ");
-        let copy = format!("INSERT INTO `{to}`.`{table}` ({columns}) SELECT {columns} FROM `{from}`.`{table}`");
-        admin.execute(AssertSqlSafe(copy)).await.map_err(failed(table))?;
-    }
-    // Views may read other views: create them in rounds until none is left.
-    let mut views = names(
-        "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME",
-    )
-    .fetch_all(&mut *admin)
-    .await
-    .map_err(failed("views"))?;
-    let qualified_from = format!("`{from}`.");
-    let qualified_to = format!("`{to}`.");
-    while !views.is_empty() {
-        let mut left = Vec::new();
-        let mut last_error = None;
-        for view in views.iter() {
-            let create =
-                show_create(admin, &format!("SHOW CREATE VIEW `{from}`.`{view}`"), 1).await.map_err(failed(view))?;
-            if let Err(error) = admin.execute(AssertSqlSafe(create.replace(&qualified_from, &qualified_to))).await {
-                last_error = Some(error);
-                left.push(view.clone());
-            }
-        }
-        if left.len() == views.len() {
-            return Err(failed("views")(last_error.expect("a view failed")));
-        }
-        views = left;
-    }
-    let triggers = names("SELECT CAST(TRIGGER_NAME AS CHAR) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME")
-        .fetch_all(&mut *admin)
-        .await
-        .map_err(failed("triggers"))?;
-    for trigger in &triggers {
-        let create = show_create(admin, &format!("SHOW CREATE TRIGGER `{from}`.`{trigger}`"), 2)
-            .await
-            .map_err(failed(trigger))?;
-        admin.execute(AssertSqlSafe(create)).await.map_err(failed(trigger))?;
-    }
-    let routines: Vec<(String, String)> = sqlx::query_as(
-        "SELECT CAST(ROUTINE_TYPE AS CHAR), CAST(ROUTINE_NAME AS CHAR) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_NAME",
-    )
-    .bind(from)
-    .fetch_all(&mut *admin)
-    .await
-    .map_err(failed("routines"))?;
-    for (kind, routine) in &routines {
-        let create = show_create(admin, &format!("SHOW CREATE {kind} `{from}`.`{routine}`"), 2)
-            .await
-            .map_err(failed(routine))?;
-        admin.execute(AssertSqlSafe(create)).await.map_err(failed(routine))?;
-    }
-    admin.execute("SET FOREIGN_KEY_CHECKS = 1").await.map_err(failed("session"))?;
-    Ok(())
-}
-
-/// The `column`th field of a `SHOW CREATE …` row, as text.
-async fn show_create(admin: &mut MySqlConnection, sql: &str, column: usize) -> Result<String, sqlx::Error> {
-    let row = sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).fetch_one(&mut *admin).await?;
-    match row.try_get::<String, _>(column) {
-        Ok(text) => Ok(text),
-        Err(_) => row.try_get::<Vec<u8>, _>(column).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
-    }
-}
-
-// Shared
+// Shared by the servers
 
 /// `server` with its database replaced by `name`.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn database_url(server: &DatabaseUrl, name: &str) -> Result<DatabaseUrl, TestDatabaseError> {
     crate::scratch::database_url(server, name).map_err(|e| TestDatabaseError::Url(Box::new(e)))
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn sqlstate(error: &sqlx::Error) -> Option<String> {
     error.as_database_error().and_then(|e| e.code()).map(|code| code.into_owned())
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn server_error(action: &str, server: &DatabaseUrl, cause: sqlx::Error) -> TestDatabaseError {
     // PostgreSQL 42501 insufficient_privilege; MySQL 1044 access denied to a database.
     let code = sqlstate(&cause);

@@ -7,10 +7,10 @@ use super::{Context, approval};
 use crate::cli::args::{CompatTool, LockKind};
 use crate::cli::output::{Output, Progress, Tone};
 use migrations_rs_runtime::engine::{Progress as StepProgress, StepAction};
+#[cfg(feature = "sqlite")]
 use migrations_rs_runtime::sqlx::sqlite::SqliteConnectOptions;
-use migrations_rs_runtime::{
-    Backend, Backup, BackupOptions, Compat, Connection, Error, LockOptions, LockStrategy, Migrator,
-};
+use migrations_rs_runtime::{Backup, BackupOptions, Compat, Connection, Error, LockOptions, LockStrategy, Migrator};
+#[cfg(feature = "sqlite")]
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -67,9 +67,10 @@ impl Context<'_> {
 
     /// A verb that only reads does not create a SQLite file that is not there
     /// (`mode=rwc` would): it says so instead, and which verb creates it.
+    #[cfg(feature = "sqlite")]
     fn refuse_to_create(&self, verb: &str) -> Result<(), Error> {
         let url = &self.settings.url;
-        if url.backend() != Backend::Sqlite || url.expose().contains("memory") {
+        if url.backend() != migrations_rs_runtime::Backend::Sqlite || url.expose().contains("memory") {
             return Ok(());
         }
         let options = SqliteConnectOptions::from_str(url.expose()).map_err(|e| Error::msg(e.to_string()))?;
@@ -84,6 +85,12 @@ impl Context<'_> {
             file.display(),
             self.settings.source
         )))
+    }
+
+    /// Without SQLite built there is no file to create: connecting says so.
+    #[cfg(not(feature = "sqlite"))]
+    fn refuse_to_create(&self, _verb: &str) -> Result<(), Error> {
+        Ok(())
     }
 
     /// The migrations (linked and of `--sql-dir`), their hooks and `--compat`,
