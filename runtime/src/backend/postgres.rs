@@ -289,7 +289,8 @@ pub(super) use introspection::schema;
 
 #[cfg(feature = "postgres")]
 /// Reading the schema of a PostgreSQL database from its catalogue, in one
-/// query for each kind of object across all tables.
+/// query for each kind of object across all tables. The catalogue columns
+/// read (`attgenerated`, `prokind`, `indnkeyatts`) need PostgreSQL 12 or later.
 mod introspection {
     use crate::error::Result;
     use migrations_rs_core::schema::{
