@@ -62,9 +62,17 @@ impl Default for BackupOptions {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Backup {
     /// A copy of the SQLite database file.
-    Snapshot { path: PathBuf, reason: String },
+    Snapshot {
+        /// The snapshot file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The backup command ran and succeeded.
-    Command { reason: String },
+    Command {
+        /// Why.
+        reason: String,
+    },
     /// No backup was taken, and why; the run went on.
     Skipped {
         /// Why no backup was taken.

@@ -14,8 +14,11 @@ pub enum Source {
     /// The one tool whose table exists; refused when there are none or several.
     #[default]
     Auto,
+    /// sqlx's `sqlx migrate`.
     Sqlx,
+    /// diesel's `diesel migration`.
     Diesel,
+    /// refinery.
     Refinery,
 }
 
@@ -56,7 +59,9 @@ impl ForeignMigration {
 /// Another tool's history, read whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForeignHistory {
+    /// The tool.
     pub tool: Tool,
+    /// Its rows, in the order the tool applied them.
     pub migrations: Vec<ForeignMigration>,
 }
 

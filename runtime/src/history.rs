@@ -44,14 +44,17 @@ impl Tables {
         Ok(tables)
     }
 
+    /// The history table.
     pub fn history(&self) -> &TableName {
         &self.history
     }
 
+    /// The audit log table.
     pub fn log(&self) -> &TableName {
         &self.log
     }
 
+    /// The lock table.
     pub fn lock(&self) -> &TableName {
         &self.lock
     }
@@ -79,6 +82,7 @@ pub struct TableName {
 }
 
 impl TableName {
+    /// A table name given by a person: `name`, or `schema.name` where the backend has schemas.
     pub fn parse(text: &str) -> Result<Self> {
         let invalid = |reason: &str| Error::InvalidTableName { name: text.to_owned(), reason: reason.to_owned() };
         let (schema, name) = match text.split_once('.') {
@@ -120,6 +124,7 @@ impl fmt::Display for TableName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RowState {
+    /// Done.
     Applied,
     /// Recorded before a migration that cannot run atomically started; still
     /// there means the run failed or died part-way.
@@ -129,6 +134,7 @@ pub enum RowState {
 }
 
 impl RowState {
+    /// The name, as reports and the table write it.
     pub const fn as_str(self) -> &'static str {
         match self {
             RowState::Applied => "applied",
@@ -145,9 +151,13 @@ impl RowState {
 /// A row of the history table: one applied migration.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AppliedMigration {
+    /// The migration's version.
     pub version: Version,
+    /// The migration's name.
     pub name: String,
+    /// The module (crate or folder) it belongs to.
     pub module: String,
+    /// The version of the crate it came from.
     pub module_version: String,
     /// SHA-256 of the migration as applied, lowercase hex.
     pub checksum: String,
@@ -155,22 +165,28 @@ pub struct AppliedMigration {
     pub risk: String,
     /// RFC 3339 UTC time the migration finished.
     pub applied_at: String,
+    /// Who applied it: the operator and host.
     pub applied_by: String,
+    /// How long it took, in milliseconds.
     pub execution_ms: i64,
     /// Migrations applied by one run share a batch number.
     pub batch: i64,
     /// Order of application, increasing.
     pub seq: i64,
+    /// Whether it is done or was left unfinished.
     pub state: RowState,
 }
 
 /// Which audit log entries to read, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogQuery {
+    /// At most this many entries, newest first.
     pub limit: Option<u64>,
     /// Entries at or after this RFC 3339 UTC time.
     pub since: Option<String>,
+    /// The migration's version.
     pub version: Option<Version>,
+    /// What happened.
     pub action: Option<Action>,
     /// Entries older than the one with this id: the next page after it.
     pub before_id: Option<i64>,
@@ -179,14 +195,21 @@ pub struct LogQuery {
 /// One audit log entry as read back.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LogRecord {
+    /// The entry's number in the log.
     pub id: i64,
+    /// The migration's version.
     pub version: Version,
+    /// The migration's name.
     pub name: String,
+    /// What happened.
     pub action: String,
+    /// When it happened.
     pub at: String,
     /// `user@host` of whoever did it.
     pub performed_by: String,
+    /// How long it took, in milliseconds.
     pub duration_ms: i64,
+    /// The run it belongs to.
     pub batch: i64,
     /// Why a failed apply or revert failed.
     pub error: Option<String>,
@@ -199,13 +222,21 @@ pub struct LogRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// A migration applied.
     Apply,
+    /// A migration reverted.
     Revert,
+    /// A migration that failed to apply.
     ApplyFailed,
+    /// A migration that failed to revert.
     RevertFailed,
+    /// Recorded as applied by hand.
     MarkApplied,
+    /// Recorded as reverted by hand.
     MarkReverted,
+    /// Checksums re-recorded.
     Repair,
+    /// Recorded as applied by a baseline.
     Baseline,
     /// Recorded as applied because another tool's history says so.
     Adopt,
@@ -216,6 +247,7 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action, in the order the log documents them.
     pub const ALL: [Action; 11] = [
         Action::Apply,
         Action::Revert,
@@ -230,10 +262,12 @@ impl Action {
         Action::LockLost,
     ];
 
+    /// The action named `text`, as `as_str` writes it.
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|action| action.as_str() == text)
     }
 
+    /// The name, as reports and the table write it.
     pub const fn as_str(self) -> &'static str {
         match self {
             Action::Apply => "apply",

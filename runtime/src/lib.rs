@@ -27,6 +27,8 @@
 //! 5. the [`engine`]: the `Migrator`, the step runner and their reports;
 //! 6. [`testing`]: test databases built with the engine.
 
+#![warn(missing_docs)]
+
 pub mod backend;
 pub mod backup;
 pub mod compat;

@@ -24,20 +24,35 @@ pub enum Remedy {
     ListStatus,
     /// Revert fewer steps, or only down to a version that comes after `migration`,
     /// which cannot be reverted.
-    RevertFewer { migration: String },
+    RevertFewer {
+        /// The migration, as `version name`.
+        migration: String,
+    },
     /// Restore the code of modified migrations as it was applied, and put the
     /// change in a new migration (right once other databases have applied them).
-    RestoreCode { versions: Vec<Version> },
+    RestoreCode {
+        /// The migrations' versions.
+        versions: Vec<Version>,
+    },
     /// Revert modified migrations with their new `down`, which is refused
     /// unless asked for, then apply them again: when the database should get
     /// the new code (it was applied before it was finished, and only here).
-    RevertModified { versions: Vec<Version> },
+    RevertModified {
+        /// The migrations' versions.
+        versions: Vec<Version>,
+    },
     /// Accept the new code of modified migrations as applied, when the
     /// database already matches it.
-    AcceptModified { versions: Vec<Version> },
+    AcceptModified {
+        /// The migrations' versions.
+        versions: Vec<Version>,
+    },
     /// A migration left partly done: finish its change by hand and record it
     /// as applied, or undo it by hand and record it as reverted.
-    ResolveDirty { version: Version },
+    ResolveDirty {
+        /// The migration's version.
+        version: Version,
+    },
     /// Apply pending migrations older than applied ones in graph order, by
     /// turning strict ordering off, or give them newer versions.
     AllowOutOfOrder,
@@ -49,21 +64,40 @@ pub enum Remedy {
     ReleaseLock,
     /// The lock's holder is alive: wait for it, or allow a longer wait than
     /// the `waited_secs` this run waited.
-    WaitLonger { waited_secs: u64 },
+    WaitLonger {
+        /// How long the run waited, in seconds.
+        waited_secs: u64,
+    },
     /// Record what another tool applied before applying anything.
-    Adopt { tool: &'static str },
+    Adopt {
+        /// The tool.
+        tool: &'static str,
+    },
     /// The other tool's table is unrelated: apply without adopting it.
     IgnoreForeignHistory,
     /// Several tools' history tables exist: name the one to adopt.
-    ChooseTool { found: Vec<String> },
+    ChooseTool {
+        /// The tables found.
+        found: Vec<String>,
+    },
     /// The named tool's table is missing: look for every tool's table instead.
     AdoptFromAnyTool,
     /// No tool's history exists: record what the database already has with a baseline.
     Baseline,
     /// The SQL run on every new connection failed: correct it where it is configured.
-    FixInitSql { sql: String },
+    FixInitSql {
+        /// The SQL.
+        sql: String,
+    },
     /// A destructive statement was refused: acknowledge its rule in its migration.
-    AcknowledgeRule { migration: String, rule: Rule, sql_file: bool },
+    AcknowledgeRule {
+        /// The migration, as `version name`.
+        migration: String,
+        /// The rule to acknowledge.
+        rule: Rule,
+        /// Whether the migration is a SQL file (acknowledged in its header comment).
+        sql_file: bool,
+    },
     /// Run the refused destructive statements anyway, without acknowledging them.
     OverrideRefusal,
     /// The backup before a risky run failed: fix how backups are taken, or
@@ -74,13 +108,24 @@ pub enum Remedy {
     ConfigureBackupCommand,
     /// An applied migration is no longer in the code: restore it, or record
     /// it as reverted.
-    RestoreOrForget { version: Version },
+    RestoreOrForget {
+        /// The migration's version.
+        version: Version,
+    },
     /// An applied migration is recorded under `recorded`, but its code now has
     /// `version`: record it under `version`, then forget `recorded`.
-    Rerecord { recorded: Version, version: Version },
+    Rerecord {
+        /// The version it is recorded under.
+        recorded: Version,
+        /// The migration's version.
+        version: Version,
+    },
     /// No scratch database could be created beside the target: grant the
     /// missing privilege, or name an existing empty database to use instead.
-    GiveScratchDatabase { missing_privilege: Option<String> },
+    GiveScratchDatabase {
+        /// The privilege that is missing, when that is why.
+        missing_privilege: Option<String>,
+    },
     /// The live schema drifted: undo the changes made outside the migrations,
     /// or put them into a new migration.
     ResolveDrift,

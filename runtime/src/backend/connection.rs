@@ -182,10 +182,12 @@ impl Connection {
         Ok(opened)
     }
 
+    /// The URL this connection came from.
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
     }
 
+    /// The backend this connection talks to.
     pub fn backend(&self) -> Backend {
         self.url.backend()
     }

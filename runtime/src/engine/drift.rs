@@ -86,9 +86,11 @@ pub enum ExpectedFrom {
 /// What [`Migrator::drift`] found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Drift {
+    /// The backend it ran on.
     pub backend: &'static str,
     /// How many migrations the live database has applied.
     pub applied: usize,
+    /// Where the expected schema came from.
     pub expected_from: ExpectedFrom,
     /// The schema file read or written, if any.
     pub schema_file: Option<PathBuf>,

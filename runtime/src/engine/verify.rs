@@ -71,6 +71,7 @@ impl VerifyOptions {
 /// What [`Migrator::verify`] found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
+    /// The backend it ran on.
     pub backend: &'static str,
     /// The scratch database it ran on (dropped, or emptied, since).
     pub scratch: String,
@@ -92,12 +93,16 @@ impl Verification {
 /// One migration's check.
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrationCheck {
+    /// The migration's version.
     pub version: Version,
+    /// The migration's name.
     pub name: &'static str,
+    /// Where the migration is defined, or its SQL file.
     pub location: String,
     /// Why it was not checked: it is irreversible (it was applied once), or
     /// it depends on a migration a failure left unapplied.
     pub skipped: Option<String>,
+    /// What is wrong with it; empty when its down reverses its up.
     pub findings: Vec<VerifyFinding>,
 }
 
@@ -106,18 +111,40 @@ pub struct MigrationCheck {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum VerifyFinding {
     /// The first `up` failed: the migrations after it cannot be checked.
-    UpFailed { error: String },
+    UpFailed {
+        /// The error, in words.
+        error: String,
+    },
     /// `down` failed.
-    DownFailed { error: String },
+    DownFailed {
+        /// The error, in words.
+        error: String,
+    },
     /// After `down`, the schema is not what it was before `up`.
-    DownDoesNotReverse { differences: Vec<String> },
+    DownDoesNotReverse {
+        /// Each difference, in words.
+        differences: Vec<String>,
+    },
     /// `up` failed when run again after `down`.
-    UpFailsAfterDown { error: String },
+    UpFailsAfterDown {
+        /// The error, in words.
+        error: String,
+    },
     /// `up` run again after `down` left another schema than the first `up`.
-    UpAgainDiffers { differences: Vec<String> },
+    UpAgainDiffers {
+        /// Each difference, in words.
+        differences: Vec<String>,
+    },
     /// A table the seed wrote holds another number of rows after `down` and
     /// `up` again than after the first `up`.
-    RowCountChanged { table: String, after_up: i64, after_down_and_up: i64 },
+    RowCountChanged {
+        /// The table.
+        table: String,
+        /// Rows after the first `up`.
+        after_up: i64,
+        /// Rows after `down` and `up` again.
+        after_down_and_up: i64,
+    },
 }
 
 impl fmt::Display for VerifyFinding {

@@ -19,25 +19,47 @@ pub use folder::SqlFolderError;
 pub use lock::LockError;
 pub use registry::RegistryProblem;
 
+/// What every fallible call of migrations-rs returns.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Everything that can go wrong, each message saying which migration and
+/// what happened; [`Error::remedies`] says what to do next.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The registered migrations clash: duplicate versions, unknown dependencies or a cycle.
     #[error("the registered migrations are inconsistent:{}", list(problems))]
-    InvalidRegistry { problems: Vec<RegistryProblem> },
+    InvalidRegistry {
+        /// Every problem found.
+        problems: Vec<RegistryProblem>,
+    },
 
+    /// Text that is not a migration version.
     #[error(transparent)]
     InvalidVersion(#[from] ParseVersionError),
 
+    /// No migration has this version.
     #[error("no migration has version {version}")]
-    UnknownVersion { version: Version },
+    UnknownVersion {
+        /// The migration's version.
+        version: Version,
+    },
 
+    /// The version to revert to is not applied.
     #[error("migration {version} is not applied, so there is nothing to revert to")]
-    NotApplied { version: Version },
+    NotApplied {
+        /// The migration's version.
+        version: Version,
+    },
 
+    /// The plan would revert an irreversible migration.
     #[error("migration {label} ({location}) is irreversible, and the plan would revert it")]
-    Irreversible { label: String, location: String },
+    Irreversible {
+        /// The migration's version and name.
+        label: String,
+        /// Where the migration is defined, or its SQL file.
+        location: String,
+    },
 
     #[error(
         "{}stopped at {label} ({location}): it is irreversible (no down file, or an empty one), so it and \
@@ -45,16 +67,36 @@ pub enum Error {
          nothing to undo) to revert past it",
         reverted_note(reverted)
     )]
-    RevertStopped { label: String, location: String, reverted: Vec<StepReport> },
+    /// A revert reached an irreversible migration and stopped there.
+    RevertStopped {
+        /// The migration's version and name.
+        label: String,
+        /// Where the migration is defined, or its SQL file.
+        location: String,
+        /// What was reverted before it stopped.
+        reverted: Vec<StepReport>,
+    },
 
     #[error(
         "cannot revert {version}: it is applied but no longer in the code ({name}, module {module}); \
          restore its migration to revert it"
     )]
-    MissingFromCode { version: Version, name: String, module: String },
+    /// An applied migration to revert is no longer in the code.
+    MissingFromCode {
+        /// The migration's version.
+        version: Version,
+        /// The migration's name.
+        name: String,
+        /// The module (crate or folder) it belongs to.
+        module: String,
+    },
 
+    /// Applied migrations whose code changed since.
     #[error("applied migrations changed since they were applied:{}", list(mismatches))]
-    ChecksumMismatch { mismatches: Vec<ChecksumMismatch> },
+    ChecksumMismatch {
+        /// Each applied migration whose code changed.
+        mismatches: Vec<ChecksumMismatch>,
+    },
 
     #[error(
         "migration {label} ({location}) failed while {action}: {cause}\n{}{}{}",
@@ -64,12 +106,17 @@ pub enum Error {
             "\nthis failure could not be written to the audit log ({why}): keep this message as its record"
         ))
     )]
+    /// A migration failed; what the run completed before it stays done.
     MigrationFailed {
+        /// The migration's version.
         version: Version,
+        /// The migration's version and name.
         label: String,
+        /// Where the migration is defined, or its SQL file.
         location: String,
         /// `applying` or `reverting`.
         action: &'static str,
+        /// What went wrong.
         cause: Box<Error>,
         /// What this run completed before the failure, with how long each
         /// took; it stays done.
@@ -86,13 +133,27 @@ pub enum Error {
          so nothing more runs until it is resolved by hand",
         if *reverting { "reverted" } else { "applied" }
     )]
-    Dirty { version: Version, label: String, since: String, reverting: bool },
+    /// A migration was left partly done by a run that failed or was killed.
+    Dirty {
+        /// The migration's version.
+        version: Version,
+        /// The migration's version and name.
+        label: String,
+        /// When the unfinished run started.
+        since: String,
+        /// Whether it was being reverted (else applied).
+        reverting: bool,
+    },
 
     #[error(
         "pending migrations are older than applied ones, and strict ordering refuses to apply them:{}",
         list(pending)
     )]
-    OutOfOrder { pending: Vec<String> },
+    /// Pending migrations are older than applied ones, and strict ordering is on.
+    OutOfOrder {
+        /// The pending migrations, as `version name`.
+        pending: Vec<String>,
+    },
 
     #[error(
         "{} migration(s) failed:{}{}\n{} applied",
@@ -101,9 +162,13 @@ pub enum Error {
         if skipped.is_empty() { String::new() } else { format!("\nskipped because they depend on a failure:{}", list(skipped)) },
         applied.len()
     )]
+    /// With keep-going: some migrations failed, the others were applied.
     SomeFailed {
+        /// The checksum recorded when it was applied.
         applied: Vec<Version>,
+        /// What failed, with why.
         failed: Vec<String>,
+        /// What was skipped because it depends on a failure.
         skipped: Vec<String>,
         /// The failed migrations left partly done, which block later runs until resolved.
         dirty: Vec<Version>,
@@ -117,46 +182,108 @@ pub enum Error {
         migrations.len(),
         list(migrations)
     )]
-    EmptyMigration { migrations: Vec<String> },
+    /// Pending migrations whose `up` is empty, as `create` wrote it.
+    EmptyMigration {
+        /// The migrations, as `version name (location)`.
+        migrations: Vec<String>,
+    },
 
+    /// The migration to mark as applied already is.
     #[error("{version} is already recorded as applied; nothing to mark")]
-    AlreadyApplied { version: Version },
+    AlreadyApplied {
+        /// The migration's version.
+        version: Version,
+    },
 
+    /// A name that cannot name one of our tables.
     #[error("`{name}` cannot name a migrations-rs table: {reason}")]
-    InvalidTableName { name: String, reason: String },
+    InvalidTableName {
+        /// The migration's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
 
+    /// A URL migrations-rs cannot use.
     #[error("{url} is not a database URL migrations-rs can use: {reason}")]
-    UnsupportedUrl { url: String, reason: String },
+    UnsupportedUrl {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        reason: String,
+    },
 
+    /// The database could not be reached.
     #[error("cannot connect to {url}: {cause}; check the URL and that the server is running and reachable")]
-    Connect { url: String, cause: sqlx::Error },
+    Connect {
+        /// The URL, without its password.
+        url: String,
+        /// What went wrong.
+        cause: sqlx::Error,
+    },
 
+    /// A hook's SQL failed.
     #[error("the hook {hook} failed (around {version}): {cause}; nothing after it ran")]
-    HookFailed { hook: String, version: Version, cause: Box<Error> },
+    HookFailed {
+        /// The hook's file name.
+        hook: String,
+        /// The migration's version.
+        version: Version,
+        /// What went wrong.
+        cause: Box<Error>,
+    },
 
+    /// The SQL run on every new connection failed.
     #[error("the init SQL `{sql}` failed on a new connection: {cause}")]
-    InitSql { sql: String, cause: sqlx::Error },
+    InitSql {
+        /// The SQL.
+        sql: String,
+        /// What went wrong.
+        cause: sqlx::Error,
+    },
 
     #[error(
         "this migration needs {expected}, but the database is {actual}; check the database URL or guard the code with `db.backend()`"
     )]
-    WrongBackend { expected: &'static str, actual: &'static str },
+    /// A migration needs another backend than the database's.
+    WrongBackend {
+        /// The backend it needs.
+        expected: &'static str,
+        /// The backend of the database.
+        actual: &'static str,
+    },
 
     #[error(
         "the history table {table} holds a row that cannot be read ({detail}); it was not written by this \
          version of migrations-rs: correct or remove that row by hand, or use other table names"
     )]
-    CorruptHistory { table: String, detail: String },
+    /// A history row that cannot be read.
+    CorruptHistory {
+        /// The table.
+        table: String,
+        /// What is wrong.
+        detail: String,
+    },
 
     #[error(
         "the bookkeeping table {table} is damaged: {detail}. migrations-rs did not leave it this way: restore it \
          from a backup, or give it back the columns migrations-rs creates it with (README, \"What a run records\"), \
          or use other table names"
     )]
-    DamagedTable { table: String, detail: String },
+    /// One of our tables lacks what we create it with.
+    DamagedTable {
+        /// The table.
+        table: String,
+        /// What is wrong.
+        detail: String,
+    },
 
+    /// A migration reads the database, so its SQL cannot be shown offline.
     #[error("this migration needs {what}, which only a live database has, so its SQL cannot be shown offline")]
-    NeedsDatabase { what: &'static str },
+    NeedsDatabase {
+        /// What it needs.
+        what: &'static str,
+    },
 
     #[error(
         "{} statement(s) can destroy data, and their migration does not acknowledge it:{}\n{}",
@@ -164,7 +291,13 @@ pub enum Error {
         list(refusals),
         if *before_run { "nothing was changed" } else { "the statement was not run" }
     )]
-    Refused { refusals: Vec<Refusal>, before_run: bool },
+    /// Destructive statements their migrations do not acknowledge.
+    Refused {
+        /// Each refused statement.
+        refusals: Vec<Refusal>,
+        /// Whether the refusal came before anything ran (else as the statement was sent).
+        before_run: bool,
+    },
 
     #[error(
         "{} statement(s) control the transaction the runner opened for their migration:{}\n{}. Leave transactions to \
@@ -178,23 +311,45 @@ pub enum Error {
             "the statement was not sent, and the migration's transaction was rolled back"
         }
     )]
-    TransactionControl { refusals: Vec<Refusal>, before_run: bool },
+    /// Statements that would end the transaction the runner opened.
+    TransactionControl {
+        /// Each refused statement.
+        refusals: Vec<Refusal>,
+        /// Whether the refusal came before anything ran (else as the statement was sent).
+        before_run: bool,
+    },
 
+    /// The backup before risky migrations failed.
     #[error("the backup before the risky migrations failed, so no migration was run: {detail}")]
-    Backup { detail: String },
+    Backup {
+        /// What is wrong.
+        detail: String,
+    },
 
     #[error(
         "no migration belongs to module `{module}`; the modules are: {}",
         if known.is_empty() { "none".to_owned() } else { known.join(", ") }
     )]
-    UnknownModule { module: String, known: Vec<String> },
+    /// No migration belongs to the module named.
+    UnknownModule {
+        /// The module (crate or folder) it belongs to.
+        module: String,
+        /// The modules there are.
+        known: Vec<String>,
+    },
 
     #[error(
         "a statement of {bytes} bytes is larger than the server's max_allowed_packet of {limit} bytes, so \
          MySQL/MariaDB would drop the connection; it was not sent. Split it into smaller statements, or raise \
          max_allowed_packet on the server"
     )]
-    StatementTooLarge { bytes: u64, limit: u64 },
+    /// A statement larger than MySQL/MariaDB's packet limit.
+    StatementTooLarge {
+        /// The statement's size.
+        bytes: u64,
+        /// The server's limit.
+        limit: u64,
+    },
 
     /// The migration lock could not be taken or was lost.
     #[error(transparent)]
@@ -208,6 +363,7 @@ pub enum Error {
     #[error(transparent)]
     SqlFolder(#[from] SqlFolderError),
 
+    /// An error of the database driver.
     #[error("database error: {}", crate::database_error::describe(.0))]
     Database(sqlx::Error),
 
@@ -219,11 +375,24 @@ pub enum Error {
             None => String::new(),
         }
     )]
-    ScratchDatabase { action: &'static str, server: String, cause: String, missing_privilege: Option<String> },
+    /// A scratch database could not be created or dropped.
+    ScratchDatabase {
+        /// What was being done to it: `create` or `drop`.
+        action: &'static str,
+        /// The server, without its password.
+        server: String,
+        /// What went wrong.
+        cause: String,
+        /// The privilege that is missing, when that is why.
+        missing_privilege: Option<String>,
+    },
 
     /// The live schema differs from the schema the applied migrations produce.
     #[error("the live schema differs from the one the applied migrations produce:{}", list(changes))]
-    Drifted { changes: Vec<String> },
+    Drifted {
+        /// Each difference, in words.
+        changes: Vec<String>,
+    },
 
     /// A statement the database refused, with everything the database said about it.
     #[error("{0}")]
@@ -231,11 +400,19 @@ pub enum Error {
 
     /// A migration body panicked; the step failed like on any other error.
     #[error("panicked at {location}: {message}")]
-    Panicked { message: String, location: String },
+    Panicked {
+        /// The panic's or the body's message.
+        message: String,
+        /// Where the migration is defined, or its SQL file.
+        location: String,
+    },
 
     /// An error raised by a migration body with [`Error::msg`].
     #[error("{message}")]
-    Migration { message: String },
+    Migration {
+        /// The panic's or the body's message.
+        message: String,
+    },
 }
 
 impl From<sqlx::Error> for Error {
@@ -327,10 +504,15 @@ impl Error {
 /// An applied migration whose code no longer matches what was applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChecksumMismatch {
+    /// The migration's version.
     pub version: Version,
+    /// The migration's name.
     pub name: String,
+    /// Where the migration is defined, or its SQL file.
     pub location: String,
+    /// The checksum recorded when it was applied.
     pub applied: String,
+    /// The checksum of the code now.
     pub current: String,
 }
 

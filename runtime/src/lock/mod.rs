@@ -53,6 +53,7 @@ pub enum LockStrategy {
 /// How long to wait for the lock and when a lease counts as abandoned.
 #[derive(Debug, Clone)]
 pub struct LockOptions {
+    /// How the lock is taken.
     pub strategy: LockStrategy,
     /// Give up after waiting this long for another process.
     pub wait: Duration,
@@ -60,6 +61,7 @@ pub struct LockOptions {
     /// [`MIN_STALE_AFTER`]; the holder's value is stored with its lease, and
     /// waiting processes judge the lease by it rather than by their own.
     pub stale_after: Duration,
+    /// How often a waiting run looks again.
     pub poll_interval: Duration,
 }
 
@@ -105,8 +107,11 @@ impl LockOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mechanism {
+    /// PostgreSQL's session advisory lock.
     PostgresAdvisory,
+    /// MySQL/MariaDB's `GET_LOCK`.
     MySqlNamedLock,
+    /// A row in our lock table, renewed by a heartbeat.
     LeaseRow,
 }
 
@@ -133,7 +138,9 @@ fn mechanism(backend: Backend, strategy: LockStrategy) -> Mechanism {
 pub struct LockHolder {
     /// Unique for each acquisition.
     pub id: String,
+    /// The holder's process id.
     pub pid: i64,
+    /// The holder's host.
     pub host: String,
     /// RFC 3339 UTC time the lock was taken.
     pub since: String,
@@ -155,7 +162,9 @@ impl fmt::Display for LockHolder {
 /// The lock as seen from outside.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LockStatus {
+    /// The lock mechanism in use.
     pub mechanism: Mechanism,
+    /// Whether the lock is held now.
     pub held: bool,
     /// The recorded holder; with `held` false, the last one, if its record remains.
     pub holder: Option<LockHolder>,
@@ -164,8 +173,11 @@ pub struct LockStatus {
 /// Reported while waiting for another process's lock.
 #[derive(Debug, Clone, Copy)]
 pub struct LockWait<'a> {
+    /// Who holds the lock, if it is known.
     pub holder: Option<&'a LockHolder>,
+    /// How long the run has waited so far.
     pub waited: Duration,
+    /// How long the run will wait in all.
     pub limit: Duration,
 }
 
