@@ -2,9 +2,9 @@
 //!
 //! The attribute sits on an inline module holding `async fn up` and (unless the
 //! migration is `irreversible`) `async fn down`. It works in three stages kept
-//! apart: [`attr`] and [`ast`] parse the attribute and the module into a typed
-//! model, [`valid`] checks that model and collects every mistake, and
-//! [`expand`] generates the registration. Nothing here panics: every problem
+//! apart: `attr` and `ast` parse the attribute and the module into a typed
+//! model, `valid` checks that model and collects every mistake, and
+//! `expand` generates the registration. Nothing here panics: every problem
 //! becomes a `compile_error!` pointing at the offending tokens, emitted beside
 //! the user's unchanged module.
 

@@ -8,7 +8,7 @@
 //! | `GET /history?limit=&before=&version=&action=&since=` | the audit log, newest first, a page at a time |
 //! | `GET /lock` | who holds the migration lock |
 //! | `GET /startup` | the report of this process's start-up, when the service gave it |
-//! | `GET /drift` | the live schema against the one the applied migrations produce ([`Drift`](crate::Drift)), built on a scratch database beside it (or as [`HttpApi::drift_options`] says); 200 either way, `drifted` says which |
+//! | `GET /drift` | the live schema against the one the applied migrations produce ([`Drift`](crate::check::Drift)), built on a scratch database beside it (or as [`HttpApi::drift_options`] says); 200 either way, `drifted` says which |
 //! | `POST /up` | apply; body `{"to": "20240115093000"}` optional |
 //! | `POST /down` | revert; body `{"steps": 2}`, `{"to": "..."}` or `{"last_batch": true}`, one step by default |
 //! | `POST /lock/release` | free the lock of a holder that died |
