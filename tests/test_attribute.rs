@@ -10,7 +10,6 @@ use migrations_rs::Scope;
 use migrations_rs::prelude::*;
 use migrations_rs::testing::{self, TestDatabase};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 use support::Inspect;
 
 #[migration(version = 2024_06_01_000000, risk = [schema])]
@@ -106,6 +105,10 @@ async fn a_sqlite_pool(pool: sqlx::SqlitePool) {
     assert_eq!(count, 0);
 }
 
+#[testing::test]
+#[should_panic(expected = "needs PostgreSQL, but the test runs on SQLite")]
+async fn a_pool_of_another_backend_is_refused(_pool: sqlx::PgPool) {}
+
 // Migrate to V, seed, migrate further, assert.
 
 async fn seed_then_migrate_further(db: &TestDatabase) {
@@ -139,22 +142,19 @@ async fn seed_at_a_version_on_mysql(db: &TestDatabase) {
 /// The database each of the two tests below used.
 static VISITS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Writes a row, then waits for the other test to write its own (when the
-/// tests run in parallel) and checks it is not in this database.
+/// Finds no row of the other test's, whether it ran before (its database
+/// is not this one, nor the template) or runs alongside; writes its own.
 async fn visit(db: &TestDatabase, visitor: &str) {
     let mut rows = inspect(db).await;
+    assert!(rows.strings("SELECT visitor FROM visits").await.is_empty(), "a fresh database has no visits");
     rows.execute(&format!("INSERT INTO visits (visitor) VALUES ('{visitor}')")).await;
-    VISITS.lock().unwrap().push(db.name().to_owned());
-    let started = Instant::now();
-    while VISITS.lock().unwrap().len() < 2 && started.elapsed() < Duration::from_secs(5) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let seen = rows.strings("SELECT visitor FROM visits").await;
-    assert_eq!(seen, [visitor], "the other test's row is not in this test's database");
-    let visits = VISITS.lock().unwrap();
+    let mut visits = VISITS.lock().unwrap();
+    visits.push(db.name().to_owned());
     if let [first, second] = visits.as_slice() {
         assert_ne!(first, second, "each test has a database of its own");
     }
+    drop(visits);
+    assert_eq!(rows.strings("SELECT visitor FROM visits").await, [visitor]);
 }
 
 #[testing::test(backend = postgres)]
