@@ -148,12 +148,13 @@ async fn visit(db: &TestDatabase, visitor: &str) {
     let mut rows = inspect(db).await;
     assert!(rows.strings("SELECT visitor FROM visits").await.is_empty(), "a fresh database has no visits");
     rows.execute(&format!("INSERT INTO visits (visitor) VALUES ('{visitor}')")).await;
-    let mut visits = VISITS.lock().unwrap();
-    visits.push(db.name().to_owned());
-    if let [first, second] = visits.as_slice() {
-        assert_ne!(first, second, "each test has a database of its own");
+    {
+        let mut visits = VISITS.lock().unwrap();
+        visits.push(db.name().to_owned());
+        if let [first, second] = visits.as_slice() {
+            assert_ne!(first, second, "each test has a database of its own");
+        }
     }
-    drop(visits);
     assert_eq!(rows.strings("SELECT visitor FROM visits").await, [visitor]);
 }
 

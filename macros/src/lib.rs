@@ -10,7 +10,7 @@
 //!
 //! [`test`](macro@test) (re-exported as `migrations_rs::testing::test`) makes
 //! an `async fn` a test with a database of its own; it is read, checked and
-//! expanded in [`test_fn`].
+//! expanded in `test_fn`.
 
 mod ast;
 mod attr;
