@@ -1,4 +1,4 @@
-//! Pins every compile-time diagnostic of `#[migration]`, and the shapes it accepts.
+//! Pins every compile-time diagnostic of `#[migration]` and `#[testing::test]`, and the shapes `#[migration]` accepts.
 
 #[test]
 fn ui() {

@@ -59,9 +59,9 @@ pub(crate) enum Dependency {
 }
 
 /// `key` or `key = value`; keys may be keywords (`crate`).
-struct Entry {
-    key: Ident,
-    value: Option<Expr>,
+pub(crate) struct Entry {
+    pub key: Ident,
+    pub value: Option<Expr>,
 }
 
 impl Parse for Entry {
@@ -186,7 +186,7 @@ fn list(value: Expr) -> Vec<Expr> {
 
 /// A version literal. A dependency may also name a SQL migration's version of
 /// another length (diesel's 18 digits, sqlx's `1`), up to `i64::MAX`.
-fn version(value: &Expr, dependency: bool, errors: &mut Errors) -> Option<Version> {
+pub(crate) fn version(value: &Expr, dependency: bool, errors: &mut Errors) -> Option<Version> {
     let Expr::Lit(ExprLit { lit: Lit::Int(literal), .. }) = value else {
         errors.spanned(value, "version must be an integer literal timestamp, like `2024_01_15_093000`");
         return None;

@@ -7,6 +7,10 @@
 //! `expand` generates the registration. Nothing here panics: every problem
 //! becomes a `compile_error!` pointing at the offending tokens, emitted beside
 //! the user's unchanged module.
+//!
+//! [`test`](macro@test) (re-exported as `migrations_rs::testing::test`) makes
+//! an `async fn` a test with a database of its own; it is read, checked and
+//! expanded in `test_fn`.
 
 mod ast;
 mod attr;
@@ -16,6 +20,7 @@ mod expand;
 mod record;
 mod sql_folder;
 mod suggest;
+mod test_fn;
 mod timestamp;
 mod valid;
 
@@ -95,4 +100,54 @@ pub fn sql_migrations(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn migration(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::migration(args.into(), item.into()).into()
+}
+
+/// Makes an `async fn` a test with a database of its own, migrated to the head
+/// of every linked migration, or to `to = <version>`: cloned in milliseconds
+/// from a template migrated once (see `migrations_rs::testing::TestDatabase`),
+/// and dropped after the test, also when it panics.
+///
+/// ```no_run
+/// use migrations_rs::testing::{self, TestDatabase};
+/// use migrations_rs::{Scope, sqlx};
+///
+/// #[testing::test]
+/// async fn on_sqlite(db: TestDatabase) {
+///     let pool = sqlx::SqlitePool::connect(db.url().expose()).await.unwrap();
+///     // … the code under test …
+/// }
+///
+/// #[testing::test(backend = postgres)]
+/// async fn with_a_pool(pool: sqlx::PgPool) {
+///     sqlx::query("SELECT 1").execute(&pool).await.unwrap();
+/// }
+///
+/// // A data migration: migrate to the version before it, seed, migrate further, assert.
+/// #[testing::test(backend = mysql, to = 2024_01_20_110000)]
+/// async fn splits_names(db: &TestDatabase) -> Result<(), Box<dyn std::error::Error>> {
+///     // … insert rows in the shape the schema has at that version …
+///     db.up(Scope::All).await?;
+///     // … assert on what the data migration made of them …
+///     Ok(())
+/// }
+/// ```
+///
+/// The function takes one parameter: the `TestDatabase` itself (dropped with
+/// the value), `&TestDatabase`, or anything `migrations_rs::testing::TestArgument`
+/// opens on it: sqlx's pools and connections (`SqlitePool`, `PgConnection`, …).
+/// It may return `()` or a `Result`, as `#[test]` functions do, and carry other
+/// test attributes (`#[ignore]`, `#[should_panic]`).
+///
+/// The keys:
+/// - `backend = sqlite | postgres | mysql` (SQLite by default): on SQLite the
+///   database is a temporary file; PostgreSQL and MySQL/MariaDB test databases
+///   are created on the server of `MIGRATIONS_RS_POSTGRES_URL` or
+///   `MIGRATIONS_RS_MYSQL_URL`, and a test fails saying so when it is not set;
+/// - `to = <version>`: migrate only up to that version and what it depends on;
+/// - `crate = path`: where migrations-rs is, when it is not `::migrations_rs`.
+///
+/// Each test runs on a current-thread tokio runtime of its own.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    test_fn::test(args.into(), item.into()).into()
 }

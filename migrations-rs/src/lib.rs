@@ -142,9 +142,11 @@ pub mod check {
     pub use migrations_rs_runtime::{Drift, DriftOptions, MigrationCheck, Verification, VerifyFinding, VerifyOptions};
 }
 
-/// Test databases already migrated, cloned from a template in milliseconds.
+/// Test databases already migrated, cloned from a template in milliseconds,
+/// and [`#[testing::test]`](macro@test), a test given one.
 pub mod testing {
-    pub use migrations_rs_runtime::testing::{TestDatabase, TestDatabaseBuilder, TestDatabaseError};
+    pub use migrations_rs_macros::test;
+    pub use migrations_rs_runtime::testing::{TestArgument, TestDatabase, TestDatabaseBuilder, TestDatabaseError};
 }
 
 /// What a migration file needs: the attribute, the `Db` handle, `Result`,
@@ -163,6 +165,12 @@ pub mod prelude {
 pub mod __private {
     pub use migrations_rs_runtime::inventory;
     pub use migrations_rs_runtime::{Body, BoxFuture, Checksum, Db, Migration, Risk, Version};
+
+    /// Used by code that `#[testing::test]` generates.
+    pub mod testing {
+        pub use migrations_rs_runtime::testing::attribute::{TestOptions, run_borrowing, run_owning, run_with};
+        pub use migrations_rs_runtime::{Backend, Version};
+    }
 }
 
 /// The README's code, compiled as a doctest so it stays true.

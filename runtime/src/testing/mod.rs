@@ -35,8 +35,14 @@
 //! db.up(Scope::All).await?; // … migrate to the head, then assert on what the data migration did
 //! # Ok(()) }
 //! ```
+//!
+//! `#[migrations_rs::testing::test]` does the same for a test function: see
+//! [`attribute`] for what it runs.
 
+pub mod attribute;
 mod template;
+
+pub use attribute::TestArgument;
 
 use crate::backend::{Backend, Connection};
 use crate::backup::BackupOptions;
