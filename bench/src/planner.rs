@@ -8,7 +8,7 @@ use crate::measure::Summary;
 use crate::report::{Row, Scenario};
 use crate::workload::version;
 use migrations_rs::{Db, Version, registry::Registry};
-use migrations_rs_runtime::{Body, BoxFuture, Checksum, Migration, Risk};
+use migrations_rs_runtime::{Body, BoxFuture, Migration, Risk};
 use std::time::Instant;
 
 fn noop<'a>(_: &'a mut Db<'_>) -> BoxFuture<'a> {
@@ -69,22 +69,15 @@ pub fn records(count: usize, edges: Edges, seed: u64) -> Vec<&'static Migration>
             depends_on.sort();
             depends_on.dedup();
             let record = Migration {
-                version: Version::from_checked(version(index)),
-                name: "generated",
                 module: "bench",
                 module_version: "0.1.0",
                 file: "generated.rs",
                 line: index as u32 + 1,
                 depends_on: Box::leak(depends_on.into_boxed_slice()),
                 risk: &[Risk::Schema],
-                allow: &[],
-                irreversible: false,
-                empty_up: false,
-                transaction: true,
-                checksum: Checksum::from_bytes([0; 32]),
-                legacy_checksum: None,
                 up: Body::Rust(noop),
                 down: Some(Body::Rust(noop)),
+                ..Migration::placeholder(Version::from_checked(version(index)), "generated")
             };
             &*Box::leak(Box::new(record))
         })

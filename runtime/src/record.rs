@@ -87,6 +87,32 @@ impl fmt::Debug for Body {
 inventory::collect!(Migration);
 
 impl Migration {
+    /// A record with `version` and `name` and nothing else: SQL bodies that
+    /// send nothing, no dependencies, no risk, in a file `src/tests.rs` of
+    /// module `tests`. For tests and benchmarks that need records without a
+    /// crate of migrations; set other fields with struct update syntax.
+    #[doc(hidden)]
+    pub const fn placeholder(version: Version, name: &'static str) -> Migration {
+        Migration {
+            version,
+            name,
+            module: "tests",
+            module_version: "0.0.0",
+            file: "src/tests.rs",
+            line: 1,
+            depends_on: &[],
+            risk: &[],
+            allow: &[],
+            irreversible: false,
+            empty_up: false,
+            transaction: true,
+            checksum: Checksum::from_bytes([0; 32]),
+            legacy_checksum: None,
+            up: Body::Sql(""),
+            down: Some(Body::Sql("")),
+        }
+    }
+
     /// This migration as its risk findings name it.
     pub fn origin(&self) -> Origin {
         Origin { migration: self.label(), location: self.location(), sql_file: matches!(self.up, Body::Sql(_)) }

@@ -117,32 +117,10 @@ fn describe(migration: &Migration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Db;
-    use crate::record::{Body, BoxFuture, Checksum};
-
-    fn noop<'a>(_: &'a mut Db<'_>) -> BoxFuture<'a> {
-        Box::pin(async { Ok(()) })
-    }
 
     fn record(version: u64, name: &'static str, line: u32, depends_on: &'static [Version]) -> &'static Migration {
-        Box::leak(Box::new(Migration {
-            version: Version::from_checked(version),
-            name,
-            module: "tests",
-            module_version: "0.0.0",
-            file: "src/tests.rs",
-            line,
-            depends_on,
-            risk: &[],
-            allow: &[],
-            irreversible: false,
-            empty_up: false,
-            transaction: true,
-            checksum: Checksum::from_bytes([0; 32]),
-            legacy_checksum: None,
-            up: Body::Rust(noop),
-            down: Some(Body::Rust(noop)),
-        }))
+        let version = Version::from_checked(version);
+        Box::leak(Box::new(Migration { line, depends_on, ..Migration::placeholder(version, name) }))
     }
 
     const V1: Version = Version::from_checked(20240101000000);

@@ -231,27 +231,11 @@ fn normalized(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Body, Checksum, Migration};
+    use crate::record::Migration;
 
     fn record(version: u64, name: &'static str, depends_on: &'static [Version]) -> &'static Migration {
-        Box::leak(Box::new(Migration {
-            version: Version::from_checked(version),
-            name,
-            module: "tests",
-            module_version: "0.0.0",
-            file: "src/tests.rs",
-            line: 1,
-            depends_on,
-            risk: &[],
-            allow: &[],
-            irreversible: false,
-            empty_up: false,
-            transaction: true,
-            checksum: Checksum::from_bytes([0; 32]),
-            legacy_checksum: None,
-            up: Body::Sql(""),
-            down: Some(Body::Sql("")),
-        }))
+        let version = Version::from_checked(version);
+        Box::leak(Box::new(Migration { depends_on, ..Migration::placeholder(version, name) }))
     }
 
     fn theirs(version: &str, name: Option<&str>) -> ForeignMigration {
