@@ -134,6 +134,18 @@ async fn a_killed_backfill_resumes_and_counts_every_row_once(backend: Backend) {
         let (last_key, rows, batches, done) = check_consistent(&mut inspect, &what).await;
         eprintln!("{what}: {rows} rows in {batches} batches, last key {last_key}, done {done}");
         if kills_done == 1 && !done {
+            // Health and status show the interrupted backfill beside its dirty migration.
+            let migrator = Migrator::new(Registry::new(Vec::new()).unwrap());
+            let mut conn = db.connect().await;
+            let health = migrator.health(&mut conn).await.unwrap();
+            let status = migrator.status(&mut conn).await.unwrap();
+            for backfills in [&health.backfills, &status.backfills] {
+                assert_eq!(backfills.len(), 1, "{what}: {backfills:?}");
+                let shown = &backfills[0];
+                assert_eq!((shown.name.as_str(), shown.rows_done, shown.last_key), ("counted", rows, last_key));
+                assert_eq!((shown.total_rows, shown.state.as_str()), (ROWS, "running"));
+            }
+            conn.close().await.unwrap();
             resolve(&url);
             let refused = run_with("up", &url, &[("FIXTURE_BODY", "changed")]);
             assert!(!refused.status.success(), "a changed statement is refused on resume");
