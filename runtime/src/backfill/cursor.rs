@@ -177,6 +177,19 @@ pub(crate) async fn write_start(mut conn: ConnRef<'_>, table: &TableName, cursor
     Db::new(conn).exec(insert).await
 }
 
+/// Deletes the cursors of migration `version`, once it is reverted: applied
+/// again, its backfills start over. `lookup` is the table's name as the
+/// catalogue knows it, to check that it exists first (a failed statement
+/// would abort a PostgreSQL transaction).
+pub(crate) async fn forget(mut conn: ConnRef<'_>, table: &TableName, lookup: &str, version: Version) -> Result<()> {
+    if !conn.table_exists(lookup).await? {
+        return Ok(());
+    }
+    let delete =
+        Query::delete().from_table(table.clone()).and_where(Expr::col("version").eq(version_value(version))).to_owned();
+    Db::new(conn).exec(delete).await
+}
+
 /// Moves the cursor past a batch of `rows` rows ending at `last_key`, in the batch's transaction.
 pub(crate) async fn advance(
     conn: ConnRef<'_>,

@@ -31,8 +31,8 @@
 
 mod cursor;
 
-pub(crate) use cursor::unfinished;
 pub use cursor::{BackfillCursor, TABLE};
+pub(crate) use cursor::{forget, unfinished};
 
 use crate::backend::{Backend, cast_to_integer, quote_table};
 use crate::db::{Db, Statement};

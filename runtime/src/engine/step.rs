@@ -320,7 +320,11 @@ impl StepRunner<'_> {
             (StepAction::Apply, false) => {
                 history::finish_applied(tx.conn(), self.tables, migration.version, duration_ms).await?
             }
-            (StepAction::Revert, _) => history::delete_applied(tx.conn(), self.tables, migration.version).await?,
+            (StepAction::Revert, _) => {
+                history::delete_applied(tx.conn(), self.tables, migration.version).await?;
+                let backfills = self.tables.backfills();
+                crate::backfill::forget(tx.conn(), &backfills.sea(), &backfills.to_string(), migration.version).await?
+            }
         }
         self.record_compat(tx.conn(), step, duration_ms).await?;
         let entry = LogEntry {
