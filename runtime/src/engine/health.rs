@@ -42,7 +42,9 @@ pub struct Health {
     pub last_applied: Option<LastApplied>,
     /// Who holds the migration lock, if anyone.
     pub lock: LockStatus,
-    /// Backfills running now or interrupted: read only when a migration is dirty, as theirs is.
+    /// Interrupted backfills: read only when a migration is dirty (as theirs
+    /// is) and the lock is free, so that health stays one statement while a
+    /// run holds it; `status` shows running ones too.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub backfills: Vec<crate::backfill::BackfillCursor>,
 }
@@ -163,7 +165,8 @@ impl Migrator {
             }
         };
         let mut health = self.health_from(history, failure, lock);
-        if !health.dirty.is_empty() {
+        // Interrupted backfills, read only then: while the lock is held, health stays one statement.
+        if !health.dirty.is_empty() && !health.lock.held {
             health.backfills = crate::backfill::unfinished(conn.as_ref(), &self.tables.backfills().sea()).await?;
         }
         Ok(health)
