@@ -11,7 +11,7 @@ mod support;
 
 use migrations_rs::prelude::*;
 use migrations_rs::registry::Registry;
-use migrations_rs::{Migrator, Scope, Version};
+use migrations_rs::{Migrator, RevertScope, Scope, Version};
 use std::time::{Duration, Instant};
 use support::process::{finish, run, start, text};
 use support::{Inspect, TestDb};
@@ -266,8 +266,13 @@ mod backfill_with_sea_query {
         Ok(())
     }
 
-    pub async fn down(_db: &mut Db<'_>) -> Result<()> {
-        Ok(())
+    /// Takes the count back, with a cursor of its own.
+    pub async fn down(db: &mut Db<'_>) -> Result<()> {
+        db.backfill("counted")
+            .batch(20)
+            .sql("UPDATE counted SET n = n - 1 WHERE id > $lo AND id <= $hi")
+            .await
+            .map(drop)
     }
 }
 
@@ -311,6 +316,17 @@ async fn a_sea_query_backfill_reports_its_progress(backend: Backend) {
     inspect.execute(&format!("INSERT INTO counted (id, n) VALUES {}", values.join(", "))).await;
     assert_eq!(apply_alone(&db, "20240405000000").await, None);
     assert_eq!(inspect.scalar("SELECT count(*) FROM counted WHERE n = 1").await, 50);
+
+    // Reverted, its cursors go; applied again, its backfill starts over.
+    let linked = Registry::from_linked().unwrap();
+    let migration = linked.get(Version::parse("20240405000000").unwrap()).unwrap();
+    let migrator = Migrator::new(Registry::new([migration]).unwrap());
+    let mut conn = db.connect().await;
+    migrator.down(&mut conn, RevertScope::Steps(1)).await.unwrap();
+    assert_eq!(inspect.scalar("SELECT count(*) FROM counted WHERE n = 0").await, 50, "the down ran once");
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_backfills").await, 0, "the cursors are gone");
+    migrator.up(&mut conn, Scope::All).await.unwrap();
+    assert_eq!(inspect.scalar("SELECT count(*) FROM counted WHERE n = 1").await, 50, "applied again, counted again");
 }
 
 on_every_backend!(

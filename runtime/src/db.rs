@@ -67,6 +67,8 @@ pub(crate) struct InMigration {
     pub(crate) version: crate::version::Version,
     /// Whether the body runs in one transaction (a backfill refuses to).
     pub(crate) transaction: bool,
+    /// The body is the migration's `down`: its backfills keep cursors apart from `up`'s.
+    pub(crate) reverting: bool,
     /// The table that keeps backfill cursors.
     pub(crate) backfills: sea_query::TableName,
 }

@@ -260,6 +260,8 @@ impl<'d, 'c> Backfill<'d, 'c> {
                 migration.version
             )));
         }
+        // A `down` keeps its cursors apart from those of `up`, which stay until the revert is recorded.
+        let name = if migration.reverting { format!("{name} (down)") } else { name };
         let backend = self.db.backend();
         let key = self.usable_key().await?;
         let checksum = checksum(&self.table, &key, &describe);

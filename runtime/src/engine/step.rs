@@ -290,6 +290,7 @@ impl StepRunner<'_> {
             .in_migration(InMigration {
                 version: step.migration.version,
                 transaction: step.migration.transaction,
+                reverting: step.action == StepAction::Revert,
                 backfills: self.tables.backfills().sea(),
             })
     }
