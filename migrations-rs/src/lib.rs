@@ -127,6 +127,12 @@ pub mod db {
     pub use migrations_rs_runtime::{Row, Statement};
 }
 
+/// Resumable batched backfills, started with [`Db::backfill`].
+pub mod backfill {
+    pub use migrations_rs_runtime::backfill::TABLE;
+    pub use migrations_rs_runtime::{Backfill, BackfillCursor, BackfillProgress, BackfillReport, KeyRange};
+}
+
 /// The details an [`Error`] carries.
 pub mod error {
     pub use migrations_rs_runtime::error::{AdoptError, LockError, RegistryProblem, SqlFolderError};

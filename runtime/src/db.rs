@@ -57,6 +57,20 @@ pub struct Db<'c> {
     notes: Vec<String>,
     /// MySQL/MariaDB's `max_allowed_packet`, read once a large statement is about to be sent.
     packet_limit: Option<u64>,
+    /// The migration whose body this handle runs, for backfills to keep their cursors by.
+    migration: Option<InMigration>,
+}
+
+/// What a [`Db`] knows of the migration whose body it runs.
+#[derive(Debug, Clone)]
+pub(crate) struct InMigration {
+    pub(crate) version: crate::version::Version,
+    /// Whether the body runs in one transaction (a backfill refuses to).
+    pub(crate) transaction: bool,
+    /// The body is the migration's `down`: its backfills keep cursors apart from `up`'s.
+    pub(crate) reverting: bool,
+    /// The table that keeps backfill cursors.
+    pub(crate) backfills: sea_query::TableName,
 }
 
 /// Statements up to this size are sent without asking MySQL/MariaDB for its packet limit.
@@ -101,6 +115,37 @@ impl<'c> Db<'c> {
             acknowledged: Acknowledged::Nothing,
             notes: Vec::new(),
             packet_limit: None,
+            migration: None,
+        }
+    }
+
+    /// This handle, knowing that it runs a body of the migration `migration` describes.
+    pub(crate) fn in_migration(self, migration: InMigration) -> Self {
+        Db { migration: Some(migration), ..self }
+    }
+
+    /// The migration whose body this handle runs, when it is one.
+    pub(crate) fn migration(&self) -> Option<&InMigration> {
+        self.migration.as_ref()
+    }
+
+    /// The connection, borrowed again for statements of our own that the guard need not see.
+    pub(crate) fn live_conn(&mut self, what: &'static str) -> Result<ConnRef<'_>> {
+        Ok(self.live(what)?.reborrow())
+    }
+
+    /// Starts describing a backfill of `table`: a data change applied in
+    /// batches of rows, each committed with a cursor so that an interrupted
+    /// run resumes where it stopped. See [`Backfill`](crate::backfill::Backfill).
+    pub fn backfill(&mut self, table: &str) -> crate::backfill::Backfill<'_, 'c> {
+        crate::backfill::Backfill::new(self, table)
+    }
+
+    /// Whether statements are written down rather than run, and if so the list they go to.
+    pub(crate) fn recorded(&mut self) -> Option<&mut Vec<String>> {
+        match &mut self.target {
+            Target::Recording { statements, .. } => Some(statements),
+            Target::Live(_) => None,
         }
     }
 

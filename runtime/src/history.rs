@@ -59,6 +59,11 @@ impl Tables {
         &self.lock
     }
 
+    /// The table that keeps backfill cursors, in the history table's schema.
+    pub(crate) fn backfills(&self) -> TableName {
+        TableName { schema: self.history.schema.clone(), name: crate::backfill::TABLE.to_owned() }
+    }
+
     /// Refuses schema-qualified names where the backend has no schemas to qualify them with.
     pub(crate) fn check_backend(&self, backend: Backend) -> Result<()> {
         for table in [&self.history, &self.log, &self.lock] {

@@ -18,7 +18,8 @@
 //!    [`RegistryProblem`]), [`database_error`], [`remedy`], [`step_report`];
 //! 2. connections: [`url`], [`backend`] (one file per backend, and the one
 //!    place that picks it), [`database`], [`table_rows`], [`db`] (the handle a
-//!    migration body gets);
+//!    migration body gets), [`backfill`] (batched data changes a body runs
+//!    through that handle, with their cursors);
 //! 3. records: [`record`] (a record holds its bodies' entry points, which take
 //!    the `Db` handle, so records sit above connections), [`registry`], [`sql`]
 //!    (SQL folders loaded as records);
@@ -30,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod backfill;
 pub mod backup;
 pub mod compat;
 mod damage;
@@ -55,6 +57,7 @@ pub use migrations_rs_core::{analysis, plan, schema, version};
 
 pub use analysis::{Analyzer, Finding, Level, MigrationAnalysis, Refusal, Rule, Severity};
 pub use backend::{Backend, Connection};
+pub use backfill::{Backfill, BackfillCursor, BackfillProgress, BackfillReport, KeyRange};
 pub use backup::{Backup, BackupOptions};
 pub use compat::Compat;
 pub use database::Database;

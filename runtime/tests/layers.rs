@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// modules of its own layer and of the layers below.
 const LAYERS: &[(&str, &[&str])] = &[
     ("errors", &["error", "database_error", "remedy", "step_report", "serialize"]),
-    ("connections", &["url", "backend", "database", "table_rows", "db"]),
+    ("connections", &["url", "backend", "database", "table_rows", "db", "backfill"]),
     ("records", &["record", "registry", "sql"]),
     ("bookkeeping", &["history", "damage", "lock", "backup", "foreign", "compat", "scratch"]),
     ("engine", &["engine"]),

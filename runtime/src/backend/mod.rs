@@ -165,6 +165,20 @@ impl ConnRef<'_> {
         }
     }
 
+    /// The integer columns of `table` whose values are unique and never
+    /// NULL, as `(column, is the primary key)`, the primary key first: the
+    /// keys a backfill can walk the table by.
+    pub(crate) async fn integer_keys(&mut self, table: &str) -> Result<Vec<(String, bool)>> {
+        match self {
+            #[cfg(feature = "postgres")]
+            ConnRef::Postgres(c) => postgres::integer_keys(c, &quote_table(Backend::Postgres, table)).await,
+            #[cfg(feature = "mysql")]
+            ConnRef::MySql(c) => mysql::integer_keys(c, table).await,
+            #[cfg(feature = "sqlite")]
+            ConnRef::Sqlite(c) => sqlite::integer_keys(c, table).await,
+        }
+    }
+
     /// The size of the largest statement the server takes, where it drops
     /// the connection over a larger one (MySQL/MariaDB); `None` elsewhere.
     pub(crate) async fn max_statement_bytes(&mut self) -> Result<Option<u64>> {

@@ -87,6 +87,31 @@ pub(super) async fn table_exists(c: &mut MySqlConnection, table: &str) -> Result
     Ok(count > 0)
 }
 
+/// The integer columns of `table` that a single-column unique index over NOT
+/// NULL values covers: `(column, is the primary key)`.
+#[cfg(feature = "mysql")]
+pub(super) async fn integer_keys(c: &mut MySqlConnection, table: &str) -> Result<Vec<(String, bool)>> {
+    let (schema, name) = match table.split('.').collect::<Vec<_>>().as_slice() {
+        [schema, name] => (Some(*schema), *name),
+        _ => (None, table),
+    };
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT CAST(s.column_name AS CHAR), CAST(s.index_name = 'PRIMARY' AS SIGNED) \
+         FROM information_schema.statistics s JOIN information_schema.columns c \
+         ON c.table_schema = s.table_schema AND c.table_name = s.table_name AND c.column_name = s.column_name \
+         WHERE s.table_schema = coalesce(?, DATABASE()) AND s.table_name = ? AND s.non_unique = 0 \
+         AND c.is_nullable = 'NO' AND c.data_type IN ('tinyint', 'smallint', 'mediumint', 'int', 'bigint') \
+         AND (SELECT count(*) FROM information_schema.statistics o WHERE o.table_schema = s.table_schema \
+              AND o.table_name = s.table_name AND o.index_name = s.index_name) = 1 \
+         ORDER BY s.index_name = 'PRIMARY' DESC, c.ordinal_position",
+    )
+    .bind(schema)
+    .bind(name)
+    .fetch_all(c)
+    .await?;
+    Ok(rows.into_iter().map(|(column, primary)| (column, primary != 0)).collect())
+}
+
 /// The largest statement the server accepts (`max_allowed_packet`): a larger
 /// one is answered by dropping the connection.
 #[cfg(feature = "mysql")]

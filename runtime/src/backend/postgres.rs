@@ -85,6 +85,22 @@ pub(super) async fn table_exists(c: &mut PgConnection, quoted: &str) -> Result<b
     Ok(sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL").bind(quoted).fetch_one(c).await?)
 }
 
+/// The integer columns of `quoted` (a table name quoted for PostgreSQL) that
+/// a single-column unique index over NOT NULL values covers: `(column, is the primary key)`.
+#[cfg(feature = "postgres")]
+pub(super) async fn integer_keys(c: &mut PgConnection, quoted: &str) -> Result<Vec<(String, bool)>> {
+    Ok(sqlx::query_as(
+        "SELECT a.attname::text, i.indisprimary FROM pg_index i \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+         WHERE i.indrelid = to_regclass($1) AND i.indnkeyatts = 1 AND i.indisunique AND i.indpred IS NULL \
+         AND a.attnotnull AND a.atttypid IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) \
+         ORDER BY i.indisprimary DESC, a.attnum",
+    )
+    .bind(quoted)
+    .fetch_all(c)
+    .await?)
+}
+
 /// A session advisory lock, keyed by a hash of its name.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AdvisoryLock {

@@ -72,6 +72,25 @@ pub(super) async fn table_exists(c: &mut SqliteConnection, table: &str) -> Resul
     Ok(sqlx::query_scalar::<_, i64>(AssertSqlSafe(catalogue)).bind(name).fetch_one(c).await? > 0)
 }
 
+/// The integer columns of `table` that are its only primary key column, or
+/// that a single-column unique index over NOT NULL values covers: `(column, is the primary key)`.
+#[cfg(feature = "sqlite")]
+pub(super) async fn integer_keys(c: &mut SqliteConnection, table: &str) -> Result<Vec<(String, bool)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT name, 1 FROM pragma_table_info(?1) WHERE pk = 1 AND upper(type) LIKE '%INT%' \
+           AND (SELECT count(*) FROM pragma_table_info(?1) WHERE pk > 0) = 1 \
+         UNION ALL \
+         SELECT t.name, 0 FROM pragma_index_list(?1) l JOIN pragma_index_info(l.name) i \
+           JOIN pragma_table_info(?1) t ON t.name = i.name \
+         WHERE l.\"unique\" = 1 AND l.partial = 0 AND t.\"notnull\" = 1 AND t.pk = 0 AND upper(t.type) LIKE '%INT%' \
+           AND (SELECT count(*) FROM pragma_index_info(l.name)) = 1",
+    )
+    .bind(table)
+    .fetch_all(c)
+    .await?;
+    Ok(rows.into_iter().map(|(column, primary)| (column, primary != 0)).collect())
+}
+
 /// A SQLite database, for what only SQLite has: its write lock and busy
 /// timeout, and its file.
 #[cfg(feature = "sqlite")]

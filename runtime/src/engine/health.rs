@@ -42,6 +42,11 @@ pub struct Health {
     pub last_applied: Option<LastApplied>,
     /// Who holds the migration lock, if anyone.
     pub lock: LockStatus,
+    /// Interrupted backfills: read only when a migration is dirty (as theirs
+    /// is) and the lock is free, so that health stays one statement while a
+    /// run holds it; `status` shows running ones too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backfills: Vec<crate::backfill::BackfillCursor>,
 }
 
 /// A migration a run started and did not finish.
@@ -159,7 +164,12 @@ impl Migrator {
                 (history, None, lock::status(conn, &self.tables, &self.lock).await?)
             }
         };
-        Ok(self.health_from(history, failure, lock))
+        let mut health = self.health_from(history, failure, lock);
+        // Interrupted backfills, read only then: while the lock is held, health stays one statement.
+        if !health.dirty.is_empty() && !health.lock.held {
+            health.backfills = crate::backfill::unfinished(conn.as_ref(), &self.tables.backfills().sea()).await?;
+        }
+        Ok(health)
     }
 
     fn health_statement(&self, backend: Backend, held: Option<Expr>) -> SelectStatement {
@@ -296,6 +306,7 @@ impl Migrator {
                 execution_ms: r.execution_ms,
             }),
             lock,
+            backfills: Vec::new(),
         }
     }
 }

@@ -326,7 +326,12 @@ impl Migrator {
             })
             .collect();
         let unadopted = if rows.is_empty() { foreign::tables_with_rows(conn).await? } else { Vec::new() };
-        Ok(Status { migrations, missing_from_code: self.missing_from_code(&rows), unadopted })
+        let backfills = if rows.iter().any(|row| row.state != RowState::Applied) {
+            crate::backfill::unfinished(conn.as_ref(), &self.tables.backfills().sea()).await?
+        } else {
+            Vec::new()
+        };
+        Ok(Status { migrations, missing_from_code: self.missing_from_code(&rows), unadopted, backfills })
     }
 
     /// Other tools' history tables with rows, when our history records

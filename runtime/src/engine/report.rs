@@ -72,6 +72,9 @@ pub struct Status {
     /// what they applied is not adopted yet (`adopt`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unadopted: Vec<crate::foreign::ForeignTable>,
+    /// Backfills running now or interrupted: read only when a migration is dirty, as theirs is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backfills: Vec<crate::backfill::BackfillCursor>,
 }
 
 impl Status {

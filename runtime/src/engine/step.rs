@@ -11,7 +11,7 @@
 
 use crate::backend::{ConnRef, Connection, Tx};
 use crate::compat::{self, Compat};
-use crate::db::Db;
+use crate::db::{Db, InMigration};
 use crate::engine::report::Progress;
 use crate::engine::{Migrator, ProgressCallback, StepAction, panic};
 use crate::error::{Error, LockError, Result};
@@ -287,6 +287,12 @@ impl StepRunner<'_> {
     fn db_for<'c>(&self, step: &Step, conn: ConnRef<'c>) -> Db<'c> {
         let analyzer = step.migration.analyzer(conn.backend());
         Db::guarded(conn, step.migration.origin(), analyzer, step.action == StepAction::Apply && !self.force)
+            .in_migration(InMigration {
+                version: step.migration.version,
+                transaction: step.migration.transaction,
+                reverting: step.action == StepAction::Revert,
+                backfills: self.tables.backfills().sea(),
+            })
     }
 
     /// Records a step that cannot be atomic as started, in its own commit.
@@ -315,7 +321,11 @@ impl StepRunner<'_> {
             (StepAction::Apply, false) => {
                 history::finish_applied(tx.conn(), self.tables, migration.version, duration_ms).await?
             }
-            (StepAction::Revert, _) => history::delete_applied(tx.conn(), self.tables, migration.version).await?,
+            (StepAction::Revert, _) => {
+                history::delete_applied(tx.conn(), self.tables, migration.version).await?;
+                let backfills = self.tables.backfills();
+                crate::backfill::forget(tx.conn(), &backfills.sea(), &backfills.to_string(), migration.version).await?
+            }
         }
         self.record_compat(tx.conn(), step, duration_ms).await?;
         let entry = LogEntry {
