@@ -23,22 +23,27 @@ pub struct BackfillCursor {
     pub version: Version,
     /// The backfill's name within the migration (its table's name unless named).
     pub name: String,
+    /// The table it walks.
     pub table: String,
+    /// The integer key it walks the table by.
     pub key_column: String,
     /// The last key of the last committed batch.
     pub last_key: i64,
     /// The largest key when the backfill started: rows above it are not touched.
     pub upper_key: i64,
+    /// Rows done, by every run so far.
     pub rows_done: i64,
     /// Rows in the range when the backfill started.
     pub total_rows: i64,
+    /// Batches committed, by every run so far.
     pub batches: i64,
     /// SHA-256 of what each batch runs, lowercase hex.
     pub checksum: String,
     /// `running` (or interrupted) or `done`.
     pub state: String,
-    /// RFC 3339 UTC times.
+    /// When the backfill started, RFC 3339 UTC.
     pub started_at: String,
+    /// When its last batch committed, RFC 3339 UTC.
     pub updated_at: String,
 }
 

@@ -56,6 +56,7 @@ pub struct KeyRange {
 /// How far a backfill got, reported after every batch.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BackfillProgress {
+    /// The backfill's name within its migration.
     pub name: String,
     /// Rows done, by this run and the runs before it.
     pub rows_done: i64,
@@ -63,7 +64,9 @@ pub struct BackfillProgress {
     pub total_rows: i64,
     /// Batches committed, by this run and the runs before it.
     pub batches: i64,
+    /// The last key of the last committed batch.
     pub last_key: i64,
+    /// The largest key when the backfill started.
     pub upper_key: i64,
     /// Rows per second over this run.
     pub rows_per_second: f64,
@@ -82,6 +85,7 @@ fn optional_millis<S: serde::Serializer>(duration: &Option<Duration>, serializer
 /// What a finished backfill did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BackfillReport {
+    /// The backfill's name within its migration.
     pub name: String,
     /// Rows done in all, by this run and the runs before it.
     pub rows_done: i64,
