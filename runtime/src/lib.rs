@@ -62,8 +62,8 @@ pub use engine::{
     AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, Drift, DriftOptions, FailedMigration, GraphNode,
     Health, Hook, Hooks, LastApplied, MatchedBy, MigrationCheck, MigrationState, MigrationStatus, Migrator, OnFailure,
     OurMigration, PlanApproval, Preview, PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport,
-    RevertReport, RevertScope, Scope, Startup, StartupFailure, StartupOutcome, StartupReport, Status, StepReport,
-    StepSql, Validation, Verification, VerifyFinding, VerifyOptions,
+    RevertReport, RevertScope, Scope, Startup, StartupFailure, StartupOutcome, StartupReport, StatementLimits, Status,
+    StepReport, StepSql, Validation, Verification, VerifyFinding, VerifyOptions,
 };
 pub use error::{ChecksumMismatch, Error, Result};
 pub use foreign::{ForeignMigration, ForeignTable, Source, Tool};
