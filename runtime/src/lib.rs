@@ -49,7 +49,7 @@ pub mod table_rows;
 pub mod testing;
 pub mod url;
 
-pub use migrations_rs_core::{analysis, plan, schema, version};
+pub use migrations_rs_core::{analysis, plan, schema, version, wait};
 
 pub use analysis::{Analyzer, Finding, Level, MigrationAnalysis, Refusal, Rule, Severity};
 pub use backend::{Backend, Connection};
