@@ -60,7 +60,8 @@ pub use migrations_rs_runtime::sea_query;
 /// The sqlx this crate connects with, so programs name the same version.
 pub use migrations_rs_runtime::sqlx;
 pub use migrations_rs_runtime::{
-    Backend, Connection, Database, DatabaseUrl, Db, Error, Migrator, Result, RevertScope, Scope, Startup, Version,
+    Backend, Connection, Database, DatabaseUrl, Db, Error, Migrator, Result, RevertScope, Scope, Startup,
+    StatementLimits, Version,
 };
 
 /// What runs and reads return: the status of every migration, the reports
