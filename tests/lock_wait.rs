@@ -4,7 +4,8 @@
 //! step is rolled back and tried again, and it succeeds once the holder
 //! commits; a holder that never lets go fails the run after its tries,
 //! with nothing half applied. On SQLite the holder is another connection's
-//! write transaction, and the wait is the busy timeout.
+//! write transaction, and the wait is the busy timeout. The migration's own
+//! `lock_wait` is the one that counts, over the run's.
 
 #[macro_use]
 mod support;
@@ -30,7 +31,8 @@ pub mod create_queue {
     }
 }
 
-#[migration(version = 2024_03_02_000000, depends_on = [create_queue], risk = [schema])]
+// Its own lock wait wins over the run's (see `with_queue`).
+#[migration(version = 2024_03_02_000000, depends_on = [create_queue], risk = [schema], lock_wait = "300ms")]
 pub mod widen_queue {
     use super::*;
 
@@ -47,8 +49,12 @@ pub mod widen_queue {
     }
 }
 
-/// How long each statement waits for a lock in these tests (MySQL/MariaDB round it up to 1 s).
+/// How long each statement of `widen_queue` waits for a lock, as its
+/// attribute says (MySQL/MariaDB round it up to 1 s).
 const LOCK_WAIT: Duration = Duration::from_millis(300);
+
+/// The run's lock wait, longer than any test: `widen_queue`'s own wins.
+const RUN_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 fn version(n: u64) -> Version {
     Version::parse(&n.to_string()).unwrap()
@@ -63,7 +69,7 @@ async fn with_queue(backend: Backend, tries: u32) -> (TestDb, Connection, Migrat
     let notify = widening.clone();
     let migrator = Migrator::from_linked()
         .unwrap()
-        .with_statement_limits(StatementLimits { lock_wait: LOCK_WAIT, lock_tries: tries, statement_timeout: None })
+        .with_statement_limits(StatementLimits { lock_wait: RUN_LOCK_WAIT, lock_tries: tries, statement_timeout: None })
         .on_progress(move |progress| {
             if let Progress::Started { migration, .. } = progress
                 && migration.name == "widen_queue"
@@ -166,7 +172,10 @@ async fn a_holder_that_never_lets_go_fails_the_run_after_its_tries(backend: Back
     let error = outcome.expect_err("the run cannot get its lock");
     let Error::MigrationFailed { cause, dirty, .. } = &error else { panic!("not MigrationFailed: {error}") };
     assert!(!dirty, "{error}");
-    assert!(matches!(**cause, Error::LockWaitExhausted { tries: t, retryable: true, .. } if t == tries), "{cause:?}");
+    assert!(
+        matches!(**cause, Error::LockWaitExhausted { tries: t, lock_wait_ms: 300, retryable: true, .. } if t == tries),
+        "{cause:?}"
+    );
     let message = error.to_string();
     assert!(message.contains(&format!("tried {tries} times")) && message.contains("lock"), "{message}");
     assert!(

@@ -81,6 +81,7 @@ pub fn records(count: usize, edges: Edges, seed: u64) -> Vec<&'static Migration>
                 irreversible: false,
                 empty_up: false,
                 transaction: true,
+                lock_wait: None,
                 checksum: Checksum::from_bytes([0; 32]),
                 legacy_checksum: None,
                 up: Body::Rust(noop),

@@ -247,6 +247,7 @@ mod tests {
             irreversible: false,
             empty_up: false,
             transaction: true,
+            lock_wait: None,
             checksum: Checksum::from_bytes([0; 32]),
             legacy_checksum: None,
             up: Body::Sql(""),

@@ -179,7 +179,8 @@ impl StepRunner<'_> {
         let guard = self.guard;
         let migration = step.migration;
         let atomic = step.is_atomic(conn);
-        let limits = self.limits;
+        // The migration's own lock wait wins over the run's.
+        let limits = StatementLimits { lock_wait: migration.lock_wait.unwrap_or(self.limits.lock_wait), ..self.limits };
         let started = Instant::now();
         // Set once the unfinished row is committed: from then on a failure leaves it dirty.
         let mut in_progress = false;
@@ -190,7 +191,8 @@ impl StepRunner<'_> {
         let mut gave_up_on_lock = None;
         let outcome = loop {
             tries += 1;
-            let (outcome, undone) = self.attempt(conn, step, atomic, started, &mut in_progress, &mut notes).await;
+            let (outcome, undone) =
+                self.attempt(conn, step, limits, atomic, started, &mut in_progress, &mut notes).await;
             match outcome {
                 Err(error) if crate::backend::is_lock_timeout(&error) => {
                     let retryable = undone && migration.transaction && !in_progress;
@@ -270,12 +272,12 @@ impl StepRunner<'_> {
         &self,
         conn: &mut Connection,
         step: &Step,
+        limits: StatementLimits,
         atomic: bool,
         started: Instant,
         in_progress: &mut bool,
         notes: &mut Vec<String>,
     ) -> (Result<()>, bool) {
-        let limits = self.limits;
         let migration = step.migration;
         if !atomic {
             if let Err(error) = self.mark_in_progress(conn, step).await {
