@@ -77,7 +77,7 @@ async fn with_queue(backend: Backend, tries: u32) -> (TestDb, Connection, Migrat
                 notify.notify_one();
             }
         });
-    migrator.up(&mut conn, Scope::UpTo(version(2024_03_01_000000))).await.unwrap();
+    migrator.up(&mut conn, Scope::UpTo(version(20240301000000))).await.unwrap();
     (db, conn, migrator, widening)
 }
 

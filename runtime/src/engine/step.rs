@@ -178,7 +178,6 @@ impl StepRunner<'_> {
     ) -> std::result::Result<(Duration, Vec<String>), StepFailure> {
         let guard = self.guard;
         let migration = step.migration;
-        let atomic = step.is_atomic(conn);
         // The migration's own lock wait wins over the run's.
         let limits = StatementLimits { lock_wait: migration.lock_wait.unwrap_or(self.limits.lock_wait), ..self.limits };
         let started = Instant::now();
@@ -191,8 +190,7 @@ impl StepRunner<'_> {
         let mut gave_up_on_lock = None;
         let outcome = loop {
             tries += 1;
-            let (outcome, undone) =
-                self.attempt(conn, step, limits, atomic, started, &mut in_progress, &mut notes).await;
+            let (outcome, undone) = self.attempt(conn, step, limits, started, &mut in_progress, &mut notes).await;
             match outcome {
                 Err(error) if crate::backend::is_lock_timeout(&error) => {
                     let retryable = undone && migration.transaction && !in_progress;
@@ -273,11 +271,11 @@ impl StepRunner<'_> {
         conn: &mut Connection,
         step: &Step,
         limits: StatementLimits,
-        atomic: bool,
         started: Instant,
         in_progress: &mut bool,
         notes: &mut Vec<String>,
     ) -> (Result<()>, bool) {
+        let atomic = step.is_atomic(conn);
         let migration = step.migration;
         if !atomic {
             if let Err(error) = self.mark_in_progress(conn, step).await {
