@@ -10,9 +10,9 @@
 #[macro_use]
 mod support;
 
-use migrations_rs::migrator::Progress;
+use migrations_rs::migrator::{Progress, StatementLimits};
 use migrations_rs::prelude::*;
-use migrations_rs::{Connection, Migrator, Scope, StatementLimits, Version};
+use migrations_rs::{Connection, Migrator, Scope, Version};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{Inspect, TestDb};

@@ -60,8 +60,7 @@ pub use migrations_rs_runtime::sea_query;
 /// The sqlx this crate connects with, so programs name the same version.
 pub use migrations_rs_runtime::sqlx;
 pub use migrations_rs_runtime::{
-    Backend, Connection, Database, DatabaseUrl, Db, Error, Migrator, Result, RevertScope, Scope, Startup,
-    StatementLimits, Version,
+    Backend, Connection, Database, DatabaseUrl, Db, Error, Migrator, Result, RevertScope, Scope, Startup, Version,
 };
 
 /// What runs and reads return: the status of every migration, the reports
@@ -84,7 +83,7 @@ pub mod startup {
 /// SQL hooks around runs and steps, progress events, and plan approval.
 pub mod migrator {
     pub use migrations_rs_runtime::engine::{Progress, StepAction};
-    pub use migrations_rs_runtime::{Hook, Hooks, PlanApproval};
+    pub use migrations_rs_runtime::{Hook, Hooks, PlanApproval, StatementLimits};
 }
 
 /// The migration lock: how it is taken, and who holds it.
