@@ -49,6 +49,24 @@ pub mod widen_queue {
     }
 }
 
+// Outside a transaction: a statement that gives up cannot be rolled back with
+// what ran before it, so the step is not tried again.
+#[migration(version = 2024_03_03_000000, depends_on = [create_queue], risk = [schema], transaction = false, lock_wait = "300ms")]
+pub mod widen_queue_outside_a_transaction {
+    use super::*;
+
+    pub async fn up(db: &mut Db<'_>) -> Result<()> {
+        db.exec("ALTER TABLE queue ADD COLUMN other VARCHAR(20)").await
+    }
+
+    pub async fn down(db: &mut Db<'_>) -> Result<()> {
+        db.exec("ALTER TABLE queue DROP COLUMN other").await
+    }
+}
+
+/// The version of `widen_queue`.
+const WIDEN: u64 = 20240302000000;
+
 /// How long each statement of `widen_queue` waits for a lock, as its
 /// attribute says (MySQL/MariaDB round it up to 1 s).
 const LOCK_WAIT: Duration = Duration::from_millis(300);
@@ -118,7 +136,7 @@ async fn gives_up_retries_and_succeeds_once_the_holder_commits(backend: Backend)
     };
     let started = Instant::now();
     let run = tokio::spawn(async move {
-        let report = migrator.up(&mut conn, Scope::All).await;
+        let report = migrator.up(&mut conn, Scope::UpTo(version(WIDEN))).await;
         (report, conn)
     });
     let released = match holder {
@@ -156,7 +174,7 @@ async fn a_holder_that_never_lets_go_fails_the_run_after_its_tries(backend: Back
     // On SQLite the run's lease heartbeat waits for the holder too, so each try takes longer.
     let tries = if backend == Backend::Sqlite { 2 } else { 3 };
     let (db, mut conn, migrator, widening) = with_queue(backend, tries).await;
-    let run = async move { migrator.up(&mut conn, Scope::All).await };
+    let run = async move { migrator.up(&mut conn, Scope::UpTo(version(WIDEN))).await };
     let (outcome, holder) = if backend == Backend::Sqlite {
         // Let go only after the tries, so that the failure can be written to the audit log.
         let run = tokio::spawn(run);
@@ -193,6 +211,32 @@ async fn a_holder_that_never_lets_go_fails_the_run_after_its_tries(backend: Back
         "nothing of the failed step is recorded"
     );
     assert!(!widened(&db).await, "nothing of the failed step is applied");
+}
+
+/// A step outside a transaction that gives up on a lock fails at once, as
+/// dirty: what it did before cannot be told, so it is not run again blindly.
+async fn a_step_outside_a_transaction_is_not_tried_again(backend: Backend) {
+    let (db, mut conn, migrator, _) = with_queue(backend, 5).await;
+    let mut holder = held_table(&db).await;
+    let started = Instant::now();
+    let outcome = migrator.up(&mut conn, Scope::UpTo(version(20240303000000))).await;
+    holder.execute("COMMIT").await;
+    let error = outcome.expect_err("the step cannot get its lock");
+    let Error::MigrationFailed { cause, dirty, .. } = &error else { panic!("not MigrationFailed: {error}") };
+    assert!(dirty, "{error}");
+    assert!(matches!(**cause, Error::LockWaitExhausted { tries: 1, retryable: false, .. }), "{cause:?}");
+    assert!(error.to_string().contains("not tried again"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(3), "tried again: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn postgres_a_step_outside_a_transaction_is_not_tried_again() {
+    a_step_outside_a_transaction_is_not_tried_again(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_a_step_outside_a_transaction_is_not_tried_again() {
+    a_step_outside_a_transaction_is_not_tried_again(Backend::MySql).await;
 }
 
 on_every_backend!(
