@@ -243,3 +243,18 @@ on_every_backend!(
     gives_up_retries_and_succeeds_once_the_holder_commits,
     a_holder_that_never_lets_go_fails_the_run_after_its_tries
 );
+
+/// A lock wait of zero, or one that is not a duration, is refused before
+/// anything runs, naming the flag or the environment's key.
+#[test]
+fn a_zero_or_malformed_wait_is_refused_naming_the_flag_or_key() {
+    let (_, _, err) = support::cli_in_process(&["up", "--lock-wait", "0s"]);
+    assert!(err.contains("--lock-wait") && err.contains("zero"), "{err}");
+    let (_, _, err) = support::cli_in_process(&["up", "--statement-timeout", "5h"]);
+    assert!(err.contains("--statement-timeout") && err.contains("unknown unit"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("migrations.toml");
+    std::fs::write(&config, "[environments.slow]\ndatabase_url = \"sqlite::memory:\"\nlock_wait = \"soon\"\n").unwrap();
+    let (_, _, err) = support::cli_in_process(&["up", "--config", config.to_str().unwrap(), "--env", "slow"]);
+    assert!(err.contains("`lock_wait` of environment `slow`") && err.contains("not a duration"), "{err}");
+}
