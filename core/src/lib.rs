@@ -32,6 +32,7 @@ pub mod schema;
 pub mod sql;
 pub mod tool;
 pub mod version;
+pub mod wait;
 
 pub use dialect::Backend;
 pub use risk::Risk;

@@ -15,7 +15,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Ident, Lit, LitInt, Path, Token};
 
 pub(crate) const KEYS: &[&str] =
-    &["version", "depends_on", "risk", "allow", "irreversible", "transaction", "empty", "crate"];
+    &["version", "depends_on", "risk", "allow", "irreversible", "transaction", "lock_wait", "empty", "crate"];
 /// The risk tags, as `risk = [...]` names them.
 pub(crate) fn risk_tags() -> Vec<&'static str> {
     Risk::ALL.iter().map(|risk| risk.as_str()).collect()
@@ -41,6 +41,8 @@ pub(crate) struct Args {
     pub empty: Option<Ident>,
     /// `transaction = false` opts out of the per-migration transaction.
     pub transaction: Option<bool>,
+    /// `lock_wait = "10s"` (or a number of milliseconds), never zero.
+    pub lock_wait_ms: Option<u64>,
     pub krate: Option<Path>,
     /// The arguments did not parse; checks that depend on them are skipped.
     pub unreadable: bool,
@@ -141,6 +143,11 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
             "transaction" => {
                 args.transaction = required(&key, value, errors).and_then(|v| boolean(&v, "transaction", errors));
             }
+            "lock_wait" => {
+                if let Some(value) = required(&key, value, errors) {
+                    args.lock_wait_ms = lock_wait(&value, errors);
+                }
+            }
             "crate" => {
                 if let Some(value) = required(&key, value, errors) {
                     match value {
@@ -169,11 +176,31 @@ fn required(key: &Ident, value: Option<Expr>, errors: &mut Errors) -> Option<Exp
             "risk" => "risk = [schema]",
             "allow" => "allow = [drop_column]",
             "transaction" => "transaction = false",
+            "lock_wait" => "lock_wait = \"10s\"",
             _ => "crate = ::migrations_rs",
         };
         errors.spanned(key, format!("`{key}` needs a value, like `{example}`"));
     }
     value
+}
+
+/// `lock_wait = "10s"` or `lock_wait = 10_000` (milliseconds), in milliseconds; never zero.
+fn lock_wait(value: &Expr, errors: &mut Errors) -> Option<u64> {
+    let text = match value {
+        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => text.value(),
+        Expr::Lit(ExprLit { lit: Lit::Int(number), .. }) => number.base10_digits().to_owned(),
+        other => {
+            errors.spanned(other, "`lock_wait` takes a duration, like `lock_wait = \"10s\"` or `\"500ms\"`");
+            return None;
+        }
+    };
+    match migrations_rs_core::wait::parse_wait(&text) {
+        Ok(wait) => Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
+        Err(why) => {
+            errors.spanned(value, format!("`lock_wait`: {why}"));
+            None
+        }
+    }
 }
 
 /// `[a, b]` yields its elements; a single value stands for a list of one.

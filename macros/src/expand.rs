@@ -118,6 +118,7 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
         irreversible: args.irreversible.is_some(),
         empty_up,
         transaction: args.transaction.unwrap_or(true),
+        lock_wait_ms: args.lock_wait_ms,
         checksum: checksums.current,
         legacy_checksum: (checksums.legacy != checksums.current).then_some(checksums.legacy),
         up: quote!(#private::Body::Rust(#mod_ident::__migrations_rs_up)),

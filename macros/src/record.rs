@@ -20,6 +20,8 @@ pub(crate) struct Record<'a> {
     /// `up` does nothing and the migration is not marked `empty`.
     pub empty_up: bool,
     pub transaction: bool,
+    /// `lock_wait`, in milliseconds.
+    pub lock_wait_ms: Option<u64>,
     pub checksum: [u8; 32],
     /// The checksum earlier versions computed for the same code, when it differs.
     pub legacy_checksum: Option<[u8; 32]>,
@@ -51,6 +53,10 @@ impl Record<'_> {
             Some(bytes) => quote!(::core::option::Option::Some(#private::Checksum::from_bytes([#(#bytes),*]))),
             None => quote!(::core::option::Option::None),
         };
+        let lock_wait = match self.lock_wait_ms {
+            Some(ms) => quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#ms))),
+            None => quote!(::core::option::Option::None),
+        };
         let down = match &self.down {
             Some(body) => quote!(::core::option::Option::Some(#body)),
             None => quote!(::core::option::Option::None),
@@ -70,6 +76,7 @@ impl Record<'_> {
                     irreversible: #irreversible,
                     empty_up: #empty_up,
                     transaction: #transaction,
+                    lock_wait: #lock_wait,
                     checksum: #private::Checksum::from_bytes([#(#checksum),*]),
                     legacy_checksum: #legacy_checksum,
                     up: #up,

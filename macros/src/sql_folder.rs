@@ -85,6 +85,7 @@ fn record(files: layout::SqlMigrationFiles, span: Span) -> syn::Result<TokenStre
         irreversible: sql.irreversible(),
         empty_up: sql.empty_up(),
         transaction: sql.transaction(),
+        lock_wait_ms: sql.header.lock_wait.map(|wait| u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
         checksum: sql.checksum,
         legacy_checksum: None,
         up: quote!(#private::Body::Sql(::core::include_str!(#file))),

@@ -83,7 +83,7 @@ pub mod startup {
 /// SQL hooks around runs and steps, progress events, and plan approval.
 pub mod migrator {
     pub use migrations_rs_runtime::engine::{Progress, StepAction};
-    pub use migrations_rs_runtime::{Hook, Hooks, PlanApproval};
+    pub use migrations_rs_runtime::{Hook, Hooks, PlanApproval, StatementLimits};
 }
 
 /// The migration lock: how it is taken, and who holds it.

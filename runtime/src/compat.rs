@@ -174,6 +174,7 @@ mod tests {
             irreversible: true,
             empty_up: false,
             transaction: true,
+            lock_wait: None,
             checksum: Checksum::from_bytes([0; 32]),
             legacy_checksum: None,
             up: Body::Sql(up),

@@ -53,7 +53,7 @@ pub mod table_rows;
 pub mod testing;
 pub mod url;
 
-pub use migrations_rs_core::{analysis, plan, schema, version};
+pub use migrations_rs_core::{analysis, plan, schema, version, wait};
 
 pub use analysis::{Analyzer, Finding, Level, MigrationAnalysis, Refusal, Rule, Severity};
 pub use backend::{Backend, Connection};
@@ -67,8 +67,8 @@ pub use engine::{
     AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, Drift, DriftOptions, FailedMigration, GraphNode,
     Health, Hook, Hooks, LastApplied, MatchedBy, MigrationCheck, MigrationState, MigrationStatus, Migrator, OnFailure,
     OurMigration, PlanApproval, Preview, PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport,
-    RevertReport, RevertScope, Scope, Startup, StartupFailure, StartupOutcome, StartupReport, Status, StepReport,
-    StepSql, Validation, Verification, VerifyFinding, VerifyOptions,
+    RevertReport, RevertScope, Scope, Startup, StartupFailure, StartupOutcome, StartupReport, StatementLimits, Status,
+    StepReport, StepSql, Validation, Verification, VerifyFinding, VerifyOptions,
 };
 pub use error::{ChecksumMismatch, Error, Result};
 pub use foreign::{ForeignMigration, ForeignTable, Source, Tool};

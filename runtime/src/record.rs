@@ -44,6 +44,10 @@ pub struct Migration {
     pub empty_up: bool,
     /// Whether the body runs in a transaction with its history row.
     pub transaction: bool,
+    /// How long each of its statements waits for a lock another session
+    /// holds, instead of the run's lock wait (`lock_wait` of the attribute or
+    /// the SQL header).
+    pub lock_wait: Option<std::time::Duration>,
     /// The checksum of its code, recorded when it is applied.
     pub checksum: Checksum,
     /// The checksum earlier versions of migrations-rs recorded for the same code, when it
@@ -106,6 +110,7 @@ impl Migration {
             irreversible: false,
             empty_up: false,
             transaction: true,
+            lock_wait: None,
             checksum: Checksum::from_bytes([0; 32]),
             legacy_checksum: None,
             up: Body::Sql(""),

@@ -129,6 +129,13 @@ pub enum Remedy {
     /// The live schema drifted: undo the changes made outside the migrations,
     /// or put them into a new migration.
     ResolveDrift,
+    /// A statement kept giving up on a lock another session held longer than
+    /// the lock wait (`lock_wait_ms`): run again once that session's
+    /// transaction ends, or allow a longer wait or more tries.
+    RetryWhenTableFree {
+        /// How long each statement could wait, in milliseconds.
+        lock_wait_ms: u64,
+    },
 }
 
 impl Remedy {
@@ -163,6 +170,7 @@ impl Remedy {
             Remedy::Rerecord { recorded: version, version },
             Remedy::GiveScratchDatabase { missing_privilege: Some("CREATEDB (PostgreSQL)".to_owned()) },
             Remedy::ResolveDrift,
+            Remedy::RetryWhenTableFree { lock_wait_ms: 5000 },
         ]
     }
 
@@ -194,6 +202,7 @@ impl Remedy {
             Remedy::Rerecord { .. } => "rerecord",
             Remedy::GiveScratchDatabase { .. } => "give_scratch_database",
             Remedy::ResolveDrift => "resolve_drift",
+            Remedy::RetryWhenTableFree { .. } => "retry_when_table_free",
         }
     }
 
@@ -334,6 +343,12 @@ impl fmt::Display for Remedy {
                 "{}or give an existing empty database to use instead with `VerifyOptions::scratch_url` or \
                  `DriftOptions::scratch_url`",
                 grant_text(missing_privilege.as_deref())
+            ),
+            Remedy::RetryWhenTableFree { lock_wait_ms } => write!(
+                f,
+                "call the method again once the session holding the lock has ended its transaction, or allow \
+                 each statement a longer wait than {lock_wait_ms} ms or more tries: `StatementLimits::lock_wait` \
+                 and `lock_tries` (`Migrator::with_statement_limits`)"
             ),
             Remedy::AcknowledgeRule { .. } | Remedy::RestoreCode { .. } | Remedy::ResolveDrift => Ok(()),
         }

@@ -50,6 +50,7 @@ pub fn records(workload: &Workload) -> Vec<&'static Migration> {
                 irreversible: true,
                 empty_up: false,
                 transaction: true,
+                lock_wait: None,
                 checksum: checksum(spec.version),
                 legacy_checksum: None,
                 up: Body::Rust(up),

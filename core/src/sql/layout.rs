@@ -24,7 +24,8 @@
 //!
 //! A header comment of `-- migrations-rs: key = value, ...` lines, before the
 //! first statement of the up file, sets `depends_on = [versions]`,
-//! `risk = [tags]`, `allow = [rules]`, `transaction = false` and
+//! `risk = [tags]`, `allow = [rules]`, `transaction = false`,
+//! `lock_wait = 10s` (how long each statement waits for a lock) and
 //! `irreversible`. Other files (a README, a `.txt`) are not migrations and are
 //! listed as ignored; in a folder without diesel migrations, a `.sql` file
 //! whose name fits no layout is an error. Flyway's callback names at the top
@@ -188,6 +189,9 @@ pub struct Header {
     pub irreversible: bool,
     /// `empty`: the migration is meant to change nothing.
     pub empty: bool,
+    /// `lock_wait = 10s`: how long each of its statements waits for a lock,
+    /// instead of the run's lock wait.
+    pub lock_wait: Option<std::time::Duration>,
 }
 
 /// A folder or file that cannot be read as migrations.
@@ -452,10 +456,15 @@ pub fn header(sql: &str) -> Result<Header, String> {
                 ("transaction", Some(value)) if value == "true" => header.no_transaction = false,
                 ("irreversible", None) => header.irreversible = true,
                 ("empty", None) => header.empty = true,
+                ("lock_wait", Some(value)) => {
+                    let wait = crate::wait::parse_wait(value.trim_matches('"'))
+                        .map_err(|why| line_error(format!("lock_wait: {why}")))?;
+                    header.lock_wait = Some(wait);
+                }
                 (key, _) => {
                     return Err(line_error(format!(
                         "cannot read `{key}` here; the keys are depends_on = [versions], risk = [tags], \
-                         allow = [rules], transaction = false, irreversible and empty"
+                         allow = [rules], transaction = false, lock_wait = <duration>, irreversible and empty"
                     )));
                 }
             }
@@ -552,7 +561,22 @@ pub fn down_file_of(up_file: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::down_file_of;
+    use super::{down_file_of, header};
+    use std::time::Duration;
+
+    #[test]
+    fn a_header_sets_the_lock_wait_of_its_migration() {
+        let read = header("-- migrations-rs: lock_wait = 10s, transaction = false\nALTER TABLE t ADD c INT;").unwrap();
+        assert_eq!(read.lock_wait, Some(Duration::from_secs(10)));
+        assert_eq!(
+            header("-- migrations-rs: lock_wait = \"500ms\"\n").unwrap().lock_wait,
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(header("SELECT 1;").unwrap().lock_wait, None);
+        let zero = header("-- migrations-rs: lock_wait = 0s\n").unwrap_err();
+        assert!(zero.contains("line 1") && zero.contains("lock_wait") && zero.contains("zero"), "{zero}");
+        assert!(header("-- migrations-rs: lock_wait = soon\n").unwrap_err().contains("not a duration"));
+    }
 
     #[test]
     fn down_files_sit_beside_their_up_files() {

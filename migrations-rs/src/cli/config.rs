@@ -13,10 +13,13 @@
 //! compat = "sqlx"                               # keep sqlx's (or diesel's) history table in step
 //! refuse_drift = true                           # `up` refuses to run on a drifted schema
 //! drift_exclude = ["sessions"]                  # tables `drift` leaves out
+//! lock_wait = "2s"                              # how long a statement waits for a lock (default 5s)
+//! lock_retries = 4                              # tries after the first when it gives up (default 4)
+//! statement_timeout = "30s"                     # how long a statement may run (off by default)
 //! ```
 
 use crate::cli::args::{Cli, CompatTool, LockKind};
-use migrations_rs_runtime::{DatabaseUrl, Error, Version};
+use migrations_rs_runtime::{DatabaseUrl, Error, StatementLimits, Version};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -79,6 +82,9 @@ struct Environment {
     refuse_drift: bool,
     #[serde(default)]
     drift_exclude: Vec<String>,
+    lock_wait: Option<String>,
+    lock_retries: Option<u32>,
+    statement_timeout: Option<String>,
 }
 
 /// The database to use and the rules for it.
@@ -104,6 +110,9 @@ pub(crate) struct Settings {
     pub refuse_drift: bool,
     /// `drift_exclude` of the environment: tables `drift` leaves out.
     pub drift_exclude: Vec<String>,
+    /// `--lock-wait`, `--lock-retries` and `--statement-timeout`, else the
+    /// environment's keys of the same names, else the defaults.
+    pub statement_limits: StatementLimits,
 }
 
 pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
@@ -158,6 +167,7 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
         )
     };
     let checks_from = checks_from(&cli.config)?;
+    let statement_limits = statement_limits(cli, environment.as_ref())?;
     let is_default = raw == DEFAULT_DATABASE_URL;
     Ok(Settings {
         url: DatabaseUrl::parse(&raw)?,
@@ -171,6 +181,39 @@ pub(crate) fn resolve(cli: &Cli) -> Result<Settings, Error> {
         checks_from,
         refuse_drift,
         drift_exclude,
+        statement_limits,
+    })
+}
+
+/// The statement limits of the command line, else of the environment, else the defaults.
+fn statement_limits(cli: &Cli, environment: Option<&(&str, Environment)>) -> Result<StatementLimits, Error> {
+    let wait_key = |key: &str, value: Option<&String>| -> Result<Option<std::time::Duration>, Error> {
+        let (Some((name, _)), Some(value)) = (environment, value) else { return Ok(None) };
+        migrations_rs_runtime::wait::parse_wait(value)
+            .map(Some)
+            .map_err(|why| Error::msg(format!("`{key}` of environment `{name}` in {}: {why}", cli.config)))
+    };
+    let env = environment.map(|(_, env)| env);
+    let lock_wait = match cli.limits.lock_wait {
+        Some(wait) => wait,
+        None => {
+            wait_key("lock_wait", env.and_then(|e| e.lock_wait.as_ref()))?.unwrap_or(StatementLimits::DEFAULT_LOCK_WAIT)
+        }
+    };
+    let statement_timeout = match cli.limits.statement_timeout {
+        Some(timeout) => Some(timeout),
+        None => wait_key("statement_timeout", env.and_then(|e| e.statement_timeout.as_ref()))?,
+    };
+    let retries = cli.limits.lock_retries.or(env.and_then(|e| e.lock_retries));
+    if let (None, Some((name, env))) = (cli.limits.lock_retries, environment)
+        && env.lock_retries.is_some_and(|n| n > 100)
+    {
+        return Err(Error::msg(format!("`lock_retries` of environment `{name}` in {}: at most 100", cli.config)));
+    }
+    Ok(StatementLimits {
+        lock_wait,
+        lock_tries: retries.map_or(StatementLimits::DEFAULT_LOCK_TRIES, |n| n + 1),
+        statement_timeout,
     })
 }
 

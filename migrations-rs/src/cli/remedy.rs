@@ -78,6 +78,11 @@ pub(crate) fn text(remedy: &Remedy) -> String {
             "{}or point `--scratch-url` at an existing empty database to use instead",
             migrations_rs_runtime::remedy::grant_text(missing_privilege.as_deref())
         ),
+        Remedy::RetryWhenTableFree { lock_wait_ms } => format!(
+            "run the command again once the session holding the lock has ended its transaction, or allow each \
+             statement a longer wait than {lock_wait_ms} ms with --lock-wait (or `lock_wait` of the environment) \
+             or more tries with --lock-retries"
+        ),
         // A remedy of a newer runtime: its library wording.
         other => other.to_string(),
     }
@@ -96,6 +101,7 @@ mod tests {
         assert!(text(&Remedy::ReleaseLock).contains("`lock release`"));
         assert!(text(&Remedy::WaitLonger { waited_secs: 1 }).contains("--lock-timeout"));
         assert!(text(&Remedy::OverrideRefusal).contains("--allow-destructive"));
+        assert!(text(&Remedy::RetryWhenTableFree { lock_wait_ms: 300 }).contains("--lock-wait"));
         assert!(text(&Remedy::RevertModified { versions: vec![version] }).contains("`down --revert-modified`"));
         for remedy in Remedy::one_of_each() {
             let text = text(&remedy);

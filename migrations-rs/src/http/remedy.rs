@@ -52,6 +52,10 @@ pub(crate) fn text(remedy: &Remedy) -> String {
                                     versions newer than the applied migrations"
             .to_owned(),
         Remedy::FixAndRetry => "fix the migration and send the request again".to_owned(),
+        Remedy::RetryWhenTableFree { lock_wait_ms } => format!(
+            "send the request again once the session holding the lock has ended its transaction; each statement \
+             waits {lock_wait_ms} ms, as the service's Migrator's `StatementLimits` say"
+        ),
         Remedy::RetryWhenLockFree => "send the request again once the lock is free (GET /lock)".to_owned(),
         Remedy::ReleaseLock => "if that process is gone, POST /lock/release".to_owned(),
         Remedy::WaitLonger { .. } => "otherwise wait for it (GET /lock names the holder) and send the request \

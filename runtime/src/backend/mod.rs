@@ -191,6 +191,79 @@ impl ConnRef<'_> {
     }
 }
 
+/// Session settings as they were before [`ConnRef::limit_waits`] changed
+/// them, to put back with [`ConnRef::restore_settings`].
+#[derive(Debug, Default)]
+#[must_use = "the settings are put back with `restore_settings`"]
+pub(crate) struct SavedSettings(Vec<(&'static str, String)>);
+
+impl ConnRef<'_> {
+    /// Limits how long each statement on this connection waits for a lock
+    /// another session holds (`lock_wait`) and, when given, how long it runs
+    /// (`statement_timeout`; SQLite has none). `in_transaction` says the
+    /// connection is inside the transaction the limits are for: PostgreSQL
+    /// then sets them for that transaction only.
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+    pub(crate) async fn limit_waits(
+        &mut self,
+        lock_wait: std::time::Duration,
+        statement_timeout: Option<std::time::Duration>,
+        in_transaction: bool,
+    ) -> Result<SavedSettings> {
+        Ok(SavedSettings(match self {
+            #[cfg(feature = "postgres")]
+            ConnRef::Postgres(c) => postgres::limit_waits(c, lock_wait, statement_timeout, in_transaction).await?,
+            #[cfg(feature = "mysql")]
+            ConnRef::MySql(c) => mysql::limit_waits(c, lock_wait, statement_timeout).await?,
+            #[cfg(feature = "sqlite")]
+            ConnRef::Sqlite(c) => sqlite::limit_waits(c, lock_wait).await?,
+        }))
+    }
+
+    /// Puts back the settings [`ConnRef::limit_waits`] changed.
+    pub(crate) async fn restore_settings(&mut self, saved: SavedSettings) -> Result<()> {
+        if saved.0.is_empty() {
+            return Ok(());
+        }
+        match self {
+            #[cfg(feature = "postgres")]
+            ConnRef::Postgres(c) => postgres::restore_settings(c, saved.0).await,
+            #[cfg(feature = "mysql")]
+            ConnRef::MySql(c) => mysql::restore_settings(c, saved.0).await,
+            #[cfg(feature = "sqlite")]
+            ConnRef::Sqlite(c) => sqlite::restore_settings(c, saved.0).await,
+        }
+    }
+}
+
+/// Whether `error` is a statement giving up on a lock another session held
+/// longer than the lock wait: PostgreSQL's `lock_timeout`, MySQL/MariaDB's
+/// lock wait timeouts, SQLite's busy timeout.
+pub(crate) fn is_lock_timeout(error: &Error) -> bool {
+    let (backend, code) = match error {
+        Error::Statement(refused) => (refused.dialect(), refused.code.clone()),
+        Error::Database(error) => {
+            let backend = match raised(error) {
+                #[cfg(feature = "postgres")]
+                Some(Raised::Postgres(_)) => Backend::Postgres,
+                #[cfg(feature = "mysql")]
+                Some(Raised::MySql(_)) => Backend::MySql,
+                #[cfg(feature = "sqlite")]
+                Some(Raised::Sqlite(_)) => Backend::Sqlite,
+                None => return false,
+            };
+            (backend, error.as_database_error().and_then(|e| e.code()).map(|code| code.into_owned()))
+        }
+        _ => return false,
+    };
+    let Some(code) = code else { return false };
+    match backend {
+        Backend::Postgres => postgres::is_lock_timeout(&code),
+        Backend::MySql => mysql::is_lock_timeout(&code),
+        Backend::Sqlite => sqlite::is_lock_timeout(&code),
+    }
+}
+
 /// A lock the server keeps for one session until it is released or the
 /// session ends, seen from a connection: PostgreSQL's advisory lock,
 /// MySQL/MariaDB's named lock. SQLite has none.

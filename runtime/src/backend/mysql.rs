@@ -120,6 +120,55 @@ pub(super) async fn max_statement_bytes(c: &mut MySqlConnection) -> Result<u64> 
     Ok(text.trim().parse().unwrap_or(u64::MAX))
 }
 
+/// Error 1205 (ER_LOCK_WAIT_TIMEOUT): a statement waited longer than
+/// `innodb_lock_wait_timeout` for a row lock, or than `lock_wait_timeout`
+/// for a table's metadata lock.
+pub(super) fn is_lock_timeout(code: &str) -> bool {
+    code == "1205"
+}
+
+/// Limits how long each statement of this session waits for a lock
+/// (`lock_wait_timeout` for metadata locks, `innodb_lock_wait_timeout` for
+/// row locks; both whole seconds, so a wait is rounded up to one) and, when
+/// given, runs (`max_statement_time` on MariaDB, `max_execution_time` on
+/// MySQL, which limits only `SELECT`). Returns the session's values to put back.
+#[cfg(feature = "mysql")]
+pub(super) async fn limit_waits(
+    c: &mut MySqlConnection,
+    lock_wait: std::time::Duration,
+    statement_timeout: Option<std::time::Duration>,
+) -> Result<Vec<(&'static str, String)>> {
+    let seconds = lock_wait.as_millis().div_ceil(1000).max(1).to_string();
+    let mut settings = vec![("lock_wait_timeout", seconds.clone()), ("innodb_lock_wait_timeout", seconds)];
+    if let Some(timeout) = statement_timeout {
+        let mariadb: i64 = sqlx::query_scalar("SELECT VERSION() LIKE '%MariaDB%'").fetch_one(&mut *c).await?;
+        settings.push(if mariadb != 0 {
+            ("max_statement_time", format!("{:.3}", timeout.as_secs_f64()))
+        } else {
+            ("max_execution_time", timeout.as_millis().to_string())
+        });
+    }
+    let mut before = Vec::new();
+    for (name, value) in settings {
+        let current: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT CAST(@@SESSION.{name} AS CHAR)")))
+            .fetch_one(&mut *c)
+            .await?;
+        before.push((name, current));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET SESSION {name} = {value}"))).execute(&mut *c).await?;
+    }
+    Ok(before)
+}
+
+/// Puts back session settings that [`limit_waits`] changed (numbers, as read).
+#[cfg(feature = "mysql")]
+pub(super) async fn restore_settings(c: &mut MySqlConnection, before: Vec<(&'static str, String)>) -> Result<()> {
+    for (name, value) in before {
+        let value: f64 = value.trim().parse().unwrap_or_default();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET SESSION {name} = {value}"))).execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
 /// A named lock: `name@database`, at most 64 characters as `GET_LOCK` allows.
 #[cfg(feature = "mysql")]
 #[derive(Debug, Clone)]

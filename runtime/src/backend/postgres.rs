@@ -101,6 +101,50 @@ pub(super) async fn integer_keys(c: &mut PgConnection, quoted: &str) -> Result<V
     .await?)
 }
 
+/// SQLSTATE lock_not_available: a statement waited longer than `lock_timeout`.
+pub(super) fn is_lock_timeout(code: &str) -> bool {
+    code == "55P03"
+}
+
+/// Limits how long each statement waits for a lock (`lock_timeout`) and,
+/// when given, runs (`statement_timeout`). Inside a transaction the limits
+/// are `SET LOCAL` and end with it (nothing to put back); else the session's
+/// values are returned to be put back.
+#[cfg(feature = "postgres")]
+pub(super) async fn limit_waits(
+    c: &mut PgConnection,
+    lock_wait: std::time::Duration,
+    statement_timeout: Option<std::time::Duration>,
+    in_transaction: bool,
+) -> Result<Vec<(&'static str, String)>> {
+    let mut settings = vec![("lock_timeout", lock_wait)];
+    settings.extend(statement_timeout.map(|timeout| ("statement_timeout", timeout)));
+    let mut before = Vec::new();
+    for (name, value) in settings {
+        if !in_transaction {
+            let current: String =
+                sqlx::query_scalar("SELECT current_setting($1)").bind(name).fetch_one(&mut *c).await?;
+            before.push((name, current));
+        }
+        sqlx::query("SELECT set_config($1, $2, $3)")
+            .bind(name)
+            .bind(format!("{}ms", value.as_millis()))
+            .bind(in_transaction)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(before)
+}
+
+/// Puts back session settings that [`limit_waits`] changed.
+#[cfg(feature = "postgres")]
+pub(super) async fn restore_settings(c: &mut PgConnection, before: Vec<(&'static str, String)>) -> Result<()> {
+    for (name, value) in before {
+        sqlx::query("SELECT set_config($1, $2, false)").bind(name).bind(value).execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
 /// A session advisory lock, keyed by a hash of its name.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AdvisoryLock {

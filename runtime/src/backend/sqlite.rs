@@ -57,6 +57,32 @@ pub(super) fn is_busy(error: &dyn DatabaseError) -> bool {
         || error.message().contains("database is locked")
 }
 
+/// SQLITE_BUSY and its extended codes (recovery, snapshot, timeout): another
+/// connection held the database's lock longer than the busy timeout.
+pub(super) fn is_lock_timeout(code: &str) -> bool {
+    matches!(code, "5" | "261" | "517" | "773")
+}
+
+/// Limits how long each statement waits for another connection's lock (the
+/// busy timeout). SQLite has no statement timeout. Returns the busy timeout
+/// to put back.
+#[cfg(feature = "sqlite")]
+pub(super) async fn limit_waits(c: &mut SqliteConnection, lock_wait: Duration) -> Result<Vec<(&'static str, String)>> {
+    let current: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&mut *c).await?;
+    sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA busy_timeout = {}", lock_wait.as_millis()))).execute(&mut *c).await?;
+    Ok(vec![("busy_timeout", current.to_string())])
+}
+
+/// Puts back the busy timeout that [`limit_waits`] changed.
+#[cfg(feature = "sqlite")]
+pub(super) async fn restore_settings(c: &mut SqliteConnection, before: Vec<(&'static str, String)>) -> Result<()> {
+    for (name, value) in before {
+        let value: i64 = value.trim().parse().unwrap_or_default();
+        sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA {name} = {value}"))).execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
 /// Whether `table` (`name`, or `schema.name` for an attached database) exists;
 /// unqualified, in `main`. Names are matched without regard to case, as SQLite does.
 #[cfg(feature = "sqlite")]

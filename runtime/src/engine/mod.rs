@@ -12,6 +12,7 @@ mod bound;
 mod drift;
 mod health;
 mod hooks;
+mod limits;
 mod location;
 mod on_scratch;
 mod operations;
@@ -32,6 +33,7 @@ pub use adopt::{AdoptReport, AdoptedMigration, MatchedBy, OurMigration};
 pub use approval::PlanApproval;
 pub use drift::{DEFAULT_SCHEMA_FILE, Drift, DriftOptions, ExpectedFrom};
 pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
+pub use limits::StatementLimits;
 pub use operations::{RepairReport, Validation};
 pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
 pub use rehearsal::{Rehearsal, RehearsalOutcome, RehearsedStep};
@@ -85,6 +87,7 @@ pub struct Migrator {
     revert_modified: bool,
     force: bool,
     keep_going: bool,
+    statement_limits: StatementLimits,
     backup: BackupOptions,
     hooks: Hooks,
     compat: Option<Compat>,
@@ -109,6 +112,7 @@ impl fmt::Debug for Migrator {
             .field("strict_revert", &self.strict_revert)
             .field("force", &self.force)
             .field("keep_going", &self.keep_going)
+            .field("statement_limits", &self.statement_limits)
             .field("backup", &self.backup)
             .finish()
     }
@@ -159,6 +163,7 @@ impl Migrator {
             revert_modified: false,
             force: false,
             keep_going: false,
+            statement_limits: StatementLimits::default(),
             backup: BackupOptions::default(),
             hooks: Hooks::default(),
             compat: None,
@@ -244,6 +249,21 @@ impl Migrator {
     /// [`Error::SomeFailed`] naming what failed and what was skipped.
     pub fn keep_going(mut self, keep_going: bool) -> Self {
         self.keep_going = keep_going;
+        self
+    }
+
+    /// How long each statement of a step may wait for a lock another
+    /// session holds, and how often a step that gave up is tried again (see
+    /// [`StatementLimits`]; 5 s and 5 tries by default). A lock wait of zero
+    /// is taken as the default, a statement timeout of zero as none, and at
+    /// least one try is made.
+    pub fn with_statement_limits(mut self, limits: StatementLimits) -> Self {
+        let default = StatementLimits::default();
+        self.statement_limits = StatementLimits {
+            lock_wait: if limits.lock_wait.is_zero() { default.lock_wait } else { limits.lock_wait },
+            lock_tries: limits.lock_tries.max(1),
+            statement_timeout: limits.statement_timeout.filter(|timeout| !timeout.is_zero()),
+        };
         self
     }
 

@@ -9,11 +9,11 @@
 //! the step ran in a transaction and sent nothing a rollback cannot undo
 //! (only rows changed on MySQL/MariaDB): then its row is cleared again.
 
-use crate::backend::{ConnRef, Connection, Tx};
+use crate::backend::{ConnRef, Connection, SavedSettings, Tx};
 use crate::compat::{self, Compat};
 use crate::db::{Db, InMigration};
 use crate::engine::report::Progress;
-use crate::engine::{Migrator, ProgressCallback, StepAction, panic};
+use crate::engine::{Migrator, ProgressCallback, StatementLimits, StepAction, panic};
 use crate::error::{Error, LockError, Result};
 use crate::history::{self, Action, AppliedMigration, LogEntry, RowState, Tables};
 use crate::lock::LockGuard;
@@ -96,6 +96,8 @@ pub(crate) struct StepRunner<'a> {
     force: bool,
     guard: &'a LockGuard,
     progress: Option<&'a ProgressCallback>,
+    /// How long each statement waits for a lock, and how often a step is tried.
+    limits: StatementLimits,
 }
 
 impl Migrator {
@@ -107,6 +109,7 @@ impl Migrator {
             force: self.force,
             guard,
             progress: self.progress.as_ref(),
+            limits: self.statement_limits,
         }
     }
 }
@@ -175,52 +178,43 @@ impl StepRunner<'_> {
     ) -> std::result::Result<(Duration, Vec<String>), StepFailure> {
         let guard = self.guard;
         let migration = step.migration;
-        let atomic = step.is_atomic(conn);
+        // The migration's own lock wait wins over the run's.
+        let limits = StatementLimits { lock_wait: migration.lock_wait.unwrap_or(self.limits.lock_wait), ..self.limits };
         let started = Instant::now();
         // Set once the unfinished row is committed: from then on a failure leaves it dirty.
         let mut in_progress = false;
         // What the guard let through because it loses nothing, to report.
         let mut notes = Vec::new();
-        let outcome = async {
-            if !atomic {
-                self.mark_in_progress(conn, step).await?;
-                in_progress = true;
-            }
-            if migration.transaction {
-                let mut tx = conn.begin().await?;
-                // Whether the rollback can undo everything the body sent.
-                let mut undone_by_rollback = false;
-                let in_tx = async {
-                    let mut db = self.db_for(step, tx.conn());
-                    let ran = panic::catch(step.body().run(&mut db)).await;
-                    undone_by_rollback = !db.sent_implicit_commit();
-                    notes = db.take_notes();
-                    ran?;
-                    self.record(&mut tx, step, atomic, started).await
-                }
-                .await;
-                let outcome = finish(tx, in_tx).await;
-                if outcome.is_err() && in_progress && undone_by_rollback {
-                    // Only rows changed, and the rollback undid them: the step left nothing behind.
-                    match self.clear_in_progress(conn, step).await {
-                        Ok(()) => in_progress = false,
-                        Err(error) => {
-                            tracing::error!(%error, "could not clear the unfinished row of a rolled-back step")
-                        }
+        let mut tries = 0;
+        // Set when the step failed on a lock wait: whether it could have been tried again.
+        let mut gave_up_on_lock = None;
+        let outcome = loop {
+            tries += 1;
+            let (outcome, undone) = self.attempt(conn, step, limits, started, &mut in_progress, &mut notes).await;
+            match outcome {
+                Err(error) if crate::backend::is_lock_timeout(&error) => {
+                    let retryable = undone && migration.transaction && !in_progress;
+                    if !retryable || tries >= limits.lock_tries {
+                        gave_up_on_lock = Some(retryable);
+                        break Err(error);
+                    }
+                    let pause = StatementLimits::pause_before(tries + 1);
+                    tracing::warn!(
+                        attempt = tries,
+                        of = limits.lock_tries,
+                        lock_wait_ms = millis(limits.lock_wait),
+                        pause_ms = millis(pause),
+                        %error,
+                        "a statement gave up waiting for a lock; the step was rolled back and is tried again"
+                    );
+                    tokio::time::sleep(pause).await;
+                    if let Err(error) = guard.check(&migration.label()).await {
+                        break Err(error);
                     }
                 }
-                outcome
-            } else {
-                let mut db = self.db_for(step, conn.as_ref());
-                let ran = panic::catch(step.body().run(&mut db)).await;
-                notes = db.take_notes();
-                ran?;
-                let mut tx = conn.begin().await?;
-                let recorded = self.record(&mut tx, step, atomic, started).await;
-                finish(tx, recorded).await
+                outcome => break outcome,
             }
-        }
-        .await;
+        };
         let duration = started.elapsed();
         match outcome {
             Ok(()) => {
@@ -229,6 +223,14 @@ impl StepRunner<'_> {
             }
             Err(mut error) => {
                 crate::engine::location::locate(&mut error, migration, step.action);
+                if let Some(retryable) = gave_up_on_lock {
+                    error = Error::LockWaitExhausted {
+                        tries,
+                        lock_wait_ms: u64::try_from(limits.lock_wait.as_millis()).unwrap_or(u64::MAX),
+                        retryable,
+                        cause: Box::new(error),
+                    };
+                }
                 // A step that failed after its lock was lost failed because of it, most likely
                 // (another process ran it too): the report says so first.
                 let error = match (guard.lost_reason(), error) {
@@ -257,6 +259,84 @@ impl StepRunner<'_> {
                 });
                 Err(StepFailure { error, dirty: in_progress, not_logged })
             }
+        }
+    }
+
+    /// Tries a step once under the run's statement limits: its body and its
+    /// history change, committed, or rolled back with what the rollback can
+    /// undo. Returns the outcome, and whether nothing of the step is left
+    /// (its unfinished row, if any, cleared again).
+    async fn attempt(
+        &self,
+        conn: &mut Connection,
+        step: &Step,
+        limits: StatementLimits,
+        started: Instant,
+        in_progress: &mut bool,
+        notes: &mut Vec<String>,
+    ) -> (Result<()>, bool) {
+        let atomic = step.is_atomic(conn);
+        let migration = step.migration;
+        if !atomic {
+            if let Err(error) = self.mark_in_progress(conn, step).await {
+                return (Err(error), false);
+            }
+            *in_progress = true;
+        }
+        if migration.transaction {
+            let mut tx = match conn.begin().await {
+                Ok(tx) => tx,
+                Err(error) => return (Err(error), false),
+            };
+            // Whether the rollback can undo everything the body sent.
+            let mut undone_by_rollback = false;
+            let mut saved = SavedSettings::default();
+            let in_tx = async {
+                saved = tx.conn().limit_waits(limits.lock_wait, limits.statement_timeout, true).await?;
+                let mut db = self.db_for(step, tx.conn());
+                let ran = panic::catch(step.body().run(&mut db)).await;
+                // A statement that gave up on a lock before any other ran left nothing,
+                // even one that commits implicitly: what it would have committed is nothing.
+                let first_gave_up = db.executed() == 1 && ran.as_ref().is_err_and(crate::backend::is_lock_timeout);
+                undone_by_rollback = !db.sent_implicit_commit() || first_gave_up;
+                *notes = db.take_notes();
+                ran?;
+                self.record(&mut tx, step, atomic, started).await
+            }
+            .await;
+            let outcome = finish(tx, in_tx).await;
+            if let Err(error) = conn.as_ref().restore_settings(saved).await {
+                tracing::warn!(%error, "could not put back the session's lock wait after a step");
+            }
+            if outcome.is_err() && *in_progress && undone_by_rollback {
+                // Only rows changed, and the rollback undid them: the step left nothing behind.
+                match self.clear_in_progress(conn, step).await {
+                    Ok(()) => *in_progress = false,
+                    Err(error) => {
+                        tracing::error!(%error, "could not clear the unfinished row of a rolled-back step")
+                    }
+                }
+            }
+            (outcome, undone_by_rollback)
+        } else {
+            let saved = match conn.as_ref().limit_waits(limits.lock_wait, limits.statement_timeout, false).await {
+                Ok(saved) => saved,
+                Err(error) => return (Err(error), false),
+            };
+            let outcome = async {
+                let mut db = self.db_for(step, conn.as_ref());
+                let ran = panic::catch(step.body().run(&mut db)).await;
+                *notes = db.take_notes();
+                ran?;
+                let mut tx = conn.begin().await?;
+                let recorded = self.record(&mut tx, step, atomic, started).await;
+                finish(tx, recorded).await
+            }
+            .await;
+            if let Err(error) = conn.as_ref().restore_settings(saved).await {
+                tracing::warn!(%error, "could not put back the session's lock wait after a step");
+            }
+            (outcome, false)
         }
     }
 

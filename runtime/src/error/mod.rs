@@ -128,6 +128,20 @@ pub enum Error {
         not_logged: Option<Box<String>>,
     },
 
+    /// A statement of a step gave up waiting for a lock another session
+    /// holds, on the step's last try. `cause` is the last statement's error.
+    #[error("{}: {cause}", lock_wait_note(*tries, *lock_wait_ms, *retryable))]
+    LockWaitExhausted {
+        /// How many times the step was tried.
+        tries: u32,
+        /// How long each statement could wait for a lock, in milliseconds.
+        lock_wait_ms: u64,
+        /// Whether the step could be tried again (ran in a transaction that undid it all).
+        retryable: bool,
+        /// The last statement's error.
+        cause: Box<Error>,
+    },
+
     #[error(
         "migration {label} was left partly {} at {since} (a run failed or was killed before it finished), \
          so nothing more runs until it is resolved by hand",
@@ -446,6 +460,10 @@ impl Error {
             }
             Error::MigrationFailed { version, cause, dirty, .. } => {
                 let mut remedies = cause.remedies();
+                if !*dirty && matches!(**cause, Error::LockWaitExhausted { .. }) {
+                    // Nothing to fix in the migration: its remedies say when to run again.
+                    return remedies;
+                }
                 remedies.push(if *dirty {
                     Remedy::ResolveDirty { version: *version }
                 } else if matches!(**cause, Error::Lock(LockError::Lost { .. })) {
@@ -454,6 +472,9 @@ impl Error {
                     Remedy::FixAndRetry
                 });
                 remedies
+            }
+            Error::LockWaitExhausted { lock_wait_ms, .. } => {
+                vec![Remedy::RetryWhenTableFree { lock_wait_ms: *lock_wait_ms }]
             }
             Error::Dirty { version, .. } => vec![Remedy::ResolveDirty { version: *version }],
             Error::OutOfOrder { .. } => vec![Remedy::AllowOutOfOrder],
@@ -548,6 +569,20 @@ fn tx_control_list(refusals: &[Refusal]) -> String {
             )
         })
         .collect()
+}
+
+fn lock_wait_note(tries: u32, lock_wait_ms: u64, retryable: bool) -> String {
+    let waited = format!(
+        "waited longer than its lock wait ({lock_wait_ms} ms) for a lock another session holds on what it touches"
+    );
+    match (tries, retryable) {
+        (1, false) => format!(
+            "a statement {waited}; the step was not tried again, as it ran outside a transaction or had committed part \
+             of its work"
+        ),
+        (1, true) => format!("a statement {waited}, on the step's only try"),
+        (tries, _) => format!("the step was tried {tries} times, and each time a statement {waited}"),
+    }
 }
 
 fn failure_note(dirty: bool) -> &'static str {

@@ -90,6 +90,7 @@ fn migration(files: SqlMigrationFiles, module: &'static str) -> Result<(Migratio
         irreversible: sql.irreversible(),
         empty_up: sql.empty_up(),
         transaction: sql.transaction(),
+        lock_wait: sql.header.lock_wait,
         checksum: Checksum::from_bytes(sql.checksum),
         legacy_checksum: None,
         up: Body::Sql(leak(sql.up)),

@@ -78,6 +78,8 @@ pub(crate) struct Cli {
     #[command(flatten)]
     pub lock: LockArgs,
     #[command(flatten)]
+    pub limits: StatementLimitArgs,
+    #[command(flatten)]
     pub backup: BackupArgs,
 
     #[command(subcommand)]
@@ -99,6 +101,24 @@ pub(crate) struct LockArgs {
     /// waiting processes use the holder's value)
     #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS", value_parser = values::parse_stale_after)]
     pub stale_lock_after: u64,
+}
+
+/// How long the statements of `up`, `down` and `redo` may wait for locks and run.
+#[derive(Debug, Args)]
+pub(crate) struct StatementLimitArgs {
+    /// How long each statement of a migration waits for a lock another session holds before it
+    /// gives up and its migration is rolled back and tried again, such as 300ms or 5s (default 5s,
+    /// or `lock_wait` of the environment)
+    #[arg(long, global = true, value_name = "DURATION", value_parser = values::parse_wait)]
+    pub lock_wait: Option<std::time::Duration>,
+    /// How many more times a migration is tried after a statement gave up on a lock
+    /// (default 4, or `lock_retries` of the environment)
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub lock_retries: Option<u32>,
+    /// How long each statement may run before the database cancels it, such as 30s
+    /// (off by default, or `statement_timeout` of the environment)
+    #[arg(long, global = true, value_name = "DURATION", value_parser = values::parse_wait)]
+    pub statement_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

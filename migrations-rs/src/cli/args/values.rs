@@ -1,5 +1,5 @@
 //! The parsers clap runs on argument values that need more than `FromStr`:
-//! versions, lease lengths and audit-log actions, each refused with a
+//! versions, lease lengths, waits and audit-log actions, each refused with a
 //! sentence that says what to give instead.
 
 use crate::history_filter;
@@ -21,6 +21,11 @@ pub(super) fn parse_stale_after(input: &str) -> Result<u64, String> {
         ));
     }
     Ok(seconds)
+}
+
+/// `--lock-wait` and `--statement-timeout`: a duration with a unit, never zero.
+pub(super) fn parse_wait(input: &str) -> Result<std::time::Duration, String> {
+    migrations_rs_runtime::wait::parse_wait(input)
 }
 
 /// `history --action`.

@@ -137,6 +137,7 @@ impl Context<'_> {
             .revert_modified(rules.revert_modified)
             .force(rules.allow_destructive)
             .keep_going(rules.keep_going)
+            .with_statement_limits(self.settings.statement_limits)
             .with_backup(BackupOptions {
                 enabled: !cli.backup.no_backup,
                 directory: cli.backup.backup_dir.clone(),
