@@ -242,6 +242,7 @@ pub(super) async fn end_session(c: &mut MySqlConnection, connection_id: i64) -> 
 pub(crate) mod databases {
     use crate::url::DatabaseUrl;
     use sqlx::{AssertSqlSafe, Connection as _, Executor as _, MySqlConnection, Row as _};
+    use std::collections::{HashMap, HashSet};
 
     /// A connection to the server of `server`, to create and drop databases on.
     pub(crate) async fn admin(server: &DatabaseUrl) -> sqlx::Result<MySqlConnection> {
@@ -286,13 +287,18 @@ pub(crate) mod databases {
     }
 
     /// Copies every table (definition and rows), view, trigger and routine of
-    /// database `from` into the empty database `to` on the same server. A
-    /// failure names what was being copied.
-    pub(crate) async fn copy(c: &mut MySqlConnection, from: &str, to: &str) -> Result<(), (String, sqlx::Error)> {
-        let failed = |what: &str| {
-            let what = what.to_owned();
-            move |cause| (what, cause)
-        };
+    /// database `from` into the empty database `to` on the server of
+    /// `server`. The tables are made over up to [`COPIERS`] connections at
+    /// once, since `CREATE TABLE` (a file or two per table, synced to disk)
+    /// is most of the time and the server makes tables side by side faster
+    /// than one after another; the rest goes over `c`. A failure names what
+    /// was being copied.
+    pub(crate) async fn copy(
+        server: &DatabaseUrl,
+        c: &mut MySqlConnection,
+        from: &str,
+        to: &str,
+    ) -> Result<(), (String, sqlx::Error)> {
         let names = |sql: &'static str| sqlx::query_scalar::<_, String>(sql).bind(from.to_owned());
         for sql in ["SET FOREIGN_KEY_CHECKS = 0".to_owned(), format!("USE `{to}`")] {
             c.execute(AssertSqlSafe(sql)).await.map_err(failed("session"))?;
@@ -308,23 +314,44 @@ pub(crate) mod databases {
                 sqlx::Error::Protocol(format!("the template {from} has no tables: it was dropped, or never migrated"));
             return Err(failed("tables")(gone));
         }
-        for table in &tables {
-            let create =
-                show_create(c, &format!("SHOW CREATE TABLE `{from}`.`{table}`"), 1).await.map_err(failed(table))?;
-            c.execute(AssertSqlSafe(create)).await.map_err(failed(table))?;
-            let columns: Vec<String> = sqlx::query_scalar(
-                "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS \
-                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COALESCE(GENERATION_EXPRESSION, '') = '' ORDER BY ORDINAL_POSITION",
-            )
-            .bind(from)
-            .bind(table)
-            .fetch_all(&mut *c)
-            .await
-            .map_err(failed(table))?;
-            let columns = columns.iter().map(|c| super::quote(c)).collect::<Vec<_>>().join(", ");
-            let copy = format!("INSERT INTO `{to}`.`{table}` ({columns}) SELECT {columns} FROM `{from}`.`{table}`");
-            c.execute(AssertSqlSafe(copy)).await.map_err(failed(table))?;
+        // The columns a row copy writes (not the generated ones), by table, in one query.
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND COALESCE(GENERATION_EXPRESSION, '') = '' ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        )
+        .bind(from)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(failed("columns"))?;
+        let mut columns: HashMap<String, Vec<String>> = HashMap::new();
+        for (table, column) in rows {
+            columns.entry(table).or_default().push(super::quote(&column));
         }
+        let filled = filled(c, from, &tables).await.map_err(failed("tables"))?;
+        let copiers = tables.len().div_ceil(TABLES_PER_COPIER).clamp(1, COPIERS);
+        let mut shares: Vec<Vec<&String>> = vec![Vec::new(); copiers];
+        for (i, table) in tables.iter().enumerate() {
+            shares[i % copiers].push(table);
+        }
+        let plan = Plan { from, to, columns: &columns, filled: &filled };
+        let mut others = Vec::new();
+        for _ in 1..copiers {
+            others.push(MySqlConnection::connect(server.expose()).await.map_err(failed("connecting"))?);
+        }
+        let mut shares = shares.into_iter();
+        let own = plan.copy_tables(c, shares.next().unwrap_or_default());
+        let theirs = others.iter_mut().zip(shares).map(|(other, share)| async move {
+            for sql in ["SET FOREIGN_KEY_CHECKS = 0".to_owned(), format!("USE `{to}`")] {
+                other.execute(AssertSqlSafe(sql)).await.map_err(failed("session"))?;
+            }
+            plan.copy_tables(other, share).await
+        });
+        let (own, theirs) = futures_util::future::join(own, futures_util::future::join_all(theirs)).await;
+        for other in others {
+            let _ = other.close().await;
+        }
+        own?;
+        theirs.into_iter().collect::<Result<Vec<()>, _>>()?;
         // Views may read other views: create them in rounds until none is left.
         let mut views = names(
             "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME",
@@ -377,6 +404,68 @@ pub(crate) mod databases {
         }
         c.execute("SET FOREIGN_KEY_CHECKS = 1").await.map_err(failed("session"))?;
         Ok(())
+    }
+
+    /// The most connections a copy makes its tables over.
+    const COPIERS: usize = 4;
+    /// Tables enough to be worth another connection.
+    const TABLES_PER_COPIER: usize = 25;
+
+    /// The error of a step of a copy, naming what was being copied.
+    fn failed(what: &str) -> impl Fn(sqlx::Error) -> (String, sqlx::Error) {
+        let what = what.to_owned();
+        move |cause| (what.clone(), cause)
+    }
+
+    /// Which of the tables of database `from` hold rows, asked in a few
+    /// queries rather than one per table.
+    async fn filled(c: &mut MySqlConnection, from: &str, tables: &[String]) -> sqlx::Result<HashSet<String>> {
+        let mut filled = HashSet::new();
+        for chunk in tables.chunks(200) {
+            let sql = chunk
+                .iter()
+                .map(|table| {
+                    let literal = table.replace('\\', "\\\\").replace('\'', "''");
+                    format!(
+                        "SELECT CAST('{literal}' AS CHAR) FROM DUAL WHERE EXISTS (SELECT 1 FROM `{from}`.{})",
+                        super::quote(table)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            let names: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
+            filled.extend(names);
+        }
+        Ok(filled)
+    }
+
+    /// What copying a share of the tables needs to know.
+    #[derive(Clone, Copy)]
+    struct Plan<'a> {
+        from: &'a str,
+        to: &'a str,
+        columns: &'a HashMap<String, Vec<String>>,
+        filled: &'a HashSet<String>,
+    }
+
+    impl Plan<'_> {
+        /// Makes each of `tables` in `to` as `from` has it, and copies its rows
+        /// if it has any, over `c` (already using `to`, foreign key checks off).
+        async fn copy_tables(self, c: &mut MySqlConnection, tables: Vec<&String>) -> Result<(), (String, sqlx::Error)> {
+            let (from, to) = (self.from, self.to);
+            for table in tables {
+                let create =
+                    show_create(c, &format!("SHOW CREATE TABLE `{from}`.`{table}`"), 1).await.map_err(failed(table))?;
+                c.execute(AssertSqlSafe(create)).await.map_err(failed(table))?;
+                if !self.filled.contains(table) {
+                    continue;
+                }
+                let columns = self.columns.get(table).map(|c| c.join(", ")).unwrap_or_default();
+                let copy = format!("INSERT INTO `{to}`.`{table}` ({columns}) SELECT {columns} FROM `{from}`.`{table}`");
+                c.execute(AssertSqlSafe(copy)).await.map_err(failed(table))?;
+            }
+            Ok(())
+        }
     }
 
     /// The `column`th field of a `SHOW CREATE …` row, as text.

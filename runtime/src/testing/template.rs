@@ -81,7 +81,7 @@ pub(super) async fn clone(
             let created =
                 mysql::create(&mut admin, name).await.map_err(|cause| server_error("CREATE DATABASE", server, cause));
             let copied = match created {
-                Ok(()) => mysql::copy(&mut admin, &key.template_name(), name)
+                Ok(()) => mysql::copy(server, &mut admin, &key.template_name(), name)
                     .await
                     .map_err(|(what, cause)| server_error(&format!("copying the template ({what})"), server, cause)),
                 Err(error) => Err(error),
