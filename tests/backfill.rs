@@ -54,25 +54,6 @@ async fn check_consistent(inspect: &mut Inspect, what: &str) -> (i64, i64, i64, 
     (last_key, rows_done, batches, done)
 }
 
-/// Waits until the server has ended the killed process's sessions, so that
-/// the next run's lock and row locks are free.
-async fn wait_for_the_dead_sessions(inspect: &mut Inspect, backend: Backend) {
-    let others = match backend {
-        Backend::Postgres => {
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        }
-        Backend::MySql => {
-            "SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()"
-        }
-        Backend::Sqlite => return,
-    };
-    let started = Instant::now();
-    while inspect.scalar(others).await > 0 {
-        assert!(started.elapsed() < Duration::from_secs(60), "the killed process's sessions did not end");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn kills() -> usize {
     if std::env::var("MIGRATIONS_RS_LONG_TRIALS").is_ok_and(|long| long == "1") { 50 } else { 3 }
 }
@@ -126,7 +107,7 @@ async fn a_killed_backfill_resumes_and_counts_every_row_once(backend: Backend) {
         let _ = victim.kill();
         victim.wait().unwrap();
         kills_done += 1;
-        wait_for_the_dead_sessions(&mut inspect, backend).await;
+        support::wait_for_the_dead_sessions(&mut inspect, backend).await;
         // The dead process's lease (SQLite) is freed the documented way; the server's locks died with it.
         let released = run("backfill-fixture", &url, &["lock", "release", "--yes"]);
         assert!(released.status.success(), "lock release: {}", text(&released.stderr));

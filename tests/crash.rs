@@ -97,32 +97,12 @@ async fn states(inspect: &mut Inspect) -> Vec<Option<String>> {
     out
 }
 
-/// Waits until the server has ended the killed process's sessions: a statement
-/// it had sent (a concurrent index build, an insert) runs to its end or its
-/// rollback on the server before the server notices the client is gone.
-async fn wait_for_the_dead_sessions(inspect: &mut Inspect, backend: Backend) {
-    let others = match backend {
-        Backend::Postgres => {
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        }
-        Backend::MySql => {
-            "SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()"
-        }
-        Backend::Sqlite => return,
-    };
-    let started = Instant::now();
-    while inspect.scalar(others).await > 0 {
-        assert!(started.elapsed() < Duration::from_secs(60), "the killed process's sessions did not end");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Checks one killed run's database and puts it right the documented way;
 /// returns what it found, for the report of a failing trial.
 async fn check_and_resolve(db: &TestDb, url: &str) -> String {
     let backend = db.backend;
     let mut inspect = db.inspect().await;
-    wait_for_the_dead_sessions(&mut inspect, backend).await;
+    support::wait_for_the_dead_sessions(&mut inspect, backend).await;
     let states = states(&mut inspect).await;
     let mut found = Vec::new();
     let mut dirty = Vec::new();

@@ -319,3 +319,23 @@ impl Captured {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
+
+/// Waits until the server has ended the sessions of a killed process: a
+/// statement it had sent runs to its end or its rollback on the server before
+/// the server notices the client is gone, and holds its locks until then.
+pub async fn wait_for_the_dead_sessions(inspect: &mut Inspect, backend: Backend) {
+    let others = match backend {
+        Backend::Postgres => {
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        }
+        Backend::MySql => {
+            "SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+        }
+        Backend::Sqlite => return,
+    };
+    let started = std::time::Instant::now();
+    while inspect.scalar(others).await > 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the killed process's sessions did not end");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
