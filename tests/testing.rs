@@ -1,8 +1,9 @@
 //! Test databases cloned from a migrated template (`migrations_rs::testing`),
 //! on every backend: a clone has what migrating from scratch gives (tables,
 //! rows, keys, generated columns, a view, a trigger, a routine), clones are
-//! independent, the "migrate to V, seed, migrate further" pattern works, and a
-//! changed graph replaces its template.
+//! independent, the "migrate to V, seed, migrate further" pattern works, a
+//! changed graph replaces its template, and on PostgreSQL test databases are
+//! spare copies renamed, taken by one caller each.
 
 #[macro_use]
 mod support;
@@ -259,6 +260,75 @@ async fn template_exists(backend: Backend, template: &str) -> bool {
         Backend::Sqlite => std::env::temp_dir().join("migrations-rs-testing").join(format!("{template}.db")).exists(),
         _ => exists(backend, template).await,
     }
+}
+
+/// The spares of `template` on the PostgreSQL server.
+async fn spares_of(template: &str) -> i64 {
+    let prefix = template.replacen("mrs_tpl_", "mrs_spr_", 1).replace('_', "\\_");
+    let mut admin = Inspect::connect_raw(Backend::Postgres, &support::server_url(Backend::Postgres)).await;
+    admin.scalar(&format!("SELECT COUNT(*) FROM pg_database WHERE datname LIKE '{prefix}\\_%'")).await
+}
+
+/// Waits up to a minute for `template` to have `count` spares.
+async fn wait_for_spares(template: &str, count: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let have = spares_of(template).await;
+        if have == count {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{template} has {have} spares after a minute, not {count}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_test_databases_are_spares_renamed_and_refilled() {
+    // Table names of their own: a template family no other test uses.
+    let tables = || Tables::new("spr_history", "spr_log", "spr_lock").unwrap();
+    let linked: Vec<&'static migrations_rs::registry::Migration> =
+        Registry::from_linked().unwrap().in_order().collect();
+    let migrator = |n: usize| Migrator::new(Registry::new(linked[..n].iter().copied()).unwrap()).with_tables(tables());
+    let server = server(Backend::Postgres);
+    let create = |n: usize, spares: usize| TestDatabase::builder(&server).migrator(migrator(n)).spares(spares).create();
+
+    let first = create(2, 3).await.unwrap();
+    let template = first.template().to_owned();
+    wait_for_spares(&template, 3).await;
+
+    // Six at once from three spares: each spare goes to one caller, the others copy.
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let (server, migrator) = (server.clone(), migrator(2));
+        callers.spawn(async move { TestDatabase::builder(&server).migrator(migrator).spares(3).create().await });
+    }
+    let made: Vec<TestDatabase> = callers.join_all().await.into_iter().map(Result::unwrap).collect();
+    let from_spares = made.iter().filter(|db| db.from_spare()).count();
+    assert!((1..=3).contains(&from_spares), "{from_spares} of 6 came from the 3 spares");
+    let mut names: Vec<&str> = made.iter().map(TestDatabase::name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 6, "every caller got a database of its own");
+    for db in &made {
+        assert!(db.name().starts_with("mrs_test_"), "a taken spare carries the test database's name: {}", db.name());
+        let mut conn = db.connect().await.unwrap();
+        let status = db.migrator().status(&mut conn).await.unwrap();
+        assert!(status.is_up_to_date(), "{}: {status:?}", db.name());
+        drop(conn);
+        assert!(inspect(db).await.table_exists("customers").await, "{} holds the migrated schema", db.name());
+    }
+    // Taking spares asked for new ones.
+    wait_for_spares(&template, 3).await;
+    let taken = create(2, 3).await.unwrap();
+    assert!(taken.from_spare(), "a ready spare is taken");
+
+    // A changed graph drops the old graph's spares with its template.
+    let changed = create(3, 0).await.unwrap();
+    assert!(!changed.reused_template());
+    assert_eq!(spares_of(&template).await, 0, "the spares of the old graph are dropped");
+    assert!(!changed.from_spare());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(spares_of(changed.template()).await, 0, "spares(0) makes none");
 }
 
 on_every_backend!(

@@ -10,6 +10,11 @@
 //! server. When the graph changes, the next template built for the same crates
 //! and tables replaces the old one, which is dropped.
 //!
+//! On PostgreSQL a copy of every file of the template grows with the schema,
+//! so a few copies are made ahead of time by a background thread
+//! ([`TestDatabaseBuilder::spares`]) and a test database is one of them,
+//! renamed: milliseconds whatever the number of migrations.
+//!
 //! ```no_run
 //! # async fn example() -> Result<(), migrations_rs_runtime::testing::TestDatabaseError> {
 //! use migrations_rs_runtime::testing::TestDatabase;
@@ -40,6 +45,8 @@
 //! [`attribute`] for what it runs.
 
 pub mod attribute;
+#[cfg(feature = "postgres")]
+mod spares;
 mod template;
 
 pub use attribute::TestArgument;
@@ -95,6 +102,16 @@ pub enum TestDatabaseError {
         /// The operating system's error.
         cause: std::io::Error,
     },
+    /// An environment variable holds a value that cannot be used.
+    #[error("the environment variable {name} is {value:?}: {expected}")]
+    Setting {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What it must be instead.
+        expected: &'static str,
+    },
     /// A migration after the template's target could not be applied to the test database.
     #[error("{0}")]
     Apply(Box<crate::Error>),
@@ -111,6 +128,7 @@ pub struct TestDatabase {
     template: String,
     elapsed: Duration,
     cloned: bool,
+    from_spare: bool,
     dropped: bool,
 }
 
@@ -119,7 +137,12 @@ pub struct TestDatabaseBuilder {
     server: String,
     migrator: Option<Migrator>,
     target: Option<Version>,
+    spares: Option<usize>,
 }
+
+/// Spare copies kept per template when neither
+/// [`TestDatabaseBuilder::spares`] nor `MIGRATIONS_RS_TEST_SPARES` says otherwise.
+pub const DEFAULT_SPARES: usize = 2;
 
 impl fmt::Debug for TestDatabase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -149,7 +172,7 @@ impl TestDatabase {
     /// Chooses the migrations ([`TestDatabaseBuilder::migrator`]) or the
     /// version ([`TestDatabaseBuilder::to`]) before creating the database.
     pub fn builder(server_url: &str) -> TestDatabaseBuilder {
-        TestDatabaseBuilder { server: server_url.to_owned(), migrator: None, target: None }
+        TestDatabaseBuilder { server: server_url.to_owned(), migrator: None, target: None, spares: None }
     }
 
     /// The test database's URL.
@@ -170,6 +193,12 @@ impl TestDatabase {
     /// Whether an existing template was cloned (`false` for the use that migrated it).
     pub fn reused_template(&self) -> bool {
         self.cloned
+    }
+
+    /// Whether it was a spare copy of the template, made ahead of time and
+    /// renamed (PostgreSQL), rather than a copy made for this call.
+    pub fn from_spare(&self) -> bool {
+        self.from_spare
     }
 
     /// How long creating this database took, template included when it was built.
@@ -232,6 +261,26 @@ impl TestDatabaseBuilder {
         self
     }
 
+    /// How many spare copies of the template to keep ready on PostgreSQL, so
+    /// that a test database is a rename rather than a copy of every file of
+    /// the template: [`DEFAULT_SPARES`] unless the environment variable
+    /// `MIGRATIONS_RS_TEST_SPARES` says otherwise; 0 makes none. The spares
+    /// are made by a background thread while the tests run, live on the
+    /// server under `mrs_spr_…`, and are dropped with the template when the
+    /// graph changes. Other backends ignore it.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), migrations_rs_runtime::testing::TestDatabaseError> {
+    /// use migrations_rs_runtime::testing::TestDatabase;
+    ///
+    /// let db = TestDatabase::builder("postgres://postgres@127.0.0.1:5432/test").spares(8).create().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn spares(mut self, count: usize) -> Self {
+        self.spares = Some(count);
+        self
+    }
+
     /// Creates the database: clones the template, building it first if this
     /// graph has none yet.
     pub async fn create(self) -> Result<TestDatabase, TestDatabaseError> {
@@ -251,16 +300,26 @@ impl TestDatabaseBuilder {
         let migrator = Arc::new(migrator.with_backup(BackupOptions { enabled: false, ..BackupOptions::default() }));
         let key = TemplateKey::of(&migrator, server.backend(), self.target);
         let clone_name = key.clone_name();
+        let spares = match (self.spares, std::env::var("MIGRATIONS_RS_TEST_SPARES")) {
+            (Some(count), _) => count,
+            (None, Ok(value)) => value.trim().parse().map_err(|_| TestDatabaseError::Setting {
+                name: "MIGRATIONS_RS_TEST_SPARES",
+                value,
+                expected: "a whole number of spare copies to keep, such as 2, or 0 for none",
+            })?,
+            (None, Err(_)) => DEFAULT_SPARES,
+        };
         let cloned = template::ensure(&server, &key, &migrator, self.target).await?;
-        let (url, name) = template::clone(&server, &key, &clone_name).await?;
+        let made = template::clone(&server, &key, &clone_name, spares).await?;
         Ok(TestDatabase {
-            url,
-            name,
+            url: made.url,
+            name: made.name,
             server,
             migrator,
             template: key.template_name(),
             elapsed: started.elapsed(),
             cloned,
+            from_spare: made.from_spare,
             dropped: false,
         })
     }

@@ -5,9 +5,12 @@
 //! rename of a finished file on SQLite. A template appears only once it is
 //! complete: on PostgreSQL it is migrated under another name and renamed; on
 //! MySQL/MariaDB an empty `<template>_ok` database marks it complete; on SQLite
-//! a finished file is renamed into place. The statements each backend runs
-//! for it are in its `databases` module in `backend/`.
+//! a finished file is renamed into place. On PostgreSQL a clone is a spare
+//! copy renamed when one is ready (see `spares`). The statements each backend
+//! runs for it are in its `databases` module in `backend/`.
 
+#[cfg(feature = "postgres")]
+use super::spares;
 use super::{TemplateKey, TestDatabaseError};
 use crate::backend::{self, Backend, Connection};
 use crate::engine::{Migrator, Scope};
@@ -47,13 +50,25 @@ pub(super) async fn ensure(
     }
 }
 
-/// Clones the template of `key` into a new database `name`, returning its
-/// URL and the name [`drop_database`] takes (a path on SQLite).
+/// A new database made from a template.
+pub(super) struct Cloned {
+    /// Its URL.
+    pub(super) url: DatabaseUrl,
+    /// The name [`drop_database`] takes (a path on SQLite).
+    pub(super) name: String,
+    /// Whether it was a spare copy renamed (PostgreSQL), not a copy made now.
+    pub(super) from_spare: bool,
+}
+
+/// Clones the template of `key` into a new database `name`. On PostgreSQL a
+/// spare copy is renamed when there is one, and the spares are topped up to
+/// `spares` in the background.
 pub(super) async fn clone(
     server: &DatabaseUrl,
     key: &TemplateKey,
     name: &str,
-) -> Result<(DatabaseUrl, String), TestDatabaseError> {
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))] spares: usize,
+) -> Result<Cloned, TestDatabaseError> {
     match key.backend {
         #[cfg(feature = "sqlite")]
         Backend::Sqlite => {
@@ -64,16 +79,22 @@ pub(super) async fn clone(
                 path: copy.clone(),
                 cause,
             })?;
-            Ok((sqlite_url(&copy, "rw")?, copy.display().to_string()))
+            Ok(Cloned { url: sqlite_url(&copy, "rw")?, name: copy.display().to_string(), from_spare: false })
         }
         #[cfg(feature = "postgres")]
         Backend::Postgres => {
             let mut admin = postgres::admin(server).await.map_err(|cause| server_error("connecting", server, cause))?;
-            postgres::copy(&mut admin, &key.template_name(), name)
+            let from_spare = spares::take(&mut admin, key, name)
                 .await
-                .map_err(|cause| server_error("CREATE DATABASE … TEMPLATE", server, cause))?;
+                .map_err(|cause| server_error("ALTER DATABASE … RENAME (taking a spare copy)", server, cause))?;
+            if !from_spare {
+                postgres::copy(&mut admin, &key.template_name(), name)
+                    .await
+                    .map_err(|cause| server_error("CREATE DATABASE … TEMPLATE", server, cause))?;
+            }
             let _ = sqlx::Connection::close(admin).await;
-            Ok((database_url(server, name)?, name.to_owned()))
+            spares::refill(server, key, spares);
+            Ok(Cloned { url: database_url(server, name)?, name: name.to_owned(), from_spare })
         }
         #[cfg(feature = "mysql")]
         Backend::MySql => {
@@ -91,7 +112,7 @@ pub(super) async fn clone(
                 return Err(error);
             }
             let _ = sqlx::Connection::close(admin).await;
-            Ok((database_url(server, name)?, name.to_owned()))
+            Ok(Cloned { url: database_url(server, name)?, name: name.to_owned(), from_spare: false })
         }
         #[allow(unreachable_patterns)]
         _ => Err(not_built(server)),
@@ -257,6 +278,12 @@ async fn ensure_postgres(
             .await
             .map_err(|cause| server_error("reading pg_database", server, cause))?;
         for old in names.iter().filter(|name| is_other_template(name, key)) {
+            let _ = postgres::drop_database(&mut admin, old).await;
+        }
+        let spares = postgres::named_like(&mut admin, &spares::family_prefix(key))
+            .await
+            .map_err(|cause| server_error("reading pg_database", server, cause))?;
+        for old in spares.iter().filter(|name| spares::is_other_graph(name, key)) {
             let _ = postgres::drop_database(&mut admin, old).await;
         }
         Ok(false)

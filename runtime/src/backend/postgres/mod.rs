@@ -256,6 +256,17 @@ pub(crate) mod databases {
         c.execute(AssertSqlSafe(format!("ALTER DATABASE {from} RENAME TO {to}"))).await.map(drop)
     }
 
+    /// Renames database `from` to `to` if it is still there and unused:
+    /// `Ok(false)` when another session took or renamed it first (3D000) or
+    /// is connected to it (55006).
+    pub(crate) async fn take(c: &mut PgConnection, from: &str, to: &str) -> sqlx::Result<bool> {
+        match rename(c, from, to).await {
+            Ok(()) => Ok(true),
+            Err(error) if matches!(sqlstate(&error).as_deref(), Some("3D000" | "55006")) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Drops database `name`, ending the sessions connected to it.
     pub(crate) async fn drop_database(c: &mut PgConnection, name: &str) -> sqlx::Result<()> {
         c.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.map(drop)
@@ -280,7 +291,11 @@ pub(crate) mod databases {
 
     /// SQLSTATE object_in_use.
     fn is_in_use(error: &sqlx::Error) -> bool {
-        error.as_database_error().and_then(|e| e.code()).as_deref() == Some("55006")
+        sqlstate(error).as_deref() == Some("55006")
+    }
+
+    fn sqlstate(error: &sqlx::Error) -> Option<String> {
+        error.as_database_error().and_then(|e| e.code()).map(|code| code.into_owned())
     }
 }
 
