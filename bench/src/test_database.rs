@@ -1,6 +1,9 @@
 //! Time to a migrated test database: a clone of the template that
 //! `migrations_rs::testing` migrates once, against migrating a fresh database
-//! from scratch with `Migrator::up`, in interleaved rounds on one server.
+//! from scratch with `Migrator::up`, in interleaved rounds on one server. On
+//! PostgreSQL a test database is a spare copy renamed when one is ready (the
+//! spares are made in the background while the from-scratch round runs), and
+//! how many were is printed.
 
 use crate::databases::Setup;
 use crate::measure::Summary;
@@ -36,7 +39,7 @@ pub async fn measure(setup: &Setup<'_>, backend: Backend, prepared: &Prepared) -
     );
     first.drop_now().await?;
 
-    let (mut cloned, mut migrated) = (Vec::new(), Vec::new());
+    let (mut cloned, mut migrated, mut from_spares) = (Vec::new(), Vec::new(), 0);
     for round in 0..setup.runs {
         let clone_first = round % 2 == 0;
         for clone in [clone_first, !clone_first] {
@@ -45,6 +48,7 @@ pub async fn measure(setup: &Setup<'_>, backend: Backend, prepared: &Prepared) -
                 let started = Instant::now();
                 let db = TestDatabase::builder(&server).migrator(migrator).create().await?;
                 cloned.push(started.elapsed().as_secs_f64() * 1000.0);
+                from_spares += usize::from(db.from_spare());
                 db.drop_now().await?;
             } else {
                 let scratch = Scratch::create(setup.servers, backend).await?;
@@ -55,7 +59,10 @@ pub async fn measure(setup: &Setup<'_>, backend: Backend, prepared: &Prepared) -
             }
         }
     }
-    eprintln!("  test database {backend} N={size}: {} rounds done", setup.runs);
+    eprintln!(
+        "  test database {backend} N={size}: {} rounds done, {from_spares} of the test databases were spare copies renamed",
+        setup.runs
+    );
     let row = |tool: &str, times: &[f64], ratio| Row {
         scenario: Scenario::TestDatabase,
         backend: Some(backend.name().to_owned()),
