@@ -57,7 +57,19 @@ struct Databases {
     dir: tempfile::TempDir,
     urls: Vec<DatabaseUrl>,
     names: Vec<String>,
-    _servers: Vec<TestDb>,
+    servers: Vec<TestDb>,
+}
+
+impl Drop for Databases {
+    /// Drops the server databases all at once rather than one after another.
+    fn drop(&mut self) {
+        let servers = std::mem::take(&mut self.servers);
+        std::thread::scope(|scope| {
+            for db in servers {
+                scope.spawn(move || drop(db));
+            }
+        });
+    }
 }
 
 impl Databases {
@@ -78,7 +90,7 @@ impl Databases {
                 servers.push(db);
             }
         }
-        Databases { dir, urls, names, _servers: servers }
+        Databases { dir, urls, names, servers }
     }
 
     async fn inspect(&self, backend: Backend, index: usize) -> Inspect {
@@ -211,7 +223,6 @@ async fn twenty_targets_in_shards_one_broken_one_unreachable_then_a_rerun_that_d
     }
     outputs.push(out);
     outputs.push(err);
-
     // `status` and `validate` over the fleet, as a table for people.
     let (code, out, err) = cli(&["status", "--targets", list]).await;
     assert_eq!(code, ExitCode::FAILURE, "an unreachable target fails the status: {out}{err}");
