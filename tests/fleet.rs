@@ -390,3 +390,36 @@ mod waves {
         assert_eq!(status.targets[2].outcome, Pending);
     }
 }
+
+mod http {
+    use super::*;
+    use migrations_rs::http::HttpApi;
+
+    /// `GET /fleet/status` reports every target of the fleet the service was given.
+    #[tokio::test]
+    async fn the_http_api_reports_the_fleet() {
+        let databases = Databases::new(Backend::Sqlite, 3).await;
+        databases.inspect(Backend::Sqlite, 1).await.execute("CREATE TABLE items (other INTEGER)").await;
+        let targets = || Targets::from_urls(databases.urls.iter().map(|u| u.expose().to_owned())).unwrap();
+        Fleet::new(targets()).keep_going(true).up(Scope::All).await;
+
+        let serve = async |api: HttpApi| {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let app = migrations_rs::http::axum::Router::new().nest("/migrations", api.router());
+            tokio::spawn(async move { migrations_rs::http::axum::serve(listener, app).await.unwrap() });
+            format!("http://{address}/migrations/fleet/status")
+        };
+        let url = serve(HttpApi::new(&databases.urls[0]).unwrap().fleet(targets(), 2)).await;
+        let response = reqwest::get(&url).await.unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["up_to_date"], false, "{body}");
+        assert_eq!(body["summary"]["up_to_date"], 2, "{body}");
+        assert_eq!(body["targets"][1]["name"], "tenant_01.db", "{body}");
+        assert_eq!(body["targets"][1]["outcome"], "pending", "{body}");
+
+        let without = serve(HttpApi::new(&databases.urls[0]).unwrap()).await;
+        assert_eq!(reqwest::get(&without).await.unwrap().status(), reqwest::StatusCode::NOT_FOUND);
+    }
+}
