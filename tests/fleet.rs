@@ -2,9 +2,10 @@
 //! parallel with one broken on purpose and one unreachable (both reported by
 //! name, the others finished), `--shard K/N` runs that cover every target
 //! exactly once, a rerun that does nothing and takes no lock, 20 schemas of
-//! one PostgreSQL database with no cross-talk, canaries and stopping at the
-//! first failure, and a fleet killed mid-run then run again, with every
-//! migration applied exactly once per target. No output shows a password.
+//! one PostgreSQL database with no cross-talk and a lock of their own each,
+//! canaries and stopping at the first failure, a fleet killed mid-run then
+//! run again with every migration applied exactly once per target, and the
+//! HTTP API's `GET /fleet/status`. No output shows a password.
 
 #[macro_use]
 mod support;
@@ -348,6 +349,52 @@ mod schemas {
         assert_eq!(code, ExitCode::FAILURE);
         assert!(refused.contains("--schema") && refused.contains("plain schema name"), "{refused}");
         no_password(&[&out, &err, &again, &again_err, &refused]);
+    }
+}
+
+/// The advisory lock key PostgreSQL's migration lock of a history table uses:
+/// FNV-1a of `migrations-rs:<history table>`, as the runtime computes it.
+fn advisory_key(history: &str) -> i64 {
+    format!("migrations-rs:{history}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
+        as i64
+}
+
+mod schema_locks {
+    use super::*;
+
+    /// Each schema's lock is its own: with one tenant's lock held by another
+    /// session, the other tenants of the database are migrated at once and
+    /// only that tenant waits (and gives up after the lock timeout).
+    #[tokio::test]
+    async fn a_tenants_lock_held_elsewhere_blocks_only_that_tenant() {
+        let db = TestDb::new(Backend::Postgres).await;
+        let mut inspect = db.inspect().await;
+        for i in 0..4 {
+            inspect.execute(&format!("CREATE SCHEMA tenant_{i:02}")).await;
+        }
+        let mut holder = db.inspect().await;
+        holder.execute(&format!("SELECT pg_advisory_lock({})", advisory_key("tenant_02.migrations_rs_history"))).await;
+        let url = db.url.expose().to_owned();
+        let mut args = vec!["up", "--database-url", &url, "--parallel", "4", "--keep-going", "--json"];
+        args.extend(["--lock-timeout", "2", "--schema", "tenant_00", "--schema", "tenant_01"]);
+        args.extend(["--schema", "tenant_02", "--schema", "tenant_03"]);
+        let (code, out, err) = cli(&args).await;
+        assert_eq!(code, ExitCode::FAILURE, "{err}");
+        let (targets, _) = reports(&out);
+        for name in ["tenant_00", "tenant_01", "tenant_03"] {
+            assert_eq!(outcome(&targets[name]), "migrated", "{out}");
+        }
+        let blocked = &targets["tenant_02"];
+        assert_eq!(outcome(blocked), "failed", "{out}");
+        assert!(blocked["error"]["message"].as_str().unwrap().contains("lock"), "{blocked}");
+        holder
+            .execute(&format!("SELECT pg_advisory_unlock({})", advisory_key("tenant_02.migrations_rs_history")))
+            .await;
+        let (code, out, _) = cli(&args).await;
+        assert_eq!(code, ExitCode::SUCCESS, "{out}");
+        assert_eq!(outcome(&reports(&out).0["tenant_02"]), "migrated", "{out}");
     }
 }
 
