@@ -435,6 +435,14 @@ mod waves {
         let status = Fleet::new(targets()).status().await;
         assert_eq!(status.summary.up_to_date, 4);
         assert_eq!(status.targets[2].outcome, Pending);
+
+        // Reading a SQLite target that is not there creates nothing.
+        let absent = databases.dir.path().join("absent.db");
+        let url = format!("sqlite://{}?mode=rwc", absent.display());
+        let status = Fleet::new(Targets::from_urls([url]).unwrap()).status().await;
+        assert_eq!(status.targets[0].outcome, Failed);
+        assert!(status.targets[0].error.as_ref().unwrap().message.contains("does not exist"), "{status:?}");
+        assert!(!absent.exists());
     }
 }
 

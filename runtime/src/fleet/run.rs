@@ -267,6 +267,14 @@ impl<'a> Fleet<'a> {
 
     async fn work(&self, target: &Target, operation: Operation<'_>, report: &mut TargetReport) -> Result<()> {
         let migrator = self.migrator_for(target)?;
+        if !matches!(operation, Operation::Up(_))
+            && let Some(file) = target.missing_sqlite_file()
+        {
+            return Err(Error::msg(format!(
+                "the SQLite database {} does not exist; reading a target creates nothing, bringing it up creates it",
+                file.display()
+            )));
+        }
         let mut conn = target.connect(&self.init_sql).await?;
         let outcome = Self::operate(&migrator, &mut conn, operation, report).await;
         let _ = conn.close().await;

@@ -79,6 +79,19 @@ impl Target {
         if statements.is_empty() { Ok(conn) } else { conn.with_init_sql(statements).await }
     }
 
+    /// The file of a SQLite target that does not exist (yet): reading such a
+    /// target must not create it. `None` for any other target.
+    pub(crate) fn missing_sqlite_file(&self) -> Option<std::path::PathBuf> {
+        #[cfg(feature = "sqlite")]
+        if self.url.backend() == Backend::Sqlite && !self.url.expose().contains("memory") {
+            use std::str::FromStr;
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(self.url.expose()).ok()?;
+            let file = options.get_filename();
+            return (!file.exists()).then(|| file.to_path_buf());
+        }
+        None
+    }
+
     /// What makes two targets the same one, password left out.
     fn identity(&self) -> String {
         self.location()
