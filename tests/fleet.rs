@@ -478,3 +478,30 @@ mod http {
         assert_eq!(reqwest::get(&without).await.unwrap().status(), reqwest::StatusCode::NOT_FOUND);
     }
 }
+
+mod lint {
+    use super::*;
+
+    /// `lint --pending` over targets analyses what is pending on any of them, once.
+    #[tokio::test]
+    async fn lint_pending_over_targets_analyses_what_any_target_lacks() {
+        let databases = Databases::new(Backend::Sqlite, 3).await;
+        let all = Targets::from_urls(databases.urls.iter().map(|u| u.expose().to_owned())).unwrap();
+        let first_two = Targets::from_urls(databases.urls[..2].iter().map(|u| u.expose().to_owned())).unwrap();
+        Fleet::new(first_two).up(Scope::All).await;
+        std::fs::File::create(databases.dir.path().join("tenant_02.db")).unwrap();
+        assert_eq!(all.len(), 3);
+        let list = databases.list(&[]);
+        let list = list.to_str().unwrap();
+        let (code, out, err) = cli(&["lint", "--pending", "--targets", list]).await;
+        assert_eq!(code, ExitCode::SUCCESS, "{err}");
+        assert!(out.contains("3 migration(s) analysed for SQLite"), "{out}");
+        let (_, json, _) = cli(&["lint", "--pending", "--targets", list, "--json"]).await;
+        for version in ["20240101000000", "20240102000000", "20240103000000"] {
+            assert_eq!(json.matches(version).count(), 1, "{version} analysed once: {json}");
+        }
+        let (code, _, err) = cli(&["lint", "--targets", list]).await;
+        assert_eq!(code, ExitCode::FAILURE);
+        assert!(err.contains("--pending"), "{err}");
+    }
+}

@@ -77,6 +77,8 @@ pub struct TargetReport {
     pub after: TargetState,
     /// Migrations not applied yet (after the run), when they were counted.
     pub pending: Option<usize>,
+    /// For `status`, the versions not applied yet, in the order `up` would apply them.
+    pub pending_versions: Vec<Version>,
     /// What `up` applied on it, including what it applied before a failure.
     pub applied: Vec<StepReport>,
     /// What `validate` found wrong.
@@ -108,6 +110,7 @@ impl TargetReport {
             before: TargetState::Unknown,
             after: TargetState::Unknown,
             pending: None,
+            pending_versions: Vec::new(),
             applied: Vec::new(),
             problems: Vec::new(),
             took_lock: false,

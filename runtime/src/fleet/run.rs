@@ -241,6 +241,7 @@ impl<'a> Fleet<'a> {
             before: TargetState::Unknown,
             after: TargetState::Unknown,
             pending: None,
+            pending_versions: Vec::new(),
             applied: Vec::new(),
             problems: Vec::new(),
             took_lock: false,
@@ -310,7 +311,8 @@ impl<'a> Fleet<'a> {
                     TargetState::Pending
                 };
                 (report.before, report.after) = (state, state);
-                report.pending = Some(status.pending().count());
+                report.pending_versions = status.pending().map(|m| m.version).collect();
+                report.pending = Some(report.pending_versions.len());
                 report.outcome =
                     if state == TargetState::UpToDate { TargetOutcome::UpToDate } else { TargetOutcome::Pending };
             }

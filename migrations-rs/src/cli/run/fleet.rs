@@ -1,4 +1,4 @@
-//! `up`, `status` and `validate` over a fleet: the targets the command line
+//! `up`, `status`, `validate` and `lint --pending` over a fleet: the targets the command line
 //! names (URLs, a file, a query on the control database, schemas), the share
 //! `--shard` takes of them, and the run with `--parallel`, `--canary` and
 //! `--keep-going`. Each target's report is printed as it finishes (a JSON
@@ -7,12 +7,12 @@
 //! not started, else 3 when `status` or `validate` found a target behind or invalid.
 
 use super::inspect::NOT_UP_TO_DATE;
-use crate::cli::args::{FleetArgs, StatusArgs, UpArgs};
+use crate::cli::args::{FleetArgs, LintArgs, StatusArgs, UpArgs};
 use crate::cli::context::{Context, RunRules};
 use crate::cli::output::Tone;
-use crate::cli::report::show_fleet;
+use crate::cli::report::{show_fleet, show_lint};
 use migrations_rs_runtime::fleet::{DEFAULT_PARALLEL, Fleet, FleetReport, Target, Targets};
-use migrations_rs_runtime::{DatabaseUrl, Error};
+use migrations_rs_runtime::{Backend, DatabaseUrl, Error, Version};
 use std::process::ExitCode;
 
 pub(super) async fn up(args: &UpArgs, ctx: &Context<'_>) -> Result<ExitCode, Error> {
@@ -54,6 +54,54 @@ pub(super) async fn validate(args: &FleetArgs, ctx: &Context<'_>) -> Result<Exit
     let targets = targets(args, ctx).await?;
     let report = fleet(targets, args, RunRules::default(), ctx).validate().await;
     Ok(finish(&report, ctx))
+}
+
+/// The risk analysis of every migration pending on any target, in each
+/// target backend's dialect (or `--backend`'s); targets that cannot be read
+/// are reported and fail the command.
+pub(super) async fn lint(args: &LintArgs, ctx: &Context<'_>) -> Result<ExitCode, Error> {
+    if !args.pending {
+        return Err(Error::msg(
+            "`lint` over targets analyses what is pending on them: add --pending, or leave out the targets \
+             to analyse every migration",
+        ));
+    }
+    let targets = targets(&args.fleet, ctx).await?;
+    let backends: Vec<Backend> = targets.iter().map(|t| t.database_url().backend()).collect();
+    let report = Fleet::new(targets)
+        .migrator(|| ctx.quiet_migrator(RunRules::default()))
+        .parallel(args.fleet.parallel.unwrap_or(DEFAULT_PARALLEL))
+        .init_sql(ctx.settings.init_sql.clone())
+        .status()
+        .await;
+    // Each backend of the targets, in the order first met, with the versions pending on any of its targets.
+    let mut pending: Vec<(Backend, Vec<Version>)> = Vec::new();
+    for (target, backend) in report.targets.iter().zip(backends) {
+        let backend = args.backend.map_or(backend, Backend::from);
+        let at = pending.iter().position(|(b, _)| *b == backend).unwrap_or_else(|| {
+            pending.push((backend, Vec::new()));
+            pending.len() - 1
+        });
+        for version in &target.pending_versions {
+            if !pending[at].1.contains(version) {
+                pending[at].1.push(*version);
+            }
+        }
+        if let Some(error) = &target.error {
+            ctx.say(Tone::Bad, &format!("{} ({}): {}", target.name, target.location, error.message));
+        }
+    }
+    let migrator = ctx.quiet_migrator(RunRules::default())?;
+    let mut code = ExitCode::SUCCESS;
+    for (backend, mut versions) in pending {
+        let order: Vec<Version> = migrator.registry().in_order().map(|m| m.version).collect();
+        versions.sort_by_key(|v| order.iter().position(|o| o == v));
+        let shown = show_lint(ctx, &migrator.analyze(backend, &versions).await?, backend);
+        if shown != ExitCode::SUCCESS {
+            code = shown;
+        }
+    }
+    Ok(if report.has_failures() { ExitCode::FAILURE } else { code })
 }
 
 /// The fleet over `targets` with the command line's options, printing each

@@ -34,6 +34,7 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
         Command::Adopt(args) => record::adopt(args, ctx).await,
         Command::MarkApplied(args) => record::mark_applied(args, ctx).await,
         Command::MarkReverted(args) => record::mark_reverted(args, ctx).await,
+        Command::Lint(args) if args.fleet.is_fleet() => fleet::lint(args, ctx).await,
         Command::Lint(args) => review::lint(args, ctx).await,
         Command::Sql(args) => review::sql(args, ctx).await,
         Command::Create(args) => create::create(args, ctx),
