@@ -505,3 +505,22 @@ mod lint {
         assert!(err.contains("--pending"), "{err}");
     }
 }
+
+/// Bad values are refused when the arguments are read, naming the flag, before anything connects.
+#[test]
+fn bad_fleet_values_are_refused_naming_the_flag() {
+    for (args, flag) in [
+        (&["up", "--target", "sqlite://a.db", "--parallel", "0"][..], "--parallel"),
+        (&["up", "--target", "sqlite://a.db", "--shard", "3/2"][..], "--shard"),
+        (&["status", "--target", "sqlite://a.db", "--shard", "x"][..], "--shard"),
+        (&["up", "--parallel", "4"][..], "--target"),
+    ] {
+        let (code, _, err) = support::cli_in_process(args);
+        assert_eq!(code, ExitCode::from(2), "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
+    let password = format!("postgres://u:{PASSWORD}@127.0.0.1:1/x");
+    let (code, _, err) = support::cli_in_process(&["status", "--target", &password, "--target", &password]);
+    assert_eq!(code, ExitCode::FAILURE);
+    assert!(err.contains("--target") && err.contains("more than once") && !err.contains(PASSWORD), "{err}");
+}
