@@ -524,3 +524,39 @@ fn bad_fleet_values_are_refused_naming_the_flag() {
     assert_eq!(code, ExitCode::FAILURE);
     assert!(err.contains("--target") && err.contains("more than once") && !err.contains(PASSWORD), "{err}");
 }
+
+mod targets_query {
+    use super::*;
+
+    /// `--targets-query` reads the target URLs from a control database, on SQLite and PostgreSQL.
+    #[tokio::test]
+    async fn the_targets_come_from_a_query_on_the_control_database() {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let databases = Databases::new(backend, 3).await;
+            let control = TestDb::new(backend).await;
+            let mut inspect = control.inspect().await;
+            inspect.execute("CREATE TABLE tenants (id INTEGER, url VARCHAR(500))").await;
+            for (i, url) in databases.urls.iter().enumerate() {
+                let url = with_password(url);
+                inspect.execute(&format!("INSERT INTO tenants VALUES ({i}, '{url}')")).await;
+            }
+            let control_url = with_password(&control.url);
+            let query = "SELECT url FROM tenants ORDER BY id";
+            let (code, out, err) =
+                cli(&["up", "--database-url", &control_url, "--targets-query", query, "--json"]).await;
+            assert_eq!(code, ExitCode::SUCCESS, "{backend}: {err}");
+            let (targets, _) = reports(&out);
+            let mut names = databases.names.clone();
+            names.sort();
+            assert_eq!(targets.keys().cloned().collect::<Vec<_>>(), names, "{backend}: {out}");
+            assert!(targets.values().all(|t| outcome(t) == "migrated"), "{out}");
+            let (code, out, err) = cli(&["status", "--database-url", &control_url, "--targets-query", query]).await;
+            assert_eq!(code, ExitCode::SUCCESS, "{backend}: {err}");
+            let (_, bad, refused) =
+                cli(&["status", "--database-url", &control_url, "--targets-query", "SELECT nothing FROM nowhere"])
+                    .await;
+            assert!(refused.contains("--targets-query") && refused.contains("the target query"), "{refused}");
+            no_password(&[&out, &err, &bad, &refused]);
+        }
+    }
+}
