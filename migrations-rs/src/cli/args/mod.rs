@@ -32,7 +32,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   (also read from a .env file in the working directory), else the SQLite file migrations.db in the working directory.\n\
                   Exit codes: 0 success; 1 failure (reason on standard error); 2 wrong arguments; \
                   3 `status` or `validate` found the database not up to date or not valid, `verify` found a \
-                  down that does not reverse its up, or `drift` found the live schema drifted."
+                  down that does not reverse its up, or `drift` found the live schema drifted. Over targets \
+                  (--target, --targets, --targets-query, --schema, --schemas-query): 0 only if every target is \
+                  up to date, 1 if a target failed or was not started, else 3."
 )]
 pub(crate) struct Cli {
     /// Database URL: sqlite://file.db, postgres://user@host/db or mysql://user@host/db
