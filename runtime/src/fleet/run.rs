@@ -255,6 +255,7 @@ impl<'a> Fleet<'a> {
             report.outcome = TargetOutcome::Failed;
             if let Error::MigrationFailed { completed, dirty, .. } = &error {
                 report.applied = completed.clone();
+                report.before = TargetState::Pending;
                 report.after = if *dirty { TargetState::Dirty } else { TargetState::Pending };
             }
             if matches!(error, Error::Dirty { .. }) {
