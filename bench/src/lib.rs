@@ -8,6 +8,7 @@
 
 pub mod compile;
 pub mod databases;
+pub mod fleet;
 pub mod introspect;
 pub mod machine;
 pub mod measure;

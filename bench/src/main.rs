@@ -53,6 +53,11 @@ struct Args {
     /// Numbers of tables in the databases whose schema is read; 0 skips that scenario.
     #[arg(long, value_delimiter = ',', default_value = "500")]
     introspect: Vec<usize>,
+    /// PostgreSQL schemas and databases of the fleet scenario, as SCHEMAS,DATABASES
+    /// (such as 1000,200): applied to with the example migrations, then checked with
+    /// nothing pending; written to fleet.json and fleet.md beside --out. Skipped by default.
+    #[arg(long, value_delimiter = ',', num_args = 1..=2, default_value = "0,0", value_name = "SCHEMAS,DATABASES")]
+    fleet: Vec<usize>,
     /// Where the figures go as JSON; the tables go beside it as Markdown.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results.json"))]
     out: PathBuf,
@@ -139,6 +144,7 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>
         rows.extend(compile::Bench::new(target, workspace, args.compile).measure(args.runs)?);
     }
     let _ = std::fs::remove_dir_all(&sqlite_dir);
+    fleet(args, &servers).await?;
 
     let tables = report::markdown(&rows);
     println!("## Machine\n\n{}\n## Results\n\n{tables}", machine.markdown());
@@ -150,6 +156,22 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>
         format!("## Machine\n\n{}\n## Results\n\n{tables}", machine.markdown()),
     )?;
     eprintln!("wrote {} and {}", args.out.display(), args.out.with_extension("md").display());
+    Ok(())
+}
+
+/// The fleet scenario, when `--fleet` asks for it: its own table and files.
+async fn fleet(args: &Args, servers: &Servers) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let (schemas, databases) = (args.fleet.first().copied().unwrap_or(0), args.fleet.get(1).copied().unwrap_or(0));
+    if schemas == 0 && databases == 0 {
+        return Ok(());
+    }
+    let figures = migrations_rs_bench::fleet::measure(&servers.postgres, schemas, databases, args.runs).await?;
+    let table = migrations_rs_bench::fleet::markdown(&figures);
+    println!("## Fleet (PostgreSQL)\n\n{table}");
+    let json = args.out.with_file_name("fleet.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&figures)?)?;
+    std::fs::write(json.with_extension("md"), format!("## Fleet (PostgreSQL)\n\n{table}"))?;
+    eprintln!("wrote {} and {}", json.display(), json.with_extension("md").display());
     Ok(())
 }
 

@@ -109,6 +109,17 @@ pub mod adopt {
     };
 }
 
+/// One plan, many databases: targets (database URLs, or schemas of a
+/// PostgreSQL database), shards of a target list, and the [`fleet::Fleet`]
+/// that runs `up`, `status` or `validate` over them with a report per target.
+pub mod fleet {
+    pub use migrations_rs_runtime::error::FleetError;
+    pub use migrations_rs_runtime::fleet::{
+        DEFAULT_PARALLEL, Fleet, FleetReport, FleetSummary, Shard, Target, TargetError, TargetOutcome, TargetReport,
+        TargetState, Targets,
+    };
+}
+
 /// The risk analysis of what a migration sends: findings, rules and refusals.
 pub mod analysis {
     pub use migrations_rs_runtime::{Analyzer, Finding, Level, MigrationAnalysis, Refusal, Rule, Severity};

@@ -26,7 +26,8 @@
 //! 4. bookkeeping: [`history`], [`lock`], [`backup`], [`foreign`], [`compat`],
 //!    [`scratch`] (databases beside the target for `verify` and `drift`);
 //! 5. the [`engine`]: the `Migrator`, the step runner and their reports;
-//! 6. [`testing`]: test databases built with the engine.
+//! 6. [`fleet`]: one plan over many databases or schemas, each through the engine;
+//! 7. [`testing`]: test databases built with the engine.
 
 #![warn(missing_docs)]
 
@@ -40,6 +41,7 @@ pub mod database_error;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod fleet;
 pub mod foreign;
 pub mod history;
 pub mod lock;

@@ -13,6 +13,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("records", &["record", "registry", "sql"]),
     ("bookkeeping", &["history", "damage", "lock", "backup", "foreign", "compat", "scratch"]),
     ("engine", &["engine"]),
+    ("fleet", &["fleet"]),
     ("test databases", &["testing"]),
 ];
 

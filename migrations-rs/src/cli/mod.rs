@@ -13,6 +13,8 @@
 //! error); 2 wrong arguments; 3 `status` or `validate` found the database not
 //! up to date or not valid, `verify` found a down that does not reverse its
 //! up, or `drift` found the live schema drifted, so a deploy can be gated on them.
+//! Over a fleet of targets: 0 only if every target is up to date, 1 if a
+//! target failed or was not started, else 3.
 
 // The example above is the whole `main.rs` of a program.
 #![allow(clippy::needless_doctest_main)]

@@ -9,6 +9,7 @@
 //! | `GET /lock` | who holds the migration lock |
 //! | `GET /startup` | the report of this process's start-up, when the service gave it |
 //! | `GET /drift` | the live schema against the one the applied migrations produce ([`Drift`](crate::check::Drift)), built on a scratch database beside it (or as [`HttpApi::drift_options`] says); 200 either way, `drifted` says which |
+//! | `GET /fleet/status` | the state of every target of the fleet given to [`HttpApi::fleet`] ([`FleetReport`](crate::fleet::FleetReport)'s targets and summary, and `up_to_date`), one read per target, no lock; 404 without a fleet |
 //! | `POST /up` | apply; body `{"to": "20240115093000"}` optional |
 //! | `POST /down` | revert; body `{"steps": 2}`, `{"to": "..."}` or `{"last_batch": true}`, one step by default |
 //! | `POST /lock/release` | free the lock of a holder that died |
@@ -38,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+mod fleet;
 mod handlers;
 mod remedy;
 mod reply;
@@ -64,6 +66,13 @@ pub struct HttpApi {
     token: Option<BearerToken>,
     startup: Option<StartupReport>,
     drift: DriftOptions,
+    fleet: Option<FleetTargets>,
+}
+
+/// The targets `GET /fleet/status` reads, and how many at once.
+struct FleetTargets {
+    targets: migrations_rs_runtime::fleet::Targets,
+    parallel: usize,
 }
 
 impl fmt::Debug for HttpApi {
@@ -101,7 +110,14 @@ impl HttpApi {
     pub fn new(database: impl Into<Database>) -> Result<Self> {
         let migrator = Migrator::from_linked()?
             .with_lock_options(LockOptions { wait: DEFAULT_LOCK_WAIT, ..LockOptions::default() });
-        Ok(HttpApi { database: database.into(), migrator, token: None, startup: None, drift: DriftOptions::default() })
+        Ok(HttpApi {
+            database: database.into(),
+            migrator,
+            token: None,
+            startup: None,
+            drift: DriftOptions::default(),
+            fleet: None,
+        })
     }
 
     /// Uses this migrator (registry, tables, lock options) instead.
@@ -130,8 +146,15 @@ impl HttpApi {
         self
     }
 
+    /// Serves `GET /fleet/status` over `targets`, reading `parallel` of
+    /// them at once, with the linked migrations and this API's tables.
+    pub fn fleet(mut self, targets: migrations_rs_runtime::fleet::Targets, parallel: usize) -> Self {
+        self.fleet = Some(FleetTargets { targets, parallel: parallel.max(1) });
+        self
+    }
+
     /// The axum router: `GET /health`, `/status`, `/history`, `/lock`,
-    /// `/startup` and `/drift`, and `POST /up`, `/down` and `/lock/release`.
+    /// `/startup`, `/drift` and `/fleet/status`, and `POST /up`, `/down` and `/lock/release`.
     pub fn router(self) -> Router {
         Router::new()
             .route("/health", get(handlers::health))
@@ -140,6 +163,7 @@ impl HttpApi {
             .route("/lock", get(handlers::lock_status))
             .route("/startup", get(handlers::startup))
             .route("/drift", get(handlers::drift))
+            .route("/fleet/status", get(fleet::fleet_status))
             .route("/up", post(handlers::up))
             .route("/down", post(handlers::down))
             .route("/lock/release", post(handlers::release_lock))

@@ -10,11 +10,13 @@ use crate::version::{ParseVersionError, Version};
 use std::fmt;
 
 mod adopt;
+mod fleet;
 mod folder;
 mod lock;
 mod registry;
 
 pub use adopt::AdoptError;
+pub use fleet::FleetError;
 pub use folder::SqlFolderError;
 pub use lock::LockError;
 pub use registry::RegistryProblem;
@@ -376,6 +378,10 @@ pub enum Error {
     /// A SQL migration folder could not be read.
     #[error(transparent)]
     SqlFolder(#[from] SqlFolderError),
+
+    /// A list of targets for a fleet run could not be used as given.
+    #[error(transparent)]
+    Fleet(#[from] FleetError),
 
     /// An error of the database driver.
     #[error("database error: {}", crate::database_error::describe(.0))]

@@ -19,7 +19,8 @@ pub(crate) struct UpArgs {
     /// Run destructive statements that their migrations do not acknowledge with `allow = [...]`
     #[arg(long, visible_alias = "force")]
     pub allow_destructive: bool,
-    /// After a failure, still apply every pending migration that does not depend on it
+    /// After a failure, still apply every pending migration that does not depend on it;
+    /// over targets, also go on to the next targets after a failed one
     #[arg(long)]
     pub keep_going: bool,
     /// Refuse pending migrations older than applied ones instead of applying them
@@ -33,6 +34,8 @@ pub(crate) struct UpArgs {
     /// produce (`drift`); also `refuse_drift = true` in the environment
     #[arg(long)]
     pub refuse_drift: bool,
+    #[command(flatten)]
+    pub fleet: super::FleetArgs,
 }
 
 impl UpArgs {

@@ -1,5 +1,5 @@
 //! The arguments of the verbs that read the database's state: `status`,
-//! `history`, `plan` and `graph` (`validate` takes none).
+//! `history`, `plan` and `graph` (`validate` takes only the targets of a fleet run).
 
 use super::values::{parse_action, parse_version};
 use clap::{Args, ValueEnum};
@@ -16,6 +16,8 @@ pub(crate) struct StatusArgs {
     /// Show at most N migrations: the newest N, or with --pending the next N to apply
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    #[command(flatten)]
+    pub fleet: super::FleetArgs,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 
 mod apply;
 mod create;
+mod fleet;
 mod inspect;
 mod lock;
 mod record;
@@ -13,6 +14,7 @@ mod values;
 
 pub(crate) use apply::{DownArgs, RedoArgs, UpArgs};
 pub(crate) use create::CreateArgs;
+pub(crate) use fleet::FleetArgs;
 pub(crate) use inspect::{GraphArgs, GraphFormat, HistoryArgs, PlanArgs, StatusArgs};
 pub(crate) use lock::LockCommand;
 pub(crate) use record::{AdoptArgs, BaselineArgs, VersionArg};
@@ -30,7 +32,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   (also read from a .env file in the working directory), else the SQLite file migrations.db in the working directory.\n\
                   Exit codes: 0 success; 1 failure (reason on standard error); 2 wrong arguments; \
                   3 `status` or `validate` found the database not up to date or not valid, `verify` found a \
-                  down that does not reverse its up, or `drift` found the live schema drifted."
+                  down that does not reverse its up, or `drift` found the live schema drifted. Over targets \
+                  (--target, --targets, --targets-query, --schema, --schemas-query): 0 only if every target is \
+                  up to date, 1 if a target failed or was not started, else 3."
 )]
 pub(crate) struct Cli {
     /// Database URL: sqlite://file.db, postgres://user@host/db or mysql://user@host/db
@@ -175,7 +179,9 @@ pub(crate) enum Command {
     #[command(
         after_help = "Examples:\n  migrate up\n  migrate up --to 20240115093000\n  migrate up --module billing\n  \
                             migrate up --dry-run\n  migrate up --keep-going\n  migrate up --strict\n  \
-                            migrate up --allow-destructive"
+                            migrate up --allow-destructive\n  \
+                            migrate up --targets tenants.txt --parallel 8 --canary 2 --keep-going\n  \
+                            migrate up --schemas-query \"SELECT name FROM tenants\" --shard 0/4"
     )]
     Up(UpArgs),
     /// Revert applied migrations, dependents first (one step by default)
@@ -190,7 +196,8 @@ pub(crate) enum Command {
     /// List every migration with its state; exits 3 when the database is not up to date
     #[command(
         after_help = "Examples:\n  migrate status\n  migrate status --json\n  migrate status --module billing\n  \
-                            migrate status --pending --limit 10\n  migrate status --quiet || echo 'migrations pending'"
+                            migrate status --pending --limit 10\n  migrate status --quiet || echo 'migrations pending'\n  \
+                            migrate status --target postgres://app@db1/shop --target postgres://app@db2/shop --json"
     )]
     Status(StatusArgs),
     /// The audit log, newest first
@@ -198,8 +205,8 @@ pub(crate) enum Command {
                             migrate history --since 2024-06-01 --json\n  migrate history --since 2h")]
     History(HistoryArgs),
     /// Check the migrations against the database: changed checksums, unfinished runs, missing code
-    #[command(after_help = "Example:\n  migrate validate")]
-    Validate,
+    #[command(after_help = "Examples:\n  migrate validate\n  migrate validate --targets tenants.txt --json")]
+    Validate(FleetArgs),
     /// Accept changed checksums and clear unfinished runs, once the database is put right
     #[command(after_help = "Example:\n  migrate repair")]
     Repair,

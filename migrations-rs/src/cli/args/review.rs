@@ -10,9 +10,12 @@ pub(crate) struct LintArgs {
     /// The dialect to analyse for (default: the configured database's)
     #[arg(long, value_enum)]
     pub backend: Option<BackendArg>,
-    /// Only the migrations not applied yet (reads the database)
+    /// Only the migrations not applied yet (reads the database); with targets, the
+    /// migrations pending on any of them
     #[arg(long)]
     pub pending: bool,
+    #[command(flatten)]
+    pub fleet: super::FleetArgs,
 }
 
 #[derive(Debug, Args)]

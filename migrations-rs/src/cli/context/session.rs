@@ -107,20 +107,18 @@ impl Context<'_> {
         })
     }
 
-    fn migrator(&self, rules: RunRules, progress: &Progress) -> Result<Migrator, Error> {
-        let cli = self.cli;
-        let compat = self.compat();
+    /// The migrator with the verb's rules and the command line's options but
+    /// nothing that prints or asks: for a fleet run, which reports each
+    /// target's steps in that target's report.
+    pub(crate) fn quiet_migrator(&self, rules: RunRules) -> Result<Migrator, Error> {
         let (registry, hooks) = self.registry_and_hooks()?;
-        let migrator = Migrator::new(registry).with_hooks(hooks);
-        let migrator = if self.settings.protected {
-            approval::ask_before_risky_plans(migrator, self.settings.url.to_string(), cli.yes)
-        } else {
-            migrator
-        };
-        let (out, steps, show_steps) = (self.out.clone(), progress.clone(), !cli.json);
-        let (wait_err, backup_err) = (self.err.clone(), self.err.clone());
-        let last_wait_report: Mutex<Option<Instant>> = Mutex::new(None);
-        Ok(migrator
+        Ok(self.with_options(Migrator::new(registry).with_hooks(hooks), rules))
+    }
+
+    /// `migrator` with the lock, rules, compat, statement limits and backups the command line asks for.
+    fn with_options(&self, migrator: Migrator, rules: RunRules) -> Migrator {
+        let cli = self.cli;
+        migrator
             .with_lock_options(LockOptions {
                 strategy: match self.settings.lock {
                     LockKind::Native => LockStrategy::Native,
@@ -133,7 +131,7 @@ impl Context<'_> {
             .strict_order(rules.strict_order)
             .strict_revert(rules.strict_revert)
             .ignore_foreign_history(rules.ignore_foreign_history)
-            .compat(compat)
+            .compat(self.compat())
             .revert_modified(rules.revert_modified)
             .force(rules.allow_destructive)
             .keep_going(rules.keep_going)
@@ -145,6 +143,22 @@ impl Context<'_> {
                 timeout: Duration::from_secs(cli.backup.backup_timeout),
                 keep: usize::try_from(cli.backup.keep_backups).unwrap_or(usize::MAX),
             })
+    }
+
+    fn migrator(&self, rules: RunRules, progress: &Progress) -> Result<Migrator, Error> {
+        let cli = self.cli;
+        let (registry, hooks) = self.registry_and_hooks()?;
+        let migrator = Migrator::new(registry).with_hooks(hooks);
+        let migrator = if self.settings.protected {
+            approval::ask_before_risky_plans(migrator, self.settings.url.to_string(), cli.yes)
+        } else {
+            migrator
+        };
+        let (out, steps, show_steps) = (self.out.clone(), progress.clone(), !cli.json);
+        let (wait_err, backup_err) = (self.err.clone(), self.err.clone());
+        let last_wait_report: Mutex<Option<Instant>> = Mutex::new(None);
+        Ok(self
+            .with_options(migrator, rules)
             .on_progress(move |event| match event {
                 StepProgress::Started { action, migration, index, total } => {
                     steps.start(index, total, format!("{} {} {}", verb(action), migration.version, migration.name));

@@ -11,7 +11,7 @@ use migrations_rs_runtime::{Error, LogQuery};
 use std::process::ExitCode;
 
 /// Exit code of `status` and `validate` when the database is not up to date or not valid.
-const NOT_UP_TO_DATE: u8 = 3;
+pub(super) const NOT_UP_TO_DATE: u8 = 3;
 
 pub(super) async fn status(args: &StatusArgs, ctx: &Context<'_>) -> Result<ExitCode, Error> {
     ctx.on_database(Access::Reads("status"), RunRules::default(), async |migrator, conn| {

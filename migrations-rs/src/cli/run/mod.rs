@@ -4,6 +4,7 @@
 
 mod apply;
 mod create;
+mod fleet;
 mod inspect;
 mod lock;
 mod record;
@@ -17,12 +18,15 @@ use std::process::ExitCode;
 
 pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
     match &ctx.cli.command {
+        Command::Up(args) if args.fleet.is_fleet() => fleet::up(args, ctx).await,
         Command::Up(args) => apply::up(args, ctx).await,
         Command::Down(args) => apply::down(args, ctx).await,
         Command::Redo(args) => apply::redo(args, ctx).await,
+        Command::Status(args) if args.fleet.is_fleet() => fleet::status(args, ctx).await,
         Command::Status(args) => inspect::status(args, ctx).await,
         Command::History(args) => inspect::history(args, ctx).await,
-        Command::Validate => inspect::validate(ctx).await,
+        Command::Validate(args) if args.is_fleet() => fleet::validate(args, ctx).await,
+        Command::Validate(_) => inspect::validate(ctx).await,
         Command::Plan(args) => inspect::plan(args, ctx).await,
         Command::Graph(args) => inspect::graph(args, ctx).await,
         Command::Repair => record::repair(ctx).await,
@@ -30,6 +34,7 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
         Command::Adopt(args) => record::adopt(args, ctx).await,
         Command::MarkApplied(args) => record::mark_applied(args, ctx).await,
         Command::MarkReverted(args) => record::mark_reverted(args, ctx).await,
+        Command::Lint(args) if args.fleet.is_fleet() => fleet::lint(args, ctx).await,
         Command::Lint(args) => review::lint(args, ctx).await,
         Command::Sql(args) => review::sql(args, ctx).await,
         Command::Create(args) => create::create(args, ctx),
