@@ -3,7 +3,7 @@
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use migrations_rs_runtime::{
     Backend, GraphNode, LockStatus, LogRecord, Mechanism, MigrationState, MigrationStatus, Preview, Status, StepSql,
-    Version,
+    StepWaits, Version,
 };
 
 /// Which migrations `status` shows: all, or only pending (and dirty) ones
@@ -210,7 +210,61 @@ pub(crate) fn lock_status(status: &LockStatus) -> String {
         (None, true) => "held by a process that left no record".to_owned(),
         (None, false) => "free".to_owned(),
     };
-    format!("lock: {}\nmechanism: {}", holder, status.mechanism)
+    let mut out = format!("lock: {}\nmechanism: {}", holder, status.mechanism);
+    if let Some(waits) = &status.waits {
+        out.push('\n');
+        out.push_str(&step_waits(waits));
+    }
+    out
+}
+
+/// What the lock holder's steps wait on: their session, and a table of the
+/// sessions that block it.
+fn step_waits(waits: &StepWaits) -> String {
+    let waits = match waits {
+        StepWaits::Unavailable { reason } => return format!("waits on: not available: {reason}"),
+        StepWaits::NoSession { reason } => return format!("waits on: nothing to show: {reason}"),
+        StepWaits::Session(waits) => waits,
+    };
+    let step = &waits.session;
+    let mut out = format!("steps run in session {}", step.id);
+    match &step.waiting_for {
+        Some(waiting_for) => out.push_str(&format!(", waiting: {waiting_for}")),
+        None => out.push_str(", not waiting"),
+    }
+    if let Some(age) = step.query_ms {
+        out.push_str(&format!(" (statement started {} ago)", seconds(age)));
+    }
+    if let Some(query) = &step.query {
+        out.push_str(&format!(": {}", one_line(query)));
+    }
+    if waits.blockers.is_empty() {
+        return out;
+    }
+    out.push_str(&format!("\nblocked by (from {}):\n", waits.found_by));
+    let mut blockers = table(&["session", "state", "waiting for", "transaction", "statement", "query"]);
+    for blocker in &waits.blockers {
+        blockers.add_row([
+            blocker.id.to_string(),
+            blocker.state.clone().unwrap_or_default(),
+            blocker.waiting_for.clone().unwrap_or_default(),
+            blocker.transaction_ms.map(seconds).unwrap_or_default(),
+            blocker.query_ms.map(seconds).unwrap_or_default(),
+            blocker.query.as_deref().map(one_line).unwrap_or_default(),
+        ]);
+    }
+    out.push_str(&blockers.to_string());
+    out
+}
+
+/// Milliseconds as seconds with one decimal.
+fn seconds(ms: i64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+/// `text` with its runs of whitespace, line breaks included, as single spaces.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn table(header: &[&str]) -> Table {

@@ -18,10 +18,12 @@ use crate::url::DatabaseUrl;
 mod connection;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
+mod session;
 pub(crate) mod sqlite;
 
 pub use connection::Connection;
 pub(crate) use connection::{AnyPool, ConnRef, Tx};
+pub use session::{QUERY_CHARS, ServerSession, SessionWaits};
 
 use crate::database_error::{ErrorDetails, StatementError};
 use connection::{Conn, Handle};
