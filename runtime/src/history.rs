@@ -249,11 +249,15 @@ pub enum Action {
     Hook,
     /// A run stopped before this migration because its lock was lost.
     LockLost,
+    /// A statement of this migration's step gave up waiting for a table's
+    /// lock; the step was rolled back to be tried again. Its note says which
+    /// try it was, the pause before the next and the database's error.
+    LockRetry,
 }
 
 impl Action {
     /// Every action, in the order the log documents them.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::Apply,
         Action::Revert,
         Action::ApplyFailed,
@@ -265,6 +269,7 @@ impl Action {
         Action::Adopt,
         Action::Hook,
         Action::LockLost,
+        Action::LockRetry,
     ];
 
     /// The action named `text`, as `as_str` writes it.
@@ -286,6 +291,7 @@ impl Action {
             Action::Adopt => "adopt",
             Action::Hook => "hook",
             Action::LockLost => "lock_lost",
+            Action::LockRetry => "lock_retry",
         }
     }
 }
