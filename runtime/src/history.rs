@@ -322,9 +322,10 @@ const HISTORY_COLUMNS: [&str; 12] = [
     "state",
 ];
 
-/// Creates both tables if they do not exist yet.
-pub(crate) async fn ensure_tables(conn: ConnRef<'_>, tables: &Tables) -> Result<()> {
-    let mut db = Db::new(conn);
+/// Creates both tables, and the backfills' cursor table the health report
+/// reads with them, if they do not exist yet.
+pub(crate) async fn ensure_tables(mut conn: ConnRef<'_>, tables: &Tables) -> Result<()> {
+    let mut db = Db::new(conn.reborrow());
     db.exec(
         Table::create()
             .table(tables.history.sea())
@@ -357,7 +358,8 @@ pub(crate) async fn ensure_tables(conn: ConnRef<'_>, tables: &Tables) -> Result<
             .col(ColumnDef::new("batch").big_integer().not_null())
             .col(ColumnDef::new("error").text().null()),
     )
-    .await
+    .await?;
+    crate::backfill::ensure_table(conn, &tables.backfills().sea()).await
 }
 
 /// The alias a bookkeeping table is read under. Its columns are named with it

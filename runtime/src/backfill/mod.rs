@@ -32,7 +32,7 @@
 mod cursor;
 
 pub use cursor::{BackfillCursor, TABLE};
-pub(crate) use cursor::{forget, unfinished};
+pub(crate) use cursor::{COLUMNS, DONE, cursor_from_row, ensure_table, forget, unfinished};
 
 use crate::backend::{Backend, cast_to_integer, quote_table};
 use crate::db::{Db, Statement};
