@@ -122,6 +122,7 @@ async fn lock_status_names_the_blocking_session_and_its_query(backend: Backend) 
     let text = cli_lock_status(&url, false).await;
     assert!(text.contains(&format!("steps run in session {}", waits.session.id)), "{text}");
     assert!(text.contains(&waiting_for) && text.contains("blocked by"), "{text}");
+    assert!(text.lines().all(|line| line.chars().count() <= 100), "fits 100 columns: {text}");
     assert!(text.contains(&blocker_id.to_string()) && text.contains("FROM queue"), "{text}");
     let json: serde_json::Value = serde_json::from_str(&cli_lock_status(&url, true).await).unwrap();
     assert_eq!(json["waits"]["kind"], "session", "{json}");
@@ -160,5 +161,5 @@ async fn sqlite_says_what_a_step_waits_on_is_not_available() {
     let Some(StepWaits::Unavailable { reason }) = &status.waits else { panic!("{status:?}") };
     assert!(reason.contains("SQLite"), "{reason}");
     let text = cli_lock_status(db.url.expose(), false).await;
-    assert!(text.contains("waits on: not available: SQLite"), "{text}");
+    assert!(text.contains("waits on: not available (SQLite"), "{text}");
 }

@@ -211,50 +211,66 @@ pub(crate) fn lock_status(status: &LockStatus) -> String {
         (None, false) => "free".to_owned(),
     };
     let mut out = format!("lock: {}\nmechanism: {}", holder, status.mechanism);
-    if let Some(waits) = &status.waits {
+    if let Some(waits) = status.waits.as_ref().and_then(|waits| step_waits(waits, status.held)) {
         out.push('\n');
-        out.push_str(&step_waits(waits));
+        out.push_str(&waits);
     }
     out
 }
 
-/// What the lock holder's steps wait on: their session, and a table of the
-/// sessions that block it.
-fn step_waits(waits: &StepWaits) -> String {
+/// What the lock holder's steps wait on: their session, and the sessions
+/// that block it as aligned columns, each line at most [`WIDTH`] characters.
+/// Nothing while the lock is free.
+fn step_waits(waits: &StepWaits, held: bool) -> Option<String> {
     let waits = match waits {
-        StepWaits::Unavailable { reason } => return format!("waits on: not available: {reason}"),
-        StepWaits::NoSession { reason } => return format!("waits on: nothing to show: {reason}"),
+        StepWaits::Unavailable { .. } => {
+            return Some("waits on: not available (SQLite shows no other connection's locks)".to_owned());
+        }
+        StepWaits::NoSession { .. } if !held => return None,
+        StepWaits::NoSession { reason } => return Some(fit(&format!("waits on: nothing to show: {reason}"))),
         StepWaits::Session(waits) => waits,
     };
     let step = &waits.session;
-    let mut out = format!("steps run in session {}", step.id);
+    let mut line = format!("steps run in session {}", step.id);
     match &step.waiting_for {
-        Some(waiting_for) => out.push_str(&format!(", waiting: {waiting_for}")),
-        None => out.push_str(", not waiting"),
+        Some(waiting_for) => line.push_str(&format!(", waiting: {waiting_for}")),
+        None => line.push_str(", not waiting"),
     }
     if let Some(age) = step.query_ms {
-        out.push_str(&format!(" (statement started {} ago)", seconds(age)));
+        line.push_str(&format!(" for {}", seconds(age)));
     }
+    let mut out = vec![fit(&line)];
     if let Some(query) = &step.query {
-        out.push_str(&format!(": {}", one_line(query)));
+        out.push(fit(&format!("  {}", one_line(query))));
     }
-    if waits.blockers.is_empty() {
-        return out;
+    if !waits.blockers.is_empty() {
+        out.push(fit(&format!("blocked by (from {}):", waits.found_by)));
+        let rows = waits
+            .blockers
+            .iter()
+            .map(|blocker| {
+                vec![
+                    blocker.id.to_string(),
+                    blocker.state.clone().unwrap_or_default(),
+                    blocker.waiting_for.clone().unwrap_or_default(),
+                    blocker.transaction_ms.map(seconds).unwrap_or_default(),
+                    blocker.query_ms.map(seconds).unwrap_or_default(),
+                    blocker.query.as_deref().map(one_line).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let header = ["session", "state", "waiting", "transaction", "statement", "query"];
+        out.extend(aligned(&header, rows, &[5, 2, 1]).into_iter().map(|line| format!("  {line}")).map(|l| fit(&l)));
     }
-    out.push_str(&format!("\nblocked by (from {}):\n", waits.found_by));
-    let mut blockers = table(&["session", "state", "waiting for", "transaction", "statement", "query"]);
-    for blocker in &waits.blockers {
-        blockers.add_row([
-            blocker.id.to_string(),
-            blocker.state.clone().unwrap_or_default(),
-            blocker.waiting_for.clone().unwrap_or_default(),
-            blocker.transaction_ms.map(seconds).unwrap_or_default(),
-            blocker.query_ms.map(seconds).unwrap_or_default(),
-            blocker.query.as_deref().map(one_line).unwrap_or_default(),
-        ]);
+    Some(out.join("\n"))
+}
+
+/// `line` cut at [`WIDTH`] characters, with `…` where it was cut.
+fn fit(line: &str) -> String {
+    if line.chars().count() <= WIDTH {
+        return line.to_owned();
     }
-    out.push_str(&blockers.to_string());
-    out
+    format!("{}…", line.chars().take(WIDTH - 1).collect::<String>())
 }
 
 /// Milliseconds as seconds with one decimal.
