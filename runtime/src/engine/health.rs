@@ -253,7 +253,7 @@ impl Migrator {
         meta.from_subquery(Query::select().expr_as(Expr::cust("1"), "one").to_owned(), "k")
             .join_as(JoinType::LeftJoin, self.tables.lock.sea(), "l", Expr::col(("l", "id")).eq(Expr::cust("1")))
             .join_subquery(JoinType::LeftJoin, newest_log_entry, "f", Expr::cust("1 = 1"));
-        rows.union(sea_query::UnionType::All, meta);
+        let mut branches = vec![rows, meta];
         if cursors {
             let mut unfinished = Query::select();
             for column in HISTORY {
@@ -273,9 +273,20 @@ impl Migrator {
             unfinished
                 .from_as(self.tables.backfills().sea(), "b")
                 .and_where(Expr::col(("b", "state")).ne(crate::backfill::DONE));
-            rows.union(sea_query::UnionType::All, unfinished);
+            branches.push(unfinished);
         }
-        rows
+        // A database names the first missing table it meets: PostgreSQL and MySQL/MariaDB
+        // read a union from its first select, SQLite from its last. The history goes where
+        // it is met first, so that a database never migrated is told by its history table.
+        if backend == Backend::Sqlite {
+            branches.reverse();
+        }
+        let mut branches = branches.into_iter();
+        let mut statement = branches.next().expect("the history and the lock");
+        for branch in branches {
+            statement.union(sea_query::UnionType::All, branch);
+        }
+        statement
     }
 
     fn read_health_rows(
