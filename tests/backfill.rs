@@ -88,6 +88,9 @@ async fn a_killed_backfill_resumes_and_counts_every_row_once(backend: Backend) {
             assert!(started.elapsed() < Duration::from_secs(60), "the backfill made no progress");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        if !finished && kills_done == 0 {
+            running_backfill_in_health(&db, &mut victim, &mut inspect).await;
+        }
         if finished {
             // It finished before it could be killed: check it, and start over.
             let output = finish(victim);
@@ -148,6 +151,30 @@ async fn a_killed_backfill_resumes_and_counts_every_row_once(backend: Backend) {
     assert_eq!((rows, batches), (ROWS, ROWS / BATCH), "every row once, no batch done twice");
     assert_eq!(inspect.scalar("SELECT count(*) FROM counted WHERE n = 1").await, ROWS, "every counter is exactly 1");
     eprintln!("{backend}: {kills_done} kills, {full_runs} runs finished between them");
+}
+
+/// While `victim` runs its backfill, health shows it running beside the held
+/// lock and its dirty migration, on every backend.
+async fn running_backfill_in_health(db: &TestDb, victim: &mut std::process::Child, inspect: &mut Inspect) {
+    let migrator = Migrator::new(Registry::new(Vec::new()).unwrap());
+    let mut conn = db.connect().await;
+    let health = migrator.health(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    if victim.try_wait().unwrap().is_some() {
+        return;
+    }
+    let backend = db.backend;
+    assert!(health.lock.held, "{backend}: {health:?}");
+    match health.backfills.as_slice() {
+        [running] => {
+            assert_eq!((running.name.as_str(), running.state.as_str()), ("counted", "running"), "{backend}");
+            assert!(running.rows_done > 0 && running.rows_done < ROWS, "{backend}: {running:?}");
+            assert_eq!(health.dirty.len(), 1, "{backend}: {health:?}");
+        }
+        // Its last batch committed between the two reads.
+        [] => assert!(cursor(inspect).await.is_some_and(|(_, _, _, done)| done), "{backend}: {health:?}"),
+        more => panic!("{backend}: {more:?}"),
+    }
 }
 
 /// Runs the fixture with `env` to its end.

@@ -220,6 +220,9 @@ async fn a_held_lock_or_a_dirty_database_is_a_conflict(backend: Backend) {
     let (status, lock) = client.get("/lock").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!((lock["held"].as_bool(), lock["holder"]["pid"].as_i64()), (Some(true), Some(4242)), "{lock}");
+    // What its steps wait on: a holder that recorded no session has none to show; SQLite shows none.
+    let waits = if backend == Backend::Sqlite { "unavailable" } else { "no_session" };
+    assert_eq!(lock["waits"]["kind"], waits, "{lock}");
     let (status, answer) = client.post("/up", Some(TOKEN), None).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("lock_held")), "{answer}");
     assert!(answer["error"].as_str().unwrap().contains("pid 4242 on replica-b"), "{answer}");

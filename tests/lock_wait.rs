@@ -10,6 +10,7 @@
 #[macro_use]
 mod support;
 
+use migrations_rs::history::{Action, LogQuery};
 use migrations_rs::migrator::{Progress, StatementLimits};
 use migrations_rs::prelude::*;
 use migrations_rs::{Connection, Migrator, Scope, Version};
@@ -168,6 +169,32 @@ async fn gives_up_retries_and_succeeds_once_the_holder_commits(backend: Backend)
     assert_eq!(report.applied.len(), 1);
     assert!(started.elapsed() >= Duration::from_millis(1400), "applied before the holder committed");
     assert!(widened(&db).await);
+    each_retry_is_in_the_audit_log(&db).await;
+}
+
+/// One `lock_retry` entry per try that gave up, numbered from the first,
+/// each with the pause before the next and the database's error, through
+/// the library and `history --json`.
+async fn each_retry_is_in_the_audit_log(db: &TestDb) {
+    let mut conn = db.connect().await;
+    let query = LogQuery { action: Some(Action::LockRetry), ..LogQuery::default() };
+    let retries = Migrator::from_linked().unwrap().history(&mut conn, &query).await.unwrap();
+    assert!(!retries.is_empty(), "{}: no retry logged", db.backend);
+    for (n, retry) in retries.iter().rev().enumerate() {
+        assert_eq!((retry.version, retry.name.as_str()), (version(WIDEN), "widen_queue"));
+        let note = retry.note.as_deref().unwrap_or_default();
+        assert!(note.starts_with(&format!("try {} of 5 gave up after a lock wait of 300 ms", n + 1)), "{note}");
+        assert!(note.contains("the next try starts in") && note.contains("The database said:"), "{note}");
+        assert!(retry.duration_ms >= 250, "{retry:?}");
+    }
+    let args = ["history", "--json", "--action", "lock_retry", "--database-url", db.url.expose()].map(String::from);
+    // The command line runs a runtime of its own: not on this one's thread.
+    let (code, out, err) = std::thread::spawn(move || support::cli_in_process(&args)).join().unwrap();
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let entries = json.as_array().unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(entries.len(), retries.len(), "{json}");
+    assert!(entries.iter().all(|e| e["action"] == "lock_retry" && e["note"].as_str().is_some()), "{json}");
 }
 
 async fn a_holder_that_never_lets_go_fails_the_run_after_its_tries(backend: Backend) {
@@ -211,6 +238,16 @@ async fn a_holder_that_never_lets_go_fails_the_run_after_its_tries(backend: Back
         "nothing of the failed step is recorded"
     );
     assert!(!widened(&db).await, "nothing of the failed step is applied");
+    // Each try but the last is a retry in the log, and the failure is the newest entry.
+    assert_eq!(
+        inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'lock_retry'").await,
+        i64::from(tries - 1)
+    );
+    assert_eq!(
+        inspect.strings("SELECT action FROM migrations_rs_log ORDER BY id DESC").await[0],
+        "apply_failed",
+        "{backend}"
+    );
 }
 
 /// A step outside a transaction that gives up on a lock fails at once, as

@@ -6,6 +6,7 @@
 //! and writes the figures as JSON; BENCHMARKS.md at the repository root
 //! says how to run it and what the figures mean.
 
+pub mod backfill;
 pub mod compile;
 pub mod databases;
 pub mod fleet;

@@ -58,6 +58,10 @@ struct Args {
     /// nothing pending; written to fleet.json and fleet.md beside --out. Skipped by default.
     #[arg(long, value_delimiter = ',', num_args = 1..=2, default_value = "0,0", value_name = "SCHEMAS,DATABASES")]
     fleet: Vec<usize>,
+    /// Rows of the table a batched backfill walks, against one UPDATE of it
+    /// (PostgreSQL and MySQL/MariaDB; figures in backfill.json beside --out); 0 skips it.
+    #[arg(long, default_value_t = 0)]
+    backfill: i64,
     /// Where the figures go as JSON; the tables go beside it as Markdown.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results.json"))]
     out: PathBuf,
@@ -142,6 +146,9 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>
         let target = target_dir().join("compile-bench");
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
         rows.extend(compile::Bench::new(target, workspace, args.compile).measure(args.runs)?);
+    }
+    if args.backfill > 0 {
+        migrations_rs_bench::backfill::measure(&servers, &backends, args.backfill, &args.out).await?;
     }
     let _ = std::fs::remove_dir_all(&sqlite_dir);
     fleet(args, &servers).await?;

@@ -86,9 +86,12 @@ pub mod migrator {
     pub use migrations_rs_runtime::{Hook, Hooks, PlanApproval, StatementLimits};
 }
 
-/// The migration lock: how it is taken, and who holds it.
+/// The migration lock: how it is taken, who holds it, and what its steps wait on.
 pub mod lock {
-    pub use migrations_rs_runtime::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism};
+    pub use migrations_rs_runtime::backend::{QUERY_CHARS, ServerSession, SessionWaits};
+    pub use migrations_rs_runtime::{
+        LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism, StepWaits,
+    };
 }
 
 /// The bookkeeping tables: the history of applied migrations and the audit log.

@@ -249,11 +249,15 @@ pub enum Action {
     Hook,
     /// A run stopped before this migration because its lock was lost.
     LockLost,
+    /// A statement of this migration's step gave up waiting for a table's
+    /// lock; the step was rolled back to be tried again. Its note says which
+    /// try it was, the pause before the next and the database's error.
+    LockRetry,
 }
 
 impl Action {
     /// Every action, in the order the log documents them.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::Apply,
         Action::Revert,
         Action::ApplyFailed,
@@ -265,6 +269,7 @@ impl Action {
         Action::Adopt,
         Action::Hook,
         Action::LockLost,
+        Action::LockRetry,
     ];
 
     /// The action named `text`, as `as_str` writes it.
@@ -286,6 +291,7 @@ impl Action {
             Action::Adopt => "adopt",
             Action::Hook => "hook",
             Action::LockLost => "lock_lost",
+            Action::LockRetry => "lock_retry",
         }
     }
 }
@@ -316,9 +322,10 @@ const HISTORY_COLUMNS: [&str; 12] = [
     "state",
 ];
 
-/// Creates both tables if they do not exist yet.
-pub(crate) async fn ensure_tables(conn: ConnRef<'_>, tables: &Tables) -> Result<()> {
-    let mut db = Db::new(conn);
+/// Creates both tables, and the backfills' cursor table the health report
+/// reads with them, if they do not exist yet.
+pub(crate) async fn ensure_tables(mut conn: ConnRef<'_>, tables: &Tables) -> Result<()> {
+    let mut db = Db::new(conn.reborrow());
     db.exec(
         Table::create()
             .table(tables.history.sea())
@@ -351,7 +358,8 @@ pub(crate) async fn ensure_tables(conn: ConnRef<'_>, tables: &Tables) -> Result<
             .col(ColumnDef::new("batch").big_integer().not_null())
             .col(ColumnDef::new("error").text().null()),
     )
-    .await
+    .await?;
+    crate::backfill::ensure_table(conn, &tables.backfills().sea()).await
 }
 
 /// The alias a bookkeeping table is read under. Its columns are named with it

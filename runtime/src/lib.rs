@@ -75,7 +75,7 @@ pub use engine::{
 pub use error::{ChecksumMismatch, Error, Result};
 pub use foreign::{ForeignMigration, ForeignTable, Source, Tool};
 pub use history::{Action, AppliedMigration, LogQuery, LogRecord, RowState, TableName, Tables};
-pub use lock::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism};
+pub use lock::{LockHolder, LockOptions, LockStatus, LockStrategy, LockWait, Mechanism, StepWaits};
 pub use plan::RevertTarget;
 pub use record::{Body, BoxFuture, Checksum, Migration, MigrationFn, Risk};
 pub use registry::{Registry, RegistryProblem};

@@ -3,7 +3,7 @@
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use migrations_rs_runtime::{
     Backend, GraphNode, LockStatus, LogRecord, Mechanism, MigrationState, MigrationStatus, Preview, Status, StepSql,
-    Version,
+    StepWaits, Version,
 };
 
 /// Which migrations `status` shows: all, or only pending (and dirty) ones
@@ -210,7 +210,77 @@ pub(crate) fn lock_status(status: &LockStatus) -> String {
         (None, true) => "held by a process that left no record".to_owned(),
         (None, false) => "free".to_owned(),
     };
-    format!("lock: {}\nmechanism: {}", holder, status.mechanism)
+    let mut out = format!("lock: {}\nmechanism: {}", holder, status.mechanism);
+    if let Some(waits) = status.waits.as_ref().and_then(|waits| step_waits(waits, status.held)) {
+        out.push('\n');
+        out.push_str(&waits);
+    }
+    out
+}
+
+/// What the lock holder's steps wait on: their session, and the sessions
+/// that block it as aligned columns, each line at most [`WIDTH`] characters.
+/// Nothing while the lock is free.
+fn step_waits(waits: &StepWaits, held: bool) -> Option<String> {
+    let waits = match waits {
+        StepWaits::Unavailable { .. } => {
+            return Some("waits on: not available (SQLite shows no other connection's locks)".to_owned());
+        }
+        StepWaits::NoSession { .. } if !held => return None,
+        StepWaits::NoSession { reason } => return Some(fit(&format!("waits on: nothing to show: {reason}"))),
+        StepWaits::Session(waits) => waits,
+    };
+    let step = &waits.session;
+    let mut line = format!("steps run in session {}", step.id);
+    match &step.waiting_for {
+        Some(waiting_for) => line.push_str(&format!(", waiting: {waiting_for}")),
+        None => line.push_str(", not waiting"),
+    }
+    if let Some(age) = step.query_ms {
+        line.push_str(&format!(" for {}", seconds(age)));
+    }
+    let mut out = vec![fit(&line)];
+    if let Some(query) = &step.query {
+        out.push(fit(&format!("  {}", one_line(query))));
+    }
+    if !waits.blockers.is_empty() {
+        out.push(fit(&format!("blocked by (from {}):", waits.found_by)));
+        let rows = waits
+            .blockers
+            .iter()
+            .map(|blocker| {
+                vec![
+                    blocker.id.to_string(),
+                    blocker.state.clone().unwrap_or_default(),
+                    blocker.waiting_for.clone().unwrap_or_default(),
+                    blocker.transaction_ms.map(seconds).unwrap_or_default(),
+                    blocker.query_ms.map(seconds).unwrap_or_default(),
+                    blocker.query.as_deref().map(one_line).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let header = ["session", "state", "waiting", "transaction", "statement", "query"];
+        out.extend(aligned(&header, rows, &[5, 2, 1]).into_iter().map(|line| format!("  {line}")).map(|l| fit(&l)));
+    }
+    Some(out.join("\n"))
+}
+
+/// `line` cut at [`WIDTH`] characters, with `…` where it was cut.
+fn fit(line: &str) -> String {
+    if line.chars().count() <= WIDTH {
+        return line.to_owned();
+    }
+    format!("{}…", line.chars().take(WIDTH - 1).collect::<String>())
+}
+
+/// Milliseconds as seconds with one decimal.
+fn seconds(ms: i64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+/// `text` with its runs of whitespace, line breaks included, as single spaces.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn table(header: &[&str]) -> Table {

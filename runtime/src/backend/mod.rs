@@ -18,10 +18,12 @@ use crate::url::DatabaseUrl;
 mod connection;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
+mod session;
 pub(crate) mod sqlite;
 
 pub use connection::Connection;
 pub(crate) use connection::{AnyPool, ConnRef, Tx};
+pub use session::{QUERY_CHARS, ServerSession, SessionWaits};
 
 use crate::database_error::{ErrorDetails, StatementError};
 use connection::{Conn, Handle};
@@ -471,6 +473,21 @@ pub(crate) fn missing_table_as_none<T>(result: Result<T>) -> Result<Option<T>> {
         Err(Error::Database(error)) if is_missing_table(&error) => Ok(None),
         Err(error) => Err(error),
     }
+}
+
+/// Whether `error` says that the table `name` does not exist: a missing
+/// table, named in the database's message, when a statement reads several.
+pub(crate) fn is_missing_named_table(error: &Error, name: &str) -> bool {
+    let Error::Database(error) = error else { return false };
+    is_missing_table(error) && names_identifier(&error.to_string(), name)
+}
+
+/// Whether `text` holds `name` as a whole identifier, not as part of a longer one.
+fn names_identifier(text: &str, name: &str) -> bool {
+    let part_of_name = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    text.match_indices(name).any(|(at, _)| {
+        !part_of_name(text[..at].chars().next_back()) && !part_of_name(text[at + name.len()..].chars().next())
+    })
 }
 
 /// Whether `error` says a table does not exist.

@@ -54,7 +54,8 @@ impl BackfillCursor {
     }
 }
 
-const COLUMNS: [&str; 13] = [
+/// The cursor table's columns.
+pub(crate) const COLUMNS: [&str; 13] = [
     "version",
     "name",
     "table_name",
@@ -100,20 +101,27 @@ pub(crate) async fn ensure_table(conn: ConnRef<'_>, table: &TableName) -> Result
 }
 
 fn row_to_cursor(row: &crate::db::Row) -> Result<BackfillCursor> {
+    cursor_from_row(row, "")
+}
+
+/// The cursor in `row`, whose columns are the cursor table's each named
+/// with `prefix` before it (where it is read beside other tables).
+pub(crate) fn cursor_from_row(row: &crate::db::Row, prefix: &str) -> Result<BackfillCursor> {
+    let column = |name: &str| format!("{prefix}{name}");
     Ok(BackfillCursor {
-        version: Version::from_checked(u64::try_from(row.get::<i64>("version")?).unwrap_or(0)),
-        name: row.get("name")?,
-        table: row.get("table_name")?,
-        key_column: row.get("key_column")?,
-        last_key: row.get("last_key")?,
-        upper_key: row.get("upper_key")?,
-        rows_done: row.get("rows_done")?,
-        total_rows: row.get("total_rows")?,
-        batches: row.get("batches")?,
-        checksum: row.get("checksum")?,
-        state: row.get("state")?,
-        started_at: row.get("started_at")?,
-        updated_at: row.get("updated_at")?,
+        version: Version::from_checked(u64::try_from(row.get::<i64>(&column("version"))?).unwrap_or(0)),
+        name: row.get(&column("name"))?,
+        table: row.get(&column("table_name"))?,
+        key_column: row.get(&column("key_column"))?,
+        last_key: row.get(&column("last_key"))?,
+        upper_key: row.get(&column("upper_key"))?,
+        rows_done: row.get(&column("rows_done"))?,
+        total_rows: row.get(&column("total_rows"))?,
+        batches: row.get(&column("batches"))?,
+        checksum: row.get(&column("checksum"))?,
+        state: row.get(&column("state"))?,
+        started_at: row.get(&column("started_at"))?,
+        updated_at: row.get(&column("updated_at"))?,
     })
 }
 

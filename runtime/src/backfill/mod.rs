@@ -32,7 +32,7 @@
 mod cursor;
 
 pub use cursor::{BackfillCursor, TABLE};
-pub(crate) use cursor::{forget, unfinished};
+pub(crate) use cursor::{COLUMNS, DONE, cursor_from_row, ensure_table, forget, unfinished};
 
 use crate::backend::{Backend, cast_to_integer, quote_table};
 use crate::db::{Db, Statement};
@@ -512,20 +512,37 @@ async fn next_range(
     upper: i64,
     batch: i64,
 ) -> Result<(i64, i64)> {
-    let within = format!("FROM {table_sql} WHERE {key_sql} > {after} AND {key_sql} <= {upper}");
+    // The bounds are bound, not written in: the text stays the same from batch to batch, so
+    // the server prepares it once (a new prepared statement per batch would fill the
+    // connection's cache, and closing the oldest costs MySQL/MariaDB a delayed ACK per batch).
+    let (low, high) = match backend {
+        Backend::Postgres => ("$1", "$2"),
+        Backend::MySql | Backend::Sqlite => ("?", "?"),
+    };
+    let within = format!("FROM {table_sql} WHERE {key_sql} > {low} AND {key_sql} <= {high}");
+    let bounds = || sea_query::Values(vec![after.into(), upper.into()]);
     let key = cast_to_integer(backend, key_sql);
     let boundary = format!("SELECT {key} AS k {within} ORDER BY {key_sql} LIMIT 1 OFFSET {}", batch - 1);
-    let rows = Db::new(db.live_conn("a backfill")?).fetch_all(boundary).await?;
+    let rows = Db::new(db.live_conn("a backfill")?).fetch_all(WithValues(boundary, bounds())).await?;
     if let Some(row) = rows.first() {
         return Ok((row.get::<i64>("k")?, batch));
     }
     let count = format!("SELECT {} AS n {within}", cast_to_integer(backend, "COUNT(*)"));
-    let rows = Db::new(db.live_conn("a backfill")?).fetch_all(count).await?;
+    let rows = Db::new(db.live_conn("a backfill")?).fetch_all(WithValues(count, bounds())).await?;
     let rows = match rows.first() {
         Some(row) => row.get::<i64>("n")?,
         None => 0,
     };
     Ok((upper, rows))
+}
+
+/// SQL with the values bound to its placeholders.
+struct WithValues(String, sea_query::Values);
+
+impl Statement for WithValues {
+    fn to_sql(&self, _: Backend) -> (String, sea_query::Values) {
+        (self.0.clone(), self.1.clone())
+    }
 }
 
 /// SHA-256 of what identifies a backfill's work, lowercase hex.

@@ -3,7 +3,8 @@
 //!
 //! The statement is the history rows, `UNION ALL` one more row holding the
 //! lock table's record, the newest audit log entry and, for a session lock,
-//! whether the server says a session holds it.
+//! whether the server says a session holds it, `UNION ALL` the cursors of
+//! backfills that have not finished (running now, or interrupted).
 
 use crate::backend::{Backend, Connection, is_missing_column, missing_table_as_none};
 use crate::db::{Db, Row};
@@ -42,9 +43,10 @@ pub struct Health {
     pub last_applied: Option<LastApplied>,
     /// Who holds the migration lock, if anyone.
     pub lock: LockStatus,
-    /// Interrupted backfills: read only when a migration is dirty (as theirs
-    /// is) and the lock is free, so that health stays one statement while a
-    /// run holds it; `status` shows running ones too.
+    /// Backfills of dirty migrations (as a migration running a backfill is)
+    /// that have not walked their whole range: running now while the lock is
+    /// held, else interrupted. Read in the same statement; a database whose
+    /// cursor table an older version did not create costs a second one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub backfills: Vec<crate::backfill::BackfillCursor>,
 }
@@ -111,6 +113,10 @@ const LOCK: [(&str, &str); 5] = [
 ];
 /// The heartbeat's age, computed by the database's clock in the statement.
 const LOCK_AGE: &str = "lock_age_ms";
+/// Before the cursor table's columns in the statement.
+const CURSOR: &str = "backfill_";
+/// The cursor table's integer columns.
+const CURSOR_INTEGERS: [&str; 6] = ["version", "last_key", "upper_key", "rows_done", "total_rows", "batches"];
 const FAILURE: [(&str, &str); 5] = [
     ("version", "log_version"),
     ("name", "log_name"),
@@ -139,16 +145,35 @@ impl Migrator {
         let conn = &mut self.bind(conn)?;
         let session_lock = lock::held_in_sql(conn.backend(), &self.tables, &self.lock);
         let reads_session = session_lock.is_some();
-        let statement = self.health_statement(conn.backend(), session_lock);
+        let statement = self.health_statement(conn.backend(), session_lock.clone(), true);
         let fetched = match Db::new(conn.as_ref()).fetch_all(&statement).await {
+            // No cursor table: no backfill ever ran here, or an older version made the tables.
+            Err(error) if names_cursor_table(&error) => {
+                let statement = self.health_statement(conn.backend(), session_lock, false);
+                Db::new(conn.as_ref()).fetch_all(&statement).await
+            }
+            result => result,
+        };
+        // Never migrated: no history to read apart.
+        let mut history_missing = false;
+        let fetched = match fetched {
             // A lock table of an older version, without the holder's stale-after: read apart.
             Err(error) if is_missing_column(&error) => None,
+            Err(error) if crate::backend::is_missing_named_table(&error, &self.tables.history.name) => {
+                history_missing = true;
+                None
+            }
             result => missing_table_as_none(result)?,
         };
+        let mut backfills = Vec::new();
+        let fetched_apart = fetched.is_none();
         let (history, failure, lock) = match fetched {
-            Some(rows) => self.read_health_rows(conn, &rows, reads_session)?,
+            Some(rows) => self.read_health_rows(conn, &rows, reads_session, &mut backfills)?,
             None => {
-                let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
+                let rows = match history_missing {
+                    true => Vec::new(),
+                    false => history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default(),
+                };
                 let history = rows
                     .into_iter()
                     .map(|a| HistoryRow {
@@ -165,15 +190,30 @@ impl Migrator {
             }
         };
         let mut health = self.health_from(history, failure, lock);
-        // Interrupted backfills, read only then: while the lock is held, health stays one statement.
-        if !health.dirty.is_empty() && !health.lock.held {
-            health.backfills = crate::backfill::unfinished(conn.as_ref(), &self.tables.backfills().sea()).await?;
+        if fetched_apart && !health.dirty.is_empty() {
+            backfills = crate::backfill::unfinished(conn.as_ref(), &self.tables.backfills().sea()).await?;
         }
+        // A cursor left by a migration no longer dirty (marked by hand) says nothing of now.
+        backfills.retain(|cursor| health.dirty.iter().any(|dirty| dirty.version == cursor.version));
+        health.backfills = backfills;
         Ok(health)
     }
 
-    fn health_statement(&self, backend: Backend, held: Option<Expr>) -> SelectStatement {
+    /// The health statement; with `cursors`, the unfinished backfills' cursors too.
+    fn health_statement(&self, backend: Backend, held: Option<Expr>, cursors: bool) -> SelectStatement {
         let null = || Expr::cust("NULL");
+        // Typed: PostgreSQL reads two untyped NULLs in a union as text, which no later bigint matches.
+        let no_cursor = |select: &mut SelectStatement| {
+            if cursors {
+                for column in crate::backfill::COLUMNS {
+                    let value = match CURSOR_INTEGERS.contains(&column) {
+                        true => Expr::cust(crate::backend::cast_to_integer(backend, "NULL")),
+                        false => null(),
+                    };
+                    select.expr_as(value, format!("{CURSOR}{column}"));
+                }
+            }
+        };
         let mut rows = Query::select();
         for column in HISTORY {
             rows.expr_as(Expr::col(column), column);
@@ -185,6 +225,7 @@ impl Migrator {
         if held.is_some() {
             rows.expr_as(null(), "lock_held");
         }
+        no_cursor(&mut rows);
         rows.from(self.tables.history.sea());
 
         let mut meta = Query::select();
@@ -198,9 +239,11 @@ impl Migrator {
             meta.expr_as(Expr::col(("f", column)), alias);
         }
         meta.expr_as(lock::heartbeat_age_sql(backend, "l.heartbeat_ms"), LOCK_AGE);
+        let reads_session = held.is_some();
         if let Some(held) = held {
             meta.expr_as(held, "lock_held");
         }
+        no_cursor(&mut meta);
         let newest_log_entry = Query::select()
             .columns(FAILURE.map(|(column, _)| column))
             .from(self.tables.log.sea())
@@ -210,8 +253,40 @@ impl Migrator {
         meta.from_subquery(Query::select().expr_as(Expr::cust("1"), "one").to_owned(), "k")
             .join_as(JoinType::LeftJoin, self.tables.lock.sea(), "l", Expr::col(("l", "id")).eq(Expr::cust("1")))
             .join_subquery(JoinType::LeftJoin, newest_log_entry, "f", Expr::cust("1 = 1"));
-        rows.union(sea_query::UnionType::All, meta);
-        rows
+        let mut branches = vec![rows, meta];
+        if cursors {
+            let mut unfinished = Query::select();
+            for column in HISTORY {
+                unfinished.expr_as(null(), column);
+            }
+            for (_, alias) in LOCK.iter().chain(&FAILURE) {
+                unfinished.expr_as(null(), *alias);
+            }
+            unfinished.expr_as(null(), LOCK_AGE);
+            if reads_session {
+                unfinished.expr_as(null(), "lock_held");
+            }
+            // Qualified: SQLite reads an unknown unqualified quoted name as a string.
+            for column in crate::backfill::COLUMNS {
+                unfinished.expr_as(Expr::col(("b", column)), format!("{CURSOR}{column}"));
+            }
+            unfinished
+                .from_as(self.tables.backfills().sea(), "b")
+                .and_where(Expr::col(("b", "state")).ne(crate::backfill::DONE));
+            branches.push(unfinished);
+        }
+        // A database names the first missing table it meets: PostgreSQL and MySQL/MariaDB
+        // read a union from its first select, SQLite from its last. The history goes where
+        // it is met first, so that a database never migrated is told by its history table.
+        if backend == Backend::Sqlite {
+            branches.reverse();
+        }
+        let mut branches = branches.into_iter();
+        let mut statement = branches.next().expect("the history and the lock");
+        for branch in branches {
+            statement.union(sea_query::UnionType::All, branch);
+        }
+        statement
     }
 
     fn read_health_rows(
@@ -219,12 +294,18 @@ impl Migrator {
         conn: &Connection,
         rows: &[Row],
         reads_session: bool,
+        backfills: &mut Vec<crate::backfill::BackfillCursor>,
     ) -> Result<(Vec<HistoryRow>, Option<FailedMigration>, LockStatus)> {
         let corrupt = |detail: String| Error::CorruptHistory { table: self.tables.history.to_string(), detail };
         let mut history = Vec::with_capacity(rows.len());
         let mut failure = None;
         let mut lock = None;
+        let with_cursors = rows.first().is_some_and(|row| row.get::<Option<i64>>(&format!("{CURSOR}version")).is_ok());
         for row in rows {
+            if with_cursors && row.get::<Option<i64>>(&format!("{CURSOR}version"))?.is_some() {
+                backfills.push(crate::backfill::cursor_from_row(row, CURSOR)?);
+                continue;
+            }
             if let Some(version) = row.get::<Option<i64>>("version")? {
                 let state: String = row.get("state")?;
                 history.push(HistoryRow {
@@ -309,6 +390,11 @@ impl Migrator {
             backfills: Vec::new(),
         }
     }
+}
+
+/// Whether `error` says the backfills' cursor table is missing.
+fn names_cursor_table(error: &Error) -> bool {
+    crate::backend::is_missing_named_table(error, crate::backfill::TABLE)
 }
 
 /// The `lock_held` column of a session lock: a nonzero integer while held.

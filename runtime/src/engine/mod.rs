@@ -367,10 +367,13 @@ impl Migrator {
         history::read_log(conn.as_ref(), &self.tables, query).await
     }
 
-    /// Who holds the migration lock, without taking it.
+    /// Who holds the migration lock, without taking it, and what the
+    /// holder's steps wait on in the database: on PostgreSQL and
+    /// MySQL/MariaDB the session that runs them as the server shows it, and
+    /// the sessions that block it ([`StepWaits`](crate::lock::StepWaits)).
     pub async fn lock_status(&self, conn: &mut Connection) -> Result<LockStatus> {
         let conn = &mut self.bind(conn)?;
-        lock::status(conn, &self.tables, &self.lock).await
+        lock::status_with_waits(conn, &self.tables, &self.lock).await
     }
 
     /// Frees the migration lock whoever holds it, for a holder that died
@@ -412,7 +415,9 @@ impl Migrator {
                 callback(wait);
             }
         };
-        let guard = lock::acquire(conn.open_unpooled().await?, &self.tables, &self.lock, &report).await?;
+        // Recorded with the holder, for `lock status` to show what the steps wait on.
+        let step_session = conn.as_ref().session_id().await?;
+        let guard = lock::acquire(conn.open_unpooled().await?, &self.tables, &self.lock, &report, step_session).await?;
         let outcome = AssertUnwindSafe(work(conn, &guard)).catch_unwind().await;
         unlock(guard, outcome).await
     }

@@ -28,12 +28,13 @@ impl Migrator {
             .with_backup(BackupOptions { enabled: false, ..BackupOptions::default() }))
     }
 
-    /// The tables a schema snapshot leaves out: ours (history, log, lock),
+    /// The tables a schema snapshot leaves out: ours (history, log, lock, backfill cursors),
     /// the history tables of the tools we adopt from or keep in step, and `more`.
     pub(crate) fn bookkeeping_tables(&self, more: &[String]) -> Vec<String> {
         let mut tables: Vec<String> = [&self.tables.history, &self.tables.log, &self.tables.lock]
             .into_iter()
             .map(|table| table.name.clone())
+            .chain([self.tables.backfills().name])
             .chain(Tool::ALL.iter().map(|tool| tool.table().to_owned()))
             .collect();
         tables.extend(more.iter().cloned());

@@ -123,8 +123,12 @@ impl Migrator {
 
     /// The backup before `reason`; `None` when the database holds nothing to back up.
     async fn backup_before(&self, conn: &mut Connection, reason: &str) -> Result<Option<Backup>> {
-        let bookkeeping =
-            [self.tables.history.name.as_str(), self.tables.log.name.as_str(), self.tables.lock.name.as_str()];
+        let bookkeeping = [
+            self.tables.history.name.as_str(),
+            self.tables.log.name.as_str(),
+            self.tables.lock.name.as_str(),
+            crate::backfill::TABLE,
+        ];
         let backup = backup::take(conn, &self.backup, reason, &bookkeeping).await?;
         match &backup {
             Some(Backup::Snapshot { path, .. }) => {

@@ -98,6 +98,10 @@ pub(crate) struct StepRunner<'a> {
     progress: Option<&'a ProgressCallback>,
     /// How long each statement waits for a lock, and how often a step is tried.
     limits: StatementLimits,
+    /// Audit log entries of retries not written yet: on SQLite, where the
+    /// writer the step waited for also keeps the log from being written, they
+    /// go in with the step's outcome, before its own entry.
+    deferred: std::sync::Mutex<Vec<LogEntry>>,
 }
 
 impl Migrator {
@@ -110,6 +114,7 @@ impl Migrator {
             guard,
             progress: self.progress.as_ref(),
             limits: self.statement_limits,
+            deferred: std::sync::Mutex::default(),
         }
     }
 }
@@ -153,6 +158,45 @@ impl StepRunner<'_> {
         }
     }
 
+    /// Records in the audit log that a try of `step` gave up waiting for a
+    /// lock and was rolled back, to be tried again after a pause.
+    async fn log_lock_retry(&self, conn: &mut Connection, step: &Step, retry: LockRetry, error: &Error) {
+        let LockRetry { tries, limits, pause, took } = retry;
+        let entry = LogEntry {
+            version: step.migration.version,
+            name: step.migration.name.to_owned(),
+            action: Action::LockRetry,
+            duration_ms: millis(took),
+            batch: step.batch,
+            error: Some(format!(
+                "try {tries} of {} gave up after a lock wait of {} ms and was rolled back; \
+                 the next try starts in {} ms. The database said: {error}",
+                limits.lock_tries,
+                millis(limits.lock_wait),
+                millis(pause)
+            )),
+        };
+        if conn.backend() == crate::backend::Backend::Sqlite {
+            self.defer(entry);
+        } else if let Err(log_error) = history::append_log(conn.as_ref(), self.tables, &entry).await {
+            tracing::warn!(%log_error, "could not write a retry to the audit log yet; it is written with the step");
+            self.defer(entry);
+        }
+    }
+
+    fn defer(&self, entry: LogEntry) {
+        self.deferred.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(entry);
+    }
+
+    /// Writes the retries not written yet on `conn`, before the step's own entry.
+    async fn write_deferred(&self, mut conn: ConnRef<'_>) -> Result<()> {
+        let entries = std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        for entry in &entries {
+            history::append_log(conn.reborrow(), self.tables, entry).await?;
+        }
+        Ok(())
+    }
+
     /// Runs one step; on failure writes the failure to the audit log.
     async fn run_step(
         &self,
@@ -190,6 +234,7 @@ impl StepRunner<'_> {
         let mut gave_up_on_lock = None;
         let outcome = loop {
             tries += 1;
+            let try_started = Instant::now();
             let (outcome, undone) = self.attempt(conn, step, limits, started, &mut in_progress, &mut notes).await;
             match outcome {
                 Err(error) if crate::backend::is_lock_timeout(&error) => {
@@ -207,6 +252,8 @@ impl StepRunner<'_> {
                         %error,
                         "a statement gave up waiting for a lock; the step was rolled back and is tried again"
                     );
+                    let retry = LockRetry { tries, limits, pause, took: try_started.elapsed() };
+                    self.log_lock_retry(conn, step, retry, &error).await;
                     tokio::time::sleep(pause).await;
                     if let Err(error) = guard.check(&migration.label()).await {
                         break Err(error);
@@ -253,6 +300,9 @@ impl StepRunner<'_> {
                     batch: step.batch,
                     error: Some(error.to_string()),
                 };
+                if let Err(log_error) = self.write_deferred(conn.as_ref()).await {
+                    tracing::error!(%log_error, "could not write the step's retries to the audit log");
+                }
                 let not_logged = self.log_failure(conn, &entry).await.err().map(|log_error| {
                     tracing::error!(%log_error, "could not write the failure to the audit log");
                     log_error.to_string()
@@ -419,6 +469,7 @@ impl StepRunner<'_> {
             batch: step.batch,
             error: None,
         };
+        self.write_deferred(tx.conn()).await?;
         history::append_log(tx.conn(), self.tables, &entry).await
     }
 }
@@ -433,6 +484,16 @@ impl StepRunner<'_> {
             StepAction::Revert => compat::record_reverted(conn, compat, step.migration).await,
         }
     }
+}
+
+/// A try of a step that gave up on a lock: which one, under what limits,
+/// the pause before the next, and how long it took.
+#[derive(Clone, Copy)]
+struct LockRetry {
+    tries: u32,
+    limits: StatementLimits,
+    pause: Duration,
+    took: Duration,
 }
 
 /// Commits after success, rolls back after an error.

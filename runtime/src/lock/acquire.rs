@@ -4,7 +4,7 @@
 //! it waits for.
 
 use super::guard::{LockConnection, LockGuard};
-use super::table::{ensure_table, insert_lease, read_holder, read_holder_if_table, record_holder, take_over};
+use super::table::{Me, ensure_table, insert_lease, read_holder, read_holder_if_table, record_holder, take_over};
 use super::{LockHolder, LockOptions, LockStrategy, LockWait, lock_name, mechanism};
 use crate::backend::{ConnRef, Connection, SessionLockConnection, is_busy};
 use crate::error::{Error, LockError, Result};
@@ -22,15 +22,18 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_millis(1000);
 pub(crate) type OnWait<'a> = &'a (dyn Fn(LockWait<'_>) + Send + Sync);
 
 /// Takes the lock on `conn`, a connection of its own, waiting for another
-/// holder up to `options.wait`.
+/// holder up to `options.wait`. `step_session` is the server session that
+/// will run the steps, recorded with the holder so that `lock status` can
+/// show what they wait on.
 pub(crate) async fn acquire(
     conn: Connection,
     tables: &Tables,
     options: &LockOptions,
     on_wait: OnWait<'_>,
+    step_session: Option<i64>,
 ) -> Result<LockGuard> {
     options.validate()?;
-    let me = LockHolder {
+    let holder = LockHolder {
         id: unique_id(),
         pid: i64::from(std::process::id()),
         host: history::host(),
@@ -38,20 +41,21 @@ pub(crate) async fn acquire(
         heartbeat_age: Duration::ZERO,
         stale_after: options.stale_after,
     };
+    let me = Me { holder: &holder, session: step_session };
     let mechanism = mechanism(conn.backend(), options.strategy);
     let waiting = Waiting { started: Instant::now(), options, on_wait };
-    tracing::debug!(%mechanism, id = %me.id, "taking the migration lock");
+    tracing::debug!(%mechanism, id = %me.holder.id, "taking the migration lock");
     let session = match options.strategy {
         LockStrategy::Native => conn.into_session_lock(&lock_name(tables)).await?,
         LockStrategy::Lease => Err(conn),
     };
     let conn = match session {
-        Ok(conn) => LockConnection::Session(take_session_lock(conn, tables, &me, &waiting).await?),
-        Err(conn) => LockConnection::Lease(take_lease(conn, tables, &me, &waiting).await?),
+        Ok(conn) => LockConnection::Session(take_session_lock(conn, tables, me, &waiting).await?),
+        Err(conn) => LockConnection::Lease(take_lease(conn, tables, me, &waiting).await?),
     };
     let waited_ms = waiting.started.elapsed().as_millis() as u64;
-    tracing::info!(%mechanism, id = %me.id, waited_ms, "migration lock taken");
-    Ok(LockGuard::held(me.id, tables, conn, options.heartbeat_interval()))
+    tracing::info!(%mechanism, id = %me.holder.id, waited_ms, "migration lock taken");
+    Ok(LockGuard::held(me.holder.id.clone(), tables, conn, options.heartbeat_interval()))
 }
 
 // Never called without a server backend, whose session lock it takes.
@@ -59,7 +63,7 @@ pub(crate) async fn acquire(
 async fn take_session_lock(
     mut conn: SessionLockConnection,
     tables: &Tables,
-    me: &LockHolder,
+    me: Me<'_>,
     waiting: &Waiting<'_>,
 ) -> Result<SessionLockConnection> {
     while !conn.lock().try_lock().await? {
@@ -72,12 +76,7 @@ async fn take_session_lock(
     Ok(conn)
 }
 
-async fn take_lease(
-    mut conn: Connection,
-    tables: &Tables,
-    me: &LockHolder,
-    waiting: &Waiting<'_>,
-) -> Result<Connection> {
+async fn take_lease(mut conn: Connection, tables: &Tables, me: Me<'_>, waiting: &Waiting<'_>) -> Result<Connection> {
     #[cfg(feature = "sqlite")]
     if let Some(mut sqlite) = conn.sqlite() {
         sqlite.set_busy_timeout(SQLITE_BUSY_TIMEOUT).await?;
@@ -106,9 +105,9 @@ enum LeaseAttempt {
 /// One attempt at the lease: insert it when free, take it over when its
 /// holder's heartbeat is older than the holder's own stale-after, by the
 /// database's clock.
-async fn try_lease(mut conn: ConnRef<'_>, tables: &Tables, me: &LockHolder) -> Result<LeaseAttempt> {
+async fn try_lease(mut conn: ConnRef<'_>, tables: &Tables, me: Me<'_>) -> Result<LeaseAttempt> {
     ensure_table(conn.reborrow(), tables).await?;
-    let Some(holder) = read_holder(conn.reborrow(), tables, me.stale_after).await? else {
+    let Some(holder) = read_holder(conn.reborrow(), tables, me.holder.stale_after).await? else {
         return Ok(if insert_lease(conn, tables, me).await? { LeaseAttempt::Taken } else { LeaseAttempt::Again });
     };
     if holder.heartbeat_age <= holder.stale_after {

@@ -22,14 +22,17 @@
 //! waiting process can say who it waits for and since when. Each backend's
 //! own SQL is in its file under `backend`; here are the options, the
 //! status, and the modules that take the lock (`acquire`), hold it
-//! (`guard`) and keep its table (`table`).
+//! (`guard`), keep its table (`table`) and show what the holder's steps
+//! wait on in the database (`waits`).
 
 mod acquire;
 mod guard;
 mod table;
+mod waits;
 
 pub(crate) use acquire::acquire;
 pub(crate) use guard::LockGuard;
+pub use waits::StepWaits;
 
 use crate::backend::{self, Backend, Connection};
 use crate::error::{Error, LockError, Result};
@@ -168,6 +171,10 @@ pub struct LockStatus {
     pub held: bool,
     /// The recorded holder; with `held` false, the last one, if its record remains.
     pub holder: Option<LockHolder>,
+    /// What the holder's steps wait on in the database: read by
+    /// [`Migrator::lock_status`](crate::Migrator::lock_status), not by the health report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits: Option<StepWaits>,
 }
 
 /// Reported while waiting for another process's lock.
@@ -231,7 +238,7 @@ pub(crate) fn status_from(
         Mechanism::LeaseRow => holder.as_ref().is_some_and(|h| h.heartbeat_age <= h.stale_after),
         Mechanism::PostgresAdvisory | Mechanism::MySqlNamedLock => session_held,
     };
-    LockStatus { mechanism, held, holder }
+    LockStatus { mechanism, held, holder, waits: None }
 }
 
 /// Who holds the lock, read without taking it.
@@ -246,7 +253,7 @@ pub(crate) async fn status(conn: &mut Connection, tables: &Tables, options: &Loc
                 && let Some(mut sqlite) = conn.sqlite()
                 && sqlite.write_locked().await?
             {
-                return Ok(LockStatus { mechanism: Mechanism::LeaseRow, held: true, holder });
+                return Ok(LockStatus { mechanism: Mechanism::LeaseRow, held: true, holder, waits: None });
             }
             false
         }
@@ -258,6 +265,17 @@ pub(crate) async fn status(conn: &mut Connection, tables: &Tables, options: &Loc
         }
     };
     Ok(status_from(conn.backend(), options, holder, session_held))
+}
+
+/// Who holds the lock and what its steps wait on in the database, read without taking it.
+pub(crate) async fn status_with_waits(
+    conn: &mut Connection,
+    tables: &Tables,
+    options: &LockOptions,
+) -> Result<LockStatus> {
+    let mut status = status(conn, tables, options).await?;
+    status.waits = Some(waits::step_waits(conn.as_ref(), tables, status.held).await?);
+    Ok(status)
 }
 
 /// Frees the lock whoever holds it, and returns the holder it freed.

@@ -1,6 +1,7 @@
 //! The lock table: one row naming the holder, its heartbeat by the
-//! database's clock and its stale-after. A lease is this row alone; a
-//! session lock records its holder here for waiting processes to read.
+//! database's clock, its stale-after and the server session that runs its
+//! steps. A lease is this row alone; a session lock records its holder here
+//! for waiting processes to read.
 
 use super::LockHolder;
 use crate::backend::{ConnRef, is_missing_column, missing_table_as_none, now_ms_sql};
@@ -23,6 +24,7 @@ pub(super) async fn ensure_table(mut conn: ConnRef<'_>, tables: &Tables) -> Resu
         .col(ColumnDef::new("since").string_len(32).not_null())
         .col(ColumnDef::new("heartbeat_ms").big_integer().not_null())
         .col(ColumnDef::new("stale_after_ms").big_integer().null())
+        .col(ColumnDef::new("session_id").big_integer().null())
         .to_owned();
     // Two processes creating the table at once can collide in PostgreSQL's
     // catalogue; the second attempt then finds the table there.
@@ -32,34 +34,54 @@ pub(super) async fn ensure_table(mut conn: ConnRef<'_>, tables: &Tables) -> Resu
     add_missing_columns(conn, tables).await
 }
 
-/// `stale_after_ms` came after the first version of the lock table.
+/// The columns that came after the first version of the lock table, oldest first.
+const LATER_COLUMNS: [&str; 2] = ["stale_after_ms", "session_id"];
+
+/// Adds the [`LATER_COLUMNS`] an older version's lock table lacks: one
+/// statement finds them all there.
 async fn add_missing_columns(mut conn: ConnRef<'_>, tables: &Tables) -> Result<()> {
     // Qualified: SQLite reads an unknown unqualified "name" as a string.
-    let probe = Query::select()
-        .column(("l", "stale_after_ms"))
-        .from_as(tables.lock.sea(), "l")
-        .and_where(Expr::col(("l", "id")).eq(0))
-        .to_owned();
-    match Db::new(conn.reborrow()).fetch_all(&probe).await {
+    let probe = |columns: &[&'static str]| {
+        let mut probe = Query::select();
+        for column in columns {
+            probe.column(("l", *column));
+        }
+        probe.from_as(tables.lock.sea(), "l").and_where(Expr::col(("l", "id")).eq(0)).to_owned()
+    };
+    match Db::new(conn.reborrow()).fetch_all(&probe(&LATER_COLUMNS)).await {
         Ok(_) => return Ok(()),
         Err(error) if is_missing_column(&error) => {}
         Err(error) => return Err(error),
     }
-    let alter = Table::alter()
-        .table(tables.lock.sea())
-        .add_column(ColumnDef::new("stale_after_ms").big_integer().null())
-        .to_owned();
-    tracing::info!(table = %tables.lock, "adding the column stale_after_ms to the lock table");
-    match Db::new(conn.reborrow()).exec(&alter).await {
-        Ok(()) => Ok(()),
-        // Another process may have added it meanwhile.
-        Err(error) => Db::new(conn).fetch_all(&probe).await.map(drop).map_err(|_| error),
+    for column in LATER_COLUMNS {
+        match Db::new(conn.reborrow()).fetch_all(&probe(&[column])).await {
+            Ok(_) => continue,
+            Err(error) if is_missing_column(&error) => {}
+            Err(error) => return Err(error),
+        }
+        let alter =
+            Table::alter().table(tables.lock.sea()).add_column(ColumnDef::new(column).big_integer().null()).to_owned();
+        tracing::info!(table = %tables.lock, column, "adding a column to the lock table");
+        if let Err(error) = Db::new(conn.reborrow()).exec(&alter).await {
+            // Another process may have added it meanwhile.
+            Db::new(conn.reborrow()).fetch_all(&probe(&[column])).await.map_err(|_| error)?;
+        }
     }
+    Ok(())
 }
 
-const LOCK_COLUMNS: [&str; 7] = ["id", "lock_id", "pid", "host", "since", "heartbeat_ms", "stale_after_ms"];
+const LOCK_COLUMNS: [&str; 8] =
+    ["id", "lock_id", "pid", "host", "since", "heartbeat_ms", "stale_after_ms", "session_id"];
 
-fn holder_values(conn: &ConnRef<'_>, me: &LockHolder) -> [sea_query::Expr; 7] {
+/// The holder `me`, and the server session that runs its steps (`None` on SQLite).
+#[derive(Clone, Copy)]
+pub(super) struct Me<'a> {
+    pub holder: &'a LockHolder,
+    pub session: Option<i64>,
+}
+
+fn holder_values(conn: &ConnRef<'_>, me: Me<'_>) -> [sea_query::Expr; 8] {
+    let Me { holder: me, session } = me;
     [
         1.into(),
         me.id.clone().into(),
@@ -68,11 +90,12 @@ fn holder_values(conn: &ConnRef<'_>, me: &LockHolder) -> [sea_query::Expr; 7] {
         me.since.clone().into(),
         Expr::cust(now_ms_sql(conn.backend())),
         millis(me.stale_after).into(),
+        session.into(),
     ]
 }
 
 /// Inserts the lease row; false if another process holds it.
-pub(super) async fn insert_lease(conn: ConnRef<'_>, tables: &Tables, me: &LockHolder) -> Result<bool> {
+pub(super) async fn insert_lease(conn: ConnRef<'_>, tables: &Tables, me: Me<'_>) -> Result<bool> {
     let insert = Query::insert()
         .into_table(tables.lock.sea())
         .columns(LOCK_COLUMNS)
@@ -88,9 +111,9 @@ pub(super) async fn insert_lease(conn: ConnRef<'_>, tables: &Tables, me: &LockHo
 /// Replaces a stale holder, unless it renewed its lease or someone else
 /// replaced it first. Staleness is judged again in the statement, by the
 /// database's clock and the holder's own stale-after.
-pub(super) async fn take_over(conn: ConnRef<'_>, tables: &Tables, me: &LockHolder, stale: &LockHolder) -> Result<bool> {
+pub(super) async fn take_over(conn: ConnRef<'_>, tables: &Tables, me: Me<'_>, stale: &LockHolder) -> Result<bool> {
     let now = now_ms_sql(conn.backend());
-    let [_, id, pid, host, since, heartbeat, stale_after] = holder_values(&conn, me);
+    let [_, id, pid, host, since, heartbeat, stale_after, session] = holder_values(&conn, me);
     let update = Query::update()
         .table(tables.lock.sea())
         .values([
@@ -100,6 +123,7 @@ pub(super) async fn take_over(conn: ConnRef<'_>, tables: &Tables, me: &LockHolde
             ("since", since),
             ("heartbeat_ms", heartbeat),
             ("stale_after_ms", stale_after),
+            ("session_id", session),
         ])
         .and_where(Expr::col("id").eq(1))
         .and_where(Expr::col("lock_id").eq(stale.id.clone()))
@@ -124,7 +148,7 @@ pub(super) async fn renew(conn: ConnRef<'_>, tables: &Tables, id: &str) -> Resul
 
 /// Records the holder of a session lock for waiting processes to read,
 /// replacing the record a crashed holder may have left.
-pub(super) async fn record_holder(conn: ConnRef<'_>, tables: &Tables, me: &LockHolder) -> Result<()> {
+pub(super) async fn record_holder(conn: ConnRef<'_>, tables: &Tables, me: Me<'_>) -> Result<()> {
     let values = holder_values(&conn, me);
     let mut db = Db::new(conn);
     db.exec(Query::delete().from_table(tables.lock.sea()).and_where(Expr::col("id").eq(1))).await?;
@@ -181,6 +205,25 @@ pub(super) async fn read_holder_if_table(
     fallback: Duration,
 ) -> Result<Option<LockHolder>> {
     Ok(missing_table_as_none(read_holder(conn, tables, fallback).await)?.flatten())
+}
+
+/// The server session that runs the recorded holder's steps; `None` when
+/// the holder recorded none, or the table or its column is not there.
+pub(super) async fn read_step_session(conn: ConnRef<'_>, tables: &Tables) -> Result<Option<i64>> {
+    // Qualified: SQLite reads an unknown unqualified "name" as a string.
+    let select = Query::select()
+        .column(("l", "session_id"))
+        .from_as(tables.lock.sea(), "l")
+        .and_where(Expr::col(("l", "id")).eq(1))
+        .to_owned();
+    let rows = match missing_table_as_none(Db::new(conn).fetch_all(&select).await) {
+        Err(error) if is_missing_column(&error) => return Ok(None),
+        rows => rows?.unwrap_or_default(),
+    };
+    match rows.first() {
+        Some(row) => row.get("session_id"),
+        None => Ok(None),
+    }
 }
 
 fn millis(duration: Duration) -> i64 {

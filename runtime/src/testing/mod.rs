@@ -335,11 +335,17 @@ pub(crate) struct TemplateKey {
     graph: String,
 }
 
+/// What our own tables look like, named in every template's key: a template
+/// built by a version whose bookkeeping tables differ (the lock's session
+/// column, the backfills' cursor table made with the others) is not reused.
+const BOOKKEEPING_LAYOUT: &str = "lock with session_id; backfill cursors with the history";
+
 impl TemplateKey {
     fn of(migrator: &Migrator, backend: Backend, target: Option<Version>) -> Self {
         let mut family = Sha256::new();
         family.update(backend.to_string());
         family.update(format!("{:?}", migrator.tables()));
+        family.update(BOOKKEEPING_LAYOUT);
         // Templates for different versions of one graph live side by side.
         family.update(target.map(|v| v.to_string()).unwrap_or_default());
         let mut modules: Vec<&str> = migrator.registry().in_order().map(|m| m.module).collect();

@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum LockCommand {
-    /// Who holds the migration lock, and since when
+    /// Who holds the migration lock, since when, and what its steps wait on in the database
     #[command(after_help = "Example:\n  migrate lock status")]
     Status,
     /// Free the lock of a process that died holding it (asks first unless --yes)

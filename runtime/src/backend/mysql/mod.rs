@@ -234,6 +234,109 @@ pub(super) async fn end_session(c: &mut MySqlConnection, connection_id: i64) -> 
     Ok(())
 }
 
+/// This connection's id.
+#[cfg(feature = "mysql")]
+pub(super) async fn session_id(c: &mut MySqlConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT CAST(CONNECTION_ID() AS SIGNED)").fetch_one(c).await?)
+}
+
+/// The process list's rows of some connections (`{ids}`, numbers read from
+/// the server), with the age of each one's InnoDB transaction.
+const SESSIONS: &str = "SELECT CAST(p.ID AS SIGNED), p.COMMAND, p.STATE, LEFT(p.INFO, ?), \
+     CAST(p.TIME AS SIGNED) * 1000, CAST(GREATEST(TIMESTAMPDIFF(SECOND, t.trx_started, NOW()), 0) AS SIGNED) * 1000 \
+     FROM information_schema.PROCESSLIST p LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID \
+     WHERE p.ID IN ({ids}) ORDER BY p.ID";
+
+/// Where the server says who blocks connection `?`, by what it waits for:
+/// metadata locks (`performance_schema`, when enabled), row locks (MariaDB
+/// and MySQL 5.7's `information_schema`, MySQL 8's `performance_schema`).
+const BLOCKERS: [(&str, &str); 3] = [
+    (
+        "performance_schema.metadata_locks",
+        "SELECT DISTINCT CAST(gt.PROCESSLIST_ID AS SIGNED) FROM performance_schema.metadata_locks w \
+         JOIN performance_schema.threads wt ON wt.THREAD_ID = w.OWNER_THREAD_ID \
+         JOIN performance_schema.metadata_locks g ON g.OBJECT_TYPE = w.OBJECT_TYPE \
+           AND g.OBJECT_SCHEMA <=> w.OBJECT_SCHEMA AND g.OBJECT_NAME <=> w.OBJECT_NAME \
+           AND g.LOCK_STATUS = 'GRANTED' AND g.OWNER_THREAD_ID <> w.OWNER_THREAD_ID \
+         JOIN performance_schema.threads gt ON gt.THREAD_ID = g.OWNER_THREAD_ID \
+         WHERE wt.PROCESSLIST_ID = ? AND w.LOCK_STATUS = 'PENDING' AND gt.PROCESSLIST_ID IS NOT NULL",
+    ),
+    (
+        "information_schema.INNODB_LOCK_WAITS",
+        "SELECT DISTINCT CAST(b.trx_mysql_thread_id AS SIGNED) FROM information_schema.INNODB_LOCK_WAITS w \
+         JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
+         JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id \
+         WHERE r.trx_mysql_thread_id = ?",
+    ),
+    (
+        "performance_schema.data_lock_waits",
+        "SELECT DISTINCT CAST(bt.PROCESSLIST_ID AS SIGNED) FROM performance_schema.data_lock_waits w \
+         JOIN performance_schema.threads rt ON rt.THREAD_ID = w.REQUESTING_THREAD_ID \
+         JOIN performance_schema.threads bt ON bt.THREAD_ID = w.BLOCKING_THREAD_ID \
+         WHERE rt.PROCESSLIST_ID = ? AND bt.PROCESSLIST_ID IS NOT NULL",
+    ),
+];
+
+/// The sessions on this database, other than `?` and the reader's own, with
+/// an open InnoDB transaction or a running statement: those that can hold a
+/// table's metadata lock, when the server does not say which one does.
+const MAY_HOLD_METADATA_LOCKS: &str = "SELECT CAST(p.ID AS SIGNED) FROM information_schema.PROCESSLIST p \
+     LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID \
+     WHERE p.ID <> ? AND p.ID <> CONNECTION_ID() AND p.DB <=> DATABASE() \
+       AND (t.trx_id IS NOT NULL OR p.COMMAND = 'Query') ORDER BY p.ID";
+
+/// Connection `id` as the process list shows it, and the connections that block it.
+#[cfg(feature = "mysql")]
+pub(super) async fn session_waits(c: &mut MySqlConnection, id: i64) -> Result<Option<super::SessionWaits>> {
+    let Some(session) = sessions(c, &[id]).await?.into_iter().next() else { return Ok(None) };
+    let mut blockers = Vec::new();
+    let mut found_by = Vec::new();
+    for (source, sql) in BLOCKERS {
+        // A table this server does not have, or may not show: the next source.
+        let Ok(ids) = sqlx::query_scalar::<_, i64>(sql).bind(id).fetch_all(&mut *c).await else { continue };
+        if !ids.is_empty() {
+            found_by.push(source);
+        }
+        for blocker in ids {
+            if blocker != id && !blockers.contains(&blocker) {
+                blockers.push(blocker);
+            }
+        }
+    }
+    let waits_for_metadata = session.waiting_for.as_deref().is_some_and(|state| state.contains("metadata lock"));
+    if blockers.is_empty() && waits_for_metadata {
+        blockers = sqlx::query_scalar(MAY_HOLD_METADATA_LOCKS).bind(id).fetch_all(&mut *c).await?;
+        found_by.push(
+            "the sessions on this database with an open transaction or a running statement \
+             (information_schema.INNODB_TRX and PROCESSLIST; performance_schema shows no metadata locks)",
+        );
+    }
+    let blockers = if blockers.is_empty() { Vec::new() } else { sessions(c, &blockers).await? };
+    Ok(Some(super::SessionWaits { session, blockers, found_by: found_by.join(", ") }))
+}
+
+/// The process list's rows of connections `ids`, in id order.
+#[cfg(feature = "mysql")]
+async fn sessions(c: &mut MySqlConnection, ids: &[i64]) -> Result<Vec<super::ServerSession>> {
+    type Process = (i64, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>);
+    // The ids are numbers, read from the server.
+    let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let sql = SESSIONS.replace("{ids}", &ids);
+    let rows: Vec<Process> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(super::QUERY_CHARS as i64).fetch_all(c).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, state, waiting_for, query, query_ms, transaction_ms)| super::ServerSession {
+            id,
+            state,
+            waiting_for: waiting_for.filter(|w| !w.is_empty()),
+            query,
+            query_ms,
+            transaction_ms,
+        })
+        .collect())
+}
+
 /// Whole databases on the server, for test databases and their templates:
 /// the connection the statements run on is any one to the server. A
 /// database is copied inside the server, as MySQL/MariaDB has no template

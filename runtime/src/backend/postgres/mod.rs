@@ -212,6 +212,36 @@ pub(super) async fn end_session(c: &mut PgConnection, pid: i64) -> Result<()> {
     Ok(())
 }
 
+/// This connection's backend pid.
+#[cfg(feature = "postgres")]
+pub(super) async fn session_id(c: &mut PgConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT pg_backend_pid()::bigint").fetch_one(c).await?)
+}
+
+/// The session `$1` and the sessions `pg_blocking_pids` names for it, the
+/// session first: each with its state, wait event, query cut at `$2`
+/// characters, and the ages of its statement and transaction by the
+/// server's clock.
+const SESSION_WAITS: &str = "SELECT a.pid::bigint, a.state, a.wait_event_type || ': ' || a.wait_event, left(a.query, $2), \
+     CAST(EXTRACT(EPOCH FROM clock_timestamp() - a.query_start) * 1000 AS BIGINT), \
+     CAST(EXTRACT(EPOCH FROM clock_timestamp() - a.xact_start) * 1000 AS BIGINT) \
+     FROM pg_stat_activity a WHERE a.pid = $1 OR a.pid = ANY (pg_blocking_pids($1)) \
+     ORDER BY a.pid <> $1, a.pid";
+
+/// Session `pid` and the sessions that block it, as `pg_stat_activity` shows them.
+#[cfg(feature = "postgres")]
+pub(super) async fn session_waits(c: &mut PgConnection, pid: i64) -> Result<Option<super::SessionWaits>> {
+    type Activity = (i64, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>);
+    let Ok(pid) = i32::try_from(pid) else { return Ok(None) };
+    let rows: Vec<Activity> =
+        sqlx::query_as(SESSION_WAITS).bind(pid).bind(super::QUERY_CHARS as i32).fetch_all(c).await?;
+    let mut sessions = rows.into_iter().map(|(id, state, waiting_for, query, query_ms, transaction_ms)| {
+        super::ServerSession { id, state, waiting_for, query, query_ms, transaction_ms }
+    });
+    let Some(session) = sessions.next().filter(|s| s.id == i64::from(pid)) else { return Ok(None) };
+    Ok(Some(super::SessionWaits { session, blockers: sessions.collect(), found_by: "pg_blocking_pids".to_owned() }))
+}
+
 /// Whole databases on the server, for test databases and their templates:
 /// the connection the statements run on is any one to the server.
 #[cfg(feature = "postgres")]
