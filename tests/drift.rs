@@ -19,7 +19,7 @@ on_every_backend!(
     every_kind_of_manual_change_is_found,
     the_written_schema_file_is_compared_against,
     up_refuses_to_run_on_a_drifted_schema,
-    the_http_api_serves_drift,
+    the_http_api_serves_drift_alone_and_in_health,
 );
 
 /// A schema with something of every kind the changes below touch.
@@ -191,7 +191,7 @@ async fn up_refuses_to_run_on_a_drifted_schema(backend: Backend) {
     assert!(db.inspect().await.table_exists("later").await);
 }
 
-async fn the_http_api_serves_drift(backend: Backend) {
+async fn the_http_api_serves_drift_alone_and_in_health(backend: Backend) {
     use migrations_rs::http::HttpApi;
     use migrations_rs::{Database, Migrator, registry::Registry};
     let db = TestDb::new(backend).await;
@@ -214,4 +214,22 @@ async fn the_http_api_serves_drift(backend: Backend) {
     let (status, body) = get().await;
     assert_eq!((status, body["drifted"].clone()), (200, true.into()), "{body:#}");
     assert!(body["changes"].to_string().contains("table manual_table is new"), "{body:#}");
+
+    // Health carries drift when asked, and stays healthy: drift is a finding, not an outage.
+    let health = async |query: &str| {
+        let response = reqwest::get(format!("http://{address}/migrations/health{query}")).await.unwrap();
+        (response.status().as_u16(), response.json::<Value>().await.unwrap())
+    };
+    let (status, body) = health("").await;
+    assert_eq!(status, 200, "{body:#}");
+    assert!(body.get("drift").is_none(), "no drift unless asked: {body:#}");
+    let (status, body) = health("?drift=true").await;
+    assert_eq!((status, body["healthy"].clone(), body["drift"]["drifted"].clone()), (200, true.into(), true.into()));
+    assert!(body["drift"]["changes"].to_string().contains("table manual_table is new"), "{body:#}");
+    let (status, body) = health("?drift=maybe").await;
+    assert_eq!(status, 400, "{body:#}");
+    assert!(body.to_string().contains("drift"), "the error names the parameter: {body:#}");
+    db.inspect().await.execute("DROP TABLE manual_table").await;
+    let (_, body) = health("?drift=true").await;
+    assert_eq!(body["drift"]["drifted"], false, "{body:#}");
 }

@@ -159,7 +159,9 @@ pub mod error {
 pub mod check {
     pub use migrations_rs_runtime::engine::{DEFAULT_SCHEMA_FILE, ExpectedFrom};
     pub use migrations_rs_runtime::schema::{Change, Schema, SchemaDiff};
-    pub use migrations_rs_runtime::{Drift, DriftOptions, MigrationCheck, Verification, VerifyFinding, VerifyOptions};
+    pub use migrations_rs_runtime::{
+        Drift, DriftCheck, DriftOptions, MigrationCheck, Verification, VerifyFinding, VerifyOptions,
+    };
 }
 
 /// Test databases already migrated, cloned from a template in milliseconds,

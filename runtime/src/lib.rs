@@ -66,11 +66,11 @@ pub use database::Database;
 pub use database_error::StatementError;
 pub use db::{Db, Row, Statement};
 pub use engine::{
-    AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, Drift, DriftOptions, FailedMigration, GraphNode,
-    Health, Hook, Hooks, LastApplied, MatchedBy, MigrationCheck, MigrationState, MigrationStatus, Migrator, OnFailure,
-    OurMigration, PlanApproval, Preview, PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep, RepairReport,
-    RevertReport, RevertScope, Scope, Startup, StartupFailure, StartupOutcome, StartupReport, StatementLimits, Status,
-    StepReport, StepSql, Validation, Verification, VerifyFinding, VerifyOptions,
+    AdoptReport, AdoptedMigration, ApplyReport, DirtyMigration, Drift, DriftCheck, DriftOptions, FailedMigration,
+    GraphNode, Health, Hook, Hooks, LastApplied, MatchedBy, MigrationCheck, MigrationState, MigrationStatus, Migrator,
+    OnFailure, OurMigration, PlanApproval, Preview, PreviewStep, Rehearsal, RehearsalOutcome, RehearsedStep,
+    RepairReport, RevertReport, RevertScope, Scope, Startup, StartupFailure, StartupOutcome, StartupReport,
+    StatementLimits, Status, StepReport, StepSql, Validation, Verification, VerifyFinding, VerifyOptions,
 };
 pub use error::{ChecksumMismatch, Error, Result};
 pub use foreign::{ForeignMigration, ForeignTable, Source, Tool};

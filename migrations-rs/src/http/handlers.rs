@@ -34,9 +34,24 @@ async fn done<T>(conn: Connection, result: migrations_rs_runtime::Result<T>) -> 
     Ok(result?)
 }
 
-pub(crate) async fn health(State(api): Api) -> Result<Response, ApiError> {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HealthParams {
+    /// Also compare the live schema with the one the migrations produce.
+    #[serde(default)]
+    drift: bool,
+}
+
+pub(crate) async fn health(
+    State(api): Api,
+    params: Result<Query<HealthParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
     let mut conn = api.connect().await?;
-    let result = api.migrator.health(&mut conn).await;
+    let result = match params.drift {
+        true => api.migrator.health_with_drift(&mut conn, &api.drift).await,
+        false => api.migrator.health(&mut conn).await,
+    };
     let health = done(conn, result).await?;
     let status = if health.healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     Ok((status, Json(health)).into_response())

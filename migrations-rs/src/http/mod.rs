@@ -3,7 +3,7 @@
 //!
 //! | method and path | what |
 //! | --- | --- |
-//! | `GET /health` | the [`Health`](crate::report::Health) report, one statement; 200 when healthy, 503 when not |
+//! | `GET /health` | the [`Health`](crate::report::Health) report, one statement; 200 when healthy, 503 when not. `?drift=true` adds `drift`, the live schema against the one the migrations produce (as `GET /drift`), which does not change the status code |
 //! | `GET /status` | every migration and its state |
 //! | `GET /history?limit=&before=&version=&action=&since=` | the audit log, newest first, a page at a time |
 //! | `GET /lock` | who holds the migration lock |

@@ -84,7 +84,7 @@ pub enum ExpectedFrom {
 }
 
 /// What [`Migrator::drift`] found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Drift {
     /// The backend it ran on.
     pub backend: &'static str,

@@ -9,6 +9,7 @@
 use crate::backend::{Backend, Connection, is_missing_column, missing_table_as_none};
 use crate::db::{Db, Row};
 use crate::engine::Migrator;
+use crate::engine::drift::{Drift, DriftOptions};
 use crate::error::{Error, Result};
 use crate::history::{self, Action, RowState};
 use crate::lock::{self, LockStatus};
@@ -49,6 +50,27 @@ pub struct Health {
     /// cursor table an older version did not create costs a second one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub backfills: Vec<crate::backfill::BackfillCursor>,
+    /// The live schema against the one the applied migrations produce, when
+    /// asked for with [`Migrator::health_with_drift`]; absent otherwise. It
+    /// does not change [`Health::healthy`]: a changed schema is a finding for
+    /// people, not a reason to take a service out of rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftCheck>,
+}
+
+/// What [`Migrator::health_with_drift`] found of drift: the comparison, or
+/// why it could not be made (such as no privilege to create the scratch
+/// database), so that the rest of the report still arrives.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum DriftCheck {
+    /// The comparison was made.
+    Checked(Drift),
+    /// The comparison could not be made.
+    Failed {
+        /// Why, in words (URLs without their password).
+        error: String,
+    },
 }
 
 /// A migration a run started and did not finish.
@@ -196,6 +218,36 @@ impl Migrator {
         // A cursor left by a migration no longer dirty (marked by hand) says nothing of now.
         backfills.retain(|cursor| health.dirty.iter().any(|dirty| dirty.version == cursor.version));
         health.backfills = backfills;
+        Ok(health)
+    }
+
+    /// [`Migrator::health`], and then [`Migrator::drift`] with `options`: the
+    /// live schema against the one the applied migrations produce, in
+    /// [`Health::drift`]. The comparison costs a reading of the schema and,
+    /// unless the schema file records the same applied state, a scratch
+    /// database migrated beside the target: give
+    /// [`DriftOptions::schema_file`] to keep health checks cheap. A failed
+    /// comparison is reported in [`DriftCheck::Failed`], not as an error.
+    ///
+    /// ```no_run
+    /// # async fn example(conn: &mut migrations_rs_runtime::Connection) -> migrations_rs_runtime::Result<()> {
+    /// use migrations_rs_runtime::{DriftCheck, DriftOptions, Migrator};
+    ///
+    /// let options = DriftOptions::default().schema_file("migrations.schema.json");
+    /// let health = Migrator::from_linked()?.health_with_drift(conn, &options).await?;
+    /// if let Some(DriftCheck::Checked(drift)) = &health.drift {
+    ///     for change in &drift.changes {
+    ///         eprintln!("changed outside the migrations: {change}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn health_with_drift(&self, conn: &mut Connection, options: &DriftOptions) -> Result<Health> {
+        let mut health = self.health(conn).await?;
+        health.drift = Some(match self.drift(conn, options).await {
+            Ok(drift) => DriftCheck::Checked(drift),
+            Err(error) => DriftCheck::Failed { error: error.to_string() },
+        });
         Ok(health)
     }
 
@@ -388,6 +440,7 @@ impl Migrator {
             }),
             lock,
             backfills: Vec::new(),
+            drift: None,
         }
     }
 }

@@ -32,7 +32,7 @@ pub use crate::sql::hooks::{Hook, Hooks};
 pub use adopt::{AdoptReport, AdoptedMigration, MatchedBy, OurMigration};
 pub use approval::PlanApproval;
 pub use drift::{DEFAULT_SCHEMA_FILE, Drift, DriftOptions, ExpectedFrom};
-pub use health::{DirtyMigration, FailedMigration, Health, LastApplied};
+pub use health::{DirtyMigration, DriftCheck, FailedMigration, Health, LastApplied};
 pub use limits::StatementLimits;
 pub use operations::{RepairReport, Validation};
 pub use preview::{GraphNode, Preview, PreviewStep, StepSql};
