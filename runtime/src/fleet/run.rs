@@ -176,7 +176,8 @@ impl<'a> Fleet<'a> {
     /// [`DriftOptions::write`] or [`DriftOptions::scratch_url`], which work
     /// on one database at a time.
     pub async fn drift(&self, options: &DriftOptions) -> Result<FleetReport> {
-        let schemas: Vec<String> = self.targets.iter().filter(|t| t.schema_name().is_some()).map(Target::name).collect();
+        let schemas: Vec<String> =
+            self.targets.iter().filter(|t| t.schema_name().is_some()).map(Target::name).collect();
         if !schemas.is_empty() {
             return Err(FleetError::DriftOverSchemas { schemas }.into());
         }
