@@ -401,6 +401,29 @@ async fn drift_over_five_databases_finds_the_two_changed_by_hand(backend: Backen
     assert_eq!(code, ExitCode::SUCCESS, "{out}{err}");
     assert_eq!(reports(&out).1["summary"]["up_to_date"].as_u64(), Some(5), "{out}");
     outputs.extend([out, err]);
+
+    // One target a migration ahead: the file does not record its state, so
+    // its schema alone is built on a scratch database, and its report says why.
+    std::fs::write(Path::new(sql).join("V20240301000000__later.sql"), "CREATE TABLE later (id INTEGER PRIMARY KEY);")
+        .unwrap();
+    std::fs::write(Path::new(sql).join("V20240301000000__later.down.sql"), "DROP TABLE later;").unwrap();
+    let ahead = with_password(&databases.urls[4]);
+    let (code, out, err) = cli(&["up", "--sql-dir", sql, "--database-url", &ahead]).await;
+    assert_eq!(code, ExitCode::SUCCESS, "{out}{err}");
+    let (code, out, err) = cli(&[&drift[..], &["--json"]].concat()).await;
+    assert_eq!(code, ExitCode::SUCCESS, "{out}{err}");
+    let (targets, _) = reports(&out);
+    for (i, name) in databases.names.iter().enumerate() {
+        let report = &targets[name];
+        let note = report["expected_note"].as_str();
+        if i == 4 {
+            assert_eq!(report["expected_from"], "scratch", "{report}");
+            assert!(note.is_some_and(|n| n.contains("another applied state")), "{report}");
+        } else {
+            assert_eq!((report["expected_from"].as_str(), note), (Some("file"), None), "{report}");
+        }
+    }
+    outputs.extend([out, err]);
     no_password(&outputs.iter().map(String::as_str).collect::<Vec<_>>());
 }
 

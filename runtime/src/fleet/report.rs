@@ -95,6 +95,9 @@ pub struct TargetReport {
     /// For `drift`, where the expected schema came from: the schema file, or
     /// a scratch database beside the target.
     pub expected_from: Option<ExpectedFrom>,
+    /// For `drift`, why the schema file was not used, when there is one
+    /// (another applied state, another backend, a file that cannot be read).
+    pub expected_note: Option<String>,
     /// Whether the run took the target's migration lock: only when its one
     /// read found something to do.
     pub took_lock: bool,
@@ -128,6 +131,7 @@ impl TargetReport {
             problems: Vec::new(),
             differences: Vec::new(),
             expected_from: None,
+            expected_note: None,
             took_lock: false,
             canary,
             error: Some(TargetError { message: why.to_owned(), version: None, remedies: vec![Remedy::FixAndRetry] }),

@@ -289,6 +289,7 @@ impl<'a> Fleet<'a> {
             problems: Vec::new(),
             differences: Vec::new(),
             expected_from: None,
+            expected_note: None,
             took_lock: false,
             canary,
             error: None,
@@ -375,6 +376,7 @@ impl<'a> Fleet<'a> {
                 (report.before, report.after) = (state, state);
                 report.outcome = if drift.drifted { TargetOutcome::Drifted } else { TargetOutcome::UpToDate };
                 report.expected_from = Some(drift.expected_from);
+                report.expected_note = drift.note.map(|note| crate::url::redact_text(&note));
                 report.differences = drift.changes;
             }
         }

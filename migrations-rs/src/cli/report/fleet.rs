@@ -64,6 +64,9 @@ pub(crate) fn show_fleet(ctx: &Context<'_>, report: &FleetReport) {
         for problem in &target.problems {
             text.push_str(&format!("\n{}: {problem}", target.name));
         }
+        if let Some(note) = &target.expected_note {
+            text.push_str(&format!("\n{}: {note}", target.name));
+        }
         for difference in &target.differences {
             text.push_str(&format!("\n{}: {difference}", target.name));
         }
