@@ -4,13 +4,17 @@
 //! exactly once, a rerun that does nothing and takes no lock, 20 schemas of
 //! one PostgreSQL database with no cross-talk and a lock of their own each,
 //! canaries and stopping at the first failure, a fleet killed mid-run then
-//! run again with every migration applied exactly once per target, and the
-//! HTTP API's `GET /fleet/status`. No output shows a password.
+//! run again with every migration applied exactly once per target, `drift`
+//! over five databases with two changed by hand (found on the scratch
+//! databases beside them, then against a schema file with no scratch
+//! database at all; schema targets refused), and the HTTP API's
+//! `GET /fleet/status`. No output shows a password.
 
 #[macro_use]
 mod support;
 
-use migrations_rs::fleet::{Fleet, TargetOutcome, Targets};
+use migrations_rs::check::DriftOptions;
+use migrations_rs::fleet::{Fleet, Target, TargetOutcome, Targets};
 use migrations_rs::{Backend, DatabaseUrl, Scope};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -154,7 +158,8 @@ async fn applied_exactly_once(inspect: &mut Inspect, prefix: &str, expected: i64
 
 on_every_backend!(
     twenty_targets_in_shards_one_broken_one_unreachable_then_a_rerun_that_does_nothing,
-    a_fleet_killed_mid_run_then_run_again_applies_every_migration_once
+    a_fleet_killed_mid_run_then_run_again_applies_every_migration_once,
+    drift_over_five_databases_finds_the_two_changed_by_hand
 );
 
 async fn twenty_targets_in_shards_one_broken_one_unreachable_then_a_rerun_that_does_nothing(backend: Backend) {
@@ -303,6 +308,161 @@ async fn a_fleet_killed_mid_run_then_run_again_applies_every_migration_once(back
         applied_exactly_once(&mut databases.inspect(backend, i).await, "", FIXTURE_MIGRATIONS, name).await;
     }
     no_password(&[&killed_out, &killed_err, &rerun_out, &text(&rerun.stderr)]);
+}
+
+/// Five databases brought up with the shared migrations and an index from a
+/// folder of SQL; one gets a column by hand and another loses the index.
+/// `drift` over them reports exactly those two, each difference in words,
+/// first against schemas built on scratch databases, then against a schema
+/// file written once from a clean database: every target then reads it and
+/// no scratch database is created.
+async fn drift_over_five_databases_finds_the_two_changed_by_hand(backend: Backend) {
+    let databases = Databases::new(backend, 5).await;
+    let sql = databases.dir.path().join("sql");
+    std::fs::create_dir_all(&sql).unwrap();
+    std::fs::write(sql.join("V20240201000000__items_by_label.sql"), "CREATE INDEX items_by_label ON items (label);")
+        .unwrap();
+    let drop_index = match backend {
+        Backend::MySql => "DROP INDEX items_by_label ON items",
+        _ => "DROP INDEX items_by_label",
+    };
+    std::fs::write(sql.join("V20240201000000__items_by_label.down.sql"), format!("{drop_index};")).unwrap();
+    let sql = sql.to_str().unwrap();
+    let list = databases.list(&[]);
+    let list = list.to_str().unwrap();
+    let schema_file = databases.dir.path().join("fleet.schema.json");
+    let schema_file = schema_file.to_str().unwrap();
+    let (code, out, err) = cli(&["up", "--sql-dir", sql, "--targets", list, "--json"]).await;
+    assert_eq!(code, ExitCode::SUCCESS, "{out}{err}");
+    let (added, dropped) = (1, 3);
+    databases.inspect(backend, added).await.execute("ALTER TABLE items ADD COLUMN extra INTEGER").await;
+    databases.inspect(backend, dropped).await.execute(drop_index).await;
+    let mut outputs = vec![out, err];
+
+    // No schema file yet: each target's expected schema is built on a scratch database beside it.
+    let drift = ["drift", "--sql-dir", sql, "--targets", list, "--schema-file", schema_file, "--parallel", "5"];
+    let check = |out: &str, from: &str| {
+        let (targets, summary) = reports(out);
+        assert_eq!(targets.len(), 5, "{out}");
+        assert_eq!(summary["operation"], "drift", "{out}");
+        assert_eq!(summary["up_to_date"], false, "{out}");
+        assert_eq!(
+            (summary["summary"]["drifted"].as_u64(), summary["summary"]["up_to_date"].as_u64()),
+            (Some(2), Some(3))
+        );
+        for (i, name) in databases.names.iter().enumerate() {
+            let report = &targets[name];
+            assert_eq!(report["expected_from"], from, "{name}: {report}");
+            let differences = report["differences"].as_array().unwrap();
+            if i == added {
+                assert_eq!(outcome(report), "drifted", "{report}");
+                assert_eq!(differences.len(), 1, "{report}");
+                assert!(differences[0].as_str().unwrap().contains("column items.extra is new"), "{report}");
+            } else if i == dropped {
+                assert_eq!(outcome(report), "drifted", "{report}");
+                assert_eq!(differences.len(), 1, "{report}");
+                assert!(differences[0].as_str().unwrap().contains("index items_by_label"), "{report}");
+            } else {
+                assert_eq!((outcome(report), differences.len()), ("up_to_date", 0), "{name}: {report}");
+            }
+        }
+    };
+    let (code, out, err) = cli(&[&drift[..], &["--json"]].concat()).await;
+    assert_eq!(code, ExitCode::from(3), "drift exits 3: {out}{err}");
+    check(&out, "scratch");
+    outputs.extend([out, err]);
+    assert!(!Path::new(schema_file).exists(), "a fleet run writes no schema file");
+
+    // The schema file, written once from a clean database.
+    let clean = with_password(&databases.urls[0]);
+    let (code, out, err) =
+        cli(&["drift", "--sql-dir", sql, "--database-url", &clean, "--schema-file", schema_file, "--write"]).await;
+    assert_eq!(code, ExitCode::SUCCESS, "{out}{err}");
+    outputs.extend([out, err]);
+    // Now every target reads it: no scratch database is created (none would be reported as the source).
+    let (code, out, err) = cli(&[&drift[..], &["--json"]].concat()).await;
+    assert_eq!(code, ExitCode::from(3), "{out}{err}");
+    check(&out, "file");
+    outputs.extend([out, err]);
+    // The same for people: a line per target, the differences by target, the counts.
+    let (code, out, err) = cli(&drift).await;
+    assert_eq!(code, ExitCode::from(3), "{out}{err}");
+    let added_line = format!("{}: column items.extra is new", databases.names[added]);
+    assert!(out.contains(&added_line), "{out}");
+    assert!(out.contains(&format!("{}: index items_by_label", databases.names[dropped])), "{out}");
+    assert!(out.contains("drift 5 target(s): 3 up to date, 2 drifted"), "{out}");
+    assert!(err.contains("expected schema from the schema file"), "{err}");
+    outputs.extend([out, err]);
+
+    // Put right by hand: nothing drifted, exit 0.
+    databases.inspect(backend, added).await.execute("ALTER TABLE items DROP COLUMN extra").await;
+    databases.inspect(backend, dropped).await.execute("CREATE INDEX items_by_label ON items (label)").await;
+    let (code, out, err) = cli(&[&drift[..], &["--json"]].concat()).await;
+    assert_eq!(code, ExitCode::SUCCESS, "{out}{err}");
+    assert_eq!(reports(&out).1["summary"]["up_to_date"].as_u64(), Some(5), "{out}");
+    outputs.extend([out, err]);
+
+    // One target a migration ahead: the file does not record its state, so
+    // its schema alone is built on a scratch database, and its report says why.
+    std::fs::write(Path::new(sql).join("V20240301000000__later.sql"), "CREATE TABLE later (id INTEGER PRIMARY KEY);")
+        .unwrap();
+    std::fs::write(Path::new(sql).join("V20240301000000__later.down.sql"), "DROP TABLE later;").unwrap();
+    let ahead = with_password(&databases.urls[4]);
+    let (code, out, err) = cli(&["up", "--sql-dir", sql, "--database-url", &ahead]).await;
+    assert_eq!(code, ExitCode::SUCCESS, "{out}{err}");
+    let (code, out, err) = cli(&[&drift[..], &["--json"]].concat()).await;
+    assert_eq!(code, ExitCode::SUCCESS, "{out}{err}");
+    let (targets, _) = reports(&out);
+    for (i, name) in databases.names.iter().enumerate() {
+        let report = &targets[name];
+        let note = report["expected_note"].as_str();
+        if i == 4 {
+            assert_eq!(report["expected_from"], "scratch", "{report}");
+            assert!(note.is_some_and(|n| n.contains("another applied state")), "{report}");
+        } else {
+            assert_eq!((report["expected_from"].as_str(), note), (Some("file"), None), "{report}");
+        }
+    }
+    outputs.extend([out, err]);
+    no_password(&outputs.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+mod drift_refusals {
+    use super::*;
+
+    /// Drift over schema targets is refused: by the command line when the
+    /// arguments are read, naming the flags, and by [`Fleet::drift`] before
+    /// anything connects. So are `--write` and `--scratch-url` over targets.
+    #[tokio::test]
+    async fn drift_over_schemas_or_writing_over_targets_is_refused() {
+        let url = "postgres://postgres@127.0.0.1:1/x";
+        for args in [
+            &["drift", "--database-url", url, "--schema", "tenant_01"][..],
+            &["drift", "--database-url", url, "--schemas-query", "SELECT 'tenant_01'"][..],
+        ] {
+            let (code, _, err) = support::cli_in_process(args);
+            assert_eq!(code, ExitCode::from(2), "{args:?}: {err}");
+            assert!(err.contains("--schema, --schemas-query") && err.contains("every schema"), "{err}");
+        }
+        for flag in [&["--write"][..], &["--scratch-url", "sqlite://scratch.db"][..]] {
+            let args = [&["drift", "--target", "sqlite://a.db"][..], flag].concat();
+            let (code, _, err) = support::cli_in_process(&args);
+            assert_eq!(code, ExitCode::from(2), "{args:?}: {err}");
+            assert!(err.contains(flag[0]) && err.contains("--target"), "{err}");
+        }
+
+        let control = DatabaseUrl::parse(url).unwrap();
+        let schemas = Targets::new(vec![
+            Target::schema(control.clone(), "tenant_01").unwrap(),
+            Target::schema(control, "tenant_02").unwrap(),
+        ])
+        .unwrap();
+        let refused = Fleet::new(schemas).drift(&DriftOptions::default()).await.unwrap_err().to_string();
+        assert!(refused.contains("tenant_01, tenant_02") && refused.contains("every schema"), "{refused}");
+        let databases = Targets::from_urls(["sqlite://a.db", "sqlite://b.db"]).unwrap();
+        let write = Fleet::new(databases).drift(&DriftOptions::default().write(true)).await.unwrap_err();
+        assert!(write.to_string().contains("write the schema file"), "{write}");
+    }
 }
 
 mod schemas {

@@ -114,7 +114,7 @@ pub mod adopt {
 
 /// One plan, many databases: targets (database URLs, or schemas of a
 /// PostgreSQL database), shards of a target list, and the [`fleet::Fleet`]
-/// that runs `up`, `status` or `validate` over them with a report per target.
+/// that runs `up`, `status`, `validate` or `drift` over them with a report per target.
 pub mod fleet {
     pub use migrations_rs_runtime::error::FleetError;
     pub use migrations_rs_runtime::fleet::{

@@ -68,6 +68,16 @@ impl DriftOptions {
         self
     }
 
+    /// Whether the schema file is to be written.
+    pub(crate) fn writes(&self) -> bool {
+        self.write
+    }
+
+    /// Whether an existing scratch database was given.
+    pub(crate) fn has_scratch_url(&self) -> bool {
+        self.scratch_url.is_some()
+    }
+
     fn file(&self) -> Option<&Path> {
         self.schema_file.as_deref()
     }

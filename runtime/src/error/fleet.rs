@@ -1,4 +1,5 @@
-//! A fleet's errors: a target list that cannot be used as given.
+//! A fleet's errors: a target list that cannot be used as given, or an
+//! operation the list cannot be given.
 
 /// Why a list of targets, or a share of it, was refused before anything ran.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,29 @@ pub enum FleetError {
         path: String,
         /// Why.
         cause: String,
+    },
+
+    /// `drift` over schemas of a PostgreSQL database: the live schema is read
+    /// from every schema of the database, so one schema's drift cannot be
+    /// told apart from its neighbours'.
+    #[error(
+        "drift cannot run over schema targets ({}): it reads the tables of every schema of the database, so one \
+         tenant's schema cannot be compared alone; give the databases as targets instead (Target::url; --target, \
+         --targets or --targets-query rather than --schema or --schemas-query)",
+        schemas.join(", ")
+    )]
+    DriftOverSchemas {
+        /// The schema targets given.
+        schemas: Vec<String>,
+    },
+
+    /// A `drift` option that works on one database at a time, given to a fleet.
+    #[error("drift over a fleet cannot {what}: {why}")]
+    DriftOptionOverFleet {
+        /// What the option does.
+        what: String,
+        /// Why a fleet cannot, and what to do instead.
+        why: String,
     },
 
     /// A line of a target list that is not a database URL.

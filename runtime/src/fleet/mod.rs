@@ -7,7 +7,7 @@
 //!   duplicates from URLs, lines of a file or a query on a control database;
 //! - [`shard`]: `K/N`, a deterministic share of a list, so that `N` jobs
 //!   cover every target exactly once;
-//! - [`run`]: the [`Fleet`] that runs `up`, `status` or `validate` over the
+//! - [`run`]: the [`Fleet`] that runs `up`, `status`, `validate` or `drift` over the
 //!   list, each target through the [`Migrator`](crate::Migrator);
 //! - [`report`]: what it reports, per target and in all.
 

@@ -1,6 +1,7 @@
 //! What a fleet run reports: one [`TargetReport`] per target, in the order
 //! of the list, and a [`FleetSummary`] of how many ended each way.
 
+use crate::engine::ExpectedFrom;
 use crate::error::Error;
 use crate::remedy::Remedy;
 use crate::step_report::StepReport;
@@ -19,6 +20,8 @@ pub enum TargetState {
     Dirty,
     /// `validate` found problems.
     Invalid,
+    /// `drift` found the live schema differs from the one the applied migrations produce.
+    Drifted,
     /// Not known: the target could not be read, or was not started.
     Unknown,
 }
@@ -27,7 +30,7 @@ pub enum TargetState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetOutcome {
-    /// Nothing to do: up to date (and valid, for `validate`).
+    /// Nothing to do: up to date (and valid, for `validate`; without drift, for `drift`).
     UpToDate,
     /// `up` applied pending migrations.
     Migrated,
@@ -35,6 +38,9 @@ pub enum TargetOutcome {
     Pending,
     /// `validate` found problems.
     Invalid,
+    /// `drift` found the live schema differs from the one the applied
+    /// migrations produce: see the report's `differences`.
+    Drifted,
     /// The target could not be reached, or a migration failed: see the report's `error`.
     Failed,
     /// Not started: an earlier failure stopped the run, or a canary failed.
@@ -83,6 +89,15 @@ pub struct TargetReport {
     pub applied: Vec<StepReport>,
     /// What `validate` found wrong.
     pub problems: Vec<String>,
+    /// What `drift` found: each difference in words, the live schema
+    /// compared with the one the applied migrations produce.
+    pub differences: Vec<String>,
+    /// For `drift`, where the expected schema came from: the schema file, or
+    /// a scratch database beside the target.
+    pub expected_from: Option<ExpectedFrom>,
+    /// For `drift`, why the schema file was not used, when there is one
+    /// (another applied state, another backend, a file that cannot be read).
+    pub expected_note: Option<String>,
     /// Whether the run took the target's migration lock: only when its one
     /// read found something to do.
     pub took_lock: bool,
@@ -96,7 +111,8 @@ pub struct TargetReport {
 }
 
 impl TargetReport {
-    /// Whether the target ended up to date (and valid, for `validate`).
+    /// Whether the target ended up to date (and valid, for `validate`;
+    /// without drift, for `drift`).
     pub fn is_up_to_date(&self) -> bool {
         matches!(self.outcome, TargetOutcome::UpToDate | TargetOutcome::Migrated)
     }
@@ -113,6 +129,9 @@ impl TargetReport {
             pending_versions: Vec::new(),
             applied: Vec::new(),
             problems: Vec::new(),
+            differences: Vec::new(),
+            expected_from: None,
+            expected_note: None,
             took_lock: false,
             canary,
             error: Some(TargetError { message: why.to_owned(), version: None, remedies: vec![Remedy::FixAndRetry] }),
@@ -134,6 +153,8 @@ pub struct FleetSummary {
     pub pending: usize,
     /// Found invalid by `validate`.
     pub invalid: usize,
+    /// Found drifted by `drift`.
+    pub drifted: usize,
     /// Unreachable, or a migration failed.
     pub failed: usize,
     /// Not started.
@@ -146,7 +167,7 @@ pub struct FleetSummary {
 /// What a fleet run did: every target's report, in the order of the list, and the counts.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FleetReport {
-    /// `up`, `status` or `validate`.
+    /// `up`, `status`, `validate` or `drift`.
     pub operation: &'static str,
     /// One report per target.
     pub targets: Vec<TargetReport>,
@@ -163,6 +184,7 @@ impl FleetReport {
                 TargetOutcome::Migrated => &mut summary.migrated,
                 TargetOutcome::Pending => &mut summary.pending,
                 TargetOutcome::Invalid => &mut summary.invalid,
+                TargetOutcome::Drifted => &mut summary.drifted,
                 TargetOutcome::Failed => &mut summary.failed,
                 TargetOutcome::Skipped => &mut summary.skipped,
             } += 1;
@@ -170,12 +192,13 @@ impl FleetReport {
         FleetReport { operation, targets, summary }
     }
 
-    /// Whether every target ended up to date (and valid, for `validate`).
+    /// Whether every target ended up to date (and valid, for `validate`;
+    /// without drift, for `drift`).
     pub fn is_up_to_date(&self) -> bool {
         self.targets.iter().all(TargetReport::is_up_to_date)
     }
 
-    /// Whether any target failed or was skipped (rather than only found behind or invalid).
+    /// Whether any target failed or was skipped (rather than only found behind, invalid or drifted).
     pub fn has_failures(&self) -> bool {
         self.summary.failed > 0 || self.summary.skipped > 0
     }

@@ -3,8 +3,8 @@
 //! Each target is worked on through the [`Migrator`] alone: a target with
 //! nothing pending costs one read and takes no lock, as [`Migrator::up`] does.
 
-use crate::engine::{Migrator, Scope};
-use crate::error::{Error, Result};
+use crate::engine::{DriftOptions, Migrator, Scope};
+use crate::error::{Error, FleetError, Result};
 use crate::fleet::report::{FleetReport, TargetError, TargetOutcome, TargetReport, TargetState};
 use crate::fleet::target::{Target, Targets};
 use crate::history::Tables;
@@ -19,15 +19,15 @@ pub const DEFAULT_PARALLEL: usize = 4;
 type MigratorFactory<'a> = Box<dyn Fn() -> Result<Migrator> + Send + Sync + 'a>;
 type TargetCallback<'a> = Box<dyn Fn(&TargetReport) + Send + Sync + 'a>;
 
-/// One plan, many databases: runs `up`, `status` or `validate` on every
-/// target of a list, a few at a time, and reports each.
+/// One plan, many databases: runs `up`, `status`, `validate` or `drift` on
+/// every target of a list, a few at a time, and reports each.
 ///
 /// - At most [`Fleet::parallel`] targets are worked on at once.
 /// - `up` with [`Fleet::canary`] `K` brings the first `K` targets up first,
 ///   and starts the rest only if every one of them succeeded.
 /// - `up` stops at the first failed target unless [`Fleet::keep_going`]:
 ///   no target is started after it, the ones already running finish, and the
-///   rest are reported as skipped. `status` and `validate` read every target.
+///   rest are reported as skipped. `status`, `validate` and `drift` read every target.
 /// - A schema target ([`Target::schema`]) keeps its history, audit log and
 ///   lock tables in its schema, and its lock is its own: two tenants of one
 ///   database never wait for each other.
@@ -68,11 +68,12 @@ impl fmt::Debug for Fleet<'_> {
 }
 
 /// What a fleet run does on each target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 enum Operation<'s> {
     Up(&'s Scope),
     Status,
     Validate,
+    Drift(&'s DriftOptions),
 }
 
 impl Operation<'_> {
@@ -81,6 +82,7 @@ impl Operation<'_> {
             Operation::Up(_) => "up",
             Operation::Status => "status",
             Operation::Validate => "validate",
+            Operation::Drift(_) => "drift",
         }
     }
 }
@@ -158,6 +160,47 @@ impl<'a> Fleet<'a> {
     /// unfinished runs, migrations missing from the code.
     pub async fn validate(&self) -> FleetReport {
         self.run(Operation::Validate).await
+    }
+
+    /// Compares every target's live schema with the one the applied
+    /// migrations produce, as [`Migrator::drift`] does on one database: a
+    /// target whose schema differs is [`TargetOutcome::Drifted`], its
+    /// differences in its report. The expected schema is read from the
+    /// schema file when it records the target's applied state (so a fleet
+    /// of identical databases creates no scratch database at all), else
+    /// built on a scratch database beside the target.
+    ///
+    /// Refused before anything runs ([`FleetError`]) over schema targets
+    /// (the live schema is read from every schema of a database, so one
+    /// tenant's cannot be compared alone), and with
+    /// [`DriftOptions::write`] or [`DriftOptions::scratch_url`], which work
+    /// on one database at a time.
+    pub async fn drift(&self, options: &DriftOptions) -> Result<FleetReport> {
+        let schemas: Vec<String> =
+            self.targets.iter().filter(|t| t.schema_name().is_some()).map(Target::name).collect();
+        if !schemas.is_empty() {
+            return Err(FleetError::DriftOverSchemas { schemas }.into());
+        }
+        if options.writes() {
+            return Err(FleetError::DriftOptionOverFleet {
+                what: "write the schema file".to_owned(),
+                why: "every target would write the same file; write it from one database (Migrator::drift with \
+                      DriftOptions::write), then run drift over the fleet against it"
+                    .to_owned(),
+            }
+            .into());
+        }
+        if options.has_scratch_url() {
+            return Err(FleetError::DriftOptionOverFleet {
+                what: "share one scratch database".to_owned(),
+                why: "targets worked on at once would build their schemas in it together; leave out \
+                      DriftOptions::scratch_url so each target gets a scratch database beside it, or give a \
+                      schema file"
+                    .to_owned(),
+            }
+            .into());
+        }
+        Ok(self.run(Operation::Drift(options)).await)
     }
 
     async fn run(&self, operation: Operation<'_>) -> FleetReport {
@@ -244,6 +287,9 @@ impl<'a> Fleet<'a> {
             pending_versions: Vec::new(),
             applied: Vec::new(),
             problems: Vec::new(),
+            differences: Vec::new(),
+            expected_from: None,
+            expected_note: None,
             took_lock: false,
             canary,
             error: None,
@@ -323,6 +369,15 @@ impl<'a> Fleet<'a> {
                 (report.before, report.after) = (state, state);
                 report.outcome = if validation.is_valid() { TargetOutcome::UpToDate } else { TargetOutcome::Invalid };
                 report.problems = validation.problems;
+            }
+            Operation::Drift(options) => {
+                let drift = migrator.drift(conn, options).await?;
+                let state = if drift.drifted { TargetState::Drifted } else { TargetState::UpToDate };
+                (report.before, report.after) = (state, state);
+                report.outcome = if drift.drifted { TargetOutcome::Drifted } else { TargetOutcome::UpToDate };
+                report.expected_from = Some(drift.expected_from);
+                report.expected_note = drift.note.map(|note| crate::url::redact_text(&note));
+                report.differences = drift.changes;
             }
         }
         Ok(())

@@ -1,4 +1,4 @@
-//! The arguments that turn `up`, `status` and `validate` into a fleet run:
+//! The arguments that turn `up`, `status`, `validate`, `drift` and `lint --pending` into a fleet run:
 //! which targets (URLs, a file of them, a query on the control database, or
 //! schemas of a PostgreSQL database), how many at once, a canary wave, and
 //! which shard of the list this process takes.

@@ -34,7 +34,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   3 `status` or `validate` found the database not up to date or not valid, `verify` found a \
                   down that does not reverse its up, or `drift` found the live schema drifted. Over targets \
                   (--target, --targets, --targets-query, --schema, --schemas-query): 0 only if every target is \
-                  up to date, 1 if a target failed or was not started, else 3."
+                  up to date (and, for `drift`, not drifted), 1 if a target failed or was not started, else 3."
 )]
 pub(crate) struct Cli {
     /// Database URL: sqlite://file.db, postgres://user@host/db or mysql://user@host/db
@@ -256,7 +256,7 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
     /// Compare the live schema with the one the applied migrations produce; exits 3 on drift
     #[command(after_help = "Examples:\n  migrate drift\n  migrate drift --write\n  migrate drift --scratch --json\n  \
-                            migrate drift --exclude-table sessions")]
+                            migrate drift --exclude-table sessions\n  migrate drift --targets tenants.txt --parallel 8")]
     Drift(DriftArgs),
     /// Inspect or free the migration lock
     #[command(subcommand)]

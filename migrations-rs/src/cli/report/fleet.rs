@@ -4,6 +4,7 @@
 use crate::cli::context::Context;
 use crate::cli::output::{Output, Tone};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use migrations_rs_runtime::engine::ExpectedFrom;
 use migrations_rs_runtime::fleet::{FleetReport, TargetOutcome, TargetReport, TargetState};
 
 /// One line, as a target finishes: its name, how it ended and how long it took.
@@ -13,7 +14,21 @@ pub(crate) fn fleet_progress_line(out: &Output, report: &TargetReport) -> String
         0 => String::new(),
         n => format!(", {n} applied"),
     };
-    format!("{} {}{applied} ({} ms)", out.paint(tone, word), report.name, report.duration.as_millis())
+    let differences = match report.differences.len() {
+        0 => String::new(),
+        n => format!(", {n} difference(s)"),
+    };
+    let expected = match report.expected_from {
+        Some(ExpectedFrom::File) => ", expected schema from the schema file",
+        Some(ExpectedFrom::Scratch) => ", expected schema built on a scratch database",
+        None => "",
+    };
+    format!(
+        "{} {}{applied}{differences}{expected} ({} ms)",
+        out.paint(tone, word),
+        report.name,
+        report.duration.as_millis()
+    )
 }
 
 /// The table of every target, the errors under it, and the summary line.
@@ -49,6 +64,12 @@ pub(crate) fn show_fleet(ctx: &Context<'_>, report: &FleetReport) {
         for problem in &target.problems {
             text.push_str(&format!("\n{}: {problem}", target.name));
         }
+        if let Some(note) = &target.expected_note {
+            text.push_str(&format!("\n{}: {note}", target.name));
+        }
+        for difference in &target.differences {
+            text.push_str(&format!("\n{}: {difference}", target.name));
+        }
     }
     let summary = &report.summary;
     let counts: Vec<String> = [
@@ -56,6 +77,7 @@ pub(crate) fn show_fleet(ctx: &Context<'_>, report: &FleetReport) {
         (summary.up_to_date, "up to date"),
         (summary.pending, "not up to date"),
         (summary.invalid, "invalid"),
+        (summary.drifted, "drifted"),
         (summary.failed, "failed"),
         (summary.skipped, "not started"),
     ]
@@ -79,6 +101,7 @@ fn outcome(outcome: TargetOutcome) -> (Tone, &'static str) {
         TargetOutcome::Migrated => (Tone::Good, "migrated"),
         TargetOutcome::Pending => (Tone::Warning, "not up to date"),
         TargetOutcome::Invalid => (Tone::Warning, "invalid"),
+        TargetOutcome::Drifted => (Tone::Warning, "drifted"),
         TargetOutcome::Failed => (Tone::Bad, "failed"),
         TargetOutcome::Skipped => (Tone::Warning, "not started"),
     }
@@ -90,6 +113,7 @@ fn state(state: TargetState) -> &'static str {
         TargetState::Pending => "pending",
         TargetState::Dirty => "dirty",
         TargetState::Invalid => "invalid",
+        TargetState::Drifted => "drifted",
         TargetState::Unknown => "-",
     }
 }

@@ -1,16 +1,18 @@
-//! `up`, `status`, `validate` and `lint --pending` over a fleet: the targets the command line
+//! `up`, `status`, `validate`, `drift` and `lint --pending` over a fleet: the targets the command line
 //! names (URLs, a file, a query on the control database, schemas), the share
 //! `--shard` takes of them, and the run with `--parallel`, `--canary` and
 //! `--keep-going`. Each target's report is printed as it finishes (a JSON
 //! line with `--json`), then a table and the summary. The exit code is 0
 //! only when every target ends up to date: 1 when a target failed or was
-//! not started, else 3 when `status` or `validate` found a target behind or invalid.
+//! not started, else 3 when `status`, `validate` or `drift` found a target
+//! behind, invalid or drifted.
 
 use super::inspect::NOT_UP_TO_DATE;
-use crate::cli::args::{FleetArgs, LintArgs, StatusArgs, UpArgs};
+use crate::cli::args::{DriftArgs, FleetArgs, LintArgs, StatusArgs, UpArgs};
 use crate::cli::context::{Context, RunRules};
 use crate::cli::output::Tone;
 use crate::cli::report::{show_fleet, show_lint};
+use migrations_rs_runtime::engine::DriftOptions;
 use migrations_rs_runtime::fleet::{DEFAULT_PARALLEL, Fleet, FleetReport, Target, Targets};
 use migrations_rs_runtime::{Backend, DatabaseUrl, Error, Version};
 use std::process::ExitCode;
@@ -53,6 +55,19 @@ pub(super) async fn status(args: &StatusArgs, ctx: &Context<'_>) -> Result<ExitC
 pub(super) async fn validate(args: &FleetArgs, ctx: &Context<'_>) -> Result<ExitCode, Error> {
     let targets = targets(args, ctx).await?;
     let report = fleet(targets, args, RunRules::default(), ctx).validate().await;
+    Ok(finish(&report, ctx))
+}
+
+/// Each target's live schema against the one its applied migrations
+/// produce, read from the schema file when it records the target's applied
+/// state, else built on a scratch database beside the target.
+pub(super) async fn drift(args: &DriftArgs, ctx: &Context<'_>) -> Result<ExitCode, Error> {
+    let options = DriftOptions::default()
+        .schema_file(&args.schema_file)
+        .rebuild(args.scratch)
+        .exclude(ctx.settings.drift_exclude.iter().chain(&args.exclude_tables).cloned().collect());
+    let targets = targets(&args.fleet, ctx).await?;
+    let report = fleet(targets, &args.fleet, RunRules::default(), ctx).drift(&options).await?;
     Ok(finish(&report, ctx))
 }
 

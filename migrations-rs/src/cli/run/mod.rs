@@ -39,6 +39,7 @@ pub(crate) async fn execute(ctx: &Context<'_>) -> Result<ExitCode, Error> {
         Command::Sql(args) => review::sql(args, ctx).await,
         Command::Create(args) => create::create(args, ctx),
         Command::Verify(args) => schema::verify(args, ctx).await,
+        Command::Drift(args) if args.fleet.is_fleet() => fleet::drift(args, ctx).await,
         Command::Drift(args) => schema::drift(args, ctx).await,
         Command::Lock(command) => lock::lock(command, ctx).await,
     }
