@@ -330,13 +330,13 @@ impl Migrator {
             .collect();
         let mut recorded = vec![false; migrations.len()];
         let (mut rows, mut repeated, mut unfinished) = (0usize, false, false);
-        let mut missing: Vec<Version> = Vec::new();
+        let mut missing_from_code: Vec<AppliedMigration> = Vec::new();
         let mut last_applied: Option<usize> = None;
         history::for_each_status_row(conn.as_ref(), &self.tables, |row| {
             rows += 1;
             unfinished |= row.state != RowState::Applied;
             let Some(place) = graph.position_of(row.version) else {
-                missing.push(row.version);
+                missing_from_code.push(row.to_applied()?);
                 return Ok(());
             };
             repeated |= std::mem::replace(&mut recorded[place], true);
@@ -362,6 +362,7 @@ impl Migrator {
             let mut versions: Vec<Version> = self.rows(conn).await?.iter().map(|row| row.version).collect();
             history::refuse_duplicates(&self.tables, &mut versions)?;
         }
+        let mut missing: Vec<Version> = missing_from_code.iter().map(|row| row.version).collect();
         history::refuse_duplicates(&self.tables, &mut missing)?;
         if let Some(last) = last_applied {
             for (place, entry) in migrations.iter_mut().enumerate().take(last) {
@@ -371,8 +372,6 @@ impl Migrator {
             }
         }
         drop(recorded);
-        let missing_from_code =
-            if missing.is_empty() { Vec::new() } else { self.missing_from_code(&self.rows(conn).await?) };
         let unadopted = if rows == 0 { foreign::tables_with_rows(conn).await? } else { Vec::new() };
         let backfills = if unfinished {
             crate::backfill::unfinished(conn.as_ref(), &self.tables.backfills().sea()).await?
