@@ -559,8 +559,8 @@ impl StatusRow<'_> {
     }
 }
 
-/// Hands every row to `each` as the rows stream in, in one query; `None`
-/// when the history table does not exist yet. Every column is selected, so
+/// Hands every row to `each` as the rows stream in, in one query and in no
+/// particular order; `None` when the history table does not exist yet. Every column is selected, so
 /// a row missing from the code can be kept whole, but only those `status`
 /// shows are decoded for the others. The caller refuses repeated versions
 /// ([`refuse_duplicates`]).
@@ -569,11 +569,7 @@ pub(crate) async fn for_each_status_row(
     tables: &Tables,
     mut each: impl FnMut(StatusRow<'_>) -> Result<()>,
 ) -> Result<Option<()>> {
-    let query = Query::select()
-        .columns(qualified(HISTORY_COLUMNS))
-        .from_as(tables.history.sea(), READ_AS)
-        .order_by((READ_AS, "seq"), Order::Asc)
-        .to_owned();
+    let query = Query::select().columns(qualified(HISTORY_COLUMNS)).from_as(tables.history.sea(), READ_AS).to_owned();
     let corrupt = |detail: String| Error::CorruptHistory { table: tables.history.to_string(), detail };
     let streamed = stream(conn, &query, |row| {
         let state = row.text(11)?;

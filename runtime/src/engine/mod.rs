@@ -362,6 +362,7 @@ impl Migrator {
             let mut versions: Vec<Version> = self.rows(conn).await?.iter().map(|row| row.version).collect();
             history::refuse_duplicates(&self.tables, &mut versions)?;
         }
+        missing_from_code.sort_unstable_by_key(|row| row.seq);
         let mut missing: Vec<Version> = missing_from_code.iter().map(|row| row.version).collect();
         history::refuse_duplicates(&self.tables, &mut missing)?;
         if let Some(last) = last_applied {

@@ -277,8 +277,8 @@ impl StepRunner<'_> {
     ) -> (Result<()>, bool) {
         let atomic = step.is_atomic(conn);
         let migration = step.migration;
-        if !atomic && !migration.transaction {
-            if let Err(error) = self.mark_in_progress(conn.as_ref(), step).await {
+        if !atomic {
+            if let Err(error) = self.mark_in_progress(conn, step).await {
                 return (Err(error), false);
             }
             *in_progress = true;
@@ -293,12 +293,6 @@ impl StepRunner<'_> {
             let mut saved = SavedSettings::default();
             let in_tx = async {
                 saved = tx.conn().limit_waits(limits.lock_wait, limits.statement_timeout, true).await?;
-                if !atomic {
-                    // In the body's transaction: the first statement that commits implicitly
-                    // commits the row with it, and a body that only changes rows rolls it back.
-                    self.mark_in_progress(tx.conn(), step).await?;
-                    *in_progress = true;
-                }
                 let mut db = self.db_for(step, tx.conn());
                 let ran = panic::catch(step.body().run(&mut db)).await;
                 // A statement that gave up on a lock before any other ran left nothing,
@@ -381,15 +375,14 @@ impl StepRunner<'_> {
             })
     }
 
-    /// Records a step that cannot be atomic as started: in its own commit
-    /// outside a transaction, or first in the body's transaction.
-    async fn mark_in_progress(&self, conn: ConnRef<'_>, step: &Step) -> Result<()> {
+    /// Records a step that cannot be atomic as started, in its own commit.
+    async fn mark_in_progress(&self, conn: &mut Connection, step: &Step) -> Result<()> {
         match step.action {
             StepAction::Apply => {
-                history::insert_applied(conn, self.tables, &step.history_row(RowState::Applying, 0)).await
+                history::insert_applied(conn.as_ref(), self.tables, &step.history_row(RowState::Applying, 0)).await
             }
             StepAction::Revert => {
-                history::set_state(conn, self.tables, step.migration.version, RowState::Reverting).await
+                history::set_state(conn.as_ref(), self.tables, step.migration.version, RowState::Reverting).await
             }
         }
     }
