@@ -99,7 +99,7 @@ fn spec(index: usize) -> Spec {
 fn mixed_spec(index: usize) -> Spec {
     let group = index / 4;
     let table = format!("mixed_{group:05}");
-    let with_rows = group % 2 == 0;
+    let with_rows = group.is_multiple_of(2);
     let (name, script, transaction) = match index % 4 {
         0 => {
             let mut script = format!(
