@@ -141,6 +141,8 @@ impl Bench {
                     baseline: Some(Variant::Plain.label().to_owned()),
                     queries: None,
                     peak_heap_kib: None,
+                    cpu_ms: None,
+                    load: None,
                 });
             }
         }

@@ -2,15 +2,16 @@
 //! empty database, a start-up with everything applied, and `status`.
 //!
 //! Each round runs every tool once, in an order that rotates from round to
-//! round, and each tool's time is also divided by the raw-SQL time of the
-//! same round: the machine is shared, and neighbouring runs see the same load.
+//! round (A B C D, B C D A, …), and each tool's time is also divided by the
+//! raw-SQL time of the same round: the machine is shared, and neighbouring
+//! runs see the same load. Beside each run's wall time, the CPU time this
+//! process spent in it is kept (the tool's own work; the servers' is not in it).
 
-use crate::measure::{PeakHeap, QUERIES, Summary};
+use crate::measure::{PeakHeap, QUERIES, Stopwatch, Summary};
 use crate::report::{Row, Scenario, ratios};
 use crate::scratch::{Scratch, Servers};
 use crate::tools::{Prepared, Result, Tool};
 use migrations_rs::Backend;
-use std::time::Instant;
 
 /// What every scenario needs to know.
 #[derive(Debug)]
@@ -30,20 +31,26 @@ fn rotated(tools: &[Tool], round: usize) -> Vec<(usize, Tool)> {
     order
 }
 
-fn millis_since(started: Instant) -> f64 {
-    started.elapsed().as_secs_f64() * 1000.0
-}
-
 /// Applying every migration of `prepared` to a fresh database, with each
 /// tool; with `count`, one more run of each tool counts the statements sent.
-pub async fn apply(setup: &Setup<'_>, backend: Backend, prepared: &Prepared, count: bool) -> Result<Vec<Row>> {
+/// `scenario` says which workload `prepared` holds.
+pub async fn apply(
+    setup: &Setup<'_>,
+    scenario: Scenario,
+    backend: Backend,
+    prepared: &Prepared,
+    count: bool,
+) -> Result<Vec<Row>> {
     let mut times: Times = vec![Vec::new(); setup.tools.len()];
+    let mut cpu: Times = vec![Vec::new(); setup.tools.len()];
     for round in 0..setup.runs {
         for (slot, tool) in rotated(setup.tools, round) {
             let scratch = Scratch::create(setup.servers, backend).await?;
-            let started = Instant::now();
+            let watch = Stopwatch::start();
             prepared.apply(tool, backend, &scratch.url).await.map_err(|e| context(tool, backend, "apply", e))?;
-            times[slot].push(millis_since(started));
+            let (wall, used) = watch.stop();
+            times[slot].push(wall);
+            cpu[slot].push(used);
             scratch.drop_now().await?;
         }
         eprintln!("  apply {backend} N={} round {}/{} done", prepared.workload.len(), round + 1, setup.runs);
@@ -60,7 +67,7 @@ pub async fn apply(setup: &Setup<'_>, backend: Backend, prepared: &Prepared, cou
         }
     }
     let queries = count.then_some(queries.as_slice());
-    Ok(rows(setup, Scenario::Apply, backend, prepared.workload.len(), &times, queries, None))
+    Ok(rows(setup, scenario, backend, prepared.workload.len(), &times, &cpu, queries, None))
 }
 
 /// A start-up and `status` with every migration applied: each tool gets a
@@ -73,21 +80,27 @@ pub async fn startup_and_status(setup: &Setup<'_>, backend: Backend, prepared: &
         databases.push(scratch);
     }
     let mut startup: Times = vec![Vec::new(); setup.tools.len()];
+    let mut startup_cpu: Times = vec![Vec::new(); setup.tools.len()];
     let mut status: Times = vec![Vec::new(); setup.tools.len()];
+    let mut status_cpu: Times = vec![Vec::new(); setup.tools.len()];
     let mut heap: Times = vec![Vec::new(); setup.tools.len()];
     for round in 0..setup.runs {
         for (slot, tool) in rotated(setup.tools, round) {
             let url = &databases[slot].url;
-            let started = Instant::now();
+            let watch = Stopwatch::start();
             prepared.startup(tool, backend, url).await.map_err(|e| context(tool, backend, "start-up", e))?;
-            startup[slot].push(millis_since(started));
+            let (wall, used) = watch.stop();
+            startup[slot].push(wall);
+            startup_cpu[slot].push(used);
         }
         for (slot, tool) in rotated(setup.tools, round) {
             let url = &databases[slot].url;
             let before = setup.heap.start();
-            let started = Instant::now();
+            let watch = Stopwatch::start();
             prepared.status(tool, backend, url).await.map_err(|e| context(tool, backend, "status", e))?;
-            status[slot].push(millis_since(started));
+            let (wall, used) = watch.stop();
+            status[slot].push(wall);
+            status_cpu[slot].push(used);
             heap[slot].push(setup.heap.peak_since(before) as f64 / 1024.0);
         }
         eprintln!(
@@ -108,17 +121,19 @@ pub async fn startup_and_status(setup: &Setup<'_>, backend: Backend, prepared: &
         scratch.drop_now().await?;
     }
     let size = prepared.workload.len();
-    let mut rows = rows(setup, Scenario::NoopStartup, backend, size, &startup, Some(&queries), None);
-    rows.extend(self::rows(setup, Scenario::Status, backend, size, &status, None, Some(&heap)));
+    let mut rows = rows(setup, Scenario::NoopStartup, backend, size, &startup, &startup_cpu, Some(&queries), None);
+    rows.extend(self::rows(setup, Scenario::Status, backend, size, &status, &status_cpu, None, Some(&heap)));
     Ok(rows)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn rows(
     setup: &Setup<'_>,
     scenario: Scenario,
     backend: Backend,
     size: usize,
     times: &Times,
+    cpu: &Times,
     queries: Option<&[usize]>,
     heap: Option<&Times>,
 ) -> Vec<Row> {
@@ -138,6 +153,8 @@ fn rows(
             baseline: baseline.map(|_| Tool::Raw.name().to_owned()),
             queries: queries.map(|q| q[slot]),
             peak_heap_kib: heap.and_then(|h| Summary::of(&h[slot])),
+            cpu_ms: Summary::of(&cpu[slot]),
+            load: None,
         })
         .collect()
 }

@@ -101,5 +101,7 @@ pub async fn measure(setup: &Setup<'_>, backend: Backend, tables: usize) -> Resu
         baseline: None,
         queries: Some(queries),
         peak_heap_kib: None,
+        cpu_ms: None,
+        load: None,
     }])
 }

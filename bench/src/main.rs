@@ -11,9 +11,9 @@ use migrations_rs_bench::compile;
 use migrations_rs_bench::databases::{self, Setup};
 use migrations_rs_bench::introspect;
 use migrations_rs_bench::machine::Machine;
-use migrations_rs_bench::measure::{PeakHeap, QueryCounter};
+use migrations_rs_bench::measure::{Load, PeakHeap, QueryCounter};
 use migrations_rs_bench::planner;
-use migrations_rs_bench::report::{self, Row};
+use migrations_rs_bench::report::{self, Row, Scenario};
 use migrations_rs_bench::scratch::Servers;
 use migrations_rs_bench::test_database;
 use migrations_rs_bench::tools::{Prepared, Tool};
@@ -32,12 +32,17 @@ struct Args {
     /// Backends to measure: sqlite, postgres, mysql.
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres,mysql")]
     backends: Vec<String>,
-    /// Rounds of every measurement.
-    #[arg(long, default_value_t = 5)]
+    /// Rounds of every measurement: each round runs every tool once, and the
+    /// ratios to raw SQL are taken round by round.
+    #[arg(long, default_value_t = 15)]
     runs: usize,
-    /// Numbers of migrations applied to an empty database; 0 skips that scenario.
+    /// Numbers of generated migrations applied to an empty database; 0 skips that scenario.
     #[arg(long, value_delimiter = ',', default_value = "100,1000")]
     apply: Vec<usize>,
+    /// Migrations of the mixed folder applied to an empty database (tables,
+    /// columns, indexes, a quarter outside transactions, data steps); 0 skips it.
+    #[arg(long, default_value_t = 300)]
+    mixed: usize,
     /// Migrations applied already for the start-up and status scenarios; 0 skips them.
     #[arg(long, default_value_t = 10_000)]
     applied: usize,
@@ -69,6 +74,8 @@ struct Args {
 
 #[derive(Debug, Serialize)]
 struct Results<'a> {
+    /// The commit of the tree measured, `+dirty` when it had changes.
+    commit: &'a str,
     machine: &'a Machine,
     settings: &'a Args,
     tools: Vec<&'static str>,
@@ -78,7 +85,8 @@ struct Results<'a> {
 fn main() -> ExitCode {
     if cfg!(debug_assertions) {
         eprintln!(
-            "error: build the benchmark in release mode: cargo run --release -p migrations-rs-bench --features sea-orm"
+            "error: this is a debug build, whose timings say nothing about a release: build the benchmark in release \
+             mode: cargo run --release -p migrations-rs-bench --features sea-orm"
         );
         return ExitCode::FAILURE;
     }
@@ -118,50 +126,80 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>
     let setup = Setup { servers: &servers, tools: &tools, runs: args.runs, heap: &HEAP };
     let mut rows: Vec<Row> = Vec::new();
 
+    let cores = machine.cores;
+    let commit = commit();
+    let started = std::time::Instant::now();
     for &backend in &backends {
         let smallest = args.apply.iter().copied().filter(|&size| size > 0).min();
         for &size in args.apply.iter().filter(|&&size| size > 0) {
             let prepared = Prepared::new(Workload::new(size));
-            rows.extend(databases::apply(&setup, backend, &prepared, Some(size) == smallest).await?);
+            let load = Load::now();
+            let measured =
+                databases::apply(&setup, Scenario::Apply, backend, &prepared, Some(size) == smallest).await?;
+            rows.extend(with_load(measured, load, cores));
+        }
+        if args.mixed > 0 {
+            let prepared = Prepared::new(Workload::mixed(args.mixed));
+            let load = Load::now();
+            let measured = databases::apply(&setup, Scenario::ApplyMixed, backend, &prepared, true).await?;
+            rows.extend(with_load(measured, load, cores));
         }
         for &size in args.test_databases.iter().filter(|&&size| size > 0) {
             let prepared = Prepared::new(Workload::new(size));
-            rows.extend(test_database::measure(&setup, backend, &prepared).await?);
+            let load = Load::now();
+            rows.extend(with_load(test_database::measure(&setup, backend, &prepared).await?, load, cores));
         }
         for &tables in args.introspect.iter().filter(|&&tables| tables > 0) {
-            rows.extend(introspect::measure(&setup, backend, tables).await?);
+            let load = Load::now();
+            rows.extend(with_load(introspect::measure(&setup, backend, tables).await?, load, cores));
         }
         if args.applied > 0 {
             let prepared = Prepared::new(Workload::new(args.applied));
-            rows.extend(databases::startup_and_status(&setup, backend, &prepared).await?);
+            let load = Load::now();
+            rows.extend(with_load(databases::startup_and_status(&setup, backend, &prepared).await?, load, cores));
         }
     }
     for &size in args.planner.iter().filter(|&&size| size > 0) {
         eprintln!("  planner N={size}");
         for edges in [planner::Edges::ToOlder, planner::Edges::AnyDirection] {
-            rows.extend(planner::measure(size, edges, args.runs));
+            let load = Load::now();
+            rows.extend(with_load(planner::measure(size, edges, args.runs), load, cores));
         }
     }
     if args.compile > 0 {
         let target = target_dir().join("compile-bench");
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
-        rows.extend(compile::Bench::new(target, workspace, args.compile).measure(args.runs)?);
+        let load = Load::now();
+        rows.extend(with_load(compile::Bench::new(target, workspace, args.compile).measure(args.runs)?, load, cores));
     }
     if args.backfill > 0 {
         migrations_rs_bench::backfill::measure(&servers, &backends, args.backfill, &args.out).await?;
     }
     let _ = std::fs::remove_dir_all(&sqlite_dir);
     fleet(args, &servers).await?;
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
 
-    let tables = report::markdown(&rows);
-    println!("## Machine\n\n{}\n## Results\n\n{tables}", machine.markdown());
-    let results =
-        Results { machine: &machine, settings: args, tools: tools.iter().map(|t| t.name()).collect(), rows: &rows };
+    let busy = rows.iter().filter_map(|row| row.load).filter(|load| load.busy(cores)).count();
+    let mut header = format!("- commit measured: {commit}\n- measured in {minutes:.1} minutes, {} rounds\n", args.runs);
+    if busy > 0 {
+        header.push_str(&format!(
+            "- **the machine was busy** (load average above {:.1} on {cores} cores) around some scenarios: see \
+             each table's load lines\n",
+            cores as f64 / 2.0
+        ));
+    }
+    let tables = report::markdown(&rows, cores);
+    let text = format!("## Machine\n\n{}{header}\n## Results\n\n{tables}", machine.markdown());
+    println!("{text}");
+    let results = Results {
+        commit: &commit,
+        machine: &machine,
+        settings: args,
+        tools: tools.iter().map(|t| t.name()).collect(),
+        rows: &rows,
+    };
     std::fs::write(&args.out, serde_json::to_string_pretty(&results)?)?;
-    std::fs::write(
-        args.out.with_extension("md"),
-        format!("## Machine\n\n{}\n## Results\n\n{tables}", machine.markdown()),
-    )?;
+    std::fs::write(args.out.with_extension("md"), text)?;
     eprintln!("wrote {} and {}", args.out.display(), args.out.with_extension("md").display());
     Ok(())
 }
@@ -180,6 +218,43 @@ async fn fleet(args: &Args, servers: &Servers) -> Result<(), Box<dyn std::error:
     std::fs::write(json.with_extension("md"), format!("## Fleet (PostgreSQL)\n\n{table}"))?;
     eprintln!("wrote {} and {}", json.display(), json.with_extension("md").display());
     Ok(())
+}
+
+/// The rows of one scenario with the load average before it (`before`) and now,
+/// warning when the machine was busy.
+fn with_load(mut rows: Vec<Row>, before: f64, cores: usize) -> Vec<Row> {
+    let load = Load { before, after: Load::now() };
+    if load.busy(cores) {
+        let what = rows.first().map_or_else(String::new, |row| {
+            format!("{:?} {} N={}", row.scenario, row.backend.as_deref().unwrap_or(""), row.size)
+        });
+        eprintln!(
+            "warning: the machine was busy during {what}: load average {:.2} before, {:.2} after, on {cores} cores",
+            load.before, load.after
+        );
+    }
+    for row in &mut rows {
+        row.load = Some(load);
+    }
+    rows
+}
+
+/// The commit of the tree this binary measures, with `+dirty` when the tree has changes.
+fn commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let Some(head) = git(&["rev-parse", "--short", "HEAD"]) else { return "unknown".to_owned() };
+    // The figures of an earlier run are not a change to what is measured.
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|out| out.lines().any(|line| !line.ends_with("results.json") && !line.ends_with("results.md")));
+    if dirty { format!("{head}+dirty") } else { head }
 }
 
 fn parse_backend(name: &str) -> Result<Backend, String> {

@@ -1,5 +1,6 @@
 //! What the benchmark measures with: summaries of repeated runs, a counter of
-//! the statements sqlx sends, and the peak of heap memory in use.
+//! the statements sqlx sends, the peak of heap memory in use, the CPU time
+//! this process used and the machine's load average.
 
 use serde::Serialize;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -8,10 +9,14 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 
-/// Median, minimum and maximum of repeated measurements.
+/// Median, quartiles, minimum and maximum of repeated measurements.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Summary {
     pub median: f64,
+    /// The first quartile: a quarter of the values are at or below it.
+    pub q1: f64,
+    /// The third quartile: three quarters of the values are at or below it.
+    pub q3: f64,
     pub min: f64,
     pub max: f64,
 }
@@ -23,9 +28,83 @@ impl Summary {
         }
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
-        let middle = sorted.len() / 2;
-        let median = if sorted.len() % 2 == 1 { sorted[middle] } else { (sorted[middle - 1] + sorted[middle]) / 2.0 };
-        Some(Summary { median, min: sorted[0], max: sorted[sorted.len() - 1] })
+        Some(Summary {
+            median: quantile(&sorted, 0.5),
+            q1: quantile(&sorted, 0.25),
+            q3: quantile(&sorted, 0.75),
+            min: sorted[0],
+            max: sorted[sorted.len() - 1],
+        })
+    }
+
+    /// The interquartile range: the width of the middle half of the values.
+    pub fn iqr(&self) -> f64 {
+        self.q3 - self.q1
+    }
+}
+
+/// The `q`-quantile of sorted values, interpolated linearly between the two nearest.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let position = q * (sorted.len() - 1) as f64;
+    let (below, above) = (position.floor() as usize, position.ceil() as usize);
+    let weight = position - below as f64;
+    sorted[below] * (1.0 - weight) + sorted[above] * weight
+}
+
+/// CPU time this process has used so far (user and system, every thread), in milliseconds.
+pub fn cpu_millis() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `getrusage` writes a `rusage` into the pointer it is given, which
+    // points to one that lives until the call returns.
+    #[allow(unsafe_code)]
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return 0.0;
+        }
+        usage.assume_init()
+    };
+    let millis = |time: libc::timeval| time.tv_sec as f64 * 1000.0 + time.tv_usec as f64 / 1000.0;
+    millis(usage.ru_utime) + millis(usage.ru_stime)
+}
+
+/// Wall time and this process's CPU time of one measured call, from when it was started.
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch {
+    wall: std::time::Instant,
+    cpu: f64,
+}
+
+impl Stopwatch {
+    pub fn start() -> Self {
+        Stopwatch { cpu: cpu_millis(), wall: std::time::Instant::now() }
+    }
+
+    /// Wall milliseconds and CPU milliseconds since [`Stopwatch::start`].
+    pub fn stop(&self) -> (f64, f64) {
+        let wall = self.wall.elapsed().as_secs_f64() * 1000.0;
+        (wall, cpu_millis() - self.cpu)
+    }
+}
+
+/// The machine's load average over the last minute, before and after a scenario.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Load {
+    pub before: f64,
+    pub after: f64,
+}
+
+impl Load {
+    /// The load average over the last minute (0 where the system does not say).
+    pub fn now() -> f64 {
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|text| text.split_whitespace().next().and_then(|value| value.parse().ok()))
+            .unwrap_or(0.0)
+    }
+
+    /// Whether other work competed for the cores: a load above half of them, before or after.
+    pub fn busy(&self, cores: usize) -> bool {
+        self.before.max(self.after) > cores as f64 / 2.0
     }
 }
 

@@ -129,6 +129,8 @@ pub fn measure(count: usize, edges: Edges, runs: usize) -> Vec<Row> {
             baseline: None,
             queries: None,
             peak_heap_kib: None,
+            cpu_ms: None,
+            load: None,
         })
         .collect()
 }

@@ -1,6 +1,6 @@
 //! The results: rows of figures, printed as Markdown tables and written as JSON.
 
-use crate::measure::Summary;
+use crate::measure::{Load, Summary};
 use serde::Serialize;
 
 /// One measured line: a tool (or variant) in one scenario, on one backend, at one size.
@@ -14,6 +14,9 @@ pub struct Row {
     pub runs: usize,
     /// Wall time in milliseconds.
     pub ms: Summary,
+    /// CPU time of this process (user and system, every thread) in milliseconds,
+    /// where the scenario measures it.
+    pub cpu_ms: Option<Summary>,
     /// Time divided by the baseline's time in the same round.
     pub ratio: Option<Summary>,
     /// What `ratio` divides by.
@@ -22,6 +25,8 @@ pub struct Row {
     pub queries: Option<usize>,
     /// Most heap memory in use at once during the call, in KiB.
     pub peak_heap_kib: Option<Summary>,
+    /// The load average before and after the scenario this row belongs to.
+    pub load: Option<Load>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -29,6 +34,8 @@ pub struct Row {
 pub enum Scenario {
     /// Applying every migration to an empty database.
     Apply,
+    /// Applying a mixed folder like a real one to an empty database.
+    ApplyMixed,
     /// A start-up with every migration applied.
     NoopStartup,
     /// `status` with every migration applied.
@@ -49,6 +56,9 @@ impl Scenario {
     fn title(self) -> &'static str {
         match self {
             Scenario::Apply => "Apply all migrations to an empty database",
+            Scenario::ApplyMixed => {
+                "Apply a mixed folder to an empty database: tables, columns, indexes, a quarter outside transactions, data steps"
+            }
             Scenario::NoopStartup => "Start-up with nothing pending",
             Scenario::Status => "status",
             Scenario::Planner => "Planner alone (random dependency edges, no database)",
@@ -64,8 +74,9 @@ impl Scenario {
     }
 }
 
-const ALL: [Scenario; 8] = [
+const ALL: [Scenario; 9] = [
     Scenario::Apply,
+    Scenario::ApplyMixed,
     Scenario::NoopStartup,
     Scenario::Status,
     Scenario::Planner,
@@ -76,57 +87,100 @@ const ALL: [Scenario; 8] = [
 ];
 
 /// Markdown tables of the rows, one per scenario that has any.
-pub fn markdown(rows: &[Row]) -> String {
+pub fn markdown(rows: &[Row], cores: usize) -> String {
     let mut out = String::new();
     for scenario in ALL {
         let rows: Vec<&Row> = rows.iter().filter(|r| r.scenario == scenario).collect();
         if rows.is_empty() {
             continue;
         }
-        let queries = rows.iter().any(|r| r.queries.is_some());
-        let heap = rows.iter().any(|r| r.peak_heap_kib.is_some());
         out.push_str(&format!("### {}\n\n", scenario.title()));
-        out.push_str("| backend | N | tool | median ms | min–max ms | ratio (median, min–max) |");
-        if queries {
-            out.push_str(" queries |");
+        out.push_str(&load_lines(&rows, cores));
+        let columns: [(&str, bool); 3] = [
+            (" CPU ms (median, IQR) |", rows.iter().any(|r| r.cpu_ms.is_some())),
+            (" queries |", rows.iter().any(|r| r.queries.is_some())),
+            (" peak heap KiB (median, IQR) |", rows.iter().any(|r| r.peak_heap_kib.is_some())),
+        ];
+        out.push_str("| backend | N | tool | runs | median ms | IQR ms | ratio: median (IQR) [min–max] |");
+        for (title, shown) in columns {
+            if shown {
+                out.push_str(title);
+            }
         }
-        if heap {
-            out.push_str(" peak heap KiB (median) |");
-        }
-        out.push_str("\n| --- | ---: | --- | ---: | ---: | ---: |");
-        if queries {
-            out.push_str(" ---: |");
-        }
-        if heap {
-            out.push_str(" ---: |");
+        out.push_str("\n| --- | ---: | --- | ---: | ---: | ---: | ---: |");
+        for (_, shown) in columns {
+            if shown {
+                out.push_str(" ---: |");
+            }
         }
         out.push('\n');
         for row in rows {
             let ratio = match (&row.ratio, &row.baseline) {
-                (Some(r), Some(base)) => format!("{:.2}× ({:.2}–{:.2}) of {base}", r.median, r.min, r.max),
+                (Some(r), Some(base)) => {
+                    format!("{:.3}× ({:.3}–{:.3}) [{:.2}–{:.2}] of {base}", r.median, r.q1, r.q3, r.min, r.max)
+                }
                 _ => "–".to_owned(),
             };
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {}–{} | {} |",
+                "| {} | {} | {} | {} | {} | {}–{} | {} |",
                 row.backend.as_deref().unwrap_or("–"),
                 row.size,
                 row.tool,
+                row.runs,
                 millis(row.ms.median),
-                millis(row.ms.min),
-                millis(row.ms.max),
+                millis(row.ms.q1),
+                millis(row.ms.q3),
                 ratio
             ));
-            if queries {
+            let spread = |s: Option<Summary>, precise: bool| {
+                s.map_or_else(
+                    || "–".to_owned(),
+                    |s| {
+                        if precise {
+                            format!("{} ({}–{})", millis(s.median), millis(s.q1), millis(s.q3))
+                        } else {
+                            format!("{:.0} ({:.0}–{:.0})", s.median, s.q1, s.q3)
+                        }
+                    },
+                )
+            };
+            if columns[0].1 {
+                out.push_str(&format!(" {} |", spread(row.cpu_ms, true)));
+            }
+            if columns[1].1 {
                 out.push_str(&format!(" {} |", row.queries.map_or_else(|| "–".to_owned(), |q| q.to_string())));
             }
-            if heap {
-                out.push_str(&format!(
-                    " {} |",
-                    row.peak_heap_kib.map_or_else(|| "–".to_owned(), |h| format!("{:.0}", h.median))
-                ));
+            if columns[2].1 {
+                out.push_str(&format!(" {} |", spread(row.peak_heap_kib, false)));
             }
             out.push('\n');
         }
+        out.push('\n');
+    }
+    out
+}
+
+/// The load average around each backend's part of a scenario, with a warning where the machine was busy.
+fn load_lines(rows: &[&Row], cores: usize) -> String {
+    let mut seen: Vec<(Option<&str>, usize)> = Vec::new();
+    let mut out = String::new();
+    for row in rows {
+        let Some(load) = row.load else { continue };
+        let key = (row.backend.as_deref(), row.size);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let busy = if load.busy(cores) { " **busy**: other work competed for the cores" } else { "" };
+        out.push_str(&format!(
+            "- load average {} N = {}: {:.2} before, {:.2} after{busy}\n",
+            row.backend.as_deref().map_or_else(String::new, |b| format!("{b},")),
+            row.size,
+            load.before,
+            load.after
+        ));
+    }
+    if !out.is_empty() {
         out.push('\n');
     }
     out

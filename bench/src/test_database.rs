@@ -74,6 +74,8 @@ pub async fn measure(setup: &Setup<'_>, backend: Backend, prepared: &Prepared) -
         baseline: Some(MIGRATE.to_owned()),
         queries: None,
         peak_heap_kib: None,
+        cpu_ms: None,
+        load: None,
     };
     Ok(vec![row(CLONE, &cloned, ratios(&cloned, &migrated)), row(MIGRATE, &migrated, ratios(&migrated, &migrated))])
 }

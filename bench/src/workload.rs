@@ -1,5 +1,7 @@
 //! The migrations every tool runs: N generated migrations, each creating a
-//! table with a few columns and an index; every tenth also inserts rows.
+//! table with a few columns and an index (every tenth also inserts rows), or
+//! a mixed folder that looks like a real one: tables, added columns, indexes,
+//! a quarter of the steps outside a transaction, and a few data steps.
 //!
 //! The SQL is the same text on SQLite, PostgreSQL and MySQL/MariaDB, and
 //! every tool receives a migration as that one script.
@@ -20,6 +22,8 @@ pub struct Spec {
     pub table: String,
     /// Its statements, separated by `;`.
     pub script: Arc<str>,
+    /// Whether it runs in a transaction (`transaction = false` runs it outside one).
+    pub transaction: bool,
 }
 
 /// N generated migrations, in version order.
@@ -31,6 +35,19 @@ pub struct Workload {
 impl Workload {
     pub fn new(count: usize) -> Self {
         Workload { migrations: (0..count).map(spec).collect() }
+    }
+
+    /// `count` migrations in groups of four, as a real folder grows: a table
+    /// is created (every other one with 100 rows), a column is added to it
+    /// (in every tenth group, a data step updates half of its rows instead),
+    /// an index is made in a transaction, and another outside one.
+    pub fn mixed(count: usize) -> Self {
+        Workload { migrations: (0..count).map(mixed_spec).collect() }
+    }
+
+    /// How many of the migrations run outside a transaction.
+    pub fn outside_transactions(&self) -> usize {
+        self.migrations.iter().filter(|m| !m.transaction).count()
     }
 
     pub fn len(&self) -> usize {
@@ -70,7 +87,50 @@ fn spec(index: usize) -> Spec {
             (1..=ROWS_PER_INSERT).map(|row| format!("({row}, 'item {row}', {}, NULL)", row * 3)).collect();
         script.push_str(&format!(";\nINSERT INTO {table} (id, name, qty, note) VALUES {}", rows.join(", ")));
     }
-    Spec { version: version(index), name: format!("create_{table}").into(), table, script: script.into() }
+    Spec {
+        version: version(index),
+        name: format!("create_{table}").into(),
+        table,
+        script: script.into(),
+        transaction: true,
+    }
+}
+
+fn mixed_spec(index: usize) -> Spec {
+    let group = index / 4;
+    let table = format!("mixed_{group:05}");
+    let with_rows = group.is_multiple_of(2);
+    let (name, script, transaction) = match index % 4 {
+        0 => {
+            let mut script = format!(
+                "CREATE TABLE {table} (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(100) NOT NULL, \
+                 qty INTEGER NOT NULL, created_at VARCHAR(32))"
+            );
+            if with_rows {
+                let rows: Vec<String> = (1..=ROWS_PER_INSERT)
+                    .map(|row| format!("({row}, 'item {row}', {}, '2024-01-01T00:00:00Z')", row * 3))
+                    .collect();
+                script.push_str(&format!(
+                    ";\nINSERT INTO {table} (id, name, qty, created_at) VALUES {}",
+                    rows.join(", ")
+                ));
+            }
+            (format!("create_{table}"), script, true)
+        }
+        1 if group % 10 == 2 => (
+            format!("update_{table}"),
+            format!(
+                "UPDATE {table} SET qty = qty + 1, name = 'renamed' WHERE id <= {};\n\
+                 UPDATE {table} SET created_at = '2024-06-01T00:00:00Z' WHERE qty > 100",
+                ROWS_PER_INSERT / 2
+            ),
+            true,
+        ),
+        1 => (format!("add_note_to_{table}"), format!("ALTER TABLE {table} ADD COLUMN note VARCHAR(255)"), true),
+        2 => (format!("index_{table}_name"), format!("CREATE INDEX {table}_name ON {table} (name)"), true),
+        _ => (format!("index_{table}_qty"), format!("CREATE INDEX {table}_qty ON {table} (qty)"), false),
+    };
+    Spec { version: version(index), name: name.into(), table, script: script.into(), transaction }
 }
 
 #[cfg(test)]
@@ -92,5 +152,14 @@ mod tests {
         let inserting: Vec<usize> =
             (0..20).filter(|&i| workload.migrations[i].script.contains("INSERT INTO")).collect();
         assert_eq!(inserting, [9, 19]);
+    }
+
+    #[test]
+    fn a_mixed_folder_has_a_quarter_outside_transactions_and_a_few_data_steps() {
+        let workload = Workload::mixed(300);
+        assert_eq!(workload.outside_transactions(), 75);
+        let updates = workload.migrations.iter().filter(|m| m.script.starts_with("UPDATE")).count();
+        assert_eq!(updates, 8);
+        assert!(workload.migrations.iter().any(|m| m.script.starts_with("ALTER TABLE")));
     }
 }

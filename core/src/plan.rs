@@ -160,6 +160,11 @@ impl Graph {
         self.index_of(&version).is_some()
     }
 
+    /// The place of `version` in canonical order, when the graph holds it.
+    pub fn position_of(&self, version: Version) -> Option<usize> {
+        self.index_of(&version).map(|i| self.position[i])
+    }
+
     /// The place in canonical order of the latest of `versions` there; versions not in the graph are skipped.
     pub fn last_position(&self, versions: &[Version]) -> Option<usize> {
         versions.iter().filter_map(|v| self.index_of(v)).map(|i| self.position[i]).max()

@@ -6,7 +6,9 @@ use crate::damage::name_damage;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::version::Version;
-use sea_query::{ColumnDef, Expr, ExprTrait, Order, Query, Table};
+use futures_util::TryStreamExt;
+use sea_query::{ColumnDef, Expr, ExprTrait, Order, Query, SelectStatement, Table};
+use sqlx::AssertSqlSafe;
 use std::fmt;
 use std::time::SystemTime;
 
@@ -406,63 +408,192 @@ pub(crate) async fn read_applied(conn: ConnRef<'_>, tables: &Tables) -> Result<O
         })
         .collect::<Result<Vec<_>>>();
     let applied = name_damage(&tables.history, applied)?;
-    refuse_duplicates(tables, applied.iter().map(|a| a.version))?;
+    refuse_duplicates(tables, &mut applied.iter().map(|a| a.version).collect::<Vec<_>>())?;
     Ok(Some(applied))
 }
 
 /// A version recorded twice: the table lost its primary key and was written by hand or by another program.
-fn refuse_duplicates(tables: &Tables, versions: impl Iterator<Item = Version>) -> Result<()> {
-    let mut seen = std::collections::HashSet::new();
-    let repeated: std::collections::BTreeSet<Version> = versions.filter(|v| !seen.insert(*v)).collect();
-    if repeated.is_empty() {
+/// Sorts `versions` to find out.
+pub(crate) fn refuse_duplicates(tables: &Tables, versions: &mut [Version]) -> Result<()> {
+    versions.sort_unstable();
+    if versions.windows(2).all(|pair| pair[0] != pair[1]) {
         return Ok(());
     }
-    let list: Vec<String> = repeated.iter().map(ToString::to_string).collect();
+    let mut repeated: Vec<String> =
+        versions.windows(2).filter(|pair| pair[0] == pair[1]).map(|pair| pair[0].to_string()).collect();
+    repeated.dedup();
     Err(Error::CorruptHistory {
         table: tables.history.to_string(),
         detail: format!(
             "version {} is recorded more than once, so whether it is applied cannot be told; delete the extra rows \
              by hand and give the table back its primary key on `version`",
-            list.join(", ")
+            repeated.join(", ")
         ),
     })
 }
 
+/// One row of a bookkeeping table as it streams in, read by the column's
+/// place in the query, text borrowed from the row.
+trait StreamedRow {
+    fn int(&self, index: usize) -> std::result::Result<i64, sqlx::Error>;
+    fn text(&self, index: usize) -> std::result::Result<&str, sqlx::Error>;
+}
+
+macro_rules! streamed_row {
+    ($feature:literal, $row:ty) => {
+        #[cfg(feature = $feature)]
+        impl StreamedRow for $row {
+            fn int(&self, index: usize) -> std::result::Result<i64, sqlx::Error> {
+                sqlx::Row::try_get(self, index)
+            }
+
+            fn text(&self, index: usize) -> std::result::Result<&str, sqlx::Error> {
+                sqlx::Row::try_get(self, index)
+            }
+        }
+    };
+}
+
+streamed_row!("sqlite", sqlx::sqlite::SqliteRow);
+streamed_row!("postgres", sqlx::postgres::PgRow);
+streamed_row!("mysql", sqlx::mysql::MySqlRow);
+
+/// Runs `query` and hands each row to `each` as it arrives, so no more than
+/// one row is held at a time; `None` when the table does not exist.
+async fn stream(
+    conn: ConnRef<'_>,
+    query: &SelectStatement,
+    mut each: impl FnMut(&dyn StreamedRow) -> Result<()>,
+) -> Result<Option<()>> {
+    let (sql, _) = crate::db::Statement::to_sql(query, conn.backend());
+    let streamed = async {
+        match conn {
+            #[cfg(feature = "sqlite")]
+            ConnRef::Sqlite(c) => {
+                let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(c);
+                while let Some(row) = rows.try_next().await? {
+                    each(&row)?;
+                }
+            }
+            #[cfg(feature = "postgres")]
+            ConnRef::Postgres(c) => {
+                let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(c);
+                while let Some(row) = rows.try_next().await? {
+                    each(&row)?;
+                }
+            }
+            #[cfg(feature = "mysql")]
+            ConnRef::MySql(c) => {
+                let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(c);
+                while let Some(row) = rows.try_next().await? {
+                    each(&row)?;
+                }
+            }
+        }
+        Ok(())
+    };
+    missing_table_as_none(streamed.await)
+}
+
 /// What deciding whether anything is pending needs of one history row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RowSummary {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RowSummary<'a> {
     pub version: Version,
-    pub checksum: String,
+    /// As recorded: lowercase hex.
+    pub checksum: &'a str,
     pub state: RowState,
 }
 
-/// The version, checksum and state of every row, in one query; `None` when
-/// the history table does not exist yet. Narrower than [`read_applied`]: on
-/// SQLite, decoding all twelve columns of ten thousand rows costs several
-/// times more than the query itself.
-pub(crate) async fn read_summaries(conn: ConnRef<'_>, tables: &Tables) -> Result<Option<Vec<RowSummary>>> {
+/// Hands the version, checksum and state of every row to `each` as the rows
+/// stream in, in one query; `None` when the history table does not exist yet.
+/// Narrower than [`read_applied`]: on SQLite, decoding all twelve columns of
+/// ten thousand rows costs several times more than the query itself. The
+/// caller refuses repeated versions ([`refuse_duplicates`]).
+pub(crate) async fn for_each_summary(
+    conn: ConnRef<'_>,
+    tables: &Tables,
+    mut each: impl FnMut(RowSummary<'_>),
+) -> Result<Option<()>> {
     let query = Query::select()
         .columns(qualified(["version", "checksum", "state"]))
         .from_as(tables.history.sea(), READ_AS)
         .to_owned();
-    let fetched = missing_table_as_none(Db::new(conn).fetch_all(&query).await);
-    let Some(rows) = name_damage(&tables.history, fetched)? else { return Ok(None) };
     let corrupt = |detail: String| Error::CorruptHistory { table: tables.history.to_string(), detail };
-    let summaries = rows
-        .iter()
-        .map(|row| {
-            let version: i64 = row.get("version")?;
-            let state: String = row.get("state")?;
-            Ok(RowSummary {
-                version: Version::try_from(version).map_err(|e| corrupt(e.to_string()))?,
-                checksum: row.get("checksum")?,
-                state: RowState::parse(&state).ok_or_else(|| corrupt(format!("unknown state `{state}`")))?,
-            })
+    let streamed = stream(conn, &query, |row| {
+        let state = row.text(2)?;
+        each(RowSummary {
+            version: Version::try_from(row.int(0)?).map_err(|e| corrupt(e.to_string()))?,
+            checksum: row.text(1)?,
+            state: RowState::parse(state).ok_or_else(|| corrupt(format!("unknown state `{state}`")))?,
+        });
+        Ok(())
+    })
+    .await;
+    name_damage(&tables.history, streamed)
+}
+
+/// What `status` shows of one history row, borrowed from the row as it streams in.
+pub(crate) struct StatusRow<'a> {
+    pub version: Version,
+    /// As recorded: lowercase hex.
+    pub checksum: &'a str,
+    pub applied_at: &'a str,
+    pub applied_by: &'a str,
+    pub execution_ms: i64,
+    pub batch: i64,
+    pub state: RowState,
+    /// The whole row, for [`StatusRow::to_applied`].
+    row: &'a dyn StreamedRow,
+}
+
+impl StatusRow<'_> {
+    /// The whole row, owned: for a row whose migration the code does not have.
+    pub(crate) fn to_applied(&self) -> Result<AppliedMigration> {
+        let row = self.row;
+        Ok(AppliedMigration {
+            version: self.version,
+            name: row.text(1)?.to_owned(),
+            module: row.text(2)?.to_owned(),
+            module_version: row.text(3)?.to_owned(),
+            checksum: self.checksum.to_owned(),
+            risk: row.text(5)?.to_owned(),
+            applied_at: self.applied_at.to_owned(),
+            applied_by: self.applied_by.to_owned(),
+            execution_ms: self.execution_ms,
+            batch: self.batch,
+            seq: row.int(10)?,
+            state: self.state,
         })
-        .collect::<Result<Vec<_>>>();
-    let summaries = name_damage(&tables.history, summaries)?;
-    refuse_duplicates(tables, summaries.iter().map(|s| s.version))?;
-    Ok(Some(summaries))
+    }
+}
+
+/// Hands every row to `each` as the rows stream in, in one query and in no
+/// particular order; `None` when the history table does not exist yet. Every column is selected, so
+/// a row missing from the code can be kept whole, but only those `status`
+/// shows are decoded for the others. The caller refuses repeated versions
+/// ([`refuse_duplicates`]).
+pub(crate) async fn for_each_status_row(
+    conn: ConnRef<'_>,
+    tables: &Tables,
+    mut each: impl FnMut(StatusRow<'_>) -> Result<()>,
+) -> Result<Option<()>> {
+    let query = Query::select().columns(qualified(HISTORY_COLUMNS)).from_as(tables.history.sea(), READ_AS).to_owned();
+    let corrupt = |detail: String| Error::CorruptHistory { table: tables.history.to_string(), detail };
+    let streamed = stream(conn, &query, |row| {
+        let state = row.text(11)?;
+        each(StatusRow {
+            version: Version::try_from(row.int(0)?).map_err(|e| corrupt(e.to_string()))?,
+            checksum: row.text(4)?,
+            applied_at: row.text(6)?,
+            applied_by: row.text(7)?,
+            execution_ms: row.int(8)?,
+            batch: row.int(9)?,
+            state: RowState::parse(state).ok_or_else(|| corrupt(format!("unknown state `{state}`")))?,
+            row,
+        })
+    })
+    .await;
+    name_damage(&tables.history, streamed)
 }
 
 /// The highest batch number the audit log has seen (0 when none): with the

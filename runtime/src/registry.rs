@@ -7,7 +7,6 @@ use crate::error::{Error, Result};
 use crate::plan::{Graph, GraphProblem, Node};
 use crate::record::Migration;
 use crate::version::Version;
-use std::collections::BTreeMap;
 
 /// All registered migrations, keyed by version, with their dependency graph.
 ///
@@ -23,7 +22,8 @@ use std::collections::BTreeMap;
 /// ```
 #[derive(Debug)]
 pub struct Registry {
-    migrations: BTreeMap<Version, &'static Migration>,
+    /// Sorted by version, one per version: found by binary search.
+    migrations: Vec<&'static Migration>,
     graph: Graph,
 }
 
@@ -39,21 +39,23 @@ impl Registry {
         // Sorting first makes the report the same whatever order the linker chose.
         let mut all: Vec<&'static Migration> = migrations.into_iter().collect();
         all.sort_unstable_by_key(|m| (m.version, m.file, m.line, m.name));
-        let mut unique: Vec<(Version, &'static Migration)> = Vec::with_capacity(all.len());
-        for migration in all {
-            // Sorted by version: a second one comes right after the first.
-            match unique.last().filter(|(version, _)| *version == migration.version) {
-                Some((_, first)) => problems.push(RegistryProblem::DuplicateVersion {
-                    version: migration.version,
+        // Sorted by version: a second one comes right after the first, which is kept.
+        all.dedup_by(|second, first| {
+            let repeated = second.version == first.version;
+            if repeated {
+                problems.push(RegistryProblem::DuplicateVersion {
+                    version: second.version,
                     first: describe(first),
-                    second: describe(migration),
-                }),
-                None => unique.push((migration.version, migration)),
+                    second: describe(second),
+                });
             }
-        }
-        // Built from sorted pairs in one pass.
-        let by_version: BTreeMap<Version, &'static Migration> = unique.into_iter().collect();
-        let nodes = by_version.values().map(|m| Node {
+            repeated
+        });
+        let by_version = all;
+        let find = |version: &Version| {
+            by_version[by_version.binary_search_by_key(version, |m| m.version).expect("a version of the graph")]
+        };
+        let nodes = by_version.iter().map(|m| Node {
             version: m.version,
             depends_on: m.depends_on.to_vec(),
             reversible: m.down.is_some(),
@@ -64,7 +66,7 @@ impl Registry {
                 problems.extend(graph_problems.into_iter().filter_map(|problem| match problem {
                     GraphProblem::Duplicate { .. } => None,
                     GraphProblem::UnknownDependency { version, missing } => {
-                        let migration = by_version[&version];
+                        let migration = find(&version);
                         Some(RegistryProblem::UnknownDependency {
                             migration: migration.label(),
                             location: migration.location(),
@@ -72,7 +74,7 @@ impl Registry {
                         })
                     }
                     GraphProblem::Cycle { path } => {
-                        Some(RegistryProblem::Cycle { path: path.iter().map(|v| describe(by_version[v])).collect() })
+                        Some(RegistryProblem::Cycle { path: path.iter().map(|v| describe(find(v))).collect() })
                     }
                 }));
                 None
@@ -86,7 +88,8 @@ impl Registry {
 
     /// The migration with this version, if there is one.
     pub fn get(&self, version: Version) -> Option<&'static Migration> {
-        self.migrations.get(&version).copied()
+        let found = self.migrations.binary_search_by_key(&version, |m| m.version).ok()?;
+        Some(self.migrations[found])
     }
 
     /// How many migrations there are.
@@ -106,7 +109,7 @@ impl Registry {
 
     /// Every migration in the order `up` applies them.
     pub fn in_order(&self) -> impl Iterator<Item = &'static Migration> + '_ {
-        self.graph.order().map(|version| self.migrations[&version])
+        self.graph.order().map(|version| self.get(version).expect("the graph holds the registry's versions"))
     }
 }
 

@@ -49,7 +49,7 @@ pub fn records(workload: &Workload) -> Vec<&'static Migration> {
                 allow: &[],
                 irreversible: true,
                 empty_up: false,
-                transaction: true,
+                transaction: spec.transaction,
                 lock_wait: None,
                 checksum: checksum(spec.version),
                 legacy_checksum: None,

@@ -1,5 +1,6 @@
 //! The physical limit: the same scripts through one sqlx connection, one
-//! transaction per migration, no bookkeeping at all.
+//! transaction per migration (none for those marked to run outside one), no
+//! bookkeeping at all.
 //!
 //! For the start-up and status scenarios, which need to know what is
 //! applied, the baseline keeps the least possible state: one table of
@@ -15,7 +16,11 @@ const APPLIED_TABLE: &str = "raw_applied";
 pub async fn apply(backend: Backend, url: &str, workload: &Workload) -> super::Result<()> {
     let mut conn = SqlConn::connect(backend, url).await?;
     for migration in &workload.migrations {
-        conn.execute_in_transaction(&migration.script).await?;
+        if migration.transaction {
+            conn.execute_in_transaction(&migration.script).await?;
+        } else {
+            conn.execute(&migration.script).await?;
+        }
     }
     conn.close().await?;
     Ok(())

@@ -1,6 +1,7 @@
 //! The sea-orm-migration peer: the same scripts as sea-orm migrations, each
-//! run in a transaction (sea-orm's default runs one only on PostgreSQL; a
-//! transaction everywhere gives it the same work as the other tools).
+//! run in a transaction unless marked to run outside one (sea-orm's default
+//! runs one only on PostgreSQL; a transaction everywhere gives it the same
+//! work as the other tools).
 
 use super::sql::{SqlConn, insert_rows};
 use crate::workload::Workload;
@@ -17,6 +18,7 @@ static MIGRATIONS: RwLock<Vec<Script>> = RwLock::new(Vec::new());
 struct Script {
     name: Arc<str>,
     sql: Arc<str>,
+    transaction: bool,
 }
 
 impl MigrationName for Script {
@@ -32,7 +34,7 @@ impl MigrationTrait for Script {
     }
 
     fn use_transaction(&self) -> Option<bool> {
-        Some(true)
+        Some(self.transaction)
     }
 }
 
@@ -47,7 +49,11 @@ impl MigratorTrait for Bench {
 
 /// Makes the workload the list `Bench::migrations()` returns.
 pub fn prepare(workload: &Workload) {
-    let scripts = workload.migrations.iter().map(|m| Script { name: m.name.clone(), sql: m.script.clone() });
+    let scripts = workload.migrations.iter().map(|m| Script {
+        name: m.name.clone(),
+        sql: m.script.clone(),
+        transaction: m.transaction,
+    });
     *MIGRATIONS.write().expect("migration list") = scripts.collect();
 }
 

@@ -16,7 +16,7 @@ pub fn migrator(workload: &Workload) -> Migrator {
             .iter()
             .map(|m| {
                 let sql = AssertSqlSafe(m.script.to_string()).into_sql_str();
-                Migration::new(m.version as i64, m.name.to_string().into(), MigrationType::Simple, sql, false)
+                Migration::new(m.version as i64, m.name.to_string().into(), MigrationType::Simple, sql, !m.transaction)
             })
             .collect(),
     )

@@ -55,7 +55,6 @@ use crate::version::Version;
 use bound::Bound;
 use futures_util::FutureExt;
 use std::any::Any;
-use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 
@@ -315,10 +314,9 @@ impl Migrator {
     /// ```
     pub async fn status(&self, conn: &mut Connection) -> Result<Status> {
         let conn = &mut self.bind(conn)?;
-        let rows = history::read_applied(conn.as_ref(), &self.tables).await?.unwrap_or_default();
-        let by_version: HashMap<Version, &AppliedMigration> = rows.iter().map(|a| (a.version, a)).collect();
-        let applied: Vec<Version> = rows.iter().map(|a| a.version).collect();
-        let migrations = self
+        let graph = self.registry.graph();
+        // Every migration pending until its row streams in; each row fills in its migration's place.
+        let mut migrations: Vec<MigrationStatus> = self
             .registry
             .in_order()
             .map(|migration| MigrationStatus {
@@ -327,31 +325,61 @@ impl Migrator {
                 module: migration.module,
                 location: migration.location(),
                 risk: migration.risk,
-                state: match by_version.get(&migration.version) {
-                    Some(row) if row.state == RowState::Applied => MigrationState::Applied {
-                        applied_at: row.applied_at.clone(),
-                        applied_by: row.applied_by.clone(),
-                        execution_ms: row.execution_ms,
-                        batch: row.batch,
-                        checksum_matches: migration.matches_recorded(&row.checksum),
-                    },
-                    Some(row) => MigrationState::Dirty {
-                        since: row.applied_at.clone(),
-                        reverting: row.state == RowState::Reverting,
-                    },
-                    None => MigrationState::Pending {
-                        out_of_order: self.registry.graph().is_out_of_order(migration.version, &applied),
-                    },
-                },
+                state: MigrationState::Pending { out_of_order: false },
             })
             .collect();
-        let unadopted = if rows.is_empty() { foreign::tables_with_rows(conn).await? } else { Vec::new() };
-        let backfills = if rows.iter().any(|row| row.state != RowState::Applied) {
+        let mut recorded = vec![false; migrations.len()];
+        let (mut rows, mut repeated, mut unfinished) = (0usize, false, false);
+        let mut missing_from_code: Vec<AppliedMigration> = Vec::new();
+        let mut last_applied: Option<usize> = None;
+        history::for_each_status_row(conn.as_ref(), &self.tables, |row| {
+            rows += 1;
+            unfinished |= row.state != RowState::Applied;
+            let Some(place) = graph.position_of(row.version) else {
+                missing_from_code.push(row.to_applied()?);
+                return Ok(());
+            };
+            repeated |= std::mem::replace(&mut recorded[place], true);
+            last_applied = last_applied.max(Some(place));
+            let entry = &mut migrations[place];
+            entry.state = if row.state == RowState::Applied {
+                let migration = self.registry.get(row.version).expect("a version of the graph is registered");
+                MigrationState::Applied {
+                    applied_at: row.applied_at.to_owned(),
+                    applied_by: row.applied_by.to_owned(),
+                    execution_ms: row.execution_ms,
+                    batch: row.batch,
+                    checksum_matches: migration.matches_recorded(row.checksum),
+                }
+            } else {
+                MigrationState::Dirty { since: row.applied_at.to_owned(), reverting: row.state == RowState::Reverting }
+            };
+            Ok(())
+        })
+        .await?;
+        if repeated {
+            // Found again, with the versions named, by the full read.
+            let mut versions: Vec<Version> = self.rows(conn).await?.iter().map(|row| row.version).collect();
+            history::refuse_duplicates(&self.tables, &mut versions)?;
+        }
+        missing_from_code.sort_unstable_by_key(|row| row.seq);
+        let mut missing: Vec<Version> = missing_from_code.iter().map(|row| row.version).collect();
+        history::refuse_duplicates(&self.tables, &mut missing)?;
+        if let Some(last) = last_applied {
+            for (place, entry) in migrations.iter_mut().enumerate().take(last) {
+                if !recorded[place] {
+                    entry.state = MigrationState::Pending { out_of_order: true };
+                }
+            }
+        }
+        drop(recorded);
+        let unadopted = if rows == 0 { foreign::tables_with_rows(conn).await? } else { Vec::new() };
+        let backfills = if unfinished {
             crate::backfill::unfinished(conn.as_ref(), &self.tables.backfills().sea()).await?
         } else {
             Vec::new()
         };
-        Ok(Status { migrations, missing_from_code: self.missing_from_code(&rows), unadopted, backfills })
+        Ok(Status { migrations, missing_from_code, unadopted, backfills })
     }
 
     /// Other tools' history tables with rows, when our history records

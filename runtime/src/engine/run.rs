@@ -138,29 +138,37 @@ impl Migrator {
     /// and nothing is written, so skipping the lock here is as if the run had
     /// happened just before any other.
     async fn nothing_pending(&self, conn: &mut Bound<'_>, scope: &Scope) -> Result<Option<ApplyReport>> {
-        let Some(rows) = history::read_summaries(conn.as_ref(), &self.tables).await? else { return Ok(None) };
-        let clean = rows.iter().all(|row| {
-            row.state == RowState::Applied
-                && self.registry.get(row.version).is_none_or(|m| m.checksum.matches_hex(&row.checksum))
-        });
-        if !clean {
-            return Ok(None);
-        }
-        let applied: Vec<Version> = rows.iter().map(|row| row.version).collect();
         let target = match scope {
             Scope::All => None,
             Scope::UpTo(target) => Some(*target),
             // A module's plan is part of the whole plan, but naming an unknown module is an error to report.
             Scope::Module(_) => return Ok(None),
         };
-        if !matches!(self.registry.graph().plan_apply(&applied, target), Ok(plan) if plan.is_empty()) {
+        let graph = self.registry.graph();
+        let mut applied: Vec<Version> = Vec::with_capacity(self.registry.len());
+        // Counted while the rows stream in: with all applied and none repeated, nothing is pending.
+        let (mut clean, mut known) = (true, 0);
+        let read = history::for_each_summary(conn.as_ref(), &self.tables, |row| {
+            applied.push(row.version);
+            match self.registry.get(row.version) {
+                Some(migration) => {
+                    known += 1;
+                    clean &= row.state == RowState::Applied && migration.checksum.matches_hex(row.checksum);
+                }
+                None => clean &= row.state == RowState::Applied,
+            }
+        })
+        .await?;
+        if read.is_none() || !clean {
             return Ok(None);
         }
-        let missing_from_code = if rows.iter().all(|row| self.registry.get(row.version).is_some()) {
-            Vec::new()
-        } else {
-            self.missing_from_code(&self.rows(conn).await?)
-        };
+        history::refuse_duplicates(&self.tables, &mut applied)?;
+        let everything = known == graph.len() && target.is_none();
+        if !everything && !matches!(graph.plan_apply(&applied, target), Ok(plan) if plan.is_empty()) {
+            return Ok(None);
+        }
+        let missing_from_code =
+            if known == applied.len() { Vec::new() } else { self.missing_from_code(&self.rows(conn).await?) };
         Ok(Some(ApplyReport { applied: Vec::new(), batch: None, missing_from_code, backup: None }))
     }
 

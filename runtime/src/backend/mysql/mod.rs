@@ -148,13 +148,15 @@ pub(super) async fn limit_waits(
             ("max_execution_time", timeout.as_millis().to_string())
         });
     }
-    let mut before = Vec::new();
-    for (name, value) in settings {
-        let current: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT CAST(@@SESSION.{name} AS CHAR)")))
-            .fetch_one(&mut *c)
-            .await?;
-        before.push((name, current));
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET SESSION {name} = {value}"))).execute(&mut *c).await?;
+    // One round trip: the values to put back are read, then every setting changed.
+    let read: Vec<String> = settings.iter().map(|(name, _)| format!("CAST(@@SESSION.{name} AS CHAR)")).collect();
+    let set: Vec<String> = settings.iter().map(|(name, value)| format!("{name} = {value}")).collect();
+    let sql = format!("SELECT {}; SET SESSION {}", read.join(", "), set.join(", "));
+    let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *c).await?;
+    let row = rows.first().ok_or_else(|| sqlx::Error::RowNotFound)?;
+    let mut before = Vec::with_capacity(settings.len());
+    for (index, (name, _)) in settings.iter().enumerate() {
+        before.push((*name, sqlx::Row::try_get::<String, _>(row, index)?));
     }
     Ok(before)
 }
@@ -162,10 +164,11 @@ pub(super) async fn limit_waits(
 /// Puts back session settings that [`limit_waits`] changed (numbers, as read).
 #[cfg(feature = "mysql")]
 pub(super) async fn restore_settings(c: &mut MySqlConnection, before: Vec<(&'static str, String)>) -> Result<()> {
-    for (name, value) in before {
-        let value: f64 = value.trim().parse().unwrap_or_default();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET SESSION {name} = {value}"))).execute(&mut *c).await?;
-    }
+    let set: Vec<String> = before
+        .iter()
+        .map(|(name, value)| format!("{name} = {}", value.trim().parse::<f64>().unwrap_or_default()))
+        .collect();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET SESSION {}", set.join(", ")))).execute(&mut *c).await?;
     Ok(())
 }
 
