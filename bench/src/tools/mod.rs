@@ -1,11 +1,13 @@
 //! The tools compared, behind one enum: migrations-rs, the raw-SQL limit,
-//! `sqlx::migrate` and (with the `sea-orm` feature) sea-orm-migration.
+//! and (with the `peers` feature, which `sea-orm` turns on) `sqlx::migrate`
+//! and sea-orm-migration.
 
 mod ours;
 pub mod raw;
-#[cfg(feature = "sea-orm")]
+#[cfg(feature = "peers")]
 mod sea_orm;
 pub mod sql;
+#[cfg(feature = "peers")]
 mod sqlx_migrate;
 
 use crate::workload::Workload;
@@ -30,9 +32,9 @@ pub enum Tool {
 impl Tool {
     /// Every tool this build can run, the raw-SQL baseline first.
     pub fn available() -> Vec<Tool> {
-        let mut tools = vec![Tool::Raw, Tool::MigrationsRs, Tool::SqlxMigrate];
-        if cfg!(feature = "sea-orm") {
-            tools.push(Tool::SeaOrm);
+        let mut tools = vec![Tool::Raw, Tool::MigrationsRs];
+        if cfg!(feature = "peers") {
+            tools.extend([Tool::SqlxMigrate, Tool::SeaOrm]);
         }
         tools
     }
@@ -52,6 +54,7 @@ impl Tool {
 pub struct Prepared {
     pub workload: Workload,
     records: Vec<&'static Migration>,
+    #[cfg(feature = "peers")]
     sqlx: sqlx::migrate::Migrator,
 }
 
@@ -64,8 +67,14 @@ impl std::fmt::Debug for Prepared {
 impl Prepared {
     pub fn new(workload: Workload) -> Self {
         let records = ours::records(&workload);
+        #[cfg(feature = "peers")]
         let sqlx = sqlx_migrate::migrator(&workload);
-        Prepared { workload, records, sqlx }
+        Prepared {
+            workload,
+            records,
+            #[cfg(feature = "peers")]
+            sqlx,
+        }
     }
 
     /// migrations-rs's records of the workload.
@@ -81,7 +90,7 @@ impl Prepared {
 
     /// Makes this workload the one sea-orm's migrator lists.
     fn select(&self, tool: Tool) {
-        #[cfg(feature = "sea-orm")]
+        #[cfg(feature = "peers")]
         if tool == Tool::SeaOrm {
             sea_orm::prepare(&self.workload);
         }
@@ -94,11 +103,12 @@ impl Prepared {
         match tool {
             Tool::Raw => raw::apply(backend, url, &self.workload).await,
             Tool::MigrationsRs => ours::apply(url, &self.workload, &self.records).await,
+            #[cfg(feature = "peers")]
             Tool::SqlxMigrate => sqlx_migrate::apply(backend, url, &self.sqlx).await,
-            #[cfg(feature = "sea-orm")]
+            #[cfg(feature = "peers")]
             Tool::SeaOrm => sea_orm::apply(url).await,
-            #[cfg(not(feature = "sea-orm"))]
-            Tool::SeaOrm => Err(NOT_BUILT.into()),
+            #[cfg(not(feature = "peers"))]
+            Tool::SqlxMigrate | Tool::SeaOrm => Err(NOT_BUILT.into()),
         }
     }
 
@@ -108,11 +118,12 @@ impl Prepared {
         match tool {
             Tool::Raw => raw::seed(backend, url, &self.workload).await,
             Tool::MigrationsRs => ours::seed(backend, url, &self.workload).await,
+            #[cfg(feature = "peers")]
             Tool::SqlxMigrate => sqlx_migrate::seed(backend, url, &self.sqlx).await,
-            #[cfg(feature = "sea-orm")]
+            #[cfg(feature = "peers")]
             Tool::SeaOrm => sea_orm::seed(backend, url, &self.workload).await,
-            #[cfg(not(feature = "sea-orm"))]
-            Tool::SeaOrm => Err(NOT_BUILT.into()),
+            #[cfg(not(feature = "peers"))]
+            Tool::SqlxMigrate | Tool::SeaOrm => Err(NOT_BUILT.into()),
         }
     }
 
@@ -122,11 +133,12 @@ impl Prepared {
         let applied = match tool {
             Tool::Raw => raw::startup(backend, url, &self.workload).await?,
             Tool::MigrationsRs => ours::startup(url, &self.records).await?,
+            #[cfg(feature = "peers")]
             Tool::SqlxMigrate => sqlx_migrate::startup(backend, url, &self.sqlx).await.map(|()| 0)?,
-            #[cfg(feature = "sea-orm")]
+            #[cfg(feature = "peers")]
             Tool::SeaOrm => sea_orm::startup(url).await.map(|()| 0)?,
-            #[cfg(not(feature = "sea-orm"))]
-            Tool::SeaOrm => return Err(NOT_BUILT.into()),
+            #[cfg(not(feature = "peers"))]
+            Tool::SqlxMigrate | Tool::SeaOrm => return Err(NOT_BUILT.into()),
         };
         if applied != 0 {
             return Err(format!("{}: {applied} migrations were pending at start-up", tool.name()).into());
@@ -140,11 +152,12 @@ impl Prepared {
         let applied = match tool {
             Tool::Raw => raw::status(backend, url, &self.workload).await?,
             Tool::MigrationsRs => ours::status(url, &self.records).await?,
+            #[cfg(feature = "peers")]
             Tool::SqlxMigrate => sqlx_migrate::status(backend, url, &self.sqlx).await?,
-            #[cfg(feature = "sea-orm")]
+            #[cfg(feature = "peers")]
             Tool::SeaOrm => sea_orm::status(url).await?,
-            #[cfg(not(feature = "sea-orm"))]
-            Tool::SeaOrm => return Err(NOT_BUILT.into()),
+            #[cfg(not(feature = "peers"))]
+            Tool::SqlxMigrate | Tool::SeaOrm => return Err(NOT_BUILT.into()),
         };
         let count = applied.iter().filter(|a| **a).count();
         if applied.len() != self.workload.len() || count != self.workload.len() {
@@ -154,5 +167,6 @@ impl Prepared {
     }
 }
 
-#[cfg(not(feature = "sea-orm"))]
-const NOT_BUILT: &str = "sea-orm-migration is not built: enable the `sea-orm` feature";
+#[cfg(not(feature = "peers"))]
+const NOT_BUILT: &str =
+    "the peers (sqlx::migrate, sea-orm-migration) are not built: enable the `peers` (or `sea-orm`) feature";
