@@ -118,7 +118,7 @@ async fn apply_revert_reapply(layout: &str, count: usize) {
     let left = inspect
         .strings("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")
         .await;
-    assert_eq!(left, ["migrations_rs_history", "migrations_rs_lock", "migrations_rs_log"]);
+    assert_eq!(left, ["migrations_rs_backfills", "migrations_rs_history", "migrations_rs_lock", "migrations_rs_log"]);
     let again = ok(run(&["up"]));
     assert!(again.contains(&format!("{count} migration(s) applied")), "{again}");
     let status = ok(run(&["status"]));
