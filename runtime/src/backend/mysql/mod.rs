@@ -245,6 +245,7 @@ pub(super) async fn session_id(c: &mut MySqlConnection) -> Result<i64> {
 
 /// The process list's rows of some connections (`{ids}`, numbers read from
 /// the server), with the age of each one's InnoDB transaction.
+#[cfg(feature = "mysql")]
 const SESSIONS: &str = "SELECT CAST(p.ID AS SIGNED), p.COMMAND, p.STATE, LEFT(p.INFO, ?), \
      CAST(p.TIME AS SIGNED) * 1000, CAST(GREATEST(TIMESTAMPDIFF(SECOND, t.trx_started, NOW()), 0) AS SIGNED) * 1000 \
      FROM information_schema.PROCESSLIST p LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID \
@@ -253,6 +254,7 @@ const SESSIONS: &str = "SELECT CAST(p.ID AS SIGNED), p.COMMAND, p.STATE, LEFT(p.
 /// Where the server says who blocks connection `?`, by what it waits for:
 /// metadata locks (`performance_schema`, when enabled), row locks (MariaDB
 /// and MySQL 5.7's `information_schema`, MySQL 8's `performance_schema`).
+#[cfg(feature = "mysql")]
 const BLOCKERS: [(&str, &str); 3] = [
     (
         "performance_schema.metadata_locks",
@@ -283,6 +285,7 @@ const BLOCKERS: [(&str, &str); 3] = [
 /// The sessions on this database, other than `?` and the reader's own, with
 /// an open InnoDB transaction or a running statement: those that can hold a
 /// table's metadata lock, when the server does not say which one does.
+#[cfg(feature = "mysql")]
 const MAY_HOLD_METADATA_LOCKS: &str = "SELECT CAST(p.ID AS SIGNED) FROM information_schema.PROCESSLIST p \
      LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID \
      WHERE p.ID <> ? AND p.ID <> CONNECTION_ID() AND p.DB <=> DATABASE() \

@@ -222,6 +222,7 @@ pub(super) async fn session_id(c: &mut PgConnection) -> Result<i64> {
 /// session first: each with its state, wait event, query cut at `$2`
 /// characters, and the ages of its statement and transaction by the
 /// server's clock.
+#[cfg(feature = "postgres")]
 const SESSION_WAITS: &str = "SELECT a.pid::bigint, a.state, a.wait_event_type || ': ' || a.wait_event, left(a.query, $2), \
      CAST(EXTRACT(EPOCH FROM clock_timestamp() - a.query_start) * 1000 AS BIGINT), \
      CAST(EXTRACT(EPOCH FROM clock_timestamp() - a.xact_start) * 1000 AS BIGINT) \
