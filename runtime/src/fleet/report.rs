@@ -119,10 +119,16 @@ impl TargetReport {
 
     /// A report for a target that was not started, saying why.
     pub(crate) fn skipped(name: String, location: String, canary: bool, why: &str) -> Self {
+        let why = TargetError { message: why.to_owned(), version: None, remedies: vec![Remedy::FixAndRetry] };
+        TargetReport { error: Some(why), ..Self::blank(name, location, canary, TargetOutcome::Skipped) }
+    }
+
+    /// A report with `outcome` and nothing known yet of the target's state.
+    pub(crate) fn blank(name: String, location: String, canary: bool, outcome: TargetOutcome) -> Self {
         TargetReport {
             name,
             location,
-            outcome: TargetOutcome::Skipped,
+            outcome,
             before: TargetState::Unknown,
             after: TargetState::Unknown,
             pending: None,
@@ -134,7 +140,7 @@ impl TargetReport {
             expected_note: None,
             took_lock: false,
             canary,
-            error: Some(TargetError { message: why.to_owned(), version: None, remedies: vec![Remedy::FixAndRetry] }),
+            error: None,
             duration: Duration::ZERO,
         }
     }

@@ -11,7 +11,7 @@ use crate::history::Tables;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// How many targets a fleet works on at once unless told otherwise.
 pub const DEFAULT_PARALLEL: usize = 4;
@@ -277,24 +277,7 @@ impl<'a> Fleet<'a> {
     /// One target's part: connect, do the operation, close.
     async fn one(&self, target: &Target, canary: bool, operation: Operation<'_>) -> TargetReport {
         let started = Instant::now();
-        let mut report = TargetReport {
-            name: target.name(),
-            location: target.location(),
-            outcome: TargetOutcome::Failed,
-            before: TargetState::Unknown,
-            after: TargetState::Unknown,
-            pending: None,
-            pending_versions: Vec::new(),
-            applied: Vec::new(),
-            problems: Vec::new(),
-            differences: Vec::new(),
-            expected_from: None,
-            expected_note: None,
-            took_lock: false,
-            canary,
-            error: None,
-            duration: Duration::ZERO,
-        };
+        let mut report = TargetReport::blank(target.name(), target.location(), canary, TargetOutcome::Failed);
         let span = tracing::info_span!("migrations_rs::fleet", target = %report.name, operation = operation.name());
         let outcome = tracing::Instrument::instrument(self.work(target, operation, &mut report), span).await;
         if let Err(error) = outcome {

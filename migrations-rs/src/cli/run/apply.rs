@@ -8,14 +8,19 @@ use crate::cli::report::show_rehearsal;
 use migrations_rs_runtime::{Error, Preview, RevertScope, Risk};
 use std::process::ExitCode;
 
-pub(super) async fn up(args: &UpArgs, ctx: &Context<'_>) -> Result<ExitCode, Error> {
-    let rules = RunRules {
+/// The rules `up`'s flags set, on one database or over targets.
+pub(super) fn up_rules(args: &UpArgs) -> RunRules {
+    RunRules {
         strict_order: args.strict,
         ignore_foreign_history: args.ignore_foreign_history,
         allow_destructive: args.allow_destructive,
         keep_going: args.keep_going,
         ..RunRules::default()
-    };
+    }
+}
+
+pub(super) async fn up(args: &UpArgs, ctx: &Context<'_>) -> Result<ExitCode, Error> {
+    let rules = up_rules(args);
     ctx.on_database(Access::Changes, rules, async |migrator, conn| {
         if args.refuse_drift || ctx.settings.refuse_drift {
             super::schema::refuse_drift(ctx, migrator, conn).await?;

@@ -26,13 +26,7 @@ pub(super) async fn up(args: &UpArgs, ctx: &Context<'_>) -> Result<ExitCode, Err
             )));
         }
     }
-    let rules = RunRules {
-        strict_order: args.strict,
-        ignore_foreign_history: args.ignore_foreign_history,
-        allow_destructive: args.allow_destructive,
-        keep_going: args.keep_going,
-        ..RunRules::default()
-    };
+    let rules = super::apply::up_rules(args);
     let targets = targets(&args.fleet, ctx).await?;
     ctx.confirm_change(&format!("up on {} target(s)", targets.len()))?;
     let fleet = fleet(targets, &args.fleet, rules, ctx).keep_going(args.keep_going);
