@@ -2,11 +2,12 @@
 //! and the shapes `#[migration]` accepts.
 //!
 //! The cases are this crate's programs (see `Cargo.toml`). The test builds
-//! them with one `cargo build --workspace --tests --bins --keep-going` and the
-//! `cases` feature, in the suite's own target folder: building tests turns on
-//! the dev-dependencies as `cargo test --workspace` does, so the features
-//! resolve as in the suite's build, every dependency is the one already
-//! built, and only the cases are compiled. Each case under `fail/` must fail with exactly the messages of
+//! them with one `cargo build --workspace --tests --bins --profile test
+//! --keep-going` and the `cases` feature, in the suite's own target folder:
+//! building tests turns on the dev-dependencies as `cargo test --workspace`
+//! does and the profile is the one it uses, so the features resolve as in the
+//! suite's build, every dependency and test program is the one already built,
+//! and only the cases are compiled. Each case under `fail/` must fail with exactly the messages of
 //! its `.stderr` file; each case under `pass/` must compile. Run with
 //! `MIGRATIONS_RS_UI_BLESS=1` to record the messages the compiler prints now.
 
@@ -59,7 +60,8 @@ fn build(workspace: &Path, crate_dir: &Path) -> (Build, String) {
     let output = Command::new(env!("CARGO"))
         .current_dir(workspace)
         .env("CARGO_TARGET_DIR", target)
-        .args(["build", "--workspace", "--tests", "--bins", "--keep-going", "--message-format=json"])
+        .args(["build", "--workspace", "--tests", "--bins", "--profile", "test", "--keep-going"])
+        .arg("--message-format=json")
         .args(["--features", "migrations-rs-ui/cases"])
         .output()
         .expect("run cargo");
