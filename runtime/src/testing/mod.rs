@@ -300,14 +300,9 @@ impl TestDatabaseBuilder {
         let migrator = Arc::new(migrator.with_backup(BackupOptions { enabled: false, ..BackupOptions::default() }));
         let key = TemplateKey::of(&migrator, server.backend(), self.target);
         let clone_name = key.clone_name();
-        let spares = match (self.spares, std::env::var("MIGRATIONS_RS_TEST_SPARES")) {
-            (Some(count), _) => count,
-            (None, Ok(value)) => value.trim().parse().map_err(|_| TestDatabaseError::Setting {
-                name: "MIGRATIONS_RS_TEST_SPARES",
-                value,
-                expected: "a whole number of spare copies to keep, such as 2, or 0 for none",
-            })?,
-            (None, Err(_)) => DEFAULT_SPARES,
+        let spares = match self.spares {
+            Some(count) => count,
+            None => spares_setting(std::env::var("MIGRATIONS_RS_TEST_SPARES").ok())?,
         };
         let cloned = template::ensure(&server, &key, &migrator, self.target).await?;
         let made = template::clone(&server, &key, &clone_name, spares).await?;
@@ -323,6 +318,16 @@ impl TestDatabaseBuilder {
             dropped: false,
         })
     }
+}
+
+/// The spare copies `MIGRATIONS_RS_TEST_SPARES` asks for ([`DEFAULT_SPARES`] when unset).
+fn spares_setting(value: Option<String>) -> Result<usize, TestDatabaseError> {
+    let Some(value) = value else { return Ok(DEFAULT_SPARES) };
+    value.trim().parse().map_err(|_| TestDatabaseError::Setting {
+        name: "MIGRATIONS_RS_TEST_SPARES",
+        value,
+        expected: "a whole number of spare copies to keep, such as 2, or 0 for none",
+    })
 }
 
 /// What names a template: the crates, tables and target version it serves
@@ -384,5 +389,21 @@ impl TemplateKey {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         format!("mrs_test_{}_{}_{}_{nanos}", self.family, std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spares_setting_is_a_whole_number_or_an_error_naming_the_variable() {
+        assert_eq!(spares_setting(None).unwrap(), DEFAULT_SPARES);
+        assert_eq!(spares_setting(Some(" 8 ".to_owned())).unwrap(), 8);
+        assert_eq!(spares_setting(Some("0".to_owned())).unwrap(), 0);
+        for bad in ["two", "-1", ""] {
+            let error = spares_setting(Some(bad.to_owned())).unwrap_err().to_string();
+            assert!(error.contains("MIGRATIONS_RS_TEST_SPARES") && error.contains("whole number"), "{bad:?}: {error}");
+        }
     }
 }
