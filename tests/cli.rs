@@ -470,8 +470,11 @@ fn create_writes_a_migration_that_compiles_and_registers() {
         root.join("Cargo.toml"),
         format!(
             "[package]\nname = \"created-app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n\
-             migrations-rs = {{ path = {:?} }}\n\n[workspace]\n",
-            workspace.join("migrations-rs")
+             migrations-rs = {{ path = {:?} }}\n\
+             # Only so that this build reuses the test suite's compiled dependencies.\n\
+             suite-features = {{ path = {:?} }}\n\n[workspace]\n",
+            workspace.join("migrations-rs"),
+            workspace.join("tests/workspace/suite-features")
         ),
     )
     .unwrap();
@@ -517,6 +520,9 @@ fn create_writes_a_migration_that_compiles_and_registers() {
     std::fs::write(&path, text.replace("depends_on = [2024_01_15_093000]", "depends_on = [super::add_avatars]"))
         .unwrap();
 
+    let built = support::nested_build(support::nested_cargo(root).arg("build"));
+    assert_eq!(built.recompiled, Vec::<String>::new(), "reuses the suite's dependencies");
+    assert_eq!(built.warnings, Vec::<String>::new(), "the template compiles without warnings");
     let build = support::nested_cargo(root)
         .args(["run", "--quiet", "--", "status", "--json", "--database-url", "sqlite::memory:"])
         .env_remove("DATABASE_URL")

@@ -13,15 +13,20 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use support::TestDb;
 
-/// Builds the fixture's binaries once per test run, into the target folder
-/// shared by nested builds, so that later runs reuse what did not change.
-/// Returns their folder.
+/// Builds the fixture's binaries once per test run, into the suite's own
+/// target folder, and checks that the build compiled none of the
+/// dependencies the suite had already compiled. Returns their folder.
 fn fixture_binaries() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("tests/workspace");
-        let build = support::nested_cargo(&workspace).args(["build", "--quiet", "--bins"]).output().expect("run cargo");
-        assert!(build.status.success(), "the fixture workspace builds: {}", String::from_utf8_lossy(&build.stderr));
+        let compiled = support::nested_build(support::nested_cargo(&workspace).args(["build", "--bins"])).recompiled;
+        assert!(
+            compiled.is_empty(),
+            "the fixture workspace compiled dependencies the test suite had already compiled, with other \
+             features: {compiled:?}. Add the dependency or feature that asks for them to \
+             tests/workspace/suite-features/Cargo.toml"
+        );
         support::nested_target().join("debug")
     })
 }

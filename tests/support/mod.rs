@@ -266,8 +266,10 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
 /// migrations-rs alike and build into the suite's own target folder, without
 /// debug information (as the suite builds its dependencies) and, where they
 /// have no lock file of their own, with the fixture workspace's (a subset of
-/// the workspace's, same versions): a dependency the suite already compiled
-/// with the same features is not compiled again.
+/// the workspace's, same versions). Each also depends on
+/// `tests/workspace/suite-features`, which asks for the features the suite's
+/// build asks for: with the same versions and features, a dependency the
+/// suite already compiled is not compiled again ([`nested_build`] checks it).
 pub fn nested_cargo(dir: &std::path::Path) -> std::process::Command {
     let lock = dir.join("Cargo.lock");
     if !lock.exists() {
@@ -280,6 +282,58 @@ pub fn nested_cargo(dir: &std::path::Path) -> std::process::Command {
     let mut cargo = std::process::Command::new(env!("CARGO"));
     cargo.current_dir(dir).env("CARGO_TARGET_DIR", nested_target()).env("CARGO_PROFILE_DEV_DEBUG", "false");
     cargo
+}
+
+/// What a build made by [`nested_cargo`] did.
+#[derive(Debug)]
+pub struct NestedBuild {
+    /// Dependencies from a registry it compiled, as `name version`: empty when
+    /// it reused every one the test suite had compiled.
+    pub recompiled: Vec<String>,
+    /// The compiler's warnings, as rendered.
+    pub warnings: Vec<String>,
+}
+
+/// Runs a build made by [`nested_cargo`] after making sure the test suite's
+/// own build is complete (a no-op within `cargo test --workspace`; a single
+/// test file run on its own builds the rest of the suite first), so that what
+/// the nested build compiles is what it could not reuse. Fails the test with
+/// cargo's errors if either build fails.
+pub fn nested_build(cargo: &mut std::process::Command) -> NestedBuild {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+    let suite = std::process::Command::new(env!("CARGO"))
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", nested_target())
+        .args(["build", "--workspace", "--tests", "--bins", "--profile", "test", "--quiet"])
+        .output()
+        .expect("run cargo");
+    assert!(suite.status.success(), "the test suite builds: {}", String::from_utf8_lossy(&suite.stderr));
+    let output = cargo.arg("--message-format=json").output().expect("run cargo");
+    let messages: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&output.stdout).lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    let rendered = |level: &str| -> Vec<String> {
+        messages
+            .iter()
+            .filter(|m| m["reason"] == "compiler-message" && m["message"]["level"] == level)
+            .filter_map(|m| m["message"]["rendered"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(
+        output.status.success(),
+        "the nested build succeeds: {}{}",
+        String::from_utf8_lossy(&output.stderr),
+        rendered("error").concat()
+    );
+    let recompiled = messages
+        .iter()
+        .filter(|m| m["reason"] == "compiler-artifact" && m["fresh"] == false)
+        .filter_map(|m| {
+            let id = m["package_id"].as_str()?;
+            // `registry+https://…#name@version`
+            id.starts_with("registry+").then(|| id.rsplit('#').next().unwrap_or(id).replace('@', " "))
+        })
+        .collect();
+    NestedBuild { recompiled, warnings: rendered("warning") }
 }
 
 /// The target folder of [`nested_cargo`]: the suite's own `<target>`.
