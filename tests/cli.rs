@@ -520,11 +520,11 @@ fn create_writes_a_migration_that_compiles_and_registers() {
     std::fs::write(&path, text.replace("depends_on = [2024_01_15_093000]", "depends_on = [super::add_avatars]"))
         .unwrap();
 
-    let built = support::nested_build(support::nested_cargo(root).arg("build"));
+    let built = support::nested_build(&mut support::nested_cargo(root, "build"));
     assert_eq!(built.recompiled, Vec::<String>::new(), "reuses the suite's dependencies");
     assert_eq!(built.warnings, Vec::<String>::new(), "the template compiles without warnings");
-    let build = support::nested_cargo(root)
-        .args(["run", "--quiet", "--", "status", "--json", "--database-url", "sqlite::memory:"])
+    let build = support::nested_cargo(root, "run")
+        .args(["--quiet", "--", "status", "--json", "--database-url", "sqlite::memory:"])
         .env_remove("DATABASE_URL")
         .output()
         .expect("run cargo");
@@ -537,8 +537,8 @@ fn create_writes_a_migration_that_compiles_and_registers() {
 
     // Their `up` is still empty: `up` refuses them rather than record them as done.
     let database = format!("sqlite://{}?mode=rwc", root.join("created.db").display());
-    let up = support::nested_cargo(root)
-        .args(["run", "--quiet", "--", "up", "--database-url", &database])
+    let up = support::nested_cargo(root, "run")
+        .args(["--quiet", "--", "up", "--database-url", &database])
         .env_remove("DATABASE_URL")
         .output()
         .expect("run cargo");

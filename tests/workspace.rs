@@ -20,7 +20,7 @@ fn fixture_binaries() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("tests/workspace");
-        let compiled = support::nested_build(support::nested_cargo(&workspace).args(["build", "--bins"])).recompiled;
+        let compiled = support::nested_build(support::nested_cargo(&workspace, "build").arg("--bins")).recompiled;
         assert!(
             compiled.is_empty(),
             "the fixture workspace compiled dependencies the test suite had already compiled, with other \

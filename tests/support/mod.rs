@@ -261,34 +261,41 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     binary
 }
 
-/// `cargo` for a crate that the tests build themselves (the fixture workspace,
-/// the crate that `create` is tried on), run in `dir`. They depend on
-/// migrations-rs alike and build into the suite's own target folder, without
-/// debug information (as the suite builds its dependencies) and, where they
-/// have no lock file of their own, with the fixture workspace's (a subset of
-/// the workspace's, same versions). Each also depends on
-/// `tests/workspace/suite-features`, which asks for the features the suite's
-/// build asks for: with the same versions and features, a dependency the
-/// suite already compiled is not compiled again ([`nested_build`] checks it).
-pub fn nested_cargo(dir: &std::path::Path) -> std::process::Command {
+/// `cargo <command>` for a crate that the tests build themselves (the fixture
+/// workspace, the crate that `create` is tried on), run in `dir`. They depend
+/// on migrations-rs alike and build into the suite's own target folder with
+/// the suite's profile and settings (this repository's `.cargo/config.toml`,
+/// which a crate outside it would not read) and, where they have no lock file
+/// of their own, with the fixture workspace's (a subset of the workspace's,
+/// same versions). Each also depends on `tests/workspace/suite-features`,
+/// which asks for the features the suite's build asks for: with the same
+/// versions, features and settings, a dependency the suite already compiled
+/// is not compiled again ([`nested_build`] checks it).
+pub fn nested_cargo(dir: &std::path::Path, command: &str) -> std::process::Command {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
     let lock = dir.join("Cargo.lock");
     if !lock.exists() {
-        let fixture_lock = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("workspace root")
-            .join("tests/workspace/Cargo.lock");
-        std::fs::copy(fixture_lock, lock).expect("copy the fixture workspace's Cargo.lock");
+        std::fs::copy(root.join("tests/workspace/Cargo.lock"), lock).expect("copy the fixture workspace's Cargo.lock");
     }
     let mut cargo = std::process::Command::new(env!("CARGO"));
-    cargo.current_dir(dir).env("CARGO_TARGET_DIR", nested_target()).env("CARGO_PROFILE_DEV_DEBUG", "false");
+    cargo
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", nested_target())
+        .arg("--config")
+        .arg(root.join(".cargo/config.toml"))
+        .args([command, "--profile", "test"]);
     cargo
 }
 
 /// What a build made by [`nested_cargo`] did.
 #[derive(Debug)]
 pub struct NestedBuild {
-    /// Dependencies from a registry it compiled, as `name version`: empty when
-    /// it reused every one the test suite had compiled.
+    /// The dependencies from a registry it compiled, as `name version`: empty
+    /// when it reused every one the test suite had compiled. (This
+    /// repository's own crates are compiled again: cargo tells a path
+    /// package's builds apart by where it sits relative to the workspace
+    /// that builds it. The fixture workspace and the crate `create` is tried
+    /// on share those builds with each other.)
     pub recompiled: Vec<String>,
     /// The compiler's warnings, as rendered.
     pub warnings: Vec<String>,
@@ -327,13 +334,16 @@ pub fn nested_build(cargo: &mut std::process::Command) -> NestedBuild {
     let recompiled = messages
         .iter()
         .filter(|m| m["reason"] == "compiler-artifact" && m["fresh"] == false)
-        .filter_map(|m| {
-            let id = m["package_id"].as_str()?;
-            // `registry+https://…#name@version`
-            id.starts_with("registry+").then(|| id.rsplit('#').next().unwrap_or(id).replace('@', " "))
-        })
+        .filter_map(|m| m["package_id"].as_str())
+        .filter(|id| id.starts_with("registry+"))
+        .map(package_name)
         .collect();
     NestedBuild { recompiled, warnings: rendered("warning") }
+}
+
+/// `name version` of a registry package's id, `registry+https://…#name@version`.
+fn package_name(id: &str) -> String {
+    id.rsplit_once('#').map_or(id, |(_, fragment)| fragment).replace('@', " ")
 }
 
 /// The target folder of [`nested_cargo`]: the suite's own `<target>`.
