@@ -244,6 +244,10 @@ async fn status_json_module_quiet_and_exit_codes(backend: Backend) {
     assert_eq!(first["state"]["state"], "applied");
     assert_eq!(first["state"]["batch"], 1);
     assert!(first["state"]["applied_at"].as_str().unwrap().ends_with('Z'));
+    assert!(first["state"]["applied_by"].as_str().unwrap().contains('@'), "{first}");
+    let location = first["location"].as_str().expect("the location is a string");
+    let (file, line) = location.rsplit_once(':').expect("file:line");
+    assert!(file.ends_with(".rs") && line.parse::<u32>().unwrap() > 0, "{location}");
     let other = json(&ok(on(&db, "migrate", &["status", "--json", "--module", "billing"])));
     assert_eq!(other["status"]["migrations"].as_array().unwrap().len(), 0);
     let mine = json(&ok(on(&db, "migrate", &["status", "--json", "--module", "migrations-rs-examples"])));

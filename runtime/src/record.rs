@@ -120,7 +120,11 @@ impl Migration {
 
     /// This migration as its risk findings name it.
     pub fn origin(&self) -> Origin {
-        Origin { migration: self.label(), location: self.location(), sql_file: matches!(self.up, Body::Sql(_)) }
+        Origin {
+            migration: self.label(),
+            location: self.location().to_string(),
+            sql_file: matches!(self.up, Body::Sql(_)),
+        }
     }
 
     /// An analyzer of this migration's statements on `backend`, knowing what it acknowledges.
@@ -129,8 +133,8 @@ impl Migration {
     }
 
     /// `file:line` of the definition.
-    pub fn location(&self) -> String {
-        format!("{}:{}", self.file, self.line)
+    pub fn location(&self) -> Location {
+        Location { file: self.file, line: self.line }
     }
 
     /// Whether `hex`, a checksum recorded in the history table, is this
@@ -147,6 +151,35 @@ impl Migration {
     /// `20240115093000 create_users`, the way people refer to it.
     pub fn label(&self) -> String {
         format!("{} {}", self.version, self.name)
+    }
+}
+
+/// Where a migration is defined, shown (and serialised) as `file:line`: two
+/// fields the record already holds, written out only when shown.
+///
+/// ```
+/// use migrations_rs_runtime::record::Location;
+///
+/// let location = Location { file: "src/migrations/m2024_01_15_093000_create_users.rs", line: 3 };
+/// assert_eq!(location.to_string(), "src/migrations/m2024_01_15_093000_create_users.rs:3");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Location {
+    /// The source file, as the compiler named it (relative to its crate's root).
+    pub file: &'static str,
+    /// The line of the `#[migration]` attribute, from 1.
+    pub line: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+impl serde::Serialize for Location {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

@@ -69,7 +69,7 @@ impl Registry {
                         let migration = find(&version);
                         Some(RegistryProblem::UnknownDependency {
                             migration: migration.label(),
-                            location: migration.location(),
+                            location: migration.location().to_string(),
                             missing,
                         })
                     }

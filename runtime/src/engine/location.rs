@@ -12,7 +12,7 @@ pub(crate) fn body_location(migration: &Migration, action: StepAction) -> String
     match (action, migration.up, migration.down) {
         (StepAction::Revert, Body::Sql(_), Some(Body::Sql(_))) => down_file_of(migration.file),
         (_, Body::Sql(_), _) => migration.file.to_owned(),
-        _ => migration.location(),
+        _ => migration.location().to_string(),
     }
 }
 

@@ -345,14 +345,14 @@ impl Migrator {
             entry.state = if row.state == RowState::Applied {
                 let migration = self.registry.get(row.version).expect("a version of the graph is registered");
                 MigrationState::Applied {
-                    applied_at: row.applied_at.to_owned(),
-                    applied_by: row.applied_by.to_owned(),
+                    applied_at: row.applied_at.into(),
+                    applied_by: row.applied_by.into(),
                     execution_ms: row.execution_ms,
                     batch: row.batch,
                     checksum_matches: migration.matches_recorded(row.checksum),
                 }
             } else {
-                MigrationState::Dirty { since: row.applied_at.to_owned(), reverting: row.state == RowState::Reverting }
+                MigrationState::Dirty { since: row.applied_at.into(), reverting: row.state == RowState::Reverting }
             };
             Ok(())
         })
@@ -484,7 +484,7 @@ impl Migrator {
                 (!migration.matches_recorded(&row.checksum)).then(|| ChecksumMismatch {
                     version: row.version,
                     name: migration.name.to_owned(),
-                    location: migration.location(),
+                    location: migration.location().to_string(),
                     applied: row.checksum.clone(),
                     current: migration.checksum.to_hex(),
                 })
@@ -503,7 +503,7 @@ impl Migrator {
             PlanError::NotApplied(version) => Error::NotApplied { version },
             PlanError::Irreversible(version) => {
                 let migration = plan::record(&self.registry, version);
-                Error::Irreversible { label: migration.label(), location: migration.location() }
+                Error::Irreversible { label: migration.label(), location: migration.location().to_string() }
             }
             PlanError::NotInGraph(version) => {
                 let row = applied.iter().find(|a| a.version == version);

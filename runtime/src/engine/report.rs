@@ -3,9 +3,10 @@
 use crate::backup::Backup;
 use crate::engine::StepAction;
 use crate::history::AppliedMigration;
-use crate::record::{Migration, Risk};
+use crate::record::{Location, Migration, Risk};
 pub use crate::step_report::StepReport;
 use crate::version::Version;
+pub use compact_str::CompactString;
 use std::time::Duration;
 
 /// Reported as each step starts and ends, for progress displays.
@@ -100,7 +101,7 @@ pub struct MigrationStatus {
     /// The module (crate) that defines it.
     pub module: &'static str,
     /// Where it is defined: `file:line`, or its SQL file.
-    pub location: String,
+    pub location: Location,
     /// The kinds of change it declares.
     pub risk: &'static [Risk],
     /// Whether it is applied, pending or left unfinished.
@@ -113,10 +114,10 @@ pub struct MigrationStatus {
 pub enum MigrationState {
     /// Applied, as the history records it.
     Applied {
-        /// When it was applied.
-        applied_at: String,
+        /// When it was applied, as recorded (RFC 3339).
+        applied_at: CompactString,
         /// Who applied it: user and host.
-        applied_by: String,
+        applied_by: CompactString,
         /// How long it took, in milliseconds.
         execution_ms: i64,
         /// The batch (the run) that applied it.
@@ -131,8 +132,8 @@ pub enum MigrationState {
     },
     /// A run that could not be atomic started this migration and did not finish.
     Dirty {
-        /// When the unfinished run started it.
-        since: String,
+        /// When the unfinished run started it (RFC 3339).
+        since: CompactString,
         /// A revert, rather than an apply, did not finish.
         reverting: bool,
     },

@@ -345,7 +345,7 @@ impl Migrator {
         if let Some(migration) = plan.stops_at {
             return Err(Error::RevertStopped {
                 label: migration.label(),
-                location: migration.location(),
+                location: migration.location().to_string(),
                 reverted: report.reverted,
             });
         }

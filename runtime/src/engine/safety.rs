@@ -229,7 +229,7 @@ async fn analyze_body(migration: &'static Migration, body: Body, backend: Backen
         version: migration.version,
         name: migration.name,
         module: migration.module,
-        location: migration.location(),
+        location: migration.location().to_string(),
         backend,
         declared: migration.risk,
         detected,

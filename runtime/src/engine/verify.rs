@@ -218,7 +218,7 @@ impl Migrator {
             let mut check = MigrationCheck {
                 version: *version,
                 name: migration.name,
-                location: migration.location(),
+                location: migration.location().to_string(),
                 skipped: None,
                 findings: Vec::new(),
             };
