@@ -295,7 +295,7 @@ async fn a_failing_migration_is_rolled_back_or_left_dirty(backend: Backend) {
         assert_eq!(blocked.remedies(), [resolve], "{blocked}");
         assert!(!blocked.to_string().contains("mark-applied"), "no command-line words: {blocked}");
         let status = migrator().status(&mut conn).await.unwrap();
-        let notes = status.migrations.iter().find(|m| m.name == "create_notes").unwrap();
+        let notes = status.migrations.iter().find(|m| m.migration.name == "create_notes").unwrap();
         assert!(matches!(notes.state, MigrationState::Dirty { reverting: false, .. }), "{:?}", notes.state);
         // The operator undoes the half-done change and says so.
         inspect.execute("DROP TABLE notes").await;
@@ -431,7 +431,7 @@ async fn an_older_pending_migration_is_applied_and_reported_out_of_order(backend
     let mut conn = db.connect().await;
     migrator().up(&mut conn, Scope::UpTo(v(20240103000000))).await.unwrap();
     let status = migrator().status(&mut conn).await.unwrap();
-    let seed = status.migrations.iter().find(|m| m.name == "seed_accounts").unwrap();
+    let seed = status.migrations.iter().find(|m| m.migration.name == "seed_accounts").unwrap();
     assert_eq!(seed.state, MigrationState::Pending { out_of_order: true });
     let report = migrator().up(&mut conn, Scope::All).await.unwrap();
     let seed = report.applied.iter().find(|s| s.name == "seed_accounts").unwrap();

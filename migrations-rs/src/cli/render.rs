@@ -21,7 +21,7 @@ impl StatusView {
             .migrations
             .iter()
             .filter(|m| !pending_only || !matches!(m.state, MigrationState::Applied { .. }))
-            .map(|m| m.version)
+            .map(|m| m.migration.version)
             .collect();
         let shown = match limit {
             // The next to apply, or the newest.
@@ -34,8 +34,8 @@ impl StatusView {
         StatusView { hidden: listed - shown.len() - missing_shown, shown, pending_only }
     }
 
-    fn shows(&self, migration: &MigrationStatus) -> bool {
-        self.shown.contains(&migration.version)
+    fn shows(&self, entry: &MigrationStatus) -> bool {
+        self.shown.contains(&entry.migration.version)
     }
 
     /// The status with only what is shown.
@@ -54,8 +54,11 @@ impl StatusView {
 /// under a heading with its own counts.
 pub(crate) fn status(status: &Status, view: &StatusView) -> String {
     let mut modules: Vec<&str> = Vec::new();
-    let names =
-        status.migrations.iter().map(|m| m.module).chain(status.missing_from_code.iter().map(|m| m.module.as_str()));
+    let names = status
+        .migrations
+        .iter()
+        .map(|m| m.migration.module)
+        .chain(status.missing_from_code.iter().map(|m| m.module.as_str()));
     for module in names {
         if !modules.contains(&module) {
             modules.push(module);
@@ -81,7 +84,7 @@ pub(crate) fn status(status: &Status, view: &StatusView) -> String {
     }
     let mut out = Vec::new();
     for module in &modules {
-        let own: Vec<&MigrationStatus> = all.iter().copied().filter(|m| m.module == *module).collect();
+        let own: Vec<&MigrationStatus> = all.iter().copied().filter(|m| m.migration.module == *module).collect();
         let table = status_table(status, view, Some(module));
         out.push(format!("module {module}: {}\n{}", summary(&own), table_or_nothing(table).trim_end()));
     }
@@ -97,9 +100,9 @@ fn table_or_nothing(table: Option<String>) -> String {
 fn status_table(status: &Status, view: &StatusView, module: Option<&str>) -> Option<String> {
     let in_module = |name: &str| module.is_none_or(|module| name == module);
     let mut rows = Vec::new();
-    for migration in status.migrations.iter().filter(|m| in_module(m.module) && view.shows(m)) {
-        let risk = migration.risk.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
-        let (state, applied_at, took, batch) = match &migration.state {
+    for entry in status.migrations.iter().filter(|m| in_module(m.migration.module) && view.shows(m)) {
+        let risk = entry.migration.risk.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
+        let (state, applied_at, took, batch) = match &entry.state {
             MigrationState::Applied { applied_at, execution_ms, batch, checksum_matches, .. } => (
                 if *checksum_matches { "applied" } else { "applied, modified since" },
                 short_time(applied_at),
@@ -120,8 +123,8 @@ fn status_table(status: &Status, view: &StatusView, module: Option<&str>) -> Opt
             ),
         };
         rows.push(vec![
-            migration.version.to_string(),
-            migration.name.to_owned(),
+            entry.migration.version.to_string(),
+            entry.migration.name.to_owned(),
             risk,
             state.to_owned(),
             applied_at,

@@ -307,8 +307,8 @@ impl Migrator {
     /// # async fn show(migrator: &migrations_rs::Migrator, conn: &mut migrations_rs::Connection)
     /// # -> migrations_rs::Result<()> {
     /// let status = migrator.status(conn).await?;
-    /// for migration in status.pending() {
-    ///     println!("pending: {} {}", migration.version, migration.name);
+    /// for entry in status.pending() {
+    ///     println!("pending: {} ({})", entry.migration.label(), entry.migration.location());
     /// }
     /// # Ok(()) }
     /// ```
@@ -319,14 +319,7 @@ impl Migrator {
         let mut migrations: Vec<MigrationStatus> = self
             .registry
             .in_order()
-            .map(|migration| MigrationStatus {
-                version: migration.version,
-                name: migration.name,
-                module: migration.module,
-                location: migration.location(),
-                risk: migration.risk,
-                state: MigrationState::Pending { out_of_order: false },
-            })
+            .map(|migration| MigrationStatus { migration, state: MigrationState::Pending { out_of_order: false } })
             .collect();
         let mut recorded = vec![false; migrations.len()];
         let (mut rows, mut repeated, mut unfinished) = (0usize, false, false);

@@ -3,9 +3,8 @@
 use crate::backup::Backup;
 use crate::engine::StepAction;
 use crate::history::AppliedMigration;
-use crate::record::{Location, Migration, Risk};
+use crate::record::Migration;
 pub use crate::step_report::StepReport;
-use crate::version::Version;
 pub use compact_str::CompactString;
 use std::time::Duration;
 
@@ -91,21 +90,39 @@ impl Status {
     }
 }
 
-/// One migration and its state in the database.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// One migration and its state in the database: the migration's own record,
+/// borrowed (serialised with its version, name, module, location and risk),
+/// and what the history says of it.
+#[derive(Debug, Clone)]
 pub struct MigrationStatus {
-    /// Its version.
-    pub version: Version,
-    /// Its name.
-    pub name: &'static str,
-    /// The module (crate) that defines it.
-    pub module: &'static str,
-    /// Where it is defined: `file:line`, or its SQL file.
-    pub location: Location,
-    /// The kinds of change it declares.
-    pub risk: &'static [Risk],
+    /// The migration, as registered.
+    pub migration: &'static Migration,
     /// Whether it is applied, pending or left unfinished.
     pub state: MigrationState,
+}
+
+impl PartialEq for MigrationStatus {
+    fn eq(&self, other: &Self) -> bool {
+        // One record per version in a registry.
+        self.migration.version == other.migration.version && self.state == other.state
+    }
+}
+
+impl Eq for MigrationStatus {}
+
+impl serde::Serialize for MigrationStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let migration = self.migration;
+        let mut fields = serializer.serialize_struct("MigrationStatus", 6)?;
+        fields.serialize_field("version", &migration.version)?;
+        fields.serialize_field("name", migration.name)?;
+        fields.serialize_field("module", migration.module)?;
+        fields.serialize_field("location", &migration.location())?;
+        fields.serialize_field("risk", migration.risk)?;
+        fields.serialize_field("state", &self.state)?;
+        fields.end()
+    }
 }
 
 /// The state of one migration in the database.

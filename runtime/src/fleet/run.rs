@@ -341,7 +341,7 @@ impl<'a> Fleet<'a> {
                     TargetState::Pending
                 };
                 (report.before, report.after) = (state, state);
-                report.pending_versions = status.pending().map(|m| m.version).collect();
+                report.pending_versions = status.pending().map(|m| m.migration.version).collect();
                 report.pending = Some(report.pending_versions.len());
                 report.outcome =
                     if state == TargetState::UpToDate { TargetOutcome::UpToDate } else { TargetOutcome::Pending };

@@ -17,7 +17,7 @@ pub(super) async fn status(args: &StatusArgs, ctx: &Context<'_>) -> Result<ExitC
     ctx.on_database(Access::Reads("status"), RunRules::default(), async |migrator, conn| {
         let mut status = migrator.status(conn).await?;
         if let Some(module) = &args.module {
-            status.migrations.retain(|m| m.module == module);
+            status.migrations.retain(|m| m.migration.module == module);
             status.missing_from_code.retain(|m| &m.module == module);
         }
         let up_to_date = status.is_up_to_date();
