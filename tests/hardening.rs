@@ -178,6 +178,17 @@ async fn a_missing_column_or_a_wrong_type_names_the_table(backend: Backend) {
             "{text}"
         );
     }
+    // The column back, with the wrong type: found on the first row, as every row shares the column's type.
+    inspect.execute("ALTER TABLE migrations_rs_history ADD COLUMN checksum BIGINT").await;
+    inspect.execute("UPDATE migrations_rs_history SET checksum = 7").await;
+    for error in [
+        migrator.status(&mut conn).await.expect_err("damaged"),
+        migrator.up(&mut conn, Scope::All).await.expect_err("damaged"),
+    ] {
+        let text = error.to_string();
+        assert!(matches!(error, Error::DamagedTable { .. }), "{error:?}");
+        assert!(text.contains("migrations_rs_history") && text.contains("checksum"), "{text}");
+    }
     // The log with a column of the wrong type.
     inspect.execute("DROP TABLE migrations_rs_log").await;
     inspect

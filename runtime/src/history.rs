@@ -10,6 +10,7 @@ use futures_util::TryStreamExt;
 use sea_query::{ColumnDef, Expr, ExprTrait, Order, Query, SelectStatement, Table};
 use sqlx::AssertSqlSafe;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 /// The names of the tables migrations-rs keeps: the history, the audit log and the lock.
@@ -439,19 +440,71 @@ trait StreamedRow {
     fn text(&self, index: usize) -> std::result::Result<&str, sqlx::Error>;
 }
 
+/// The columns of a result already read once as an integer or as text, and
+/// so known to have a type that decodes as one. Every row of a result has the
+/// same column types, so each column's type is checked on the first read and
+/// not again: on PostgreSQL that check costs more than decoding the value.
+#[derive(Default)]
+struct CheckedColumns {
+    int: AtomicU64,
+    text: AtomicU64,
+}
+
+impl CheckedColumns {
+    fn has(set: &AtomicU64, index: usize) -> bool {
+        index < 64 && set.load(Ordering::Relaxed) & (1 << index) != 0
+    }
+
+    fn add(set: &AtomicU64, index: usize) {
+        if index < 64 {
+            set.fetch_or(1 << index, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A streamed row, with the columns of its result already checked.
+struct TypedRow<'r, R> {
+    row: &'r R,
+    checked: &'r CheckedColumns,
+}
+
 macro_rules! streamed_row {
     ($feature:literal, $row:ty) => {
         #[cfg(feature = $feature)]
-        impl StreamedRow for $row {
+        impl StreamedRow for TypedRow<'_, $row> {
             fn int(&self, index: usize) -> std::result::Result<i64, sqlx::Error> {
-                sqlx::Row::try_get(self, index)
+                if CheckedColumns::has(&self.checked.int, index) {
+                    return sqlx::Row::try_get_unchecked(self.row, index);
+                }
+                let value = sqlx::Row::try_get(self.row, index).map_err(|e| named_column(self.row, e))?;
+                CheckedColumns::add(&self.checked.int, index);
+                Ok(value)
             }
 
             fn text(&self, index: usize) -> std::result::Result<&str, sqlx::Error> {
-                sqlx::Row::try_get(self, index)
+                if CheckedColumns::has(&self.checked.text, index) {
+                    return sqlx::Row::try_get_unchecked(self.row, index);
+                }
+                let value = sqlx::Row::try_get(self.row, index).map_err(|e| named_column(self.row, e))?;
+                CheckedColumns::add(&self.checked.text, index);
+                Ok(value)
             }
         }
     };
+}
+
+/// A decoding error that names the column by its place, named by its name instead.
+fn named_column(row: &impl sqlx::Row, error: sqlx::Error) -> sqlx::Error {
+    match error {
+        sqlx::Error::ColumnDecode { index, source } => {
+            let name = index
+                .parse::<usize>()
+                .ok()
+                .and_then(|place| sqlx::Column::name(sqlx::Row::columns(row).get(place)?).to_owned().into());
+            sqlx::Error::ColumnDecode { index: name.map_or(index, |name| format!("`{name}`")), source }
+        }
+        other => other,
+    }
 }
 
 streamed_row!("sqlite", sqlx::sqlite::SqliteRow);
@@ -466,27 +519,28 @@ async fn stream(
     mut each: impl FnMut(&dyn StreamedRow) -> Result<()>,
 ) -> Result<Option<()>> {
     let (sql, _) = crate::db::Statement::to_sql(query, conn.backend());
+    let checked = CheckedColumns::default();
     let streamed = async {
         match conn {
             #[cfg(feature = "sqlite")]
             ConnRef::Sqlite(c) => {
                 let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(c);
                 while let Some(row) = rows.try_next().await? {
-                    each(&row)?;
+                    each(&TypedRow { row: &row, checked: &checked })?;
                 }
             }
             #[cfg(feature = "postgres")]
             ConnRef::Postgres(c) => {
                 let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(c);
                 while let Some(row) = rows.try_next().await? {
-                    each(&row)?;
+                    each(&TypedRow { row: &row, checked: &checked })?;
                 }
             }
             #[cfg(feature = "mysql")]
             ConnRef::MySql(c) => {
                 let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(c);
                 while let Some(row) = rows.try_next().await? {
-                    each(&row)?;
+                    each(&TypedRow { row: &row, checked: &checked })?;
                 }
             }
         }
