@@ -596,54 +596,33 @@ pub(crate) struct StatusRow<'a> {
     pub execution_ms: i64,
     pub batch: i64,
     pub state: RowState,
-    /// The whole row, for [`StatusRow::to_applied`].
-    row: &'a dyn StreamedRow,
-}
-
-impl StatusRow<'_> {
-    /// The whole row, owned: for a row whose migration the code does not have.
-    pub(crate) fn to_applied(&self) -> Result<AppliedMigration> {
-        let row = self.row;
-        Ok(AppliedMigration {
-            version: self.version,
-            name: row.text(1)?.to_owned(),
-            module: row.text(2)?.to_owned(),
-            module_version: row.text(3)?.to_owned(),
-            checksum: self.checksum.to_owned(),
-            risk: row.text(5)?.to_owned(),
-            applied_at: self.applied_at.to_owned(),
-            applied_by: self.applied_by.to_owned(),
-            execution_ms: self.execution_ms,
-            batch: self.batch,
-            seq: row.int(10)?,
-            state: self.state,
-        })
-    }
 }
 
 /// Hands every row to `each` as the rows stream in, in one query and in no
-/// particular order; `None` when the history table does not exist yet. Every column is selected, so
-/// a row missing from the code can be kept whole, but only those `status`
-/// shows are decoded for the others. The caller refuses repeated versions
-/// ([`refuse_duplicates`]).
+/// particular order; `None` when the history table does not exist yet. Only
+/// the columns `status` shows are read: a row whose migration the code does
+/// not have is read whole afterwards ([`read_applied`]). The caller refuses
+/// repeated versions ([`refuse_duplicates`]).
 pub(crate) async fn for_each_status_row(
     conn: ConnRef<'_>,
     tables: &Tables,
     mut each: impl FnMut(StatusRow<'_>) -> Result<()>,
 ) -> Result<Option<()>> {
-    let query = Query::select().columns(qualified(HISTORY_COLUMNS)).from_as(tables.history.sea(), READ_AS).to_owned();
+    let query = Query::select()
+        .columns(qualified(["version", "checksum", "applied_at", "applied_by", "execution_ms", "batch", "state"]))
+        .from_as(tables.history.sea(), READ_AS)
+        .to_owned();
     let corrupt = |detail: String| Error::CorruptHistory { table: tables.history.to_string(), detail };
     let streamed = stream(conn, &query, |row| {
-        let state = row.text(11)?;
+        let state = row.text(6)?;
         each(StatusRow {
             version: Version::try_from(row.int(0)?).map_err(|e| corrupt(e.to_string()))?,
-            checksum: row.text(4)?,
-            applied_at: row.text(6)?,
-            applied_by: row.text(7)?,
-            execution_ms: row.int(8)?,
-            batch: row.int(9)?,
+            checksum: row.text(1)?,
+            applied_at: row.text(2)?,
+            applied_by: row.text(3)?,
+            execution_ms: row.int(4)?,
+            batch: row.int(5)?,
             state: RowState::parse(state).ok_or_else(|| corrupt(format!("unknown state `{state}`")))?,
-            row,
         })
     })
     .await;

@@ -215,20 +215,23 @@ impl Checksum {
 
     /// The checksum as 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
-        let mut hex = String::with_capacity(64);
-        for byte in self.0 {
-            hex.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
-            hex.push(char::from(HEX_DIGITS[usize::from(byte & 0xf)]));
-        }
-        hex
+        self.hex_digits().iter().map(|&digit| char::from(digit)).collect()
     }
 
     /// Whether `hex` (as the history table stores it) is this checksum, without building a string.
     pub fn matches_hex(&self, hex: &str) -> bool {
-        hex.len() == 64
-            && hex.as_bytes().chunks(2).zip(self.0).all(|(pair, byte)| {
-                pair[0] == HEX_DIGITS[usize::from(byte >> 4)] && pair[1] == HEX_DIGITS[usize::from(byte & 0xf)]
-            })
+        hex.as_bytes() == self.hex_digits()
+    }
+
+    /// The 64 lowercase hex digits, on the stack: a loop without branches,
+    /// which the compiler turns into a few vector instructions.
+    fn hex_digits(&self) -> [u8; 64] {
+        let mut digits = [0; 64];
+        for (pair, byte) in digits.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+            pair[1] = HEX_DIGITS[usize::from(byte & 0xf)];
+        }
+        digits
     }
 }
 

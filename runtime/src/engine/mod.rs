@@ -323,13 +323,13 @@ impl Migrator {
             .collect();
         let mut recorded = vec![false; migrations.len()];
         let (mut rows, mut repeated, mut unfinished) = (0usize, false, false);
-        let mut missing_from_code: Vec<AppliedMigration> = Vec::new();
+        let mut missing = false;
         let mut last_applied: Option<usize> = None;
         history::for_each_status_row(conn.as_ref(), &self.tables, |row| {
             rows += 1;
             unfinished |= row.state != RowState::Applied;
             let Some(place) = graph.position_of(row.version) else {
-                missing_from_code.push(row.to_applied()?);
+                missing = true;
                 return Ok(());
             };
             repeated |= std::mem::replace(&mut recorded[place], true);
@@ -350,14 +350,20 @@ impl Migrator {
             Ok(())
         })
         .await?;
-        if repeated {
-            // Found again, with the versions named, by the full read.
-            let mut versions: Vec<Version> = self.rows(conn).await?.iter().map(|row| row.version).collect();
+        // Rows the code does not have, and repeated versions, are read whole,
+        // and the repeated versions named, by a second, full read.
+        let mut missing_from_code: Vec<AppliedMigration> = Vec::new();
+        if repeated || missing {
+            let all = self.rows(conn).await?;
+            if repeated {
+                let mut versions: Vec<Version> = all.iter().map(|row| row.version).collect();
+                history::refuse_duplicates(&self.tables, &mut versions)?;
+            }
+            missing_from_code = all.into_iter().filter(|row| graph.position_of(row.version).is_none()).collect();
+            missing_from_code.sort_unstable_by_key(|row| row.seq);
+            let mut versions: Vec<Version> = missing_from_code.iter().map(|row| row.version).collect();
             history::refuse_duplicates(&self.tables, &mut versions)?;
         }
-        missing_from_code.sort_unstable_by_key(|row| row.seq);
-        let mut missing: Vec<Version> = missing_from_code.iter().map(|row| row.version).collect();
-        history::refuse_duplicates(&self.tables, &mut missing)?;
         if let Some(last) = last_applied {
             for (place, entry) in migrations.iter_mut().enumerate().take(last) {
                 if !recorded[place] {
