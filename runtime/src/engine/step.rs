@@ -102,6 +102,10 @@ pub(crate) struct StepRunner<'a> {
     /// writer the step waited for also keeps the log from being written, they
     /// go in with the step's outcome, before its own entry.
     deferred: std::sync::Mutex<Vec<LogEntry>>,
+    /// The session's own lock wait and statement timeout, read when the
+    /// run's limits were set on its connection before the first step; put
+    /// back by [`StepRunner::restore_session`].
+    session: std::sync::Mutex<Option<SavedSettings>>,
 }
 
 impl Migrator {
@@ -115,6 +119,7 @@ impl Migrator {
             progress: self.progress.as_ref(),
             limits: self.statement_limits,
             deferred: std::sync::Mutex::default(),
+            session: std::sync::Mutex::default(),
         }
     }
 }
@@ -141,6 +146,35 @@ impl StepRunner<'_> {
             report(Progress::Finished { action, migration, index, total, duration });
         }
         Ok((duration, notes))
+    }
+
+    /// Sets the run's lock wait and statement timeout on its connection, once,
+    /// keeping the session's own to put back after the last step.
+    async fn limit_session(&self, conn: &mut Connection) -> Result<()> {
+        if self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).is_some() {
+            return Ok(());
+        }
+        let saved = conn.as_ref().limit_waits(self.limits.lock_wait, self.limits.statement_timeout).await?;
+        *self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(saved);
+        Ok(())
+    }
+
+    /// Puts back the session's own lock wait and statement timeout, if a step
+    /// changed them: call it after the last step, on every path.
+    pub(crate) async fn restore_session(&self, conn: &mut Connection) {
+        let saved = self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        if let Some(saved) = saved
+            && let Err(error) = conn.as_ref().restore_settings(saved).await
+        {
+            tracing::warn!(%error, "could not put back the session's lock wait after the run");
+        }
+    }
+
+    /// Sets the run's lock wait back on its connection after a step that had its own.
+    async fn end_own_lock_wait(&self, conn: &mut Connection) {
+        if let Err(error) = conn.as_ref().set_lock_wait(self.limits.lock_wait, false).await {
+            tracing::warn!(%error, "could not set the run's lock wait back after a step with its own");
+        }
     }
 
     /// Records in the audit log that the run stopped before `step` because its lock was lost.
@@ -327,6 +361,11 @@ impl StepRunner<'_> {
     ) -> (Result<()>, bool) {
         let atomic = step.is_atomic(conn);
         let migration = step.migration;
+        if let Err(error) = self.limit_session(conn).await {
+            return (Err(error), false);
+        }
+        // Only a migration whose lock wait differs from the run's changes it for its step.
+        let own_lock_wait = (limits.lock_wait != self.limits.lock_wait).then_some(limits.lock_wait);
         if !atomic {
             if let Err(error) = self.mark_in_progress(conn, step).await {
                 return (Err(error), false);
@@ -340,9 +379,12 @@ impl StepRunner<'_> {
             };
             // Whether the rollback can undo everything the body sent.
             let mut undone_by_rollback = false;
-            let mut saved = SavedSettings::default();
+            // Whether the step's own lock wait outlives its transaction.
+            let mut set_back = false;
             let in_tx = async {
-                saved = tx.conn().limit_waits(limits.lock_wait, limits.statement_timeout, true).await?;
+                if let Some(lock_wait) = own_lock_wait {
+                    set_back = tx.conn().set_lock_wait(lock_wait, true).await?;
+                }
                 let mut db = self.db_for(step, tx.conn());
                 let ran = panic::catch(step.body().run(&mut db)).await;
                 // A statement that gave up on a lock before any other ran left nothing,
@@ -355,8 +397,8 @@ impl StepRunner<'_> {
             }
             .await;
             let outcome = finish(tx, in_tx).await;
-            if let Err(error) = conn.as_ref().restore_settings(saved).await {
-                tracing::warn!(%error, "could not put back the session's lock wait after a step");
+            if set_back {
+                self.end_own_lock_wait(conn).await;
             }
             if outcome.is_err() && *in_progress && undone_by_rollback {
                 // Only rows changed, and the rollback undid them: the step left nothing behind.
@@ -369,9 +411,12 @@ impl StepRunner<'_> {
             }
             (outcome, undone_by_rollback)
         } else {
-            let saved = match conn.as_ref().limit_waits(limits.lock_wait, limits.statement_timeout, false).await {
-                Ok(saved) => saved,
-                Err(error) => return (Err(error), false),
+            let set_back = match own_lock_wait {
+                Some(lock_wait) => match conn.as_ref().set_lock_wait(lock_wait, false).await {
+                    Ok(set_back) => set_back,
+                    Err(error) => return (Err(error), false),
+                },
+                None => false,
             };
             let outcome = async {
                 let mut db = self.db_for(step, conn.as_ref());
@@ -383,8 +428,8 @@ impl StepRunner<'_> {
                 finish(tx, recorded).await
             }
             .await;
-            if let Err(error) = conn.as_ref().restore_settings(saved).await {
-                tracing::warn!(%error, "could not put back the session's lock wait after a step");
+            if set_back {
+                self.end_own_lock_wait(conn).await;
             }
             (outcome, false)
         }
