@@ -125,7 +125,11 @@ impl Migrator {
 }
 
 impl StepRunner<'_> {
-    /// Runs one step between its progress reports, once the lock is confirmed held.
+    /// Runs one step between its progress reports, once the lock is confirmed
+    /// held. A step that is not atomic changes the database before the check
+    /// in its recording transaction, so the lock is checked on its own
+    /// connection first; an atomic step commits nothing unless that check in
+    /// its transaction passes, so before it only a loss already found counts.
     pub(crate) async fn run(
         &self,
         conn: &mut Connection,
@@ -134,7 +138,12 @@ impl StepRunner<'_> {
         total: usize,
     ) -> std::result::Result<(Duration, Vec<String>), StepFailure> {
         let (action, migration) = (step.action, step.migration);
-        if let Err(error) = self.guard.check(&migration.label()).await {
+        let checked = if step.is_atomic(conn) {
+            self.guard.known_lost(&migration.label())
+        } else {
+            self.guard.check(&migration.label()).await
+        };
+        if let Err(error) = checked {
             self.log_lock_lost(conn, step, &error).await;
             return Err(StepFailure { error, dirty: false, not_logged: None });
         }
