@@ -20,10 +20,12 @@ pub(crate) mod mysql;
 pub(crate) mod postgres;
 mod session;
 pub(crate) mod sqlite;
+mod together;
 
 pub use connection::Connection;
 pub(crate) use connection::{AnyPool, ConnRef, Tx};
 pub use session::{QUERY_CHARS, ServerSession, SessionWaits};
+pub(crate) use together::{RowWrite, Together};
 
 use crate::database_error::{ErrorDetails, StatementError};
 use connection::{Conn, Handle};

@@ -15,7 +15,7 @@ use crate::db::{Db, InMigration};
 use crate::engine::report::Progress;
 use crate::engine::{Migrator, ProgressCallback, StatementLimits, StepAction, panic};
 use crate::error::{Error, LockError, Result};
-use crate::history::{self, Action, AppliedMigration, LogEntry, RowState, Tables};
+use crate::history::{self, Action, AppliedMigration, HistoryChange, LogEntry, RowState, Tables};
 use crate::lock::LockGuard;
 use crate::record::{Body, Migration};
 use crate::step_report::StepReport;
@@ -491,26 +491,27 @@ impl StepRunner<'_> {
         }
     }
 
-    /// Writes the history change and the log entry of a finished step, after
-    /// checking that this process still holds the lock.
+    /// Writes the history change and the log entry of a finished step (in one
+    /// round trip), after checking that this process still holds the lock.
     async fn record(&self, tx: &mut Tx<'_>, step: &Step, atomic: bool, started: Instant) -> Result<()> {
         let migration = step.migration;
         self.guard.confirm_in_step(tx.conn(), &migration.label(), atomic).await?;
         let duration_ms = millis(started.elapsed());
-        match (step.action, atomic) {
+        let row;
+        let change = match (step.action, atomic) {
             (StepAction::Apply, true) => {
-                history::insert_applied(tx.conn(), self.tables, &step.history_row(RowState::Applied, duration_ms))
-                    .await?
+                row = step.history_row(RowState::Applied, duration_ms);
+                HistoryChange::Insert(&row)
             }
             (StepAction::Apply, false) => {
-                history::finish_applied(tx.conn(), self.tables, migration.version, duration_ms).await?
+                HistoryChange::Finish { version: migration.version, execution_ms: duration_ms }
             }
             (StepAction::Revert, _) => {
-                history::delete_applied(tx.conn(), self.tables, migration.version).await?;
                 let backfills = self.tables.backfills();
-                crate::backfill::forget(tx.conn(), &backfills.sea(), &backfills.to_string(), migration.version).await?
+                crate::backfill::forget(tx.conn(), &backfills.sea(), &backfills.to_string(), migration.version).await?;
+                HistoryChange::Delete(migration.version)
             }
-        }
+        };
         self.record_compat(tx.conn(), step, duration_ms).await?;
         let entry = LogEntry {
             version: migration.version,
@@ -524,7 +525,7 @@ impl StepRunner<'_> {
             error: None,
         };
         self.write_deferred(tx.conn()).await?;
-        history::append_log(tx.conn(), self.tables, &entry).await
+        history::record_step(tx.conn(), self.tables, change, &entry).await
     }
 }
 
