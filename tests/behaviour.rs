@@ -204,6 +204,16 @@ async fn applies_everything_in_graph_order_and_records_it(backend: Backend) {
     assert_eq!(texts[6], "applied");
     assert_eq!(inspect.scalar("SELECT seq FROM migrations_rs_history WHERE version = 20240103000000").await, 3);
     assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_log WHERE action = 'apply'").await, ALL as i64);
+    assert_eq!(
+        inspect
+            .strings(
+                "SELECT name FROM migrations_rs_log WHERE version = 20240103000000 AND action = 'apply' UNION ALL \
+                 SELECT performed_by FROM migrations_rs_log WHERE version = 20240103000000 AND action = 'apply'"
+            )
+            .await,
+        [texts[0].as_str(), texts[5].as_str()],
+        "the log entry written with the history row names the same migration and operator"
+    );
 
     let again = migrator().up(&mut conn, Scope::All).await.unwrap();
     assert!(again.applied.is_empty(), "a second up is a no-op");

@@ -108,6 +108,7 @@ on_every_backend!(
     a_refused_run_creates_no_bookkeeping_table,
     a_missing_column_or_a_wrong_type_names_the_table,
     a_version_recorded_twice_is_corruption_naming_it,
+    a_log_that_cannot_take_a_step_s_entry_fails_the_step_naming_the_log,
 );
 
 async fn sql_that_cannot_be_split_or_holds_nothing_fails_lint_and_up(backend: Backend) {
@@ -205,6 +206,26 @@ async fn a_missing_column_or_a_wrong_type_names_the_table(backend: Backend) {
     let error = migrator.history(&mut conn, &Default::default()).await.expect_err("damaged");
     let text = error.to_string();
     assert!(text.contains("bookkeeping table migrations_rs_log is damaged") && text.contains("version"), "{text}");
+}
+
+/// The step's history row and its log entry are written together: when the
+/// entry cannot be written, the step fails naming the log, and an atomic step
+/// leaves nothing behind.
+async fn a_log_that_cannot_take_a_step_s_entry_fails_the_step_naming_the_log(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut conn = db.connect().await;
+    migrator(&[]).up(&mut conn, Scope::All).await.unwrap();
+    let mut inspect = db.inspect().await;
+    inspect.execute("ALTER TABLE migrations_rs_log DROP COLUMN performed_by").await;
+    let error = migrator(&[20240701000000]).up(&mut conn, Scope::All).await.expect_err("the log is damaged");
+    let Error::MigrationFailed { cause, dirty, .. } = &error else { panic!("not MigrationFailed: {error:?}") };
+    assert!(matches!(**cause, Error::DamagedTable { .. }), "{cause:?}");
+    assert!(cause.to_string().contains("migrations_rs_log"), "{cause}");
+    if backend != Backend::MySql {
+        assert!(!dirty, "{error}");
+        assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history").await, 0);
+        assert!(!inspect.table_exists("things").await, "the step was rolled back");
+    }
 }
 
 async fn a_version_recorded_twice_is_corruption_naming_it(backend: Backend) {

@@ -13,7 +13,7 @@ mod support;
 use migrations_rs::history::{Action, LogQuery};
 use migrations_rs::migrator::{Progress, StatementLimits};
 use migrations_rs::prelude::*;
-use migrations_rs::{Connection, Migrator, Scope, Version};
+use migrations_rs::{Connection, Migrator, RevertScope, Scope, Version};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{Inspect, TestDb};
@@ -62,6 +62,40 @@ pub mod widen_queue_outside_a_transaction {
 
     pub async fn down(db: &mut Db<'_>) -> Result<()> {
         db.exec("ALTER TABLE queue DROP COLUMN other").await
+    }
+}
+
+// Without a lock wait of its own, after two steps that had one: writes down the one its statements get.
+#[migration(version = 2024_03_04_000000, depends_on = [widen_queue, widen_queue_outside_a_transaction])]
+pub mod read_lock_wait {
+    use super::*;
+
+    pub async fn up(db: &mut Db<'_>) -> Result<()> {
+        let wait = session_lock_wait(db).await?;
+        LOCK_WAITS_SEEN.lock().unwrap().push((db.backend(), wait));
+        Ok(())
+    }
+
+    pub async fn down(_db: &mut Db<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The lock waits `read_lock_wait` found, one per run, by backend (the tests of the three run side by side).
+static LOCK_WAITS_SEEN: std::sync::Mutex<Vec<(Backend, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// How long a statement of this session waits for a lock, as the database shows it.
+async fn session_lock_wait(db: &mut Db<'_>) -> Result<String> {
+    let read = match db.backend() {
+        Backend::Postgres => "SELECT current_setting('lock_timeout') AS wait",
+        Backend::MySql => "SELECT CAST(@@SESSION.innodb_lock_wait_timeout AS CHAR) AS wait",
+        Backend::Sqlite => "PRAGMA busy_timeout",
+    };
+    let rows = db.fetch_all(read).await?;
+    let row = rows.first().ok_or_else(|| Error::msg("no row"))?;
+    match db.backend() {
+        Backend::Sqlite => Ok(row.get::<i64>("timeout")?.to_string()),
+        _ => row.get::<String>("wait"),
     }
 }
 
@@ -278,8 +312,90 @@ async fn mysql_a_step_outside_a_transaction_is_not_tried_again() {
 
 on_every_backend!(
     gives_up_retries_and_succeeds_once_the_holder_commits,
-    a_holder_that_never_lets_go_fails_the_run_after_its_tries
+    a_holder_that_never_lets_go_fails_the_run_after_its_tries,
+    the_run_s_lock_wait_holds_for_its_steps_and_the_session_gets_its_own_back,
 );
+
+/// The session's lock wait and statement timeout, read on the pool's one connection.
+async fn pooled_session_settings(pool: &Pool) -> String {
+    match pool {
+        Pool::Sqlite(pool) => {
+            sqlx::query_scalar::<_, i64>("PRAGMA busy_timeout").fetch_one(pool).await.unwrap().to_string()
+        }
+        Pool::Postgres(pool) => {
+            sqlx::query_scalar("SELECT current_setting('lock_timeout') || ' ' || current_setting('statement_timeout')")
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
+        Pool::MySql(pool) => sqlx::query_scalar(
+            "SELECT CAST(CONCAT(@@SESSION.lock_wait_timeout, ' ', @@SESSION.innodb_lock_wait_timeout, ' ', \
+             @@SESSION.max_statement_time) AS CHAR)",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap(),
+    }
+}
+
+/// An application's pool of one connection, of any backend.
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+    MySql(sqlx::MySqlPool),
+}
+
+/// A run sets its lock wait on its connection for its steps, a step with a
+/// lock wait of its own has it for that step only, and the connection goes
+/// back to the application's pool with the session's own lock wait and
+/// statement timeout as they were, after a run that succeeded and, where a
+/// table's lock can be held without holding the run's lease, after one that
+/// failed.
+async fn the_run_s_lock_wait_holds_for_its_steps_and_the_session_gets_its_own_back(backend: Backend) {
+    use sqlx::pool::PoolOptions;
+    let db = TestDb::new(backend).await;
+    let url = db.url.expose();
+    let pool = match backend {
+        Backend::Sqlite => Pool::Sqlite(PoolOptions::new().max_connections(1).connect(url).await.unwrap()),
+        Backend::Postgres => Pool::Postgres(PoolOptions::new().max_connections(1).connect(url).await.unwrap()),
+        Backend::MySql => Pool::MySql(PoolOptions::new().max_connections(1).connect(url).await.unwrap()),
+    };
+    let database: migrations_rs::Database = match &pool {
+        Pool::Sqlite(pool) => pool.into(),
+        Pool::Postgres(pool) => pool.into(),
+        Pool::MySql(pool) => pool.into(),
+    };
+    let before = pooled_session_settings(&pool).await;
+    let limits =
+        StatementLimits { lock_wait: RUN_LOCK_WAIT, lock_tries: 1, statement_timeout: Some(Duration::from_secs(600)) };
+    let migrator = Migrator::from_linked().unwrap().with_statement_limits(limits);
+    let mut conn = database.connect().await.unwrap();
+    migrator.up(&mut conn, Scope::All).await.unwrap();
+    drop(conn);
+    let run_wait = match backend {
+        Backend::Postgres => "30s",
+        Backend::MySql => "30",
+        Backend::Sqlite => "30000",
+    };
+    let seen: Vec<String> =
+        LOCK_WAITS_SEEN.lock().unwrap().iter().filter(|(b, _)| *b == backend).map(|(_, wait)| wait.clone()).collect();
+    assert_eq!(seen, [run_wait], "the run's lock wait, after two steps with their own");
+    assert_eq!(pooled_session_settings(&pool).await, before, "after a run that succeeded");
+
+    if backend == Backend::Sqlite {
+        // The holder would keep the run from its lease, before any step.
+        return;
+    }
+    // A step whose statement gives up on a lock fails the run.
+    let mut conn = database.connect().await.unwrap();
+    migrator.down(&mut conn, RevertScope::To(version(20240301000000))).await.unwrap();
+    let mut holder = held_table(&db).await;
+    let failed = migrator.up(&mut conn, Scope::All).await;
+    holder.execute("COMMIT").await;
+    drop(conn);
+    assert!(failed.is_err(), "the holder kept the step from its lock");
+    assert_eq!(pooled_session_settings(&pool).await, before, "after a run that failed");
+}
 
 /// A lock wait of zero, or one that is not a duration, is refused before
 /// anything runs, naming the flag or the environment's key.

@@ -1,13 +1,15 @@
 //! The history table (what is applied) and the append-only audit log (every
 //! apply, revert and failure), written with backend-neutral sea-query.
 
-use crate::backend::{Backend, ConnRef, has_schemas, missing_table_as_none};
+use crate::backend::{Backend, ConnRef, RowWrite, Together, has_schemas, missing_table_as_none};
 use crate::damage::name_damage;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::version::Version;
 use futures_util::TryStreamExt;
-use sea_query::{ColumnDef, Expr, ExprTrait, Order, Query, SelectStatement, Table};
+use sea_query::{
+    ColumnDef, DeleteStatement, Expr, ExprTrait, InsertStatement, Order, Query, SelectStatement, Table, UpdateStatement,
+};
 use sqlx::AssertSqlSafe;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -689,7 +691,11 @@ pub(crate) async fn read_log(conn: ConnRef<'_>, tables: &Tables, query: &LogQuer
 }
 
 pub(crate) async fn insert_applied(conn: ConnRef<'_>, tables: &Tables, applied: &AppliedMigration) -> Result<()> {
-    let insert = Query::insert()
+    name_damage(&tables.history, Db::new(conn).exec(&insert_applied_statement(tables, applied)).await)
+}
+
+fn insert_applied_statement(tables: &Tables, applied: &AppliedMigration) -> InsertStatement {
+    Query::insert()
         .into_table(tables.history.sea())
         .columns(HISTORY_COLUMNS)
         .values_panic([
@@ -706,18 +712,12 @@ pub(crate) async fn insert_applied(conn: ConnRef<'_>, tables: &Tables, applied: 
             applied.seq.into(),
             applied.state.as_str().into(),
         ])
-        .to_owned();
-    name_damage(&tables.history, Db::new(conn).exec(&insert).await)
+        .to_owned()
 }
 
 /// Marks a row applied, with the time and duration of the run that finished it.
-pub(crate) async fn finish_applied(
-    conn: ConnRef<'_>,
-    tables: &Tables,
-    version: Version,
-    execution_ms: i64,
-) -> Result<()> {
-    let update = Query::update()
+fn finish_applied_statement(tables: &Tables, version: Version, execution_ms: i64) -> UpdateStatement {
+    Query::update()
         .table(tables.history.sea())
         .values([
             ("state", RowState::Applied.as_str().into()),
@@ -726,8 +726,7 @@ pub(crate) async fn finish_applied(
             ("execution_ms", execution_ms.into()),
         ])
         .and_where(Expr::col("version").eq(i64::from(version)))
-        .to_owned();
-    name_damage(&tables.history, Db::new(conn).exec(&update).await)
+        .to_owned()
 }
 
 pub(crate) async fn set_checksum(conn: ConnRef<'_>, tables: &Tables, version: Version, checksum: &str) -> Result<()> {
@@ -749,15 +748,19 @@ pub(crate) async fn set_state(conn: ConnRef<'_>, tables: &Tables, version: Versi
 }
 
 pub(crate) async fn delete_applied(conn: ConnRef<'_>, tables: &Tables, version: Version) -> Result<()> {
-    let delete = Query::delete()
-        .from_table(tables.history.sea())
-        .and_where(Expr::col("version").eq(i64::from(version)))
-        .to_owned();
-    name_damage(&tables.history, Db::new(conn).exec(&delete).await)
+    name_damage(&tables.history, Db::new(conn).exec(&delete_applied_statement(tables, version)).await)
+}
+
+fn delete_applied_statement(tables: &Tables, version: Version) -> DeleteStatement {
+    Query::delete().from_table(tables.history.sea()).and_where(Expr::col("version").eq(i64::from(version))).to_owned()
 }
 
 pub(crate) async fn append_log(conn: ConnRef<'_>, tables: &Tables, entry: &LogEntry) -> Result<()> {
-    let insert = Query::insert()
+    name_damage(&tables.log, Db::new(conn).exec(&append_log_statement(tables, entry)).await)
+}
+
+fn append_log_statement(tables: &Tables, entry: &LogEntry) -> InsertStatement {
+    Query::insert()
         .into_table(tables.log.sea())
         .columns(["version", "name", "action", "at", "performed_by", "duration_ms", "batch", "error"])
         .values_panic([
@@ -770,8 +773,47 @@ pub(crate) async fn append_log(conn: ConnRef<'_>, tables: &Tables, entry: &LogEn
             entry.batch.into(),
             entry.error.clone().into(),
         ])
-        .to_owned();
-    name_damage(&tables.log, Db::new(conn).exec(&insert).await)
+        .to_owned()
+}
+
+/// What a finished step changes in the history table.
+pub(crate) enum HistoryChange<'a> {
+    /// Its row, new: an atomic step's apply.
+    Insert(&'a AppliedMigration),
+    /// Its unfinished row, marked applied with the duration of the run that finished it.
+    Finish { version: Version, execution_ms: i64 },
+    /// Its row, deleted: a revert.
+    Delete(Version),
+}
+
+/// Writes a finished step's history change and its audit log entry in one
+/// round trip (see [`Together`]).
+pub(crate) async fn record_step(
+    conn: ConnRef<'_>,
+    tables: &Tables,
+    change: HistoryChange<'_>,
+    entry: &LogEntry,
+) -> Result<()> {
+    let first = match change {
+        HistoryChange::Insert(applied) => RowWrite::Insert(insert_applied_statement(tables, applied)),
+        HistoryChange::Finish { version, execution_ms } => {
+            RowWrite::Update(finish_applied_statement(tables, version, execution_ms))
+        }
+        HistoryChange::Delete(version) => RowWrite::Delete(delete_applied_statement(tables, version)),
+    };
+    let together = Together { first, then: append_log_statement(tables, entry) };
+    let written = Db::new(conn).exec(&together).await;
+    // The database's message names the table where it can; MySQL/MariaDB's does not.
+    let damaged = match &written {
+        Err(Error::Database(sqlx::Error::Database(error))) if error.message().contains(&tables.log.name) => {
+            tables.log.clone()
+        }
+        Err(Error::Database(sqlx::Error::Database(error))) if error.message().contains(&tables.history.name) => {
+            tables.history.clone()
+        }
+        _ => TableName { schema: None, name: format!("{} or {}", tables.history, tables.log) },
+    };
+    name_damage(&damaged, written)
 }
 
 /// The current UTC time as RFC 3339 with milliseconds.

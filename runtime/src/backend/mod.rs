@@ -20,10 +20,12 @@ pub(crate) mod mysql;
 pub(crate) mod postgres;
 mod session;
 pub(crate) mod sqlite;
+mod together;
 
 pub use connection::Connection;
 pub(crate) use connection::{AnyPool, ConnRef, Tx};
 pub use session::{QUERY_CHARS, ServerSession, SessionWaits};
+pub(crate) use together::{RowWrite, Together};
 
 use crate::database_error::{ErrorDetails, StatementError};
 use connection::{Conn, Handle};
@@ -200,26 +202,42 @@ impl ConnRef<'_> {
 pub(crate) struct SavedSettings(Vec<(&'static str, String)>);
 
 impl ConnRef<'_> {
-    /// Limits how long each statement on this connection waits for a lock
-    /// another session holds (`lock_wait`) and, when given, how long it runs
-    /// (`statement_timeout`; SQLite has none). `in_transaction` says the
-    /// connection is inside the transaction the limits are for: PostgreSQL
-    /// then sets them for that transaction only.
-    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+    /// Limits how long each statement of this connection's session waits for
+    /// a lock another session holds (`lock_wait`) and, when given, how long it
+    /// runs (`statement_timeout`; SQLite has none), until they are put back
+    /// with [`ConnRef::restore_settings`]. Call it outside a transaction.
     pub(crate) async fn limit_waits(
         &mut self,
         lock_wait: std::time::Duration,
         statement_timeout: Option<std::time::Duration>,
-        in_transaction: bool,
     ) -> Result<SavedSettings> {
         Ok(SavedSettings(match self {
             #[cfg(feature = "postgres")]
-            ConnRef::Postgres(c) => postgres::limit_waits(c, lock_wait, statement_timeout, in_transaction).await?,
+            ConnRef::Postgres(c) => postgres::limit_waits(c, lock_wait, statement_timeout).await?,
             #[cfg(feature = "mysql")]
             ConnRef::MySql(c) => mysql::limit_waits(c, lock_wait, statement_timeout).await?,
             #[cfg(feature = "sqlite")]
             ConnRef::Sqlite(c) => sqlite::limit_waits(c, lock_wait).await?,
         }))
+    }
+
+    /// Changes only the lock wait that [`ConnRef::limit_waits`] set, without
+    /// reading it first. `in_transaction` says the connection is inside the
+    /// transaction the wait is for. Returns whether the change outlives that
+    /// transaction and has to be set back: on PostgreSQL a wait set inside a
+    /// transaction ends with it.
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+    pub(crate) async fn set_lock_wait(&mut self, lock_wait: std::time::Duration, in_transaction: bool) -> Result<bool> {
+        match self {
+            #[cfg(feature = "postgres")]
+            ConnRef::Postgres(c) => {
+                postgres::set_lock_wait(c, lock_wait, in_transaction).await.map(|()| !in_transaction)
+            }
+            #[cfg(feature = "mysql")]
+            ConnRef::MySql(c) => mysql::set_lock_wait(c, lock_wait).await.map(|()| true),
+            #[cfg(feature = "sqlite")]
+            ConnRef::Sqlite(c) => sqlite::set_lock_wait(c, lock_wait).await.map(|()| true),
+        }
     }
 
     /// Puts back the settings [`ConnRef::limit_waits`] changed.

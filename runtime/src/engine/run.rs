@@ -240,43 +240,50 @@ impl Migrator {
             self.run_hook(conn, HookPoint::BeforeRun, first.migration.version, batch).await?;
         }
         let runner = self.step_runner(guard);
-        for (index, planned) in plan.iter().enumerate() {
-            let migration = planned.migration;
-            let blocked_by_failure = !failed.is_empty()
-                && self
-                    .registry
-                    .graph()
-                    .ancestors(migration.version)
-                    .any(|v| failed.iter().any(|(f, _)| *f == v) || skipped.contains(&v));
-            if blocked_by_failure {
-                skipped.push(migration.version);
-                continue;
-            }
-            let seq = last_seq + 1 + report.applied.len() as i64;
-            let step = Step { migration, action: StepAction::Apply, batch, seq };
-            self.run_hook(conn, HookPoint::BeforeEach, migration.version, batch).await?;
-            match runner.run(conn, &step, index, plan.len()).await {
-                Ok((duration, notes)) => {
-                    report.applied.push(StepReport {
-                        version: migration.version,
-                        name: migration.name,
-                        duration,
-                        out_of_order: planned.out_of_order,
-                        notes,
-                    });
-                    self.run_hook(conn, HookPoint::AfterEach, migration.version, batch).await?;
+        // The run's lock wait stays set on its connection from the first step to the last.
+        let ran: Result<()> = async {
+            for (index, planned) in plan.iter().enumerate() {
+                let migration = planned.migration;
+                let blocked_by_failure = !failed.is_empty()
+                    && self
+                        .registry
+                        .graph()
+                        .ancestors(migration.version)
+                        .any(|v| failed.iter().any(|(f, _)| *f == v) || skipped.contains(&v));
+                if blocked_by_failure {
+                    skipped.push(migration.version);
+                    continue;
                 }
-                Err(cause) => {
-                    let error = cause.into_error(&step, &report.applied);
-                    if !keep_going {
-                        return Err(error);
+                let seq = last_seq + 1 + report.applied.len() as i64;
+                let step = Step { migration, action: StepAction::Apply, batch, seq };
+                self.run_hook(conn, HookPoint::BeforeEach, migration.version, batch).await?;
+                match runner.run(conn, &step, index, plan.len()).await {
+                    Ok((duration, notes)) => {
+                        report.applied.push(StepReport {
+                            version: migration.version,
+                            name: migration.name,
+                            duration,
+                            out_of_order: planned.out_of_order,
+                            notes,
+                        });
+                        self.run_hook(conn, HookPoint::AfterEach, migration.version, batch).await?;
                     }
-                    // A dirty failure stays recorded and blocks later runs until resolved;
-                    // this run goes on only with what does not depend on it.
-                    failed.push((migration.version, error));
+                    Err(cause) => {
+                        let error = cause.into_error(&step, &report.applied);
+                        if !keep_going {
+                            return Err(error);
+                        }
+                        // A dirty failure stays recorded and blocks later runs until resolved;
+                        // this run goes on only with what does not depend on it.
+                        failed.push((migration.version, error));
+                    }
                 }
             }
+            Ok(())
         }
+        .await;
+        runner.restore_session(conn).await;
+        ran?;
         if failed.is_empty() {
             if let Some(last) = report.applied.last() {
                 self.run_hook(conn, HookPoint::AfterRun, last.version, batch).await?;
@@ -323,22 +330,29 @@ impl Migrator {
             self.run_hook(conn, HookPoint::BeforeRun, first.version, batch).await?;
         }
         let runner = self.step_runner(guard);
-        for (index, migration) in plan.steps.iter().copied().enumerate() {
-            let step = Step { migration, action: StepAction::Revert, batch, seq: 0 };
-            self.run_hook(conn, HookPoint::BeforeEach, migration.version, batch).await?;
-            let (duration, notes) = runner
-                .run(conn, &step, index, plan.steps.len())
-                .await
-                .map_err(|cause: StepFailure| cause.into_error(&step, &report.reverted))?;
-            report.reverted.push(StepReport {
-                version: migration.version,
-                name: migration.name,
-                duration,
-                out_of_order: false,
-                notes,
-            });
-            self.run_hook(conn, HookPoint::AfterEach, migration.version, batch).await?;
+        // The run's lock wait stays set on its connection from the first step to the last.
+        let ran: Result<()> = async {
+            for (index, migration) in plan.steps.iter().copied().enumerate() {
+                let step = Step { migration, action: StepAction::Revert, batch, seq: 0 };
+                self.run_hook(conn, HookPoint::BeforeEach, migration.version, batch).await?;
+                let (duration, notes) = runner
+                    .run(conn, &step, index, plan.steps.len())
+                    .await
+                    .map_err(|cause: StepFailure| cause.into_error(&step, &report.reverted))?;
+                report.reverted.push(StepReport {
+                    version: migration.version,
+                    name: migration.name,
+                    duration,
+                    out_of_order: false,
+                    notes,
+                });
+                self.run_hook(conn, HookPoint::AfterEach, migration.version, batch).await?;
+            }
+            Ok(())
         }
+        .await;
+        runner.restore_session(conn).await;
+        ran?;
         if let Some(last) = plan.steps.last() {
             self.run_hook(conn, HookPoint::AfterRun, last.version, batch).await?;
         }

@@ -15,7 +15,7 @@ use crate::db::{Db, InMigration};
 use crate::engine::report::Progress;
 use crate::engine::{Migrator, ProgressCallback, StatementLimits, StepAction, panic};
 use crate::error::{Error, LockError, Result};
-use crate::history::{self, Action, AppliedMigration, LogEntry, RowState, Tables};
+use crate::history::{self, Action, AppliedMigration, HistoryChange, LogEntry, RowState, Tables};
 use crate::lock::LockGuard;
 use crate::record::{Body, Migration};
 use crate::step_report::StepReport;
@@ -102,6 +102,10 @@ pub(crate) struct StepRunner<'a> {
     /// writer the step waited for also keeps the log from being written, they
     /// go in with the step's outcome, before its own entry.
     deferred: std::sync::Mutex<Vec<LogEntry>>,
+    /// The session's own lock wait and statement timeout, read when the
+    /// run's limits were set on its connection before the first step; put
+    /// back by [`StepRunner::restore_session`].
+    session: std::sync::Mutex<Option<SavedSettings>>,
 }
 
 impl Migrator {
@@ -115,12 +119,17 @@ impl Migrator {
             progress: self.progress.as_ref(),
             limits: self.statement_limits,
             deferred: std::sync::Mutex::default(),
+            session: std::sync::Mutex::default(),
         }
     }
 }
 
 impl StepRunner<'_> {
-    /// Runs one step between its progress reports, once the lock is confirmed held.
+    /// Runs one step between its progress reports, once the lock is confirmed
+    /// held. A step that is not atomic changes the database before the check
+    /// in its recording transaction, so the lock is checked on its own
+    /// connection first; an atomic step commits nothing unless that check in
+    /// its transaction passes, so before it only a loss already found counts.
     pub(crate) async fn run(
         &self,
         conn: &mut Connection,
@@ -129,7 +138,12 @@ impl StepRunner<'_> {
         total: usize,
     ) -> std::result::Result<(Duration, Vec<String>), StepFailure> {
         let (action, migration) = (step.action, step.migration);
-        if let Err(error) = self.guard.check(&migration.label()).await {
+        let checked = if step.is_atomic(conn) {
+            self.guard.known_lost(&migration.label())
+        } else {
+            self.guard.check(&migration.label()).await
+        };
+        if let Err(error) = checked {
             self.log_lock_lost(conn, step, &error).await;
             return Err(StepFailure { error, dirty: false, not_logged: None });
         }
@@ -141,6 +155,35 @@ impl StepRunner<'_> {
             report(Progress::Finished { action, migration, index, total, duration });
         }
         Ok((duration, notes))
+    }
+
+    /// Sets the run's lock wait and statement timeout on its connection, once,
+    /// keeping the session's own to put back after the last step.
+    async fn limit_session(&self, conn: &mut Connection) -> Result<()> {
+        if self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).is_some() {
+            return Ok(());
+        }
+        let saved = conn.as_ref().limit_waits(self.limits.lock_wait, self.limits.statement_timeout).await?;
+        *self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(saved);
+        Ok(())
+    }
+
+    /// Puts back the session's own lock wait and statement timeout, if a step
+    /// changed them: call it after the last step, on every path.
+    pub(crate) async fn restore_session(&self, conn: &mut Connection) {
+        let saved = self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        if let Some(saved) = saved
+            && let Err(error) = conn.as_ref().restore_settings(saved).await
+        {
+            tracing::warn!(%error, "could not put back the session's lock wait after the run");
+        }
+    }
+
+    /// Sets the run's lock wait back on its connection after a step that had its own.
+    async fn end_own_lock_wait(&self, conn: &mut Connection) {
+        if let Err(error) = conn.as_ref().set_lock_wait(self.limits.lock_wait, false).await {
+            tracing::warn!(%error, "could not set the run's lock wait back after a step with its own");
+        }
     }
 
     /// Records in the audit log that the run stopped before `step` because its lock was lost.
@@ -327,6 +370,11 @@ impl StepRunner<'_> {
     ) -> (Result<()>, bool) {
         let atomic = step.is_atomic(conn);
         let migration = step.migration;
+        if let Err(error) = self.limit_session(conn).await {
+            return (Err(error), false);
+        }
+        // Only a migration whose lock wait differs from the run's changes it for its step.
+        let own_lock_wait = (limits.lock_wait != self.limits.lock_wait).then_some(limits.lock_wait);
         if !atomic {
             if let Err(error) = self.mark_in_progress(conn, step).await {
                 return (Err(error), false);
@@ -340,9 +388,12 @@ impl StepRunner<'_> {
             };
             // Whether the rollback can undo everything the body sent.
             let mut undone_by_rollback = false;
-            let mut saved = SavedSettings::default();
+            // Whether the step's own lock wait outlives its transaction.
+            let mut set_back = false;
             let in_tx = async {
-                saved = tx.conn().limit_waits(limits.lock_wait, limits.statement_timeout, true).await?;
+                if let Some(lock_wait) = own_lock_wait {
+                    set_back = tx.conn().set_lock_wait(lock_wait, true).await?;
+                }
                 let mut db = self.db_for(step, tx.conn());
                 let ran = panic::catch(step.body().run(&mut db)).await;
                 // A statement that gave up on a lock before any other ran left nothing,
@@ -355,8 +406,8 @@ impl StepRunner<'_> {
             }
             .await;
             let outcome = finish(tx, in_tx).await;
-            if let Err(error) = conn.as_ref().restore_settings(saved).await {
-                tracing::warn!(%error, "could not put back the session's lock wait after a step");
+            if set_back {
+                self.end_own_lock_wait(conn).await;
             }
             if outcome.is_err() && *in_progress && undone_by_rollback {
                 // Only rows changed, and the rollback undid them: the step left nothing behind.
@@ -369,9 +420,12 @@ impl StepRunner<'_> {
             }
             (outcome, undone_by_rollback)
         } else {
-            let saved = match conn.as_ref().limit_waits(limits.lock_wait, limits.statement_timeout, false).await {
-                Ok(saved) => saved,
-                Err(error) => return (Err(error), false),
+            let set_back = match own_lock_wait {
+                Some(lock_wait) => match conn.as_ref().set_lock_wait(lock_wait, false).await {
+                    Ok(set_back) => set_back,
+                    Err(error) => return (Err(error), false),
+                },
+                None => false,
             };
             let outcome = async {
                 let mut db = self.db_for(step, conn.as_ref());
@@ -383,8 +437,8 @@ impl StepRunner<'_> {
                 finish(tx, recorded).await
             }
             .await;
-            if let Err(error) = conn.as_ref().restore_settings(saved).await {
-                tracing::warn!(%error, "could not put back the session's lock wait after a step");
+            if set_back {
+                self.end_own_lock_wait(conn).await;
             }
             (outcome, false)
         }
@@ -437,26 +491,27 @@ impl StepRunner<'_> {
         }
     }
 
-    /// Writes the history change and the log entry of a finished step, after
-    /// checking that this process still holds the lock.
+    /// Writes the history change and the log entry of a finished step (in one
+    /// round trip), after checking that this process still holds the lock.
     async fn record(&self, tx: &mut Tx<'_>, step: &Step, atomic: bool, started: Instant) -> Result<()> {
         let migration = step.migration;
         self.guard.confirm_in_step(tx.conn(), &migration.label(), atomic).await?;
         let duration_ms = millis(started.elapsed());
-        match (step.action, atomic) {
+        let row;
+        let change = match (step.action, atomic) {
             (StepAction::Apply, true) => {
-                history::insert_applied(tx.conn(), self.tables, &step.history_row(RowState::Applied, duration_ms))
-                    .await?
+                row = step.history_row(RowState::Applied, duration_ms);
+                HistoryChange::Insert(&row)
             }
             (StepAction::Apply, false) => {
-                history::finish_applied(tx.conn(), self.tables, migration.version, duration_ms).await?
+                HistoryChange::Finish { version: migration.version, execution_ms: duration_ms }
             }
             (StepAction::Revert, _) => {
-                history::delete_applied(tx.conn(), self.tables, migration.version).await?;
                 let backfills = self.tables.backfills();
-                crate::backfill::forget(tx.conn(), &backfills.sea(), &backfills.to_string(), migration.version).await?
+                crate::backfill::forget(tx.conn(), &backfills.sea(), &backfills.to_string(), migration.version).await?;
+                HistoryChange::Delete(migration.version)
             }
-        }
+        };
         self.record_compat(tx.conn(), step, duration_ms).await?;
         let entry = LogEntry {
             version: migration.version,
@@ -470,7 +525,7 @@ impl StepRunner<'_> {
             error: None,
         };
         self.write_deferred(tx.conn()).await?;
-        history::append_log(tx.conn(), self.tables, &entry).await
+        history::record_step(tx.conn(), self.tables, change, &entry).await
     }
 }
 

@@ -1,5 +1,5 @@
 //! A held lock: its own connection, the heartbeat that proves on it that
-//! the lock is still held (and renews a lease), the check before every step,
+//! the lock is still held (and renews a lease), the checks around each step,
 //! and releasing it.
 
 use super::table::{clear_holder, read_holder, renew};
@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 /// [`LockOptions::heartbeat_interval`](super::LockOptions::heartbeat_interval):
 /// a session lock must still be held by that connection's session, a lease
 /// row must still name this holder (and is renewed). The engine checks it
-/// again before every step.
+/// again before every step that is not atomic, and in the transaction that
+/// records every step.
 pub(crate) struct LockGuard {
     id: String,
     tables: Tables,
@@ -92,6 +93,14 @@ impl LockGuard {
             Some(reason) => Err(Error::Lock(LockError::Lost { label: label.to_owned(), reason })),
             None => Ok(()),
         }
+    }
+
+    /// Before an atomic step: fails naming `label` if the heartbeat or an
+    /// earlier check found the lock lost, without asking the database; the
+    /// step's own transaction checks it before it commits
+    /// ([`LockGuard::confirm_in_step`]).
+    pub(crate) fn known_lost(&self, label: &str) -> Result<()> {
+        self.lost_error(label)
     }
 
     /// Before a step: checks on the lock's own connection that this process

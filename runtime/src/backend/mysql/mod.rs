@@ -138,7 +138,7 @@ pub(super) async fn limit_waits(
     lock_wait: std::time::Duration,
     statement_timeout: Option<std::time::Duration>,
 ) -> Result<Vec<(&'static str, String)>> {
-    let seconds = lock_wait.as_millis().div_ceil(1000).max(1).to_string();
+    let seconds = lock_wait_seconds(lock_wait);
     let mut settings = vec![("lock_wait_timeout", seconds.clone()), ("innodb_lock_wait_timeout", seconds)];
     if let Some(timeout) = statement_timeout {
         let mariadb: i64 = sqlx::query_scalar("SELECT VERSION() LIKE '%MariaDB%'").fetch_one(&mut *c).await?;
@@ -159,6 +159,22 @@ pub(super) async fn limit_waits(
         before.push((*name, sqlx::Row::try_get::<String, _>(row, index)?));
     }
     Ok(before)
+}
+
+/// Sets how long each statement of this session waits for a lock, as
+/// [`limit_waits`] does, without reading what it was.
+#[cfg(feature = "mysql")]
+pub(super) async fn set_lock_wait(c: &mut MySqlConnection, lock_wait: std::time::Duration) -> Result<()> {
+    let seconds = lock_wait_seconds(lock_wait);
+    let sql = format!("SET SESSION lock_wait_timeout = {seconds}, innodb_lock_wait_timeout = {seconds}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *c).await?;
+    Ok(())
+}
+
+/// A lock wait in the whole seconds MySQL/MariaDB take, rounded up, at least one.
+#[cfg(feature = "mysql")]
+fn lock_wait_seconds(lock_wait: std::time::Duration) -> String {
+    lock_wait.as_millis().div_ceil(1000).max(1).to_string()
 }
 
 /// Puts back session settings that [`limit_waits`] changed (numbers, as read).

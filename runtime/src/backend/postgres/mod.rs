@@ -106,41 +106,49 @@ pub(super) fn is_lock_timeout(code: &str) -> bool {
     code == "55P03"
 }
 
-/// Limits how long each statement waits for a lock (`lock_timeout`) and,
-/// when given, runs (`statement_timeout`). Inside a transaction the limits
-/// are `SET LOCAL` and end with it (nothing to put back); else the session's
-/// values are returned to be put back.
+/// Limits how long each statement of this session waits for a lock
+/// (`lock_timeout`) and, when given, runs (`statement_timeout`). Returns the
+/// session's values to put back.
 #[cfg(feature = "postgres")]
 pub(super) async fn limit_waits(
     c: &mut PgConnection,
     lock_wait: std::time::Duration,
     statement_timeout: Option<std::time::Duration>,
-    in_transaction: bool,
 ) -> Result<Vec<(&'static str, String)>> {
     let mut settings = vec![("lock_timeout", lock_wait)];
     settings.extend(statement_timeout.map(|timeout| ("statement_timeout", timeout)));
-    let mut before = Vec::new();
+    let mut before = Vec::with_capacity(settings.len());
     for (name, value) in settings {
-        if !in_transaction {
-            let current: String =
-                sqlx::query_scalar("SELECT current_setting($1)").bind(name).fetch_one(&mut *c).await?;
-            before.push((name, current));
-        }
-        sqlx::query("SELECT set_config($1, $2, $3)")
-            .bind(name)
-            .bind(format!("{}ms", value.as_millis()))
-            .bind(in_transaction)
-            .execute(&mut *c)
-            .await?;
+        let current: String = sqlx::query_scalar("SELECT current_setting($1)").bind(name).fetch_one(&mut *c).await?;
+        before.push((name, current));
+        set_lock_setting(c, name, &format!("{}ms", value.as_millis()), false).await?;
     }
     Ok(before)
+}
+
+/// Sets how long each statement waits for a lock: for the transaction the
+/// connection is in when `in_transaction` (`SET LOCAL`, ended with it), else
+/// for the session.
+#[cfg(feature = "postgres")]
+pub(super) async fn set_lock_wait(
+    c: &mut PgConnection,
+    lock_wait: std::time::Duration,
+    in_transaction: bool,
+) -> Result<()> {
+    set_lock_setting(c, "lock_timeout", &format!("{}ms", lock_wait.as_millis()), in_transaction).await
+}
+
+#[cfg(feature = "postgres")]
+async fn set_lock_setting(c: &mut PgConnection, name: &str, value: &str, in_transaction: bool) -> Result<()> {
+    sqlx::query("SELECT set_config($1, $2, $3)").bind(name).bind(value).bind(in_transaction).execute(&mut *c).await?;
+    Ok(())
 }
 
 /// Puts back session settings that [`limit_waits`] changed.
 #[cfg(feature = "postgres")]
 pub(super) async fn restore_settings(c: &mut PgConnection, before: Vec<(&'static str, String)>) -> Result<()> {
     for (name, value) in before {
-        sqlx::query("SELECT set_config($1, $2, false)").bind(name).bind(value).execute(&mut *c).await?;
+        set_lock_setting(c, name, &value, false).await?;
     }
     Ok(())
 }

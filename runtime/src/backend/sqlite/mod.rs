@@ -73,6 +73,14 @@ pub(super) async fn limit_waits(c: &mut SqliteConnection, lock_wait: Duration) -
     Ok(vec![("busy_timeout", current.to_string())])
 }
 
+/// Sets how long each statement waits for another connection's lock (the
+/// busy timeout), without reading what it was.
+#[cfg(feature = "sqlite")]
+pub(super) async fn set_lock_wait(c: &mut SqliteConnection, lock_wait: Duration) -> Result<()> {
+    sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA busy_timeout = {}", lock_wait.as_millis()))).execute(&mut *c).await?;
+    Ok(())
+}
+
 /// Puts back the busy timeout that [`limit_waits`] changed.
 #[cfg(feature = "sqlite")]
 pub(super) async fn restore_settings(c: &mut SqliteConnection, before: Vec<(&'static str, String)>) -> Result<()> {

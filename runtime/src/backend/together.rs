@@ -1,0 +1,170 @@
+//! A write and an insert sent in one round trip: on PostgreSQL as one
+//! statement (the write in a `WITH` of the insert), on SQLite as two
+//! statements in one call with their values bound, on MySQL/MariaDB as two
+//! statements in one call with their values written in as literals that no
+//! `sql_mode` reads differently (a prepared statement there holds only one).
+
+use super::Backend;
+use crate::db::Statement;
+use sea_query::{
+    CommonTableExpression, DeleteStatement, InsertStatement, MysqlQueryBuilder, PostgresQueryBuilder, QueryBuilder,
+    SqliteQueryBuilder, SubQueryStatement, UpdateStatement, Value, Values, WithClause,
+};
+use std::fmt::Write as _;
+
+/// The first of the two: a row inserted, changed or deleted.
+#[derive(Debug, Clone)]
+pub(crate) enum RowWrite {
+    Insert(InsertStatement),
+    Update(UpdateStatement),
+    Delete(DeleteStatement),
+}
+
+impl RowWrite {
+    fn build(&self, builder: impl QueryBuilder) -> (String, Values) {
+        match self {
+            RowWrite::Insert(statement) => statement.build(builder),
+            RowWrite::Update(statement) => statement.build(builder),
+            RowWrite::Delete(statement) => statement.build(builder),
+        }
+    }
+
+    fn into_sub_query(self) -> SubQueryStatement {
+        match self {
+            RowWrite::Insert(statement) => statement.into(),
+            RowWrite::Update(statement) => statement.into(),
+            RowWrite::Delete(statement) => statement.into(),
+        }
+    }
+}
+
+/// `first`, then `then`, in one round trip; both or neither take effect
+/// when the connection is inside a transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct Together {
+    pub first: RowWrite,
+    pub then: InsertStatement,
+}
+
+impl Statement for Together {
+    fn to_sql(&self, backend: Backend) -> (String, Values) {
+        match backend {
+            Backend::Postgres => {
+                let first = CommonTableExpression::new()
+                    .query(self.first.clone().into_sub_query())
+                    .table_name("written_first")
+                    .to_owned();
+                self.then.clone().with_cte(WithClause::new().cte(first).to_owned()).build(PostgresQueryBuilder)
+            }
+            Backend::Sqlite => {
+                let (first, mut values) = self.first.build(SqliteQueryBuilder);
+                let (then, then_values) = self.then.build(SqliteQueryBuilder);
+                values.0.extend(then_values.0);
+                (format!("{first}; {then}"), values)
+            }
+            Backend::MySql => {
+                let (first, first_values) = self.first.build(MysqlQueryBuilder);
+                let (then, then_values) = self.then.build(MysqlQueryBuilder);
+                let sql = format!("{}; {}", mysql_inline(&first, &first_values), mysql_inline(&then, &then_values));
+                (sql, Values(Vec::new()))
+            }
+        }
+    }
+}
+
+/// `sql` as MySQL's builder renders it (backquoted names, `?` for each
+/// value, no literals of its own) with each `?` replaced by its value.
+fn mysql_inline(sql: &str, values: &Values) -> String {
+    let mut inlined = String::with_capacity(sql.len() + 16 * values.0.len());
+    let mut values = values.0.iter();
+    let mut quoted = false;
+    for c in sql.chars() {
+        match c {
+            '`' => {
+                quoted = !quoted;
+                inlined.push(c);
+            }
+            '?' if !quoted => match values.next() {
+                Some(value) => inlined.push_str(&mysql_literal(value)),
+                None => inlined.push(c),
+            },
+            _ => inlined.push(c),
+        }
+    }
+    inlined
+}
+
+/// A value as a MySQL/MariaDB literal: text as UTF-8 in hex with its
+/// character set named, so that no escaping is needed and no `sql_mode`
+/// (`NO_BACKSLASH_ESCAPES`, `ANSI_QUOTES`) changes what it says.
+fn mysql_literal(value: &Value) -> String {
+    let text = |text: &str| {
+        let mut hex = String::with_capacity(14 + 2 * text.len());
+        hex.push_str("_utf8mb4 X'");
+        for byte in text.as_bytes() {
+            let _ = write!(hex, "{byte:02X}");
+        }
+        hex.push('\'');
+        hex
+    };
+    match value {
+        Value::String(Some(s)) => text(s),
+        Value::Char(Some(c)) => text(c.encode_utf8(&mut [0; 4])),
+        Value::String(None) | Value::Char(None) | Value::BigInt(None) | Value::Int(None) => "NULL".to_owned(),
+        Value::BigInt(Some(n)) => n.to_string(),
+        Value::Int(Some(n)) => n.to_string(),
+        // Numbers, bytes in hex and the rest as sea-query writes them for MySQL.
+        other => MysqlQueryBuilder.value_to_string(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_query::{Expr, ExprTrait, Query};
+
+    fn together() -> Together {
+        let first =
+            Query::update().table("history").value("state", "applied").and_where(Expr::col("version").eq(7)).to_owned();
+        let then = Query::insert()
+            .into_table("log")
+            .columns(["version", "error"])
+            .values_panic([7.into(), Option::<String>::None.into()])
+            .to_owned();
+        Together { first: RowWrite::Update(first), then }
+    }
+
+    #[test]
+    fn postgres_sends_one_statement_numbering_the_values_of_both() {
+        let (sql, values) = together().to_sql(Backend::Postgres);
+        assert_eq!(
+            sql,
+            r#"WITH "written_first" AS (UPDATE "history" SET "state" = $1 WHERE "version" = $2) INSERT INTO "log" ("version", "error") VALUES ($3, $4)"#
+        );
+        assert_eq!(values.0.len(), 4);
+    }
+
+    #[test]
+    fn sqlite_sends_two_statements_with_the_values_of_both_in_order() {
+        let (sql, values) = together().to_sql(Backend::Sqlite);
+        assert_eq!(
+            sql,
+            r#"UPDATE "history" SET "state" = ? WHERE "version" = ?; INSERT INTO "log" ("version", "error") VALUES (?, ?)"#
+        );
+        assert_eq!(values.0, [Value::from("applied"), 7.into(), 7.into(), Option::<String>::None.into()]);
+    }
+
+    #[test]
+    fn mysql_writes_the_values_in_text_as_hex_that_no_escaping_or_mode_reads_differently() {
+        let (sql, values) = together().to_sql(Backend::MySql);
+        assert_eq!(
+            sql,
+            "UPDATE `history` SET `state` = _utf8mb4 X'6170706C696564' WHERE `version` = 7; \
+             INSERT INTO `log` (`version`, `error`) VALUES (7, NULL)"
+        );
+        assert!(values.0.is_empty());
+        assert_eq!(mysql_literal(&Value::from("a'\\?`")), "_utf8mb4 X'61275C3F60'");
+        assert_eq!(mysql_literal(&Value::from("")), "_utf8mb4 X''");
+        assert_eq!(mysql_inline("SELECT `a?b` = ?", &Values(vec![1i64.into()])), "SELECT `a?b` = 1");
+    }
+}
