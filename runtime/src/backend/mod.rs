@@ -206,6 +206,7 @@ impl ConnRef<'_> {
     /// a lock another session holds (`lock_wait`) and, when given, how long it
     /// runs (`statement_timeout`; SQLite has none), until they are put back
     /// with [`ConnRef::restore_settings`]. Call it outside a transaction.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_variables))]
     pub(crate) async fn limit_waits(
         &mut self,
         lock_wait: std::time::Duration,
