@@ -9,7 +9,7 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Error, Migrator, Scope, backup::BackupOptions, registry::Registry};
+use migrations_rs::{Backend, Connection, Error, Migrator, Scope, backup::BackupOptions, registry::Registry};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use support::{TestDb, example_binary};
@@ -161,6 +161,17 @@ async fn a_refused_run_creates_no_bookkeeping_table(backend: Backend) {
     assert_eq!(inspect.schema().await, Vec::<String>::new(), "not even the history table was created");
 }
 
+/// `status` and `up` both fail with the history table named as damaged, and `column` in the message.
+async fn status_and_up_find_the_history_damaged(migrator: &Migrator, conn: &mut Connection, column: &str) {
+    for error in
+        [migrator.status(conn).await.expect_err("damaged"), migrator.up(conn, Scope::All).await.expect_err("damaged")]
+    {
+        let text = error.to_string();
+        assert!(matches!(error, Error::DamagedTable { .. }), "{error:?}");
+        assert!(text.contains("bookkeeping table migrations_rs_history is damaged") && text.contains(column), "{text}");
+    }
+}
+
 async fn a_missing_column_or_a_wrong_type_names_the_table(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut conn = db.connect().await;
@@ -168,28 +179,11 @@ async fn a_missing_column_or_a_wrong_type_names_the_table(backend: Backend) {
     migrator.up(&mut conn, Scope::All).await.unwrap();
     let mut inspect = db.inspect().await;
     inspect.execute("ALTER TABLE migrations_rs_history DROP COLUMN checksum").await;
-    for error in [
-        migrator.status(&mut conn).await.expect_err("damaged"),
-        migrator.up(&mut conn, Scope::All).await.expect_err("damaged"),
-    ] {
-        let text = error.to_string();
-        assert!(matches!(error, Error::DamagedTable { .. }), "{error:?}");
-        assert!(
-            text.contains("bookkeeping table migrations_rs_history is damaged") && text.contains("checksum"),
-            "{text}"
-        );
-    }
+    status_and_up_find_the_history_damaged(&migrator, &mut conn, "checksum").await;
     // The column back, with the wrong type: found on the first row, as every row shares the column's type.
     inspect.execute("ALTER TABLE migrations_rs_history ADD COLUMN checksum BIGINT").await;
     inspect.execute("UPDATE migrations_rs_history SET checksum = 7").await;
-    for error in [
-        migrator.status(&mut conn).await.expect_err("damaged"),
-        migrator.up(&mut conn, Scope::All).await.expect_err("damaged"),
-    ] {
-        let text = error.to_string();
-        assert!(matches!(error, Error::DamagedTable { .. }), "{error:?}");
-        assert!(text.contains("migrations_rs_history") && text.contains("checksum"), "{text}");
-    }
+    status_and_up_find_the_history_damaged(&migrator, &mut conn, "checksum").await;
     // The log with a column of the wrong type.
     inspect.execute("DROP TABLE migrations_rs_log").await;
     inspect
