@@ -9,7 +9,9 @@
 mod support;
 
 use migrations_rs::prelude::*;
-use migrations_rs::{Backend, Connection, Error, Migrator, Scope, backup::BackupOptions, registry::Registry};
+use migrations_rs::{
+    Backend, Connection, Error, Migrator, Scope, backup::BackupOptions, registry::Registry, report::MigrationState,
+};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use support::{TestDb, example_binary};
@@ -107,6 +109,7 @@ on_every_backend!(
     sql_that_cannot_be_split_or_holds_nothing_fails_lint_and_up,
     a_refused_run_creates_no_bookkeeping_table,
     a_missing_column_or_a_wrong_type_names_the_table,
+    status_shows_each_row_as_written_and_names_a_column_one_row_damaged,
     a_version_recorded_twice_is_corruption_naming_it,
     a_log_that_cannot_take_a_step_s_entry_fails_the_step_naming_the_log,
 );
@@ -200,6 +203,34 @@ async fn a_missing_column_or_a_wrong_type_names_the_table(backend: Backend) {
     let error = migrator.history(&mut conn, &Default::default()).await.expect_err("damaged");
     let text = error.to_string();
     assert!(text.contains("bookkeeping table migrations_rs_log is damaged") && text.contains("version"), "{text}");
+}
+
+/// Texts holding what a framing could trip on come back from `status` as
+/// written; on SQLite, where a value may have another type than its column,
+/// one row's wrong value is named even when the rows before it are sound.
+async fn status_shows_each_row_as_written_and_names_a_column_one_row_damaged(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut conn = db.connect().await;
+    let versions = [20240701000000, 20240702000000];
+    let migrator = migrator(if backend == Backend::Sqlite { &versions } else { &versions[..1] });
+    migrator.up(&mut conn, Scope::All).await.unwrap();
+    let mut inspect = db.inspect().await;
+    let operator = "Zo\u{eb} 12 3 applied! 64 ";
+    inspect.execute(&format!("UPDATE migrations_rs_history SET applied_by = '{operator}', execution_ms = 77")).await;
+    let status = migrator.status(&mut conn).await.unwrap();
+    for entry in &status.migrations {
+        let MigrationState::Applied { applied_by, execution_ms, checksum_matches, .. } = &entry.state else {
+            panic!("{backend}: not applied: {:?}", entry.state)
+        };
+        assert_eq!((applied_by.as_str(), *execution_ms, *checksum_matches), (operator, 77, true), "{backend}");
+    }
+    if backend == Backend::Sqlite {
+        inspect.execute("UPDATE migrations_rs_history SET execution_ms = 'slow' WHERE version = 20240702000000").await;
+        let error = migrator.status(&mut conn).await.expect_err("damaged");
+        let text = error.to_string();
+        assert!(matches!(error, Error::DamagedTable { .. }), "{error:?}");
+        assert!(text.contains("migrations_rs_history is damaged") && text.contains("execution_ms"), "{text}");
+    }
 }
 
 /// The step's history row and its log entry are written together: when the

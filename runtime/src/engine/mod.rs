@@ -25,6 +25,7 @@ mod run;
 mod safety;
 mod scope;
 mod startup;
+mod status_fill;
 mod step;
 mod verify;
 
@@ -54,6 +55,7 @@ use crate::registry::Registry;
 use crate::version::Version;
 use bound::Bound;
 use futures_util::FutureExt;
+use status_fill::StatusFill;
 use std::any::Any;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
@@ -315,41 +317,15 @@ impl Migrator {
     pub async fn status(&self, conn: &mut Connection) -> Result<Status> {
         let conn = &mut self.bind(conn)?;
         let graph = self.registry.graph();
-        // Every migration pending until its row streams in; each row fills in its migration's place.
-        let mut migrations: Vec<MigrationStatus> = self
-            .registry
-            .in_order()
-            .map(|migration| MigrationStatus { migration, state: MigrationState::Pending { out_of_order: false } })
-            .collect();
-        let mut recorded = vec![false; migrations.len()];
-        let (mut rows, mut repeated, mut unfinished) = (0usize, false, false);
-        let mut missing = false;
-        let mut last_applied: Option<usize> = None;
-        history::for_each_status_row(conn.as_ref(), &self.tables, |row| {
-            rows += 1;
-            unfinished |= row.state != RowState::Applied;
-            let Some(place) = graph.position_of(row.version) else {
-                missing = true;
-                return Ok(());
-            };
-            repeated |= std::mem::replace(&mut recorded[place], true);
-            last_applied = last_applied.max(Some(place));
-            let entry = &mut migrations[place];
-            entry.state = if row.state == RowState::Applied {
-                let migration = self.registry.get(row.version).expect("a version of the graph is registered");
-                MigrationState::Applied {
-                    applied_at: row.applied_at.into(),
-                    applied_by: row.applied_by.into(),
-                    execution_ms: row.execution_ms,
-                    batch: row.batch,
-                    checksum_matches: migration.matches_recorded(row.checksum),
-                }
-            } else {
-                MigrationState::Dirty { since: row.applied_at.into(), reverting: row.state == RowState::Reverting }
-            };
-            Ok(())
-        })
-        .await?;
+        let mut fill = StatusFill::new(&self.registry);
+        let read =
+            history::for_each_status_row(conn.as_ref(), &self.tables, |row| fill.add(&self.registry, row)).await?;
+        if read == Some(history::Read::Unframed) {
+            fill = StatusFill::new(&self.registry);
+            history::for_each_status_row_typed(conn.as_ref(), &self.tables, |row| fill.add(&self.registry, row))
+                .await?;
+        }
+        let StatusFill { mut migrations, recorded, rows, repeated, unfinished, missing, last_applied } = fill;
         // Rows the code does not have, and repeated versions, are read whole,
         // and the repeated versions named, by a second, full read.
         let mut missing_from_code: Vec<AppliedMigration> = Vec::new();

@@ -1,18 +1,18 @@
 //! The history table (what is applied) and the append-only audit log (every
 //! apply, revert and failure), written with backend-neutral sea-query.
 
+mod framed;
+mod stream;
+
+pub(crate) use stream::{Read, StatusRow, for_each_status_row, for_each_status_row_typed, for_each_summary};
+
 use crate::backend::{Backend, ConnRef, RowWrite, Together, has_schemas, missing_table_as_none};
 use crate::damage::name_damage;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::version::Version;
-use futures_util::TryStreamExt;
-use sea_query::{
-    ColumnDef, DeleteStatement, Expr, ExprTrait, InsertStatement, Order, Query, SelectStatement, Table, UpdateStatement,
-};
-use sqlx::AssertSqlSafe;
+use sea_query::{ColumnDef, DeleteStatement, Expr, ExprTrait, InsertStatement, Order, Query, Table, UpdateStatement};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 /// The names of the tables migrations-rs keeps: the history, the audit log and the lock.
@@ -433,229 +433,6 @@ pub(crate) fn refuse_duplicates(tables: &Tables, versions: &mut [Version]) -> Re
             repeated.join(", ")
         ),
     })
-}
-
-/// One row of a bookkeeping table as it streams in, read by the column's
-/// place in the query, text borrowed from the row.
-trait StreamedRow {
-    fn int(&self, index: usize) -> std::result::Result<i64, sqlx::Error>;
-    fn text(&self, index: usize) -> std::result::Result<&str, sqlx::Error>;
-}
-
-/// The columns of a result already read once as an integer or as text, and
-/// so known to have a type that decodes as one. Every row of a result has the
-/// same column types, so each column's type is checked on the first read and
-/// not again: on PostgreSQL that check costs more than decoding the value.
-#[derive(Default)]
-struct CheckedColumns {
-    int: AtomicU64,
-    text: AtomicU64,
-}
-
-impl CheckedColumns {
-    fn has(set: &AtomicU64, index: usize) -> bool {
-        index < 64 && set.load(Ordering::Relaxed) & (1 << index) != 0
-    }
-
-    fn add(set: &AtomicU64, index: usize) {
-        if index < 64 {
-            set.fetch_or(1 << index, Ordering::Relaxed);
-        }
-    }
-}
-
-/// A streamed row, with the columns of its result already checked.
-struct TypedRow<'r, R> {
-    row: &'r R,
-    checked: &'r CheckedColumns,
-}
-
-macro_rules! streamed_row {
-    ($feature:literal, $row:ty) => {
-        #[cfg(feature = $feature)]
-        impl StreamedRow for TypedRow<'_, $row> {
-            fn int(&self, index: usize) -> std::result::Result<i64, sqlx::Error> {
-                if CheckedColumns::has(&self.checked.int, index) {
-                    return sqlx::Row::try_get_unchecked(self.row, index);
-                }
-                let value = sqlx::Row::try_get(self.row, index).map_err(|e| named_column(self.row, e))?;
-                CheckedColumns::add(&self.checked.int, index);
-                Ok(value)
-            }
-
-            fn text(&self, index: usize) -> std::result::Result<&str, sqlx::Error> {
-                if CheckedColumns::has(&self.checked.text, index) {
-                    return sqlx::Row::try_get_unchecked(self.row, index);
-                }
-                let value = sqlx::Row::try_get(self.row, index).map_err(|e| named_column(self.row, e))?;
-                CheckedColumns::add(&self.checked.text, index);
-                Ok(value)
-            }
-        }
-    };
-}
-
-/// A decoding error that names the column by its place, named by its name instead.
-fn named_column(row: &impl sqlx::Row, error: sqlx::Error) -> sqlx::Error {
-    match error {
-        sqlx::Error::ColumnDecode { index, source } => {
-            let name = index
-                .parse::<usize>()
-                .ok()
-                .and_then(|place| sqlx::Column::name(sqlx::Row::columns(row).get(place)?).to_owned().into());
-            sqlx::Error::ColumnDecode { index: name.map_or(index, |name| format!("`{name}`")), source }
-        }
-        other => other,
-    }
-}
-
-streamed_row!("sqlite", sqlx::sqlite::SqliteRow);
-streamed_row!("postgres", sqlx::postgres::PgRow);
-streamed_row!("mysql", sqlx::mysql::MySqlRow);
-
-/// Runs `query` and hands each row to `each` as it arrives, so no more than
-/// one row is held at a time; `None` when the table does not exist.
-async fn stream(
-    conn: ConnRef<'_>,
-    query: &SelectStatement,
-    mut each: impl FnMut(&dyn StreamedRow) -> Result<()>,
-) -> Result<Option<()>> {
-    let (sql, _) = crate::db::Statement::to_sql(query, conn.backend());
-    let checked = CheckedColumns::default();
-    let streamed = async {
-        match conn {
-            #[cfg(feature = "sqlite")]
-            ConnRef::Sqlite(c) => {
-                let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(c);
-                while let Some(row) = rows.try_next().await? {
-                    each(&TypedRow { row: &row, checked: &checked })?;
-                }
-            }
-            #[cfg(feature = "postgres")]
-            ConnRef::Postgres(c) => {
-                let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(c);
-                while let Some(row) = rows.try_next().await? {
-                    each(&TypedRow { row: &row, checked: &checked })?;
-                }
-            }
-            #[cfg(feature = "mysql")]
-            ConnRef::MySql(c) => {
-                let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(c);
-                while let Some(row) = rows.try_next().await? {
-                    each(&TypedRow { row: &row, checked: &checked })?;
-                }
-            }
-        }
-        Ok(())
-    };
-    missing_table_as_none(streamed.await)
-}
-
-/// What deciding whether anything is pending needs of one history row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RowSummary<'a> {
-    pub version: Version,
-    /// As recorded: lowercase hex.
-    pub checksum: &'a str,
-    pub state: RowState,
-}
-
-/// Hands the version, checksum and state of every row to `each` as the rows
-/// stream in, in one query; `None` when the history table does not exist yet.
-/// Narrower than [`read_applied`]: on SQLite, decoding all twelve columns of
-/// ten thousand rows costs several times more than the query itself. The
-/// caller refuses repeated versions ([`refuse_duplicates`]).
-pub(crate) async fn for_each_summary(
-    conn: ConnRef<'_>,
-    tables: &Tables,
-    mut each: impl FnMut(RowSummary<'_>),
-) -> Result<Option<()>> {
-    let corrupt = |detail: String| Error::CorruptHistory { table: tables.history.to_string(), detail };
-    let parse_state = |state: &str| RowState::parse(state).ok_or_else(|| corrupt(format!("unknown state `{state}`")));
-    if conn.backend() == Backend::Sqlite {
-        // sqlx hands each SQLite value from the connection's thread to this
-        // one at a cost of about a microsecond, several times that of the
-        // database's own work: the three columns come as one text,
-        // `version state checksum`. (A column of another type than ours
-        // comes as text too; whatever then does not match is read again,
-        // typed, by the run under the lock.)
-        let query = Query::select()
-            .expr(Expr::cust(format!(
-                r#""{READ_AS}"."version" || ' ' || "{READ_AS}"."state" || ' ' || "{READ_AS}"."checksum""#
-            )))
-            .from_as(tables.history.sea(), READ_AS)
-            .to_owned();
-        let streamed = stream(conn, &query, |row| {
-            let line = row.text(0)?;
-            let mut parts = line.splitn(3, ' ');
-            let (version, state, checksum) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
-            let version = version
-                .and_then(|version| version.parse::<i64>().ok())
-                .and_then(|version| Version::try_from(version).ok())
-                .ok_or_else(|| corrupt(format!("unreadable version in the row `{line}`")))?;
-            each(RowSummary { version, checksum, state: parse_state(state.unwrap_or(""))? });
-            Ok(())
-        })
-        .await;
-        return name_damage(&tables.history, streamed);
-    }
-    let query = Query::select()
-        .columns(qualified(["version", "checksum", "state"]))
-        .from_as(tables.history.sea(), READ_AS)
-        .to_owned();
-    let streamed = stream(conn, &query, |row| {
-        each(RowSummary {
-            version: Version::try_from(row.int(0)?).map_err(|e| corrupt(e.to_string()))?,
-            checksum: row.text(1)?,
-            state: parse_state(row.text(2)?)?,
-        });
-        Ok(())
-    })
-    .await;
-    name_damage(&tables.history, streamed)
-}
-
-/// What `status` shows of one history row, borrowed from the row as it streams in.
-pub(crate) struct StatusRow<'a> {
-    pub version: Version,
-    /// As recorded: lowercase hex.
-    pub checksum: &'a str,
-    pub applied_at: &'a str,
-    pub applied_by: &'a str,
-    pub execution_ms: i64,
-    pub batch: i64,
-    pub state: RowState,
-}
-
-/// Hands every row to `each` as the rows stream in, in one query and in no
-/// particular order; `None` when the history table does not exist yet. Only
-/// the columns `status` shows are read: a row whose migration the code does
-/// not have is read whole afterwards ([`read_applied`]). The caller refuses
-/// repeated versions ([`refuse_duplicates`]).
-pub(crate) async fn for_each_status_row(
-    conn: ConnRef<'_>,
-    tables: &Tables,
-    mut each: impl FnMut(StatusRow<'_>) -> Result<()>,
-) -> Result<Option<()>> {
-    let query = Query::select()
-        .columns(qualified(["version", "checksum", "applied_at", "applied_by", "execution_ms", "batch", "state"]))
-        .from_as(tables.history.sea(), READ_AS)
-        .to_owned();
-    let corrupt = |detail: String| Error::CorruptHistory { table: tables.history.to_string(), detail };
-    let streamed = stream(conn, &query, |row| {
-        let state = row.text(6)?;
-        each(StatusRow {
-            version: Version::try_from(row.int(0)?).map_err(|e| corrupt(e.to_string()))?,
-            checksum: row.text(1)?,
-            applied_at: row.text(2)?,
-            applied_by: row.text(3)?,
-            execution_ms: row.int(4)?,
-            batch: row.int(5)?,
-            state: RowState::parse(state).ok_or_else(|| corrupt(format!("unknown state `{state}`")))?,
-        })
-    })
-    .await;
-    name_damage(&tables.history, streamed)
 }
 
 /// The highest batch number the audit log has seen (0 when none): with the
