@@ -107,6 +107,16 @@ fn formatting_and_comments_do_not_count_tokens_do() {
     assert_eq!(original.to_hex().len(), 64);
 }
 
+/// The value itself is what databases hold: a faster way of computing it must give the same.
+#[test]
+fn a_module_s_checksum_is_the_one_databases_recorded() {
+    let registry = Registry::from_linked().unwrap();
+    assert_eq!(
+        checksum(&registry, 20240101000000).to_hex(),
+        "fa16b3f9e1194cfccc6f592be4233dcf30047aa9a600be4cf941d5f32e36fe1e"
+    );
+}
+
 const TAGS: u64 = 20240201000000;
 
 /// A history row holding the legacy checksum is accepted by `status` and

@@ -8,7 +8,7 @@ use crate::checksum;
 use crate::ctxt::Errors;
 use crate::record::Record;
 use crate::valid;
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::Path;
 use syn::ext::IdentExt;
@@ -35,8 +35,11 @@ pub(crate) fn migration(args: TokenStream, item: TokenStream) -> TokenStream {
         }
         return fallback(item.into_token_stream(), &errors);
     }
-    let checksums = Checksums { current: checksum::of_tokens(item.clone()), legacy: checksum::legacy::of_tokens(item) };
-    generate(&args, module, &private, checksums)
+    let checksums = Checksums {
+        current: checksum::of_item(&syn::Item::Mod(module.item.clone())),
+        legacy: checksum::legacy::of_tokens(item.clone()),
+    };
+    generate(&args, item, module, &private, checksums)
 }
 
 /// The user's item, unchanged, beside every error.
@@ -74,6 +77,30 @@ fn push_items(item: &mut syn::ItemMod, tokens: TokenStream) {
     }
 }
 
+/// The user's module as written, with `items` added at the end of its body.
+/// The tokens are passed on as they came rather than printed again from the
+/// parsed module: on every build the attribute runs once per migration, and
+/// printing a module costs as much as parsing it.
+fn with_items(tokens: TokenStream, module: syn::ItemMod, items: TokenStream) -> TokenStream {
+    let mut trees: Vec<TokenTree> = tokens.into_iter().collect();
+    match trees.last_mut() {
+        Some(TokenTree::Group(body)) if body.delimiter() == Delimiter::Brace => {
+            let mut stream = body.stream();
+            stream.extend(items);
+            let mut spliced = Group::new(Delimiter::Brace, stream);
+            spliced.set_span(body.span());
+            *body = spliced;
+            trees.into_iter().collect()
+        }
+        // The module came whole from another macro, wrapped in an invisible group.
+        _ => {
+            let mut module = module;
+            push_items(&mut module, items);
+            module.into_token_stream()
+        }
+    }
+}
+
 /// Both checksums of a migration, taken over the tokens as the user wrote them.
 struct Checksums {
     current: [u8; 32],
@@ -81,7 +108,13 @@ struct Checksums {
     legacy: [u8; 32],
 }
 
-fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksums: Checksums) -> TokenStream {
+fn generate(
+    args: &Args,
+    tokens: TokenStream,
+    module: MigrationModule,
+    private: &TokenStream,
+    checksums: Checksums,
+) -> TokenStream {
     let version = args.version.as_ref().expect("validated: version present").value;
     let name = module.name();
     let mod_ident = module.item.ident.clone();
@@ -95,8 +128,6 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
     if has_down {
         hidden.extend(entry_point(private, "down", down_span));
     }
-    let mut item = module.item;
-    push_items(&mut item, hidden);
 
     let dependencies = args.depends_on.iter().map(|dependency| match dependency {
         Dependency::Path(path) => dependency_path(path, private),
@@ -125,6 +156,7 @@ fn generate(args: &Args, module: MigrationModule, private: &TokenStream, checksu
         down: has_down.then(|| quote!(#private::Body::Rust(#mod_ident::__migrations_rs_down))),
     }
     .submit();
+    let item = with_items(tokens, module.item, hidden);
 
     quote! {
         #item

@@ -1,7 +1,7 @@
 //! The one place that writes the `Migration` record a migration registers
 //! with `inventory`, for `#[migration]` modules and embedded SQL files alike.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Literal, Span, TokenStream};
 use quote::quote;
 
 /// The tokens of each field of a record.
@@ -48,9 +48,13 @@ impl Record<'_> {
             ..
         } = self;
         let risk = self.risk.iter().map(|tag| risk_variant(private, tag));
-        let checksum = self.checksum;
+        // One byte-string token rather than 32 integer tokens: this runs for every migration on every build.
+        let checksum = Literal::byte_string(&self.checksum);
         let legacy_checksum = match self.legacy_checksum {
-            Some(bytes) => quote!(::core::option::Option::Some(#private::Checksum::from_bytes([#(#bytes),*]))),
+            Some(bytes) => {
+                let bytes = Literal::byte_string(&bytes);
+                quote!(::core::option::Option::Some(#private::Checksum::from_bytes(*#bytes)))
+            }
             None => quote!(::core::option::Option::None),
         };
         let lock_wait = match self.lock_wait_ms {
@@ -77,7 +81,7 @@ impl Record<'_> {
                     empty_up: #empty_up,
                     transaction: #transaction,
                     lock_wait: #lock_wait,
-                    checksum: #private::Checksum::from_bytes([#(#checksum),*]),
+                    checksum: #private::Checksum::from_bytes(*#checksum),
                     legacy_checksum: #legacy_checksum,
                     up: #up,
                     down: #down,

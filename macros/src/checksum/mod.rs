@@ -23,24 +23,33 @@ mod rustfmt_tests;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use sha2::{Digest, Sha256};
 
 /// The checksum of the item under `#[migration]`, as the user wrote it.
+pub(crate) fn of_item(item: &syn::Item) -> [u8; 32] {
+    Sha256::digest(canonical_item_text(item.clone()).as_bytes()).into()
+}
+
+/// [`of_item`] of tokens not parsed yet.
+#[cfg(test)]
 pub(crate) fn of_tokens(tokens: TokenStream) -> [u8; 32] {
     Sha256::digest(canonical_text(tokens).as_bytes()).into()
 }
 
 /// The text the checksum is taken over. Tokens that do not parse as an item
 /// (the attribute refuses them anyway) get the token-level pass only.
+#[cfg(test)]
 pub(crate) fn canonical_text(tokens: TokenStream) -> String {
-    let tokens = match syn::parse2::<syn::Item>(tokens.clone()) {
-        Ok(mut item) => {
-            syntax::canonicalise(&mut item);
-            item.into_token_stream()
-        }
-        Err(_) => tokens,
-    };
-    text::write(tokens)
+    match syn::parse2::<syn::Item>(tokens.clone()) {
+        Ok(item) => canonical_item_text(item),
+        Err(_) => text::write(tokens),
+    }
+}
+
+fn canonical_item_text(mut item: syn::Item) -> String {
+    syntax::canonicalise(&mut item);
+    text::write(item.into_token_stream())
 }
