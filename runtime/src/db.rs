@@ -2,7 +2,7 @@
 //! rendered for the connected backend, raw SQL, rows, and the sqlx connection
 //! itself for typed queries.
 
-use crate::analysis::{Acknowledged, Analyzer, Finding, Origin, Refusal, Rule, acknowledgements, commits_implicitly};
+use crate::analysis::{Acknowledged, Analyzer, Finding, Origin, Refusal, Rule, acknowledgements};
 use crate::backend::{Backend, ConnRef, dispatch};
 use crate::error::{Error, Result};
 use crate::table_rows::all_without_rows;
@@ -44,6 +44,8 @@ pub struct Db<'c> {
     target: Target<'c>,
     executed: usize,
     /// A statement was sent that a rollback cannot undo (DDL on MySQL/MariaDB).
+    /// Kept for the handles of migration bodies, which have a guard that
+    /// analyses every statement; our own statements never commit by themselves.
     committed: bool,
     /// Checks each statement before it is sent, refusing destructive ones
     /// the migration does not acknowledge.
@@ -361,9 +363,7 @@ impl<'c> Db<'c> {
             if !refusals.is_empty() {
                 return Err(Error::Refused { refusals, before_run: false });
             }
-        }
-        if !self.committed && commits_implicitly(self.backend(), sql) {
-            self.committed = true;
+            self.committed |= guard.analyzer.saw_implicit_commit();
         }
         Ok(())
     }

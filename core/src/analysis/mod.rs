@@ -90,23 +90,6 @@ fn serialize_backend<S: serde::Serializer>(backend: &Backend, serializer: S) -> 
 const ROLLED_BACK_ON_MYSQL: &[&str] =
     &["INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "WITH", "VALUES", "SET", "SHOW", "EXPLAIN", "SAVEPOINT", "DO"];
 
-/// Whether `sql` holds a statement that commits the transaction by itself or
-/// cannot be rolled back: any DDL on MySQL/MariaDB, nothing elsewhere. SQL
-/// that cannot be read counts as committing.
-pub fn commits_implicitly(backend: Backend, sql: &str) -> bool {
-    if backend != Backend::MySql {
-        return false;
-    }
-    let Ok(statements) = sql::split(backend, sql) else { return true };
-    statements.iter().any(|statement| {
-        let first = sql::Lexer::new(backend, statement.sql).find(|t| t.as_ref().map_or(true, |t| !t.is_trivia()));
-        match first {
-            Some(Ok(token)) => !ROLLED_BACK_ON_MYSQL.iter().any(|k| token.is(k)),
-            _ => true,
-        }
-    })
-}
-
 /// A destructive statement that a migration runs without acknowledging it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -191,6 +174,8 @@ pub struct Analyzer {
     detected: Vec<Risk>,
     findings: Vec<Finding>,
     statements: usize,
+    /// A statement analysed so far commits by itself ([`Analyzer::saw_implicit_commit`]).
+    committed: bool,
 }
 
 impl Analyzer {
@@ -210,7 +195,15 @@ impl Analyzer {
             detected: Vec::new(),
             findings: Vec::new(),
             statements: 0,
+            committed: false,
         }
+    }
+
+    /// Whether any statement analysed so far commits the transaction by
+    /// itself or cannot be rolled back: any DDL on MySQL/MariaDB, nothing
+    /// elsewhere. SQL that cannot be read counts as committing.
+    pub fn saw_implicit_commit(&self) -> bool {
+        self.committed
     }
 
     /// Analyses SQL text, which may hold several statements, and returns the findings it added.
@@ -222,7 +215,10 @@ impl Analyzer {
                     self.statement(statement.sql);
                 }
             }
-            Err(error) => self.push(Rule::OpaqueSql, text, format!("the SQL cannot be read: {error}"), Vec::new()),
+            Err(error) => {
+                self.committed |= self.backend == Backend::MySql;
+                self.push(Rule::OpaqueSql, text, format!("the SQL cannot be read: {error}"), Vec::new())
+            }
         }
         &self.findings[before..]
     }
@@ -247,9 +243,13 @@ impl Analyzer {
         let tokens = match sql::tokenize(self.backend, text) {
             Ok(tokens) => tokens.into_iter().filter(|t| !t.is_trivia()).collect::<Vec<_>>(),
             Err(error) => {
+                self.committed |= self.backend == Backend::MySql;
                 return self.push(Rule::OpaqueSql, text, format!("the SQL cannot be read: {error}"), Vec::new());
             }
         };
+        if self.backend == Backend::MySql {
+            self.committed |= tokens.first().is_none_or(|first| !ROLLED_BACK_ON_MYSQL.iter().any(|k| first.is(k)));
+        }
         let ctx = Context {
             backend: self.backend,
             transactional: self.transactional,

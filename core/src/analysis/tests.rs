@@ -233,3 +233,19 @@ fn comments_acknowledge_the_statements_they_precede() {
     assert_eq!(refused, ["DROP TABLE b"]);
     assert_eq!(acknowledged[2], Acknowledged::Everything);
 }
+
+#[test]
+fn ddl_commits_implicitly_on_mysql_only() {
+    let commits = |backend: Backend, sql: &str| {
+        let mut analyzer = Analyzer::new(backend, true, &[]);
+        analyzer.sql(sql);
+        analyzer.saw_implicit_commit()
+    };
+    assert!(commits(MY, "INSERT INTO t VALUES (1); CREATE INDEX i ON t (x)"));
+    assert!(commits(MY, "/* first */ ALTER TABLE t ADD COLUMN y INT"));
+    assert!(commits(MY, "INSERT INTO t VALUES ('never closed)"), "SQL that cannot be read counts as committing");
+    assert!(!commits(MY, "INSERT INTO t VALUES (1); UPDATE t SET x = 2; -- CREATE TABLE in a comment"));
+    assert!(!commits(MY, "with d as (select 1) select * from d; set @a = 1; savepoint s"));
+    assert!(!commits(PG, "CREATE TABLE t (x INT)"));
+    assert!(!commits(SL, "DROP TABLE t"));
+}
