@@ -220,7 +220,12 @@ impl Checksum {
 
     /// Whether `hex` (as the history table stores it) is this checksum, without building a string.
     pub fn matches_hex(&self, hex: &str) -> bool {
-        hex.as_bytes() == self.hex_digits()
+        self.matches_hex_bytes(hex.as_bytes())
+    }
+
+    /// [`Checksum::matches_hex`] of text read as bytes.
+    pub(crate) fn matches_hex_bytes(&self, hex: &[u8]) -> bool {
+        hex == self.hex_digits()
     }
 
     /// The 64 lowercase hex digits, on the stack: a loop without branches,

@@ -10,7 +10,6 @@ use sea_query::{
     CommonTableExpression, DeleteStatement, InsertStatement, MysqlQueryBuilder, PostgresQueryBuilder, QueryBuilder,
     SqliteQueryBuilder, SubQueryStatement, UpdateStatement, Value, Values, WithClause,
 };
-use std::fmt::Write as _;
 
 /// The first of the two: a row inserted, changed or deleted.
 #[derive(Debug, Clone)]
@@ -99,10 +98,12 @@ fn mysql_inline(sql: &str, values: &Values) -> String {
 /// (`NO_BACKSLASH_ESCAPES`, `ANSI_QUOTES`) changes what it says.
 fn mysql_literal(value: &Value) -> String {
     let text = |text: &str| {
+        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
         let mut hex = String::with_capacity(14 + 2 * text.len());
         hex.push_str("_utf8mb4 X'");
         for byte in text.as_bytes() {
-            let _ = write!(hex, "{byte:02X}");
+            hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            hex.push(char::from(DIGITS[usize::from(byte & 0xf)]));
         }
         hex.push('\'');
         hex

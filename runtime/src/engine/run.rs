@@ -153,7 +153,7 @@ impl Migrator {
             match self.registry.get(row.version) {
                 Some(migration) => {
                     known += 1;
-                    clean &= row.state == RowState::Applied && migration.checksum.matches_hex(row.checksum);
+                    clean &= row.state == RowState::Applied && migration.checksum.matches_hex_bytes(row.checksum);
                 }
                 None => clean &= row.state == RowState::Applied,
             }

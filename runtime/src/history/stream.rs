@@ -19,6 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 trait StreamedRow {
     fn int(&self, index: usize) -> std::result::Result<i64, sqlx::Error>;
     fn text(&self, index: usize) -> std::result::Result<&str, sqlx::Error>;
+    /// A text column's bytes, not checked to be UTF-8 after the first row:
+    /// for what is only compared, such as a checksum's hex digits.
+    fn text_bytes(&self, index: usize) -> std::result::Result<&[u8], sqlx::Error>;
 }
 
 /// The columns of a result already read once as an integer or as text, and
@@ -81,6 +84,13 @@ macro_rules! streamed_row {
                 let value = sqlx::Row::try_get(self.row, index).map_err(|e| named_column(self.row, e))?;
                 CheckedColumns::add(&self.checked.text, index);
                 Ok(value)
+            }
+
+            fn text_bytes(&self, index: usize) -> std::result::Result<&[u8], sqlx::Error> {
+                if self.checked.has(&self.checked.text, index) {
+                    return sqlx::Row::try_get_unchecked(self.row, index);
+                }
+                self.text(index).map(str::as_bytes)
             }
         }
     };
@@ -148,8 +158,8 @@ async fn stream(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RowSummary<'a> {
     pub version: Version,
-    /// As recorded: lowercase hex.
-    pub checksum: &'a str,
+    /// As recorded: lowercase hex, compared only.
+    pub checksum: &'a [u8],
     pub state: RowState,
 }
 
@@ -169,7 +179,7 @@ pub(crate) async fn for_each_summary(
         const SUMMARY: Columns<1, 2> = Columns { ints: ["version"], texts: ["state", "checksum"] };
         return for_each_framed(conn, tables, &SUMMARY, |[version], [state, checksum]| {
             let version = Version::try_from(version).map_err(|e| corrupt(e.to_string()))?;
-            each(RowSummary { version, checksum, state: parse_state(state)? });
+            each(RowSummary { version, checksum: checksum.as_bytes(), state: parse_state(state)? });
             Ok(())
         })
         .await;
@@ -181,7 +191,7 @@ pub(crate) async fn for_each_summary(
     let streamed = stream(conn, &query, Check::FirstRow, |row| {
         each(RowSummary {
             version: Version::try_from(row.int(0)?).map_err(|e| corrupt(e.to_string()))?,
-            checksum: row.text(1)?,
+            checksum: row.text_bytes(1)?,
             state: parse_state(row.text(2)?)?,
         });
         Ok(())
