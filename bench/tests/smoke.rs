@@ -75,4 +75,8 @@ fn generated_crates_have_every_migration() {
     assert_eq!(plain.matches("#[migration(").count(), 0);
     assert_eq!(plain.matches("up_entry as Entry").count(), 25);
     assert_eq!(attribute.matches("pub async fn up(").count(), plain.matches("pub async fn up(").count());
+    assert_eq!(read("compile-bench-attribute-optimised"), attribute, "the same code, built with other settings");
+    let manifest = |variant: &str| std::fs::read_to_string(dir.path().join(variant).join("Cargo.toml")).unwrap();
+    assert!(manifest("compile-bench-attribute-optimised").contains("[profile.dev.build-override]\nopt-level = 3"));
+    assert!(!manifest("compile-bench-attribute").contains("[profile"));
 }
