@@ -49,11 +49,12 @@ impl Statement for Together {
     fn to_sql(&self, backend: Backend) -> (String, Values) {
         match backend {
             Backend::Postgres => {
-                let first = CommonTableExpression::new()
-                    .query(self.first.clone().into_sub_query())
-                    .table_name("written_first")
-                    .to_owned();
-                self.then.clone().with_cte(WithClause::new().cte(first).to_owned()).build(PostgresQueryBuilder)
+                // Built in place: each `to_owned` of a builder would copy the statement it holds.
+                let mut first = CommonTableExpression::new();
+                first.query(self.first.clone().into_sub_query()).table_name("written_first");
+                let mut with = WithClause::new();
+                with.cte(first);
+                self.then.clone().with_cte(with).build(PostgresQueryBuilder)
             }
             Backend::Sqlite => {
                 let (first, mut values) = self.first.build(SqliteQueryBuilder);
