@@ -10,7 +10,7 @@
 //! the other:
 //!
 //! ```text
-//! 20240115093000 12 1 64 24 7 ab12…ef2024-01-15T09:30:00.000Zme@hostapplied
+//! 20240115093000 12 1 64 24 7 7 ab12…ef2024-01-15T09:30:00.000Zme@hostapplied
 //! ```
 //!
 //! Every text is measured, so nothing written into the table can shift where
