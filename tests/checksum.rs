@@ -69,6 +69,32 @@ mod changed {
     }
 }
 
+/// The same module handed to the attribute by another macro, as one `item` fragment.
+mod from_a_macro {
+    use migrations_rs::prelude::*;
+
+    macro_rules! migration_at_2024_01_04 {
+        ($module:item) => {
+            #[migration(version = 2024_01_04_000000)]
+            $module
+        };
+    }
+
+    migration_at_2024_01_04! {
+        mod add_notes {
+            use super::*;
+
+            pub async fn up(db: &mut Db<'_>) -> Result<()> {
+                db.exec(Table::create().table("notes").col(ColumnDef::new("id").integer().primary_key())).await
+            }
+
+            pub async fn down(db: &mut Db<'_>) -> Result<()> {
+                db.exec(Table::drop().table("notes")).await
+            }
+        }
+    }
+}
+
 /// Written the way rustfmt writes it: the trailing comma it adds when it
 /// wraps arguments counted in the checksum of earlier versions.
 mod formatted {
@@ -104,6 +130,7 @@ fn formatting_and_comments_do_not_count_tokens_do() {
     let original = checksum(&registry, 20240101000000);
     assert_eq!(original, checksum(&registry, 20240102000000), "reformatted code keeps its checksum");
     assert_ne!(original, checksum(&registry, 20240103000000), "integer -> big_integer changes it");
+    assert_eq!(original, checksum(&registry, 20240104000000), "the same code from another macro");
     assert_eq!(original.to_hex().len(), 64);
 }
 

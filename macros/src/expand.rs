@@ -170,10 +170,14 @@ fn generate(
 fn entry_point(private: &TokenStream, name: &str, span: Span) -> TokenStream {
     let user_fn = syn::Ident::new(name, span);
     let entry = syn::Ident::new(&format!("__migrations_rs_{name}"), Span::call_site());
-    let call = quote_spanned!(span=> ::std::boxed::Box::pin(#user_fn(db)));
+    // The parameter and its use resolve alike (a local variable is found
+    // only within its own hygiene context, and the user's signature may come
+    // from another macro's expansion), and both point at the signature.
+    let db = syn::Ident::new("db", Span::call_site().located_at(span));
+    let call = quote_spanned!(span=> ::std::boxed::Box::pin(#user_fn(#db)));
     quote! {
         #[doc(hidden)]
-        pub(super) fn #entry<'a, 'c>(db: &'a mut #private::Db<'c>) -> #private::BoxFuture<'a> {
+        pub(super) fn #entry<'a, 'c>(#db: &'a mut #private::Db<'c>) -> #private::BoxFuture<'a> {
             #call
         }
     }
