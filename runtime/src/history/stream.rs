@@ -25,15 +25,13 @@ trait StreamedRow {
 }
 
 /// The columns of a result already read once as an integer or as text, and
-/// so known to have a type that decodes as one. Every row of a result has the
-/// same column types, so each column's type is checked on the first read and
-/// not again: on PostgreSQL that check costs more than decoding the value.
-#[derive(Default)]
+/// so known to have a type that decodes as one. With [`Check::FirstRow`] each
+/// column's type is checked on the first read and not again: on PostgreSQL
+/// that check costs more than decoding the value.
 struct CheckedColumns {
     int: AtomicU64,
     text: AtomicU64,
-    /// Check every row all the same: the read that names a damaged row's column.
-    every_row: bool,
+    check: Check,
 }
 
 /// How often a streamed read checks a column's type.
@@ -48,7 +46,7 @@ enum Check {
 
 impl CheckedColumns {
     fn has(&self, set: &AtomicU64, index: usize) -> bool {
-        !self.every_row && index < 64 && set.load(Ordering::Relaxed) & (1 << index) != 0
+        self.check == Check::FirstRow && index < 64 && set.load(Ordering::Relaxed) & (1 << index) != 0
     }
 
     fn add(set: &AtomicU64, index: usize) {
@@ -123,8 +121,7 @@ async fn stream(
     mut each: impl FnMut(&dyn StreamedRow) -> Result<()>,
 ) -> Result<Option<()>> {
     let (sql, _) = crate::db::Statement::to_sql(query, conn.backend());
-    let checked = CheckedColumns::default();
-    let checked = &CheckedColumns { every_row: check == Check::EveryRow, ..checked };
+    let checked = &CheckedColumns { int: AtomicU64::new(0), text: AtomicU64::new(0), check };
     let streamed = async {
         match conn {
             #[cfg(feature = "sqlite")]
