@@ -2,7 +2,7 @@
 //! rendered for the connected backend, raw SQL, rows, and the sqlx connection
 //! itself for typed queries.
 
-use crate::analysis::{Acknowledged, Analyzer, Finding, Origin, Refusal, Rule, acknowledgements};
+use crate::analysis::{Acknowledged, Finding, Origin, Refusal, Replay, Rule, acknowledgements};
 use crate::backend::{Backend, ConnRef, dispatch};
 use crate::error::{Error, Result};
 use crate::table_rows::all_without_rows;
@@ -49,7 +49,7 @@ pub struct Db<'c> {
     committed: bool,
     /// Checks each statement before it is sent, refusing destructive ones
     /// the migration does not acknowledge.
-    guard: Option<Guard>,
+    guard: Option<Guard<'c>>,
     /// A statement the database refuses is an [`Error::Statement`], whole
     /// (for migration bodies); else an [`Error::Database`].
     whole_errors: bool,
@@ -78,9 +78,9 @@ pub(crate) struct InMigration {
 /// Statements up to this size are sent without asking MySQL/MariaDB for its packet limit.
 const PACKET_CHECK_FROM: usize = 64 * 1024;
 
-struct Guard {
+struct Guard<'c> {
     origin: Origin,
-    analyzer: Analyzer,
+    analysis: Replay<'c>,
     /// Whether destructive statements the migration does not acknowledge are
     /// refused too (an apply that is not forced); transaction control always is.
     destructive: bool,
@@ -155,8 +155,8 @@ impl<'c> Db<'c> {
     /// runner opened for it: statements that would end that transaction are
     /// refused before they are sent, and so, when `destructive` is set, are
     /// destructive statements the migration does not acknowledge.
-    pub(crate) fn guarded(conn: ConnRef<'c>, origin: Origin, analyzer: Analyzer, destructive: bool) -> Self {
-        let guard = Guard { origin, analyzer, destructive };
+    pub(crate) fn guarded(conn: ConnRef<'c>, origin: Origin, analysis: Replay<'c>, destructive: bool) -> Self {
+        let guard = Guard { origin, analysis, destructive };
         Db { guard: Some(guard), whole_errors: true, ..Self::new(conn) }
     }
 
@@ -337,7 +337,7 @@ impl<'c> Db<'c> {
     /// rows of tables holding none runs, and is noted.
     async fn check(&mut self, sql: &str) -> Result<()> {
         if let Some(guard) = &mut self.guard {
-            let findings = guard.analyzer.sql_acknowledged(sql, &self.acknowledged);
+            let findings = guard.analysis.sql_acknowledged(sql, &self.acknowledged);
             let refused = |f: &&Finding| f.rule == Rule::TransactionControl;
             let control: Vec<Refusal> = findings.iter().filter(refused).map(|f| guard.origin.refusal(f)).collect();
             if !control.is_empty() {
@@ -363,7 +363,7 @@ impl<'c> Db<'c> {
             if !refusals.is_empty() {
                 return Err(Error::Refused { refusals, before_run: false });
             }
-            self.committed |= guard.analyzer.saw_implicit_commit();
+            self.committed |= guard.analysis.saw_implicit_commit();
         }
         Ok(())
     }

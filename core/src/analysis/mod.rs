@@ -18,9 +18,11 @@ mod cursor;
 mod rules;
 #[cfg(test)]
 mod tests;
+mod transcript;
 
 pub use acknowledge::{Acknowledged, UnknownRule, acknowledgements};
 pub use rules::{Level, Rule, Severity};
+pub use transcript::{Replay, Transcript};
 
 use crate::dialect::Backend;
 use crate::risk::Risk;
@@ -176,6 +178,8 @@ pub struct Analyzer {
     statements: usize,
     /// A statement analysed so far commits by itself ([`Analyzer::saw_implicit_commit`]).
     committed: bool,
+    /// The calls made so far, once [`Analyzer::keep_transcript`] asked for them.
+    transcript: Option<Transcript>,
 }
 
 impl Analyzer {
@@ -196,7 +200,19 @@ impl Analyzer {
             findings: Vec::new(),
             statements: 0,
             committed: false,
+            transcript: None,
         }
+    }
+
+    /// Keeps every call of [`Analyzer::sql`] and [`Analyzer::sql_acknowledged`]
+    /// from now on, with what it found, for [`Analyzer::take_transcript`].
+    pub fn keep_transcript(&mut self) {
+        self.transcript.get_or_insert_with(Transcript::default);
+    }
+
+    /// The calls kept since [`Analyzer::keep_transcript`] (none if it was not called).
+    pub fn take_transcript(&mut self) -> Transcript {
+        self.transcript.take().unwrap_or_default()
     }
 
     /// Whether any statement analysed so far commits the transaction by
@@ -208,7 +224,23 @@ impl Analyzer {
 
     /// Analyses SQL text, which may hold several statements, and returns the findings it added.
     pub fn sql(&mut self, text: &str) -> &[Finding] {
+        self.sql_acknowledged(text, &Acknowledged::Nothing)
+    }
+
+    /// Like [`Analyzer::sql`] for one statement of a script, with what the
+    /// comments before it acknowledge.
+    pub fn sql_acknowledged(&mut self, text: &str, acknowledged: &Acknowledged) -> &[Finding] {
+        self.acknowledged = acknowledged.clone();
         let before = self.findings.len();
+        self.read(text);
+        self.acknowledged = Acknowledged::Nothing;
+        if let Some(transcript) = &mut self.transcript {
+            transcript.push(text, acknowledged, &self.findings[before..], self.committed);
+        }
+        &self.findings[before..]
+    }
+
+    fn read(&mut self, text: &str) {
         match sql::split(self.backend, text) {
             Ok(statements) => {
                 for statement in statements {
@@ -220,17 +252,6 @@ impl Analyzer {
                 self.push(Rule::OpaqueSql, text, format!("the SQL cannot be read: {error}"), Vec::new())
             }
         }
-        &self.findings[before..]
-    }
-
-    /// Like [`Analyzer::sql`] for one statement of a script, with what the
-    /// comments before it acknowledge.
-    pub fn sql_acknowledged(&mut self, text: &str, acknowledged: &Acknowledged) -> &[Finding] {
-        self.acknowledged = acknowledged.clone();
-        let before = self.findings.len();
-        self.sql(text);
-        self.acknowledged = Acknowledged::Nothing;
-        &self.findings[before..]
     }
 
     /// Reports a problem with the SQL's own comments, such as an unknown rule.

@@ -7,6 +7,7 @@
 //! other), and the lock is released on every path: success, error and panic.
 
 mod adopt;
+mod analyses;
 mod approval;
 mod bound;
 mod drift;

@@ -4,7 +4,7 @@
 //! MySQL/MariaDB commit DDL implicitly, so there the rehearsal only shows the
 //! SQL and says why it cannot run it.
 
-use crate::analysis::Finding;
+use crate::analysis::{Finding, Replay};
 use crate::backend::{self, Backend, Connection};
 use crate::db::Db;
 use crate::engine::bound::Bound;
@@ -189,9 +189,9 @@ impl Migrator {
                     StepAction::Apply => migration.up,
                     StepAction::Revert => migration.down.expect("the planner refuses irreversible migrations"),
                 };
-                let analyzer = migration.analyzer(tx.conn().backend());
+                let analysis = Replay::new(migration.analyzer(tx.conn().backend()), None);
                 let destructive = action == StepAction::Apply && !self.force;
-                let mut db = Db::guarded(tx.conn(), migration.origin(), analyzer, destructive);
+                let mut db = Db::guarded(tx.conn(), migration.origin(), analysis, destructive);
                 let ran = body.run(&mut db).await;
                 let statements = db.executed();
                 drop(db);

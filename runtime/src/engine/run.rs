@@ -2,6 +2,7 @@
 //! under the lock, step by step, with the hooks around them.
 
 use crate::backend::Connection;
+use crate::engine::analyses::RunAnalyses;
 use crate::engine::bound::Bound;
 use crate::engine::plan::{self, ApplyStep};
 use crate::engine::step::{Step, StepFailure};
@@ -75,15 +76,16 @@ impl Migrator {
                     Ok(Preview { action: "redo", ..self.down_preview(rows, &scope)? })
                 })
                 .await?;
+            let analyses = RunAnalyses::default();
             if let Ok(plan) = self.plan_revert(&rows, &scope, true) {
                 // Refused before anything is reverted, not halfway.
-                self.refuse_unacknowledged(conn, &plan.steps).await?;
+                self.refuse_unacknowledged(conn, &plan.steps, &analyses).await?;
             }
             // Strict: a redo that stopped half-way would leave the reverted steps unapplied.
             let reverted = self.revert(conn, guard, &rows, &scope, true).await?;
             let again: Vec<Version> = reverted.reverted.iter().map(|s| s.version).collect();
             let rows = self.read_state(conn).await?;
-            let applied = self.apply_versions(conn, guard, &rows, &again).await?;
+            let applied = self.apply_versions(conn, guard, &rows, &again, &analyses).await?;
             Ok((reverted, applied))
         })
         .await
@@ -96,9 +98,13 @@ impl Migrator {
         if let Some(report) = self.nothing_pending(conn, scope).await? {
             return Ok((report, false));
         }
-        self.refuse_before_lock(conn, scope).await?;
+        // Each pending `up` is analysed once, for the refusals before and under the lock and its step's guard.
+        let analyses = RunAnalyses::default();
+        self.refuse_before_lock(conn, scope, &analyses).await?;
         let report = self
-            .locked(conn, async |conn: &mut Bound<'_>, guard: &LockGuard| self.up_locked(conn, guard, scope).await)
+            .locked(conn, async |conn: &mut Bound<'_>, guard: &LockGuard| {
+                self.up_locked(conn, guard, scope, &analyses).await
+            })
             .await?;
         Ok((report, true))
     }
@@ -119,13 +125,13 @@ impl Migrator {
     /// any table, holds statements the run would refuse: a refusal then leaves
     /// the database exactly as it was, bookkeeping tables included. The run
     /// under the lock reads the plan again and checks it again.
-    async fn refuse_before_lock(&self, conn: &mut Bound<'_>, scope: &Scope) -> Result<()> {
+    async fn refuse_before_lock(&self, conn: &mut Bound<'_>, scope: &Scope, analyses: &RunAnalyses) -> Result<()> {
         let rows = self.rows(conn).await?;
         // A plan that cannot be made is reported by the run under the lock, with the state it reads there.
         if let Ok(plan) = self.plan_scope(&rows, scope) {
             self.refuse_empty(&plan)?;
             let migrations: Vec<_> = plan.iter().map(|s| s.migration).collect();
-            self.refuse_unacknowledged(conn, &migrations).await?;
+            self.refuse_unacknowledged(conn, &migrations, analyses).await?;
         }
         Ok(())
     }
@@ -173,7 +179,13 @@ impl Migrator {
         Ok(Some(ApplyReport { applied: Vec::new(), batch: None, missing_from_code, backup: None }))
     }
 
-    async fn up_locked(&self, conn: &mut Bound<'_>, guard: &LockGuard, scope: &Scope) -> Result<ApplyReport> {
+    async fn up_locked(
+        &self,
+        conn: &mut Bound<'_>,
+        guard: &LockGuard,
+        scope: &Scope,
+        analyses: &RunAnalyses,
+    ) -> Result<ApplyReport> {
         if !self.ignore_foreign_history {
             let found = self.unadopted(conn).await?;
             if !found.is_empty() {
@@ -197,7 +209,7 @@ impl Migrator {
                 return Err(Error::OutOfOrder { pending: late });
             }
         }
-        self.apply_plan(conn, guard, &rows, &plan, self.keep_going).await
+        self.apply_plan(conn, guard, &rows, &plan, self.keep_going, analyses).await
     }
 
     /// Applies exactly `versions`, in the migration order.
@@ -207,13 +219,14 @@ impl Migrator {
         guard: &LockGuard,
         rows: &[AppliedMigration],
         versions: &[Version],
+        analyses: &RunAnalyses,
     ) -> Result<ApplyReport> {
         let plan: Vec<ApplyStep> = self
             .plan_scope(rows, &Scope::All)?
             .into_iter()
             .filter(|s| versions.contains(&s.migration.version))
             .collect();
-        self.apply_plan(conn, guard, rows, &plan, false).await
+        self.apply_plan(conn, guard, rows, &plan, false, analyses).await
     }
 
     async fn apply_plan(
@@ -223,11 +236,12 @@ impl Migrator {
         rows: &[AppliedMigration],
         plan: &[ApplyStep],
         keep_going: bool,
+        analyses: &RunAnalyses,
     ) -> Result<ApplyReport> {
         let batch = next_batch(conn, &self.tables, rows).await?;
         let last_seq = rows.iter().map(|a| a.seq).max().unwrap_or(0);
         let migrations: Vec<_> = plan.iter().map(|s| s.migration).collect();
-        let backup = self.prepare_apply(conn, &migrations).await?;
+        let backup = self.prepare_apply(conn, &migrations, analyses).await?;
         let mut report = ApplyReport {
             applied: Vec::with_capacity(plan.len()),
             batch: (!plan.is_empty()).then_some(batch),
@@ -240,7 +254,7 @@ impl Migrator {
         if let Some(first) = plan.first() {
             self.run_hook(conn, HookPoint::BeforeRun, first.migration.version, batch).await?;
         }
-        let runner = self.step_runner(guard);
+        let runner = self.step_runner(guard).with_analyses(analyses);
         // The run's lock wait stays set on its connection from the first step to the last.
         let ran: Result<()> = async {
             for (index, planned) in plan.iter().enumerate() {

@@ -7,22 +7,24 @@
 //! statements down instead of sending them, so a body should keep its side
 //! effects inside the `Db` it is given.
 
-use crate::analysis::{Analyzer, MigrationAnalysis, Refusal, Rule, acknowledgements};
+use crate::analysis::{Analyzer, MigrationAnalysis, Refusal, Rule, Transcript, acknowledgements};
 use crate::backend::{Backend, Connection};
 use crate::backup::{self, Backup};
 use crate::db::Db;
 use crate::engine::Migrator;
+use crate::engine::analyses::{Analysed, RunAnalyses};
 use crate::error::{Error, Result};
 use crate::record::{Body, Migration, Risk};
 use crate::table_rows::all_without_rows;
 use crate::version::Version;
+use std::sync::Arc;
 
 impl Migrator {
     /// The risk analysis of the `up` of every migration, in migration order, for `backend`.
     pub async fn analyze_all(&self, backend: Backend) -> Vec<MigrationAnalysis> {
         let mut out = Vec::with_capacity(self.registry.len());
         for migration in self.registry.in_order() {
-            out.push(analyze(migration, backend).await);
+            out.push(analyze_up(migration, backend).await.analysis);
         }
         out
     }
@@ -44,7 +46,7 @@ impl Migrator {
     ) -> Vec<MigrationAnalysis> {
         let mut out = Vec::with_capacity(migrations.len());
         for migration in migrations {
-            out.push(analyze(migration, backend).await);
+            out.push(analyze_up(migration, backend).await.analysis);
         }
         out
     }
@@ -55,15 +57,17 @@ impl Migrator {
         &self,
         conn: &mut Connection,
         migrations: &[&'static Migration],
+        made: &RunAnalyses,
     ) -> Result<Option<Backup>> {
-        let analyses = self.refuse_unacknowledged(conn, migrations).await?;
-        match analyses.iter().find(|analysis| analysis.is_risky()) {
-            Some(first) => self.backup_before(conn, &first.label()).await,
+        let analyses = self.refuse_unacknowledged(conn, migrations, made).await?;
+        match analyses.iter().find(|made| made.analysis.is_risky()) {
+            Some(first) => self.backup_before(conn, &first.analysis.label()).await,
             None => Ok(None),
         }
     }
 
-    /// The analyses of `migrations`, or, unless forced, the refusal of the
+    /// The analyses of `migrations` (made once per run, in `made`), or,
+    /// unless forced, the refusal of the
     /// destructive statements among them that they do not acknowledge. A
     /// statement that destroys only the rows of tables that hold none now
     /// (or do not exist yet) is not refused here: it is checked again against
@@ -72,15 +76,19 @@ impl Migrator {
         &self,
         conn: &mut Connection,
         migrations: &[&'static Migration],
-    ) -> Result<Vec<MigrationAnalysis>> {
-        let analyses = self.analyze_records(conn.backend(), migrations).await;
-        refuse_transaction_control(&analyses)?;
+        made: &RunAnalyses,
+    ) -> Result<Vec<Arc<Analysed>>> {
+        let mut analyses = Vec::with_capacity(migrations.len());
+        for migration in migrations {
+            analyses.push(made.up_of(migration, conn.backend()).await);
+        }
+        refuse_transaction_control(analyses.iter().map(|made| &made.analysis))?;
         if self.force {
             return Ok(analyses);
         }
         let mut refusals = Vec::new();
-        for (migration, analysis) in migrations.iter().zip(&analyses) {
-            for finding in analysis.refusals() {
+        for (migration, made) in migrations.iter().zip(&analyses) {
+            for finding in made.analysis.refusals() {
                 let loses_nothing_now = finding.loses_only_rows()
                     && all_without_rows(&mut conn.as_ref(), &finding.tables).await.unwrap_or(false);
                 if !loses_nothing_now {
@@ -101,7 +109,7 @@ impl Migrator {
         let mut analyses = Vec::with_capacity(migrations.len());
         for migration in migrations {
             if let Some(down) = migration.down {
-                analyses.push(analyze_body(migration, down, backend, false).await);
+                analyses.push(analyze_body(migration, down, backend, false).await.0);
             }
         }
         refuse_transaction_control(&analyses)
@@ -163,9 +171,9 @@ pub(crate) fn revert_warnings(migration: &Migration) -> Vec<String> {
 /// or roll back a transaction inside the one the runner opens for a migration:
 /// the runner would record a change the migration itself committed early,
 /// rolled back or left half-done. The way out is `transaction = false`.
-pub(crate) fn refuse_transaction_control(analyses: &[MigrationAnalysis]) -> Result<()> {
+pub(crate) fn refuse_transaction_control<'a>(analyses: impl IntoIterator<Item = &'a MigrationAnalysis>) -> Result<()> {
     let refusals: Vec<Refusal> = analyses
-        .iter()
+        .into_iter()
         .flat_map(|analysis| {
             analysis.findings.iter().filter(|f| f.rule == Rule::TransactionControl).map(|finding| Refusal {
                 migration: analysis.label(),
@@ -178,17 +186,23 @@ pub(crate) fn refuse_transaction_control(analyses: &[MigrationAnalysis]) -> Resu
     if refusals.is_empty() { Ok(()) } else { Err(Error::TransactionControl { refusals, before_run: true }) }
 }
 
-/// Analyses one migration's `up` offline.
-async fn analyze(migration: &'static Migration, backend: Backend) -> MigrationAnalysis {
-    analyze_body(migration, migration.up, backend, migration.empty_up).await
+/// Analyses one migration's `up` offline, keeping the transcript of what it read.
+pub(super) async fn analyze_up(migration: &'static Migration, backend: Backend) -> Analysed {
+    let (analysis, transcript) = analyze_body(migration, migration.up, backend, migration.empty_up).await;
+    Analysed { analysis, transcript }
 }
 
-/// Analyses one body of a migration (its `up` or its `down`) offline.
-async fn analyze_body(migration: &'static Migration, body: Body, backend: Backend, empty: bool) -> MigrationAnalysis {
+/// Analyses one body of a migration (its `up` or its `down`) offline: the
+/// analysis, and the transcript of the statements it read, without the
+/// finding of an empty body, which is about no statement.
+async fn analyze_body(
+    migration: &'static Migration,
+    body: Body,
+    backend: Backend,
+    empty: bool,
+) -> (MigrationAnalysis, Transcript) {
     let mut analyzer = migration.analyzer(backend);
-    if empty {
-        analyzer.empty_migration();
-    }
+    analyzer.keep_transcript();
     let incomplete = match body {
         // A SQL file is read with its comments, which can acknowledge statements.
         Body::Sql(script) => {
@@ -212,6 +226,10 @@ async fn analyze_body(migration: &'static Migration, body: Body, backend: Backen
             }
         }
     };
+    let transcript = analyzer.take_transcript();
+    if empty {
+        analyzer.empty_migration();
+    }
     let (mut findings, detected, statements) = analyzer.finish(migration.risk);
     if matches!(body, Body::Sql(_)) {
         // A SQL file declares its tags in its header comment.
@@ -225,7 +243,7 @@ async fn analyze_body(migration: &'static Migration, body: Body, backend: Backen
                 .replacen("`risk = [", "risk = [", 1);
         }
     }
-    MigrationAnalysis {
+    let analysis = MigrationAnalysis {
         version: migration.version,
         name: migration.name,
         module: migration.module,
@@ -238,7 +256,8 @@ async fn analyze_body(migration: &'static Migration, body: Body, backend: Backen
         findings,
         incomplete,
         sql_file: matches!(body, Body::Sql(_)),
-    }
+    };
+    (analysis, transcript)
 }
 
 /// Analyses the statements of a SQL script, each with what the comments before it acknowledge.

@@ -9,9 +9,11 @@
 //! the step ran in a transaction and sent nothing a rollback cannot undo
 //! (only rows changed on MySQL/MariaDB): then its row is cleared again.
 
+use crate::analysis::{Replay, Transcript};
 use crate::backend::{ConnRef, Connection, SavedSettings, Tx};
 use crate::compat::{self, Compat};
 use crate::db::{Db, InMigration};
+use crate::engine::analyses::{Analysed, RunAnalyses};
 use crate::engine::report::Progress;
 use crate::engine::{Migrator, ProgressCallback, StatementLimits, StepAction, panic};
 use crate::error::{Error, LockError, Result};
@@ -19,6 +21,7 @@ use crate::history::{self, Action, AppliedMigration, HistoryChange, LogEntry, Ro
 use crate::lock::LockGuard;
 use crate::record::{Body, Migration};
 use crate::step_report::StepReport;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -95,6 +98,8 @@ pub(crate) struct StepRunner<'a> {
     /// Whether an applying body's unacknowledged destructive statements are sent anyway.
     force: bool,
     guard: &'a LockGuard,
+    /// The run's analyses of its `up` bodies, which each step's guard replays.
+    analyses: Option<&'a RunAnalyses>,
     progress: Option<&'a ProgressCallback>,
     /// How long each statement waits for a lock, and how often a step is tried.
     limits: StatementLimits,
@@ -116,11 +121,20 @@ impl Migrator {
             compat: self.compat,
             force: self.force,
             guard,
+            analyses: None,
             progress: self.progress.as_ref(),
             limits: self.statement_limits,
             deferred: std::sync::Mutex::default(),
             session: std::sync::Mutex::default(),
         }
+    }
+}
+
+impl<'a> StepRunner<'a> {
+    /// The runner whose steps' guards replay these analyses where the bodies
+    /// send what they read, rather than reading every statement again.
+    pub(crate) fn with_analyses(self, analyses: &'a RunAnalyses) -> Self {
+        StepRunner { analyses: Some(analyses), ..self }
     }
 }
 
@@ -370,13 +384,15 @@ impl StepRunner<'_> {
     ) -> (Result<()>, bool) {
         let atomic = step.is_atomic(conn);
         let migration = step.migration;
+        let analysed = self.analysed(step, conn.backend());
+        let transcript = analysed.as_deref().map(|made| &made.transcript);
         if let Err(error) = self.limit_session(conn).await {
             return (Err(error), false);
         }
         // Only a migration whose lock wait differs from the run's changes it for its step.
         let own_lock_wait = (limits.lock_wait != self.limits.lock_wait).then_some(limits.lock_wait);
         if !atomic {
-            if let Err(error) = self.mark_in_progress(conn, step).await {
+            if let Err(error) = self.mark_in_progress(conn.as_ref(), step).await {
                 return (Err(error), false);
             }
             *in_progress = true;
@@ -394,7 +410,7 @@ impl StepRunner<'_> {
                 if let Some(lock_wait) = own_lock_wait {
                     set_back = tx.conn().set_lock_wait(lock_wait, true).await?;
                 }
-                let mut db = self.db_for(step, tx.conn());
+                let mut db = self.db_for(step, tx.conn(), transcript);
                 let ran = panic::catch(step.body().run(&mut db)).await;
                 // A statement that gave up on a lock before any other ran left nothing,
                 // even one that commits implicitly: what it would have committed is nothing.
@@ -428,7 +444,7 @@ impl StepRunner<'_> {
                 None => false,
             };
             let outcome = async {
-                let mut db = self.db_for(step, conn.as_ref());
+                let mut db = self.db_for(step, conn.as_ref(), transcript);
                 let ran = panic::catch(step.body().run(&mut db)).await;
                 *notes = db.take_notes();
                 ran?;
@@ -465,12 +481,21 @@ impl StepRunner<'_> {
         }
     }
 
+    /// The run's analysis of the body `step` runs, when it made one.
+    fn analysed(&self, step: &Step, backend: crate::backend::Backend) -> Option<Arc<Analysed>> {
+        match step.action {
+            StepAction::Apply => self.analyses?.made_for(step.migration.version, backend),
+            StepAction::Revert => None,
+        }
+    }
+
     /// The handle a body gets: statements that would end the migration's
     /// transaction are refused as they are sent, and so are an applying body's
-    /// destructive statements, unless the run is forced.
-    fn db_for<'c>(&self, step: &Step, conn: ConnRef<'c>) -> Db<'c> {
-        let analyzer = step.migration.analyzer(conn.backend());
-        Db::guarded(conn, step.migration.origin(), analyzer, step.action == StepAction::Apply && !self.force)
+    /// destructive statements, unless the run is forced. What the body sends
+    /// as `transcript` says is not read again.
+    fn db_for<'c>(&self, step: &Step, conn: ConnRef<'c>, transcript: Option<&'c Transcript>) -> Db<'c> {
+        let analysis = Replay::new(step.migration.analyzer(conn.backend()), transcript);
+        Db::guarded(conn, step.migration.origin(), analysis, step.action == StepAction::Apply && !self.force)
             .in_migration(InMigration {
                 version: step.migration.version,
                 transaction: step.migration.transaction,
@@ -480,14 +505,12 @@ impl StepRunner<'_> {
     }
 
     /// Records a step that cannot be atomic as started, in its own commit.
-    async fn mark_in_progress(&self, conn: &mut Connection, step: &Step) -> Result<()> {
+    async fn mark_in_progress(&self, conn: ConnRef<'_>, step: &Step) -> Result<()> {
         match step.action {
             StepAction::Apply => {
-                history::insert_applied(conn.as_ref(), self.tables, &step.history_row(RowState::Applying, 0)).await
+                history::insert_applied(conn, self.tables, &step.history_row(RowState::Applying, 0)).await
             }
-            StepAction::Revert => {
-                history::set_state(conn.as_ref(), self.tables, step.migration.version, RowState::Reverting).await
-            }
+            StepAction::Revert => history::set_state(conn, self.tables, step.migration.version, RowState::Reverting).await,
         }
     }
 
