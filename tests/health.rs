@@ -28,6 +28,7 @@ mod wait_here {
     use super::*;
 
     pub async fn up(db: &mut Db<'_>) -> Result<()> {
+        db.exec(Table::create().table("waited").col(ColumnDef::new("id").integer().primary_key())).await?;
         // Only while the statements reach the database, not while the risk analysis writes them down.
         if db.is_live() {
             INSIDE.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -35,7 +36,7 @@ mod wait_here {
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
         }
-        db.exec(Table::create().table("waited").col(ColumnDef::new("id").integer().primary_key())).await
+        Ok(())
     }
 
     pub async fn down(db: &mut Db<'_>) -> Result<()> {
@@ -97,7 +98,7 @@ async fn check_backend(backend: Backend, counter: &QueryCounter) {
     assert_eq!((fresh.applied, fresh.pending, fresh.current_version), (0, 3, None), "{backend}");
     assert!(fresh.healthy && !fresh.up_to_date && !fresh.lock.held, "{backend}: {fresh:?}");
 
-    // A migrator holds the lock, paused inside `wait_here`.
+    // A migrator holds the lock, paused inside `wait_here` after its DDL.
     migrator.up(&mut conn, Scope::UpTo(v(20240101000000))).await.unwrap();
     HOLD.store(true, Ordering::SeqCst);
     INSIDE.store(false, Ordering::SeqCst);
@@ -123,7 +124,8 @@ async fn check_backend(backend: Backend, counter: &QueryCounter) {
     if backend.transactional_ddl() {
         assert_eq!((health.applied, health.pending, health.dirty.len()), (1, 2, 0), "{backend}");
     } else {
-        // MariaDB records a step as running before it starts: dirty, but not unhealthy while the lock is held.
+        // On MariaDB the step's DDL committed its `applying` row as it began: dirty, but not unhealthy
+        // while the lock is held.
         assert_eq!((health.applied, health.pending, health.dirty.len()), (1, 1, 1), "{backend}");
         assert_eq!(health.dirty[0].version, v(20240102000000));
     }

@@ -3,11 +3,14 @@
 //! A step is atomic when the migration runs in a transaction on a backend
 //! with transactional DDL (PostgreSQL, SQLite): the body, its history change,
 //! its log entry and the lease check commit together or not at all. Any
-//! other step (MySQL/MariaDB, where DDL commits implicitly, or a
-//! `transaction = false` migration) is first recorded as `applying` or
-//! `reverting`, so a failure or a crash leaves a visible dirty state, unless
-//! the step ran in a transaction and sent nothing a rollback cannot undo
-//! (only rows changed on MySQL/MariaDB): then its row is cleared again.
+//! other step is first recorded as `applying` or `reverting`, so a failure or
+//! a crash after it changed what a rollback cannot undo leaves a visible
+//! dirty state:
+//! - a `transaction = false` migration, in a commit of its own before the body;
+//! - a migration in a transaction on MySQL/MariaDB, where DDL commits
+//!   implicitly, as the first statement of its transaction: the first
+//!   statement that commits by itself commits the row before it runs, and a
+//!   body that only changes rows takes the row back with them when it fails.
 
 use crate::analysis::{Replay, Transcript};
 use crate::backend::{ConnRef, Connection, SavedSettings, Tx};
@@ -391,7 +394,7 @@ impl StepRunner<'_> {
         }
         // Only a migration whose lock wait differs from the run's changes it for its step.
         let own_lock_wait = (limits.lock_wait != self.limits.lock_wait).then_some(limits.lock_wait);
-        if !atomic {
+        if !migration.transaction {
             if let Err(error) = self.mark_in_progress(conn.as_ref(), step).await {
                 return (Err(error), false);
             }
@@ -410,10 +413,18 @@ impl StepRunner<'_> {
                 if let Some(lock_wait) = own_lock_wait {
                     set_back = tx.conn().set_lock_wait(lock_wait, true).await?;
                 }
+                if !atomic {
+                    // In the step's transaction: the first statement that commits by
+                    // itself (any DDL) commits the unfinished row before it runs, and a
+                    // body that only changes rows takes it back with them if it fails.
+                    self.mark_in_progress(tx.conn(), step).await?;
+                }
                 let mut db = self.db_for(step, tx.conn(), transcript);
                 let ran = panic::catch(step.body().run(&mut db)).await;
-                // A statement that gave up on a lock before any other ran left nothing,
-                // even one that commits implicitly: what it would have committed is nothing.
+                // From the first statement that commits by itself, the unfinished row is committed.
+                *in_progress |= !atomic && db.sent_implicit_commit();
+                // A statement that gave up on a lock before any other ran left nothing
+                // but, if it commits implicitly, the unfinished row, cleared below.
                 let first_gave_up = db.executed() == 1 && ran.as_ref().is_err_and(crate::backend::is_lock_timeout);
                 undone_by_rollback = !db.sent_implicit_commit() || first_gave_up;
                 *notes = db.take_notes();
@@ -504,13 +515,16 @@ impl StepRunner<'_> {
             })
     }
 
-    /// Records a step that cannot be atomic as started, in its own commit.
+    /// Records a step that cannot be atomic as started: in its own commit
+    /// outside a transaction, else in the step's transaction.
     async fn mark_in_progress(&self, conn: ConnRef<'_>, step: &Step) -> Result<()> {
         match step.action {
             StepAction::Apply => {
                 history::insert_applied(conn, self.tables, &step.history_row(RowState::Applying, 0)).await
             }
-            StepAction::Revert => history::set_state(conn, self.tables, step.migration.version, RowState::Reverting).await,
+            StepAction::Revert => {
+                history::set_state(conn, self.tables, step.migration.version, RowState::Reverting).await
+            }
         }
     }
 
