@@ -157,6 +157,7 @@ on_every_backend!(
     mark_applied_records_without_running,
     status_of_a_new_database_changes_nothing,
     custom_table_names_are_used_and_checked,
+    a_step_whose_log_entry_is_refused_is_not_recorded_as_applied,
 );
 
 async fn applies_everything_in_graph_order_and_records_it(backend: Backend) {
@@ -510,5 +511,43 @@ async fn custom_table_names_are_used_and_checked(backend: Backend) {
     for bad in ["history; DROP TABLE x", "1history", "a.b.c", "", "naïve"] {
         let error = Tables::new(bad, "log", "lock").unwrap_err();
         assert!(matches!(error, Error::InvalidTableName { .. }), "{bad:?}: {error}");
+    }
+}
+
+/// The history change and the audit-log entry of a step commit together: on
+/// MariaDB too, where the step's DDL ended the transaction it began in.
+async fn a_step_whose_log_entry_is_refused_is_not_recorded_as_applied(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut conn = db.connect().await;
+    migrator().up(&mut conn, Scope::UpTo(v(20240101000000))).await.unwrap();
+    let mut inspect = db.inspect().await;
+    // From now on the audit log refuses every entry.
+    match backend {
+        Backend::Sqlite => {
+            inspect
+                .execute(
+                    "CREATE TRIGGER refuse_entries BEFORE INSERT ON migrations_rs_log \
+                     BEGIN SELECT RAISE(ABORT, 'the log refuses entries'); END",
+                )
+                .await
+        }
+        _ => {
+            inspect.execute("ALTER TABLE migrations_rs_log ADD COLUMN must_fill INT NOT NULL DEFAULT 0").await;
+            inspect.execute("ALTER TABLE migrations_rs_log ALTER COLUMN must_fill DROP DEFAULT").await;
+        }
+    }
+    let error = migrator().up(&mut conn, Scope::UpTo(v(20240103000000))).await.unwrap_err();
+    let Error::MigrationFailed { label, dirty, .. } = &error else { panic!("unexpected {error}") };
+    assert_eq!(label, "20240103000000 create_notes");
+    let states = inspect.strings("SELECT state FROM migrations_rs_history WHERE version = 20240103000000").await;
+    if backend.transactional_ddl() {
+        assert!(!dirty, "{error}");
+        assert!(states.is_empty(), "{states:?}");
+        assert!(!inspect.table_exists("notes").await);
+    } else {
+        // The CREATE TABLE committed the step's row as it began; the step is dirty, not applied.
+        assert!(dirty, "{error}");
+        assert_eq!(states, ["applying"], "{error}");
+        assert!(inspect.table_exists("notes").await);
     }
 }

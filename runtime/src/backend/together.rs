@@ -43,6 +43,10 @@ impl RowWrite {
 pub(crate) struct Together {
     pub first: RowWrite,
     pub then: InsertStatement,
+    /// On MySQL/MariaDB, begin a transaction before both: a statement that
+    /// committed implicitly (DDL) ended the one the connection was in, and
+    /// each statement would otherwise commit on its own.
+    pub begin: bool,
 }
 
 impl Statement for Together {
@@ -65,8 +69,9 @@ impl Statement for Together {
             Backend::MySql => {
                 let (first, first_values) = self.first.build(MysqlQueryBuilder);
                 let (then, then_values) = self.then.build(MysqlQueryBuilder);
-                let sql = format!("{}; {}", mysql_inline(&first, &first_values), mysql_inline(&then, &then_values));
-                (sql, Values(Vec::new()))
+                let begin = if self.begin { "BEGIN; " } else { "" };
+                let (first, then) = (mysql_inline(&first, &first_values), mysql_inline(&then, &then_values));
+                (format!("{begin}{first}; {then}"), Values(Vec::new()))
             }
         }
     }
@@ -133,7 +138,7 @@ mod tests {
             .columns(["version", "error"])
             .values_panic([7.into(), Option::<String>::None.into()])
             .to_owned();
-        Together { first: RowWrite::Update(first), then }
+        Together { first: RowWrite::Update(first), then, begin: false }
     }
 
     #[test]
@@ -165,6 +170,8 @@ mod tests {
              INSERT INTO `log` (`version`, `error`) VALUES (7, NULL)"
         );
         assert!(values.0.is_empty());
+        let begun = Together { begin: true, ..together() }.to_sql(Backend::MySql).0;
+        assert_eq!(begun, format!("BEGIN; {sql}"));
         assert_eq!(mysql_literal(&Value::from("a'\\?`")), "_utf8mb4 X'61275C3F60'");
         assert_eq!(mysql_literal(&Value::from("")), "_utf8mb4 X''");
         assert_eq!(mysql_inline("SELECT `a?b` = ?", &Values(vec![1i64.into()])), "SELECT `a?b` = 1");

@@ -244,6 +244,10 @@ impl StepRunner<'_> {
         }
     }
 
+    fn has_deferred(&self) -> bool {
+        !self.deferred.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).is_empty()
+    }
+
     fn defer(&self, entry: LogEntry) {
         self.deferred.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(entry);
     }
@@ -427,9 +431,10 @@ impl StepRunner<'_> {
                 // but, if it commits implicitly, the unfinished row, cleared below.
                 let first_gave_up = db.executed() == 1 && ran.as_ref().is_err_and(crate::backend::is_lock_timeout);
                 undone_by_rollback = !db.sent_implicit_commit() || first_gave_up;
+                let implicitly_committed = db.sent_implicit_commit();
                 *notes = db.take_notes();
                 ran?;
-                self.record(&mut tx, step, atomic, started).await
+                self.record(&mut tx, step, atomic, started, implicitly_committed).await
             }
             .await;
             let outcome = finish(tx, in_tx).await;
@@ -460,7 +465,7 @@ impl StepRunner<'_> {
                 *notes = db.take_notes();
                 ran?;
                 let mut tx = conn.begin().await?;
-                let recorded = self.record(&mut tx, step, atomic, started).await;
+                let recorded = self.record(&mut tx, step, atomic, started, false).await;
                 finish(tx, recorded).await
             }
             .await;
@@ -529,11 +534,25 @@ impl StepRunner<'_> {
     }
 
     /// Writes the history change and the log entry of a finished step (in one
-    /// round trip), after checking that this process still holds the lock.
-    async fn record(&self, tx: &mut Tx<'_>, step: &Step, atomic: bool, started: Instant) -> Result<()> {
+    /// round trip), after checking that this process still holds the lock;
+    /// in a transaction begun again when the body's committed the one `tx` opened.
+    async fn record(
+        &self,
+        tx: &mut Tx<'_>,
+        step: &Step,
+        atomic: bool,
+        started: Instant,
+        implicitly_committed: bool,
+    ) -> Result<()> {
         let migration = step.migration;
         self.guard.confirm_in_step(tx.conn(), &migration.label(), atomic).await?;
         let duration_ms = millis(started.elapsed());
+        // Begun with the history change when nothing else is written before it.
+        let mut begin_with_history = implicitly_committed;
+        if implicitly_committed && (step.action == StepAction::Revert || self.compat.is_some() || self.has_deferred()) {
+            Db::new(tx.conn()).exec("BEGIN").await?;
+            begin_with_history = false;
+        }
         let row;
         let change = match (step.action, atomic) {
             (StepAction::Apply, true) => {
@@ -562,7 +581,7 @@ impl StepRunner<'_> {
             error: None,
         };
         self.write_deferred(tx.conn()).await?;
-        history::record_step(tx.conn(), self.tables, change, &entry).await
+        history::record_step(tx.conn(), self.tables, change, &entry, begin_with_history).await
     }
 }
 

@@ -591,12 +591,15 @@ pub(crate) enum HistoryChange<'a> {
 }
 
 /// Writes a finished step's history change and its audit log entry in one
-/// round trip (see [`Together`]).
+/// round trip (see [`Together`]); `after_implicit_commit`, when the step's
+/// transaction was ended by a statement that committed it (MySQL/MariaDB's
+/// DDL), in a new one, so the two commit together.
 pub(crate) async fn record_step(
     conn: ConnRef<'_>,
     tables: &Tables,
     change: HistoryChange<'_>,
     entry: &LogEntry,
+    after_implicit_commit: bool,
 ) -> Result<()> {
     let first = match change {
         HistoryChange::Insert(applied) => RowWrite::Insert(insert_applied_statement(tables, applied)),
@@ -605,7 +608,7 @@ pub(crate) async fn record_step(
         }
         HistoryChange::Delete(version) => RowWrite::Delete(delete_applied_statement(tables, version)),
     };
-    let together = Together { first, then: append_log_statement(tables, entry) };
+    let together = Together { first, then: append_log_statement(tables, entry), begin: after_implicit_commit };
     let written = Db::new(conn).exec(&together).await;
     // The database's message names the table where it can; MySQL/MariaDB's does not.
     let damaged = match &written {
