@@ -158,6 +158,7 @@ on_every_backend!(
     status_of_a_new_database_changes_nothing,
     custom_table_names_are_used_and_checked,
     a_step_whose_log_entry_is_refused_is_not_recorded_as_applied,
+    a_run_that_stops_before_a_step_written_ahead_leaves_it_unrecorded,
 );
 
 async fn applies_everything_in_graph_order_and_records_it(backend: Backend) {
@@ -550,4 +551,30 @@ async fn a_step_whose_log_entry_is_refused_is_not_recorded_as_applied(backend: B
         assert_eq!(states, ["applying"], "{error}");
         assert!(inspect.table_exists("notes").await);
     }
+}
+
+/// The unfinished row of a step that cannot be atomic goes in with the record
+/// of the step before it; a run that stops between the two (here a hook after
+/// each step fails) takes it back, so nothing is left dirty.
+async fn a_run_that_stops_before_a_step_written_ahead_leaves_it_unrecorded(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut conn = db.connect().await;
+    migrator().up(&mut conn, Scope::UpTo(v(20240104000000))).await.unwrap();
+    migrator().up(&mut conn, Scope::UpTo(v(20240103000000))).await.unwrap();
+    let failing = migrations_rs::migrator::Hook {
+        name: "afterEachMigrate.sql".into(),
+        sql: "SELECT * FROM no_such_table".into(),
+    };
+    let hooked =
+        migrator().with_hooks(migrations_rs::migrator::Hooks { after_each: Some(failing), ..Default::default() });
+    // index_notes applies; its record also commits the unfinished row of vacuum, which runs outside a transaction.
+    let error = hooked.up(&mut conn, Scope::UpTo(v(20240106000000))).await.unwrap_err();
+    assert!(error.to_string().contains("afterEachMigrate.sql"), "{error}");
+    let mut inspect = db.inspect().await;
+    let states = inspect.strings("SELECT state FROM migrations_rs_history WHERE version >= 20240105000000").await;
+    assert_eq!(states, ["applied"], "index_notes applied, vacuum not recorded");
+    let status = migrator().status(&mut conn).await.unwrap();
+    assert!(status.migrations.iter().all(|m| !matches!(m.state, MigrationState::Dirty { .. })), "{status:?}");
+    let report = migrator().up(&mut conn, Scope::All).await.unwrap();
+    assert_eq!(report.applied.len(), 2, "vacuum and archive_switches apply on the next run");
 }

@@ -1,6 +1,6 @@
-//! A write and an insert sent in one round trip: on PostgreSQL as one
-//! statement (the write in a `WITH` of the insert), on SQLite as two
-//! statements in one call with their values bound, on MySQL/MariaDB as two
+//! Writes and an insert sent in one round trip: on PostgreSQL as one
+//! statement (the writes in a `WITH` of the insert), on SQLite as several
+//! statements in one call with their values bound, on MySQL/MariaDB as several
 //! statements in one call with their values written in as literals that no
 //! `sql_mode` reads differently (a prepared statement there holds only one).
 
@@ -37,11 +37,13 @@ impl RowWrite {
     }
 }
 
-/// `first`, then `then`, in one round trip; both or neither take effect
-/// when the connection is inside a transaction.
+/// `first`, then `then`, in one round trip; all or none take effect when
+/// the connection is inside a transaction.
 #[derive(Debug, Clone)]
 pub(crate) struct Together {
-    pub first: RowWrite,
+    /// Written in this order (on PostgreSQL, in one statement: in no order
+    /// another write of the same statement could see).
+    pub first: Vec<RowWrite>,
     pub then: InsertStatement,
     /// On MySQL/MariaDB, begin a transaction before both: a statement that
     /// committed implicitly (DDL) ended the one the connection was in, and
@@ -54,24 +56,39 @@ impl Statement for Together {
         match backend {
             Backend::Postgres => {
                 // Built in place: each `to_owned` of a builder would copy the statement it holds.
-                let mut first = CommonTableExpression::new();
-                first.query(self.first.clone().into_sub_query()).table_name("written_first");
                 let mut with = WithClause::new();
-                with.cte(first);
+                for (index, write) in self.first.iter().enumerate() {
+                    let mut first = CommonTableExpression::new();
+                    let name = if index == 0 { "written_first".to_owned() } else { format!("written_{index}") };
+                    first.query(write.clone().into_sub_query()).table_name(name);
+                    with.cte(first);
+                }
                 self.then.clone().with_cte(with).build(PostgresQueryBuilder)
             }
             Backend::Sqlite => {
-                let (first, mut values) = self.first.build(SqliteQueryBuilder);
+                let mut sql = String::new();
+                let mut values = Values(Vec::new());
+                for write in &self.first {
+                    let (first, first_values) = write.build(SqliteQueryBuilder);
+                    sql.push_str(&first);
+                    sql.push_str("; ");
+                    values.0.extend(first_values.0);
+                }
                 let (then, then_values) = self.then.build(SqliteQueryBuilder);
+                sql.push_str(&then);
                 values.0.extend(then_values.0);
-                (format!("{first}; {then}"), values)
+                (sql, values)
             }
             Backend::MySql => {
-                let (first, first_values) = self.first.build(MysqlQueryBuilder);
+                let mut sql = String::from(if self.begin { "BEGIN; " } else { "" });
+                for write in &self.first {
+                    let (first, first_values) = write.build(MysqlQueryBuilder);
+                    sql.push_str(&mysql_inline(&first, &first_values));
+                    sql.push_str("; ");
+                }
                 let (then, then_values) = self.then.build(MysqlQueryBuilder);
-                let begin = if self.begin { "BEGIN; " } else { "" };
-                let (first, then) = (mysql_inline(&first, &first_values), mysql_inline(&then, &then_values));
-                (format!("{begin}{first}; {then}"), Values(Vec::new()))
+                sql.push_str(&mysql_inline(&then, &then_values));
+                (sql, Values(Vec::new()))
             }
         }
     }
@@ -138,7 +155,7 @@ mod tests {
             .columns(["version", "error"])
             .values_panic([7.into(), Option::<String>::None.into()])
             .to_owned();
-        Together { first: RowWrite::Update(first), then, begin: false }
+        Together { first: vec![RowWrite::Update(first)], then, begin: false }
     }
 
     #[test]
@@ -149,6 +166,28 @@ mod tests {
             r#"WITH "written_first" AS (UPDATE "history" SET "state" = $1 WHERE "version" = $2) INSERT INTO "log" ("version", "error") VALUES ($3, $4)"#
         );
         assert_eq!(values.0.len(), 4);
+    }
+
+    #[test]
+    fn several_writes_go_in_order_before_the_insert_on_every_backend() {
+        let mut two = together();
+        let marker = Query::insert().into_table("history").columns(["version"]).values_panic([8.into()]).to_owned();
+        two.first.push(RowWrite::Insert(marker));
+        assert_eq!(
+            two.to_sql(Backend::Postgres).0,
+            r#"WITH "written_first" AS (UPDATE "history" SET "state" = $1 WHERE "version" = $2) , "written_1" AS (INSERT INTO "history" ("version") VALUES ($3)) INSERT INTO "log" ("version", "error") VALUES ($4, $5)"#
+        );
+        let (sql, values) = two.to_sql(Backend::Sqlite);
+        assert_eq!(
+            sql,
+            r#"UPDATE "history" SET "state" = ? WHERE "version" = ?; INSERT INTO "history" ("version") VALUES (?); INSERT INTO "log" ("version", "error") VALUES (?, ?)"#
+        );
+        assert_eq!(values.0[2], Value::from(8));
+        assert_eq!(
+            two.to_sql(Backend::MySql).0,
+            "UPDATE `history` SET `state` = _utf8mb4 X'6170706C696564' WHERE `version` = 7; \
+             INSERT INTO `history` (`version`) VALUES (8); INSERT INTO `log` (`version`, `error`) VALUES (7, NULL)"
+        );
     }
 
     #[test]

@@ -96,7 +96,7 @@ impl Migrator {
             let mut tx = conn.begin().await?;
             for (offset, adopted) in report.recorded.iter().enumerate() {
                 let migration = self.registry.get(adopted.version).expect("matched versions are registered");
-                let step = Step { migration, action: StepAction::Apply, batch, seq: last_seq + 1 + offset as i64 };
+                let step = Step::new(migration, StepAction::Apply, batch, last_seq + 1 + offset as i64);
                 history::insert_applied(tx.conn(), &self.tables, &step.history_row(RowState::Applied, 0)).await?;
                 let entry = LogEntry {
                     version: adopted.version,

@@ -199,12 +199,9 @@ impl Migrator {
             Some(row) if row.state == RowState::Applied => return Err(Error::AlreadyApplied { version }),
             Some(_) => history::set_state(conn.as_ref(), &self.tables, version, RowState::Applied).await?,
             None => {
-                let step = Step {
-                    migration,
-                    action: StepAction::Apply,
-                    batch: next_batch(conn, &self.tables, rows).await?,
-                    seq: rows.iter().map(|r| r.seq).max().unwrap_or(0) + 1,
-                };
+                let batch = next_batch(conn, &self.tables, rows).await?;
+                let step =
+                    Step::new(migration, StepAction::Apply, batch, rows.iter().map(|r| r.seq).max().unwrap_or(0) + 1);
                 history::insert_applied(conn.as_ref(), &self.tables, &step.history_row(RowState::Applied, 0)).await?;
             }
         }

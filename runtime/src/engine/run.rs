@@ -5,7 +5,7 @@ use crate::backend::Connection;
 use crate::engine::analyses::RunAnalyses;
 use crate::engine::bound::Bound;
 use crate::engine::plan::{self, ApplyStep};
-use crate::engine::step::{Step, StepFailure};
+use crate::engine::step::{Ahead, Marked, Step, StepFailure};
 use crate::engine::{
     ApplyReport, Migrator, Preview, RevertReport, RevertScope, Scope, StepAction, StepReport, next_batch, safety,
 };
@@ -255,25 +255,38 @@ impl Migrator {
             self.run_hook(conn, HookPoint::BeforeRun, first.migration.version, batch).await?;
         }
         let runner = self.step_runner(guard).with_analyses(analyses);
+        // The step whose unfinished row the last step's record committed, until it starts.
+        let mut marked: Option<Ahead> = None;
         // The run's lock wait stays set on its connection from the first step to the last.
         let ran: Result<()> = async {
             for (index, planned) in plan.iter().enumerate() {
                 let migration = planned.migration;
-                let blocked_by_failure = !failed.is_empty()
-                    && self
-                        .registry
-                        .graph()
-                        .ancestors(migration.version)
-                        .any(|v| failed.iter().any(|(f, _)| *f == v) || skipped.contains(&v));
-                if blocked_by_failure {
+                let blocked = |version: Version, failed: &[(Version, Error)], skipped: &[Version]| {
+                    !failed.is_empty()
+                        && self
+                            .registry
+                            .graph()
+                            .ancestors(version)
+                            .any(|v| failed.iter().any(|(f, _)| *f == v) || skipped.contains(&v))
+                };
+                if blocked(migration.version, &failed, &skipped) {
                     skipped.push(migration.version);
                     continue;
                 }
                 let seq = last_seq + 1 + report.applied.len() as i64;
-                let step = Step { migration, action: StepAction::Apply, batch, seq };
+                let mut step = Step::new(migration, StepAction::Apply, batch, seq);
+                if let Some(ahead) = marked.filter(|ahead| ahead.migration.version == migration.version) {
+                    step.marked = Marked::WithPrevious { confirmed: ahead.confirmed };
+                }
+                step.marks_next = plan
+                    .get(index + 1)
+                    .filter(|next| !blocked(next.migration.version, &failed, &skipped))
+                    .and_then(|next| runner.ahead(conn, &step, next.migration, seq + 1));
                 self.run_hook(conn, HookPoint::BeforeEach, migration.version, batch).await?;
+                marked = None;
                 match runner.run(conn, &step, index, plan.len()).await {
                     Ok((duration, notes)) => {
+                        marked = step.marks_next;
                         report.applied.push(StepReport {
                             version: migration.version,
                             name: migration.name,
@@ -297,6 +310,14 @@ impl Migrator {
             Ok(())
         }
         .await;
+        if let Some(ahead) = marked
+            && guard.lost_reason().is_none()
+        {
+            // The run stopped between the step that wrote it and the step it is for.
+            if let Err(error) = history::delete_applied(conn.as_ref(), &self.tables, ahead.migration.version).await {
+                tracing::error!(%error, version = %ahead.migration.version, "could not clear the unfinished row of a step that never started");
+            }
+        }
         runner.restore_session(conn).await;
         ran?;
         if failed.is_empty() {
@@ -348,7 +369,7 @@ impl Migrator {
         // The run's lock wait stays set on its connection from the first step to the last.
         let ran: Result<()> = async {
             for (index, migration) in plan.steps.iter().copied().enumerate() {
-                let step = Step { migration, action: StepAction::Revert, batch, seq: 0 };
+                let step = Step::new(migration, StepAction::Revert, batch, 0);
                 self.run_hook(conn, HookPoint::BeforeEach, migration.version, batch).await?;
                 let (duration, notes) = runner
                     .run(conn, &step, index, plan.steps.len())

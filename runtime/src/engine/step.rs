@@ -11,6 +11,10 @@
 //!   implicitly, as the first statement of its transaction: the first
 //!   statement that commits by itself commits the row before it runs, and a
 //!   body that only changes rows takes the row back with them when it fails.
+//!
+//! When the step before it in the same run succeeds, that step's record
+//! commits the row instead (one commit fewer per step); a run that stops
+//! between the two takes it back.
 
 use crate::analysis::{Replay, Transcript};
 use crate::backend::{ConnRef, Connection, SavedSettings, Tx};
@@ -35,9 +39,36 @@ pub(crate) struct Step {
     pub batch: i64,
     /// Order of application recorded for an apply; unused for a revert.
     pub seq: i64,
+    /// Whether its unfinished row was committed before it started, by the step before it.
+    pub marked: Marked,
+    /// The step applied after this one, when this step's record commits that step's unfinished row.
+    pub marks_next: Option<Ahead>,
+}
+
+/// Whether a step's unfinished row was committed with the record of the step before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Marked {
+    /// It was not: the step writes its own, if it needs one.
+    No,
+    /// It was, in a transaction that also confirmed the lock (`confirmed`) or did not.
+    WithPrevious { confirmed: bool },
+}
+
+/// The step applied after another, whose unfinished row goes in with that one's record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ahead {
+    pub migration: &'static Migration,
+    pub seq: i64,
+    /// Whether the record that writes it also confirms the lock.
+    pub confirmed: bool,
 }
 
 impl Step {
+    /// A step with no unfinished row written before it, nor one to write for the next.
+    pub(crate) fn new(migration: &'static Migration, action: StepAction, batch: i64, seq: i64) -> Self {
+        Step { migration, action, batch, seq, marked: Marked::No, marks_next: None }
+    }
+
     pub(crate) fn is_atomic(&self, conn: &Connection) -> bool {
         self.migration.transaction && conn.backend().transactional_ddl()
     }
@@ -155,14 +186,24 @@ impl StepRunner<'_> {
         total: usize,
     ) -> std::result::Result<(Duration, Vec<String>), StepFailure> {
         let (action, migration) = (step.action, step.migration);
-        let checked = if step.is_atomic(conn) {
+        // A step whose unfinished row a confirmation of the lock committed was checked with it.
+        let checked = if step.is_atomic(conn) || step.marked == (Marked::WithPrevious { confirmed: true }) {
             self.guard.known_lost(&migration.label())
         } else {
             self.guard.check(&migration.label()).await
         };
         if let Err(error) = checked {
             self.log_lock_lost(conn, step, &error).await;
-            return Err(StepFailure { error, dirty: false, not_logged: None });
+            // The row written ahead of a step that never started is taken back: nothing of it ran.
+            let dirty = step.marked != Marked::No
+                && match self.clear_in_progress(conn, step).await {
+                    Ok(()) => false,
+                    Err(clear_error) => {
+                        tracing::error!(%clear_error, "could not clear the unfinished row of a step that never started");
+                        true
+                    }
+                };
+            return Err(StepFailure { error, dirty, not_logged: None });
         }
         if let Some(report) = self.progress {
             report(Progress::Started { action, migration, index, total });
@@ -290,7 +331,7 @@ impl StepRunner<'_> {
         let limits = StatementLimits { lock_wait: migration.lock_wait.unwrap_or(self.limits.lock_wait), ..self.limits };
         let started = Instant::now();
         // Set once the unfinished row is committed: from then on a failure leaves it dirty.
-        let mut in_progress = false;
+        let mut in_progress = step.marked != Marked::No;
         // What the guard let through because it loses nothing, to report.
         let mut notes = Vec::new();
         let mut tries = 0;
@@ -398,7 +439,7 @@ impl StepRunner<'_> {
         }
         // Only a migration whose lock wait differs from the run's changes it for its step.
         let own_lock_wait = (limits.lock_wait != self.limits.lock_wait).then_some(limits.lock_wait);
-        if !migration.transaction {
+        if !migration.transaction && !*in_progress {
             if let Err(error) = self.mark_in_progress(conn.as_ref(), step).await {
                 return (Err(error), false);
             }
@@ -417,7 +458,7 @@ impl StepRunner<'_> {
                 if let Some(lock_wait) = own_lock_wait {
                     set_back = tx.conn().set_lock_wait(lock_wait, true).await?;
                 }
-                if !atomic {
+                if !atomic && !*in_progress {
                     // In the step's transaction: the first statement that commits by
                     // itself (any DDL) commits the unfinished row before it runs, and a
                     // body that only changes rows takes it back with them if it fails.
@@ -581,7 +622,24 @@ impl StepRunner<'_> {
             error: None,
         };
         self.write_deferred(tx.conn()).await?;
-        history::record_step(tx.conn(), self.tables, change, &entry, begin_with_history).await
+        let next = step.marks_next.map(|ahead| {
+            let next = Step::new(ahead.migration, StepAction::Apply, step.batch, ahead.seq);
+            next.history_row(RowState::Applying, 0)
+        });
+        history::record_step(tx.conn(), self.tables, change, &entry, next.as_ref(), begin_with_history).await
+    }
+
+    /// The step to write the unfinished row of with the record of `step`,
+    /// when `next` is applied right after it and needs one: a migration that
+    /// cannot be atomic. Its row is then committed before it starts without a
+    /// commit of its own.
+    pub(crate) fn ahead(&self, conn: &Connection, step: &Step, next: &'static Migration, seq: i64) -> Option<Ahead> {
+        let atomic = next.transaction && conn.backend().transactional_ddl();
+        (step.action == StepAction::Apply && !atomic).then(|| Ahead {
+            migration: next,
+            seq,
+            confirmed: self.guard.confirmed_in_every_step() || step.is_atomic(conn),
+        })
     }
 }
 

@@ -591,23 +591,27 @@ pub(crate) enum HistoryChange<'a> {
 }
 
 /// Writes a finished step's history change and its audit log entry in one
-/// round trip (see [`Together`]); `after_implicit_commit`, when the step's
-/// transaction was ended by a statement that committed it (MySQL/MariaDB's
-/// DDL), in a new one, so the two commit together.
+/// round trip (see [`Together`]), with the unfinished row of the step that
+/// runs next when there is one (`next`); `after_implicit_commit`, when the
+/// step's transaction was ended by a statement that committed it
+/// (MySQL/MariaDB's DDL), in a new one, so they commit together.
 pub(crate) async fn record_step(
     conn: ConnRef<'_>,
     tables: &Tables,
     change: HistoryChange<'_>,
     entry: &LogEntry,
+    next: Option<&AppliedMigration>,
     after_implicit_commit: bool,
 ) -> Result<()> {
-    let first = match change {
+    let change = match change {
         HistoryChange::Insert(applied) => RowWrite::Insert(insert_applied_statement(tables, applied)),
         HistoryChange::Finish { version, execution_ms } => {
             RowWrite::Update(finish_applied_statement(tables, version, execution_ms))
         }
         HistoryChange::Delete(version) => RowWrite::Delete(delete_applied_statement(tables, version)),
     };
+    let mut first = vec![change];
+    first.extend(next.map(|next| RowWrite::Insert(insert_applied_statement(tables, next))));
     let together = Together { first, then: append_log_statement(tables, entry), begin: after_implicit_commit };
     let written = Db::new(conn).exec(&together).await;
     // The database's message names the table where it can; MySQL/MariaDB's does not.

@@ -99,6 +99,12 @@ impl LockGuard {
     /// earlier check found the lock lost, without asking the database; the
     /// step's own transaction checks it before it commits
     /// ([`LockGuard::confirm_in_step`]).
+    /// Whether [`LockGuard::confirm_in_step`] confirms the lock in the
+    /// transaction of every step, atomic or not (a lease, renewed there).
+    pub(crate) fn confirmed_in_every_step(&self) -> bool {
+        self.held.as_ref().is_some_and(|held| held.lease)
+    }
+
     pub(crate) fn known_lost(&self, label: &str) -> Result<()> {
         self.lost_error(label)
     }
