@@ -24,7 +24,7 @@ use crate::engine::analyses::{Analysed, RunAnalyses};
 use crate::engine::report::Progress;
 use crate::engine::{Migrator, ProgressCallback, StatementLimits, StepAction, panic};
 use crate::error::{Error, LockError, Result};
-use crate::history::{self, Action, AppliedMigration, HistoryChange, LogEntry, RowState, Tables};
+use crate::history::{self, Action, AppliedMigration, HistoryChange, LogEntry, RowState, StepRecord, Tables};
 use crate::lock::LockGuard;
 use crate::record::{Body, Migration};
 use crate::step_report::StepReport;
@@ -586,7 +586,11 @@ impl StepRunner<'_> {
         implicitly_committed: bool,
     ) -> Result<()> {
         let migration = step.migration;
-        self.guard.confirm_in_step(tx.conn(), &migration.label(), atomic).await?;
+        // On SQLite the lease is renewed by the record's own round trip.
+        let renewal = self.guard.renewal_with_record(tx.conn().backend());
+        if renewal.is_none() {
+            self.guard.confirm_in_step(tx.conn(), &migration.label(), atomic).await?;
+        }
         let duration_ms = millis(started.elapsed());
         // Begun with the history change when nothing else is written before it.
         let mut begin_with_history = implicitly_committed;
@@ -626,7 +630,17 @@ impl StepRunner<'_> {
             let next = Step::new(ahead.migration, StepAction::Apply, step.batch, ahead.seq);
             next.history_row(RowState::Applying, 0)
         });
-        history::record_step(tx.conn(), self.tables, change, &entry, next.as_ref(), begin_with_history).await
+        let record = StepRecord {
+            change,
+            entry: &entry,
+            next: next.as_ref(),
+            renewal,
+            after_implicit_commit: begin_with_history,
+        };
+        if let Some(renewed) = history::record_step(tx.conn(), self.tables, record).await? {
+            self.guard.renewed_with_record(tx.conn(), &migration.label(), atomic, renewed).await?;
+        }
+        Ok(())
     }
 
     /// The step to write the unfinished row of with the record of `step`,

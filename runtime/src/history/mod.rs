@@ -590,30 +590,43 @@ pub(crate) enum HistoryChange<'a> {
     Delete(Version),
 }
 
-/// Writes a finished step's history change and its audit log entry in one
-/// round trip (see [`Together`]), with the unfinished row of the step that
-/// runs next when there is one (`next`); `after_implicit_commit`, when the
-/// step's transaction was ended by a statement that committed it
-/// (MySQL/MariaDB's DDL), in a new one, so they commit together.
-pub(crate) async fn record_step(
-    conn: ConnRef<'_>,
-    tables: &Tables,
-    change: HistoryChange<'_>,
-    entry: &LogEntry,
-    next: Option<&AppliedMigration>,
-    after_implicit_commit: bool,
-) -> Result<()> {
-    let change = match change {
+/// What a finished step writes in one round trip (see [`Together`]).
+pub(crate) struct StepRecord<'a> {
+    pub change: HistoryChange<'a>,
+    pub entry: &'a LogEntry,
+    /// The unfinished row of the step that runs next, written ahead of it.
+    pub next: Option<&'a AppliedMigration>,
+    /// A renewal of the lease that returns a row when it renews, sent first.
+    pub renewal: Option<UpdateStatement>,
+    /// The step's transaction was ended by a statement that committed it
+    /// (MySQL/MariaDB's DDL): the writes begin a new one, to commit together.
+    pub after_implicit_commit: bool,
+}
+
+/// Writes a finished step's history change and its audit log entry, and
+/// what else `record` holds, in one round trip; whether the renewal renewed
+/// the lease, when `record` held one.
+pub(crate) async fn record_step(conn: ConnRef<'_>, tables: &Tables, record: StepRecord<'_>) -> Result<Option<bool>> {
+    let change = match record.change {
         HistoryChange::Insert(applied) => RowWrite::Insert(insert_applied_statement(tables, applied)),
         HistoryChange::Finish { version, execution_ms } => {
             RowWrite::Update(finish_applied_statement(tables, version, execution_ms))
         }
         HistoryChange::Delete(version) => RowWrite::Delete(delete_applied_statement(tables, version)),
     };
-    let mut first = vec![change];
-    first.extend(next.map(|next| RowWrite::Insert(insert_applied_statement(tables, next))));
-    let together = Together { first, then: append_log_statement(tables, entry), begin: after_implicit_commit };
-    let written = Db::new(conn).exec(&together).await;
+    let renews = record.renewal.is_some();
+    let mut first: Vec<RowWrite> = record.renewal.into_iter().map(RowWrite::Update).collect();
+    first.push(change);
+    first.extend(record.next.map(|next| RowWrite::Insert(insert_applied_statement(tables, next))));
+    let together =
+        Together { first, then: append_log_statement(tables, record.entry), begin: record.after_implicit_commit };
+    let mut db = Db::new(conn);
+    let written = if renews {
+        // Only the renewal returns rows: one when it renewed.
+        db.fetch_all(&together).await.map(|rows| Some(!rows.is_empty()))
+    } else {
+        db.exec(&together).await.map(|()| None)
+    };
     // The database's message names the table where it can; MySQL/MariaDB's does not.
     let damaged = match &written {
         Err(Error::Database(sqlx::Error::Database(error))) if error.message().contains(&tables.log.name) => {

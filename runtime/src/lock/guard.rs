@@ -2,10 +2,11 @@
 //! the lock is still held (and renews a lease), the checks around each step,
 //! and releasing it.
 
-use super::table::{clear_holder, read_holder, renew};
-use crate::backend::{ConnRef, Connection, SessionLockConnection, is_busy};
+use super::table::{clear_holder, read_holder, renew, renew_statement};
+use crate::backend::{Backend, ConnRef, Connection, SessionLockConnection, is_busy};
 use crate::error::{Error, LockError, Result};
 use crate::history::Tables;
+use sea_query::UpdateStatement;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -137,6 +138,34 @@ impl LockGuard {
             }
         } else if atomic {
             return self.check(label).await;
+        }
+        if atomic { self.lost_error(label) } else { Ok(()) }
+    }
+
+    /// On SQLite, the renewal of the lease for a step to send with its
+    /// record, in the transaction [`LockGuard::confirm_in_step`] would
+    /// otherwise renew it in: it returns the holder's id when it renewed.
+    /// `None` where the step confirms the lock with `confirm_in_step`.
+    pub(crate) fn renewal_with_record(&self, backend: Backend) -> Option<UpdateStatement> {
+        let held = self.held.as_ref()?;
+        (held.lease && backend == Backend::Sqlite && self.lost.reason().is_none()).then(|| {
+            let mut renewal = renew_statement(&self.tables, backend, &self.id);
+            renewal.returning_col("lock_id");
+            renewal
+        })
+    }
+
+    /// After a record that carried [`LockGuard::renewal_with_record`]: what
+    /// `confirm_in_step` does once it knows whether the renewal `renewed`.
+    pub(crate) async fn renewed_with_record(
+        &self,
+        conn: ConnRef<'_>,
+        label: &str,
+        atomic: bool,
+        renewed: bool,
+    ) -> Result<()> {
+        if !renewed {
+            self.lost.set(lease_lost_reason(conn, &self.tables).await?);
         }
         if atomic { self.lost_error(label) } else { Ok(()) }
     }

@@ -4,11 +4,11 @@
 //! for waiting processes to read.
 
 use super::LockHolder;
-use crate::backend::{ConnRef, is_missing_column, missing_table_as_none, now_ms_sql};
+use crate::backend::{Backend, ConnRef, is_missing_column, missing_table_as_none, now_ms_sql};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::history::Tables;
-use sea_query::{ColumnDef, Expr, ExprTrait, Query, Table};
+use sea_query::{ColumnDef, Expr, ExprTrait, Query, Table, UpdateStatement};
 use std::time::Duration;
 
 /// Creates the lock table, or adds to one an older version created the
@@ -137,13 +137,18 @@ pub(super) async fn take_over(conn: ConnRef<'_>, tables: &Tables, me: Me<'_>, st
 
 /// Renews the heartbeat; 0 when this process no longer holds the lease.
 pub(super) async fn renew(conn: ConnRef<'_>, tables: &Tables, id: &str) -> Result<u64> {
-    let update = Query::update()
+    let update = renew_statement(tables, conn.backend(), id);
+    Db::new(conn).execute(&update).await
+}
+
+/// The statement that renews the heartbeat of the lease that holder `id` holds.
+pub(super) fn renew_statement(tables: &Tables, backend: Backend, id: &str) -> UpdateStatement {
+    Query::update()
         .table(tables.lock.sea())
-        .value("heartbeat_ms", Expr::cust(now_ms_sql(conn.backend())))
+        .value("heartbeat_ms", Expr::cust(now_ms_sql(backend)))
         .and_where(Expr::col("id").eq(1))
         .and_where(Expr::col("lock_id").eq(id))
-        .to_owned();
-    Db::new(conn).execute(&update).await
+        .to_owned()
 }
 
 /// Records the holder of a session lock for waiting processes to read,
