@@ -147,9 +147,7 @@ impl<'a> Lexer<'a> {
         let postgres = self.backend == Backend::Postgres;
         let first = rest.chars().next().expect("measure is called on non-empty input");
         Ok(match first {
-            c if c.is_whitespace() => {
-                (TokenKind::Whitespace, rest.find(|c: char| !c.is_whitespace()).unwrap_or(rest.len()))
-            }
+            c if c.is_whitespace() => (TokenKind::Whitespace, run_length(rest, char::is_whitespace)),
             '-' if rest.starts_with("--") => (TokenKind::Comment, line_length(rest)),
             '#' if mysql => (TokenKind::Comment, line_length(rest)),
             '/' if rest.starts_with("/*") => (TokenKind::Comment, block_comment(rest, postgres)?),
@@ -170,10 +168,9 @@ impl<'a> Lexer<'a> {
                 rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_')).unwrap_or(rest.len()),
             ),
             // `$` inside a name is PostgreSQL's; on MySQL it more often starts a `$$` delimiter.
-            c if c.is_alphabetic() || c == '_' => (
-                TokenKind::Word,
-                rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || (c == '$' && postgres))).unwrap_or(rest.len()),
-            ),
+            c if c.is_alphabetic() || c == '_' => {
+                (TokenKind::Word, run_length(rest, |c| c.is_alphanumeric() || c == '_' || (c == '$' && postgres)))
+            }
             c => (TokenKind::Punct, c.len_utf8()),
         })
     }
@@ -205,6 +202,22 @@ impl<'a> Iterator for Lexer<'a> {
 /// Every token of `src`, or the first construct that is not closed.
 pub fn tokenize(backend: Backend, src: &str) -> Result<Vec<Token<'_>>, LexError> {
     Lexer::new(backend, src).collect()
+}
+
+/// The length of the run of characters at the start of `rest` that
+/// `accepts`: byte by byte while the text is ASCII, without decoding it,
+/// and by characters from the first byte that is not.
+fn run_length(rest: &str, accepts: impl Fn(char) -> bool) -> usize {
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && bytes[i].is_ascii() {
+        if !accepts(char::from(bytes[i])) {
+            return i;
+        }
+        i += 1;
+    }
+    // `i` is on a character boundary: every byte before it is ASCII.
+    i + rest[i..].find(|c: char| !accepts(c)).unwrap_or(rest.len() - i)
 }
 
 fn line_length(rest: &str) -> usize {
@@ -282,6 +295,18 @@ mod tests {
 
     fn kinds(backend: Backend, src: &str) -> Vec<(TokenKind, &str)> {
         tokenize(backend, src).unwrap().into_iter().filter(|t| !t.is_trivia()).map(|t| (t.kind, t.text)).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_run_measured_by_bytes_ends_where_one_measured_by_characters_ends(
+            text in "[ \t\n\x0b\x0c\rab_$1é\u{a0}\u{85}\u{2003}ß-]{0,24}",
+        ) {
+            let by_chars = |accepts: &dyn Fn(char) -> bool| text.find(|c: char| !accepts(c)).unwrap_or(text.len());
+            let word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+            proptest::prop_assert_eq!(run_length(&text, char::is_whitespace), by_chars(&char::is_whitespace));
+            proptest::prop_assert_eq!(run_length(&text, word), by_chars(&word));
+        }
     }
 
     #[test]

@@ -100,19 +100,22 @@ fn mysql_inline(sql: &str, values: &Values) -> String {
     let mut inlined = String::with_capacity(sql.len() + 16 * values.0.len());
     let mut values = values.0.iter();
     let mut quoted = false;
-    for c in sql.chars() {
-        match c {
-            '`' => {
-                quoted = !quoted;
-                inlined.push(c);
+    // The text since the last `?` replaced, copied as one slice.
+    let mut copied_to = 0;
+    for (at, byte) in sql.bytes().enumerate() {
+        match byte {
+            b'`' => quoted = !quoted,
+            b'?' if !quoted => {
+                if let Some(value) = values.next() {
+                    inlined.push_str(&sql[copied_to..at]);
+                    inlined.push_str(&mysql_literal(value));
+                    copied_to = at + 1;
+                }
             }
-            '?' if !quoted => match values.next() {
-                Some(value) => inlined.push_str(&mysql_literal(value)),
-                None => inlined.push(c),
-            },
-            _ => inlined.push(c),
+            _ => {}
         }
     }
+    inlined.push_str(&sql[copied_to..]);
     inlined
 }
 

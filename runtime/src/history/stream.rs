@@ -140,7 +140,8 @@ async fn stream(
             }
             #[cfg(feature = "mysql")]
             ConnRef::MySql(c) => {
-                let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(c);
+                // The text protocol: one round trip, where a prepared statement takes two on a new connection.
+                let mut rows = sqlx::raw_sql(AssertSqlSafe(sql)).fetch(c);
                 while let Some(row) = rows.try_next().await? {
                     each(&TypedRow { row: &row, checked })?;
                 }
