@@ -466,13 +466,13 @@ impl StepRunner<'_> {
                 }
                 let mut db = self.db_for(step, tx.conn(), transcript);
                 let ran = panic::catch(step.body().run(&mut db)).await;
+                let implicitly_committed = db.sent_implicit_commit();
                 // From the first statement that commits by itself, the unfinished row is committed.
-                *in_progress |= !atomic && db.sent_implicit_commit();
+                *in_progress |= !atomic && implicitly_committed;
                 // A statement that gave up on a lock before any other ran left nothing
                 // but, if it commits implicitly, the unfinished row, cleared below.
                 let first_gave_up = db.executed() == 1 && ran.as_ref().is_err_and(crate::backend::is_lock_timeout);
-                undone_by_rollback = !db.sent_implicit_commit() || first_gave_up;
-                let implicitly_committed = db.sent_implicit_commit();
+                undone_by_rollback = !implicitly_committed || first_gave_up;
                 *notes = db.take_notes();
                 ran?;
                 self.record(&mut tx, step, atomic, started, implicitly_committed).await
