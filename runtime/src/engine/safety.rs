@@ -24,7 +24,7 @@ impl Migrator {
     pub async fn analyze_all(&self, backend: Backend) -> Vec<MigrationAnalysis> {
         let mut out = Vec::with_capacity(self.registry.len());
         for migration in self.registry.in_order() {
-            out.push(analyze_up(migration, backend).await.analysis);
+            out.push(analysis_of_up(migration, backend).await);
         }
         out
     }
@@ -46,7 +46,7 @@ impl Migrator {
     ) -> Vec<MigrationAnalysis> {
         let mut out = Vec::with_capacity(migrations.len());
         for migration in migrations {
-            out.push(analyze_up(migration, backend).await.analysis);
+            out.push(analysis_of_up(migration, backend).await);
         }
         out
     }
@@ -109,7 +109,7 @@ impl Migrator {
         let mut analyses = Vec::with_capacity(migrations.len());
         for migration in migrations {
             if let Some(down) = migration.down {
-                analyses.push(analyze_body(migration, down, backend, false).await.0);
+                analyses.push(analyze_body(migration, down, backend, false, false).await.0);
             }
         }
         refuse_transaction_control(&analyses)
@@ -186,23 +186,32 @@ pub(crate) fn refuse_transaction_control<'a>(analyses: impl IntoIterator<Item = 
     if refusals.is_empty() { Ok(()) } else { Err(Error::TransactionControl { refusals, before_run: true }) }
 }
 
-/// Analyses one migration's `up` offline, keeping the transcript of what it read.
+/// Analyses one migration's `up` offline, keeping the transcript of what it
+/// read for the guard of the step that runs it.
 pub(super) async fn analyze_up(migration: &'static Migration, backend: Backend) -> Analysed {
-    let (analysis, transcript) = analyze_body(migration, migration.up, backend, migration.empty_up).await;
+    let (analysis, transcript) = analyze_body(migration, migration.up, backend, migration.empty_up, true).await;
     Analysed { analysis, transcript }
 }
 
+/// Analyses one migration's `up` offline, for a report: no transcript.
+async fn analysis_of_up(migration: &'static Migration, backend: Backend) -> MigrationAnalysis {
+    analyze_body(migration, migration.up, backend, migration.empty_up, false).await.0
+}
+
 /// Analyses one body of a migration (its `up` or its `down`) offline: the
-/// analysis, and the transcript of the statements it read, without the
-/// finding of an empty body, which is about no statement.
+/// analysis, and, with `keep`, the transcript of the statements it read
+/// (without the finding of an empty body, which is about no statement).
 async fn analyze_body(
     migration: &'static Migration,
     body: Body,
     backend: Backend,
     empty: bool,
+    keep: bool,
 ) -> (MigrationAnalysis, Transcript) {
     let mut analyzer = migration.analyzer(backend);
-    analyzer.keep_transcript();
+    if keep {
+        analyzer.keep_transcript();
+    }
     let incomplete = match body {
         // A SQL file is read with its comments, which can acknowledge statements.
         Body::Sql(script) => {

@@ -638,7 +638,7 @@ impl StepRunner<'_> {
             after_implicit_commit: begin_with_history,
         };
         if let Some(renewed) = history::record_step(tx.conn(), self.tables, record).await? {
-            self.guard.renewed_with_record(tx.conn(), &migration.label(), atomic, renewed).await?;
+            self.guard.after_renewal(tx.conn(), &migration.label(), atomic, renewed).await?;
         }
         Ok(())
     }

@@ -133,8 +133,9 @@ impl LockGuard {
     pub(crate) async fn confirm_in_step(&self, mut conn: ConnRef<'_>, label: &str, atomic: bool) -> Result<()> {
         let Some(held) = &self.held else { return Ok(()) };
         if held.lease {
-            if self.lost.reason().is_none() && renew(conn.reborrow(), &self.tables, &self.id).await? == 0 {
-                self.lost.set(lease_lost_reason(conn, &self.tables).await?);
+            if self.lost.reason().is_none() {
+                let renewed = renew(conn.reborrow(), &self.tables, &self.id).await? != 0;
+                return self.after_renewal(conn, label, atomic, renewed).await;
             }
         } else if atomic {
             return self.check(label).await;
@@ -155,9 +156,10 @@ impl LockGuard {
         })
     }
 
-    /// After a record that carried [`LockGuard::renewal_with_record`]: what
-    /// `confirm_in_step` does once it knows whether the renewal `renewed`.
-    pub(crate) async fn renewed_with_record(
+    /// What [`LockGuard::confirm_in_step`] does once it knows whether the
+    /// lease was `renewed`: by itself, or by the record that carried
+    /// [`LockGuard::renewal_with_record`].
+    pub(crate) async fn after_renewal(
         &self,
         conn: ConnRef<'_>,
         label: &str,
