@@ -96,6 +96,7 @@ mod session {
     }
 
     on_session_backends!(
+        lock_status_shows_a_dead_holders_record_as_not_held,
         lock_commands_and_routes_work_while_a_migration_holds_the_lock,
         a_holder_whose_connection_is_killed_stops_before_its_next_step,
         a_holder_whose_lock_is_released_from_another_shell_stops_before_its_next_step,
@@ -108,6 +109,28 @@ async fn serve(api: HttpApi) -> String {
     let app = Router::new().nest("/migrations", api.router());
     tokio::spawn(async move { migrations_rs::http::axum::serve(listener, app).await.unwrap() });
     format!("http://{address}/migrations")
+}
+
+/// A session lock's holder record outlives a holder that died without
+/// clearing it: `lock status` shows it, and says nobody holds the lock.
+async fn lock_status_shows_a_dead_holders_record_as_not_held(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let url = db.url.expose().to_owned();
+    let fresh = run(FIXTURE, &url, &["lock", "status", "--json"]);
+    assert!(fresh.status.success(), "no lock table yet: {}", text(&fresh.stderr));
+    let lock: serde_json::Value = serde_json::from_slice(&fresh.stdout).unwrap();
+    assert_eq!((lock["held"].as_bool(), lock["holder"].is_null()), (Some(false), true), "{lock}");
+
+    create_tables(&url);
+    let mut inspect = db.inspect().await;
+    write_lease(&mut inspect, clock_ms(-120_000), "30000").await;
+    let status = run(FIXTURE, &url, &["lock", "status", "--json"]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    let lock: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!((lock["held"].as_bool(), lock["holder"]["pid"].as_i64()), (Some(false), Some(4242)), "{lock}");
+    assert_eq!(lock["holder"]["host"], "replica-b", "{lock}");
+    let age = lock["holder"]["heartbeat_age_ms"].as_i64().unwrap_or_default();
+    assert!((119_000..600_000).contains(&age), "the heartbeat's age by the database's clock: {lock}");
 }
 
 async fn lock_commands_and_routes_work_while_a_migration_holds_the_lock(backend: Backend) {

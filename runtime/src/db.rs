@@ -300,6 +300,41 @@ impl<'c> Db<'c> {
         rows.map_err(|error| self.statement_error(backend, error, &sent))
     }
 
+    /// [`Db::fetch_all`] for a read of our own that a connection runs once:
+    /// its values written into the SQL, sent unprepared. That is one round
+    /// trip on PostgreSQL and MySQL/MariaDB, where preparing it first takes
+    /// two; SQLite has no round trips to save and prepares as usual.
+    pub(crate) async fn fetch_all_unprepared(&mut self, query: impl Statement) -> Result<Vec<Row>> {
+        let backend = self.backend();
+        if backend == Backend::Sqlite {
+            return self.fetch_all(query).await;
+        }
+        let sql = query.to_inline_sql(backend);
+        self.check(&sql).await?;
+        self.check_packet(&sql).await?;
+        tracing::debug!(target: "migrations_rs::sql", %sql, "fetching unprepared");
+        self.executed += 1;
+        let sent = sql.clone();
+        let rows = match self.live("rows read from the database")? {
+            #[cfg(feature = "sqlite")]
+            ConnRef::Sqlite(c) => sqlx::raw_sql(AssertSqlSafe(sql))
+                .fetch_all(&mut **c)
+                .await
+                .map(|rows| rows.into_iter().map(Row::Sqlite).collect()),
+            #[cfg(feature = "postgres")]
+            ConnRef::Postgres(c) => sqlx::raw_sql(AssertSqlSafe(sql))
+                .fetch_all(&mut **c)
+                .await
+                .map(|rows| rows.into_iter().map(Row::Postgres).collect()),
+            #[cfg(feature = "mysql")]
+            ConnRef::MySql(c) => sqlx::raw_sql(AssertSqlSafe(sql))
+                .fetch_all(&mut **c)
+                .await
+                .map(|rows| rows.into_iter().map(Row::MySql).collect()),
+        };
+        rows.map_err(|error| self.statement_error(backend, error, &sent))
+    }
+
     /// Refuses a statement larger than MySQL/MariaDB's `max_allowed_packet`,
     /// which the server would answer by dropping the connection.
     async fn check_packet(&mut self, sql: &str) -> Result<()> {

@@ -243,6 +243,12 @@ pub(crate) fn status_from(
 
 /// Who holds the lock, read without taking it.
 pub(crate) async fn status(conn: &mut Connection, tables: &Tables, options: &LockOptions) -> Result<LockStatus> {
+    if let Some(held) = held_in_sql(conn.backend(), tables, options)
+        && let Some((holder, session_held)) =
+            table::read_holder_and_session(conn.as_ref(), tables, options.stale_after, held).await?
+    {
+        return Ok(status_from(conn.backend(), options, holder, session_held));
+    }
     let holder = table::read_holder_if_table(conn.as_ref(), tables, options.stale_after).await?;
     let session_held = match mechanism(conn.backend(), options.strategy) {
         Mechanism::LeaseRow => {

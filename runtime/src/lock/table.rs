@@ -8,7 +8,7 @@ use crate::backend::{Backend, ConnRef, is_missing_column, missing_table_as_none,
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::history::Tables;
-use sea_query::{ColumnDef, Expr, ExprTrait, Query, Table, UpdateStatement};
+use sea_query::{ColumnDef, Expr, ExprTrait, JoinType, Query, Table, UpdateStatement};
 use std::time::Duration;
 
 /// Creates the lock table, or adds to one an older version created the
@@ -201,6 +201,50 @@ pub(super) async fn read_holder(
         stale_after,
         fallback,
     )))
+}
+
+/// The recorded holder, and whether a server session holds the session
+/// lock (`held`: SQL that is a nonzero integer while it does), in one
+/// statement sent unprepared. The statement finds one row whether or not a
+/// holder is recorded. `None` when the lock table, or a column a later
+/// version added, is not there: the caller then reads the two apart.
+pub(super) async fn read_holder_and_session(
+    conn: ConnRef<'_>,
+    tables: &Tables,
+    fallback: Duration,
+    held: Expr,
+) -> Result<Option<(Option<LockHolder>, bool)>> {
+    let one = Query::select().expr_as(Expr::val(1), "one").to_owned();
+    let select = Query::select()
+        .expr_as(held, "lock_held")
+        .columns([("l", "lock_id"), ("l", "pid"), ("l", "host"), ("l", "since")])
+        .expr_as(Expr::cust(format!("{} - heartbeat_ms", now_ms_sql(conn.backend()))), "age_ms")
+        .expr_as(Expr::col(("l", "stale_after_ms")), "stale_after_ms")
+        .from_subquery(one, "o")
+        .join_as(JoinType::LeftJoin, tables.lock.sea(), "l", Expr::col(("l", "id")).eq(1))
+        .to_owned();
+    let rows = match missing_table_as_none(Db::new(conn).fetch_all_unprepared(&select).await) {
+        Err(error) if is_missing_column(&error) => return Ok(None),
+        rows => match rows? {
+            Some(rows) => rows,
+            None => return Ok(None),
+        },
+    };
+    let Some(row) = rows.first() else { return Ok(None) };
+    let session_held = row.get::<Option<i64>>("lock_held")?.is_some_and(|held| held != 0);
+    let holder = match row.get::<Option<String>>("lock_id")? {
+        Some(id) => Some(super::recorded_holder(
+            id,
+            row.get("pid")?,
+            row.get("host")?,
+            row.get("since")?,
+            row.get("age_ms")?,
+            row.get("stale_after_ms")?,
+            fallback,
+        )),
+        None => None,
+    };
+    Ok(Some((holder, session_held)))
 }
 
 /// Like [`read_holder`], but `None` when the lock table does not exist yet.
