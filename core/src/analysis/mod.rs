@@ -26,7 +26,7 @@ pub use transcript::{Replay, Transcript};
 
 use crate::dialect::Backend;
 use crate::risk::Risk;
-use crate::sql;
+use crate::sql::{self, Token};
 use crate::version::Version;
 use classify::{Context, classify};
 use std::collections::HashSet;
@@ -241,10 +241,11 @@ impl Analyzer {
     }
 
     fn read(&mut self, text: &str) {
-        match sql::split(self.backend, text) {
+        // One reading of the text splits it and finds each statement's tokens.
+        match sql::split_lexed(self.backend, text) {
             Ok(statements) => {
-                for statement in statements {
-                    self.statement(statement.sql);
+                for lexed in statements {
+                    self.statement(lexed.statement.sql, &lexed.tokens);
                 }
             }
             Err(error) => {
@@ -259,15 +260,9 @@ impl Analyzer {
         self.push(Rule::OpaqueSql, "", detail, Vec::new());
     }
 
-    fn statement(&mut self, text: &str) {
+    /// Reads one statement, `text`, from its significant `tokens`.
+    fn statement(&mut self, text: &str, tokens: &[Token<'_>]) {
         self.statements += 1;
-        let tokens = match sql::tokenize(self.backend, text) {
-            Ok(tokens) => tokens.into_iter().filter(|t| !t.is_trivia()).collect::<Vec<_>>(),
-            Err(error) => {
-                self.committed |= self.backend == Backend::MySql;
-                return self.push(Rule::OpaqueSql, text, format!("the SQL cannot be read: {error}"), Vec::new());
-            }
-        };
         if self.backend == Backend::MySql {
             self.committed |= tokens.first().is_none_or(|first| !ROLLED_BACK_ON_MYSQL.iter().any(|k| first.is(k)));
         }
@@ -280,7 +275,7 @@ impl Analyzer {
             added_columns: &self.added_columns,
             savepoints: &self.savepoints,
         };
-        let classified = classify(&tokens, &ctx);
+        let classified = classify(tokens, &ctx);
         for risk in classified.categories {
             if !self.detected.contains(&risk) {
                 self.detected.push(risk);

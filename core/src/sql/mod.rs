@@ -7,4 +7,4 @@ pub mod lexer;
 pub mod split;
 
 pub use lexer::{LexError, Lexer, Token, TokenKind, tokenize};
-pub use split::{SqlStatement, split};
+pub use split::{LexedStatement, SqlStatement, split, split_lexed};

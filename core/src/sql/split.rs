@@ -21,19 +21,52 @@ pub struct SqlStatement<'a> {
     pub line: usize,
 }
 
+/// A statement of [`split_lexed`] with its tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexedStatement<'a> {
+    /// The statement, as [`split`] finds it.
+    pub statement: SqlStatement<'a>,
+    /// The statement's tokens without comments and whitespace, as
+    /// [`tokenize`](crate::sql::tokenize) of its text finds them.
+    pub tokens: Vec<Token<'a>>,
+}
+
 /// The statements of `src`, in order. Comments and whitespace between
 /// statements, delimiters and `DELIMITER` commands are not part of any.
+///
+/// ```
+/// use migrations_rs_core::{dialect::Backend, sql::split};
+///
+/// let statements = split(Backend::Postgres, "CREATE TABLE a (id int); -- done\nDROP TABLE b;").unwrap();
+/// assert_eq!(statements.iter().map(|s| s.sql).collect::<Vec<_>>(), ["CREATE TABLE a (id int)", "DROP TABLE b"]);
+/// assert_eq!(statements[1].line, 2);
+/// ```
 pub fn split(backend: Backend, src: &str) -> Result<Vec<SqlStatement<'_>>, LexError> {
-    let mut splitter = Splitter {
-        backend,
-        src,
-        lexer: Lexer::new(backend, src),
-        delimiter: ";".into(),
-        out: Vec::new(),
-        lines: LineCounter::default(),
-    };
+    let mut splitter = Splitter::new(backend, src, false);
     splitter.run()?;
     Ok(splitter.out)
+}
+
+/// [`split`], with each statement's tokens kept from the one reading of
+/// `src`, for what reads them next: lexing each statement again would read
+/// the script twice.
+///
+/// ```
+/// use migrations_rs_core::{dialect::Backend, sql::split_lexed};
+///
+/// let statements = split_lexed(Backend::Sqlite, "DROP TABLE a /* old */; SELECT 1").unwrap();
+/// let words: Vec<&str> = statements[0].tokens.iter().map(|t| t.text).collect();
+/// assert_eq!(words, ["DROP", "TABLE", "a"]);
+/// ```
+pub fn split_lexed(backend: Backend, src: &str) -> Result<Vec<LexedStatement<'_>>, LexError> {
+    let mut splitter = Splitter::new(backend, src, true);
+    splitter.run()?;
+    Ok(splitter
+        .out
+        .into_iter()
+        .zip(splitter.lexed)
+        .map(|(statement, tokens)| LexedStatement { statement, tokens })
+        .collect())
 }
 
 struct Splitter<'a> {
@@ -43,6 +76,10 @@ struct Splitter<'a> {
     delimiter: String,
     out: Vec<SqlStatement<'a>>,
     lines: LineCounter,
+    /// Whether each statement's significant tokens are kept, in `lexed`.
+    keeps_tokens: bool,
+    tokens: Vec<Token<'a>>,
+    lexed: Vec<Vec<Token<'a>>>,
 }
 
 /// Line numbers of increasing offsets, counting each newline once: the
@@ -73,6 +110,20 @@ struct Current {
 }
 
 impl<'a> Splitter<'a> {
+    fn new(backend: Backend, src: &'a str, keeps_tokens: bool) -> Self {
+        Splitter {
+            backend,
+            src,
+            lexer: Lexer::new(backend, src),
+            delimiter: ";".into(),
+            out: Vec::new(),
+            lines: LineCounter::default(),
+            keeps_tokens,
+            tokens: Vec::new(),
+            lexed: Vec::new(),
+        }
+    }
+
     fn run(&mut self) -> Result<(), LexError> {
         let mut current = Current::default();
         loop {
@@ -98,6 +149,9 @@ impl<'a> Splitter<'a> {
             self.track_blocks(&mut current, &token)?;
             let start = current.range.as_ref().map_or(token.start, |r| r.start);
             current.range = Some(start..token.end());
+            if self.keeps_tokens {
+                self.tokens.push(token);
+            }
         }
         self.finish(&mut current);
         Ok(())
@@ -152,6 +206,9 @@ impl<'a> Splitter<'a> {
         if let Some(range) = current.range.take() {
             let line = self.lines.line_at(self.src, range.start);
             self.out.push(SqlStatement { sql: &self.src[range.clone()], range, line });
+            if self.keeps_tokens {
+                self.lexed.push(std::mem::take(&mut self.tokens));
+            }
         }
         *current = Current::default();
     }
@@ -347,5 +404,41 @@ mod properties {
                 prop_assert_eq!(again, vec![statement.sql]);
             }
         }
+
+        /// The tokens the split keeps are those of each statement lexed on its own.
+        #[test]
+        fn kept_tokens_are_each_statements_own(src in sql_with_semicolons(), backend in backend()) {
+            let Ok(lexed) = split_lexed(backend, &src) else {
+                prop_assert!(split(backend, &src).is_err());
+                return Ok(());
+            };
+            let statements = split(backend, &src).unwrap();
+            prop_assert_eq!(lexed.iter().map(|l| &l.statement).collect::<Vec<_>>(), statements.iter().collect::<Vec<_>>());
+            for LexedStatement { statement, tokens } in lexed {
+                let alone: Vec<(TokenKind, &str)> = tokenize(backend, statement.sql)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|t| !t.is_trivia())
+                    .map(|t| (t.kind, t.text))
+                    .collect();
+                let kept: Vec<(TokenKind, &str)> = tokens.iter().map(|t| (t.kind, t.text)).collect();
+                prop_assert_eq!(kept, alone, "in {:?}", src);
+                prop_assert!(tokens.iter().all(|t| &src[t.start..t.end()] == t.text), "offsets are the script's");
+            }
+        }
+    }
+
+    #[test]
+    fn kept_tokens_of_routines_and_delimiters() {
+        let src = "DELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; END//\nDELIMITER ;\nDROP TABLE t; -- gone";
+        let lexed = split_lexed(Backend::MySql, src).unwrap();
+        let texts: Vec<Vec<&str>> = lexed.iter().map(|l| l.tokens.iter().map(|t| t.text).collect()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                vec!["CREATE", "PROCEDURE", "p", "(", ")", "BEGIN", "SELECT", "1", ";", "END"],
+                vec!["DROP", "TABLE", "t"]
+            ]
+        );
     }
 }
