@@ -457,6 +457,18 @@ pub(crate) fn session_lock_held_sql(backend: Backend, name: &str) -> Option<Expr
     }
 }
 
+/// A SQL condition, true while the server session `session` holds the
+/// session lock called `name`, for a statement on another connection to
+/// check it; `None` where no such check is sent with a step's record
+/// (SQLite, which has no session locks, and MySQL/MariaDB, whose steps
+/// check it before they start).
+pub(crate) fn session_lock_held_by_sql(backend: Backend, name: &str, session: i64) -> Option<Expr> {
+    match backend {
+        Backend::Postgres => Some(postgres::AdvisoryLock::named(name).held_by_sql(session)),
+        Backend::MySql | Backend::Sqlite => None,
+    }
+}
+
 /// The database error inside `error`, by the backend that raised it.
 enum Raised<'e> {
     #[cfg(feature = "postgres")]

@@ -586,9 +586,11 @@ impl StepRunner<'_> {
         implicitly_committed: bool,
     ) -> Result<()> {
         let migration = step.migration;
-        // On SQLite the lease is renewed by the record's own round trip.
+        // On SQLite the lease is renewed by the record's own round trip; on
+        // PostgreSQL the record of an atomic step checks the session lock.
         let renewal = self.guard.renewal_with_record(tx.conn().backend());
-        if renewal.is_none() {
+        let lock_held = if renewal.is_none() { self.guard.held_with_record(atomic) } else { None };
+        if renewal.is_none() && lock_held.is_none() {
             self.guard.confirm_in_step(tx.conn(), &migration.label(), atomic).await?;
         }
         let duration_ms = millis(started.elapsed());
@@ -630,15 +632,28 @@ impl StepRunner<'_> {
             let next = Step::new(ahead.migration, StepAction::Apply, step.batch, ahead.seq);
             next.history_row(RowState::Applying, 0)
         });
+        let renews = renewal.is_some();
+        let checks_lock = lock_held.is_some();
         let record = StepRecord {
             change,
             entry: &entry,
             next: next.as_ref(),
             renewal,
+            lock_held,
             after_implicit_commit: begin_with_history,
         };
-        if let Some(renewed) = history::record_step(tx.conn(), self.tables, record).await? {
-            self.guard.after_renewal(tx.conn(), &migration.label(), atomic, renewed).await?;
+        let recorded = match history::record_step(tx.conn(), self.tables, record).await {
+            // A process that took the lock over may have written what this one could not.
+            Err(error) if checks_lock => {
+                self.guard.check(&migration.label()).await?;
+                return Err(error);
+            }
+            recorded => recorded?,
+        };
+        match recorded {
+            Some(renewed) if renews => self.guard.after_renewal(tx.conn(), &migration.label(), atomic, renewed).await?,
+            Some(held) => self.guard.after_held_check(&migration.label(), held).await?,
+            None => {}
         }
         Ok(())
     }

@@ -495,14 +495,15 @@ pub(crate) async fn read_log(conn: ConnRef<'_>, tables: &Tables, query: &LogQuer
 }
 
 pub(crate) async fn insert_applied(conn: ConnRef<'_>, tables: &Tables, applied: &AppliedMigration) -> Result<()> {
-    name_damage(&tables.history, Db::new(conn).exec(&insert_applied_statement(tables, applied)).await)
+    name_damage(&tables.history, Db::new(conn).exec(&insert_applied_statement(tables, applied, None)).await)
 }
 
-fn insert_applied_statement(tables: &Tables, applied: &AppliedMigration) -> InsertStatement {
-    Query::insert()
-        .into_table(tables.history.sea())
-        .columns(HISTORY_COLUMNS)
-        .values_panic([
+fn insert_applied_statement(tables: &Tables, applied: &AppliedMigration, only_if: Option<&Expr>) -> InsertStatement {
+    let mut insert = Query::insert();
+    insert.into_table(tables.history.sea()).columns(HISTORY_COLUMNS);
+    insert_row(
+        &mut insert,
+        [
             i64::from(applied.version).into(),
             applied.name.clone().into(),
             applied.module.clone().into(),
@@ -515,8 +516,23 @@ fn insert_applied_statement(tables: &Tables, applied: &AppliedMigration) -> Inse
             applied.batch.into(),
             applied.seq.into(),
             applied.state.as_str().into(),
-        ])
-        .to_owned()
+        ],
+        only_if,
+    );
+    insert
+}
+
+/// Adds the row `values` to `insert`; with `only_if`, no row unless the condition holds.
+fn insert_row<const N: usize>(insert: &mut InsertStatement, values: [Expr; N], only_if: Option<&Expr>) {
+    match only_if {
+        None => {
+            insert.values_panic(values);
+        }
+        Some(condition) => {
+            let row = Query::select().exprs(values).and_where(condition.clone()).to_owned();
+            insert.select_from(row).expect("as many values as columns");
+        }
+    }
 }
 
 /// Marks a row applied, with the time and duration of the run that finished it.
@@ -564,20 +580,35 @@ pub(crate) async fn append_log(conn: ConnRef<'_>, tables: &Tables, entry: &LogEn
 }
 
 fn append_log_statement(tables: &Tables, entry: &LogEntry) -> InsertStatement {
-    Query::insert()
-        .into_table(tables.log.sea())
-        .columns(["version", "name", "action", "at", "performed_by", "duration_ms", "batch", "error"])
-        .values_panic([
-            i64::from(entry.version).into(),
-            entry.name.clone().into(),
-            entry.action.as_str().into(),
-            now_rfc3339().into(),
-            operator().into(),
-            entry.duration_ms.into(),
-            entry.batch.into(),
-            entry.error.clone().into(),
-        ])
-        .to_owned()
+    log_insert(tables, entry, None)
+}
+
+/// The insert of `entry`; with `only_if`, an insert of no row unless the
+/// condition holds.
+fn log_insert(tables: &Tables, entry: &LogEntry, only_if: Option<&Expr>) -> InsertStatement {
+    let values: [Expr; 8] = [
+        i64::from(entry.version).into(),
+        entry.name.clone().into(),
+        entry.action.as_str().into(),
+        now_rfc3339().into(),
+        operator().into(),
+        entry.duration_ms.into(),
+        entry.batch.into(),
+        entry.error.clone().into(),
+    ];
+    let mut insert = Query::insert();
+    insert.into_table(tables.log.sea()).columns([
+        "version",
+        "name",
+        "action",
+        "at",
+        "performed_by",
+        "duration_ms",
+        "batch",
+        "error",
+    ]);
+    insert_row(&mut insert, values, only_if);
+    insert
 }
 
 /// What a finished step changes in the history table.
@@ -598,6 +629,9 @@ pub(crate) struct StepRecord<'a> {
     pub next: Option<&'a AppliedMigration>,
     /// A renewal of the lease that returns a row when it renews, sent first.
     pub renewal: Option<UpdateStatement>,
+    /// A condition that holds while this process holds the lock: nothing is
+    /// written unless it holds (PostgreSQL, where the record is one statement).
+    pub lock_held: Option<Expr>,
     /// The step's transaction was ended by a statement that committed it
     /// (MySQL/MariaDB's DDL): the writes begin a new one, to commit together.
     pub after_implicit_commit: bool,
@@ -605,25 +639,44 @@ pub(crate) struct StepRecord<'a> {
 
 /// Writes a finished step's history change and its audit log entry, and
 /// what else `record` holds, in one round trip; whether the renewal renewed
-/// the lease, when `record` held one.
+/// the lease, or whether the lock was held, when `record` carried a renewal
+/// or a `lock_held` condition. A caller that finds the lock lost rolls the
+/// transaction back.
 pub(crate) async fn record_step(conn: ConnRef<'_>, tables: &Tables, record: StepRecord<'_>) -> Result<Option<bool>> {
+    // With a lock condition every write is conditional: a process that lost
+    // the lock writes nothing, and so never waits on the rows of the one that took it.
+    let only_if = record.lock_held.as_ref();
     let change = match record.change {
-        HistoryChange::Insert(applied) => RowWrite::Insert(insert_applied_statement(tables, applied)),
+        HistoryChange::Insert(applied) => RowWrite::Insert(insert_applied_statement(tables, applied, only_if)),
         HistoryChange::Finish { version, execution_ms } => {
-            RowWrite::Update(finish_applied_statement(tables, version, execution_ms))
+            let mut update = finish_applied_statement(tables, version, execution_ms);
+            if let Some(condition) = only_if {
+                update.and_where(condition.clone());
+            }
+            RowWrite::Update(update)
         }
-        HistoryChange::Delete(version) => RowWrite::Delete(delete_applied_statement(tables, version)),
+        HistoryChange::Delete(version) => {
+            let mut delete = delete_applied_statement(tables, version);
+            if let Some(condition) = only_if {
+                delete.and_where(condition.clone());
+            }
+            RowWrite::Delete(delete)
+        }
     };
     let renews = record.renewal.is_some();
+    let checks_lock = record.lock_held.is_some();
     let mut first: Vec<RowWrite> = record.renewal.into_iter().map(RowWrite::Update).collect();
     first.push(change);
-    first.extend(record.next.map(|next| RowWrite::Insert(insert_applied_statement(tables, next))));
+    first.extend(record.next.map(|next| RowWrite::Insert(insert_applied_statement(tables, next, only_if))));
     let together =
-        Together { first, then: append_log_statement(tables, record.entry), begin: record.after_implicit_commit };
+        Together { first, then: log_insert(tables, record.entry, only_if), begin: record.after_implicit_commit };
     let mut db = Db::new(conn);
     let written = if renews {
         // Only the renewal returns rows: one when it renewed.
         db.fetch_all(&together).await.map(|rows| Some(!rows.is_empty()))
+    } else if checks_lock {
+        // One statement: what it changed is the log entry, written only while the lock is held.
+        db.execute(&together).await.map(|inserted| Some(inserted == 1))
     } else {
         db.exec(&together).await.map(|()| None)
     };

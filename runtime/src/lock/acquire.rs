@@ -6,7 +6,7 @@
 use super::guard::{LockConnection, LockGuard};
 use super::table::{Me, ensure_table, insert_lease, read_holder, read_holder_if_table, record_holder, take_over};
 use super::{LockHolder, LockOptions, LockStrategy, LockWait, lock_name, mechanism};
-use crate::backend::{ConnRef, Connection, SessionLockConnection, is_busy};
+use crate::backend::{self, ConnRef, Connection, SessionLockConnection, is_busy};
 use crate::error::{Error, LockError, Result};
 use crate::history::{self, Tables};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,20 +42,29 @@ pub(crate) async fn acquire(
         stale_after: options.stale_after,
     };
     let me = Me { holder: &holder, session: step_session };
-    let mechanism = mechanism(conn.backend(), options.strategy);
+    let backend = conn.backend();
+    let mechanism = mechanism(backend, options.strategy);
     let waiting = Waiting { started: Instant::now(), options, on_wait };
     tracing::debug!(%mechanism, id = %me.holder.id, "taking the migration lock");
     let session = match options.strategy {
         LockStrategy::Native => conn.into_session_lock(&lock_name(tables)).await?,
         LockStrategy::Lease => Err(conn),
     };
-    let conn = match session {
-        Ok(conn) => LockConnection::Session(take_session_lock(conn, tables, me, &waiting).await?),
-        Err(conn) => LockConnection::Lease(take_lease(conn, tables, me, &waiting).await?),
+    let (conn, held_by_us) = match session {
+        Ok(conn) => {
+            let mut conn = take_session_lock(conn, tables, me, &waiting).await?;
+            // The session that took it: its steps' records check that it still holds it.
+            let held_by_us = match conn.lock().holder_session().await? {
+                Some(session) => backend::session_lock_held_by_sql(backend, &lock_name(tables), session),
+                None => None,
+            };
+            (LockConnection::Session(conn), held_by_us)
+        }
+        Err(conn) => (LockConnection::Lease(take_lease(conn, tables, me, &waiting).await?), None),
     };
     let waited_ms = waiting.started.elapsed().as_millis() as u64;
     tracing::info!(%mechanism, id = %me.holder.id, waited_ms, "migration lock taken");
-    Ok(LockGuard::held(me.holder.id.clone(), tables, conn, options.heartbeat_interval()))
+    Ok(LockGuard::held(me.holder.id.clone(), tables, conn, options.heartbeat_interval(), held_by_us))
 }
 
 // Never called without a server backend, whose session lock it takes.

@@ -6,7 +6,7 @@ use super::table::{clear_holder, read_holder, renew, renew_statement};
 use crate::backend::{Backend, ConnRef, Connection, SessionLockConnection, is_busy};
 use crate::error::{Error, LockError, Result};
 use crate::history::Tables;
-use sea_query::UpdateStatement;
+use sea_query::{Expr, UpdateStatement};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -27,6 +27,9 @@ pub(crate) struct LockGuard {
     tables: Tables,
     held: Option<Held>,
     lost: Lost,
+    /// SQL true while the session that took the session lock holds it, for a
+    /// step's record to check on the step's own connection.
+    held_by_us: Option<Expr>,
 }
 
 struct Held {
@@ -76,12 +79,18 @@ impl Lost {
 
 impl LockGuard {
     /// Guards the lock `id`, taken on `conn`, with a heartbeat every `interval`.
-    pub(super) fn held(id: String, tables: &Tables, conn: LockConnection, interval: Duration) -> Self {
+    pub(super) fn held(
+        id: String,
+        tables: &Tables,
+        conn: LockConnection,
+        interval: Duration,
+        held_by_us: Option<Expr>,
+    ) -> Self {
         let lease = matches!(conn, LockConnection::Lease(_));
         let conn = Arc::new(tokio::sync::Mutex::new(conn));
         let lost = Lost::default();
         let (stop, heartbeat) = spawn_heartbeat(conn.clone(), tables.clone(), id.clone(), interval, lost.clone());
-        LockGuard { id, tables: tables.clone(), held: Some(Held { conn, lease, stop, heartbeat }), lost }
+        LockGuard { id, tables: tables.clone(), held: Some(Held { conn, lease, stop, heartbeat }), lost, held_by_us }
     }
 
     /// Why the lock was lost, if a check found it lost.
@@ -141,6 +150,27 @@ impl LockGuard {
             return self.check(label).await;
         }
         if atomic { self.lost_error(label) } else { Ok(()) }
+    }
+
+    /// On PostgreSQL, the condition for an atomic step's record to check
+    /// instead of [`LockGuard::confirm_in_step`]: true while this process's
+    /// lock session still holds the lock. The record writes nothing
+    /// unless it holds; [`LockGuard::after_held_check`] then says why.
+    pub(crate) fn held_with_record(&self, atomic: bool) -> Option<Expr> {
+        let held = self.held.as_ref()?;
+        (atomic && !held.lease && self.lost.reason().is_none()).then(|| self.held_by_us.clone()).flatten()
+    }
+
+    /// What [`LockGuard::confirm_in_step`] does once a record that checked
+    /// [`LockGuard::held_with_record`] says whether the lock was `held`:
+    /// when it was not, the lock's own connection says why.
+    pub(crate) async fn after_held_check(&self, label: &str, held: bool) -> Result<()> {
+        if !held {
+            self.check(label).await?;
+            // The lock's connection still answers for it: its session no longer holds it all the same.
+            self.lost.set("the lock's session no longer held the lock when the step was recorded".to_owned());
+        }
+        self.lost_error(label)
     }
 
     /// On SQLite, the renewal of the lease for a step to send with its

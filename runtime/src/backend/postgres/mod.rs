@@ -174,6 +174,12 @@ impl AdvisoryLock {
         ((self.key as u64 >> 32) as i64, (self.key as u64 & 0xffff_ffff) as i64)
     }
 
+    /// True while the session with backend pid `pid` holds the lock.
+    pub(super) fn held_by_sql(self, pid: i64) -> Expr {
+        let (class_id, object_id) = self.parts();
+        Expr::cust_with_values(format!("EXISTS (SELECT 1 {LOCK_ROWS} AND pid = $3)"), [class_id, object_id, pid])
+    }
+
     /// The number of sessions holding the lock (0 or 1), as a `BIGINT`.
     pub(super) fn held_in_sql(self) -> Expr {
         let (class_id, object_id) = self.parts();
