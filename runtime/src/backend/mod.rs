@@ -25,7 +25,7 @@ mod together;
 pub use connection::Connection;
 pub(crate) use connection::{AnyPool, ConnRef, Tx};
 pub use session::{QUERY_CHARS, ServerSession, SessionWaits};
-pub(crate) use together::{RowWrite, Together};
+pub(crate) use together::{READ_AFTER, RowWrite, Together};
 
 use crate::database_error::{ErrorDetails, StatementError};
 use connection::{Conn, Handle};
@@ -457,15 +457,15 @@ pub(crate) fn session_lock_held_sql(backend: Backend, name: &str) -> Option<Expr
     }
 }
 
-/// A SQL condition, true while the server session `session` holds the
-/// session lock called `name`, for a statement on another connection to
-/// check it; `None` where no such check is sent with a step's record
-/// (SQLite, which has no session locks, and MySQL/MariaDB, whose steps
-/// check it before they start).
+/// SQL that says whether the server session `session` holds the session
+/// lock called `name`, for a statement on another connection to check it:
+/// on PostgreSQL a condition, on MySQL/MariaDB an integer, 1 while it does;
+/// `None` on SQLite, which has no session locks.
 pub(crate) fn session_lock_held_by_sql(backend: Backend, name: &str, session: i64) -> Option<Expr> {
     match backend {
         Backend::Postgres => Some(postgres::AdvisoryLock::named(name).held_by_sql(session)),
-        Backend::MySql | Backend::Sqlite => None,
+        Backend::MySql => Some(mysql::held_by_sql(name, session)),
+        Backend::Sqlite => None,
     }
 }
 

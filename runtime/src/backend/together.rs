@@ -7,9 +7,12 @@
 use super::Backend;
 use crate::db::Statement;
 use sea_query::{
-    CommonTableExpression, DeleteStatement, InsertStatement, MysqlQueryBuilder, PostgresQueryBuilder, QueryBuilder,
-    SqliteQueryBuilder, SubQueryStatement, UpdateStatement, Value, Values, WithClause,
+    CommonTableExpression, DeleteStatement, Expr, InsertStatement, MysqlQueryBuilder, PostgresQueryBuilder, Query,
+    QueryBuilder, SqliteQueryBuilder, SubQueryStatement, UpdateStatement, Value, Values, WithClause,
 };
+
+/// The name of the column of [`Together::read_after`].
+pub(crate) const READ_AFTER: &str = "read_after";
 
 /// The first of the two: a row inserted, changed or deleted.
 #[derive(Debug, Clone)]
@@ -49,6 +52,9 @@ pub(crate) struct Together {
     /// committed implicitly (DDL) ended the one the connection was in, and
     /// each statement would otherwise commit on its own.
     pub begin: bool,
+    /// On MySQL/MariaDB, a value selected after both, in the same round trip:
+    /// the only rows the statements return.
+    pub read_after: Option<Expr>,
 }
 
 impl Statement for Together {
@@ -88,6 +94,12 @@ impl Statement for Together {
                 }
                 let (then, then_values) = self.then.build(MysqlQueryBuilder);
                 sql.push_str(&mysql_inline(&then, &then_values));
+                if let Some(value) = &self.read_after {
+                    let (read, read_values) =
+                        Query::select().expr_as(value.clone(), READ_AFTER).build(MysqlQueryBuilder);
+                    sql.push_str("; ");
+                    sql.push_str(&mysql_inline(&read, &read_values));
+                }
                 (sql, Values(Vec::new()))
             }
         }
@@ -158,7 +170,7 @@ mod tests {
             .columns(["version", "error"])
             .values_panic([7.into(), Option::<String>::None.into()])
             .to_owned();
-        Together { first: vec![RowWrite::Update(first)], then, begin: false }
+        Together { first: vec![RowWrite::Update(first)], then, begin: false, read_after: None }
     }
 
     #[test]
@@ -214,6 +226,11 @@ mod tests {
         assert!(values.0.is_empty());
         let begun = Together { begin: true, ..together() }.to_sql(Backend::MySql).0;
         assert_eq!(begun, format!("BEGIN; {sql}"));
+        let read = Together { read_after: Some(Expr::cust_with_values("IS_USED_LOCK(?) = 7", ["a"])), ..together() };
+        assert_eq!(
+            read.to_sql(Backend::MySql).0,
+            format!("{sql}; SELECT IS_USED_LOCK(_utf8mb4 X'61') = 7 AS `read_after`")
+        );
         assert_eq!(mysql_literal(&Value::from("a'\\?`")), "_utf8mb4 X'61275C3F60'");
         assert_eq!(mysql_literal(&Value::from("")), "_utf8mb4 X''");
         assert_eq!(mysql_inline("SELECT `a?b` = ?", &Values(vec![1i64.into()])), "SELECT `a?b` = 1");

@@ -589,7 +589,10 @@ impl StepRunner<'_> {
         // On SQLite the lease is renewed by the record's own round trip; on
         // PostgreSQL the record of an atomic step checks the session lock.
         let renewal = self.guard.renewal_with_record(tx.conn().backend());
-        let lock_held = if renewal.is_none() { self.guard.held_with_record(atomic) } else { None };
+        let lock_held = match renewal {
+            None => self.guard.held_with_record(tx.conn().backend(), atomic),
+            Some(_) => None,
+        };
         if renewal.is_none() && lock_held.is_none() {
             self.guard.confirm_in_step(tx.conn(), &migration.label(), atomic).await?;
         }
@@ -652,7 +655,7 @@ impl StepRunner<'_> {
         };
         match recorded {
             Some(renewed) if renews => self.guard.after_renewal(tx.conn(), &migration.label(), atomic, renewed).await?,
-            Some(held) => self.guard.after_held_check(&migration.label(), held).await?,
+            Some(held) => self.guard.after_held_check(&migration.label(), atomic, held).await?,
             None => {}
         }
         Ok(())
@@ -667,7 +670,7 @@ impl StepRunner<'_> {
         (step.action == StepAction::Apply && !atomic).then(|| Ahead {
             migration: next,
             seq,
-            confirmed: self.guard.confirmed_in_every_step() || step.is_atomic(conn),
+            confirmed: self.guard.confirmed_in_every_step(conn.backend()) || step.is_atomic(conn),
         })
     }
 }

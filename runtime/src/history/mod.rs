@@ -6,7 +6,7 @@ mod stream;
 
 pub(crate) use stream::{Read, StatusRow, for_each_status_row, for_each_status_row_typed, for_each_summary};
 
-use crate::backend::{Backend, ConnRef, RowWrite, Together, has_schemas, missing_table_as_none};
+use crate::backend::{Backend, ConnRef, READ_AFTER, RowWrite, Together, has_schemas, missing_table_as_none};
 use crate::damage::name_damage;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -629,8 +629,9 @@ pub(crate) struct StepRecord<'a> {
     pub next: Option<&'a AppliedMigration>,
     /// A renewal of the lease that returns a row when it renews, sent first.
     pub renewal: Option<UpdateStatement>,
-    /// A condition that holds while this process holds the lock: nothing is
-    /// written unless it holds (PostgreSQL, where the record is one statement).
+    /// Whether this process holds the lock, as SQL: on PostgreSQL a condition
+    /// without which nothing is written (the record is one statement), on
+    /// MySQL/MariaDB a value read after the writes.
     pub lock_held: Option<Expr>,
     /// The step's transaction was ended by a statement that committed it
     /// (MySQL/MariaDB's DDL): the writes begin a new one, to commit together.
@@ -643,9 +644,13 @@ pub(crate) struct StepRecord<'a> {
 /// or a `lock_held` condition. A caller that finds the lock lost rolls the
 /// transaction back.
 pub(crate) async fn record_step(conn: ConnRef<'_>, tables: &Tables, record: StepRecord<'_>) -> Result<Option<bool>> {
+    let (only_if, read_after) = match (record.lock_held, conn.backend()) {
+        (Some(held), Backend::MySql) => (None, Some(held)),
+        (held, _) => (held, None),
+    };
     // With a lock condition every write is conditional: a process that lost
     // the lock writes nothing, and so never waits on the rows of the one that took it.
-    let only_if = record.lock_held.as_ref();
+    let only_if = only_if.as_ref();
     let change = match record.change {
         HistoryChange::Insert(applied) => RowWrite::Insert(insert_applied_statement(tables, applied, only_if)),
         HistoryChange::Finish { version, execution_ms } => {
@@ -664,17 +669,28 @@ pub(crate) async fn record_step(conn: ConnRef<'_>, tables: &Tables, record: Step
         }
     };
     let renews = record.renewal.is_some();
-    let checks_lock = record.lock_held.is_some();
+    let reads_lock = read_after.is_some();
     let mut first: Vec<RowWrite> = record.renewal.into_iter().map(RowWrite::Update).collect();
     first.push(change);
     first.extend(record.next.map(|next| RowWrite::Insert(insert_applied_statement(tables, next, only_if))));
-    let together =
-        Together { first, then: log_insert(tables, record.entry, only_if), begin: record.after_implicit_commit };
+    let together = Together {
+        first,
+        then: log_insert(tables, record.entry, only_if),
+        begin: record.after_implicit_commit,
+        read_after,
+    };
     let mut db = Db::new(conn);
     let written = if renews {
         // Only the renewal returns rows: one when it renewed.
         db.fetch_all(&together).await.map(|rows| Some(!rows.is_empty()))
-    } else if checks_lock {
+    } else if reads_lock {
+        // Only the read of the lock returns a row: 1 while this process holds it.
+        // Several statements: not a prepared one.
+        db.fetch_all_unprepared(&together).await.and_then(|rows| match rows.first() {
+            Some(row) => Ok(Some(row.get::<i64>(READ_AFTER)? == 1)),
+            None => Ok(Some(false)),
+        })
+    } else if only_if.is_some() {
         // One statement: what it changed is the log entry, written only while the lock is held.
         db.execute(&together).await.map(|inserted| Some(inserted == 1))
     } else {

@@ -109,10 +109,12 @@ impl LockGuard {
     /// earlier check found the lock lost, without asking the database; the
     /// step's own transaction checks it before it commits
     /// ([`LockGuard::confirm_in_step`]).
-    /// Whether [`LockGuard::confirm_in_step`] confirms the lock in the
-    /// transaction of every step, atomic or not (a lease, renewed there).
-    pub(crate) fn confirmed_in_every_step(&self) -> bool {
-        self.held.as_ref().is_some_and(|held| held.lease)
+    /// Whether the lock is confirmed in the transaction that records every
+    /// step, atomic or not: a lease is renewed there
+    /// ([`LockGuard::confirm_in_step`]), MySQL/MariaDB's named lock is read
+    /// there ([`LockGuard::held_with_record`]).
+    pub(crate) fn confirmed_in_every_step(&self, backend: Backend) -> bool {
+        self.held.as_ref().is_some_and(|held| held.lease) || self.checked_by_every_record(backend)
     }
 
     pub(crate) fn known_lost(&self, label: &str) -> Result<()> {
@@ -152,25 +154,40 @@ impl LockGuard {
         if atomic { self.lost_error(label) } else { Ok(()) }
     }
 
-    /// On PostgreSQL, the condition for an atomic step's record to check
-    /// instead of [`LockGuard::confirm_in_step`]: true while this process's
-    /// lock session still holds the lock. The record writes nothing
-    /// unless it holds; [`LockGuard::after_held_check`] then says why.
-    pub(crate) fn held_with_record(&self, atomic: bool) -> Option<Expr> {
+    /// What a step's record checks of the session lock instead of
+    /// [`LockGuard::confirm_in_step`], on the step's own connection:
+    /// whether the session that took it still holds it. On PostgreSQL a
+    /// condition of an atomic step's writes, which write nothing unless it
+    /// holds; on MySQL/MariaDB a value read with every step's record.
+    /// [`LockGuard::after_held_check`] acts on the answer.
+    pub(crate) fn held_with_record(&self, backend: Backend, atomic: bool) -> Option<Expr> {
         let held = self.held.as_ref()?;
-        (atomic && !held.lease && self.lost.reason().is_none()).then(|| self.held_by_us.clone()).flatten()
+        let checks = match backend {
+            Backend::Postgres => atomic,
+            Backend::MySql => true,
+            Backend::Sqlite => false,
+        };
+        (checks && !held.lease && self.lost.reason().is_none()).then(|| self.held_by_us.clone()).flatten()
     }
 
     /// What [`LockGuard::confirm_in_step`] does once a record that checked
     /// [`LockGuard::held_with_record`] says whether the lock was `held`:
-    /// when it was not, the lock's own connection says why.
-    pub(crate) async fn after_held_check(&self, label: &str, held: bool) -> Result<()> {
+    /// when it was not, the lock's own connection says why, and an `atomic`
+    /// step fails; one that was not is recorded as it happened, and the
+    /// next step stops the run.
+    pub(crate) async fn after_held_check(&self, label: &str, atomic: bool, held: bool) -> Result<()> {
         if !held {
-            self.check(label).await?;
-            // The lock's connection still answers for it: its session no longer holds it all the same.
+            // Finds the reason, unless the lock's connection still answers for it.
+            let _ = self.check(label).await;
             self.lost.set("the lock's session no longer held the lock when the step was recorded".to_owned());
         }
-        self.lost_error(label)
+        if atomic { self.lost_error(label) } else { Ok(()) }
+    }
+
+    /// Whether every step's record confirms the lock where
+    /// [`LockGuard::held_with_record`] answers for it: MySQL/MariaDB's named lock.
+    fn checked_by_every_record(&self, backend: Backend) -> bool {
+        backend == Backend::MySql && self.held_by_us.is_some()
     }
 
     /// On SQLite, the renewal of the lease for a step to send with its

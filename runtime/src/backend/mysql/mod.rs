@@ -245,6 +245,15 @@ pub(super) fn held_in_sql(name: &str) -> Expr {
     )
 }
 
+/// 1 while the connection with id `connection_id` holds the lock named
+/// `name` (before the database is added to it), else 0, as an integer.
+pub(super) fn held_by_sql(name: &str, connection_id: i64) -> Expr {
+    Expr::cust_with_values(
+        "CAST(COALESCE(IS_USED_LOCK(LEFT(CONCAT(?, '@', COALESCE(DATABASE(), '')), 64)) = ?, 0) AS SIGNED)",
+        [sea_query::Value::from(name.to_owned()), connection_id.into()],
+    )
+}
+
 /// Ends the connection with id `connection_id`, and with it the locks it holds.
 #[cfg(feature = "mysql")]
 pub(super) async fn end_session(c: &mut MySqlConnection, connection_id: i64) -> Result<()> {
