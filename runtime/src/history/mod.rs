@@ -718,7 +718,9 @@ pub(crate) fn now_rfc3339() -> String {
 /// (else `USERNAME` on Windows), else the operating system's user id
 /// (`uid 1000`), else `unknown`.
 pub(crate) fn operator() -> String {
-    format!("{}@{}", user(|name| std::env::var(name).ok(), os_user_id), host())
+    // Read once: every step's record and log entry name it.
+    static OPERATOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OPERATOR.get_or_init(|| format!("{}@{}", user(|name| std::env::var(name).ok(), os_user_id), host())).clone()
 }
 
 fn user(var: impl Fn(&str) -> Option<String>, os_user_id: impl Fn() -> Option<u32>) -> String {
