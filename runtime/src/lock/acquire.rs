@@ -54,6 +54,7 @@ pub(crate) async fn acquire(
         Ok(conn) => {
             let mut conn = take_session_lock(conn, tables, me, &waiting).await?;
             // The session that took it: its steps' records check that it still holds it.
+            #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(unused_variables))]
             let held_by_us = match conn.lock().holder_session().await? {
                 Some(session) => backend::session_lock_held_by_sql(backend, &lock_name(tables), session),
                 None => None,
