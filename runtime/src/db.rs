@@ -274,30 +274,7 @@ impl<'c> Db<'c> {
     /// Runs a query and returns its rows, for data migrations that work on every backend.
     pub async fn fetch_all(&mut self, query: impl Statement) -> Result<Vec<Row>> {
         let (sql, values) = query.to_sql(self.backend());
-        self.check(&sql).await?;
-        self.check_packet(&sql).await?;
-        tracing::debug!(target: "migrations_rs::sql", %sql, "fetching");
-        self.executed += 1;
-        let backend = self.backend();
-        let sent = sql.clone();
-        let rows = match self.live("rows read from the database")? {
-            #[cfg(feature = "sqlite")]
-            ConnRef::Sqlite(c) => sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
-                .fetch_all(&mut **c)
-                .await
-                .map(|rows| rows.into_iter().map(Row::Sqlite).collect()),
-            #[cfg(feature = "postgres")]
-            ConnRef::Postgres(c) => sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
-                .fetch_all(&mut **c)
-                .await
-                .map(|rows| rows.into_iter().map(Row::Postgres).collect()),
-            #[cfg(feature = "mysql")]
-            ConnRef::MySql(c) => sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values))
-                .fetch_all(&mut **c)
-                .await
-                .map(|rows| rows.into_iter().map(Row::MySql).collect()),
-        };
-        rows.map_err(|error| self.statement_error(backend, error, &sent))
+        self.fetch_rows(sql, Some(values)).await
     }
 
     /// [`Db::fetch_all`] for a read of our own that a connection runs once:
@@ -305,32 +282,36 @@ impl<'c> Db<'c> {
     /// trip on PostgreSQL and MySQL/MariaDB, where preparing it first takes
     /// two; SQLite has no round trips to save and prepares as usual.
     pub(crate) async fn fetch_all_unprepared(&mut self, query: impl Statement) -> Result<Vec<Row>> {
-        let backend = self.backend();
-        if backend == Backend::Sqlite {
-            return self.fetch_all(query).await;
+        match self.backend() {
+            Backend::Sqlite => self.fetch_all(query).await,
+            backend => self.fetch_rows(query.to_inline_sql(backend), None).await,
         }
-        let sql = query.to_inline_sql(backend);
+    }
+
+    /// The rows of `sql`: prepared with `values` bound, or sent as it is without them.
+    async fn fetch_rows(&mut self, sql: String, values: Option<Values>) -> Result<Vec<Row>> {
         self.check(&sql).await?;
         self.check_packet(&sql).await?;
-        tracing::debug!(target: "migrations_rs::sql", %sql, "fetching unprepared");
+        tracing::debug!(target: "migrations_rs::sql", %sql, prepared = values.is_some(), "fetching");
         self.executed += 1;
+        let backend = self.backend();
         let sent = sql.clone();
+        macro_rules! rows {
+            ($c:expr, $row:path) => {
+                match values {
+                    Some(values) => sqlx::query_with(AssertSqlSafe(sql), SqlxValues(values)).fetch_all(&mut **$c).await,
+                    None => sqlx::raw_sql(AssertSqlSafe(sql)).fetch_all(&mut **$c).await,
+                }
+                .map(|rows| rows.into_iter().map($row).collect())
+            };
+        }
         let rows = match self.live("rows read from the database")? {
             #[cfg(feature = "sqlite")]
-            ConnRef::Sqlite(c) => sqlx::raw_sql(AssertSqlSafe(sql))
-                .fetch_all(&mut **c)
-                .await
-                .map(|rows| rows.into_iter().map(Row::Sqlite).collect()),
+            ConnRef::Sqlite(c) => rows!(c, Row::Sqlite),
             #[cfg(feature = "postgres")]
-            ConnRef::Postgres(c) => sqlx::raw_sql(AssertSqlSafe(sql))
-                .fetch_all(&mut **c)
-                .await
-                .map(|rows| rows.into_iter().map(Row::Postgres).collect()),
+            ConnRef::Postgres(c) => rows!(c, Row::Postgres),
             #[cfg(feature = "mysql")]
-            ConnRef::MySql(c) => sqlx::raw_sql(AssertSqlSafe(sql))
-                .fetch_all(&mut **c)
-                .await
-                .map(|rows| rows.into_iter().map(Row::MySql).collect()),
+            ConnRef::MySql(c) => rows!(c, Row::MySql),
         };
         rows.map_err(|error| self.statement_error(backend, error, &sent))
     }

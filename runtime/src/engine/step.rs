@@ -587,7 +587,7 @@ impl StepRunner<'_> {
     ) -> Result<()> {
         let migration = step.migration;
         // On SQLite the lease is renewed by the record's own round trip; on
-        // PostgreSQL the record of an atomic step checks the session lock.
+        // PostgreSQL (an atomic step) and MySQL/MariaDB the record checks the session lock.
         let renewal = self.guard.renewal_with_record(tx.conn().backend());
         let lock_held = match renewal {
             None => self.guard.held_with_record(tx.conn().backend(), atomic),
