@@ -32,6 +32,11 @@ struct Args {
     /// Backends to measure: sqlite, postgres, mysql.
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres,mysql")]
     backends: Vec<String>,
+    /// Tools to measure besides raw SQL, which every ratio is taken to and is
+    /// always measured: raw-recorded (raw SQL + history row), migrations-rs,
+    /// sqlx, sea-orm. All that this build has by default.
+    #[arg(long, value_delimiter = ',')]
+    tools: Vec<String>,
     /// Rounds of every measurement: each round runs every tool once, and the
     /// ratios to raw SQL are taken round by round.
     #[arg(long, default_value_t = 15)]
@@ -119,7 +124,7 @@ async fn run(args: &Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>
         })
         .collect();
     let machine = Machine::describe(&server_urls).await;
-    let tools = Tool::available();
+    let tools = chosen_tools(&args.tools)?;
     if !tools.contains(&Tool::SeaOrm) {
         eprintln!("note: sea-orm-migration is left out; build with `--features sea-orm` to include it");
     }
@@ -255,6 +260,39 @@ fn commit() -> String {
     let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
         .is_some_and(|out| out.lines().any(|line| !line.ends_with("results.json") && !line.ends_with("results.md")));
     if dirty { format!("{head}+dirty") } else { head }
+}
+
+/// The tools `--tools` names, raw SQL first, or every tool this build has.
+fn chosen_tools(names: &[String]) -> Result<Vec<Tool>, String> {
+    let available = Tool::available();
+    if names.is_empty() {
+        return Ok(available);
+    }
+    let mut tools = vec![Tool::Raw];
+    for name in names {
+        let tool = match name.trim() {
+            "raw" => Tool::Raw,
+            "raw-recorded" => Tool::RawRecorded,
+            "migrations-rs" | "ours" => Tool::MigrationsRs,
+            "sqlx" => Tool::SqlxMigrate,
+            "sea-orm" => Tool::SeaOrm,
+            other => {
+                return Err(format!(
+                    "unknown tool `{other}` in --tools: use raw-recorded, migrations-rs, sqlx or sea-orm"
+                ));
+            }
+        };
+        if !available.contains(&tool) {
+            return Err(format!(
+                "--tools names {}, which this build lacks: build with `--features sea-orm`",
+                tool.name()
+            ));
+        }
+        if !tools.contains(&tool) {
+            tools.push(tool);
+        }
+    }
+    Ok(tools)
 }
 
 fn parse_backend(name: &str) -> Result<Backend, String> {

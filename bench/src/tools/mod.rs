@@ -21,6 +21,10 @@ pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + S
 pub enum Tool {
     #[serde(rename = "raw SQL")]
     Raw,
+    /// Raw SQL with each script's history row inserted in its own call and
+    /// transaction: the limit for any tool that records what it applied.
+    #[serde(rename = "raw SQL + history row")]
+    RawRecorded,
     #[serde(rename = "migrations-rs")]
     MigrationsRs,
     #[serde(rename = "sqlx::migrate")]
@@ -32,16 +36,23 @@ pub enum Tool {
 impl Tool {
     /// Every tool this build can run, the raw-SQL baseline first.
     pub fn available() -> Vec<Tool> {
-        let mut tools = vec![Tool::Raw, Tool::MigrationsRs];
+        let mut tools = vec![Tool::Raw, Tool::RawRecorded, Tool::MigrationsRs];
         if cfg!(feature = "peers") {
             tools.extend([Tool::SqlxMigrate, Tool::SeaOrm]);
         }
         tools
     }
 
+    /// Whether the tool has a start-up and a `status` of its own: the
+    /// recorded raw SQL only applies (its reads would be raw SQL's).
+    pub fn reads_state(self) -> bool {
+        self != Tool::RawRecorded
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Tool::Raw => "raw SQL",
+            Tool::RawRecorded => "raw SQL + history row",
             Tool::MigrationsRs => "migrations-rs",
             Tool::SqlxMigrate => "sqlx::migrate",
             Tool::SeaOrm => "sea-orm-migration",
@@ -102,6 +113,7 @@ impl Prepared {
         self.select(tool);
         match tool {
             Tool::Raw => raw::apply(backend, url, &self.workload).await,
+            Tool::RawRecorded => raw::apply_recorded(backend, url, &self.workload).await,
             Tool::MigrationsRs => ours::apply(url, &self.workload, &self.records).await,
             #[cfg(feature = "peers")]
             Tool::SqlxMigrate => sqlx_migrate::apply(backend, url, &self.sqlx).await,
@@ -116,7 +128,7 @@ impl Prepared {
     pub async fn seed(&self, tool: Tool, backend: Backend, url: &str) -> Result<()> {
         self.select(tool);
         match tool {
-            Tool::Raw => raw::seed(backend, url, &self.workload).await,
+            Tool::Raw | Tool::RawRecorded => raw::seed(backend, url, &self.workload).await,
             Tool::MigrationsRs => ours::seed(backend, url, &self.workload).await,
             #[cfg(feature = "peers")]
             Tool::SqlxMigrate => sqlx_migrate::seed(backend, url, &self.sqlx).await,
@@ -131,7 +143,7 @@ impl Prepared {
     pub async fn startup(&self, tool: Tool, backend: Backend, url: &str) -> Result<()> {
         self.select(tool);
         let applied = match tool {
-            Tool::Raw => raw::startup(backend, url, &self.workload).await?,
+            Tool::Raw | Tool::RawRecorded => raw::startup(backend, url, &self.workload).await?,
             Tool::MigrationsRs => ours::startup(url, &self.records).await?,
             #[cfg(feature = "peers")]
             Tool::SqlxMigrate => sqlx_migrate::startup(backend, url, &self.sqlx).await.map(|()| 0)?,
@@ -150,7 +162,7 @@ impl Prepared {
     pub async fn status(&self, tool: Tool, backend: Backend, url: &str) -> Result<()> {
         self.select(tool);
         let applied = match tool {
-            Tool::Raw => raw::status(backend, url, &self.workload).await?,
+            Tool::Raw | Tool::RawRecorded => raw::status(backend, url, &self.workload).await?,
             Tool::MigrationsRs => ours::status(url, &self.records).await?,
             #[cfg(feature = "peers")]
             Tool::SqlxMigrate => sqlx_migrate::status(backend, url, &self.sqlx).await?,

@@ -5,13 +5,20 @@
 //! For the start-up and status scenarios, which need to know what is
 //! applied, the baseline keeps the least possible state: one table of
 //! applied versions, read in one query.
+//!
+//! [`apply_recorded`] is the limit for a tool that records what it applied:
+//! the same scripts, each followed in the same call (and, where the step runs
+//! in one, the same transaction) by the insert of its version and checksum
+//! into a history table. What it costs over [`apply`] is what writing any
+//! history at all costs on that backend, whoever writes it.
 
-use super::sql::{SqlConn, insert_rows};
+use super::sql::{SqlConn, bytes_literal, insert_rows};
 use crate::workload::Workload;
 use migrations_rs::Backend;
 use std::collections::HashSet;
 
 const APPLIED_TABLE: &str = "raw_applied";
+const HISTORY_TABLE: &str = "raw_history";
 
 pub async fn apply(backend: Backend, url: &str, workload: &Workload) -> super::Result<()> {
     let mut conn = SqlConn::connect(backend, url).await?;
@@ -23,6 +30,42 @@ pub async fn apply(backend: Backend, url: &str, workload: &Workload) -> super::R
         }
     }
     conn.close().await?;
+    Ok(())
+}
+
+/// [`apply`], each script followed by the insert of its history row.
+pub async fn apply_recorded(backend: Backend, url: &str, workload: &Workload) -> super::Result<()> {
+    let mut conn = SqlConn::connect(backend, url).await?;
+    let checksum_type = match backend {
+        Backend::Sqlite => "BLOB",
+        Backend::Postgres => "BYTEA",
+        Backend::MySql => "VARBINARY(32)",
+    };
+    conn.execute(&format!(
+        "CREATE TABLE {HISTORY_TABLE} (version BIGINT NOT NULL PRIMARY KEY, checksum {checksum_type} NOT NULL, \
+         applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+    ))
+    .await?;
+    for migration in &workload.migrations {
+        let mut checksum = [0x5a; 32];
+        checksum[..8].copy_from_slice(&migration.version.to_be_bytes());
+        let script = format!(
+            "{};\nINSERT INTO {HISTORY_TABLE} (version, checksum) VALUES ({}, {})",
+            migration.script,
+            migration.version,
+            bytes_literal(backend, &checksum)
+        );
+        if migration.transaction {
+            conn.execute_in_transaction(&script).await?;
+        } else {
+            conn.execute(&script).await?;
+        }
+    }
+    let recorded = conn.integers(&format!("SELECT COUNT(*) FROM {HISTORY_TABLE}")).await?;
+    conn.close().await?;
+    if recorded.first().copied() != Some(workload.len() as i64) {
+        return Err(format!("recorded {recorded:?} of {} migrations", workload.len()).into());
+    }
     Ok(())
 }
 
