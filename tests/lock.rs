@@ -480,3 +480,74 @@ async fn postgres_a_waiter_that_gets_a_lost_lock_and_the_holder_apply_each_migra
         "no failure is logged except as the lost lock it was"
     );
 }
+
+/// Creates the table the next migration's body writes into.
+#[migrations_rs::migration(version = 2024_09_01_000000, risk = [schema])]
+mod create_lease_notes {
+    use migrations_rs::prelude::*;
+
+    pub async fn up(db: &mut Db<'_>) -> Result<()> {
+        db.exec("CREATE TABLE lease_notes (id INTEGER)").await
+    }
+
+    pub async fn down(db: &mut Db<'_>) -> Result<()> {
+        db.exec("DROP TABLE lease_notes").await
+    }
+}
+
+/// Hands the lease to another holder in its own transaction, then writes:
+/// what a holder that lost its lease between its last check and its record sees.
+#[migrations_rs::migration(version = 2024_09_02_000000, depends_on = [create_lease_notes], risk = [data])]
+mod lose_the_lease_then_write {
+    use migrations_rs::prelude::*;
+
+    pub async fn up(db: &mut Db<'_>) -> Result<()> {
+        db.exec("UPDATE migrations_rs_lock SET lock_id = 'another-holder', pid = 4242 WHERE id = 1").await?;
+        db.exec("INSERT INTO lease_notes (id) VALUES (1)").await
+    }
+
+    pub async fn down(db: &mut Db<'_>) -> Result<()> {
+        db.exec("DELETE FROM lease_notes").await
+    }
+}
+
+/// A step in a transaction whose lease no longer names its holder when it
+/// is recorded writes nothing: on SQLite the record's own writes are
+/// conditional on the lease (it was renewed less than half a heartbeat
+/// interval before), on PostgreSQL the record renews it.
+async fn a_step_whose_lease_is_gone_when_it_is_recorded_commits_nothing(backend: Backend) {
+    use migrations_rs::lock::{LockOptions, LockStrategy};
+    use migrations_rs::registry::Registry;
+    use migrations_rs::{Connection, Migrator, Scope};
+
+    let db = TestDb::new(backend).await;
+    let linked = Registry::from_linked().unwrap();
+    let chosen = linked.in_order().filter(|m| m.version.as_u64() >= 20240901000000);
+    let migrator = Migrator::new(Registry::new(chosen).unwrap())
+        .with_lock_options(LockOptions { strategy: LockStrategy::Lease, ..LockOptions::default() });
+    let mut conn = Connection::connect(&db.url).await.unwrap();
+    let error = migrator.up(&mut conn, Scope::All).await.unwrap_err().to_string();
+    assert!(error.contains("20240902000000 lose_the_lease_then_write"), "{error}");
+    assert!(error.contains("the migration lock was lost: the lease is now held by pid 4242"), "{error}");
+    assert!(error.contains("nothing of it was committed"), "{error}");
+    conn.close().await.unwrap();
+
+    let mut inspect = db.inspect().await;
+    assert_eq!(inspect.scalar("SELECT count(*) FROM lease_notes").await, 0, "the step's row was rolled back");
+    assert_eq!(
+        inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE version = 20240902000000").await,
+        0,
+        "the step is not recorded"
+    );
+    assert_eq!(inspect.scalar("SELECT count(*) FROM migrations_rs_history WHERE state = 'applied'").await, 1);
+}
+
+#[tokio::test]
+async fn sqlite_a_step_whose_lease_is_gone_when_it_is_recorded_commits_nothing() {
+    a_step_whose_lease_is_gone_when_it_is_recorded_commits_nothing(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_step_whose_lease_is_gone_when_it_is_recorded_commits_nothing() {
+    a_step_whose_lease_is_gone_when_it_is_recorded_commits_nothing(Backend::Postgres).await;
+}

@@ -17,7 +17,7 @@
 //! between the two takes it back.
 
 use crate::analysis::{Replay, Transcript};
-use crate::backend::{ConnRef, Connection, SavedSettings, Tx};
+use crate::backend::{Backend, ConnRef, Connection, SavedSettings, Tx};
 use crate::compat::{self, Compat};
 use crate::db::{Db, InMigration};
 use crate::engine::analyses::{Analysed, RunAnalyses};
@@ -586,9 +586,10 @@ impl StepRunner<'_> {
         implicitly_committed: bool,
     ) -> Result<()> {
         let migration = step.migration;
-        // On SQLite the lease is renewed by the record's own round trip; on
-        // PostgreSQL (an atomic step) and MySQL/MariaDB the record checks the session lock.
-        let renewal = self.guard.renewal_with_record(tx.conn().backend());
+        // On SQLite the lease is renewed by the record's own round trip, or
+        // checked by its writes while it is fresh; on PostgreSQL (an atomic
+        // step) and MySQL/MariaDB the record checks the session lock.
+        let renewal = self.guard.renewal_with_record(tx.conn().backend(), atomic);
         let lock_held = match renewal {
             None => self.guard.held_with_record(tx.conn().backend(), atomic),
             Some(_) => None,
@@ -636,7 +637,9 @@ impl StepRunner<'_> {
             next.history_row(RowState::Applying, 0)
         });
         let renews = renewal.is_some();
-        let checks_lock = lock_held.is_some();
+        // A session lock's connection can say whether another process took
+        // the lock; SQLite's would wait for this transaction.
+        let checks_lock = lock_held.is_some() && tx.conn().backend() != Backend::Sqlite;
         let record = StepRecord {
             change,
             entry: &entry,
@@ -655,7 +658,7 @@ impl StepRunner<'_> {
         };
         match recorded {
             Some(renewed) if renews => self.guard.after_renewal(tx.conn(), &migration.label(), atomic, renewed).await?,
-            Some(held) => self.guard.after_held_check(&migration.label(), atomic, held).await?,
+            Some(held) => self.guard.after_held_check(tx.conn(), &migration.label(), atomic, held).await?,
             None => {}
         }
         Ok(())

@@ -349,11 +349,20 @@ pub(crate) async fn ensure_tables(mut conn: ConnRef<'_>, tables: &Tables) -> Res
             .col(ColumnDef::new("state").string_len(16).not_null()),
     )
     .await?;
+    // On SQLite an `INTEGER PRIMARY KEY` is the row id, which takes the
+    // highest id plus one; `AUTOINCREMENT` would also write that id into
+    // `sqlite_sequence`, one more page to write per entry. Entries are never
+    // deleted, so both give the same ids.
+    let mut id = ColumnDef::new("id");
+    id.integer().not_null().primary_key();
+    if db.backend() != Backend::Sqlite {
+        id.auto_increment();
+    }
     db.exec(
         Table::create()
             .table(tables.log.sea())
             .if_not_exists()
-            .col(ColumnDef::new("id").integer().not_null().auto_increment().primary_key())
+            .col(id)
             .col(ColumnDef::new("version").big_integer().not_null())
             .col(ColumnDef::new("name").string_len(255).not_null())
             .col(ColumnDef::new("action").string_len(32).not_null())
@@ -691,8 +700,10 @@ pub(crate) async fn record_step(conn: ConnRef<'_>, tables: &Tables, record: Step
             None => Ok(Some(false)),
         })
     } else if only_if.is_some() {
-        // One statement: what it changed is the log entry, written only while the lock is held.
-        db.execute(&together).await.map(|inserted| Some(inserted == 1))
+        // Every write is conditional: one statement on PostgreSQL (what it
+        // changed is the log entry), several on SQLite (the rows of all of
+        // them); nothing is written unless the lock is held.
+        db.execute(&together).await.map(|written| Some(written > 0))
     } else {
         db.exec(&together).await.map(|()| None)
     };

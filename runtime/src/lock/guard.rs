@@ -2,13 +2,13 @@
 //! the lock is still held (and renews a lease), the checks around each step,
 //! and releasing it.
 
-use super::table::{clear_holder, read_holder, renew, renew_statement};
+use super::table::{clear_holder, lease_held_by, read_holder, renew, renew_statement};
 use crate::backend::{Backend, ConnRef, Connection, SessionLockConnection, is_busy};
 use crate::error::{Error, LockError, Result};
 use crate::history::Tables;
 use sea_query::{Expr, UpdateStatement};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -35,6 +35,9 @@ pub(crate) struct LockGuard {
 struct Held {
     conn: Arc<tokio::sync::Mutex<LockConnection>>,
     lease: bool,
+    /// When the lease was last renewed, and how often the heartbeat renews it.
+    renewed: Renewed,
+    interval: Duration,
     stop: oneshot::Sender<()>,
     heartbeat: JoinHandle<()>,
 }
@@ -77,6 +80,24 @@ impl Lost {
     }
 }
 
+/// When this process last renewed its lease: by the heartbeat, a check, or a step's record.
+#[derive(Clone)]
+struct Renewed(Arc<std::sync::Mutex<Instant>>);
+
+impl Renewed {
+    fn now() -> Self {
+        Renewed(Arc::new(std::sync::Mutex::new(Instant::now())))
+    }
+
+    fn touch(&self) {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Instant::now();
+    }
+
+    fn age(&self) -> Duration {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).elapsed()
+    }
+}
+
 impl LockGuard {
     /// Guards the lock `id`, taken on `conn`, with a heartbeat every `interval`.
     pub(super) fn held(
@@ -89,8 +110,11 @@ impl LockGuard {
         let lease = matches!(conn, LockConnection::Lease(_));
         let conn = Arc::new(tokio::sync::Mutex::new(conn));
         let lost = Lost::default();
-        let (stop, heartbeat) = spawn_heartbeat(conn.clone(), tables.clone(), id.clone(), interval, lost.clone());
-        LockGuard { id, tables: tables.clone(), held: Some(Held { conn, lease, stop, heartbeat }), lost, held_by_us }
+        let renewed = Renewed::now();
+        let (stop, heartbeat) =
+            spawn_heartbeat(conn.clone(), tables.clone(), id.clone(), interval, lost.clone(), renewed.clone());
+        let held = Held { conn, lease, renewed, interval, stop, heartbeat };
+        LockGuard { id, tables: tables.clone(), held: Some(held), lost, held_by_us }
     }
 
     /// Why the lock was lost, if a check found it lost.
@@ -128,7 +152,7 @@ impl LockGuard {
             && self.lost.reason().is_none()
         {
             let mut conn = held.conn.lock().await;
-            if let Some(reason) = still_held(&mut conn, &self.tables, &self.id).await {
+            if let Some(reason) = still_held(&mut conn, &self.tables, &self.id, &held.renewed).await {
                 tracing::error!(lock = %self.id, %reason, "the migration lock was lost");
                 self.lost.set(reason);
             }
@@ -154,20 +178,26 @@ impl LockGuard {
         if atomic { self.lost_error(label) } else { Ok(()) }
     }
 
-    /// What a step's record checks of the session lock instead of
-    /// [`LockGuard::confirm_in_step`], on the step's own connection:
-    /// whether the session that took it still holds it. On PostgreSQL a
-    /// condition of an atomic step's writes, which write nothing unless it
-    /// holds; on MySQL/MariaDB a value read with every step's record.
+    /// What a step's record checks of the lock instead of
+    /// [`LockGuard::confirm_in_step`], on the step's own connection.
+    /// On PostgreSQL (an atomic step) whether the session that took the lock
+    /// still holds it, and on SQLite (an atomic step whose lease needs no
+    /// renewal yet, see [`LockGuard::renewal_with_record`]) whether the
+    /// lease still names this holder: a condition of the step's writes,
+    /// which write nothing unless it holds. On MySQL/MariaDB whether the
+    /// session holds it, a value read with every step's record.
     /// [`LockGuard::after_held_check`] acts on the answer.
     pub(crate) fn held_with_record(&self, backend: Backend, atomic: bool) -> Option<Expr> {
         let held = self.held.as_ref()?;
-        let checks = match backend {
-            Backend::Postgres => atomic,
-            Backend::MySql => true,
-            Backend::Sqlite => false,
-        };
-        (checks && !held.lease && self.lost.reason().is_none()).then(|| self.held_by_us.clone()).flatten()
+        if self.lost.reason().is_some() {
+            return None;
+        }
+        match backend {
+            Backend::Postgres if atomic && !held.lease => self.held_by_us.clone(),
+            Backend::MySql if !held.lease => self.held_by_us.clone(),
+            Backend::Sqlite if atomic && held.lease => Some(lease_held_by(&self.tables, &self.id)),
+            _ => None,
+        }
     }
 
     /// What [`LockGuard::confirm_in_step`] does once a record that checked
@@ -175,11 +205,23 @@ impl LockGuard {
     /// when it was not, the lock's own connection says why, and an `atomic`
     /// step fails; one that was not is recorded as it happened, and the
     /// next step stops the run.
-    pub(crate) async fn after_held_check(&self, label: &str, atomic: bool, held: bool) -> Result<()> {
+    /// A lease's reason is read on `conn`, the step's own connection, whose
+    /// transaction the lock's connection would wait for.
+    pub(crate) async fn after_held_check(
+        &self,
+        conn: ConnRef<'_>,
+        label: &str,
+        atomic: bool,
+        held: bool,
+    ) -> Result<()> {
         if !held {
-            // Finds the reason, unless the lock's connection still answers for it.
-            let _ = self.check(label).await;
-            self.lost.set("the lock's session no longer held the lock when the step was recorded".to_owned());
+            if self.held.as_ref().is_some_and(|held| held.lease) {
+                self.lost.set(lease_lost_reason(conn, &self.tables).await?);
+            } else {
+                // Finds the reason, unless the lock's connection still answers for it.
+                let _ = self.check(label).await;
+                self.lost.set("the lock's session no longer held the lock when the step was recorded".to_owned());
+            }
         }
         if atomic { self.lost_error(label) } else { Ok(()) }
     }
@@ -193,10 +235,14 @@ impl LockGuard {
     /// On SQLite, the renewal of the lease for a step to send with its
     /// record, in the transaction [`LockGuard::confirm_in_step`] would
     /// otherwise renew it in: it returns the holder's id when it renewed.
-    /// `None` where the step confirms the lock with `confirm_in_step`.
-    pub(crate) fn renewal_with_record(&self, backend: Backend) -> Option<UpdateStatement> {
+    /// An `atomic` step renews only once half a heartbeat interval has
+    /// passed since the last renewal; before that its record checks the
+    /// lease instead ([`LockGuard::held_with_record`]), which writes no page
+    /// of the lock's table. `None` where the step confirms the lock otherwise.
+    pub(crate) fn renewal_with_record(&self, backend: Backend, atomic: bool) -> Option<UpdateStatement> {
         let held = self.held.as_ref()?;
-        (held.lease && backend == Backend::Sqlite && self.lost.reason().is_none()).then(|| {
+        let due = !atomic || held.renewed.age() >= held.interval / 2;
+        (held.lease && backend == Backend::Sqlite && due && self.lost.reason().is_none()).then(|| {
             let mut renewal = renew_statement(&self.tables, backend, &self.id);
             renewal.returning_col("lock_id");
             renewal
@@ -215,6 +261,8 @@ impl LockGuard {
     ) -> Result<()> {
         if !renewed {
             self.lost.set(lease_lost_reason(conn, &self.tables).await?);
+        } else if let Some(held) = &self.held {
+            held.renewed.touch();
         }
         if atomic { self.lost_error(label) } else { Ok(()) }
     }
@@ -259,11 +307,18 @@ impl Drop for LockGuard {
     }
 }
 
-/// `None` while this process holds the lock, else why it does not.
-async fn still_held(conn: &mut LockConnection, tables: &Tables, id: &str) -> Option<String> {
+/// `None` while this process holds the lock, else why it does not. A lease
+/// is renewed, and `renewed` touched when it was.
+async fn still_held(conn: &mut LockConnection, tables: &Tables, id: &str, renewed: &Renewed) -> Option<String> {
     let checked = match conn {
         LockConnection::Session(c) => c.lock().still_held().await,
-        LockConnection::Lease(c) => lease_still_held(c.as_ref(), tables, id).await,
+        LockConnection::Lease(c) => {
+            let checked = lease_still_held(c.as_ref(), tables, id).await;
+            if matches!(checked, Ok(None)) {
+                renewed.touch();
+            }
+            checked
+        }
     };
     match checked {
         Ok(reason) => reason,
@@ -298,6 +353,7 @@ fn spawn_heartbeat(
     id: String,
     interval: Duration,
     lost: Lost,
+    renewed: Renewed,
 ) -> (oneshot::Sender<()>, JoinHandle<()>) {
     let (stop, mut stopped) = oneshot::channel::<()>();
     let heartbeat = tokio::spawn(async move {
@@ -306,7 +362,7 @@ fn spawn_heartbeat(
                 _ = &mut stopped => break,
                 () = tokio::time::sleep(interval) => {
                     let mut conn = conn.lock().await;
-                    if let Some(reason) = still_held(&mut conn, &tables, &id).await {
+                    if let Some(reason) = still_held(&mut conn, &tables, &id, &renewed).await {
                         tracing::error!(lock = %id, %reason, "the migration lock was lost");
                         lost.set(reason);
                         break;

@@ -151,6 +151,19 @@ pub(super) fn renew_statement(tables: &Tables, backend: Backend, id: &str) -> Up
         .to_owned()
 }
 
+/// SQL true while the lease names holder `id`: a condition of a step's
+/// writes, read in the step's own transaction.
+pub(super) fn lease_held_by(tables: &Tables, id: &str) -> Expr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(tables.lock.sea())
+            .and_where(Expr::col("id").eq(1))
+            .and_where(Expr::col("lock_id").eq(id))
+            .to_owned(),
+    )
+}
+
 /// Records the holder of a session lock for waiting processes to read,
 /// replacing the record a crashed holder may have left.
 pub(super) async fn record_holder(conn: ConnRef<'_>, tables: &Tables, me: Me<'_>) -> Result<()> {
