@@ -475,7 +475,7 @@ impl StepRunner<'_> {
                 undone_by_rollback = !implicitly_committed || first_gave_up;
                 *notes = db.take_notes();
                 ran?;
-                self.record(&mut tx, step, atomic, started, implicitly_committed).await
+                self.record(tx.conn(), step, atomic, started, implicitly_committed).await
             }
             .await;
             let outcome = finish(tx, in_tx).await;
@@ -505,8 +505,11 @@ impl StepRunner<'_> {
                 let ran = panic::catch(step.body().run(&mut db)).await;
                 *notes = db.take_notes();
                 ran?;
+                if self.records_alone(conn.backend(), step) {
+                    return self.record(conn.as_ref(), step, atomic, started, false).await;
+                }
                 let mut tx = conn.begin().await?;
-                let recorded = self.record(&mut tx, step, atomic, started, false).await;
+                let recorded = self.record(tx.conn(), step, atomic, started, false).await;
                 finish(tx, recorded).await
             }
             .await;
@@ -575,11 +578,12 @@ impl StepRunner<'_> {
     }
 
     /// Writes the history change and the log entry of a finished step (in one
-    /// round trip), after checking that this process still holds the lock;
-    /// in a transaction begun again when the body's committed the one `tx` opened.
+    /// round trip) on `conn`, after checking that this process still holds the
+    /// lock; in the step's transaction, begun again when the body committed the
+    /// one the step opened, or without one (see [`StepRunner::records_alone`]).
     async fn record(
         &self,
-        tx: &mut Tx<'_>,
+        mut conn: ConnRef<'_>,
         step: &Step,
         atomic: bool,
         started: Instant,
@@ -589,19 +593,19 @@ impl StepRunner<'_> {
         // On SQLite the lease is renewed by the record's own round trip, or
         // checked by its writes while it is fresh; on PostgreSQL (an atomic
         // step) and MySQL/MariaDB the record checks the session lock.
-        let renewal = self.guard.renewal_with_record(tx.conn().backend(), atomic);
+        let renewal = self.guard.renewal_with_record(conn.reborrow().backend(), atomic);
         let lock_held = match renewal {
-            None => self.guard.held_with_record(tx.conn().backend(), atomic),
+            None => self.guard.held_with_record(conn.reborrow().backend(), atomic),
             Some(_) => None,
         };
         if renewal.is_none() && lock_held.is_none() {
-            self.guard.confirm_in_step(tx.conn(), &migration.label(), atomic).await?;
+            self.guard.confirm_in_step(conn.reborrow(), &migration.label(), atomic).await?;
         }
         let duration_ms = millis(started.elapsed());
         // Begun with the history change when nothing else is written before it.
         let mut begin_with_history = implicitly_committed;
         if implicitly_committed && (step.action == StepAction::Revert || self.compat.is_some() || self.has_deferred()) {
-            Db::new(tx.conn()).exec("BEGIN").await?;
+            Db::new(conn.reborrow()).exec("BEGIN").await?;
             begin_with_history = false;
         }
         let row;
@@ -615,11 +619,12 @@ impl StepRunner<'_> {
             }
             (StepAction::Revert, _) => {
                 let backfills = self.tables.backfills();
-                crate::backfill::forget(tx.conn(), &backfills.sea(), &backfills.to_string(), migration.version).await?;
+                crate::backfill::forget(conn.reborrow(), &backfills.sea(), &backfills.to_string(), migration.version)
+                    .await?;
                 HistoryChange::Delete(migration.version)
             }
         };
-        self.record_compat(tx.conn(), step, duration_ms).await?;
+        self.record_compat(conn.reborrow(), step, duration_ms).await?;
         let entry = LogEntry {
             version: migration.version,
             name: migration.name.to_owned(),
@@ -631,7 +636,7 @@ impl StepRunner<'_> {
             batch: step.batch,
             error: None,
         };
-        self.write_deferred(tx.conn()).await?;
+        self.write_deferred(conn.reborrow()).await?;
         let next = step.marks_next.map(|ahead| {
             let next = Step::new(ahead.migration, StepAction::Apply, step.batch, ahead.seq);
             next.history_row(RowState::Applying, 0)
@@ -639,7 +644,7 @@ impl StepRunner<'_> {
         let renews = renewal.is_some();
         // A session lock's connection can say whether another process took
         // the lock; SQLite's would wait for this transaction.
-        let checks_lock = lock_held.is_some() && tx.conn().backend() != Backend::Sqlite;
+        let checks_lock = lock_held.is_some() && conn.reborrow().backend() != Backend::Sqlite;
         let record = StepRecord {
             change,
             entry: &entry,
@@ -648,7 +653,7 @@ impl StepRunner<'_> {
             lock_held,
             after_implicit_commit: begin_with_history,
         };
-        let recorded = match history::record_step(tx.conn(), self.tables, record).await {
+        let recorded = match history::record_step(conn.reborrow(), self.tables, record).await {
             // A process that took the lock over may have written what this one could not.
             Err(error) if checks_lock => {
                 self.guard.check(&migration.label()).await?;
@@ -657,11 +662,26 @@ impl StepRunner<'_> {
             recorded => recorded?,
         };
         match recorded {
-            Some(renewed) if renews => self.guard.after_renewal(tx.conn(), &migration.label(), atomic, renewed).await?,
-            Some(held) => self.guard.after_held_check(tx.conn(), &migration.label(), atomic, held).await?,
+            Some(renewed) if renews => {
+                self.guard.after_renewal(conn.reborrow(), &migration.label(), atomic, renewed).await?
+            }
+            Some(held) => self.guard.after_held_check(conn.reborrow(), &migration.label(), atomic, held).await?,
             None => {}
         }
         Ok(())
+    }
+
+    /// Whether the record of `step`, which did not run in a transaction, is
+    /// one statement with nothing sent before it, and so needs no
+    /// transaction of its own: on PostgreSQL, an apply (a revert first
+    /// forgets its backfills) under a session lock (a lease is renewed first),
+    /// with no other tool's table kept in step and no writes deferred to it.
+    fn records_alone(&self, backend: Backend, step: &Step) -> bool {
+        backend == Backend::Postgres
+            && step.action == StepAction::Apply
+            && !self.guard.is_lease()
+            && self.compat.is_none()
+            && !self.has_deferred()
     }
 
     /// The step to write the unfinished row of with the record of `step`,

@@ -141,6 +141,11 @@ impl LockGuard {
         self.held.as_ref().is_some_and(|held| held.lease) || self.checked_by_every_record(backend)
     }
 
+    /// Whether the lock is a lease (a row renewed by its holder) rather than a session lock.
+    pub(crate) fn is_lease(&self) -> bool {
+        self.held.as_ref().is_some_and(|held| held.lease)
+    }
+
     pub(crate) fn known_lost(&self, label: &str) -> Result<()> {
         self.lost_error(label)
     }
