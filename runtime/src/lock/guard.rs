@@ -138,7 +138,7 @@ impl LockGuard {
     /// ([`LockGuard::confirm_in_step`]), MySQL/MariaDB's named lock is read
     /// there ([`LockGuard::held_with_record`]).
     pub(crate) fn confirmed_in_every_step(&self, backend: Backend) -> bool {
-        self.held.as_ref().is_some_and(|held| held.lease) || self.checked_by_every_record(backend)
+        self.is_lease() || self.checked_by_every_record(backend)
     }
 
     /// Whether the lock is a lease (a row renewed by its holder) rather than a session lock.
@@ -210,6 +210,7 @@ impl LockGuard {
     /// when it was not, the lock's own connection says why, and an `atomic`
     /// step fails; one that was not is recorded as it happened, and the
     /// next step stops the run.
+    ///
     /// A lease's reason is read on `conn`, the step's own connection, whose
     /// transaction the lock's connection would wait for.
     pub(crate) async fn after_held_check(
@@ -220,7 +221,7 @@ impl LockGuard {
         held: bool,
     ) -> Result<()> {
         if !held {
-            if self.held.as_ref().is_some_and(|held| held.lease) {
+            if self.is_lease() {
                 self.lost.set(lease_lost_reason(conn, &self.tables).await?);
             } else {
                 // Finds the reason, unless the lock's connection still answers for it.
