@@ -277,7 +277,7 @@ impl StepRunner<'_> {
                 millis(pause)
             )),
         };
-        if conn.backend() == crate::backend::Backend::Sqlite {
+        if conn.backend() == Backend::Sqlite {
             self.defer(entry);
         } else if let Err(log_error) = history::append_log(conn.as_ref(), self.tables, &entry).await {
             tracing::warn!(%log_error, "could not write a retry to the audit log yet; it is written with the step");
@@ -593,9 +593,9 @@ impl StepRunner<'_> {
         // On SQLite the lease is renewed by the record's own round trip, or
         // checked by its writes while it is fresh; on PostgreSQL (an atomic
         // step) and MySQL/MariaDB the record checks the session lock.
-        let renewal = self.guard.renewal_with_record(conn.reborrow().backend(), atomic);
+        let renewal = self.guard.renewal_with_record(conn.backend(), atomic);
         let lock_held = match renewal {
-            None => self.guard.held_with_record(conn.reborrow().backend(), atomic),
+            None => self.guard.held_with_record(conn.backend(), atomic),
             Some(_) => None,
         };
         if renewal.is_none() && lock_held.is_none() {
@@ -644,7 +644,7 @@ impl StepRunner<'_> {
         let renews = renewal.is_some();
         // A session lock's connection can say whether another process took
         // the lock; SQLite's would wait for this transaction.
-        let checks_lock = lock_held.is_some() && conn.reborrow().backend() != Backend::Sqlite;
+        let checks_lock = lock_held.is_some() && conn.backend() != Backend::Sqlite;
         let record = StepRecord {
             change,
             entry: &entry,
