@@ -9,7 +9,7 @@
 //! its own.
 
 use super::sql::{SqlConn, insert_rows};
-use crate::workload::Workload;
+use crate::workload::{self, Workload};
 use migrations_rs::{Backend, Connection, DatabaseUrl, Db, Migrator, Scope, Version, registry::Registry};
 use migrations_rs_runtime::{Body, BoxFuture, Checksum, Migration, Risk};
 use std::collections::VecDeque;
@@ -62,9 +62,7 @@ pub fn records(workload: &Workload) -> Vec<&'static Migration> {
 }
 
 fn checksum(version: u64) -> Checksum {
-    let mut bytes = [0x5a; 32];
-    bytes[..8].copy_from_slice(&version.to_be_bytes());
-    Checksum::from_bytes(bytes)
+    Checksum::from_bytes(workload::checksum(version))
 }
 
 async fn connect(url: &str) -> super::Result<Connection> {

@@ -13,7 +13,7 @@
 //! history at all costs on that backend, whoever writes it.
 
 use super::sql::{SqlConn, bytes_literal, insert_rows};
-use crate::workload::Workload;
+use crate::workload::{Workload, checksum};
 use migrations_rs::Backend;
 use std::collections::HashSet;
 
@@ -47,13 +47,11 @@ pub async fn apply_recorded(backend: Backend, url: &str, workload: &Workload) ->
     ))
     .await?;
     for migration in &workload.migrations {
-        let mut checksum = [0x5a; 32];
-        checksum[..8].copy_from_slice(&migration.version.to_be_bytes());
         let script = format!(
             "{};\nINSERT INTO {HISTORY_TABLE} (version, checksum) VALUES ({}, {})",
             migration.script,
             migration.version,
-            bytes_literal(backend, &checksum)
+            bytes_literal(backend, &checksum(migration.version))
         );
         if migration.transaction {
             conn.execute_in_transaction(&script).await?;
